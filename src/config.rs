@@ -1,0 +1,189 @@
+//! Engine configuration: the embedded defaults, merged with scenario and command-line overrides.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub time: TimeConfig,
+    pub embedding: EmbeddingConfig,
+    pub reflection: ReflectionConfig,
+    pub routers: RouterConfig,
+    pub buffer: BufferConfig,
+    pub filter: FilterConfig,
+    pub backward: BackwardConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeConfig {
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    pub dim: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReflectionConfig {
+    pub user_rate: f64,
+    pub item_rate: f64,
+    pub margin: f64,
+    pub change_epsilon: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    pub enabled: bool,
+    pub count: usize,
+    pub kmeans_iterations: usize,
+    pub cooccurrence_weight: f64,
+    pub profile_decay: f64,
+    pub message_attributes: usize,
+    pub fan_out: usize,
+    pub tau: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowPolicy {
+    /// Evict the oldest buffered message to make room.
+    DropOldest,
+    /// Refuse the arriving message.
+    DropNew,
+    /// Activate the receiver: drain the buffer through its filter, then buffer the message.
+    Drain,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BufferConfig {
+    pub enabled: bool,
+    pub capacity: usize,
+    pub overflow: OverflowPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    pub enabled: bool,
+    pub like_threshold: f64,
+    pub default_rules: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackwardConfig {
+    pub enabled: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_layers(&[], &[]).expect("embedded default config is valid")
+    }
+}
+
+impl Config {
+    /// Build a config from the embedded defaults, then each TOML table in `tables` (e.g. a
+    /// scenario's `[config]`), then `key=value` overrides (`routers.count=6`).
+    pub fn from_layers(tables: &[toml::Table], sets: &[String]) -> Result<Config> {
+        let mut base: toml::Table = DEFAULT_CONFIG.parse().context("embedded default config")?;
+        for t in tables {
+            merge(&mut base, t);
+        }
+        for s in sets {
+            apply_set(&mut base, s)?;
+        }
+        let cfg: Config = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("invalid config: {}", e.message()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.time.batch_size == 0 {
+            bail!("config time.batch_size must be at least 1");
+        }
+        if self.embedding.dim < 8 {
+            bail!("config embedding.dim must be at least 8");
+        }
+        if self.routers.count == 0 {
+            bail!("config routers.count must be at least 1");
+        }
+        if self.buffer.capacity == 0 {
+            bail!("config buffer.capacity must be at least 1");
+        }
+        crate::rules::parse_rules(&self.filter.default_rules)
+            .map_err(|e| anyhow::anyhow!("config filter.default_rules:{e}"))?;
+        Ok(())
+    }
+}
+
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// `section.key=value`; the value is parsed as TOML, falling back to a bare string.
+fn apply_set(base: &mut toml::Table, set: &str) -> Result<()> {
+    let (path, raw) = set
+        .split_once('=')
+        .with_context(|| format!("--set {set:?}: expected section.key=value"))?;
+    let parts: Vec<&str> = path.trim().split('.').collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+        bail!("--set {set:?}: expected section.key=value");
+    }
+    let value: toml::Value = format!("v = {}", raw.trim())
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    let mut table = base;
+    for p in &parts[..parts.len() - 1] {
+        table = match table.get_mut(*p) {
+            Some(toml::Value::Table(t)) => t,
+            _ => bail!("--set {set:?}: no config section {p:?}"),
+        };
+    }
+    let key = parts[parts.len() - 1];
+    if !table.contains_key(key) {
+        bail!("--set {set:?}: no config key {key:?}");
+    }
+    table.insert(key.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_overrides_apply() {
+        let c = Config::from_layers(&[], &["routers.count=7".into(), "buffer.overflow=drop_new".into()])
+            .unwrap();
+        assert_eq!(c.routers.count, 7);
+        assert_eq!(c.buffer.overflow, OverflowPolicy::DropNew);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Config::from_layers(&[], &["routers.cuont=7".into()]).unwrap_err();
+        assert!(err.to_string().contains("cuont"), "{err}");
+        let t: toml::Table = "[routers]\nfanout = 2".parse().unwrap();
+        assert!(Config::from_layers(&[t], &[]).is_err());
+    }
+}

@@ -1,0 +1,419 @@
+//! RecBole atomic files, in both shapes we meet:
+//! - pre-split AgentCF style: `<name>.train.inter` / `.valid.inter` / `.test.inter` rows of
+//!   `user_id  item_id_list  item_id`, a `<name>.random` line of candidate items per user, and an
+//!   `.item` file with titles and categories;
+//! - one `<name>.inter` with timestamps plus `<name>.item` (MovieLens-100K): split leave-one-out by
+//!   time, negatives sampled with a seed.
+//! Every bad line is reported as `file:line: reason`.
+
+use crate::engine::{ClientSpec, Scheduled, WorldSpec};
+use crate::event::ClientKind;
+use crate::scenario::{sample_negative, CATEGORY_WEIGHT};
+use crate::util::Rng;
+use anyhow::{bail, Context, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemInfo {
+    pub title: String,
+    pub categories: Vec<String>,
+}
+
+/// One held-out case: the user's history before it, and the true next item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalCase {
+    pub user: String,
+    pub history: Vec<String>,
+    pub target: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub name: String,
+    pub dir: PathBuf,
+    pub users: Vec<String>,
+    pub items: BTreeMap<String, ItemInfo>,
+    /// Training interactions in time order.
+    pub train: Vec<(String, String)>,
+    pub valid: Vec<EvalCase>,
+    pub test: Vec<EvalCase>,
+    /// Per user, an ordered list of candidate negatives (the `.random` line).
+    pub negatives: BTreeMap<String, Vec<String>>,
+}
+
+struct Table {
+    path: String,
+    columns: Vec<String>,
+    /// (line number, fields)
+    rows: Vec<(usize, Vec<String>)>,
+}
+
+fn read_table(path: &Path, header: bool) -> Result<Table> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.contains('\u{FFFD}') && !bytes.is_empty() {
+            bail!("{name}:{line_no}: not valid UTF-8");
+        }
+        if header && i == 0 {
+            columns = line.split('\t').map(|c| c.trim().to_string()).collect();
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<String> = line.split('\t').map(|f| f.to_string()).collect();
+        if header && fields.len() != columns.len() {
+            bail!("{name}:{line_no}: expected {} tab-separated fields ({}), found {}", columns.len(), columns.join(", "), fields.len());
+        }
+        rows.push((line_no, fields));
+    }
+    if header && columns.is_empty() {
+        bail!("{name}:1: missing header line");
+    }
+    Ok(Table { path: name, columns, rows })
+}
+
+impl Table {
+    /// Index of the column whose name (before `:`) is one of `names`.
+    fn col(&self, names: &[&str]) -> Result<usize> {
+        self.columns
+            .iter()
+            .position(|c| names.contains(&c.split(':').next().unwrap_or("")))
+            .with_context(|| format!("{}:1: no column named {} (columns: {})", self.path, names.join(" or "), self.columns.join(", ")))
+    }
+}
+
+fn check_id(path: &str, line: usize, what: &str, id: &str) -> Result<()> {
+    if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("{path}:{line}: bad {what} {:?}", crate::text::sanitize(id, 40));
+    }
+    Ok(())
+}
+
+fn find_one(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot read dataset folder", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(suffix)))
+        .collect();
+    found.sort();
+    Ok(found.into_iter().next())
+}
+
+fn read_items(path: &Path) -> Result<BTreeMap<String, ItemInfo>> {
+    let t = read_table(path, true)?;
+    let id = t.col(&["item_id"])?;
+    let title = t.col(&["title", "movie_title"]).ok();
+    let cats = t.col(&["category", "categories", "class", "genre"]).ok();
+    let mut items = BTreeMap::new();
+    for (line, f) in &t.rows {
+        check_id(&t.path, *line, "item id", &f[id])?;
+        let categories: Vec<String> = match cats.map(|c| f[c].as_str()) {
+            Some(s) if s.contains(';') => s.split(';').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+            Some(s) => s.split_whitespace().map(|x| x.to_string()).collect(),
+            None => Vec::new(),
+        };
+        let title = title.map(|c| f[c].trim().to_string()).unwrap_or_default();
+        items.insert(f[id].clone(), ItemInfo { title, categories });
+    }
+    Ok(items)
+}
+
+pub fn load_dataset(dir: &Path, seed: u64) -> Result<Dataset> {
+    if let Some(train) = find_one(dir, ".train.inter")? {
+        load_presplit(dir, &train)
+    } else if let Some(inter) = find_one(dir, ".inter")? {
+        load_single(dir, &inter, seed)
+    } else {
+        bail!("{}: no .train.inter or .inter file (RecBole atomic files expected)", dir.display())
+    }
+}
+
+fn read_cases(path: &Path) -> Result<Vec<(usize, EvalCase)>> {
+    let t = read_table(path, true)?;
+    let u = t.col(&["user_id"])?;
+    let h = t.col(&["item_id_list"])?;
+    let i = t.col(&["item_id"])?;
+    let mut out = Vec::new();
+    for (line, f) in &t.rows {
+        check_id(&t.path, *line, "user id", &f[u])?;
+        check_id(&t.path, *line, "item id", &f[i])?;
+        let history: Vec<String> = f[h].split_whitespace().map(|s| s.to_string()).collect();
+        out.push((*line, EvalCase { user: f[u].clone(), history, target: f[i].clone() }));
+    }
+    Ok(out)
+}
+
+fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
+    let file = train_path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = file.trim_end_matches(".train.inter").to_string();
+    let sibling = |suffix: &str| dir.join(format!("{name}{suffix}"));
+    let train_rows = read_cases(train_path)?;
+    let valid: Vec<EvalCase> = read_cases(&sibling(".valid.inter"))?.into_iter().map(|x| x.1).collect();
+    let test: Vec<EvalCase> = read_cases(&sibling(".test.inter"))?.into_iter().map(|x| x.1).collect();
+    let random_path = sibling(".random");
+    let mut negatives: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if random_path.exists() {
+        let t = read_table(&random_path, false)?;
+        for (line, f) in &t.rows {
+            if f.len() < 2 {
+                bail!("{}:{line}: expected `user<TAB>item item …`", t.path);
+            }
+            check_id(&t.path, *line, "user id", &f[0])?;
+            negatives.insert(f[0].clone(), f[1].split_whitespace().map(|s| s.to_string()).collect());
+        }
+    }
+    let item_path = find_one(dir, ".item")?
+        .with_context(|| format!("{}: no .item file with item titles and categories", dir.display()))?;
+    let all_items = read_items(&item_path)?;
+    // Time order: the training rows are each user's history in order; interleave users by
+    // position in their history (all first interactions, then all second, …).
+    let mut per_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for (_, c) in &train_rows {
+        if !per_user.contains_key(&c.user) {
+            order.push(c.user.clone());
+        }
+        per_user.entry(c.user.clone()).or_default().push(c.target.clone());
+    }
+    let longest = per_user.values().map(|v| v.len()).max().unwrap_or(0);
+    let mut train = Vec::new();
+    for pos in 0..longest {
+        for u in &order {
+            if let Some(i) = per_user[u].get(pos) {
+                train.push((u.clone(), i.clone()));
+            }
+        }
+    }
+    let mut users: BTreeSet<String> = per_user.keys().cloned().collect();
+    users.extend(valid.iter().chain(&test).map(|c| c.user.clone()));
+    let mut used: BTreeSet<&String> = train.iter().map(|x| &x.1).collect();
+    for c in valid.iter().chain(&test) {
+        used.insert(&c.target);
+        used.extend(c.history.iter());
+    }
+    for list in negatives.values() {
+        used.extend(list.iter());
+    }
+    let mut items = BTreeMap::new();
+    for id in used {
+        let info = all_items.get(id).cloned().unwrap_or(ItemInfo { title: String::new(), categories: Vec::new() });
+        items.insert(id.clone(), info);
+    }
+    Ok(Dataset { name, dir: dir.to_path_buf(), users: users.into_iter().collect(), items, train, valid, test, negatives })
+}
+
+fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
+    let file = inter_path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = file.trim_end_matches(".inter").to_string();
+    let t = read_table(inter_path, true)?;
+    let u = t.col(&["user_id"])?;
+    let i = t.col(&["item_id"])?;
+    let ts = t.col(&["timestamp"])?;
+    let mut rows: Vec<(f64, usize, String, String)> = Vec::with_capacity(t.rows.len());
+    for (line, f) in &t.rows {
+        check_id(&t.path, *line, "user id", &f[u])?;
+        check_id(&t.path, *line, "item id", &f[i])?;
+        let time: f64 = f[ts]
+            .trim()
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite())
+            .with_context(|| format!("{}:{line}: timestamp {:?} is not a number", t.path, crate::text::sanitize(&f[ts], 30)))?;
+        rows.push((time, *line, f[u].clone(), f[i].clone()));
+    }
+    // Time order; ties keep file order.
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut per_user: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
+    for (n, (_, _, user, item)) in rows.iter().enumerate() {
+        per_user.entry(user.clone()).or_default().push((n, item.clone()));
+    }
+    let item_path = dir.join(format!("{name}.item"));
+    let all_items = if item_path.exists() { read_items(&item_path)? } else { BTreeMap::new() };
+    let mut held_out: BTreeSet<usize> = BTreeSet::new();
+    let mut valid = Vec::new();
+    let mut test = Vec::new();
+    for (user, seq) in &per_user {
+        // Leave-one-out by time: last → test, second-to-last → valid, when the user has enough.
+        let items: Vec<String> = seq.iter().map(|x| x.1.clone()).collect();
+        if seq.len() >= 3 {
+            let n = seq.len();
+            test.push(EvalCase { user: user.clone(), history: items[..n - 1].to_vec(), target: items[n - 1].clone() });
+            valid.push(EvalCase { user: user.clone(), history: items[..n - 2].to_vec(), target: items[n - 2].clone() });
+            held_out.insert(seq[n - 1].0);
+            held_out.insert(seq[n - 2].0);
+        }
+    }
+    let train: Vec<(String, String)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| !held_out.contains(n))
+        .map(|(_, r)| (r.2.clone(), r.3.clone()))
+        .collect();
+    let mut item_ids: BTreeSet<String> = rows.iter().map(|r| r.3.clone()).collect();
+    item_ids.extend(all_items.keys().cloned());
+    let pool: Vec<&String> = item_ids.iter().collect();
+    let mut rng = Rng::new(seed);
+    let mut negatives = BTreeMap::new();
+    for (user, seq) in &per_user {
+        let seen: BTreeSet<&str> = seq.iter().map(|x| x.1.as_str()).collect();
+        let mut list: Vec<String> = Vec::new();
+        let mut tries = 0;
+        while list.len() < 20 && tries < 2000 && pool.len() > seen.len() {
+            tries += 1;
+            let c = pool[rng.below(pool.len())];
+            if !seen.contains(c.as_str()) && !list.contains(c) {
+                list.push(c.clone());
+            }
+        }
+        negatives.insert(user.clone(), list);
+    }
+    let items = item_ids
+        .into_iter()
+        .map(|id| {
+            let info = all_items.get(&id).cloned().unwrap_or(ItemInfo { title: String::new(), categories: Vec::new() });
+            (id, info)
+        })
+        .collect();
+    Ok(Dataset { name, dir: dir.to_path_buf(), users: per_user.keys().cloned().collect(), items, train, valid, test, negatives })
+}
+
+impl Dataset {
+    /// Agent id of a dataset user / item.
+    pub fn user_agent(id: &str) -> String {
+        format!("u{id}")
+    }
+    pub fn item_agent(id: &str) -> String {
+        format!("i{id}")
+    }
+
+    /// The world a run starts from: users with empty profiles (they learn from interactions, as in
+    /// AgentCF), items with their categories, the training interactions in time order, each with a
+    /// seeded negative.
+    pub fn world_spec(&self, seed: u64) -> WorldSpec {
+        let mut clients: Vec<ClientSpec> = self
+            .users
+            .iter()
+            .map(|u| ClientSpec {
+                id: Self::user_agent(u),
+                kind: ClientKind::User,
+                title: None,
+                attrs: BTreeMap::new(),
+                rules: None,
+            })
+            .collect();
+        for (id, info) in &self.items {
+            clients.push(ClientSpec {
+                id: Self::item_agent(id),
+                kind: ClientKind::Item,
+                title: (!info.title.is_empty()).then(|| info.title.clone()),
+                attrs: info.categories.iter().map(|c| (c.clone(), CATEGORY_WEIGHT)).collect(),
+                rules: None,
+            });
+        }
+        let pool: Vec<String> = self.items.keys().map(|i| Self::item_agent(i)).collect();
+        let pool_refs: Vec<&String> = pool.iter().collect();
+        let mut history: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for (u, i) in &self.train {
+            history.entry(u.as_str()).or_default().insert(Self::item_agent(i));
+        }
+        for c in self.valid.iter().chain(&self.test) {
+            history.entry(c.user.as_str()).or_default().insert(Self::item_agent(&c.target));
+        }
+        let mut rng = Rng::new(seed);
+        let schedule = self
+            .train
+            .iter()
+            .map(|(u, i)| {
+                let seen: BTreeSet<&str> = history[u.as_str()].iter().map(|s| s.as_str()).collect();
+                Scheduled {
+                    user: Self::user_agent(u),
+                    item: Self::item_agent(i),
+                    negative: sample_negative(&mut rng, &pool_refs, &seen),
+                }
+            })
+            .collect();
+        WorldSpec { name: self.name.clone(), clients, schedule }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    fn presplit(dir: &Path) {
+        write(dir, "toy.train.inter", "user_id:token\titem_id_list:token_seq\titem_id:token\n1\t10\t11\n1\t10 11\t12\n2\t20\t21\n");
+        write(dir, "toy.valid.inter", "user_id:token\titem_id_list:token_seq\titem_id:token\n1\t10 11 12\t13\n2\t20 21\t22\n");
+        write(dir, "toy.test.inter", "user_id:token\titem_id_list:token_seq\titem_id:token\n1\t10 11 12 13\t14\n2\t20 21 22\t23\n");
+        write(dir, "toy.random", "1\t20 21 22 23 24\n2\t10 11 12 13 14\n");
+        write(
+            dir,
+            "toy.item",
+            "item_id:token\ttitle:token_seq\tcategory:token_seq\n10\tA\tJazz; Bebop\n11\tB\tJazz\n12\tC\tRock\n13\tD\tRock; Metal\n14\tE\tPop\n20\tF\tPop\n21\tG\tPop; Dance\n22\tH\tDance\n23\tI\tFolk\n24\tJ\tFolk\n",
+        );
+    }
+
+    #[test]
+    fn presplit_loads_in_time_order() {
+        let d = tempfile::tempdir().unwrap();
+        presplit(d.path());
+        let ds = load_dataset(d.path(), 1).unwrap();
+        assert_eq!(ds.name, "toy");
+        assert_eq!(ds.users, vec!["1", "2"]);
+        assert_eq!(ds.train, vec![("1".into(), "11".into()), ("2".into(), "21".into()), ("1".into(), "12".into())]);
+        assert_eq!(ds.test[0].target, "14");
+        assert_eq!(ds.items["10"].categories, vec!["Jazz", "Bebop"]);
+        assert_eq!(ds.negatives["1"][0], "20");
+        let spec = ds.world_spec(3);
+        assert_eq!(spec.schedule.len(), 3);
+        assert!(spec.schedule.iter().all(|s| s.negative.is_some() && s.negative.as_ref() != Some(&s.item)));
+    }
+
+    #[test]
+    fn bad_lines_name_file_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        presplit(d.path());
+        write(d.path(), "toy.train.inter", "user_id:token\titem_id_list:token_seq\titem_id:token\n1\t10\t11\n1\t10 11\n");
+        let e = load_dataset(d.path(), 1).unwrap_err().to_string();
+        assert!(e.contains("toy.train.inter:3: expected 3 tab-separated fields"), "{e}");
+        presplit(d.path());
+        write(d.path(), "toy.item", "item_id:token\ttitle:token_seq\tcategory:token_seq\n10\tA\tJazz\n\tB\tJazz\n");
+        let e = load_dataset(d.path(), 1).unwrap_err().to_string();
+        assert!(e.contains("toy.item:3: bad item id"), "{e}");
+        presplit(d.path());
+        std::fs::write(d.path().join("toy.random"), b"1\t20 21\n2\t\xff\xfe\n").unwrap();
+        let e = load_dataset(d.path(), 1).unwrap_err().to_string();
+        assert!(e.contains("toy.random:2: not valid UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn single_inter_is_split_by_time() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "ml.inter",
+            "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t5\t4\t300\n1\t6\t4\t100\n1\t7\t4\t200\n1\t8\t4\t400\n2\t5\t3\t50\n",
+        );
+        write(d.path(), "ml.item", "item_id:token\tmovie_title:token_seq\tclass:token_seq\n5\tA\tAction Comedy\n6\tB\tDrama\n7\tC\tAction\n8\tD\tComedy\n9\tE\tHorror\n");
+        let ds = load_dataset(d.path(), 1).unwrap();
+        assert_eq!(ds.test, vec![EvalCase { user: "1".into(), history: vec!["6".into(), "7".into(), "5".into()], target: "8".into() }]);
+        assert_eq!(ds.valid[0].target, "5");
+        assert_eq!(ds.train, vec![("2".into(), "5".into()), ("1".into(), "6".into()), ("1".into(), "7".into())]);
+        assert_eq!(ds.items["5"].categories, vec!["Action", "Comedy"]);
+        assert!(ds.negatives["1"].iter().all(|i| i == "9"));
+        write(d.path(), "ml.inter", "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t5\t4\tsoon\n");
+        let e = load_dataset(d.path(), 1).unwrap_err().to_string();
+        assert!(e.contains("ml.inter:2: timestamp"), "{e}");
+    }
+}

@@ -1,0 +1,105 @@
+//! Drives an engine with a reasoner and writes its events: the I/O edge of a headless run.
+
+use crate::config::Config;
+use crate::dataset::load_dataset;
+use crate::engine::{Engine, Poll, WorldSpec};
+use crate::event::Event;
+use crate::reasoner::Reasoner;
+use crate::scenario::load_scenario;
+use crate::session::{Header, SessionWriter, SourceRef};
+use anyhow::{bail, Result};
+use std::path::Path;
+
+/// What a run starts from, resolved from `--scenario` or `--dataset`.
+pub struct Source {
+    pub spec: WorldSpec,
+    pub source: SourceRef,
+    pub config_tables: Vec<toml::Table>,
+}
+
+pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64) -> Result<Source> {
+    match (scenario, dataset) {
+        (Some(s), None) => {
+            let sc = load_scenario(s, seed)?;
+            Ok(Source {
+                source: SourceRef { kind: "scenario".into(), name: sc.name.clone(), path: sc.source.clone(), digest: sc.digest.clone() },
+                config_tables: vec![sc.config.clone()],
+                spec: sc.spec,
+            })
+        }
+        (None, Some(d)) => {
+            let ds = load_dataset(d, seed)?;
+            Ok(Source {
+                spec: ds.world_spec(seed),
+                source: SourceRef { kind: "dataset".into(), name: ds.name.clone(), path: d.display().to_string(), digest: String::new() },
+                config_tables: Vec::new(),
+            })
+        }
+        (Some(_), Some(_)) => bail!("give --scenario or --dataset, not both"),
+        (None, None) => bail!("give --scenario FILE|demo or --dataset DIR"),
+    }
+}
+
+/// Run an engine to its end, writing every event and flushing at every batch boundary (the engine
+/// hands out events at stage boundaries and before every reasoning request).
+pub fn drive(
+    engine: &mut Engine,
+    reasoner: &mut dyn Reasoner,
+    mut sink: impl FnMut(&[Event]) -> Result<()>,
+) -> Result<()> {
+    loop {
+        match engine.poll() {
+            Poll::Events(evs) => sink(&evs)?,
+            Poll::Reason(reqs) => {
+                let answers = reasoner.answer(&reqs);
+                engine.answer(answers);
+            }
+            Poll::Done => return Ok(()),
+        }
+    }
+}
+
+pub fn header_for(source: &Source, seed: u64, rounds: u32, config: &Config) -> Header {
+    Header::new(source.source.clone(), seed, rounds, config.clone())
+}
+
+/// Run and record a whole session to `out`.
+pub fn record(
+    source: &Source,
+    config: Config,
+    seed: u64,
+    rounds: u32,
+    out: &Path,
+    reasoner: &mut dyn Reasoner,
+    mut progress: impl FnMut(&Engine, &[Event]),
+) -> Result<(Engine, u64)> {
+    let header = header_for(source, seed, rounds, &config);
+    let mut writer = SessionWriter::create(out, &header)?;
+    let mut engine = Engine::new(&source.spec, config, seed, rounds);
+    let mut pending: Vec<Event> = Vec::new();
+    loop {
+        match engine.poll() {
+            Poll::Events(evs) => pending.extend(evs),
+            Poll::Reason(reqs) => {
+                flush(&mut writer, &mut pending)?;
+                let answers = reasoner.answer(&reqs);
+                engine.answer(answers);
+                continue;
+            }
+            Poll::Done => {
+                flush(&mut writer, &mut pending)?;
+                break;
+            }
+        }
+        progress(&engine, &pending);
+        flush(&mut writer, &mut pending)?;
+    }
+    Ok((engine, writer.events_written))
+}
+
+fn flush(writer: &mut SessionWriter, pending: &mut Vec<Event>) -> Result<()> {
+    for ev in pending.drain(..) {
+        writer.write(&ev)?;
+    }
+    writer.flush()
+}

@@ -1,0 +1,772 @@
+//! The RecNet forward phase as a sans-IO state machine. `poll` returns events (already applied to
+//! the engine's world) or a batch of reasoning requests; `answer` hands the answers back. No
+//! terminal, no network, no clock: the same inputs give the same events.
+
+use crate::config::{Config, OverflowPolicy};
+use crate::embed::{cosine, Embedder};
+use crate::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody, Recipient};
+use crate::reasoner::offline::Offline;
+use crate::reasoner::{FilterItem, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
+use crate::rules::Polarity;
+use crate::util::{clip, r4, Rng};
+use crate::world::{profile_text, World};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+/// One real interaction of the schedule: `user` chose `item` (over `negative`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scheduled {
+    pub user: String,
+    pub item: String,
+    pub negative: Option<String>,
+}
+
+/// A client as a scenario or dataset describes it before the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientSpec {
+    pub id: String,
+    pub kind: ClientKind,
+    pub title: Option<String>,
+    pub attrs: BTreeMap<String, f64>,
+    pub rules: Option<String>,
+}
+
+/// Everything needed to start a run.
+#[derive(Debug, Clone)]
+pub struct WorldSpec {
+    pub name: String,
+    pub clients: Vec<ClientSpec>,
+    pub schedule: Vec<Scheduled>,
+}
+
+pub enum Poll {
+    Events(Vec<Event>),
+    Reason(Vec<ReasonRequest>),
+    Done,
+}
+
+#[derive(Debug, Clone)]
+enum Task {
+    Interact(usize),
+    Receive { agent: String, reason: &'static str },
+    Reflect(usize),
+    Route,
+    Integrate,
+    Deliver { message: u64, agent: String, relevance: f64, drained: bool },
+}
+
+/// Events are handed out in batches of about this many (and at every reasoning request).
+const BATCH_EVENTS: usize = 512;
+
+pub struct Engine {
+    cfg: Config,
+    world: World,
+    schedule: Arc<Vec<Scheduled>>,
+    rounds: u32,
+    tasks: VecDeque<Task>,
+    awaiting: Option<(Task, Vec<ReasonRequest>)>,
+    out: Vec<Event>,
+    tick_changes: Vec<(String, Vec<AttrDelta>)>,
+    fallback: Offline,
+}
+
+impl Engine {
+    /// A fresh run: the setup events (world, agents, routers) are the first events `poll` returns.
+    pub fn new(spec: &WorldSpec, cfg: Config, seed: u64, rounds: u32) -> Engine {
+        let setup = setup_events(spec, &cfg, seed);
+        let mut e = Engine::resume(World::new(), Arc::new(spec.schedule.clone()), cfg, rounds);
+        for body in setup {
+            e.emit(body);
+        }
+        e
+    }
+
+    /// Continue from a world at a time-step boundary (used by forks).
+    pub fn resume(world: World, schedule: Arc<Vec<Scheduled>>, cfg: Config, rounds: u32) -> Engine {
+        Engine {
+            cfg,
+            world,
+            schedule,
+            rounds,
+            tasks: VecDeque::new(),
+            awaiting: None,
+            out: Vec::new(),
+            tick_changes: Vec::new(),
+            fallback: Offline::new(),
+        }
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    pub fn schedule(&self) -> &Arc<Vec<Scheduled>> {
+        &self.schedule
+    }
+
+    fn emit(&mut self, body: EventBody) {
+        let ev = Event { step: self.world.steps, round: self.world.cursor.round, tick: self.world.cursor.tick, body };
+        let ev = match &ev.body {
+            // The new position is part of the event that starts it.
+            EventBody::RoundStarted { index } => Event { round: *index, ..ev },
+            EventBody::TickStarted { index, .. } => Event { tick: *index, ..ev },
+            _ => ev,
+        };
+        if let Err(e) = self.world.apply(&ev) {
+            // The engine only emits what its own world accepts; anything else is a bug here.
+            panic!("engine produced an event its world refuses: {e} ({ev:?})");
+        }
+        self.out.push(ev);
+    }
+
+    /// Advance until there are events to hand out, reasoning is needed, or the run is over.
+    pub fn poll(&mut self) -> Poll {
+        loop {
+            if let Some((_, reqs)) = &self.awaiting {
+                if !self.out.is_empty() {
+                    return Poll::Events(std::mem::take(&mut self.out));
+                }
+                return Poll::Reason(reqs.clone());
+            }
+            if self.out.len() >= BATCH_EVENTS {
+                return Poll::Events(std::mem::take(&mut self.out));
+            }
+            let Some(task) = self.tasks.pop_front() else {
+                if !self.out.is_empty() {
+                    return Poll::Events(std::mem::take(&mut self.out));
+                }
+                if self.plan_tick() {
+                    continue;
+                }
+                return Poll::Done;
+            };
+            self.run(task);
+        }
+    }
+
+    /// Answers for the requests of the last `Poll::Reason`, in the same order. Missing or
+    /// mismatched answers are replaced by the offline reasoner's.
+    pub fn answer(&mut self, answers: Vec<ReasonAnswer>) {
+        let Some((task, reqs)) = self.awaiting.take() else { return };
+        let answers: Vec<ReasonAnswer> = reqs
+            .iter()
+            .enumerate()
+            .map(|(i, req)| match answers.get(i) {
+                Some(a) if a.stage() == req.stage() => a.clone(),
+                _ => self.fallback.answer_one(req),
+            })
+            .collect();
+        self.resume_task(task, &reqs, answers);
+    }
+
+    /// Run to the end with one reasoner, collecting every event (tests, small runs).
+    pub fn run_to_end(&mut self, reasoner: &mut dyn Reasoner) -> Vec<Event> {
+        let mut all = Vec::new();
+        loop {
+            match self.poll() {
+                Poll::Events(evs) => all.extend(evs),
+                Poll::Reason(reqs) => {
+                    let a = reasoner.answer(&reqs);
+                    self.answer(a);
+                }
+                Poll::Done => return all,
+            }
+        }
+    }
+
+    fn plan_tick(&mut self) -> bool {
+        let len = self.schedule.len();
+        if len == 0 || self.rounds == 0 {
+            return false;
+        }
+        let c = self.world.cursor.clone();
+        let first = !c.started;
+        if first {
+            self.emit(EventBody::RoundStarted { index: 0 });
+        } else if c.next_index >= len {
+            if c.round + 1 >= self.rounds {
+                return false;
+            }
+            self.emit(EventBody::RoundStarted { index: c.round + 1 });
+        }
+        let start = self.world.cursor.next_index;
+        let end = (start + self.cfg.time.batch_size).min(len);
+        let tick = if first { 0 } else { c.tick + 1 };
+        self.emit(EventBody::TickStarted { index: tick, interactions: end - start });
+        for k in start..end {
+            self.tasks.push_back(Task::Interact(k));
+        }
+        self.tasks.push_back(Task::Route);
+        self.tasks.push_back(Task::Integrate);
+        true
+    }
+
+    fn run(&mut self, task: Task) {
+        match task {
+            Task::Interact(k) => {
+                let s = self.schedule[k].clone();
+                self.emit(EventBody::Interaction {
+                    user: s.user.clone(),
+                    item: s.item.clone(),
+                    negative: s.negative.clone(),
+                    index: k,
+                });
+                self.tasks.push_front(Task::Reflect(k));
+                self.tasks.push_front(Task::Receive { agent: s.item, reason: "interacted" });
+                self.tasks.push_front(Task::Receive { agent: s.user, reason: "interacted" });
+            }
+            Task::Receive { ref agent, reason } => {
+                let Some(c) = self.world.client(agent) else { return };
+                if c.buffer.is_empty() {
+                    return;
+                }
+                let buffered = c.buffer.len();
+                let agent = agent.clone();
+                self.emit(EventBody::Activated { agent: agent.clone(), reason: reason.into(), buffered });
+                let req = self.filter_request(&agent);
+                if self.cfg.filter.enabled {
+                    self.awaiting = Some((task, vec![req]));
+                } else {
+                    let ReasonRequest::Filter { messages, .. } = &req else { unreachable!() };
+                    let verdicts = messages
+                        .iter()
+                        .map(|m| FilterVerdict {
+                            message: m.message,
+                            rule: None,
+                            decision: Decision::Accept,
+                            weight: 1.0,
+                            reason: "filter off: everything is assimilated".into(),
+                        })
+                        .collect();
+                    self.apply_verdicts(&agent, verdicts);
+                }
+            }
+            Task::Reflect(k) => {
+                let s = &self.schedule[k];
+                let attrs = |id: &str| self.world.client(id).map(|c| c.attrs.clone()).unwrap_or_default();
+                let req = ReasonRequest::Reflect {
+                    user: s.user.clone(),
+                    user_attrs: attrs(&s.user),
+                    item: s.item.clone(),
+                    item_attrs: attrs(&s.item),
+                    negative: s.negative.clone(),
+                    negative_attrs: s.negative.as_deref().map(attrs).unwrap_or_default(),
+                    user_rate: self.cfg.reflection.user_rate,
+                    item_rate: self.cfg.reflection.item_rate,
+                    margin: self.cfg.reflection.margin,
+                };
+                self.awaiting = Some((task, vec![req]));
+            }
+            Task::Route => self.route(),
+            Task::Integrate => {
+                let reqs: Vec<ReasonRequest> = self
+                    .world
+                    .routers
+                    .iter()
+                    .filter(|r| !r.inbox.is_empty())
+                    .map(|r| ReasonRequest::Integrate {
+                        router: r.id.clone(),
+                        profile: r.profile.clone(),
+                        inbox: r.inbox.iter().map(|x| AttrDelta { attr: x.attr.clone(), delta: x.delta }).collect(),
+                        decay: self.cfg.routers.profile_decay,
+                        max_attributes: self.cfg.routers.message_attributes,
+                    })
+                    .collect();
+                if !reqs.is_empty() {
+                    self.awaiting = Some((task, reqs));
+                }
+            }
+            Task::Deliver { message, agent, relevance, drained } => self.deliver(message, agent, relevance, drained),
+        }
+    }
+
+    fn resume_task(&mut self, task: Task, reqs: &[ReasonRequest], answers: Vec<ReasonAnswer>) {
+        match task {
+            Task::Receive { agent, .. } => {
+                if let Some(ReasonAnswer::Filter { verdicts }) = answers.into_iter().next() {
+                    self.apply_verdicts(&agent, verdicts);
+                }
+            }
+            Task::Reflect(k) => {
+                if let Some(ReasonAnswer::Reflect { user, item, reason }) = answers.into_iter().next() {
+                    let s = self.schedule[k].clone();
+                    self.reflect(&s.user, &user, &reason);
+                    self.reflect(&s.item, &item, &reason);
+                }
+            }
+            Task::Integrate => {
+                for (req, ans) in reqs.iter().zip(answers) {
+                    if let (ReasonRequest::Integrate { router, .. }, ReasonAnswer::Integrate { profile, message, summary }) =
+                        (req, ans)
+                    {
+                        self.integrate(router, profile, message, summary);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn filter_request(&self, agent: &str) -> ReasonRequest {
+        let c = self.world.client(agent).expect("activated agent exists");
+        let tick = self.world.cursor.tick;
+        let messages = c
+            .buffer
+            .iter()
+            .filter_map(|b| {
+                let m = self.world.messages.get(&b.message)?;
+                let router_credit = self.world.router(&m.router).map(|r| r.credit).unwrap_or(0.0);
+                Some(FilterItem {
+                    message: m.id,
+                    router: m.router.clone(),
+                    router_credit,
+                    source: m.sources.first().cloned().unwrap_or_default(),
+                    source_kind: m.source_kind.name().into(),
+                    content: m.content.clone(),
+                    topic: m.topic.clone(),
+                    polarity: m.polarity,
+                    strength: m.strength(),
+                    relevance: r4(self.world.relevance(c, &m.content)),
+                    support: self.world.support(c, m),
+                    age: tick.saturating_sub(b.arrived_tick),
+                    text: m.text.clone(),
+                    held_by: b.held.as_ref().map(|h| (h.rule, h.steps)),
+                })
+            })
+            .collect();
+        ReasonRequest::Filter {
+            agent: agent.to_string(),
+            attrs: c.attrs.clone(),
+            rules: c.rules_text.clone(),
+            like_threshold: self.cfg.filter.like_threshold,
+            messages,
+        }
+    }
+
+    fn apply_verdicts(&mut self, agent: &str, verdicts: Vec<FilterVerdict>) {
+        let ReasonRequest::Filter { messages, .. } = self.filter_request(agent) else { unreachable!() };
+        for v in verdicts {
+            let Some(item) = messages.iter().find(|m| m.message == v.message) else { continue };
+            let c = self.world.client(agent).expect("agent exists");
+            if !c.buffer.iter().any(|b| b.message == v.message) {
+                continue;
+            }
+            let rule = v.rule.filter(|r| *r >= 1 && *r <= c.rules.len());
+            let rule_text = rule.map(|r| crate::rules::print_rule(&c.rules[r - 1])).unwrap_or_default();
+            self.emit(EventBody::FilterDecision {
+                agent: agent.to_string(),
+                message: v.message,
+                router: item.router.clone(),
+                rule,
+                rule_text,
+                decision: v.decision,
+                weight: r4(v.weight),
+                relevance: item.relevance,
+                support: item.support,
+                age: item.age,
+                reason: v.reason,
+            });
+            if v.decision == Decision::Accept {
+                let c = self.world.client(agent).expect("agent exists");
+                let changes: Vec<AttrChange> = item
+                    .content
+                    .iter()
+                    .filter_map(|d| {
+                        let from = c.attrs.get(&d.attr).copied().unwrap_or(0.0);
+                        let to = r4(clip(from + v.weight * d.delta));
+                        (to != from).then(|| AttrChange { attr: d.attr.clone(), from, to })
+                    })
+                    .collect();
+                self.emit(EventBody::Assimilated {
+                    agent: agent.to_string(),
+                    message: v.message,
+                    weight: r4(v.weight),
+                    changes,
+                });
+            }
+        }
+    }
+
+    fn reflect(&mut self, agent: &str, new: &BTreeMap<String, f64>, reason: &str) {
+        let Some(c) = self.world.client(agent) else { return };
+        let changes: Vec<AttrChange> = new
+            .iter()
+            .filter_map(|(a, to)| {
+                let from = c.attrs.get(a).copied().unwrap_or(0.0);
+                let to = r4(clip(*to));
+                (to != from).then(|| AttrChange { attr: a.clone(), from, to })
+            })
+            .collect();
+        if changes.is_empty() {
+            return;
+        }
+        let mut after = c.attrs.clone();
+        for ch in &changes {
+            after.insert(ch.attr.clone(), ch.to);
+        }
+        self.emit(EventBody::ProfileUpdated {
+            agent: agent.to_string(),
+            changes: changes.clone(),
+            reason: reason.to_string(),
+            text: profile_text(&after, 5),
+        });
+        self.update_memberships(agent);
+        let eps = self.cfg.reflection.change_epsilon;
+        let changed: Vec<AttrDelta> = changes
+            .iter()
+            .filter(|ch| (ch.to - ch.from).abs() > eps)
+            .map(|ch| AttrDelta { attr: ch.attr.clone(), delta: r4(ch.to - ch.from) })
+            .collect();
+        if !changed.is_empty() {
+            self.emit(EventBody::AttributesExtracted { agent: agent.to_string(), changed: changed.clone() });
+            self.tick_changes.push((agent.to_string(), changed));
+        }
+    }
+
+    fn update_memberships(&mut self, agent: &str) {
+        let Some(c) = self.world.client(agent) else { return };
+        let threshold = self.cfg.filter.like_threshold;
+        let mut changes = Vec::new();
+        for r in &self.world.routers {
+            let belongs = r.attributes.iter().any(|a| c.attrs.get(a).is_some_and(|w| *w >= threshold));
+            if belongs != r.members.contains(agent) {
+                changes.push((r.id.clone(), belongs));
+            }
+        }
+        for (router, joined) in changes {
+            self.emit(EventBody::MembershipChanged { router, agent: agent.to_string(), joined });
+        }
+    }
+
+    fn route(&mut self) {
+        let changes = std::mem::take(&mut self.tick_changes);
+        if !self.cfg.routers.enabled || self.world.routers.is_empty() {
+            return;
+        }
+        for (agent, deltas) in changes {
+            for d in deltas {
+                let v = self.world.attr_vec(&d.attr);
+                let (best, sim) = self
+                    .world
+                    .routers
+                    .iter()
+                    .map(|r| {
+                        // An attribute of the community itself goes to that router, whatever the
+                        // embedding says.
+                        let s = if r.attributes.contains(&d.attr) { 1.0 } else { cosine(&v, &r.centroid) };
+                        (r.id.clone(), s)
+                    })
+                    .fold((String::new(), f64::NEG_INFINITY), |acc, x| if x.1 > acc.1 { x } else { acc });
+                self.emit(EventBody::AttributeRouted {
+                    agent: agent.clone(),
+                    attr: d.attr,
+                    delta: d.delta,
+                    router: best,
+                    similarity: r4(sim),
+                });
+            }
+        }
+    }
+
+    fn integrate(&mut self, router: &str, profile: BTreeMap<String, f64>, content: Vec<AttrDelta>, summary: String) {
+        let Some(r) = self.world.router(router) else { return };
+        let inbox = r.inbox.len();
+        let mut sources: Vec<String> = Vec::new();
+        for x in &r.inbox {
+            if !sources.contains(&x.agent) {
+                sources.push(x.agent.clone());
+            }
+        }
+        let mut changes: Vec<AttrChange> = profile
+            .iter()
+            .filter_map(|(a, to)| {
+                let from = r.profile.get(a).copied().unwrap_or(0.0);
+                let to = r4(clip(*to));
+                (to != from).then(|| AttrChange { attr: a.clone(), from, to })
+            })
+            .collect();
+        for (a, from) in &r.profile {
+            if !profile.contains_key(a) {
+                changes.push(AttrChange { attr: a.clone(), from: *from, to: 0.0 });
+            }
+        }
+        let new_attributes: Vec<String> = r
+            .inbox
+            .iter()
+            .map(|x| x.attr.clone())
+            .filter(|a| !r.attributes.contains(a))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let source_kind = sources
+            .first()
+            .and_then(|s| self.world.client(s))
+            .map(|c| c.kind)
+            .unwrap_or(ClientKind::User);
+        self.emit(EventBody::RouterIntegrated {
+            router: router.to_string(),
+            inbox,
+            changes,
+            new_attributes,
+            summary,
+        });
+        let content: Vec<AttrDelta> = content
+            .into_iter()
+            .filter(|d| d.delta.is_finite() && d.delta != 0.0)
+            .map(|d| AttrDelta { attr: d.attr, delta: r4(d.delta.clamp(-1.0, 1.0)) })
+            .collect();
+        let Some(top) = content.iter().max_by(|a, b| a.delta.abs().total_cmp(&b.delta.abs()).then(b.attr.cmp(&a.attr)))
+        else {
+            return;
+        };
+        let (topic, polarity) = (top.attr.clone(), Polarity::of(top.delta));
+        let r = self.world.router(router).expect("router exists");
+        let mut candidates: Vec<(String, f64)> = r
+            .members
+            .iter()
+            .filter(|m| !sources.contains(m))
+            .filter_map(|m| self.world.client(m))
+            .map(|c| (c.id.clone(), r4(self.world.relevance(c, &content))))
+            .filter(|(_, rel)| *rel >= r.tau)
+            .collect();
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        candidates.truncate(r.fan_out);
+        if candidates.is_empty() {
+            return;
+        }
+        let id = self.world.next_message_id();
+        let moves: Vec<String> = content
+            .iter()
+            .map(|d| format!("{} {}{:.2}", d.attr, if d.delta >= 0.0 { "+" } else { "" }, d.delta))
+            .collect();
+        let text = format!("{router}: {} (from {})", moves.join(", "), sources.join(", "));
+        let recipients: Vec<Recipient> =
+            candidates.iter().map(|(a, rel)| Recipient { agent: a.clone(), relevance: *rel }).collect();
+        self.emit(EventBody::MessageSent {
+            message: id,
+            router: router.to_string(),
+            sources,
+            source_kind,
+            content,
+            topic,
+            polarity,
+            text,
+            recipients: recipients.clone(),
+        });
+        for rc in recipients {
+            self.tasks.push_back(Task::Deliver { message: id, agent: rc.agent, relevance: rc.relevance, drained: false });
+        }
+    }
+
+    fn deliver(&mut self, message: u64, agent: String, relevance: f64, drained: bool) {
+        let Some(c) = self.world.client(&agent) else { return };
+        if !self.cfg.buffer.enabled {
+            self.emit(EventBody::MessageBuffered { agent: agent.clone(), message, relevance });
+            self.tasks.push_front(Task::Receive { agent, reason: "buffer off: read at once" });
+            return;
+        }
+        if c.buffer.len() >= self.cfg.buffer.capacity {
+            let policy = if drained { OverflowPolicy::DropOldest } else { self.cfg.buffer.overflow };
+            match policy {
+                OverflowPolicy::Drain => {
+                    self.tasks.push_front(Task::Deliver { message, agent: agent.clone(), relevance, drained: true });
+                    self.tasks.push_front(Task::Receive { agent, reason: "buffer full" });
+                    return;
+                }
+                OverflowPolicy::DropOldest => {
+                    let oldest = c.buffer[0].message;
+                    self.emit(EventBody::BufferOverflow {
+                        agent: agent.clone(),
+                        message: oldest,
+                        policy: "drop_oldest".into(),
+                    });
+                }
+                OverflowPolicy::DropNew => {
+                    // The message never enters the buffer; the event records its loss.
+                    self.emit(EventBody::BufferOverflow { agent, message, policy: "drop_new".into() });
+                    return;
+                }
+            }
+        }
+        self.emit(EventBody::MessageBuffered { agent, message, relevance });
+    }
+}
+
+/// The events that create a world: vocabulary, agents, and routers from seeded k-means++.
+pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody> {
+    let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &spec.clients {
+        for a in c.attrs.keys() {
+            *freq.entry(a.as_str()).or_insert(0) += 1;
+        }
+    }
+    let vocabulary: Vec<String> = freq.keys().map(|s| s.to_string()).collect();
+    let mut out = vec![EventBody::WorldCreated { dim: cfg.embedding.dim, vocabulary: vocabulary.clone() }];
+    for c in &spec.clients {
+        out.push(EventBody::AgentCreated {
+            agent: c.id.clone(),
+            agent_kind: c.kind,
+            title: c.title.clone(),
+            attrs: c.attrs.iter().map(|(a, w)| (a.clone(), r4(clip(*w)))).collect(),
+            rules: c.rules.clone().unwrap_or_else(|| cfg.filter.default_rules.clone()),
+        });
+    }
+    if vocabulary.is_empty() {
+        return out;
+    }
+    let embedder = Embedder::new(cfg.embedding.dim, &vocabulary);
+    // An attribute is placed by what it says (text embedding) and by who has it (a hashed vector of
+    // its holders): phrases that share no words but share listeners land in one community.
+    let dim = cfg.embedding.dim;
+    let mut holders: BTreeMap<&str, Vec<f32>> = BTreeMap::new();
+    for c in &spec.clients {
+        let h = crate::util::fnv1a(c.id.as_bytes());
+        let (ix, sign) = ((h % dim as u64) as usize, if h >> 63 == 1 { -1.0 } else { 1.0 });
+        for (a, w) in &c.attrs {
+            let v = holders.entry(a.as_str()).or_insert_with(|| vec![0.0; dim]);
+            v[ix] += sign * w.max(0.0) as f32;
+        }
+    }
+    let alpha = cfg.routers.cooccurrence_weight as f32;
+    let points: Vec<Vec<f32>> = vocabulary
+        .iter()
+        .map(|w| {
+            let mut text = embedder.embed(w);
+            let mut co = holders.remove(w.as_str()).unwrap_or_else(|| vec![0.0; dim]);
+            crate::embed::normalize(&mut co);
+            text.iter_mut().zip(&co).for_each(|(t, c)| *t = (1.0 - alpha) * *t + alpha * c);
+            crate::embed::normalize(&mut text);
+            text
+        })
+        .collect();
+    let weights: Vec<f64> = vocabulary.iter().map(|w| freq[w.as_str()] as f64).collect();
+    let assignment = kmeans_pp(&points, &weights, cfg.routers.count, cfg.routers.kmeans_iterations, seed);
+    let k = assignment.iter().copied().max().map(|m| m + 1).unwrap_or(0);
+    let mut clusters: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (i, c) in assignment.iter().enumerate() {
+        clusters[*c].push(i);
+    }
+    clusters.retain(|c| !c.is_empty());
+    // Biggest community first, so R1 is the one most clients belong to.
+    clusters.sort_by(|a, b| {
+        let wa: f64 = a.iter().map(|i| weights[*i]).sum();
+        let wb: f64 = b.iter().map(|i| weights[*i]).sum();
+        wb.total_cmp(&wa).then(a[0].cmp(&b[0]))
+    });
+    for (n, cluster) in clusters.iter().enumerate() {
+        let attributes: Vec<String> = cluster.iter().map(|i| vocabulary[*i].clone()).collect();
+        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        let mut members = Vec::new();
+        for c in &spec.clients {
+            let mut member = false;
+            for a in &attributes {
+                if let Some(w) = c.attrs.get(a) {
+                    let e = sums.entry(a.clone()).or_insert((0.0, 0));
+                    e.0 += w;
+                    e.1 += 1;
+                    member |= *w >= cfg.filter.like_threshold;
+                }
+            }
+            if member {
+                members.push(c.id.clone());
+            }
+        }
+        let profile: BTreeMap<String, f64> =
+            sums.into_iter().map(|(a, (s, n))| (a, r4(clip(s / n as f64)))).filter(|(_, w)| *w != 0.0).collect();
+        let id = format!("R{}", n + 1);
+        let summary = format!("{id}: community {} ({} members)", profile_text(&profile, 4), members.len());
+        out.push(EventBody::RouterCreated {
+            router: id,
+            attributes,
+            profile,
+            members,
+            fan_out: cfg.routers.fan_out,
+            tau: cfg.routers.tau,
+            summary,
+        });
+    }
+    out
+}
+
+/// Spherical k-means with k-means++ seeding over unit vectors; returns each point's cluster.
+pub fn kmeans_pp(points: &[Vec<f32>], weights: &[f64], k: usize, iterations: usize, seed: u64) -> Vec<usize> {
+    let n = points.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let k = k.min(n).max(1);
+    let mut rng = Rng::new(seed);
+    let dist = |a: &[f32], b: &[f32]| (1.0 - cosine(a, b)).max(0.0);
+    let pick = |rng: &mut Rng, w: &[f64]| -> usize {
+        let total: f64 = w.iter().sum();
+        if total <= 0.0 {
+            return rng.below(w.len());
+        }
+        let mut x = rng.next_f64() * total;
+        for (i, wi) in w.iter().enumerate() {
+            x -= wi;
+            if x < 0.0 {
+                return i;
+            }
+        }
+        w.len() - 1
+    };
+    let mut centers: Vec<Vec<f32>> = vec![points[pick(&mut rng, weights)].clone()];
+    while centers.len() < k {
+        let d2: Vec<f64> = points
+            .iter()
+            .zip(weights)
+            .map(|(p, w)| {
+                let d = centers.iter().map(|c| dist(p, c)).fold(f64::INFINITY, f64::min);
+                d * d * w
+            })
+            .collect();
+        if d2.iter().sum::<f64>() <= 0.0 {
+            break;
+        }
+        centers.push(points[pick(&mut rng, &d2)].clone());
+    }
+    let mut assignment = vec![0usize; n];
+    for _ in 0..iterations.max(1) {
+        let mut changed = false;
+        for (i, p) in points.iter().enumerate() {
+            let best = centers
+                .iter()
+                .enumerate()
+                .map(|(c, ctr)| (c, cosine(p, ctr)))
+                .fold((0, f64::NEG_INFINITY), |acc, x| if x.1 > acc.1 { x } else { acc })
+                .0;
+            if best != assignment[i] {
+                assignment[i] = best;
+                changed = true;
+            }
+        }
+        for (c, ctr) in centers.iter_mut().enumerate() {
+            let mut sum = vec![0.0f32; ctr.len()];
+            let mut any = false;
+            for (i, p) in points.iter().enumerate() {
+                if assignment[i] == c {
+                    any = true;
+                    sum.iter_mut().zip(p).for_each(|(s, x)| *s += x * weights[i] as f32);
+                }
+            }
+            if any {
+                crate::embed::normalize(&mut sum);
+                *ctr = sum;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    // Renumber clusters by first appearance so numbering does not depend on seeding order.
+    let mut map: BTreeMap<usize, usize> = BTreeMap::new();
+    for a in &mut assignment {
+        let next = map.len();
+        *a = *map.entry(*a).or_insert(next);
+    }
+    assignment
+}

@@ -1,0 +1,89 @@
+//! One plain sentence per event, for teaching and for headless runs.
+
+use crate::event::{Decision, Event, EventBody};
+use crate::world::World;
+
+fn deltas(d: &[crate::event::AttrDelta]) -> String {
+    d.iter()
+        .map(|x| format!("{} {}{:.2}", x.attr, if x.delta >= 0.0 { "+" } else { "" }, x.delta))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Describe `ev`; `world` is the state *before* the event (for names and context).
+pub fn narrate(ev: &Event, world: &World) -> String {
+    let s = match &ev.body {
+        EventBody::WorldCreated { vocabulary, dim } => {
+            format!("The world starts with {} attribute phrases, embedded in {dim} dimensions.", vocabulary.len())
+        }
+        EventBody::AgentCreated { agent, agent_kind, title, attrs, .. } => {
+            let t = title.as_ref().map(|t| format!(" \"{t}\"")).unwrap_or_default();
+            format!(
+                "{} {agent}{t} joins: {}.",
+                if agent_kind.name() == "user" { "User" } else { "Item" },
+                crate::world::profile_text(attrs, 3)
+            )
+        }
+        EventBody::RouterCreated { router, attributes, members, .. } => format!(
+            "Router {router} stands for the community of {} ({} members).",
+            attributes.iter().take(4).cloned().collect::<Vec<_>>().join(", "),
+            members.len()
+        ),
+        EventBody::RoundStarted { index } => format!("Round {} begins: one pass over all interactions.", index + 1),
+        EventBody::TickStarted { index, interactions } => {
+            format!("Time step {index} begins with {interactions} interaction(s).")
+        }
+        EventBody::Interaction { user, item, negative, .. } => match negative {
+            Some(n) => format!("{user} chose {item} over {n}."),
+            None => format!("{user} chose {item}."),
+        },
+        EventBody::ProfileUpdated { agent, reason, text, .. } => format!("{agent} reflects ({reason}); now {text}."),
+        EventBody::AttributesExtracted { agent, changed } => {
+            format!("{agent}'s changed attributes go to routing: {}.", deltas(changed))
+        }
+        EventBody::MembershipChanged { router, agent, joined } => {
+            if *joined {
+                format!("{agent} joins {router}'s community.")
+            } else {
+                format!("{agent} leaves {router}'s community.")
+            }
+        }
+        EventBody::AttributeRouted { agent, attr, delta, router, similarity } => format!(
+            "{agent}'s change {attr} {}{delta:.2} goes to router {router} (similarity {similarity:.2}).",
+            if *delta >= 0.0 { "+" } else { "" }
+        ),
+        EventBody::RouterIntegrated { router, inbox, summary, .. } => {
+            format!("Router {router} integrates {inbox} routed change(s). {summary}")
+        }
+        EventBody::MessageSent { router, content, sources, recipients, .. } => format!(
+            "Router {router} sends {} (from {}) to {}.",
+            deltas(content),
+            sources.join(", "),
+            recipients.iter().map(|r| format!("{} ({:.2})", r.agent, r.relevance)).collect::<Vec<_>>().join(", ")
+        ),
+        EventBody::MessageBuffered { agent, message, relevance } => {
+            format!("Message {message} waits in {agent}'s buffer (relevance {relevance:.2}).")
+        }
+        EventBody::BufferOverflow { agent, message, policy } => {
+            format!("{agent}'s buffer is full: message {message} is lost ({policy}).")
+        }
+        EventBody::Activated { agent, reason, buffered } => {
+            format!("{agent} reads its buffer ({reason}): {buffered} message(s).")
+        }
+        EventBody::FilterDecision { agent, message, router, rule, decision, reason, .. } => {
+            let by = rule.map(|r| format!("rule {r}")).unwrap_or_else(|| "no rule".into());
+            let verb = match decision {
+                Decision::Accept => "accepts",
+                Decision::Hold => "holds",
+                Decision::Reject => "rejects",
+            };
+            format!("{agent}'s {by} {verb} message {message} from {router}: {reason}.")
+        }
+        EventBody::Assimilated { agent, message, weight, changes } => format!(
+            "{agent} assimilates message {message} at weight {weight:.2}: {}.",
+            changes.iter().map(|c| format!("{} {:.2}→{:.2}", c.attr, c.from, c.to)).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let _ = world;
+    crate::text::sanitize(&s, 0)
+}

@@ -1,0 +1,79 @@
+//! Small deterministic helpers: a seeded RNG and a stable hash, ours so that sessions do not change
+//! when a dependency does.
+
+/// SplitMix64: tiny, fast, and the same on every platform and version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform in [0, n); n must be positive.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_f64() * n as f64) as usize % n.max(1)
+    }
+}
+
+/// FNV-1a, 64 bit: a stable hash for feature hashing and digests.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Round to 4 decimals: weights in sessions stay readable, and the state is rebuilt from exactly
+/// what the session says.
+pub fn r4(x: f64) -> f64 {
+    let r = (x * 10_000.0).round() / 10_000.0;
+    if r == 0.0 {
+        0.0
+    } else {
+        r
+    }
+}
+
+pub fn clip(x: f64) -> f64 {
+    x.clamp(-1.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_seeded_and_stable() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        let xs: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
+        let ys: Vec<u64> = (0..5).map(|_| b.next_u64()).collect();
+        assert_eq!(xs, ys);
+        assert_ne!(Rng::new(8).next_u64(), xs[0]);
+        for _ in 0..1000 {
+            let x = a.next_f64();
+            assert!((0.0..1.0).contains(&x));
+            assert!(a.below(3) < 3);
+        }
+    }
+
+    #[test]
+    fn r4_rounds() {
+        assert_eq!(r4(0.123456), 0.1235);
+        assert_eq!(r4(-0.00001), 0.0);
+        assert!(r4(-0.00001).is_sign_positive());
+    }
+}

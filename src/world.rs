@@ -1,0 +1,520 @@
+//! The state of a RecNet world, changed only by `World::apply(&Event)`.
+
+use crate::embed::{cosine, normalize, Embedder};
+use crate::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody, Recipient};
+use crate::rules::{parse_rules, Polarity, Rule};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Weights this close to zero are dropped from a profile.
+const ZERO: f64 = 1e-4;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Client {
+    pub id: String,
+    pub kind: ClientKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub attrs: BTreeMap<String, f64>,
+    pub rules_text: String,
+    #[serde(skip)]
+    pub rules: Vec<Rule>,
+    /// How often each rule matched (parallel to `rules`).
+    pub rule_hits: Vec<u64>,
+    pub buffer: Vec<Buffered>,
+    pub routers: BTreeSet<String>,
+    /// What this client's last reflection changed (shown by the inspector).
+    pub last_extracted: Vec<AttrDelta>,
+    pub interactions: u64,
+    /// Unit vector of what the client cares about (|weight|-weighted attribute embeddings).
+    #[serde(skip)]
+    pub interest: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Buffered {
+    pub message: u64,
+    pub arrived_tick: u64,
+    pub relevance: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Held {
+    /// 1-based rule that holds it.
+    pub rule: usize,
+    pub steps: u32,
+    pub since_tick: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Routed {
+    pub agent: String,
+    pub attr: String,
+    pub delta: f64,
+    pub similarity: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Router {
+    pub id: String,
+    pub attributes: BTreeSet<String>,
+    pub profile: BTreeMap<String, f64>,
+    pub members: BTreeSet<String>,
+    pub fan_out: usize,
+    pub tau: f64,
+    pub credit: f64,
+    pub inbox: Vec<Routed>,
+    pub summary: String,
+    pub messages_sent: u64,
+    #[serde(skip)]
+    pub centroid: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: u64,
+    pub router: String,
+    pub sources: Vec<String>,
+    pub source_kind: ClientKind,
+    pub content: Vec<AttrDelta>,
+    pub topic: String,
+    pub polarity: Polarity,
+    pub text: String,
+    pub recipients: Vec<Recipient>,
+    pub tick: u64,
+}
+
+impl Message {
+    pub fn strength(&self) -> f64 {
+        self.content.iter().find(|d| d.attr == self.topic).map(|d| d.delta.abs()).unwrap_or(0.0)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counters {
+    pub interactions: u64,
+    pub profile_updates: u64,
+    pub attributes_routed: u64,
+    pub integrations: u64,
+    pub messages_sent: u64,
+    pub deliveries: u64,
+    pub accepted: u64,
+    pub held: u64,
+    pub rejected: u64,
+    pub overflowed: u64,
+}
+
+/// Where the run stands in simulated time.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Cursor {
+    pub round: u32,
+    pub tick: u64,
+    /// Index in the round's interaction list of the next interaction.
+    pub next_index: usize,
+    pub started: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct World {
+    /// Number of events applied (the `step` the next event must carry).
+    pub steps: u64,
+    pub cursor: Cursor,
+    pub dim: usize,
+    pub clients: Vec<Client>,
+    pub routers: Vec<Router>,
+    pub messages: BTreeMap<u64, Message>,
+    pub counters: Counters,
+    #[serde(skip)]
+    client_index: HashMap<String, usize>,
+    #[serde(skip)]
+    router_index: HashMap<String, usize>,
+    #[serde(skip)]
+    embedder: Option<Embedder>,
+    #[serde(skip)]
+    attr_vecs: HashMap<String, Vec<f32>>,
+}
+
+/// Why an event could not be applied: names the event and what it refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyError(pub String);
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ApplyError {}
+
+fn set_weights(attrs: &mut BTreeMap<String, f64>, changes: &[AttrChange]) {
+    for c in changes {
+        if c.to.abs() < ZERO {
+            attrs.remove(&c.attr);
+        } else {
+            attrs.insert(c.attr.clone(), c.to);
+        }
+    }
+}
+
+impl World {
+    pub fn new() -> World {
+        World::default()
+    }
+
+    pub fn client_ix(&self, id: &str) -> Option<usize> {
+        self.client_index.get(id).copied()
+    }
+    pub fn client(&self, id: &str) -> Option<&Client> {
+        self.client_ix(id).map(|i| &self.clients[i])
+    }
+    pub fn router_ix(&self, id: &str) -> Option<usize> {
+        self.router_index.get(id).copied()
+    }
+    pub fn router(&self, id: &str) -> Option<&Router> {
+        self.router_ix(id).map(|i| &self.routers[i])
+    }
+
+    fn client_mut(&mut self, id: &str, ev: &str) -> Result<&mut Client, ApplyError> {
+        let ix = self
+            .client_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| ApplyError(format!("{ev}: unknown agent {}", crate::text::sanitize(id, 40))))?;
+        Ok(&mut self.clients[ix])
+    }
+    fn router_mut(&mut self, id: &str, ev: &str) -> Result<&mut Router, ApplyError> {
+        let ix = self
+            .router_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| ApplyError(format!("{ev}: unknown router {}", crate::text::sanitize(id, 40))))?;
+        Ok(&mut self.routers[ix])
+    }
+
+    /// Embedding of one attribute phrase (cached for the world's vocabulary).
+    pub fn attr_vec(&self, attr: &str) -> Vec<f32> {
+        if let Some(v) = self.attr_vecs.get(attr) {
+            return v.clone();
+        }
+        match &self.embedder {
+            Some(e) => e.embed(attr),
+            None => vec![0.0; self.dim.max(1)],
+        }
+    }
+
+    fn add_attr_scaled(&self, acc: &mut [f32], attr: &str, w: f32) {
+        if let Some(v) = self.attr_vecs.get(attr) {
+            acc.iter_mut().zip(v).for_each(|(a, x)| *a += w * x);
+        } else if let Some(e) = &self.embedder {
+            acc.iter_mut().zip(e.embed(attr)).for_each(|(a, x)| *a += w * x);
+        }
+    }
+
+    /// Unit vector of what a weighted attribute set is about (signs ignored: a dislike is a
+    /// topic one cares about too).
+    pub fn topic_vec<'a>(&self, attrs: impl Iterator<Item = (&'a str, f64)>) -> Vec<f32> {
+        let mut v = vec![0.0f32; self.dim.max(1)];
+        for (a, w) in attrs {
+            self.add_attr_scaled(&mut v, a, w.abs() as f32);
+        }
+        normalize(&mut v);
+        v
+    }
+
+    fn refresh_interest(&mut self, ix: usize) {
+        let v = self.topic_vec(self.clients[ix].attrs.iter().map(|(a, w)| (a.as_str(), *w)));
+        self.clients[ix].interest = v;
+    }
+
+    fn refresh_centroid(&mut self, ix: usize) {
+        let r = &self.routers[ix];
+        let v = self.topic_vec(r.attributes.iter().map(|a| (a.as_str(), 1.0)));
+        self.routers[ix].centroid = v;
+    }
+
+    /// Relevance of a message's content to a client: cosine of topics.
+    pub fn relevance(&self, client: &Client, content: &[AttrDelta]) -> f64 {
+        let m = self.topic_vec(content.iter().map(|d| (d.attr.as_str(), d.delta)));
+        cosine(&m, &client.interest)
+    }
+
+    /// Buffered messages agreeing with `message` on topic and polarity, other than itself.
+    pub fn support(&self, client: &Client, message: &Message) -> usize {
+        client
+            .buffer
+            .iter()
+            .filter(|b| b.message != message.id)
+            .filter_map(|b| self.messages.get(&b.message))
+            .filter(|m| m.topic == message.topic && m.polarity == message.polarity)
+            .count()
+    }
+
+    pub fn apply(&mut self, ev: &Event) -> Result<(), ApplyError> {
+        if ev.step != self.steps {
+            return Err(ApplyError(format!("event step {} where step {} was expected", ev.step, self.steps)));
+        }
+        let kind = ev.body.kind();
+        match &ev.body {
+            EventBody::WorldCreated { dim, vocabulary } => {
+                if *dim < 8 || *dim > 4096 {
+                    return Err(ApplyError(format!("{kind}: embedding dimension {dim} out of range 8..4096")));
+                }
+                let e = Embedder::new(*dim, vocabulary);
+                self.attr_vecs = vocabulary.iter().map(|w| (w.clone(), e.embed(w))).collect();
+                self.embedder = Some(e);
+                self.dim = *dim;
+            }
+            EventBody::AgentCreated { agent, agent_kind, title, attrs, rules } => {
+                if self.client_index.contains_key(agent) {
+                    return Err(ApplyError(format!("{kind}: agent {agent} exists already")));
+                }
+                let parsed = parse_rules(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
+                let ix = self.clients.len();
+                self.client_index.insert(agent.clone(), ix);
+                self.clients.push(Client {
+                    id: agent.clone(),
+                    kind: *agent_kind,
+                    title: title.clone(),
+                    attrs: attrs.clone(),
+                    rules_text: rules.clone(),
+                    rule_hits: vec![0; parsed.len()],
+                    rules: parsed,
+                    buffer: Vec::new(),
+                    routers: BTreeSet::new(),
+                    last_extracted: Vec::new(),
+                    interactions: 0,
+                    interest: Vec::new(),
+                });
+                self.refresh_interest(ix);
+            }
+            EventBody::RouterCreated { router, attributes, profile, members, fan_out, tau, summary } => {
+                if self.router_index.contains_key(router) {
+                    return Err(ApplyError(format!("{kind}: router {router} exists already")));
+                }
+                for m in members {
+                    self.client_mut(m, kind)?.routers.insert(router.clone());
+                }
+                let ix = self.routers.len();
+                self.router_index.insert(router.clone(), ix);
+                self.routers.push(Router {
+                    id: router.clone(),
+                    attributes: attributes.iter().cloned().collect(),
+                    profile: profile.clone(),
+                    members: members.iter().cloned().collect(),
+                    fan_out: *fan_out,
+                    tau: *tau,
+                    credit: 0.0,
+                    inbox: Vec::new(),
+                    summary: summary.clone(),
+                    messages_sent: 0,
+                    centroid: Vec::new(),
+                });
+                self.refresh_centroid(ix);
+            }
+            EventBody::RoundStarted { index } => {
+                self.cursor.round = *index;
+                self.cursor.next_index = 0;
+            }
+            EventBody::TickStarted { index, .. } => {
+                self.cursor.tick = *index;
+                self.cursor.started = true;
+            }
+            EventBody::Interaction { user, item, index, .. } => {
+                self.client_mut(user, kind)?.interactions += 1;
+                self.client_mut(item, kind)?.interactions += 1;
+                self.cursor.next_index = index + 1;
+                self.counters.interactions += 1;
+            }
+            EventBody::ProfileUpdated { agent, changes, .. } => {
+                let c = self.client_mut(agent, kind)?;
+                set_weights(&mut c.attrs, changes);
+                let ix = self.client_index[agent];
+                self.refresh_interest(ix);
+                self.counters.profile_updates += 1;
+            }
+            EventBody::AttributesExtracted { agent, changed } => {
+                self.client_mut(agent, kind)?.last_extracted = changed.clone();
+            }
+            EventBody::MembershipChanged { router, agent, joined } => {
+                let r = self.router_mut(router, kind)?;
+                if *joined {
+                    r.members.insert(agent.clone());
+                } else {
+                    r.members.remove(agent);
+                }
+                let c = self.client_mut(agent, kind)?;
+                if *joined {
+                    c.routers.insert(router.clone());
+                } else {
+                    c.routers.remove(router);
+                }
+            }
+            EventBody::AttributeRouted { agent, attr, delta, router, similarity } => {
+                self.client_mut(agent, kind)?;
+                self.router_mut(router, kind)?.inbox.push(Routed {
+                    agent: agent.clone(),
+                    attr: attr.clone(),
+                    delta: *delta,
+                    similarity: *similarity,
+                });
+                self.counters.attributes_routed += 1;
+            }
+            EventBody::RouterIntegrated { router, changes, new_attributes, summary, .. } => {
+                let r = self.router_mut(router, kind)?;
+                set_weights(&mut r.profile, changes);
+                r.inbox.clear();
+                r.summary = summary.clone();
+                let grew = !new_attributes.is_empty();
+                r.attributes.extend(new_attributes.iter().cloned());
+                if grew {
+                    let ix = self.router_index[router];
+                    self.refresh_centroid(ix);
+                }
+                self.counters.integrations += 1;
+            }
+            EventBody::MessageSent {
+                message,
+                router,
+                sources,
+                source_kind,
+                content,
+                topic,
+                polarity,
+                text,
+                recipients,
+            } => {
+                if self.messages.contains_key(message) {
+                    return Err(ApplyError(format!("{kind}: message {message} exists already")));
+                }
+                self.router_mut(router, kind)?.messages_sent += 1;
+                self.messages.insert(
+                    *message,
+                    Message {
+                        id: *message,
+                        router: router.clone(),
+                        sources: sources.clone(),
+                        source_kind: *source_kind,
+                        content: content.clone(),
+                        topic: topic.clone(),
+                        polarity: *polarity,
+                        text: text.clone(),
+                        recipients: recipients.clone(),
+                        tick: ev.tick,
+                    },
+                );
+                self.counters.messages_sent += 1;
+            }
+            EventBody::MessageBuffered { agent, message, relevance } => {
+                self.known_message(*message, kind)?;
+                let tick = ev.tick;
+                self.client_mut(agent, kind)?.buffer.push(Buffered {
+                    message: *message,
+                    arrived_tick: tick,
+                    relevance: *relevance,
+                    held: None,
+                });
+                self.counters.deliveries += 1;
+            }
+            EventBody::BufferOverflow { agent, message, .. } => {
+                self.client_mut(agent, kind)?.buffer.retain(|b| b.message != *message);
+                self.counters.overflowed += 1;
+            }
+            EventBody::Activated { agent, .. } => {
+                self.client_mut(agent, kind)?;
+            }
+            EventBody::FilterDecision { agent, message, rule, decision, .. } => {
+                let tick = ev.tick;
+                let c = self.client_mut(agent, kind)?;
+                let pos = c.buffer.iter().position(|b| b.message == *message).ok_or_else(|| {
+                    ApplyError(format!("{kind}: message {message} is not in {agent}'s buffer"))
+                })?;
+                if let Some(r) = rule {
+                    let hits = c.rule_hits.get_mut(r.wrapping_sub(1)).ok_or_else(|| {
+                        ApplyError(format!("{kind}: {agent} has no rule {r}"))
+                    })?;
+                    *hits += 1;
+                }
+                match decision {
+                    Decision::Accept | Decision::Reject => {
+                        c.buffer.remove(pos);
+                    }
+                    Decision::Hold => {
+                        let steps = match rule.and_then(|r| c.rules.get(r - 1)).map(|r| r.action) {
+                            Some(crate::rules::Action::Hold { steps }) => steps,
+                            _ => 1,
+                        };
+                        let b = &mut c.buffer[pos];
+                        if b.held.as_ref().is_none_or(|h| Some(h.rule) != *rule) {
+                            b.held = Some(Held { rule: rule.unwrap_or(0), steps, since_tick: tick });
+                        }
+                    }
+                }
+                match decision {
+                    Decision::Accept => self.counters.accepted += 1,
+                    Decision::Hold => self.counters.held += 1,
+                    Decision::Reject => self.counters.rejected += 1,
+                }
+            }
+            EventBody::Assimilated { agent, message, changes, .. } => {
+                self.known_message(*message, kind)?;
+                let c = self.client_mut(agent, kind)?;
+                set_weights(&mut c.attrs, changes);
+                let ix = self.client_index[agent];
+                self.refresh_interest(ix);
+            }
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    fn known_message(&self, id: u64, kind: &str) -> Result<(), ApplyError> {
+        if self.messages.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(ApplyError(format!("{kind}: unknown message {id}")))
+        }
+    }
+
+    /// Apply events in order; the first failure names its step.
+    pub fn apply_all<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) -> Result<(), ApplyError> {
+        for ev in events {
+            self.apply(ev).map_err(|e| ApplyError(format!("step {}: {}", ev.step, e.0)))?;
+        }
+        Ok(())
+    }
+
+    pub fn next_message_id(&self) -> u64 {
+        self.messages.keys().next_back().map(|k| k + 1).unwrap_or(1)
+    }
+}
+
+/// Render weights as the profile text both reasoners read: "likes Jazz 0.80, Bebop 0.50;
+/// dislikes Metal -0.40".
+pub fn profile_text(attrs: &BTreeMap<String, f64>, max_each: usize) -> String {
+    let mut likes: Vec<(&String, f64)> = attrs.iter().filter(|(_, w)| **w > 0.0).map(|(a, w)| (a, *w)).collect();
+    let mut dislikes: Vec<(&String, f64)> =
+        attrs.iter().filter(|(_, w)| **w < 0.0).map(|(a, w)| (a, *w)).collect();
+    likes.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    dislikes.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
+    let fmt = |v: &[(&String, f64)]| -> String {
+        v.iter().take(max_each).map(|(a, w)| format!("{a} {w:.2}")).collect::<Vec<_>>().join(", ")
+    };
+    match (likes.is_empty(), dislikes.is_empty()) {
+        (true, true) => "no known preferences yet".into(),
+        (false, true) => format!("likes {}", fmt(&likes)),
+        (true, false) => format!("dislikes {}", fmt(&dislikes)),
+        (false, false) => format!("likes {}; dislikes {}", fmt(&likes), fmt(&dislikes)),
+    }
+}
+
+/// How much a user's weights favour an item: their attribute overlap, normalised by the item's
+/// weight so items with many categories are not favoured.
+pub fn score(user: &BTreeMap<String, f64>, item: &BTreeMap<String, f64>) -> f64 {
+    let norm = item.values().map(|w| w * w).sum::<f64>().sqrt();
+    if norm == 0.0 {
+        return 0.0;
+    }
+    item.iter().map(|(a, w)| user.get(a).copied().unwrap_or(0.0) * w).sum::<f64>() / norm
+}
