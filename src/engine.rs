@@ -431,7 +431,7 @@ impl Engine {
         let threshold = self.cfg.filter.like_threshold;
         let mut changes = Vec::new();
         for r in &self.world.routers {
-            let belongs = r.attributes.iter().any(|a| c.attrs.get(a).is_some_and(|w| *w >= threshold));
+            let belongs = r.attributes.iter().any(|a| c.attrs.get(a).is_some_and(|w| w.abs() >= threshold));
             if belongs != r.members.contains(agent) {
                 changes.push((r.id.clone(), belongs));
             }
@@ -618,23 +618,29 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
         return out;
     }
     let embedder = Embedder::new(cfg.embedding.dim, &vocabulary);
-    // An attribute is placed by what it says (text embedding) and by who has it (a hashed vector of
-    // its holders): phrases that share no words but share listeners land in one community.
+    // An attribute is placed by what it says (its text embedding) and by the company it keeps (the
+    // summed profiles of the clients that like it): phrases that share no words but share
+    // listeners land in one community.
     let dim = cfg.embedding.dim;
+    let text_vecs: BTreeMap<&str, Vec<f32>> = vocabulary.iter().map(|w| (w.as_str(), embedder.embed(w))).collect();
     let mut holders: BTreeMap<&str, Vec<f32>> = BTreeMap::new();
     for c in &spec.clients {
-        let h = crate::util::fnv1a(c.id.as_bytes());
-        let (ix, sign) = ((h % dim as u64) as usize, if h >> 63 == 1 { -1.0 } else { 1.0 });
+        let mut profile = vec![0.0f32; dim];
         for (a, w) in &c.attrs {
+            let w = w.max(0.0) as f32;
+            profile.iter_mut().zip(&text_vecs[a.as_str()]).for_each(|(p, x)| *p += w * x);
+        }
+        for (a, w) in &c.attrs {
+            let w = w.max(0.0) as f32;
             let v = holders.entry(a.as_str()).or_insert_with(|| vec![0.0; dim]);
-            v[ix] += sign * w.max(0.0) as f32;
+            v.iter_mut().zip(&profile).for_each(|(x, p)| *x += w * p);
         }
     }
     let alpha = cfg.routers.cooccurrence_weight as f32;
     let points: Vec<Vec<f32>> = vocabulary
         .iter()
         .map(|w| {
-            let mut text = embedder.embed(w);
+            let mut text = text_vecs[w.as_str()].clone();
             let mut co = holders.remove(w.as_str()).unwrap_or_else(|| vec![0.0; dim]);
             crate::embed::normalize(&mut co);
             text.iter_mut().zip(&co).for_each(|(t, c)| *t = (1.0 - alpha) * *t + alpha * c);
@@ -667,7 +673,7 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
                     let e = sums.entry(a.clone()).or_insert((0.0, 0));
                     e.0 += w;
                     e.1 += 1;
-                    member |= *w >= cfg.filter.like_threshold;
+                    member |= w.abs() >= cfg.filter.like_threshold;
                 }
             }
             if member {

@@ -7,6 +7,7 @@ pub mod embed;
 pub mod driver;
 pub mod engine;
 pub mod event;
+pub mod gen;
 pub mod narrate;
 pub mod reasoner;
 pub mod rules;

@@ -92,3 +92,183 @@ impl SessionWriter {
         self.out.flush().with_context(|| self.place())
     }
 }
+
+/// A problem at a line of a session file (1-based; line 1 is the header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: u64,
+    pub reason: String,
+}
+
+pub fn parse_header(line: &[u8]) -> Result<Header, String> {
+    let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("header is not JSON: {e}"))?;
+    if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(format!("not a recnet session (header lacks \"format\": \"{FORMAT}\")"));
+    }
+    let version = v.get("version").and_then(|f| f.as_str()).unwrap_or("");
+    let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).ok_or_else(|| format!("bad version {version:?}"))?;
+    if major > VERSION_MAJOR {
+        return Err(format!(
+            "session format {version} is newer than this recnet reads ({VERSION_MAJOR}.x): upgrade recnet"
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| format!("bad header: {e}"))
+}
+
+pub fn parse_event(line: &[u8], expect_step: u64) -> Result<Event, String> {
+    let ev: Event = serde_json::from_slice(line).map_err(|e| {
+        let msg = e.to_string();
+        crate::text::sanitize(&msg, 200)
+    })?;
+    if ev.step != expect_step {
+        return Err(format!("step {} where step {expect_step} was expected", ev.step));
+    }
+    Ok(ev)
+}
+
+/// A session file opened for random access: the header and the byte offset of every event line,
+/// found in one streaming pass without parsing the events.
+pub struct SessionFile {
+    pub path: PathBuf,
+    pub header: Header,
+    offsets: Vec<u64>,
+    /// Bytes after the last complete line (a crash mid-write); not an event.
+    pub torn_tail: bool,
+    file: std::cell::RefCell<std::io::BufReader<File>>,
+}
+
+impl SessionFile {
+    pub fn open(path: &Path) -> Result<SessionFile> {
+        use std::io::BufRead;
+        let name = path.display().to_string();
+        let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+        let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut line = Vec::new();
+        r.read_until(b'\n', &mut line).with_context(|| format!("{name}: read failed"))?;
+        if line.is_empty() {
+            anyhow::bail!("{name}:1: empty file, no header");
+        }
+        let header = parse_header(line.strip_suffix(b"\n").unwrap_or(&line)).map_err(|e| anyhow::anyhow!("{name}:1: {e}"))?;
+        let mut pos = line.len() as u64;
+        let mut offsets = Vec::new();
+        let mut torn_tail = false;
+        loop {
+            // Count line lengths without keeping the bytes.
+            let buf = r.fill_buf().with_context(|| format!("{name}: read failed"))?;
+            if buf.is_empty() {
+                break;
+            }
+            let start = pos;
+            let mut consumed = 0;
+            let mut complete = false;
+            loop {
+                let buf = r.fill_buf().with_context(|| format!("{name}: read failed"))?;
+                if buf.is_empty() {
+                    break;
+                }
+                match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        r.consume(i + 1);
+                        consumed += i + 1;
+                        complete = true;
+                        break;
+                    }
+                    None => {
+                        let n = buf.len();
+                        r.consume(n);
+                        consumed += n;
+                    }
+                }
+            }
+            pos += consumed as u64;
+            if complete {
+                offsets.push(start);
+            } else {
+                torn_tail = true;
+            }
+        }
+        let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+        Ok(SessionFile {
+            path: path.to_path_buf(),
+            header,
+            offsets,
+            torn_tail,
+            file: std::cell::RefCell::new(std::io::BufReader::new(file)),
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.offsets.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// Event `i` (0-based), read from disk.
+    pub fn event(&self, i: u64) -> Result<Event> {
+        use std::io::{BufRead, Seek, SeekFrom};
+        let off = *self.offsets.get(i as usize).with_context(|| format!("{}: no event {i}", self.path.display()))?;
+        let mut f = self.file.borrow_mut();
+        f.seek(SeekFrom::Start(off))?;
+        let mut line = Vec::new();
+        f.read_until(b'\n', &mut line)?;
+        let line = line.strip_suffix(b"\n").unwrap_or(&line);
+        parse_event(line, i).map_err(|e| anyhow::anyhow!("{}:{}: {e}", self.path.display(), i + 2))
+    }
+
+    /// Events `from..to`, read in one sequential pass.
+    pub fn events(&self, from: u64, to: u64) -> Result<Vec<Event>> {
+        (from..to.min(self.len())).map(|i| self.event(i)).collect()
+    }
+}
+
+/// Read a whole session; a torn last line (crash mid-write) is dropped, any other bad line is an
+/// error naming it.
+pub fn read_session(path: &Path) -> Result<(Header, Vec<Event>)> {
+    let f = SessionFile::open(path)?;
+    let events = f.events(0, f.len())?;
+    Ok((f.header.clone(), events))
+}
+
+/// Validate a session: each line parses, steps are in order, and every event applies to the world
+/// the ones before it built. Returns the number of valid events, or the first bad line.
+pub fn check_session(path: &Path) -> Result<u64, LineError> {
+    use std::io::BufRead;
+    let file = File::open(path).map_err(|e| LineError { line: 0, reason: format!("cannot open: {e}") })?;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    let mut world = crate::world::World::new();
+    let mut valid = 0u64;
+    loop {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line).map_err(|e| LineError { line: line_no + 1, reason: format!("read failed: {e}") })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let complete = line.ends_with(b"\n");
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        if line_no == 1 {
+            parse_header(body).map_err(|reason| LineError { line: 1, reason })?;
+            if !complete {
+                return Err(LineError { line: 1, reason: "header line is cut short (no newline)".into() });
+            }
+            continue;
+        }
+        let ev = parse_event(body, valid).map_err(|reason| LineError {
+            line: line_no,
+            reason: if complete { reason } else { format!("last line is cut short (truncated file?): {reason}") },
+        })?;
+        if !complete {
+            return Err(LineError { line: line_no, reason: "last line has no newline (truncated file?)".into() });
+        }
+        world.apply(&ev).map_err(|e| LineError { line: line_no, reason: e.0 })?;
+        valid += 1;
+    }
+    if line_no == 0 {
+        return Err(LineError { line: 1, reason: "empty file, no header".into() });
+    }
+    Ok(valid)
+}
