@@ -82,6 +82,14 @@ pub struct FilterConfig {
 #[serde(deny_unknown_fields)]
 pub struct BackwardConfig {
     pub enabled: bool,
+    pub probe_weight: f64,
+    pub router_share: f64,
+    pub min_evidence: usize,
+    pub threshold: f64,
+    pub step: f64,
+    pub max_edits_per_step: usize,
+    pub retire_after_ticks: u64,
+    pub max_fan_out: usize,
 }
 
 impl Default for Config {

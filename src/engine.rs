@@ -54,6 +54,9 @@ enum Task {
     Route,
     Integrate,
     Deliver { message: u64, agent: String, relevance: f64, drained: bool },
+    Rewards(usize),
+    Backward,
+    Optimise,
 }
 
 /// Events are handed out in batches of about this many (and at every reasoning request).
@@ -68,6 +71,14 @@ pub struct Engine {
     awaiting: Option<(Task, Vec<ReasonRequest>)>,
     out: Vec<Event>,
     tick_changes: Vec<(String, Vec<AttrDelta>)>,
+    /// Clients that read their buffer this tick (candidates for retiring unused rules).
+    tick_activated: BTreeSet<String>,
+    /// Reward events of the interaction being credited, in request order.
+    pending_credit: Vec<crate::reasoner::CreditItem>,
+    /// Evidence (message ids) behind each rule edit being optimised, by agent.
+    optimise_evidence: BTreeMap<String, (String, Vec<u64>)>,
+    /// Retire edits waiting for the gradient answers of the same step.
+    optimise_queue: Vec<(crate::event::Edit, String, Vec<u64>)>,
     fallback: Offline,
 }
 
@@ -93,6 +104,10 @@ impl Engine {
             awaiting: None,
             out: Vec::new(),
             tick_changes: Vec::new(),
+            tick_activated: BTreeSet::new(),
+            pending_credit: Vec::new(),
+            optimise_evidence: BTreeMap::new(),
+            optimise_queue: Vec::new(),
             fallback: Offline::new(),
         }
     }
@@ -217,6 +232,7 @@ impl Engine {
                 self.tasks.push_front(Task::Reflect(k));
                 self.tasks.push_front(Task::Receive { agent: s.item, reason: "interacted" });
                 self.tasks.push_front(Task::Receive { agent: s.user, reason: "interacted" });
+                self.tasks.push_front(Task::Rewards(k));
             }
             Task::Receive { ref agent, reason } => {
                 let Some(c) = self.world.client(agent) else { return };
@@ -225,6 +241,7 @@ impl Engine {
                 }
                 let buffered = c.buffer.len();
                 let agent = agent.clone();
+                self.tick_activated.insert(agent.clone());
                 self.emit(EventBody::Activated { agent: agent.clone(), reason: reason.into(), buffered });
                 let req = self.filter_request(&agent);
                 if self.cfg.filter.enabled {
@@ -277,8 +294,13 @@ impl Engine {
                     .collect();
                 if !reqs.is_empty() {
                     self.awaiting = Some((task, reqs));
+                } else {
+                    self.tasks.push_back(Task::Backward);
                 }
             }
+            Task::Rewards(k) => self.rewards(k),
+            Task::Backward => self.backward(),
+            Task::Optimise => {}
             Task::Deliver { message, agent, relevance, drained } => self.deliver(message, agent, relevance, drained),
         }
     }
@@ -304,6 +326,61 @@ impl Engine {
                     {
                         self.integrate(router, profile, message, summary);
                     }
+                }
+                self.tasks.push_back(Task::Backward);
+            }
+            Task::Rewards(_) => {
+                let items = std::mem::take(&mut self.pending_credit);
+                if let Some(ReasonAnswer::Credit { items: answers }) = answers.into_iter().next() {
+                    for (it, ans) in items.iter().zip(answers) {
+                        self.credit(it, ans);
+                    }
+                }
+            }
+            Task::Backward => {
+                let mut rule_edits = Vec::new();
+                // Rules and routers each get their own budget of edits per step.
+                let mut router_edits_left = self.cfg.backward.max_edits_per_step;
+                for (req, ans) in reqs.iter().zip(answers) {
+                    let (ReasonRequest::Gradient { module, evidence, .. }, ReasonAnswer::Gradient { direction, edit }) =
+                        (req, ans)
+                    else {
+                        continue;
+                    };
+                    self.emit(EventBody::Gradient {
+                        module: module.clone(),
+                        direction: direction.clone(),
+                        edit: edit.clone(),
+                        evidence: evidence.clone(),
+                    });
+                    let ids: Vec<u64> = evidence.iter().map(|e| e.message).collect();
+                    match edit {
+                        crate::event::Edit::Router { router, fan_out_delta, tau_delta } => {
+                            if router_edits_left > 0 && self.edit_router(&router, fan_out_delta, tau_delta, &direction, ids) {
+                                router_edits_left -= 1;
+                            }
+                        }
+                        crate::event::Edit::NoChange => {}
+                        rule_edit => rule_edits.push((rule_edit, direction, ids)),
+                    }
+                }
+                self.request_optimise(rule_edits);
+            }
+            Task::Optimise => {
+                for (req, ans) in reqs.iter().zip(answers) {
+                    let (ReasonRequest::Optimise { agent, edit, .. }, ReasonAnswer::Optimise { rules, rule, before, after, reason }) =
+                        (req, ans)
+                    else {
+                        continue;
+                    };
+                    let Some(rules) = rules else { continue };
+                    if crate::rules::parse_rules(&rules).is_err() {
+                        continue;
+                    }
+                    let (direction, evidence) = self.optimise_evidence.remove(agent).unwrap_or_default();
+                    let _ = edit;
+                    let reason = crate::text::sanitize(&format!("{direction}; {reason}"), 400);
+                    self.emit(EventBody::RuleEdited { agent: agent.clone(), rule, before, after, rules, reason, evidence });
                 }
             }
             _ => {}
@@ -559,6 +636,214 @@ impl Engine {
         for rc in recipients {
             self.tasks.push_back(Task::Deliver { message: id, agent: rc.agent, relevance: rc.relevance, drained: false });
         }
+    }
+
+    /// Backward phase, at a client's real interaction: score every decision awaiting its outcome.
+    fn rewards(&mut self, k: usize) {
+        if !self.cfg.backward.enabled {
+            return;
+        }
+        let s = self.schedule[k].clone();
+        let attrs = |id: &str| self.world.client(id).map(|c| c.attrs.clone()).unwrap_or_default();
+        let (user, item) = (attrs(&s.user), attrs(&s.item));
+        let negative = s.negative.as_deref().map(attrs);
+        let probe = self.cfg.backward.probe_weight;
+        let mut out = Vec::new();
+        for (agent, is_user) in [(&s.user, true), (&s.item, false)] {
+            let Some(c) = self.world.client(agent) else { continue };
+            for p in &c.feedback {
+                let (with, without) = if is_user {
+                    crate::backward::user_counterfactual(&c.attrs, &p.deltas, p.decision, probe, &item, negative.as_ref())
+                } else {
+                    crate::backward::item_counterfactual(&user, &c.attrs, &p.deltas, p.decision, probe)
+                };
+                let rule_text = p
+                    .rule
+                    .and_then(|r| c.rules.get(r - 1))
+                    .map(crate::rules::print_rule)
+                    .unwrap_or_default();
+                out.push((
+                    EventBody::Reward {
+                        agent: agent.clone(),
+                        message: p.message,
+                        router: p.router.clone(),
+                        rule: p.rule,
+                        decision: p.decision,
+                        item: s.item.clone(),
+                        negative: s.negative.clone(),
+                        with: r4(with),
+                        without: r4(without),
+                        reward: r4(with - without),
+                    },
+                    crate::reasoner::CreditItem {
+                        agent: agent.clone(),
+                        message: p.message,
+                        router: p.router.clone(),
+                        rule: p.rule,
+                        rule_text,
+                        decision: p.decision,
+                        reward: r4(with - without),
+                    },
+                ));
+            }
+        }
+        let mut items = Vec::new();
+        for (ev, item) in out {
+            self.emit(ev);
+            // A message that changed nothing teaches nothing: no credit to spread.
+            if item.reward != 0.0 {
+                items.push(item);
+            }
+        }
+        if !items.is_empty() {
+            self.pending_credit = items.clone();
+            let req = ReasonRequest::Credit { items, router_share: self.cfg.backward.router_share };
+            self.awaiting = Some((Task::Rewards(k), vec![req]));
+        }
+    }
+
+    fn credit(&mut self, it: &crate::reasoner::CreditItem, ans: crate::reasoner::CreditAnswer) {
+        // Only modules on this message's path may be credited, whatever a model proposes.
+        let rule_module = it.rule.map(|r| crate::backward::rule_module(&it.agent, r));
+        let rules_len = self.world.client(&it.agent).map(|c| c.rules.len()).unwrap_or(0);
+        let shares: Vec<crate::event::CreditShare> = ans
+            .shares
+            .into_iter()
+            .filter(|s| s.amount.is_finite())
+            .filter(|s| {
+                s.module == it.router
+                    || (Some(&s.module) == rule_module.as_ref() && it.rule.is_some_and(|r| r <= rules_len))
+            })
+            .map(|s| crate::event::CreditShare { module: s.module, amount: r4(s.amount.clamp(-1.0, 1.0)) })
+            .collect();
+        if shares.is_empty() {
+            return;
+        }
+        let relevance = self
+            .world
+            .messages
+            .get(&it.message)
+            .and_then(|m| m.recipients.iter().find(|r| r.agent == it.agent))
+            .map(|r| r.relevance)
+            .unwrap_or(0.0);
+        self.emit(EventBody::CreditAssigned {
+            agent: it.agent.clone(),
+            message: it.message,
+            decision: it.decision,
+            relevance,
+            reward: it.reward,
+            shares,
+            reason: crate::text::sanitize(&ans.reason, 300),
+        });
+    }
+
+    /// End of a time step: gradients for modules with enough evidence, and rules unused too long.
+    fn backward(&mut self) {
+        let activated = std::mem::take(&mut self.tick_activated);
+        if !self.cfg.backward.enabled {
+            return;
+        }
+        let b = self.cfg.backward.clone();
+        let mut reqs = Vec::new();
+        for (module, evidence) in &self.world.evidence {
+            if evidence.len() < b.min_evidence {
+                continue;
+            }
+            let description = match crate::backward::parse_rule_module(module) {
+                Some((agent, ix)) => match self.world.client(agent).and_then(|c| c.rules.get(ix - 1)) {
+                    Some(rule) => crate::rules::print_rule(rule),
+                    None => continue,
+                },
+                None => match self.world.router(module) {
+                    Some(r) => format!("fan_out {} tau {}", r.fan_out, r.tau),
+                    None => continue,
+                },
+            };
+            reqs.push(ReasonRequest::Gradient {
+                module: module.clone(),
+                description,
+                evidence: evidence.clone(),
+                threshold: b.threshold,
+                step: b.step,
+            });
+        }
+        // Retiring needs no reasoning: a rule that never matched in `retire_after_ticks`.
+        let tick = self.world.cursor.tick;
+        let mut retire = Vec::new();
+        for agent in activated {
+            let Some(c) = self.world.client(&agent) else { continue };
+            if tick.saturating_sub(c.rules_since_tick) < b.retire_after_ticks {
+                continue;
+            }
+            if let Some(ix) = c.rules.iter().zip(&c.rule_hits).position(|(r, h)| *h == 0 && r.cond.is_some()) {
+                retire.push((agent.clone(), ix + 1));
+            }
+        }
+        let mut rule_edits = Vec::new();
+        for (agent, rule) in retire.into_iter().take(b.max_edits_per_step) {
+            let direction = format!("rule {rule} has not matched in {} steps: retire it", b.retire_after_ticks);
+            let edit = crate::event::Edit::Retire { agent: agent.clone(), rule };
+            self.emit(EventBody::Gradient {
+                module: crate::backward::rule_module(&agent, rule),
+                direction: direction.clone(),
+                edit: edit.clone(),
+                evidence: Vec::new(),
+            });
+            rule_edits.push((edit, direction, Vec::new()));
+        }
+        if !reqs.is_empty() {
+            self.optimise_queue = rule_edits;
+            self.awaiting = Some((Task::Backward, reqs));
+        } else {
+            self.request_optimise(rule_edits);
+        }
+    }
+
+    fn request_optimise(&mut self, mut edits: Vec<(crate::event::Edit, String, Vec<u64>)>) {
+        edits.append(&mut self.optimise_queue);
+        let mut reqs = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (edit, direction, ids) in edits {
+            if reqs.len() >= self.cfg.backward.max_edits_per_step {
+                break;
+            }
+            let agent = match &edit {
+                crate::event::Edit::Tighten { agent, .. }
+                | crate::event::Edit::Loosen { agent, .. }
+                | crate::event::Edit::Retire { agent, .. } => agent.clone(),
+                _ => continue,
+            };
+            // One edit per agent per step: a second would be computed against stale rules.
+            if !seen.insert(agent.clone()) {
+                continue;
+            }
+            let Some(c) = self.world.client(&agent) else { continue };
+            self.optimise_evidence.insert(agent.clone(), (direction, ids));
+            reqs.push(ReasonRequest::Optimise { agent, rules: c.rules_text.clone(), edit, step: self.cfg.backward.step });
+        }
+        if !reqs.is_empty() {
+            self.awaiting = Some((Task::Optimise, reqs));
+        }
+    }
+
+    fn edit_router(&mut self, router: &str, fan_out_delta: i64, tau_delta: f64, reason: &str, evidence: Vec<u64>) -> bool {
+        let Some(r) = self.world.router(router) else { return false };
+        let max = self.cfg.backward.max_fan_out.max(1) as i64;
+        let fan_out_to = (r.fan_out as i64 + fan_out_delta.clamp(-2, 2)).clamp(1, max) as usize;
+        let tau_to = r4((r.tau + tau_delta.clamp(-0.2, 0.2)).clamp(0.0, 0.9));
+        if fan_out_to == r.fan_out && tau_to == r.tau {
+            return false;
+        }
+        self.emit(EventBody::RouterStrategyEdited {
+            router: router.to_string(),
+            fan_out_from: r.fan_out,
+            fan_out_to,
+            tau_from: r.tau,
+            tau_to,
+            reason: crate::text::sanitize(reason, 300),
+            evidence,
+        });
+        true
     }
 
     fn deliver(&mut self, message: u64, agent: String, relevance: f64, drained: bool) {

@@ -154,6 +154,102 @@ pub enum EventBody {
         reason: String,
     },
     Assimilated { agent: String, message: u64, weight: f64, changes: Vec<AttrChange> },
+    /// Backward phase: the receiver's next real interaction scores a message it accepted (or
+    /// rejected): the true item's margin with and without the message's contribution.
+    Reward {
+        agent: String,
+        message: u64,
+        router: String,
+        #[serde(default)]
+        rule: Option<usize>,
+        decision: Decision,
+        /// The interaction that revealed the outcome.
+        item: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        negative: Option<String>,
+        with: f64,
+        without: f64,
+        reward: f64,
+    },
+    /// The reward spread over the path: the rule that decided and the router that sent.
+    CreditAssigned {
+        agent: String,
+        message: u64,
+        decision: Decision,
+        relevance: f64,
+        reward: f64,
+        shares: Vec<CreditShare>,
+        reason: String,
+    },
+    /// What should change in one module and why, from the credit gathered since its last edit.
+    Gradient { module: String, direction: String, edit: Edit, evidence: Vec<Evidence> },
+    RuleEdited {
+        agent: String,
+        /// 1-based rule the edit is about (for an insertion, its new position).
+        rule: usize,
+        before: String,
+        after: String,
+        /// The whole rule list after the edit.
+        rules: String,
+        reason: String,
+        evidence: Vec<u64>,
+    },
+    RouterStrategyEdited {
+        router: String,
+        fan_out_from: usize,
+        fan_out_to: usize,
+        tau_from: f64,
+        tau_to: f64,
+        reason: String,
+        evidence: Vec<u64>,
+    },
+    /// A model exchange: what was asked and answered, so replays never call the model again.
+    ReasonExchange {
+        stage: String,
+        model: String,
+        prompt: String,
+        reply: String,
+        tokens_in: u64,
+        tokens_out: u64,
+        latency_ms: u64,
+        cache_hit: bool,
+    },
+    /// A model's answer could not be used; the offline reasoner decided instead.
+    ReasonFailed { stage: String, error: String, fallback: String },
+    /// Evaluation metrics at a point of the run (the inspector plots them).
+    Metrics { split: String, values: BTreeMap<String, f64> },
+}
+
+/// A share of a reward given to one module (`u7#2` = rule 2 of u7, `R1` = router R1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreditShare {
+    pub module: String,
+    pub amount: f64,
+}
+
+/// One piece of evidence behind a gradient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub message: u64,
+    pub agent: String,
+    pub decision: Decision,
+    pub reward: f64,
+    pub relevance: f64,
+}
+
+/// A structured edit a gradient proposes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Edit {
+    /// Make an accepting rule match less (raise its relevance bar).
+    Tighten { agent: String, rule: usize },
+    /// Make a rejecting/holding rule match less, or let helpful messages in before it.
+    Loosen { agent: String, rule: usize, min_relevance: f64 },
+    /// Remove a rule that has not matched for long.
+    Retire { agent: String, rule: usize },
+    /// Change a router's reach.
+    Router { router: String, fan_out_delta: i64, tau_delta: f64 },
+    NoChange,
 }
 
 impl EventBody {
@@ -177,6 +273,14 @@ impl EventBody {
             EventBody::Activated { .. } => "activated",
             EventBody::FilterDecision { .. } => "filter_decision",
             EventBody::Assimilated { .. } => "assimilated",
+            EventBody::Reward { .. } => "reward",
+            EventBody::CreditAssigned { .. } => "credit_assigned",
+            EventBody::Gradient { .. } => "gradient",
+            EventBody::RuleEdited { .. } => "rule_edited",
+            EventBody::RouterStrategyEdited { .. } => "router_strategy_edited",
+            EventBody::ReasonExchange { .. } => "reason_exchange",
+            EventBody::ReasonFailed { .. } => "reason_failed",
+            EventBody::Metrics { .. } => "metrics",
         }
     }
 
@@ -199,6 +303,12 @@ impl EventBody {
             EventBody::MessageSent { .. } | EventBody::MessageBuffered { .. } | EventBody::BufferOverflow { .. } => {
                 Stage::Propagation
             }
+            EventBody::Reward { .. } => Stage::Reward,
+            EventBody::CreditAssigned { .. } => Stage::Credit,
+            EventBody::Gradient { .. } => Stage::Gradient,
+            EventBody::RuleEdited { .. } | EventBody::RouterStrategyEdited { .. } => Stage::Optimisation,
+            EventBody::ReasonExchange { .. } | EventBody::ReasonFailed { .. } => Stage::Reasoning,
+            EventBody::Metrics { .. } => Stage::Evaluation,
         }
     }
 }
@@ -214,6 +324,12 @@ pub enum Stage {
     Routing,
     Integration,
     Propagation,
+    Reward,
+    Credit,
+    Gradient,
+    Optimisation,
+    Reasoning,
+    Evaluation,
 }
 
 impl Stage {
@@ -227,11 +343,19 @@ impl Stage {
             Stage::Routing => "routing",
             Stage::Integration => "integration",
             Stage::Propagation => "propagation",
+            Stage::Reward => "reward",
+            Stage::Credit => "credit",
+            Stage::Gradient => "gradient",
+            Stage::Optimisation => "optimisation",
+            Stage::Reasoning => "reasoning",
+            Stage::Evaluation => "evaluation",
         }
     }
     pub fn phase(self) -> &'static str {
         match self {
             Stage::Setup => "setup",
+            Stage::Reward | Stage::Credit | Stage::Gradient | Stage::Optimisation => "backward",
+            Stage::Reasoning | Stage::Evaluation => "other",
             _ => "forward",
         }
     }

@@ -1,6 +1,7 @@
 //! recnet: RecNet — self-evolving preference propagation for LLM-agent recommender systems — as a
 //! deterministic, event-sourced engine, with the tools to run, record, replay and inspect it.
 
+pub mod backward;
 pub mod config;
 pub mod dataset;
 pub mod embed;

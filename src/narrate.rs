@@ -83,6 +83,36 @@ pub fn narrate(ev: &Event, world: &World) -> String {
             "{agent} assimilates message {message} at weight {weight:.2}: {}.",
             changes.iter().map(|c| format!("{} {:.2}→{:.2}", c.attr, c.from, c.to)).collect::<Vec<_>>().join(", ")
         ),
+        EventBody::Reward { agent, message, decision, item, with, without, reward, .. } => {
+            let what = if *decision == Decision::Accept { "accepting" } else { "rejecting" };
+            format!(
+                "{agent} met {item}: {what} message {message} is worth {reward:+.3} (margin {with:.3} with it, {without:.3} without)."
+            )
+        }
+        EventBody::CreditAssigned { message, shares, reason, .. } => format!(
+            "Credit for message {message}: {} ({reason}).",
+            shares.iter().map(|s| format!("{} {:+.3}", s.module, s.amount)).collect::<Vec<_>>().join(", ")
+        ),
+        EventBody::Gradient { module, direction, .. } => format!("Gradient for {module}: {direction}."),
+        EventBody::RuleEdited { agent, rule, before, after, reason, .. } => match (before.is_empty(), after.is_empty()) {
+            (true, _) => format!("{agent} gains rule {rule}: `{after}` ({reason})."),
+            (_, true) => format!("{agent} retires rule {rule}: `{before}` ({reason})."),
+            _ => format!("{agent}'s rule {rule} becomes `{after}` (was `{before}`; {reason})."),
+        },
+        EventBody::RouterStrategyEdited { router, fan_out_from, fan_out_to, tau_from, tau_to, reason, .. } => format!(
+            "Router {router} now reaches {fan_out_to} members above τ {tau_to:.2} (was {fan_out_from} above {tau_from:.2}): {reason}."
+        ),
+        EventBody::ReasonExchange { stage, model, tokens_in, tokens_out, latency_ms, cache_hit, .. } => format!(
+            "{model} answered the {stage} request ({tokens_in}→{tokens_out} tokens, {latency_ms} ms{}).",
+            if *cache_hit { ", cached" } else { "" }
+        ),
+        EventBody::ReasonFailed { stage, error, fallback } => {
+            format!("The model's {stage} answer was unusable ({error}); {fallback}.")
+        }
+        EventBody::Metrics { split, values } => format!(
+            "Metrics on {split}: {}.",
+            values.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(", ")
+        ),
     };
     let _ = world;
     crate::text::sanitize(&s, 0)

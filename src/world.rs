@@ -1,7 +1,7 @@
 //! The state of a RecNet world, changed only by `World::apply(&Event)`.
 
 use crate::embed::{cosine, normalize, Embedder};
-use crate::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody, Recipient};
+use crate::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody, Evidence, Recipient};
 use crate::rules::{parse_rules, Polarity, Rule};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -21,6 +21,12 @@ pub struct Client {
     pub rules: Vec<Rule>,
     /// How often each rule matched (parallel to `rules`).
     pub rule_hits: Vec<u64>,
+    /// Credit each rule has earned from the backward phase (parallel to `rules`).
+    pub rule_credit: Vec<f64>,
+    /// Tick of the last rule edit (rules unused since long ago may be retired).
+    pub rules_since_tick: u64,
+    /// Decisions awaiting their outcome (the client's next real interaction).
+    pub feedback: Vec<Pending>,
     pub buffer: Vec<Buffered>,
     pub routers: BTreeSet<String>,
     /// What this client's last reflection changed (shown by the inspector).
@@ -38,6 +44,18 @@ pub struct Buffered {
     pub relevance: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held: Option<Held>,
+}
+
+/// A decision whose reward is not known yet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pending {
+    pub message: u64,
+    pub router: String,
+    pub rule: Option<usize>,
+    pub decision: Decision,
+    pub relevance: f64,
+    /// Accepted: what assimilation changed. Rejected: the message's content.
+    pub deltas: Vec<AttrDelta>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -104,6 +122,14 @@ pub struct Counters {
     pub held: u64,
     pub rejected: u64,
     pub overflowed: u64,
+    pub rewards: u64,
+    pub gradients: u64,
+    pub rule_edits: u64,
+    pub router_edits: u64,
+    pub model_calls: u64,
+    pub model_failures: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
 }
 
 /// Where the run stands in simulated time.
@@ -126,6 +152,10 @@ pub struct World {
     pub routers: Vec<Router>,
     pub messages: BTreeMap<u64, Message>,
     pub counters: Counters,
+    /// Credit evidence per module (`u7#2`, `R1`) since its last gradient.
+    pub evidence: BTreeMap<String, Vec<Evidence>>,
+    /// Evaluation metrics recorded during the run: (step, split, values).
+    pub metrics: Vec<(u64, String, BTreeMap<String, f64>)>,
     #[serde(skip)]
     client_index: HashMap<String, usize>,
     #[serde(skip)]
@@ -280,6 +310,9 @@ impl World {
                     attrs: attrs.clone(),
                     rules_text: rules.clone(),
                     rule_hits: vec![0; parsed.len()],
+                    rule_credit: vec![0.0; parsed.len()],
+                    rules_since_tick: ev.tick,
+                    feedback: Vec::new(),
                     rules: parsed,
                     buffer: Vec::new(),
                     routers: BTreeSet::new(),
@@ -436,6 +469,19 @@ impl World {
                     })?;
                     *hits += 1;
                 }
+                let relevance = match &ev.body {
+                    EventBody::FilterDecision { relevance, .. } => *relevance,
+                    _ => 0.0,
+                };
+                let router = self.messages.get(message).map(|m| m.router.clone()).unwrap_or_default();
+                let content = self.messages.get(message).map(|m| m.content.clone()).unwrap_or_default();
+                let c = self.client_mut(agent, kind)?;
+                if *decision != Decision::Hold {
+                    // Deltas of an acceptance are filled in by the assimilation that follows.
+                    let deltas = if *decision == Decision::Reject { content } else { Vec::new() };
+                    c.feedback.retain(|p| p.message != *message);
+                    c.feedback.push(Pending { message: *message, router, rule: *rule, decision: *decision, relevance, deltas });
+                }
                 match decision {
                     Decision::Accept | Decision::Reject => {
                         c.buffer.remove(pos);
@@ -461,9 +507,85 @@ impl World {
                 self.known_message(*message, kind)?;
                 let c = self.client_mut(agent, kind)?;
                 set_weights(&mut c.attrs, changes);
+                if let Some(p) = c.feedback.iter_mut().find(|p| p.message == *message) {
+                    p.deltas = changes.iter().map(|ch| AttrDelta { attr: ch.attr.clone(), delta: ch.to - ch.from }).collect();
+                }
                 let ix = self.client_index[agent];
                 self.refresh_interest(ix);
             }
+            EventBody::Reward { agent, message, .. } => {
+                self.client_mut(agent, kind)?.feedback.retain(|p| p.message != *message);
+                self.counters.rewards += 1;
+            }
+            EventBody::CreditAssigned { agent, message, decision, relevance, reward, shares, .. } => {
+                for sh in shares {
+                    if let Some((a, r)) = crate::backward::parse_rule_module(&sh.module) {
+                        let c = self.client_mut(a, kind)?;
+                        let credit = c.rule_credit.get_mut(r.wrapping_sub(1)).ok_or_else(|| {
+                            ApplyError(format!("{kind}: {a} has no rule {r}"))
+                        })?;
+                        *credit += sh.amount;
+                    } else {
+                        self.router_mut(&sh.module, kind)?.credit += sh.amount;
+                    }
+                    self.evidence.entry(sh.module.clone()).or_default().push(Evidence {
+                        message: *message,
+                        agent: agent.clone(),
+                        decision: *decision,
+                        // What the message was worth to its receiver; the gradient reads it with the
+                        // decision (a rejected message worth +0.1 was a loss for the rule).
+                        reward: *reward,
+                        relevance: *relevance,
+                    });
+                }
+            }
+            EventBody::Gradient { module, .. } => {
+                self.evidence.remove(module);
+                self.counters.gradients += 1;
+            }
+            EventBody::RuleEdited { agent, rule, before, after, rules, .. } => {
+                let parsed = parse_rules(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
+                let tick = ev.tick;
+                let c = self.client_mut(agent, kind)?;
+                let ix = rule.saturating_sub(1);
+                // Keep every other rule's statistics where it now stands.
+                if before.is_empty() && ix <= c.rule_hits.len() {
+                    c.rule_hits.insert(ix, 0);
+                    c.rule_credit.insert(ix, 0.0);
+                } else if after.is_empty() && ix < c.rule_hits.len() {
+                    c.rule_hits.remove(ix);
+                    c.rule_credit.remove(ix);
+                } else if let Some(cr) = c.rule_credit.get_mut(ix) {
+                    *cr = 0.0;
+                }
+                c.rule_hits.resize(parsed.len(), 0);
+                c.rule_credit.resize(parsed.len(), 0.0);
+                c.rules = parsed;
+                c.rules_text = rules.clone();
+                c.rules_since_tick = tick;
+                // Held messages keep waiting, re-judged by the new rules at the next activation.
+                for b in &mut c.buffer {
+                    b.held = None;
+                }
+                let prefix = format!("{agent}#");
+                self.evidence.retain(|m, _| !m.starts_with(&prefix));
+                self.counters.rule_edits += 1;
+            }
+            EventBody::RouterStrategyEdited { router, fan_out_to, tau_to, .. } => {
+                let r = self.router_mut(router, kind)?;
+                r.fan_out = *fan_out_to;
+                r.tau = *tau_to;
+                self.counters.router_edits += 1;
+            }
+            EventBody::ReasonExchange { tokens_in, tokens_out, cache_hit, .. } => {
+                if !cache_hit {
+                    self.counters.model_calls += 1;
+                }
+                self.counters.tokens_in += tokens_in;
+                self.counters.tokens_out += tokens_out;
+            }
+            EventBody::ReasonFailed { .. } => self.counters.model_failures += 1,
+            EventBody::Metrics { split, values } => self.metrics.push((ev.step, split.clone(), values.clone())),
         }
         self.steps += 1;
         Ok(())

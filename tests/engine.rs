@@ -121,3 +121,41 @@ fn ablations_switch_mechanisms_off() {
     let small = run(&["buffer.capacity=1", "buffer.overflow=drop_oldest"]);
     assert!(small.overflowed > 0, "a one-slot buffer never overflowed");
 }
+
+#[test]
+fn the_backward_phase_edits_rules_and_routers_with_evidence() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("s.jsonl");
+    record_demo(&path, 7, 3);
+    let (_, events) = read_session(&path).unwrap();
+    let mut rule_edit = false;
+    let mut router_edit = false;
+    for e in &events {
+        match &e.body {
+            EventBody::RuleEdited { evidence, reason, rules, .. } => {
+                assert!(!evidence.is_empty() && !reason.is_empty());
+                recnet::rules::parse_rules(rules).unwrap();
+                rule_edit = true;
+            }
+            EventBody::RouterStrategyEdited { evidence, fan_out_from, fan_out_to, tau_from, tau_to, .. } => {
+                assert!(!evidence.is_empty());
+                assert!(fan_out_from != fan_out_to || tau_from != tau_to);
+                router_edit = true;
+            }
+            EventBody::Reward { with, without, reward, .. } => {
+                assert!((with - without - reward).abs() < 2e-4, "reward is not with - without");
+            }
+            _ => {}
+        }
+    }
+    assert!(rule_edit && router_edit);
+    for k in ["reward", "credit_assigned", "gradient"] {
+        assert!(events.iter().any(|e| e.body.kind() == k), "no {k}");
+    }
+    // Backward off: no rewards, no edits.
+    let src = resolve_source(Some("demo"), None, 7).unwrap();
+    let cfg = Config::from_layers(&src.config_tables, &["backward.enabled=false".into()]).unwrap();
+    let mut e = Engine::new(&src.spec, cfg, 7, 3);
+    let evs = e.run_to_end(&mut Offline::new());
+    assert!(!evs.iter().any(|e| matches!(e.body.kind(), "reward" | "gradient" | "rule_edited")));
+}

@@ -62,6 +62,30 @@ pub enum ReasonRequest {
         decay: f64,
         max_attributes: usize,
     },
+    /// Spread each reward over the modules on its path.
+    Credit { items: Vec<CreditItem>, router_share: f64 },
+    /// Turn one module's credit evidence into a direction and a structured edit.
+    Gradient {
+        module: String,
+        /// The rule's text, or the router's knobs, as the model should read them.
+        description: String,
+        evidence: Vec<crate::event::Evidence>,
+        threshold: f64,
+        step: f64,
+    },
+    /// Apply a rule edit: the new rule list.
+    Optimise { agent: String, rules: String, edit: crate::event::Edit, step: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreditItem {
+    pub agent: String,
+    pub message: u64,
+    pub router: String,
+    pub rule: Option<usize>,
+    pub rule_text: String,
+    pub decision: Decision,
+    pub reward: f64,
 }
 
 impl ReasonRequest {
@@ -70,6 +94,9 @@ impl ReasonRequest {
             ReasonRequest::Reflect { .. } => "reflect",
             ReasonRequest::Filter { .. } => "filter",
             ReasonRequest::Integrate { .. } => "integrate",
+            ReasonRequest::Credit { .. } => "credit",
+            ReasonRequest::Gradient { .. } => "gradient",
+            ReasonRequest::Optimise { .. } => "optimise",
         }
     }
 }
@@ -99,6 +126,22 @@ pub enum ReasonAnswer {
         message: Vec<AttrDelta>,
         summary: String,
     },
+    Credit { items: Vec<CreditAnswer> },
+    Gradient { direction: String, edit: crate::event::Edit },
+    Optimise {
+        /// The whole new rule list; `None` when the edit does not apply.
+        rules: Option<String>,
+        rule: usize,
+        before: String,
+        after: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreditAnswer {
+    pub shares: Vec<crate::event::CreditShare>,
+    pub reason: String,
 }
 
 /// Anything that answers a batch of requests, in order.
@@ -112,6 +155,9 @@ impl ReasonAnswer {
             ReasonAnswer::Reflect { .. } => "reflect",
             ReasonAnswer::Filter { .. } => "filter",
             ReasonAnswer::Integrate { .. } => "integrate",
+            ReasonAnswer::Credit { .. } => "credit",
+            ReasonAnswer::Gradient { .. } => "gradient",
+            ReasonAnswer::Optimise { .. } => "optimise",
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The deterministic offline reasoner: principled arithmetic on weighted attributes, no model.
 
-use super::{FilterItem, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
+use super::{CreditAnswer, FilterItem, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
+use crate::backward::{offline_credit, optimise_rules, parse_rule_module, router_gradient, rule_gradient};
+use crate::event::Edit;
 use crate::event::{AttrDelta, Decision};
 use crate::rules::{evaluate, parse_rules, Action, FilterInput, Rule};
 use crate::util::{clip, r4};
@@ -53,6 +55,42 @@ impl Offline {
             ReasonRequest::Integrate { router, profile, inbox, decay, max_attributes } => {
                 integrate(router, profile, inbox, *decay, *max_attributes)
             }
+            ReasonRequest::Credit { items, router_share } => ReasonAnswer::Credit {
+                items: items
+                    .iter()
+                    .map(|it| {
+                        let (shares, reason) =
+                            offline_credit(&it.agent, it.rule, &it.router, it.decision, it.reward, *router_share);
+                        CreditAnswer { shares, reason }
+                    })
+                    .collect(),
+            },
+            ReasonRequest::Gradient { module, description, evidence, threshold, step } => {
+                let (direction, edit) = match parse_rule_module(module) {
+                    Some((agent, ix)) => match parse_rules(description).ok().and_then(|mut r| r.pop()) {
+                        Some(rule) => rule_gradient(agent, ix, &rule, evidence, *threshold),
+                        None => (format!("{module}: the rule no longer parses; keep it"), Edit::NoChange),
+                    },
+                    None => router_gradient(module, evidence, *threshold, *step),
+                };
+                ReasonAnswer::Gradient { direction, edit }
+            }
+            ReasonRequest::Optimise { rules, edit, step, .. } => match optimise_rules(rules, edit, *step) {
+                Some((rules, rule, before, after)) => ReasonAnswer::Optimise {
+                    rules: Some(rules),
+                    rule,
+                    before,
+                    after,
+                    reason: "offline optimiser: one bounded step in the gradient's direction".into(),
+                },
+                None => ReasonAnswer::Optimise {
+                    rules: None,
+                    rule: 0,
+                    before: String::new(),
+                    after: String::new(),
+                    reason: "the edit does not apply to these rules".into(),
+                },
+            },
         }
     }
 }
