@@ -601,16 +601,24 @@ impl Engine {
         };
         let (topic, polarity) = (top.attr.clone(), Polarity::of(top.delta));
         let r = self.world.router(router).expect("router exists");
-        let mut candidates: Vec<(String, f64)> = r
-            .members
+        let content_vec = self.world.content_vec(&content);
+        let source_ix: Vec<usize> = sources.iter().filter_map(|s| self.world.client_ix(s)).collect();
+        let mut scored: Vec<(&str, f64)> = r
+            .member_ix
             .iter()
-            .filter(|m| !sources.contains(m))
-            .filter_map(|m| self.world.client(m))
-            .map(|c| (c.id.clone(), r4(self.world.relevance(c, &content))))
+            .filter(|ix| !source_ix.contains(ix))
+            .map(|ix| (self.world.clients[*ix].id.as_str(), r4(self.world.relevance_to(&content_vec, *ix))))
             .filter(|(_, rel)| *rel >= r.tau)
             .collect();
-        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        candidates.truncate(r.fan_out);
+        let by_relevance = |a: &(&str, f64), b: &(&str, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(b.0));
+        // Only the top fan_out need ordering: select them first on large communities.
+        if scored.len() > r.fan_out && r.fan_out > 0 {
+            scored.select_nth_unstable_by(r.fan_out - 1, by_relevance);
+            scored.truncate(r.fan_out);
+        }
+        scored.sort_by(by_relevance);
+        scored.truncate(r.fan_out);
+        let candidates: Vec<(String, f64)> = scored.into_iter().map(|(a, rel)| (a.to_string(), rel)).collect();
         if candidates.is_empty() {
             return;
         }

@@ -52,6 +52,21 @@ enum Command {
     },
     /// Parse and lint a rule file: FILE:LINE:COL: message, exit 1 on error.
     CheckRules { file: PathBuf },
+    /// Write a synthetic scenario (JSON) with planted communities and drift.
+    Gen {
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        #[arg(long, default_value_t = 500)]
+        items: usize,
+        #[arg(long, default_value_t = 5000)]
+        interactions: usize,
+        #[arg(long, default_value_t = 8)]
+        communities: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
@@ -124,6 +139,22 @@ fn demo(rounds: u32) -> Result<()> {
     }
 }
 
+fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed: u64, out: &Path) -> Result<()> {
+    let spec = recnet::gen::generate(users, items, interactions, communities, seed);
+    let mut config = toml::Table::new();
+    let mut routers = toml::Table::new();
+    routers.insert("count".into(), toml::Value::Integer(communities.max(1) as i64));
+    config.insert("routers".into(), toml::Value::Table(routers));
+    let file = std::fs::File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    recnet::scenario::write_json(&spec, "generated: planted communities with drift (recnet gen)", &config, &mut w)
+        .with_context(|| format!("{}: write failed", out.display()))?;
+    use std::io::Write;
+    w.flush().with_context(|| format!("{}: write failed", out.display()))?;
+    println!("{}: {users} users, {items} items, {interactions} interactions, {communities} communities", out.display());
+    Ok(())
+}
+
 fn check_rules(file: &Path) -> Result<bool> {
     let name = file.display().to_string();
     let bytes = std::fs::read(file).with_context(|| format!("{name}: cannot read"))?;
@@ -163,6 +194,9 @@ fn main() -> ExitCode {
         Command::Run { source, rounds, out } => run(source, rounds, &out).map(|_| true),
         Command::Demo { rounds } => demo(rounds).map(|_| true),
         Command::CheckRules { file } => check_rules(&file),
+        Command::Gen { users, items, interactions, communities, seed, out } => {
+            gen(users, items, interactions, communities, seed, &out).map(|_| true)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

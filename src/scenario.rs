@@ -76,7 +76,8 @@ pub fn load_scenario(arg: &str, seed: u64) -> Result<Scenario> {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
         anyhow::anyhow!("{arg}:{line}: not valid UTF-8")
     })?;
-    let is_toml = !arg.ends_with(".json");
+    // JSON by extension or by content (generated scenarios may have no extension).
+    let is_toml = !(arg.ends_with(".json") || text.trim_start().starts_with('{'));
     parse_scenario(&text, arg, is_toml, seed)
 }
 
@@ -161,6 +162,46 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
         source: source.to_string(),
         digest: format!("{:016x}", fnv1a(text.as_bytes())),
     })
+}
+
+/// Write a world as a JSON scenario (what `recnet gen` produces).
+pub fn write_json(spec: &WorldSpec, description: &str, config: &toml::Table, out: &mut dyn std::io::Write) -> Result<()> {
+    let client = |c: &ClientSpec| {
+        let mut o = serde_json::Map::new();
+        o.insert("id".into(), c.id.clone().into());
+        if let Some(t) = &c.title {
+            o.insert("title".into(), t.clone().into());
+        }
+        o.insert("attrs".into(), serde_json::to_value(&c.attrs).unwrap_or_default());
+        if let Some(r) = &c.rules {
+            o.insert("rules".into(), r.clone().into());
+        }
+        serde_json::Value::Object(o)
+    };
+    let users: Vec<_> = spec.clients.iter().filter(|c| c.kind == ClientKind::User).map(client).collect();
+    let items: Vec<_> = spec.clients.iter().filter(|c| c.kind == ClientKind::Item).map(client).collect();
+    let interactions: Vec<Vec<&str>> = spec
+        .schedule
+        .iter()
+        .map(|s| {
+            let mut row = vec![s.user.as_str(), s.item.as_str()];
+            if let Some(n) = &s.negative {
+                row.push(n.as_str());
+            }
+            row
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "name": spec.name,
+        "description": description,
+        "config": config,
+        "user": users,
+        "item": items,
+        "schedule": { "interactions": interactions },
+    });
+    serde_json::to_writer(&mut *out, &doc)?;
+    out.write_all(b"\n")?;
+    Ok(())
 }
 
 /// An item the user never chose, drawn with the seeded RNG (bounded tries, then none).

@@ -32,9 +32,6 @@ pub struct Client {
     /// What this client's last reflection changed (shown by the inspector).
     pub last_extracted: Vec<AttrDelta>,
     pub interactions: u64,
-    /// Unit vector of what the client cares about (|weight|-weighted attribute embeddings).
-    #[serde(skip)]
-    pub interest: Vec<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,6 +85,9 @@ pub struct Router {
     pub messages_sent: u64,
     #[serde(skip)]
     pub centroid: Vec<f32>,
+    /// `members` as client indices, sorted: the propagation scan avoids string lookups.
+    #[serde(skip)]
+    pub member_ix: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,6 +164,10 @@ pub struct World {
     embedder: Option<Embedder>,
     #[serde(skip)]
     attr_vecs: HashMap<String, Vec<f32>>,
+    /// Each client's unit interest vector (|weight|-weighted attribute embeddings), row `ix` of a
+    /// flat matrix: propagation scans many rows, and contiguous rows scan fast.
+    #[serde(skip)]
+    interests: Vec<f32>,
 }
 
 /// Why an event could not be applied: names the event and what it refers to.
@@ -255,7 +259,23 @@ impl World {
 
     fn refresh_interest(&mut self, ix: usize) {
         let v = self.topic_vec(self.clients[ix].attrs.iter().map(|(a, w)| (a.as_str(), *w)));
-        self.clients[ix].interest = v;
+        let d = v.len();
+        if self.interests.len() < (ix + 1) * d {
+            self.interests.resize((ix + 1) * d, 0.0);
+        }
+        self.interests[ix * d..(ix + 1) * d].copy_from_slice(&v);
+    }
+
+    /// A client's unit interest vector.
+    pub fn interest(&self, ix: usize) -> &[f32] {
+        let d = self.dim.max(1);
+        self.interests.get(ix * d..(ix + 1) * d).unwrap_or(&[])
+    }
+
+    fn refresh_member_ix(&mut self, ix: usize) {
+        let mut v: Vec<usize> = self.routers[ix].members.iter().filter_map(|m| self.client_index.get(m).copied()).collect();
+        v.sort_unstable();
+        self.routers[ix].member_ix = v;
     }
 
     fn refresh_centroid(&mut self, ix: usize) {
@@ -266,8 +286,20 @@ impl World {
 
     /// Relevance of a message's content to a client: cosine of topics.
     pub fn relevance(&self, client: &Client, content: &[AttrDelta]) -> f64 {
-        let m = self.topic_vec(content.iter().map(|d| (d.attr.as_str(), d.delta)));
-        cosine(&m, &client.interest)
+        match self.client_ix(&client.id) {
+            Some(ix) => cosine(&self.content_vec(content), self.interest(ix)),
+            None => 0.0,
+        }
+    }
+
+    /// Unit topic vector of a message's content (compute once, then `relevance_to` many clients).
+    pub fn content_vec(&self, content: &[AttrDelta]) -> Vec<f32> {
+        self.topic_vec(content.iter().map(|d| (d.attr.as_str(), d.delta)))
+    }
+
+    /// Relevance of a unit content vector to a client: both are unit length, so a dot product.
+    pub fn relevance_to(&self, content_vec: &[f32], client_ix: usize) -> f64 {
+        crate::embed::dot(content_vec, self.interest(client_ix)) as f64
     }
 
     /// Buffered messages agreeing with `message` on topic and polarity, other than itself.
@@ -318,7 +350,6 @@ impl World {
                     routers: BTreeSet::new(),
                     last_extracted: Vec::new(),
                     interactions: 0,
-                    interest: Vec::new(),
                 });
                 self.refresh_interest(ix);
             }
@@ -343,7 +374,9 @@ impl World {
                     summary: summary.clone(),
                     messages_sent: 0,
                     centroid: Vec::new(),
+                    member_ix: Vec::new(),
                 });
+                self.refresh_member_ix(ix);
                 self.refresh_centroid(ix);
             }
             EventBody::RoundStarted { index } => {
@@ -382,6 +415,15 @@ impl World {
                     c.routers.insert(router.clone());
                 } else {
                     c.routers.remove(router);
+                }
+                let (rix, cix) = (self.router_index[router], self.client_index[agent]);
+                let list = &mut self.routers[rix].member_ix;
+                match (list.binary_search(&cix), *joined) {
+                    (Err(pos), true) => list.insert(pos, cix),
+                    (Ok(pos), false) => {
+                        list.remove(pos);
+                    }
+                    _ => {}
                 }
             }
             EventBody::AttributeRouted { agent, attr, delta, router, similarity } => {
