@@ -137,6 +137,11 @@ impl Engine {
         self.out.push(ev);
     }
 
+    /// Record an outside change (an analyst's edit) as the next event.
+    pub fn inject(&mut self, body: EventBody) {
+        self.emit(body);
+    }
+
     /// Advance until there are events to hand out, reasoning is needed, or the run is over.
     pub fn poll(&mut self) -> Poll {
         loop {
@@ -690,6 +695,7 @@ impl Engine {
                         rule: p.rule,
                         rule_text,
                         decision: p.decision,
+                        relevance: p.relevance,
                         reward: r4(with - without),
                     },
                 ));
@@ -727,18 +733,11 @@ impl Engine {
         if shares.is_empty() {
             return;
         }
-        let relevance = self
-            .world
-            .messages
-            .get(&it.message)
-            .and_then(|m| m.recipients.iter().find(|r| r.agent == it.agent))
-            .map(|r| r.relevance)
-            .unwrap_or(0.0);
         self.emit(EventBody::CreditAssigned {
             agent: it.agent.clone(),
             message: it.message,
             decision: it.decision,
-            relevance,
+            relevance: it.relevance,
             reward: it.reward,
             shares,
             reason: crate::text::sanitize(&ans.reason, 300),

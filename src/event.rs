@@ -194,6 +194,10 @@ pub enum EventBody {
         reason: String,
         evidence: Vec<u64>,
     },
+    /// An analyst replaced an agent's whole rule list (a fork's edit).
+    RulesReplaced { agent: String, rules: String, reason: String },
+    /// An analyst changed a router's knobs (a fork's edit).
+    RouterEdited { router: String, fan_out: usize, tau: f64, reason: String },
     RouterStrategyEdited {
         router: String,
         fan_out_from: usize,
@@ -277,6 +281,8 @@ impl EventBody {
             EventBody::CreditAssigned { .. } => "credit_assigned",
             EventBody::Gradient { .. } => "gradient",
             EventBody::RuleEdited { .. } => "rule_edited",
+            EventBody::RulesReplaced { .. } => "rules_replaced",
+            EventBody::RouterEdited { .. } => "router_edited",
             EventBody::RouterStrategyEdited { .. } => "router_strategy_edited",
             EventBody::ReasonExchange { .. } => "reason_exchange",
             EventBody::ReasonFailed { .. } => "reason_failed",
@@ -307,6 +313,7 @@ impl EventBody {
             EventBody::CreditAssigned { .. } => Stage::Credit,
             EventBody::Gradient { .. } => Stage::Gradient,
             EventBody::RuleEdited { .. } | EventBody::RouterStrategyEdited { .. } => Stage::Optimisation,
+            EventBody::RulesReplaced { .. } | EventBody::RouterEdited { .. } => Stage::Setup,
             EventBody::ReasonExchange { .. } | EventBody::ReasonFailed { .. } => Stage::Reasoning,
             EventBody::Metrics { .. } => Stage::Evaluation,
         }

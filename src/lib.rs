@@ -2,12 +2,15 @@
 //! deterministic, event-sourced engine, with the tools to run, record, replay and inspect it.
 
 pub mod backward;
+pub mod branch;
 pub mod config;
 pub mod dataset;
+pub mod diff;
 pub mod embed;
 pub mod driver;
 pub mod engine;
 pub mod event;
+pub mod export;
 pub mod gen;
 pub mod narrate;
 pub mod reasoner;
@@ -15,5 +18,6 @@ pub mod rules;
 pub mod scenario;
 pub mod session;
 pub mod text;
+pub mod timeline;
 pub mod util;
 pub mod world;

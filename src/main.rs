@@ -52,6 +52,58 @@ enum Command {
     },
     /// Parse and lint a rule file: FILE:LINE:COL: message, exit 1 on error.
     CheckRules { file: PathBuf },
+    /// Validate a session: exit 0, or FILE:LINE: reason and exit 1.
+    Check { file: PathBuf },
+    /// The world at a step (json | dot), or every event (--events --format csv).
+    Export {
+        file: PathBuf,
+        /// The step whose state to export (after that event is applied); default: the last.
+        #[arg(long)]
+        at: Option<u64>,
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Export the events instead of a state.
+        #[arg(long)]
+        events: bool,
+        /// Keep a full state every K events (0: none; results never depend on it).
+        #[arg(long, default_value_t = recnet::timeline::DEFAULT_KEYFRAME_EVERY)]
+        keyframe_every: u64,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Re-run a session from a step with an edit, writing a branch session.
+    Fork {
+        file: PathBuf,
+        #[arg(long)]
+        at: u64,
+        /// The agent whose rules --rules replaces.
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// A router whose knobs to change (with --fan-out and/or --tau).
+        #[arg(long)]
+        router: Option<String>,
+        #[arg(long)]
+        fan_out: Option<usize>,
+        #[arg(long)]
+        tau: Option<f64>,
+        /// Config knobs for the rest of the run, e.g. `--set filter.enabled=false`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Compare two sessions (e.g. a branch and its parent), or two steps of one (--steps A B).
+    Diff {
+        a: PathBuf,
+        b: Option<PathBuf>,
+        #[arg(long, num_args = 2, value_names = ["FROM", "TO"])]
+        steps: Option<Vec<u64>>,
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
     /// Write a synthetic scenario (JSON) with planted communities and drift.
     Gen {
         #[arg(long, default_value_t = 1000)]
@@ -155,6 +207,150 @@ fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed
     Ok(())
 }
 
+fn check(file: &Path) -> Result<bool> {
+    let name = file.display();
+    match recnet::session::check_session(file) {
+        Ok(n) => {
+            println!("{name}: ok, {n} events");
+            Ok(true)
+        }
+        Err(e) => {
+            if e.line == 0 {
+                eprintln!("{name}: {}", recnet::text::sanitize(&e.reason, 300));
+            } else {
+                eprintln!("{name}:{}: {}", e.line, recnet::text::sanitize(&e.reason, 300));
+                eprintln!("{name}: the {} event(s) before line {} are valid", e.line.saturating_sub(2), e.line);
+            }
+            Ok(false)
+        }
+    }
+}
+
+fn open_timeline(file: &Path, keyframe_every: u64) -> Result<(recnet::session::Header, recnet::timeline::Timeline)> {
+    let f = recnet::session::SessionFile::open(file)?;
+    let header = f.header.clone();
+    Ok((header, recnet::timeline::Timeline::new(recnet::timeline::EventStore::File(f), keyframe_every)))
+}
+
+fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
+    use std::io::Write;
+    match out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("{}: write failed", p.display())),
+        None => {
+            let mut o = std::io::stdout().lock();
+            match o.write_all(text.as_bytes()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.context("stdout"),
+            }
+        }
+    }
+}
+
+fn export(file: &Path, at: Option<u64>, format: &str, events: bool, keyframe_every: u64, out: Option<&Path>) -> Result<()> {
+    let (_, mut tl) = open_timeline(file, keyframe_every)?;
+    if events {
+        anyhow::ensure!(format == "csv" || format == "json", "--events takes --format csv (or json)");
+        let mut text = String::new();
+        if format == "csv" {
+            text.push_str(recnet::export::events_csv_header());
+        }
+        let n = tl.len();
+        let mut from = 0;
+        while from < n {
+            for e in tl.store.range(from, from + 4096)? {
+                if format == "csv" {
+                    text.push_str(&recnet::export::event_csv_row(&e));
+                } else {
+                    text.push_str(&serde_json::to_string(&e)?);
+                    text.push('\n');
+                }
+            }
+            from += 4096;
+        }
+        return write_out(out, &text);
+    }
+    anyhow::ensure!(!tl.is_empty(), "{}: the session has no events", file.display());
+    let last = tl.len() - 1;
+    let at = at.unwrap_or(last);
+    anyhow::ensure!(at <= last, "--at {at}: the session's last step is {last}");
+    let world = tl.at(at)?;
+    let text = match format {
+        "json" => recnet::export::world_json(&world),
+        "dot" => recnet::export::world_dot(&world),
+        other => anyhow::bail!("--format {other}: use json or dot (or --events --format csv)"),
+    };
+    write_out(out, &text)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fork(
+    file: &Path,
+    at: u64,
+    agent: Option<String>,
+    rules: Option<PathBuf>,
+    router: Option<String>,
+    fan_out: Option<usize>,
+    tau: Option<f64>,
+    sets: Vec<String>,
+    out: &Path,
+) -> Result<()> {
+    use recnet::branch::ForkEdit;
+    let edit = match (agent, rules, router) {
+        (Some(agent), Some(path), None) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read rules", path.display()))?;
+            recnet::rules::parse_rules(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
+            ForkEdit::Rules { agent, rules: text }
+        }
+        (None, None, Some(router)) => {
+            anyhow::ensure!(fan_out.is_some() || tau.is_some(), "--router needs --fan-out and/or --tau");
+            ForkEdit::Router { router, fan_out, tau }
+        }
+        (None, None, None) if !sets.is_empty() => ForkEdit::Config { sets },
+        _ => anyhow::bail!("give one edit: --agent ID --rules FILE, or --router ID --fan-out N --tau X, or --set KEY=VALUE"),
+    };
+    let (header, mut tl) = open_timeline(file, recnet::timeline::DEFAULT_KEYFRAME_EVERY)?;
+    anyhow::ensure!(at < tl.len(), "--at {at}: the session's last step is {}", tl.len().saturating_sub(1));
+    let mut reasoner = Offline::new();
+    let (branch, events) = recnet::branch::fork(&header, file, &mut tl, at, &edit, &mut reasoner)?;
+    let mut w = recnet::session::SessionWriter::create(out, &branch)?;
+    for e in &events {
+        w.write(e)?;
+    }
+    w.flush()?;
+    let point = branch.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
+    println!(
+        "{}: branch of {} from step {point} ({}): {} events ({} shared)",
+        out.display(),
+        file.display(),
+        edit.describe(),
+        events.len(),
+        point
+    );
+    Ok(())
+}
+
+fn diff(a: &Path, b: Option<&Path>, steps: Option<Vec<u64>>, format: &str) -> Result<()> {
+    let report = match (b, steps) {
+        (Some(b), None) => {
+            let (_, mut ta) = open_timeline(a, recnet::timeline::DEFAULT_KEYFRAME_EVERY)?;
+            let (_, mut tb) = open_timeline(b, recnet::timeline::DEFAULT_KEYFRAME_EVERY)?;
+            recnet::diff::diff_sessions(&a.display().to_string(), &b.display().to_string(), &mut ta, &mut tb)?
+        }
+        (None, Some(s)) => {
+            let (_, mut t) = open_timeline(a, recnet::timeline::DEFAULT_KEYFRAME_EVERY)?;
+            anyhow::ensure!(s.iter().all(|x| *x < t.len()), "--steps: the session's last step is {}", t.len().saturating_sub(1));
+            recnet::diff::diff_steps(&a.display().to_string(), &mut t, s[0], s[1])?
+        }
+        _ => anyhow::bail!("give two sessions, or one session and --steps FROM TO"),
+    };
+    let text = match format {
+        "json" => serde_json::to_string_pretty(&report)? + "\n",
+        "text" => recnet::diff::render(&report, 20),
+        other => anyhow::bail!("--format {other}: use text or json"),
+    };
+    write_out(None, &text)
+}
+
 fn check_rules(file: &Path) -> Result<bool> {
     let name = file.display().to_string();
     let bytes = std::fs::read(file).with_context(|| format!("{name}: cannot read"))?;
@@ -194,6 +390,14 @@ fn main() -> ExitCode {
         Command::Run { source, rounds, out } => run(source, rounds, &out).map(|_| true),
         Command::Demo { rounds } => demo(rounds).map(|_| true),
         Command::CheckRules { file } => check_rules(&file),
+        Command::Check { file } => check(&file),
+        Command::Export { file, at, format, events, keyframe_every, out } => {
+            export(&file, at, &format, events, keyframe_every, out.as_deref()).map(|_| true)
+        }
+        Command::Fork { file, at, agent, rules, router, fan_out, tau, sets, out } => {
+            fork(&file, at, agent, rules, router, fan_out, tau, sets, &out).map(|_| true)
+        }
+        Command::Diff { a, b, steps, format } => diff(&a, b.as_deref(), steps, &format).map(|_| true),
         Command::Gen { users, items, interactions, communities, seed, out } => {
             gen(users, items, interactions, communities, seed, &out).map(|_| true)
         }

@@ -99,6 +99,12 @@ pub fn narrate(ev: &Event, world: &World) -> String {
             (_, true) => format!("{agent} retires rule {rule}: `{before}` ({reason})."),
             _ => format!("{agent}'s rule {rule} becomes `{after}` (was `{before}`; {reason})."),
         },
+        EventBody::RulesReplaced { agent, rules, reason } => {
+            format!("An analyst gives {agent} new rules ({} line(s)): {reason}.", rules.lines().filter(|l| !l.trim().is_empty()).count())
+        }
+        EventBody::RouterEdited { router, fan_out, tau, reason } => {
+            format!("An analyst sets router {router} to reach {fan_out} members above τ {tau:.2}: {reason}.")
+        }
         EventBody::RouterStrategyEdited { router, fan_out_from, fan_out_to, tau_from, tau_to, reason, .. } => format!(
             "Router {router} now reaches {fan_out_to} members above τ {tau_to:.2} (was {fan_out_from} above {tau_from:.2}): {reason}."
         ),

@@ -217,9 +217,24 @@ impl SessionFile {
         parse_event(line, i).map_err(|e| anyhow::anyhow!("{}:{}: {e}", self.path.display(), i + 2))
     }
 
-    /// Events `from..to`, read in one sequential pass.
+    /// Events `from..to`, read in one sequential pass after a single seek.
     pub fn events(&self, from: u64, to: u64) -> Result<Vec<Event>> {
-        (from..to.min(self.len())).map(|i| self.event(i)).collect()
+        use std::io::{BufRead, Seek, SeekFrom};
+        let to = to.min(self.len());
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let mut f = self.file.borrow_mut();
+        f.seek(SeekFrom::Start(self.offsets[from as usize]))?;
+        let mut out = Vec::with_capacity((to - from) as usize);
+        let mut line = Vec::new();
+        for i in from..to {
+            line.clear();
+            f.read_until(b'\n', &mut line)?;
+            let body = line.strip_suffix(b"\n").unwrap_or(&line);
+            out.push(parse_event(body, i).map_err(|e| anyhow::anyhow!("{}:{}: {e}", self.path.display(), i + 2))?);
+        }
+        Ok(out)
     }
 }
 

@@ -102,7 +102,13 @@ pub struct Message {
     pub text: String,
     pub recipients: Vec<Recipient>,
     pub tick: u64,
+    /// Buffer entries and pending rewards that still refer to this message; at zero the message is
+    /// forgotten, so a long run's state does not grow with every message ever sent.
+    pub refs: u32,
 }
+
+/// Decisions kept awaiting a reward per client; older ones are dropped unrewarded.
+pub const FEEDBACK_CAP: usize = 64;
 
 impl Message {
     pub fn strength(&self) -> f64 {
@@ -151,6 +157,8 @@ pub struct World {
     pub clients: Vec<Client>,
     pub routers: Vec<Router>,
     pub messages: BTreeMap<u64, Message>,
+    /// Id the next message gets.
+    pub next_message: u64,
     pub counters: Counters,
     /// Credit evidence per module (`u7#2`, `R1`) since its last gradient.
     pub evidence: BTreeMap<String, Vec<Evidence>>,
@@ -477,13 +485,18 @@ impl World {
                         text: text.clone(),
                         recipients: recipients.clone(),
                         tick: ev.tick,
+                        refs: 0,
                     },
                 );
+                self.next_message = self.next_message.max(message + 1);
                 self.counters.messages_sent += 1;
             }
             EventBody::MessageBuffered { agent, message, relevance } => {
                 self.known_message(*message, kind)?;
                 let tick = ev.tick;
+                if let Some(m) = self.messages.get_mut(message) {
+                    m.refs += 1;
+                }
                 self.client_mut(agent, kind)?.buffer.push(Buffered {
                     message: *message,
                     arrived_tick: tick,
@@ -493,7 +506,12 @@ impl World {
                 self.counters.deliveries += 1;
             }
             EventBody::BufferOverflow { agent, message, .. } => {
-                self.client_mut(agent, kind)?.buffer.retain(|b| b.message != *message);
+                let c = self.client_mut(agent, kind)?;
+                let before = c.buffer.len();
+                c.buffer.retain(|b| b.message != *message);
+                if c.buffer.len() < before {
+                    self.release(*message);
+                }
                 self.counters.overflowed += 1;
             }
             EventBody::Activated { agent, .. } => {
@@ -518,11 +536,15 @@ impl World {
                 let router = self.messages.get(message).map(|m| m.router.clone()).unwrap_or_default();
                 let content = self.messages.get(message).map(|m| m.content.clone()).unwrap_or_default();
                 let c = self.client_mut(agent, kind)?;
+                let mut evicted = None;
                 if *decision != Decision::Hold {
-                    // Deltas of an acceptance are filled in by the assimilation that follows.
+                    // Deltas of an acceptance are filled in by the assimilation that follows. The
+                    // buffer entry's reference passes to the pending reward.
                     let deltas = if *decision == Decision::Reject { content } else { Vec::new() };
-                    c.feedback.retain(|p| p.message != *message);
                     c.feedback.push(Pending { message: *message, router, rule: *rule, decision: *decision, relevance, deltas });
+                    if c.feedback.len() > FEEDBACK_CAP {
+                        evicted = Some(c.feedback.remove(0).message);
+                    }
                 }
                 match decision {
                     Decision::Accept | Decision::Reject => {
@@ -538,6 +560,9 @@ impl World {
                             b.held = Some(Held { rule: rule.unwrap_or(0), steps, since_tick: tick });
                         }
                     }
+                }
+                if let Some(m) = evicted {
+                    self.release(m);
                 }
                 match decision {
                     Decision::Accept => self.counters.accepted += 1,
@@ -556,7 +581,12 @@ impl World {
                 self.refresh_interest(ix);
             }
             EventBody::Reward { agent, message, .. } => {
-                self.client_mut(agent, kind)?.feedback.retain(|p| p.message != *message);
+                let c = self.client_mut(agent, kind)?;
+                let before = c.feedback.len();
+                c.feedback.retain(|p| p.message != *message);
+                if c.feedback.len() < before {
+                    self.release(*message);
+                }
                 self.counters.rewards += 1;
             }
             EventBody::CreditAssigned { agent, message, decision, relevance, reward, shares, .. } => {
@@ -613,6 +643,29 @@ impl World {
                 self.evidence.retain(|m, _| !m.starts_with(&prefix));
                 self.counters.rule_edits += 1;
             }
+            EventBody::RulesReplaced { agent, rules, .. } => {
+                let parsed = parse_rules(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
+                let tick = ev.tick;
+                let c = self.client_mut(agent, kind)?;
+                c.rule_hits = vec![0; parsed.len()];
+                c.rule_credit = vec![0.0; parsed.len()];
+                c.rules = parsed;
+                c.rules_text = rules.clone();
+                c.rules_since_tick = tick;
+                for b in &mut c.buffer {
+                    b.held = None;
+                }
+                let prefix = format!("{agent}#");
+                self.evidence.retain(|m, _| !m.starts_with(&prefix));
+            }
+            EventBody::RouterEdited { router, fan_out, tau, .. } => {
+                if !tau.is_finite() {
+                    return Err(ApplyError(format!("{kind}: τ must be a number")));
+                }
+                let r = self.router_mut(router, kind)?;
+                r.fan_out = *fan_out;
+                r.tau = *tau;
+            }
             EventBody::RouterStrategyEdited { router, fan_out_to, tau_to, .. } => {
                 let r = self.router_mut(router, kind)?;
                 r.fan_out = *fan_out_to;
@@ -633,6 +686,15 @@ impl World {
         Ok(())
     }
 
+    fn release(&mut self, id: u64) {
+        if let Some(m) = self.messages.get_mut(&id) {
+            m.refs = m.refs.saturating_sub(1);
+            if m.refs == 0 {
+                self.messages.remove(&id);
+            }
+        }
+    }
+
     fn known_message(&self, id: u64, kind: &str) -> Result<(), ApplyError> {
         if self.messages.contains_key(&id) {
             Ok(())
@@ -650,7 +712,7 @@ impl World {
     }
 
     pub fn next_message_id(&self) -> u64 {
-        self.messages.keys().next_back().map(|k| k + 1).unwrap_or(1)
+        self.next_message.max(1)
     }
 }
 

@@ -85,6 +85,7 @@ pub struct CreditItem {
     pub rule: Option<usize>,
     pub rule_text: String,
     pub decision: Decision,
+    pub relevance: f64,
     pub reward: f64,
 }
 

@@ -1,0 +1,117 @@
+//! Headless views of a session: the world at a step as JSON or Graphviz DOT, the events as CSV.
+
+use crate::event::{Event, EventBody};
+use crate::world::World;
+use std::fmt::Write;
+
+pub fn world_json(w: &World) -> String {
+    let mut s = serde_json::to_string_pretty(w).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+fn dot_str(s: &str) -> String {
+    let clean = crate::text::sanitize(s, 60);
+    format!("\"{}\"", clean.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The agent graph: users | routers | items, membership edges, and the messages in flight (still
+/// in a buffer) as edges from their router, coloured by fate so far.
+pub fn world_dot(w: &World) -> String {
+    let mut o = String::from("digraph recnet {\n  rankdir=LR;\n  node [fontsize=10];\n");
+    for (kind, label, shape) in [(crate::event::ClientKind::User, "users", "ellipse"), (crate::event::ClientKind::Item, "items", "note")] {
+        let _ = writeln!(o, "  subgraph cluster_{label} {{\n    label={};", dot_str(label));
+        for c in w.clients.iter().filter(|c| c.kind == kind) {
+            let title = c.title.as_deref().map(|t| format!("\\n{}", crate::text::sanitize(t, 30))).unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "    {} [shape={shape}, label={}];",
+                dot_str(&c.id),
+                dot_str(&format!("{}{}", c.id, title)).replace("\\\\n", "\\n")
+            );
+        }
+        o.push_str("  }\n");
+    }
+    o.push_str("  subgraph cluster_routers {\n    label=\"routers\";\n");
+    for r in &w.routers {
+        let attrs: Vec<&str> = r.attributes.iter().take(3).map(|s| s.as_str()).collect();
+        let _ = writeln!(o, "    {} [shape=box, style=bold, label={}];", dot_str(&r.id), dot_str(&format!("{} ({})", r.id, attrs.join(", "))));
+    }
+    o.push_str("  }\n");
+    for r in &w.routers {
+        for m in &r.members {
+            let _ = writeln!(o, "  {} -> {} [dir=none, color=gray70];", dot_str(m), dot_str(&r.id));
+        }
+    }
+    for c in &w.clients {
+        for b in &c.buffer {
+            let Some(m) = w.messages.get(&b.message) else { continue };
+            let (fate, color) = if b.held.is_some() { ("held", "orange") } else { ("buffered", "blue") };
+            let _ = writeln!(
+                o,
+                "  {} -> {} [color={color}, label={}];",
+                dot_str(&m.router),
+                dot_str(&c.id),
+                dot_str(&format!("m{} {} {}", m.id, m.topic, fate))
+            );
+        }
+    }
+    o.push_str("}\n");
+    o
+}
+
+fn csv_field(s: &str) -> String {
+    let clean = crate::text::sanitize(s, 500);
+    if clean.contains([',', '"']) {
+        format!("\"{}\"", clean.replace('"', "\"\""))
+    } else {
+        clean
+    }
+}
+
+/// The agent, router and message an event concerns, where it has them.
+pub fn event_refs(e: &Event) -> (Option<&str>, Option<&str>, Option<u64>) {
+    use EventBody::*;
+    match &e.body {
+        AgentCreated { agent, .. } | ProfileUpdated { agent, .. } | AttributesExtracted { agent, .. } | Activated { agent, .. } => {
+            (Some(agent), None, None)
+        }
+        RouterCreated { router, .. } | RouterIntegrated { router, .. } | RouterStrategyEdited { router, .. } | RouterEdited { router, .. } => {
+            (None, Some(router), None)
+        }
+        Interaction { user, .. } => (Some(user), None, None),
+        MembershipChanged { router, agent, .. } | AttributeRouted { agent, router, .. } => (Some(agent), Some(router), None),
+        MessageSent { message, router, .. } => (None, Some(router), Some(*message)),
+        MessageBuffered { agent, message, .. } | BufferOverflow { agent, message, .. } | Assimilated { agent, message, .. } => {
+            (Some(agent), None, Some(*message))
+        }
+        FilterDecision { agent, message, router, .. } | Reward { agent, message, router, .. } => (Some(agent), Some(router), Some(*message)),
+        CreditAssigned { agent, message, .. } => (Some(agent), None, Some(*message)),
+        RuleEdited { agent, .. } | RulesReplaced { agent, .. } => (Some(agent), None, None),
+        Gradient { module, .. } => (Some(module), None, None),
+        _ => (None, None, None),
+    }
+}
+
+pub fn events_csv_header() -> &'static str {
+    "step,round,tick,phase,stage,kind,agent,router,message,text\n"
+}
+
+pub fn event_csv_row(e: &Event) -> String {
+    let (agent, router, message) = event_refs(e);
+    let stage = e.body.stage();
+    let text = crate::narrate::narrate(e, &World::default());
+    format!(
+        "{},{},{},{},{},{},{},{},{},{}\n",
+        e.step,
+        e.round,
+        e.tick,
+        stage.phase(),
+        stage.name(),
+        e.body.kind(),
+        csv_field(agent.unwrap_or("")),
+        csv_field(router.unwrap_or("")),
+        message.map(|m| m.to_string()).unwrap_or_default(),
+        csv_field(&text)
+    )
+}
