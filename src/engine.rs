@@ -606,24 +606,25 @@ impl Engine {
         };
         let (topic, polarity) = (top.attr.clone(), Polarity::of(top.delta));
         let r = self.world.router(router).expect("router exists");
-        let content_vec = self.world.content_vec(&content);
+        let content_key = self.world.content_key(&content);
         let source_ix: Vec<usize> = sources.iter().filter_map(|s| self.world.client_ix(s)).collect();
-        let mut scored: Vec<(&str, f64)> = r
+        let tau = r.tau;
+        // Rank by relevance, ties by creation order (the index): numbers only in the hot loop.
+        let mut scored: Vec<(f64, usize)> = r
             .member_ix
             .iter()
             .filter(|ix| !source_ix.contains(ix))
-            .map(|ix| (self.world.clients[*ix].id.as_str(), r4(self.world.relevance_to(&content_vec, *ix))))
-            .filter(|(_, rel)| *rel >= r.tau)
+            .map(|ix| (r4(self.world.relevance_to(&content_key, *ix)), *ix))
+            .filter(|(rel, _)| *rel >= tau)
             .collect();
-        let by_relevance = |a: &(&str, f64), b: &(&str, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(b.0));
-        // Only the top fan_out need ordering: select them first on large communities.
+        let by_relevance = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         if scored.len() > r.fan_out && r.fan_out > 0 {
             scored.select_nth_unstable_by(r.fan_out - 1, by_relevance);
-            scored.truncate(r.fan_out);
         }
-        scored.sort_by(by_relevance);
         scored.truncate(r.fan_out);
-        let candidates: Vec<(String, f64)> = scored.into_iter().map(|(a, rel)| (a.to_string(), rel)).collect();
+        scored.sort_by(by_relevance);
+        let candidates: Vec<(String, f64)> =
+            scored.into_iter().map(|(rel, ix)| (self.world.clients[ix].id.clone(), rel)).collect();
         if candidates.is_empty() {
             return;
         }

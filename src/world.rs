@@ -1,6 +1,6 @@
 //! The state of a RecNet world, changed only by `World::apply(&Event)`.
 
-use crate::embed::{cosine, normalize, Embedder};
+use crate::embed::{normalize, Embedder};
 use crate::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody, Evidence, Recipient};
 use crate::rules::{parse_rules, Polarity, Rule};
 use serde::Serialize;
@@ -172,10 +172,111 @@ pub struct World {
     embedder: Option<Embedder>,
     #[serde(skip)]
     attr_vecs: HashMap<String, Vec<f32>>,
-    /// Each client's unit interest vector (|weight|-weighted attribute embeddings), row `ix` of a
-    /// flat matrix: propagation scans many rows, and contiguous rows scan fast.
+    /// Attribute ids, vectors and their pairwise similarities (derived, rebuilt by replay).
     #[serde(skip)]
-    interests: Vec<f32>,
+    space: AttrSpace,
+    /// Each client's interest as sparse (attribute id, |weight|) terms, and the length of the
+    /// vector they stand for: relevance is then a handful of table lookups per client instead of a
+    /// dense dot product, which is what makes propagation over large communities fast.
+    #[serde(skip)]
+    client_terms: Vec<Terms>,
+}
+
+const INLINE_TERMS: usize = 6;
+
+/// A client's interest terms, inline when few (most clients), so scanning a community touches one
+/// contiguous array instead of chasing a pointer per client.
+#[derive(Debug, Clone, Default)]
+struct Terms {
+    inline: [(u32, f32); INLINE_TERMS],
+    len: u8,
+    spill: Option<Box<[(u32, f32)]>>,
+    norm: f32,
+}
+
+impl Terms {
+    fn new(terms: Vec<(u32, f32)>, norm: f32) -> Terms {
+        let mut t = Terms { norm, ..Terms::default() };
+        if terms.len() <= INLINE_TERMS {
+            t.inline[..terms.len()].copy_from_slice(&terms);
+            t.len = terms.len() as u8;
+        } else {
+            t.spill = Some(terms.into_boxed_slice());
+        }
+        t
+    }
+    fn as_slice(&self) -> &[(u32, f32)] {
+        match &self.spill {
+            Some(s) => s,
+            None => &self.inline[..self.len as usize],
+        }
+    }
+}
+
+/// Interned attribute phrases with a dense table of their cosine similarities (up to
+/// `SIM_TABLE_MAX` phrases; past that, similarities are computed when asked).
+#[derive(Debug, Clone, Default)]
+struct AttrSpace {
+    ids: HashMap<String, u32>,
+    vecs: Vec<Vec<f32>>,
+    sim: Vec<f32>,
+    cap: usize,
+}
+
+const SIM_TABLE_MAX: usize = 4096;
+
+impl AttrSpace {
+    fn intern(&mut self, attr: &str, vec: impl FnOnce() -> Vec<f32>) -> u32 {
+        if let Some(id) = self.ids.get(attr) {
+            return *id;
+        }
+        let id = self.vecs.len();
+        self.vecs.push(vec());
+        self.ids.insert(attr.to_string(), id as u32);
+        if id < SIM_TABLE_MAX {
+            if id >= self.cap {
+                let cap = (self.cap * 2).clamp(64, SIM_TABLE_MAX);
+                let mut sim = vec![0.0f32; cap * cap];
+                for i in 0..id {
+                    sim[i * cap..i * cap + id].copy_from_slice(&self.sim[i * self.cap..i * self.cap + id]);
+                }
+                self.sim = sim;
+                self.cap = cap;
+            }
+            for j in 0..=id {
+                let d = crate::embed::dot(&self.vecs[id], &self.vecs[j]);
+                self.sim[id * self.cap + j] = d;
+                self.sim[j * self.cap + id] = d;
+            }
+        }
+        id as u32
+    }
+
+    fn sim(&self, a: u32, b: u32) -> f32 {
+        let (a, b) = (a as usize, b as usize);
+        if a < self.cap && b < self.cap {
+            self.sim[a * self.cap + b]
+        } else {
+            crate::embed::dot(&self.vecs[a], &self.vecs[b])
+        }
+    }
+
+    /// Length of Σ wᵢ·vᵢ, from the similarity table.
+    fn norm(&self, terms: &[(u32, f32)]) -> f32 {
+        let mut s = 0.0;
+        for (a, wa) in terms {
+            for (b, wb) in terms {
+                s += wa * wb * self.sim(*a, *b);
+            }
+        }
+        s.max(0.0).sqrt()
+    }
+}
+
+/// A message's content prepared for relevance against many clients.
+pub struct ContentKey {
+    terms: Vec<(u32, f32)>,
+    norm: f32,
 }
 
 /// Why an event could not be applied: names the event and what it refers to.
@@ -266,18 +367,50 @@ impl World {
     }
 
     fn refresh_interest(&mut self, ix: usize) {
-        let v = self.topic_vec(self.clients[ix].attrs.iter().map(|(a, w)| (a.as_str(), *w)));
-        let d = v.len();
-        if self.interests.len() < (ix + 1) * d {
-            self.interests.resize((ix + 1) * d, 0.0);
+        let attrs: Vec<(String, f64)> = self.clients[ix].attrs.iter().map(|(a, w)| (a.clone(), *w)).collect();
+        let mut terms = Vec::with_capacity(attrs.len());
+        for (a, w) in attrs {
+            let id = self.intern(&a);
+            terms.push((id, w.abs() as f32));
         }
-        self.interests[ix * d..(ix + 1) * d].copy_from_slice(&v);
+        let norm = self.space.norm(&terms);
+        if self.client_terms.len() <= ix {
+            self.client_terms.resize(ix + 1, Terms::default());
+        }
+        self.client_terms[ix] = Terms::new(terms, norm);
     }
 
-    /// A client's unit interest vector.
-    pub fn interest(&self, ix: usize) -> &[f32] {
-        let d = self.dim.max(1);
-        self.interests.get(ix * d..(ix + 1) * d).unwrap_or(&[])
+    fn intern(&mut self, attr: &str) -> u32 {
+        let (embedder, cached, dim) = (&self.embedder, &self.attr_vecs, self.dim.max(1));
+        self.space.intern(attr, || {
+            cached.get(attr).cloned().or_else(|| embedder.as_ref().map(|e| e.embed(attr))).unwrap_or_else(|| vec![0.0; dim])
+        })
+    }
+
+    /// Prepare a message's content for `relevance_to`. Attributes no client holds (none, as the
+    /// engine builds messages) count as unrelated to everything.
+    pub fn content_key(&self, content: &[AttrDelta]) -> ContentKey {
+        let terms: Vec<(u32, f32)> =
+            content.iter().filter_map(|d| self.space.ids.get(&d.attr).map(|id| (*id, d.delta.abs() as f32))).collect();
+        let norm = self.space.norm(&terms);
+        ContentKey { terms, norm }
+    }
+
+    /// Cosine between a message's topics and a client's interests (both |weight|-weighted sums of
+    /// attribute embeddings).
+    pub fn relevance_to(&self, key: &ContentKey, client_ix: usize) -> f64 {
+        let Some(t) = self.client_terms.get(client_ix) else { return 0.0 };
+        let norm = t.norm;
+        if norm == 0.0 || key.norm == 0.0 {
+            return 0.0;
+        }
+        let mut s = 0.0f32;
+        for (a, wa) in &key.terms {
+            for (b, wb) in t.as_slice() {
+                s += wa * wb * self.space.sim(*a, *b);
+            }
+        }
+        (s / (norm * key.norm)) as f64
     }
 
     fn refresh_member_ix(&mut self, ix: usize) {
@@ -295,19 +428,9 @@ impl World {
     /// Relevance of a message's content to a client: cosine of topics.
     pub fn relevance(&self, client: &Client, content: &[AttrDelta]) -> f64 {
         match self.client_ix(&client.id) {
-            Some(ix) => cosine(&self.content_vec(content), self.interest(ix)),
+            Some(ix) => self.relevance_to(&self.content_key(content), ix),
             None => 0.0,
         }
-    }
-
-    /// Unit topic vector of a message's content (compute once, then `relevance_to` many clients).
-    pub fn content_vec(&self, content: &[AttrDelta]) -> Vec<f32> {
-        self.topic_vec(content.iter().map(|d| (d.attr.as_str(), d.delta)))
-    }
-
-    /// Relevance of a unit content vector to a client: both are unit length, so a dot product.
-    pub fn relevance_to(&self, content_vec: &[f32], client_ix: usize) -> f64 {
-        crate::embed::dot(content_vec, self.interest(client_ix)) as f64
     }
 
     /// Buffered messages agreeing with `message` on topic and polarity, other than itself.
