@@ -3,6 +3,7 @@
 
 pub mod backward;
 pub mod branch;
+pub mod breakpoint;
 pub mod config;
 pub mod dataset;
 pub mod diff;
@@ -19,5 +20,6 @@ pub mod scenario;
 pub mod session;
 pub mod text;
 pub mod timeline;
+pub mod tui;
 pub mod util;
 pub mod world;

@@ -33,6 +33,16 @@ struct SourceArgs {
     config: Option<PathBuf>,
 }
 
+#[derive(clap::Args, Clone)]
+struct UiArgs {
+    /// A TOML keymap laid over the default (see assets/keymap.toml).
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// No colours (also when NO_COLOR is set).
+    #[arg(long)]
+    mono: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run RecNet headless and record the session.
@@ -45,10 +55,30 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// The built-in teaching scenario, narrated.
+    /// The inspector on the built-in teaching scenario (offline reasoner).
     Demo {
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 3)]
         rounds: u32,
+        /// Print the narrated run instead of opening the inspector.
+        #[arg(long)]
+        headless: bool,
+        #[command(flatten)]
+        ui: UiArgs,
+    },
+    /// The inspector over a live run.
+    Inspect {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        #[command(flatten)]
+        ui: UiArgs,
+    },
+    /// The inspector over a recorded session (no engine, no model calls).
+    Replay {
+        file: PathBuf,
+        #[command(flatten)]
+        ui: UiArgs,
     },
     /// Parse and lint a rule file: FILE:LINE:COL: message, exit 1 on error.
     CheckRules { file: PathBuf },
@@ -166,6 +196,31 @@ fn run(source: SourceArgs, rounds: u32, out: &Path) -> Result<()> {
     println!("  filter      {} accepted, {} held, {} rejected", c.accepted, c.held, c.rejected);
     println!("  session     {} events written to {} in {:.2}s", written, out.display(), started.elapsed().as_secs_f64());
     Ok(())
+}
+
+fn replay(file: &Path, ui: UiArgs) -> Result<()> {
+    let opts = recnet::tui::UiOptions::from_env(ui.keys.as_deref(), ui.mono)?;
+    need_terminal()?;
+    let app = recnet::tui::replay_app(file, opts)?;
+    recnet::tui::run(app)
+}
+
+fn need_terminal() -> Result<()> {
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!("the inspector needs a terminal (use `recnet demo --headless` or `recnet run` to record a session)");
+    }
+    Ok(())
+}
+
+fn inspect(source: SourceArgs, rounds: u32, ui: UiArgs, title: &str) -> Result<()> {
+    let opts = recnet::tui::UiOptions::from_env(ui.keys.as_deref(), ui.mono)?;
+    need_terminal()?;
+    let src = resolve_source(source.scenario.as_deref(), source.dataset.as_deref(), source.seed)?;
+    let config = build_config(src.config_tables.clone(), &source)?;
+    let header = recnet::driver::header_for(&src, source.seed, rounds, &config);
+    let engine = recnet::engine::Engine::new(&src.spec, config, source.seed, rounds);
+    let app = recnet::tui::live_app(title, engine, Box::new(Offline::new()), header, opts);
+    recnet::tui::run(app)
 }
 
 fn demo(rounds: u32) -> Result<()> {
@@ -388,7 +443,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { source, rounds, out } => run(source, rounds, &out).map(|_| true),
-        Command::Demo { rounds } => demo(rounds).map(|_| true),
+        Command::Demo { rounds, headless: true, .. } => demo(rounds).map(|_| true),
+        Command::Demo { rounds, headless: false, ui } => {
+            let source = SourceArgs { scenario: Some("demo".into()), dataset: None, seed: 7, sets: Vec::new(), config: None };
+            inspect(source, rounds, ui, "demo").map(|_| true)
+        }
+        Command::Inspect { source, rounds, ui } => {
+            let title = source.scenario.clone().unwrap_or_else(|| source.dataset.as_ref().map(|d| d.display().to_string()).unwrap_or_default());
+            inspect(source, rounds, ui, &title).map(|_| true)
+        }
+        Command::Replay { file, ui } => replay(&file, ui).map(|_| true),
         Command::CheckRules { file } => check_rules(&file),
         Command::Check { file } => check(&file),
         Command::Export { file, at, format, events, keyframe_every, out } => {

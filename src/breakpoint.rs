@@ -1,0 +1,328 @@
+//! Conditional breakpoints on semantic events, as a small expression language:
+//!
+//! ```text
+//! kind == filter_decision and agent == u7 and decision == reject
+//! router == R2 and target.kind == item
+//! kind == reward and reward < -0.05
+//! ```
+//! A path names a field of the event as written in the session (`agent`, `rule`, `edit.op`, …);
+//! `target` is the agent(s) the event is about (a message's recipients included), so
+//! `target.kind` and `target` compare against their kinds and ids. Comparisons with a missing field
+//! are false. Errors carry the column.
+
+use crate::event::{Event, EventBody};
+use crate::world::World;
+use serde_json::Value;
+
+const MAX_DEPTH: usize = 64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    Or(Vec<Cond>),
+    And(Vec<Cond>),
+    Not(Box<Cond>),
+    Cmp { path: String, op: Op, value: Lit },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lit {
+    Num(f64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakError {
+    pub col: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for BreakError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "col {}: {}", self.col, self.message)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Num(f64),
+    Str(String),
+    Op(Op),
+    LParen,
+    RParen,
+}
+
+fn lex(s: &str) -> Result<Vec<(Tok, usize)>, BreakError> {
+    let cs: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        let col = i + 1;
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_alphabetic() || c == '_' {
+            let st = i;
+            while i < cs.len() && (cs[i].is_alphanumeric() || matches!(cs[i], '_' | '.' | '#' | '-' | ':')) {
+                i += 1;
+            }
+            out.push((Tok::Word(cs[st..i].iter().collect()), col));
+        } else if c.is_ascii_digit() || (c == '-' && cs.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.')) {
+            let st = i;
+            i += 1;
+            while i < cs.len() && (cs[i].is_ascii_digit() || cs[i] == '.') {
+                i += 1;
+            }
+            let t: String = cs[st..i].iter().collect();
+            let n: f64 = t.parse().map_err(|_| BreakError { col, message: format!("bad number {t}") })?;
+            out.push((Tok::Num(n), col));
+        } else if c == '"' {
+            let mut t = String::new();
+            i += 1;
+            loop {
+                match cs.get(i) {
+                    None => return Err(BreakError { col, message: "unterminated string".into() }),
+                    Some('"') => break,
+                    Some(ch) => t.push(*ch),
+                }
+                i += 1;
+            }
+            i += 1;
+            out.push((Tok::Str(t), col));
+        } else {
+            let two: String = cs[i..(i + 2).min(cs.len())].iter().collect();
+            let (t, n) = match two.as_str() {
+                "==" => (Tok::Op(Op::Eq), 2),
+                "!=" => (Tok::Op(Op::Ne), 2),
+                "<=" => (Tok::Op(Op::Le), 2),
+                ">=" => (Tok::Op(Op::Ge), 2),
+                _ => match c {
+                    '=' => (Tok::Op(Op::Eq), 1),
+                    '<' => (Tok::Op(Op::Lt), 1),
+                    '>' => (Tok::Op(Op::Gt), 1),
+                    '(' => (Tok::LParen, 1),
+                    ')' => (Tok::RParen, 1),
+                    _ => return Err(BreakError { col, message: format!("unexpected {}", crate::text::sanitize(&c.to_string(), 4)) }),
+                },
+            };
+            out.push((t, col));
+            i += n;
+        }
+    }
+    Ok(out)
+}
+
+struct P {
+    toks: Vec<(Tok, usize)>,
+    pos: usize,
+    end: usize,
+    depth: usize,
+}
+
+impl P {
+    fn err(&self, m: impl Into<String>) -> BreakError {
+        BreakError { col: self.toks.get(self.pos).map(|t| t.1).unwrap_or(self.end), message: m.into() }
+    }
+    fn word(&mut self, w: &str) -> bool {
+        if matches!(self.toks.get(self.pos), Some((Tok::Word(x), _)) if x == w) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn or(&mut self) -> Result<Cond, BreakError> {
+        let mut v = vec![self.and()?];
+        while self.word("or") {
+            v.push(self.and()?);
+        }
+        Ok(if v.len() == 1 { v.remove(0) } else { Cond::Or(v) })
+    }
+    fn and(&mut self) -> Result<Cond, BreakError> {
+        let mut v = vec![self.unary()?];
+        while self.word("and") {
+            v.push(self.unary()?);
+        }
+        Ok(if v.len() == 1 { v.remove(0) } else { Cond::And(v) })
+    }
+    fn unary(&mut self) -> Result<Cond, BreakError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        let r = if self.word("not") {
+            Cond::Not(Box::new(self.unary()?))
+        } else if matches!(self.toks.get(self.pos), Some((Tok::LParen, _))) {
+            self.pos += 1;
+            let c = self.or()?;
+            if !matches!(self.toks.get(self.pos), Some((Tok::RParen, _))) {
+                return Err(self.err("expected `)`"));
+            }
+            self.pos += 1;
+            c
+        } else {
+            let path = match self.toks.get(self.pos) {
+                Some((Tok::Word(w), _)) if !matches!(w.as_str(), "and" | "or" | "not") => w.clone(),
+                _ => return Err(self.err("expected a field such as kind, agent, router, decision")),
+            };
+            self.pos += 1;
+            let op = match self.toks.get(self.pos) {
+                Some((Tok::Op(o), _)) => *o,
+                _ => return Err(self.err("expected == != < <= > >=")),
+            };
+            self.pos += 1;
+            let value = match self.toks.get(self.pos) {
+                Some((Tok::Num(n), _)) => Lit::Num(*n),
+                Some((Tok::Word(w), _)) => Lit::Text(w.clone()),
+                Some((Tok::Str(s), _)) => Lit::Text(s.clone()),
+                _ => return Err(self.err("expected a value")),
+            };
+            self.pos += 1;
+            Cond::Cmp { path, op, value }
+        };
+        self.depth -= 1;
+        Ok(r)
+    }
+}
+
+pub fn parse(s: &str) -> Result<Cond, BreakError> {
+    let toks = lex(s)?;
+    if toks.is_empty() {
+        return Err(BreakError { col: 1, message: "empty breakpoint".into() });
+    }
+    let mut p = P { toks, pos: 0, end: s.chars().count() + 1, depth: 0 };
+    let c = p.or()?;
+    if p.pos < p.toks.len() {
+        return Err(p.err("unexpected text after the condition"));
+    }
+    Ok(c)
+}
+
+/// The agents an event is about (for `target`): its agent, or a message's recipients.
+fn targets(ev: &Event) -> Vec<&str> {
+    match &ev.body {
+        EventBody::MessageSent { recipients, .. } => recipients.iter().map(|r| r.agent.as_str()).collect(),
+        EventBody::Interaction { user, item, .. } => vec![user.as_str(), item.as_str()],
+        _ => crate::export::event_refs(ev).0.into_iter().collect(),
+    }
+}
+
+fn cmp_values(v: &Value, op: Op, lit: &Lit) -> bool {
+    match (v, lit) {
+        (Value::Number(n), Lit::Num(x)) => {
+            let n = n.as_f64().unwrap_or(f64::NAN);
+            match op {
+                Op::Eq => n == *x,
+                Op::Ne => n != *x,
+                Op::Lt => n < *x,
+                Op::Le => n <= *x,
+                Op::Gt => n > *x,
+                Op::Ge => n >= *x,
+            }
+        }
+        (Value::String(s), Lit::Text(t)) => match op {
+            Op::Eq => s.eq_ignore_ascii_case(t),
+            Op::Ne => !s.eq_ignore_ascii_case(t),
+            _ => false,
+        },
+        (Value::Bool(b), Lit::Text(t)) => {
+            let eq = b.to_string() == t.to_ascii_lowercase();
+            match op {
+                Op::Eq => eq,
+                Op::Ne => !eq,
+                _ => false,
+            }
+        }
+        (Value::Null, _) => op == Op::Ne,
+        _ => op == Op::Ne,
+    }
+}
+
+/// Does the event (with the world it applies to, for agent kinds) satisfy the condition?
+pub fn matches(c: &Cond, ev: &Event, json: &Value, world: &World) -> bool {
+    match c {
+        Cond::Or(v) => v.iter().any(|c| matches(c, ev, json, world)),
+        Cond::And(v) => v.iter().all(|c| matches(c, ev, json, world)),
+        Cond::Not(c) => !matches(c, ev, json, world),
+        Cond::Cmp { path, op, value } => {
+            if path == "target" || path == "target.kind" || path == "target.id" {
+                let ts = targets(ev);
+                let vals: Vec<Value> = ts
+                    .iter()
+                    .map(|t| {
+                        if path == "target.kind" {
+                            world.client(t).map(|c| Value::String(c.kind.name().into())).unwrap_or(Value::Null)
+                        } else {
+                            Value::String(t.to_string())
+                        }
+                    })
+                    .collect();
+                // Equality holds if any target matches; inequality if none does.
+                return match op {
+                    Op::Ne => !vals.iter().any(|v| cmp_values(v, Op::Eq, value)),
+                    _ => vals.iter().any(|v| cmp_values(v, *op, value)),
+                };
+            }
+            let mut v = json;
+            for part in path.split('.') {
+                match v.get(part) {
+                    Some(x) => v = x,
+                    None => return *op == Op::Ne,
+                }
+            }
+            cmp_values(v, *op, value)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_reports_columns() {
+        assert!(parse("kind == filter_decision and agent == u7 and decision == reject").is_ok());
+        assert!(parse("router == R2 and target.kind == item").is_ok());
+        let e = parse("kind == ").unwrap_err();
+        assert_eq!(e.col, 9);
+        let e = parse("kind = x and").unwrap_err();
+        assert_eq!(e.col, 13);
+        let e = parse(&format!("{}kind == x{}", "(".repeat(5000), ")".repeat(5000))).unwrap_err();
+        assert!(e.message.contains("deeper"));
+        assert!(parse("kind == \"x").is_err());
+        assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn matches_semantic_events() {
+        let sc = crate::scenario::load_scenario("demo", 7).unwrap();
+        let cfg = crate::config::Config::from_layers(&[sc.config.clone()], &[]).unwrap();
+        let mut e = crate::engine::Engine::new(&sc.spec, cfg, 7, 1);
+        let events = e.run_to_end(&mut crate::reasoner::offline::Offline::new());
+        let world = e.world();
+        let count = |expr: &str| {
+            let c = parse(expr).unwrap();
+            events.iter().filter(|ev| matches(&c, ev, &serde_json::to_value(ev).unwrap(), world)).count()
+        };
+        let rejects = events
+            .iter()
+            .filter(|e| matches!(&e.body, EventBody::FilterDecision { decision: crate::event::Decision::Reject, .. }))
+            .count();
+        assert_eq!(count("kind == filter_decision and decision == reject"), rejects);
+        assert!(count("kind == message_sent and target.kind == item") > 0);
+        assert!(count("kind == message_sent and target.kind == item") < count("kind == message_sent"));
+        assert_eq!(count("kind == nothing_like_this"), 0);
+        assert!(count("kind == reward and reward > 0") > 0);
+        assert_eq!(count("not (kind == interaction) and kind == interaction"), 0);
+    }
+}

@@ -1,0 +1,268 @@
+//! Keys → actions, from an embedded TOML table (overridable). The same table builds the help
+//! screen, so help never drifts from what the keys do.
+
+use anyhow::{bail, Context, Result};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+pub const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    StepForward,
+    StepBack,
+    StageForward,
+    StageBack,
+    PhaseForward,
+    PhaseBack,
+    TickForward,
+    TickBack,
+    RoundForward,
+    RoundBack,
+    First,
+    Last,
+    RunPause,
+    Faster,
+    Slower,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Open,
+    FocusNext,
+    FocusPrev,
+    ShowInspect,
+    ShowEvents,
+    ShowMetrics,
+    ShowDiff,
+    Search,
+    Command,
+    EditRules,
+    AddBreakpoint,
+    ToggleBookmark,
+    NextBookmark,
+    ToggleFollow,
+    NextBranch,
+    Help,
+    Close,
+    Quit,
+}
+
+impl Action {
+    pub fn describe(self) -> &'static str {
+        use Action::*;
+        match self {
+            StepForward => "one event forward",
+            StepBack => "one event back",
+            StageForward => "to the next stage",
+            StageBack => "to the previous stage",
+            PhaseForward => "to the next phase (forward/backward)",
+            PhaseBack => "to the previous phase",
+            TickForward => "to the next time step",
+            TickBack => "to the previous time step",
+            RoundForward => "to the next round",
+            RoundBack => "to the previous round",
+            First => "to the start",
+            Last => "to the last event",
+            RunPause => "run / pause",
+            Faster => "run faster",
+            Slower => "run slower",
+            Up => "select previous",
+            Down => "select next",
+            PageUp => "page up",
+            PageDown => "page down",
+            Open => "open the selected event",
+            FocusNext => "next pane",
+            FocusPrev => "previous pane",
+            ShowInspect => "view: graph and agent",
+            ShowEvents => "view: event log",
+            ShowMetrics => "view: metrics",
+            ShowDiff => "view: diff",
+            Search => "search agents and events",
+            Command => "command (:123 jumps to step 123, :help)",
+            EditRules => "edit the agent's rules (forks a branch)",
+            AddBreakpoint => "add a breakpoint",
+            ToggleBookmark => "bookmark this step",
+            NextBookmark => "jump to the next bookmark",
+            ToggleFollow => "selection follows the event on/off",
+            NextBranch => "switch branch",
+            Help => "this help",
+            Close => "close popup",
+            Quit => "quit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub code: KeyCodeKey,
+    pub ctrl: bool,
+}
+
+/// A hashable, orderable stand-in for the key codes we bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyCodeKey {
+    Char(char),
+    Named(&'static str),
+    F(u8),
+}
+
+const NAMED: &[(&str, KeyCode)] = &[
+    ("Left", KeyCode::Left),
+    ("Right", KeyCode::Right),
+    ("Up", KeyCode::Up),
+    ("Down", KeyCode::Down),
+    ("Enter", KeyCode::Enter),
+    ("Esc", KeyCode::Esc),
+    ("Tab", KeyCode::Tab),
+    ("BackTab", KeyCode::BackTab),
+    ("PageUp", KeyCode::PageUp),
+    ("PageDown", KeyCode::PageDown),
+    ("Home", KeyCode::Home),
+    ("End", KeyCode::End),
+    ("Backspace", KeyCode::Backspace),
+];
+
+pub fn parse_key(s: &str) -> Result<Key> {
+    let (ctrl, rest) = match s.strip_prefix("Ctrl+") {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let code = if rest == "Space" {
+        KeyCodeKey::Char(' ')
+    } else if let Some(n) = NAMED.iter().find(|(n, _)| *n == rest) {
+        KeyCodeKey::Named(n.0)
+    } else if let Some(f) = rest.strip_prefix('F').and_then(|d| d.parse::<u8>().ok()) {
+        KeyCodeKey::F(f)
+    } else {
+        let mut cs = rest.chars();
+        match (cs.next(), cs.next()) {
+            (Some(c), None) => KeyCodeKey::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            _ => bail!("unknown key {s:?}"),
+        }
+    };
+    Ok(Key { code, ctrl })
+}
+
+pub fn key_of(ev: &KeyEvent) -> Option<Key> {
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    let code = match ev.code {
+        KeyCode::Char(c) => KeyCodeKey::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+        KeyCode::F(n) => KeyCodeKey::F(n),
+        other => KeyCodeKey::Named(NAMED.iter().find(|(_, k)| *k == other)?.0),
+    };
+    Some(Key { code, ctrl })
+}
+
+pub fn key_name(k: &Key) -> String {
+    let base = match k.code {
+        KeyCodeKey::Char(' ') => "Space".to_string(),
+        KeyCodeKey::Char(c) => c.to_string(),
+        KeyCodeKey::Named(n) => match n {
+            "Left" => "←".into(),
+            "Right" => "→".into(),
+            "Up" => "↑".into(),
+            "Down" => "↓".into(),
+            n => n.to_string(),
+        },
+        KeyCodeKey::F(n) => format!("F{n}"),
+    };
+    if k.ctrl {
+        format!("Ctrl+{base}")
+    } else {
+        base
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeymapFile {
+    keys: BTreeMap<String, Action>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    pub bindings: BTreeMap<Key, Action>,
+}
+
+impl Keymap {
+    pub fn parse(text: &str, name: &str) -> Result<Keymap> {
+        let file: KeymapFile = toml::from_str(text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message()))?;
+        let mut bindings = BTreeMap::new();
+        for (k, a) in file.keys {
+            let key = parse_key(&k).with_context(|| format!("{name}: binding {k:?}"))?;
+            if let Some(prev) = bindings.insert(key, a) {
+                bail!("{name}: key {k:?} is bound twice ({prev:?} and {a:?})");
+            }
+        }
+        Ok(Keymap { bindings })
+    }
+
+    pub fn default_map() -> Keymap {
+        Keymap::parse(DEFAULT_KEYMAP, "assets/keymap.toml").expect("the embedded keymap is valid")
+    }
+
+    /// The default map with a user's file laid over it.
+    pub fn with_overrides(text: &str, name: &str) -> Result<Keymap> {
+        let mut base = Keymap::default_map();
+        let over = Keymap::parse(text, name)?;
+        // A user's binding of an action replaces the default keys for that action.
+        let actions: Vec<Action> = over.bindings.values().copied().collect();
+        base.bindings.retain(|_, a| !actions.contains(a));
+        base.bindings.extend(over.bindings);
+        Ok(base)
+    }
+
+    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
+        key_of(ev).and_then(|k| self.bindings.get(&k).copied())
+    }
+
+    /// Keys per action, in the order actions are declared: the help screen's rows.
+    pub fn help_rows(&self) -> Vec<(String, &'static str)> {
+        let mut by_action: BTreeMap<Action, Vec<String>> = BTreeMap::new();
+        for (k, a) in &self.bindings {
+            by_action.entry(*a).or_default().push(key_name(k));
+        }
+        by_action.into_iter().map(|(a, keys)| (keys.join(" "), a.describe())).collect()
+    }
+
+    /// The first key bound to an action, for hints.
+    pub fn key_for(&self, a: Action) -> String {
+        // Prefer a plain character (what a hint should show) over named or Ctrl keys.
+        self.bindings
+            .iter()
+            .filter(|(_, x)| **x == a)
+            .min_by_key(|(k, _)| (k.ctrl, !matches!(k.code, KeyCodeKey::Char(_))))
+            .map(|(k, _)| key_name(k))
+            .unwrap_or_else(|| "?".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_keymap_parses_and_dispatches() {
+        let m = Keymap::default_map();
+        let ev = KeyEvent::new(KeyCode::Char('l'), KeyModifiers::NONE);
+        assert_eq!(m.action(&ev), Some(Action::StepForward));
+        let ev = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(m.action(&ev), Some(Action::Quit));
+        assert!(m.help_rows().iter().any(|(k, d)| k.contains('→') && d.contains("forward")));
+    }
+
+    #[test]
+    fn bad_keymaps_fail_at_start() {
+        assert!(Keymap::parse("[keys]\n\"x\" = \"fly\"\n", "k.toml").unwrap_err().to_string().contains("k.toml"));
+        assert!(Keymap::parse("[keys]\n\"Hyper+x\" = \"quit\"\n", "k.toml").is_err());
+        // The same key spelled two ways.
+        let e = Keymap::parse("[keys]\n\"Space\" = \"quit\"\n\" \" = \"help\"\n", "k.toml").unwrap_err();
+        assert!(e.to_string().contains("bound twice"), "{e}");
+        let m = Keymap::with_overrides("[keys]\n\"x\" = \"quit\"\n", "k.toml").unwrap();
+        assert_eq!(m.action(&KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)), Some(Action::Quit));
+        assert_eq!(m.action(&KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+    }
+}

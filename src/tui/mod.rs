@@ -1,0 +1,125 @@
+//! The inspector: a terminal UI over a live run or a recorded session.
+
+pub mod app;
+pub mod keymap;
+pub mod live;
+pub mod views;
+
+use anyhow::Result;
+use app::{App, Branch};
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Minimum time between two frames (~60 fps at most).
+const FRAME: Duration = Duration::from_millis(16);
+
+/// Options shared by every inspector entry point.
+pub struct UiOptions {
+    pub keymap: keymap::Keymap,
+    /// No colours: NO_COLOR set, or asked for.
+    pub mono: bool,
+}
+
+impl UiOptions {
+    pub fn from_env(keys: Option<&std::path::Path>, mono: bool) -> Result<UiOptions> {
+        let keymap = match keys {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                keymap::Keymap::with_overrides(&text, &p.display().to_string())?
+            }
+            None => keymap::Keymap::default_map(),
+        };
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ok(UiOptions { keymap, mono: mono || no_color })
+    }
+}
+
+/// A live run of `engine` (offline reasoner unless one is given), inspectable as it goes.
+pub fn live_app(
+    title: &str,
+    engine: crate::engine::Engine,
+    reasoner: Box<dyn crate::reasoner::Reasoner + Send>,
+    header: crate::session::Header,
+    opts: UiOptions,
+) -> App {
+    let live = live::Live::start(engine, reasoner);
+    let branch = Branch {
+        name: "main".into(),
+        timeline: crate::timeline::Timeline::new(crate::timeline::EventStore::Memory(Vec::new()), crate::timeline::DEFAULT_KEYFRAME_EVERY),
+        header: Some(header),
+        parent_path: PathBuf::from("(live run)"),
+        parent: None,
+        live: Some(live),
+        diff: None,
+    };
+    App::new(title.to_string(), branch, opts.keymap, opts.mono)
+}
+
+/// A recorded session: no engine, no model calls.
+pub fn replay_app(path: &std::path::Path, opts: UiOptions) -> Result<App> {
+    let f = crate::session::SessionFile::open(path)?;
+    let header = f.header.clone();
+    let branch = Branch {
+        name: "main".into(),
+        timeline: crate::timeline::Timeline::new(crate::timeline::EventStore::File(f), crate::timeline::DEFAULT_KEYFRAME_EVERY),
+        header: Some(header),
+        parent_path: path.to_path_buf(),
+        parent: None,
+        live: None,
+        diff: None,
+    };
+    Ok(App::new(format!("replay {}", path.display()), branch, opts.keymap, opts.mono))
+}
+
+/// Run the app in the terminal until it quits. The terminal is restored on every exit path,
+/// panics included (ratatui's hook restores raw mode and the alternate screen; we enable no mouse
+/// or paste modes that would need more).
+pub fn run(mut app: App) -> Result<()> {
+    let mut terminal = ratatui::init();
+    let result = run_loop(&mut app, &mut terminal);
+    ratatui::restore();
+    result
+}
+
+fn run_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
+    use ratatui::crossterm::{execute, terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate}};
+    let mut last_frame = Instant::now() - FRAME;
+    loop {
+        if app.quit {
+            return Ok(());
+        }
+        let wait = app.on_tick(Instant::now());
+        if app.dirty {
+            let since = last_frame.elapsed();
+            if since < FRAME {
+                std::thread::sleep(FRAME - since);
+            }
+            if app.view == app::View::Metrics {
+                app.prepare_stats();
+            }
+            // One frame, written atomically where the terminal supports it.
+            let _ = execute!(std::io::stdout(), BeginSynchronizedUpdate);
+            terminal.draw(|f| views::render(f, app))?;
+            let _ = execute!(std::io::stdout(), EndSynchronizedUpdate);
+            app.dirty = false;
+            last_frame = Instant::now();
+        }
+        // Idle: block until input (no timer, so no CPU); busy: wake for the next run step or
+        // live batch.
+        let timeout = wait.unwrap_or(Duration::from_secs(3600));
+        if event::poll(timeout)? {
+            // Drain everything queued, then draw once.
+            loop {
+                match event::read()? {
+                    TermEvent::Key(k) if k.kind == KeyEventKind::Press => app.on_key(k),
+                    TermEvent::Resize(..) => app.dirty = true,
+                    _ => {}
+                }
+                if app.quit || !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+    }
+}
