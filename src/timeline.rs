@@ -44,9 +44,10 @@ impl EventStore {
 }
 
 pub const DEFAULT_KEYFRAME_EVERY: u64 = 256;
-/// Past this many keyframes every other one is dropped and the spacing doubles, so memory stays
-/// bounded whatever spacing was asked for.
-const MAX_KEYFRAMES: usize = 1024;
+/// Memory the keyframes may take: past it every other keyframe is dropped and the spacing
+/// doubles, so memory stays bounded whatever spacing was asked for (and small worlds keep fine
+/// spacing on long sessions, so seeks stay flat).
+const KEYFRAME_BUDGET_BYTES: usize = 256 << 20;
 const CACHE: usize = 4;
 
 pub struct Timeline {
@@ -57,13 +58,15 @@ pub struct Timeline {
     keyframes: BTreeMap<u64, World>,
     /// Recently visited states, most recent last.
     recent: Vec<(u64, World)>,
+    /// How many keyframes fit the budget (estimated from the first keyframe's size).
+    max_keyframes: Option<usize>,
 }
 
 impl Timeline {
     pub fn new(store: EventStore, keyframe_every: u64) -> Timeline {
         let mut keyframes = BTreeMap::new();
         keyframes.insert(0, World::new());
-        Timeline { store, keyframe_every, keyframes, recent: Vec::new() }
+        Timeline { store, keyframe_every, keyframes, recent: Vec::new(), max_keyframes: None }
     }
 
     pub fn len(&self) -> u64 {
@@ -102,7 +105,12 @@ impl Timeline {
                 at += 1;
                 if self.keyframe_every > 0 && at % self.keyframe_every == 0 && !self.keyframes.contains_key(&at) {
                     self.keyframes.insert(at, world.clone());
-                    if self.keyframes.len() > MAX_KEYFRAMES {
+                    let max = *self.max_keyframes.get_or_insert_with(|| {
+                        // A world in memory takes roughly what its JSON does, a few times over.
+                        let size = serde_json::to_vec(&world).map(|v| v.len()).unwrap_or(1 << 20) * 3;
+                        (KEYFRAME_BUDGET_BYTES / size.max(1)).clamp(64, 1 << 16)
+                    });
+                    if self.keyframes.len() > max {
                         self.keyframe_every *= 2;
                         let every = self.keyframe_every;
                         self.keyframes.retain(|k, _| k % every == 0);

@@ -138,7 +138,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
 }
 
 fn inspect(f: &mut Frame, app: &App, area: Rect) {
-    let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
     graph(f, app, left);
     let [detail, buffer, rules] =
         Layout::vertical([Constraint::Percentage(42), Constraint::Percentage(26), Constraint::Percentage(32)]).areas(right);
@@ -236,33 +236,39 @@ fn graph(f: &mut Frame, app: &App, area: Rect) {
     let (u, uh) = pick(users);
     let (r, rh) = pick(routers);
     let (i, ih) = pick(items);
-    let w = inner.width as f64;
-    // Whole-row spacing, so labels sit on text rows and columns spread over the height.
+    let (wc, hc) = (inner.width as usize, inner.height as usize);
+    // Canvas coordinates that land exactly on a text cell (ratatui floors x·(W−1)/100 and
+    // (100−y)·(H−1)/100), so labels never collide or drift between rows.
+    let col_x = |c: usize| -> f64 { (c as f64 + 0.01) * 100.0 / (wc.max(2) - 1) as f64 };
+    let row_y = |r: usize| -> f64 { (100.0 - (r as f64 + 0.01) * 100.0 / (hc.max(2) - 1) as f64).max(0.0) };
+    let usable = hc.saturating_sub(1).max(1);
     let y_of = |row: usize, n: usize| -> f64 {
-        let gap = (rows / n.max(1)).max(1);
-        let top = (rows - gap * (n.max(1) - 1).min(rows)) / 2;
-        let r = (top + row * gap).min(rows - 1);
-        100.0 - ((r as f64 + 0.5) / rows as f64) * 100.0
+        let gap = (usable / n.max(1)).max(1);
+        let top = usable.saturating_sub(gap * (n.max(1) - 1)) / 2;
+        row_y((top + row * gap).min(usable - 1))
     };
+    let col_w = (wc / 3).max(4);
     let label = |id: &str| -> String {
         let t = app.world.client(id).and_then(|c| c.title.as_deref()).map(|t| format!(" {}", s(t, 14))).unwrap_or_default();
-        format!("{}{}", s(id, 10), t)
+        let full = format!("{}{}", s(id, 10), t);
+        s(&full, col_w.saturating_sub(3))
     };
-    let col_w = (w / 3.0).floor() as usize;
+    let router_col = wc * 2 / 5;
     let mut pos: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    let ux = 1.0;
-    let rx = 42.0;
-    let ix_right = 99.0;
+    let mut item_col: BTreeMap<String, usize> = BTreeMap::new();
     for (k, id) in u.iter().enumerate() {
-        pos.insert(id.clone(), (ux + 100.0 * (label(id).chars().count().min(col_w.saturating_sub(2)) as f64 + 1.0) / w, y_of(k, u.len())));
+        pos.insert(id.clone(), (col_x(label(id).chars().count() + 1), y_of(k, u.len())));
     }
     for (k, id) in r.iter().enumerate() {
-        pos.insert(id.clone(), (rx, y_of(k, r.len())));
+        pos.insert(id.clone(), (col_x(router_col), y_of(k, r.len())));
     }
     for (k, id) in i.iter().enumerate() {
-        let lw = label(id).chars().count().min(col_w.saturating_sub(2)) as f64;
-        pos.insert(id.clone(), (ix_right - 100.0 * (lw + 1.0) / w, y_of(k, i.len())));
+        let c = wc.saturating_sub(label(id).chars().count() + 2);
+        item_col.insert(id.clone(), c);
+        pos.insert(id.clone(), (col_x(c), y_of(k, i.len())));
     }
+    let ux = col_x(0);
+    let rx = col_x(router_col);
     let canvas = Canvas::default().marker(Marker::Braille).x_bounds([0.0, 100.0]).y_bounds([0.0, 100.0]).paint(|ctx| {
         // Layer 1: the selection's memberships.
         if let Some(c) = sel.and_then(|id| app.world.client(id)) {
@@ -292,7 +298,7 @@ fn graph(f: &mut Frame, app: &App, area: Rect) {
                         None => Color::Blue,
                     }
                 };
-                ctx.draw(&CanvasLine { x1: a.0 + 4.0, y1: a.1, x2: b.0, y2: b.1, color });
+                ctx.draw(&CanvasLine { x1: a.0 + col_x(4), y1: a.1, x2: b.0 - col_x(1), y2: b.1, color });
             }
         }
         ctx.layer();
@@ -317,9 +323,9 @@ fn graph(f: &mut Frame, app: &App, area: Rect) {
             let (x, y) = pos[id];
             ctx.print(x, y, Span::styled(format!("■{}", label(id)), node_style(id)));
         }
-        for (hidden, x) in [(uh, ux), (rh, rx), (ih, 70.0)] {
+        for (hidden, x) in [(uh, ux), (rh, rx), (ih, col_x(wc * 3 / 4))] {
             if hidden > 0 {
-                ctx.print(x, 100.0 / rows as f64 * 0.5, Span::styled(format!("+{hidden} hidden"), st(app, Role::Dim)));
+                ctx.print(x, row_y(hc - 1), Span::styled(format!("+{hidden} hidden"), st(app, Role::Dim)));
             }
         }
     });
@@ -402,7 +408,11 @@ fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         EventBody::FilterDecision { agent, rule, decision, .. } if agent == c.id => rule.map(|r| (r, decision)),
         _ => None,
     });
-    let mut lines = vec![Line::from(Span::styled(format!(" {:<3}{:<44}{:>6}{:>8}", "#", "rule (first match wins)", "hits", "credit"), st(app, Role::Dim)))];
+    let tw = (area.width as usize).saturating_sub(2 + 4 + 6 + 8 + 1).max(10);
+    let mut lines = vec![Line::from(Span::styled(
+        format!(" {:<3}{:<tw$}{:>6}{:>8}", "#", "rule (first match wins)", "hits", "credit"),
+        st(app, Role::Dim),
+    ))];
     for (i, r) in c.rules.iter().enumerate() {
         let text = crate::rules::print_rule(r);
         let hits = c.rule_hits.get(i).copied().unwrap_or(0);
@@ -412,7 +422,7 @@ fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             _ => Style::new(),
         };
         lines.push(Line::from(vec![
-            Span::styled(format!(" {:<3}{:<44}", i + 1, s(&text, 43)), style),
+            Span::styled(format!(" {:<3}{:<tw$}", i + 1, s(&text, tw - 1)), style),
             Span::raw(format!("{hits:>6}")),
             Span::styled(format!("{credit:>+8.3}"), if credit < 0.0 { st(app, Role::Reject) } else { Style::new() }),
         ]));
@@ -572,16 +582,31 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
         Popup::None => {}
         Popup::Help => {
             let rows = app.keymap.help_rows();
-            let mut lines: Vec<Line> = rows
-                .iter()
-                .map(|(k, d)| Line::from(vec![Span::styled(format!(" {k:<16}"), st(app, Role::Accent)), Span::raw(*d)]))
-                .collect();
+            let cell = |(k, d): &(String, &str), w: usize| -> Vec<Span<'static>> {
+                vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(format!("{:<w$}", s(d, w), w = w))]
+            };
+            // Two columns when one would not fit the terminal.
+            let two = rows.len() + 8 > area.height as usize && area.width >= 100;
+            let mut lines: Vec<Line> = if two {
+                let half = rows.len().div_ceil(2);
+                (0..half)
+                    .map(|i| {
+                        let mut spans = cell(&rows[i], 34);
+                        if let Some(r) = rows.get(i + half) {
+                            spans.extend(cell(r, 34));
+                        }
+                        Line::from(spans)
+                    })
+                    .collect()
+            } else {
+                rows.iter().map(|r| Line::from(cell(r, 60))).collect()
+            };
             lines.push(Line::from(""));
             lines.push(Line::from(" breakpoints: kind == filter_decision and agent == u7 and decision == reject"));
             lines.push(Line::from("              router == R2 and target.kind == item"));
             lines.push(Line::from(" graph: green accepted · yellow held · red rejected · blue waiting in a buffer"));
             let h = (lines.len() as u16 + 2).min(area.height);
-            let r = centered(area, 78, h);
+            let r = centered(area, if two { 100 } else { 78 }, h);
             f.render_widget(Clear, r);
             f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Help — keys (Esc closes) ")), r);
         }

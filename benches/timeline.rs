@@ -1,0 +1,79 @@
+//! Seek and step-back latency on sessions of 10k, 100k and 1M events: it should not grow with the
+//! session's length (keyframes bound the replay).
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use recnet::config::Config;
+use recnet::engine::{Engine, Poll};
+use recnet::reasoner::offline::Offline;
+use recnet::session::{Header, SessionFile, SessionWriter, SourceRef};
+use recnet::timeline::{EventStore, Timeline, DEFAULT_KEYFRAME_EVERY};
+use std::path::PathBuf;
+
+/// A demo session of at least `n` events, written once and reused.
+fn session(n: u64) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("demo-{n}.jsonl"));
+    if path.exists() {
+        return path;
+    }
+    let sc = recnet::scenario::load_scenario("demo", 7).unwrap();
+    let cfg = Config::from_layers(&[sc.config.clone()], &[]).unwrap();
+    let rounds = (n / 800 + 2) as u32;
+    let header = Header::new(SourceRef { kind: "scenario".into(), name: "demo".into(), path: "builtin:demo".into(), digest: sc.digest.clone() }, 7, rounds, cfg.clone());
+    let tmp = path.with_extension("tmp");
+    let mut w = SessionWriter::create(&tmp, &header).unwrap();
+    let mut e = Engine::new(&sc.spec, cfg, 7, rounds);
+    let mut offline = Offline::new();
+    let mut written = 0;
+    'run: loop {
+        match e.poll() {
+            Poll::Events(evs) => {
+                for ev in evs {
+                    w.write(&ev).unwrap();
+                    written += 1;
+                    if written >= n {
+                        break 'run;
+                    }
+                }
+            }
+            Poll::Reason(r) => {
+                let a = recnet::reasoner::Reasoner::answer(&mut offline, &r);
+                e.answer(a);
+            }
+            Poll::Done => break,
+        }
+    }
+    w.flush().unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    path
+}
+
+fn seek(c: &mut Criterion) {
+    let mut g = c.benchmark_group("timeline");
+    g.sample_size(20);
+    for n in [10_000u64, 100_000, 1_000_000] {
+        let path = session(n);
+        let mut tl = Timeline::new(EventStore::File(SessionFile::open(&path).unwrap()), DEFAULT_KEYFRAME_EVERY);
+        let len = tl.len();
+        tl.state(len).unwrap(); // one pass lays down the keyframes
+        let mut x: u64 = 12345;
+        g.bench_with_input(BenchmarkId::new("seek random step", n), &n, |b, _| {
+            b.iter(|| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let t = (x >> 11) % len;
+                tl.state(t).unwrap().steps
+            })
+        });
+        let mut at = len / 2;
+        g.bench_with_input(BenchmarkId::new("step back one event", n), &n, |b, _| {
+            b.iter(|| {
+                at = if at <= 1 { len / 2 } else { at - 1 };
+                tl.state(at).unwrap().steps
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, seek);
+criterion_main!(benches);

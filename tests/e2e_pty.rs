@@ -1,0 +1,116 @@
+//! End to end in a real pseudo-terminal: the demo opens, steps, shows help, quits, and leaves the
+//! terminal as it found it.
+
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+use std::io::{Read, Write};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+struct Screen {
+    parser: vt100::Parser,
+    rx: Receiver<Vec<u8>>,
+    raw: Vec<u8>,
+}
+
+impl Screen {
+    fn pump(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while let Ok(bytes) = self.rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+            self.parser.process(&bytes);
+            self.raw.extend_from_slice(&bytes);
+            if Instant::now() >= end {
+                break;
+            }
+        }
+    }
+    /// The screen's text, trailing blanks trimmed (a cleared cell and a written space read alike).
+    fn text(&self) -> String {
+        self.parser.screen().contents().lines().map(|l| l.trim_end()).collect::<Vec<_>>().join("\n")
+    }
+    fn wait_for(&mut self, needle: &str) -> bool {
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if self.text().contains(needle) {
+                return true;
+            }
+            self.pump(Duration::from_millis(100));
+        }
+        false
+    }
+    /// Let the screen settle: no new bytes for a while.
+    fn settle(&mut self) {
+        loop {
+            let before = self.raw.len();
+            self.pump(Duration::from_millis(300));
+            if self.raw.len() == before {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn demo_in_a_pty() {
+    let pty = native_pty_system();
+    let pair = pty.openpty(PtySize { rows: 40, cols: 120, pixel_width: 0, pixel_height: 0 }).unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_recnet"));
+    cmd.arg("demo");
+    cmd.env("TERM", "xterm-256color");
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let mut writer = pair.master.take_writer().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut s = Screen { parser: vt100::Parser::new(40, 120, 0), rx, raw: Vec::new() };
+    assert!(s.wait_for("Agent graph"), "the inspector did not open:\n{}", s.text());
+    s.settle();
+    let first = s.text();
+    for word in ["router", "buffer", "rules", "help"] {
+        assert!(first.to_lowercase().contains(word), "no {word} on the first screen:\n{first}");
+    }
+    for _ in 0..5 {
+        writer.write_all(b"l").unwrap();
+        writer.flush().unwrap();
+        s.pump(Duration::from_millis(60));
+    }
+    s.settle();
+    assert_ne!(s.text(), first, "five steps forward changed nothing");
+    for _ in 0..5 {
+        writer.write_all(b"h").unwrap();
+        writer.flush().unwrap();
+        s.pump(Duration::from_millis(60));
+    }
+    s.settle();
+    assert_eq!(s.text(), first, "five steps back did not return to the first screen");
+    writer.write_all(b"?").unwrap();
+    writer.flush().unwrap();
+    assert!(s.wait_for("Help"), "? shows no help");
+    writer.write_all(b"\x1b").unwrap();
+    writer.flush().unwrap();
+    s.settle();
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < end, "q did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    s.pump(Duration::from_millis(200));
+    // The alternate screen was left and the cursor shown again.
+    let raw = String::from_utf8_lossy(&s.raw);
+    let left_alt = raw.rfind("\x1b[?1049l").expect("the alternate screen was never left");
+    assert!(raw.rfind("\x1b[?1049h").unwrap() < left_alt);
+    assert!(raw[left_alt..].contains("\x1b[?25h") || raw.rfind("\x1b[?25h").unwrap() > raw.rfind("\x1b[?25l").unwrap_or(0));
+}

@@ -1,0 +1,177 @@
+//! The inspector driven as a user would: keys into the real app, frames from a test backend.
+
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use recnet::config::Config;
+use recnet::engine::Engine;
+use recnet::reasoner::offline::Offline;
+use recnet::tui::app::{App, Popup, View};
+use recnet::tui::keymap::Keymap;
+use recnet::tui::{live_app, UiOptions};
+
+fn demo_app(rounds: u32) -> App {
+    let src = recnet::driver::resolve_source(Some("demo"), None, 7).unwrap();
+    let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
+    let header = recnet::driver::header_for(&src, 7, rounds, &cfg);
+    let engine = Engine::new(&src.spec, cfg, 7, rounds);
+    live_app("demo", engine, Box::new(Offline::new()), header, UiOptions { keymap: Keymap::default_map(), mono: true })
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| recnet::tui::views::render(f, app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn press(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        app.on_key(key(c));
+    }
+}
+
+#[test]
+fn snapshots_of_every_view() {
+    let mut app = demo_app(1);
+    insta::assert_snapshot!("inspect_start", screen(&app, 120, 40));
+    press(&mut app, ".....");
+    press(&mut app, &"l".repeat(30));
+    insta::assert_snapshot!("inspect_reception", screen(&app, 120, 40));
+    press(&mut app, "2");
+    insta::assert_snapshot!("events", screen(&app, 120, 40));
+    press(&mut app, "3");
+    app.prepare_stats();
+    insta::assert_snapshot!("metrics", screen(&app, 120, 40));
+    press(&mut app, "4");
+    insta::assert_snapshot!("diff_step", screen(&app, 120, 40));
+    press(&mut app, "1?");
+    insta::assert_snapshot!("help", screen(&app, 120, 40));
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    insta::assert_snapshot!("event_popup", screen(&app, 120, 40));
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    insta::assert_snapshot!("small_terminal", screen(&app, 80, 24));
+    insta::assert_snapshot!("large_terminal", screen(&app, 200, 60));
+}
+
+#[test]
+fn five_forward_five_back_is_the_same_screen() {
+    let mut app = demo_app(1);
+    press(&mut app, "......");
+    let before = screen(&app, 120, 40);
+    press(&mut app, "lllll");
+    assert_ne!(screen(&app, 120, 40), before);
+    press(&mut app, "hhhhh");
+    assert_eq!(screen(&app, 120, 40), before);
+    // Bigger steps come back too.
+    let pos = app.pos;
+    press(&mut app, "]]][[[");
+    assert!(app.pos <= pos, "stage steps back did not return");
+    press(&mut app, ">");
+    assert!(app.world.cursor.round >= 1 || app.pos == app.len());
+}
+
+#[test]
+fn stepping_by_time_step_lands_on_time_step_starts() {
+    let mut app = demo_app(1);
+    press(&mut app, ".");
+    let e = app.current_event().unwrap();
+    assert_eq!(e.body.kind(), "tick_started");
+    let t = app.world.cursor.tick;
+    press(&mut app, ".");
+    assert_eq!(app.world.cursor.tick, t + 1);
+    press(&mut app, ",");
+    assert_eq!(app.world.cursor.tick, t);
+    assert_eq!(app.current_event().unwrap().body.kind(), "tick_started");
+}
+
+#[test]
+fn a_breakpoint_stops_the_run_at_the_event() {
+    let mut app = demo_app(3);
+    app.add_breakpoint("kind == filter_decision and agent == u7 and decision == reject").unwrap();
+    assert!(app.add_breakpoint("kind == ").is_err());
+    app.update(recnet::tui::keymap::Action::RunPause);
+    app.run_steps(100_000);
+    assert!(!app.running);
+    let e = app.current_event().unwrap();
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["kind"], "filter_decision");
+    assert_eq!(json["agent"], "u7");
+    assert_eq!(json["decision"], "reject");
+    assert!(app.status.contains("breakpoint 1 hit"));
+}
+
+#[test]
+fn editing_rules_rejects_bad_text_and_forks_on_good() {
+    let mut app = demo_app(2);
+    press(&mut app, "....");
+    press(&mut app, "/");
+    for c in "u1".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.selected.as_deref(), Some("u1"));
+    let rules_before = app.world.client("u1").unwrap().rules_text.clone();
+    press(&mut app, "e");
+    assert!(matches!(app.popup, Popup::Rules { .. }));
+    // Break the first line: a parse error shows line:col and changes nothing.
+    app.on_key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE));
+    for c in "zz ".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    match &app.popup {
+        Popup::Rules { error: Some(e), .. } => assert!(e.starts_with("line 1:1:"), "{e}"),
+        _ => panic!("no error shown"),
+    }
+    let shown = screen(&app, 120, 40);
+    assert!(shown.contains("line 1:1:") && shown.contains("nothing changed"));
+    assert_eq!(app.world.client("u1").unwrap().rules_text, rules_before);
+    assert_eq!(app.branches.len(), 1);
+    // Replace everything with a strict rule and apply.
+    app.popup = Popup::None;
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    assert_eq!(app.branches.len(), 2);
+    assert_eq!(app.current, 1);
+    assert_eq!(app.view, View::Diff);
+    let shown = screen(&app, 120, 40);
+    assert!(shown.contains("first divergence at step"), "{shown}");
+    assert!(shown.contains("u1 message"), "the diff does not list u1's changed decisions");
+    // n switches back to the parent at the same step.
+    let pos = app.pos;
+    press(&mut app, "n");
+    assert_eq!((app.current, app.pos), (0, pos));
+}
+
+#[test]
+fn hostile_titles_are_drawn_safely() {
+    let toml = "name = \"evil\"\n[[user]]\nid = \"u1\"\nname = \"\\u001b]52;c;aGVsbG8=\\u0007\\u202eevil\\u200b\"\nattrs = { \"Jazz\" = 0.5 }\n[[item]]\nid = \"i1\"\ntitle = \"\\u001b[2J\\u001b[31mred\"\ncategories = [\"Jazz\"]\n[schedule]\ninteractions = [[\"u1\", \"i1\"]]\n";
+    let sc = recnet::scenario::parse_scenario(toml, "evil.toml", true, 1).unwrap();
+    let cfg = Config::from_layers(&[sc.config.clone()], &[]).unwrap();
+    let src = recnet::driver::Source {
+        spec: sc.spec.clone(),
+        source: recnet::session::SourceRef { kind: "scenario".into(), name: "evil".into(), path: "evil.toml".into(), digest: String::new() },
+        config_tables: vec![],
+    };
+    let header = recnet::driver::header_for(&src, 1, 1, &cfg);
+    let engine = Engine::new(&sc.spec, cfg, 1, 1);
+    let mut app = live_app("evil", engine, Box::new(Offline::new()), header, UiOptions { keymap: Keymap::default_map(), mono: true });
+    press(&mut app, "G");
+    let shown = screen(&app, 120, 40);
+    for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\u{200b}'] {
+        assert!(!shown.contains(bad), "{bad:?} reached the screen");
+    }
+    assert!(shown.contains("\\e]52"), "the escape is not shown visibly:\n{shown}");
+}
