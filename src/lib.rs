@@ -10,6 +10,7 @@ pub mod diff;
 pub mod embed;
 pub mod driver;
 pub mod engine;
+pub mod eval;
 pub mod event;
 pub mod export;
 pub mod gen;

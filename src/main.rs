@@ -134,6 +134,23 @@ enum Command {
         #[arg(long, default_value = "text")]
         format: String,
     },
+    /// Evaluate with the AgentCF protocol: baselines, RecNet and its ablations.
+    Eval {
+        #[arg(long)]
+        dataset: PathBuf,
+        #[arg(long, default_value = "table")]
+        format: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Passes over the training interactions.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        /// test (report) or valid (choose knobs here).
+        #[arg(long, default_value = "test")]
+        split: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
     /// Write a synthetic scenario (JSON) with planted communities and drift.
     Gen {
         #[arg(long, default_value_t = 1000)]
@@ -244,6 +261,33 @@ fn demo(rounds: u32) -> Result<()> {
         Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => Ok(()),
         r => r,
     }
+}
+
+fn eval(dataset: &Path, format: &str, seed: u64, rounds: u32, split: &str, sets: &[String]) -> Result<()> {
+    anyhow::ensure!(format == "table" || format == "json", "--format {format}: use table or json");
+    let ds = recnet::dataset::load_dataset(dataset, seed)?;
+    let config = Config::from_layers(&[], sets)?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(3 + recnet::eval::variants().len() as u64);
+        b.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        b
+    });
+    let started = std::time::Instant::now();
+    let report = recnet::eval::run_eval(&ds, &config, split, rounds, seed, |name| {
+        if let Some(b) = &bar {
+            b.set_message(name.to_string());
+            b.inc(1);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let text = if format == "json" {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        format!("{}({:.1}s)\n", recnet::eval::render_table(&report), started.elapsed().as_secs_f64())
+    };
+    write_out(None, &text)
 }
 
 fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed: u64, out: &Path) -> Result<()> {
@@ -462,6 +506,7 @@ fn main() -> ExitCode {
             fork(&file, at, agent, rules, router, fan_out, tau, sets, &out).map(|_| true)
         }
         Command::Diff { a, b, steps, format } => diff(&a, b.as_deref(), steps, &format).map(|_| true),
+        Command::Eval { dataset, format, seed, rounds, split, sets } => eval(&dataset, &format, seed, rounds, &split, &sets).map(|_| true),
         Command::Gen { users, items, interactions, communities, seed, out } => {
             gen(users, items, interactions, communities, seed, &out).map(|_| true)
         }
