@@ -40,6 +40,20 @@ pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64)
     }
 }
 
+/// Answer the engine's requests with `reasoner`, recording its exchanges as events first. A fatal
+/// reasoner failure stops here, before anything half-done is recorded.
+pub fn consult(engine: &mut Engine, reasoner: &mut dyn Reasoner, reqs: &[crate::reasoner::ReasonRequest]) -> Result<()> {
+    let answers = reasoner.answer(reqs);
+    for body in reasoner.take_exchanges() {
+        engine.inject(body);
+    }
+    if let Some(e) = reasoner.fatal() {
+        bail!("{e}");
+    }
+    engine.answer(answers);
+    Ok(())
+}
+
 /// Run an engine to its end, writing every event and flushing at every batch boundary (the engine
 /// hands out events at stage boundaries and before every reasoning request).
 pub fn drive(
@@ -50,10 +64,7 @@ pub fn drive(
     loop {
         match engine.poll() {
             Poll::Events(evs) => sink(&evs)?,
-            Poll::Reason(reqs) => {
-                let answers = reasoner.answer(&reqs);
-                engine.answer(answers);
-            }
+            Poll::Reason(reqs) => consult(engine, reasoner, &reqs)?,
             Poll::Done => return Ok(()),
         }
     }
@@ -82,8 +93,13 @@ pub fn record(
             Poll::Events(evs) => pending.extend(evs),
             Poll::Reason(reqs) => {
                 flush(&mut writer, &mut pending)?;
-                let answers = reasoner.answer(&reqs);
-                engine.answer(answers);
+                let result = consult(&mut engine, reasoner, &reqs);
+                // Whatever the reasoner recorded is kept, even when it then failed.
+                if let Poll::Events(evs) = engine.poll_recorded() {
+                    pending.extend(evs);
+                }
+                flush(&mut writer, &mut pending)?;
+                result?;
                 continue;
             }
             Poll::Done => {

@@ -137,9 +137,15 @@ impl Engine {
         self.out.push(ev);
     }
 
-    /// Record an outside change (an analyst's edit) as the next event.
+    /// Record an outside change (an analyst's edit, a model exchange) as the next event.
     pub fn inject(&mut self, body: EventBody) {
         self.emit(body);
+    }
+
+    /// Hand out the events recorded so far without advancing (e.g. exchanges injected while a
+    /// request is pending).
+    pub fn poll_recorded(&mut self) -> Poll {
+        Poll::Events(std::mem::take(&mut self.out))
     }
 
     /// Advance until there are events to hand out, reasoning is needed, or the run is over.
@@ -190,6 +196,9 @@ impl Engine {
                 Poll::Events(evs) => all.extend(evs),
                 Poll::Reason(reqs) => {
                     let a = reasoner.answer(&reqs);
+                    for body in reasoner.take_exchanges() {
+                        self.inject(body);
+                    }
                     self.answer(a);
                 }
                 Poll::Done => return all,

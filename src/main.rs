@@ -33,6 +33,45 @@ struct SourceArgs {
     config: Option<PathBuf>,
 }
 
+#[derive(clap::Args, Clone, Default)]
+struct LlmArgs {
+    /// An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (key from RECNET_API_KEY or
+    /// OPENAI_API_KEY). Without it the offline reasoner answers.
+    #[arg(long)]
+    llm_url: Option<String>,
+    /// Model name (default: the server's first model).
+    #[arg(long, default_value = "")]
+    llm_model: String,
+    /// At most this many model calls; the offline reasoner answers past it.
+    #[arg(long)]
+    llm_budget: Option<u64>,
+    /// Seconds to wait for one reply.
+    #[arg(long, default_value_t = 60)]
+    llm_timeout: u64,
+    /// Retries of a failed call (with backoff) before the run stops.
+    #[arg(long, default_value_t = 2)]
+    llm_retries: u32,
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 2)]
+    llm_concurrency: usize,
+}
+
+impl LlmArgs {
+    fn reasoner(&self) -> Result<Option<recnet::reasoner::openai::OpenAi>> {
+        let Some(url) = &self.llm_url else { return Ok(None) };
+        let cfg = recnet::reasoner::openai::OpenAiConfig {
+            base_url: url.clone(),
+            model: self.llm_model.clone(),
+            budget: self.llm_budget,
+            timeout: std::time::Duration::from_secs(self.llm_timeout.max(1)),
+            retries: self.llm_retries,
+            concurrency: self.llm_concurrency.max(1),
+            ..Default::default()
+        };
+        Ok(Some(recnet::reasoner::openai::OpenAi::new(cfg)?))
+    }
+}
+
 #[derive(clap::Args, Clone)]
 struct UiArgs {
     /// A TOML keymap laid over the default (see assets/keymap.toml).
@@ -54,6 +93,8 @@ enum Command {
         rounds: u32,
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        llm: LlmArgs,
     },
     /// The inspector on the built-in teaching scenario (offline reasoner).
     Demo {
@@ -178,7 +219,7 @@ fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
     Config::from_layers(&tables, &args.sets)
 }
 
-fn run(source: SourceArgs, rounds: u32, out: &Path) -> Result<()> {
+fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()> {
     let src = resolve_source(source.scenario.as_deref(), source.dataset.as_deref(), source.seed)?;
     let config = build_config(src.config_tables.clone(), &source)?;
     let total = src.spec.schedule.len() as u64 * rounds as u64;
@@ -193,15 +234,21 @@ fn run(source: SourceArgs, rounds: u32, out: &Path) -> Result<()> {
         None
     };
     let started = std::time::Instant::now();
-    let mut reasoner = Offline::new();
-    let (engine, written) = record(&src, config, source.seed, rounds, out, &mut reasoner, |engine, _| {
+    let mut offline = Offline::new();
+    let mut model = llm.reasoner()?;
+    let reasoner: &mut dyn recnet::reasoner::Reasoner = match model.as_mut() {
+        Some(m) => m,
+        None => &mut offline,
+    };
+    let result = record(&src, config, source.seed, rounds, out, reasoner, |engine, _| {
         if let Some(b) = &bar {
             b.set_position(engine.world().counters.interactions);
         }
-    })?;
+    });
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let (engine, written) = result.map_err(|e| anyhow::anyhow!("{e:#}\n(the session up to the last completed stage is in {})", out.display()))?;
     let w = engine.world();
     let c = &w.counters;
     let users = w.clients.iter().filter(|c| c.kind == recnet::event::ClientKind::User).count();
@@ -211,6 +258,13 @@ fn run(source: SourceArgs, rounds: u32, out: &Path) -> Result<()> {
     println!("  routing     {} attributes routed, {} integrations", c.attributes_routed, c.integrations);
     println!("  messages    {} sent, {} delivered, {} overflowed", c.messages_sent, c.deliveries, c.overflowed);
     println!("  filter      {} accepted, {} held, {} rejected", c.accepted, c.held, c.rejected);
+    println!("  backward    {} rewards, {} gradients, {} rule edits, {} router edits", c.rewards, c.gradients, c.rule_edits, c.router_edits);
+    if let Some(m) = &model {
+        println!("  model       {} ({} calls, {} failures/fallbacks)", m.model(), c.model_calls, c.model_failures);
+        for (stage, (calls, tin, tout, ms)) in &m.usage {
+            println!("    {stage:<10} {calls:>4} calls  {tin:>7} tokens in  {tout:>6} out  {:>7.0} ms/call", *ms as f64 / (*calls).max(1) as f64);
+        }
+    }
     println!("  session     {} events written to {} in {:.2}s", written, out.display(), started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -486,7 +540,7 @@ fn check_rules(file: &Path) -> Result<bool> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { source, rounds, out } => run(source, rounds, &out).map(|_| true),
+        Command::Run { source, rounds, out, llm } => run(source, rounds, &out, &llm).map(|_| true),
         Command::Demo { rounds, headless: true, .. } => demo(rounds).map(|_| true),
         Command::Demo { rounds, headless: false, ui } => {
             let source = SourceArgs { scenario: Some("demo".into()), dataset: None, seed: 7, sets: Vec::new(), config: None };

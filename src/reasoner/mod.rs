@@ -3,6 +3,7 @@
 //! Each request carries everything needed to answer it, so an answer depends on nothing else.
 
 pub mod offline;
+pub mod openai;
 
 use crate::event::{AttrDelta, Decision};
 use serde::{Deserialize, Serialize};
@@ -148,6 +149,14 @@ pub struct CreditAnswer {
 /// Anything that answers a batch of requests, in order.
 pub trait Reasoner {
     fn answer(&mut self, requests: &[ReasonRequest]) -> Vec<ReasonAnswer>;
+    /// What was asked and answered since the last call, to be recorded as events.
+    fn take_exchanges(&mut self) -> Vec<crate::event::EventBody> {
+        Vec::new()
+    }
+    /// A failure that must stop the run (e.g. a dead endpoint after retries).
+    fn fatal(&mut self) -> Option<String> {
+        None
+    }
 }
 
 impl ReasonAnswer {

@@ -29,13 +29,17 @@ impl Live {
             while let Ok(n) = want_rx.recv() {
                 let mut batch = Vec::new();
                 let mut finished = false;
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
                     while (batch.len() as u64) < n {
                         match engine.poll() {
                             Poll::Events(evs) => batch.extend(evs),
                             Poll::Reason(reqs) => {
-                                let a = reasoner.answer(&reqs);
-                                engine.answer(a);
+                                if let Err(e) = crate::driver::consult(&mut engine, reasoner.as_mut(), &reqs) {
+                                    if let Poll::Events(evs) = engine.poll_recorded() {
+                                        batch.extend(evs);
+                                    }
+                                    return Err(e.to_string());
+                                }
                             }
                             Poll::Done => {
                                 finished = true;
@@ -43,7 +47,13 @@ impl Live {
                             }
                         }
                     }
+                    Ok(())
                 }));
+                if let Ok(Err(e)) = result {
+                    let _ = got_tx.send(LiveMsg::Events(std::mem::take(&mut batch)));
+                    let _ = got_tx.send(LiveMsg::Failed(e));
+                    return;
+                }
                 if let Err(p) = result {
                     let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
                     let _ = got_tx.send(LiveMsg::Failed(msg.unwrap_or_else(|| "engine stopped".into())));

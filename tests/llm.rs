@@ -1,0 +1,177 @@
+//! The model seam against servers we control: a fake OpenAI-compatible server on loopback that
+//! answers well, badly, slowly or not at all; and (ignored unless asked) a real local model.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the fake server answers chat completions.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Alternate: garbage, a valid integrate answer shape, a cut-short JSON.
+    Mixed,
+    /// HTTP 500 to every completion.
+    Errors,
+    /// Never answer completions.
+    Hang,
+}
+
+fn serve(mode: Mode) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let h = h.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut first = String::new();
+                if r.read_line(&mut first).is_err() {
+                    return;
+                }
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = r.read_exact(&mut body);
+                let reply = |status: &str, json: String| {
+                    format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}", json.len())
+                };
+                let out = if first.contains("/models") {
+                    reply("200 OK", r#"{"data":[{"id":"fake-model"}]}"#.into())
+                } else {
+                    let n = h.fetch_add(1, Ordering::SeqCst);
+                    match mode {
+                        Mode::Hang => {
+                            std::thread::sleep(Duration::from_secs(30));
+                            return;
+                        }
+                        Mode::Errors => reply("500 Internal Server Error", r#"{"error":"boom"}"#.into()),
+                        Mode::Mixed => {
+                            let content = match n % 3 {
+                                0 => "I think you should like jazz!".to_string(),
+                                1 => "{\"profile\": {\"Jazz\": 0.5}, \"message\": [{\"attr\": \"Jazz\", \"delta\": 0.1}], \"summary\": \"\\u001b[31mjazz up\"}".to_string(),
+                                _ => "{\"verdicts\": [{\"message\": 1, \"decision\": \"acc".to_string(),
+                            };
+                            let v = serde_json::json!({"choices":[{"message":{"role":"assistant","content":content}}],"usage":{"prompt_tokens":100,"completion_tokens":20}});
+                            reply("200 OK", v.to_string())
+                        }
+                    }
+                };
+                let _ = s.write_all(out.as_bytes());
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}/v1"), hits)
+}
+
+fn recnet(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_recnet"))
+        .args(args)
+        .current_dir(dir)
+        .env("RECNET_API_KEY", "sk-test-SECRET-4242")
+        .output()
+        .unwrap()
+}
+
+fn kinds(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn malformed_replies_fall_back_and_the_session_replays_without_the_server() {
+    let (url, hits) = serve(Mode::Mixed);
+    let d = tempfile::tempdir().unwrap();
+    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "9", "--out", "s.jsonl"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(hits.load(Ordering::SeqCst), 9, "the budget was not honoured");
+    let evs = kinds(&d.path().join("s.jsonl"));
+    let exchanges: Vec<_> = evs.iter().filter(|e| e["kind"] == "reason_exchange").collect();
+    let failures: Vec<_> = evs.iter().filter(|e| e["kind"] == "reason_failed").collect();
+    assert_eq!(exchanges.len(), 9);
+    assert!(exchanges.iter().all(|e| e["tokens_in"] == 100 && e["tokens_out"] == 20 && e["model"] == "fake-model"));
+    assert!(failures.iter().any(|e| e["error"].as_str().unwrap().contains("no JSON object")));
+    assert!(failures.iter().any(|e| e["error"].as_str().unwrap().contains("cut short")));
+    assert!(failures.iter().any(|e| e["error"].as_str().unwrap().contains("budget of 9")));
+    // The run still completed every stage (fallbacks decided).
+    assert!(evs.iter().any(|e| e["kind"] == "filter_decision"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("calls") && out.contains("tokens in"), "{out}");
+    // No server now: check, export and replay-from-header work from the file alone.
+    let chk = recnet(&["check", "s.jsonl"], d.path());
+    assert!(chk.status.success(), "{}", String::from_utf8_lossy(&chk.stderr));
+    let n = evs.len() - 1;
+    let ex = recnet(&["export", "s.jsonl", "--at", &n.to_string(), "--format", "json"], d.path());
+    assert!(ex.status.success());
+    // The key never reaches the session or the output.
+    let all = std::fs::read_to_string(d.path().join("s.jsonl")).unwrap();
+    assert!(!all.contains("SECRET"));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("SECRET") && !String::from_utf8_lossy(&o.stderr).contains("SECRET"));
+}
+
+#[test]
+fn a_dead_endpoint_is_a_clear_error_and_loses_nothing() {
+    // Bind then drop: nothing listens on this port.
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let d = tempfile::tempdir().unwrap();
+    let o = recnet(&["run", "--scenario", "demo", "--llm-url", &url, "--llm-model", "m", "--llm-retries", "1", "--out", "s.jsonl"], d.path());
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&url) && err.contains("connection failed"), "{err}");
+    assert!(err.contains("session up to the last completed stage"), "{err}");
+    assert!(!err.contains("SECRET"));
+    let chk = recnet(&["check", "s.jsonl"], d.path());
+    assert!(chk.status.success(), "the partial session is not valid: {}", String::from_utf8_lossy(&chk.stderr));
+    assert!(kinds(&d.path().join("s.jsonl")).iter().any(|e| e["kind"] == "router_created"), "setup was lost");
+}
+
+#[test]
+fn server_errors_and_hangs_stop_the_run_after_retries() {
+    let (url, hits) = serve(Mode::Errors);
+    let d = tempfile::tempdir().unwrap();
+    let o = recnet(&["run", "--scenario", "demo", "--llm-url", &url, "--llm-retries", "2", "--out", "s.jsonl"], d.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("HTTP 500"));
+    assert_eq!(hits.load(Ordering::SeqCst), 3, "one call and two retries");
+    assert!(recnet(&["check", "s.jsonl"], d.path()).status.success());
+
+    let (url, _) = serve(Mode::Hang);
+    let o = recnet(&["run", "--scenario", "demo", "--llm-url", &url, "--llm-retries", "0", "--llm-timeout", "1", "--out", "h.jsonl"], d.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("timed out"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(recnet(&["check", "h.jsonl"], d.path()).status.success());
+}
+
+#[test]
+#[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
+fn a_real_local_model_answers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let up = Command::new(root.join("scripts/local-llm.sh")).arg("up").output().unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let url = String::from_utf8(up.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let d = tempfile::tempdir().unwrap();
+    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "6", "--out", "r.jsonl"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let evs = kinds(&d.path().join("r.jsonl"));
+    let real: Vec<_> = evs.iter().filter(|e| e["kind"] == "reason_exchange" && e["cache_hit"] == false).collect();
+    assert_eq!(real.len(), 6);
+    assert!(real.iter().all(|e| e["tokens_out"].as_u64().unwrap() > 0 && !e["reply"].as_str().unwrap().is_empty()));
+    let _ = Command::new(root.join("scripts/local-llm.sh")).arg("down").output();
+    // Replays and exports with the server down.
+    assert!(recnet(&["check", "r.jsonl"], d.path()).status.success());
+    assert!(recnet(&["export", "r.jsonl", "--format", "json"], d.path()).status.success());
+}
