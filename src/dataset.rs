@@ -112,6 +112,7 @@ fn read_items(path: &Path) -> Result<BTreeMap<String, ItemInfo>> {
     let id = t.col(&["item_id"])?;
     let title = t.col(&["title", "movie_title"]).ok();
     let cats = t.col(&["category", "categories", "class", "genre"]).ok();
+    let year = t.col(&["release_year", "year"]).ok();
     let mut items = BTreeMap::new();
     for (line, f) in &t.rows {
         check_id(&t.path, *line, "item id", &f[id])?;
@@ -120,6 +121,11 @@ fn read_items(path: &Path) -> Result<BTreeMap<String, ItemInfo>> {
             Some(s) => s.split_whitespace().map(|x| x.to_string()).collect(),
             None => Vec::new(),
         };
+        let mut categories = categories;
+        // The decade is a preference people have (MovieLens): "1990s".
+        if let Some(y) = year.and_then(|c| f[c].trim().parse::<u32>().ok()).filter(|y| (1800..2200).contains(y)) {
+            categories.push(format!("{}s", y / 10 * 10));
+        }
         let title = title.map(|c| f[c].trim().to_string()).unwrap_or_default();
         items.insert(f[id].clone(), ItemInfo { title, categories });
     }
@@ -405,12 +411,13 @@ mod tests {
             "ml.inter",
             "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t5\t4\t300\n1\t6\t4\t100\n1\t7\t4\t200\n1\t8\t4\t400\n2\t5\t3\t50\n",
         );
-        write(d.path(), "ml.item", "item_id:token\tmovie_title:token_seq\tclass:token_seq\n5\tA\tAction Comedy\n6\tB\tDrama\n7\tC\tAction\n8\tD\tComedy\n9\tE\tHorror\n");
+        write(d.path(), "ml.item", "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n5\tA\t1995\tAction Comedy\n6\tB\t1981\tDrama\n7\tC\t\tAction\n8\tD\t1999\tComedy\n9\tE\t2001\tHorror\n");
         let ds = load_dataset(d.path(), 1).unwrap();
         assert_eq!(ds.test, vec![EvalCase { user: "1".into(), history: vec!["6".into(), "7".into(), "5".into()], target: "8".into() }]);
         assert_eq!(ds.valid[0].target, "5");
         assert_eq!(ds.train, vec![("2".into(), "5".into()), ("1".into(), "6".into()), ("1".into(), "7".into())]);
-        assert_eq!(ds.items["5"].categories, vec!["Action", "Comedy"]);
+        assert_eq!(ds.items["5"].categories, vec!["Action", "Comedy", "1990s"]);
+        assert_eq!(ds.items["7"].categories, vec!["Action"], "no year, no decade");
         assert!(ds.negatives["1"].iter().all(|i| i == "9"));
         write(d.path(), "ml.inter", "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t5\t4\tsoon\n");
         let e = load_dataset(d.path(), 1).unwrap_err().to_string();

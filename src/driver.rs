@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::dataset::load_dataset;
 use crate::engine::{Engine, Poll, WorldSpec};
-use crate::event::Event;
+use crate::event::{Event, EventBody};
 use crate::reasoner::Reasoner;
 use crate::scenario::load_scenario;
 use crate::session::{Header, SessionWriter, SourceRef};
@@ -15,6 +15,8 @@ pub struct Source {
     pub spec: WorldSpec,
     pub source: SourceRef,
     pub config_tables: Vec<toml::Table>,
+    /// Validation cases of a dataset: recorded runs write metrics events after every round.
+    pub eval_cases: Option<Vec<crate::eval::Case>>,
 }
 
 pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64) -> Result<Source> {
@@ -25,11 +27,13 @@ pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64)
                 source: SourceRef { kind: "scenario".into(), name: sc.name.clone(), path: sc.source.clone(), digest: sc.digest.clone() },
                 config_tables: vec![sc.config.clone()],
                 spec: sc.spec,
+                eval_cases: None,
             })
         }
         (None, Some(d)) => {
             let ds = load_dataset(d, seed)?;
             Ok(Source {
+                eval_cases: crate::eval::cases(&ds, "valid").ok(),
                 spec: ds.world_spec(seed),
                 source: SourceRef { kind: "dataset".into(), name: ds.name.clone(), path: d.display().to_string(), digest: String::new() },
                 config_tables: Vec::new(),
@@ -88,9 +92,29 @@ pub fn record(
     let mut writer = SessionWriter::create(out, &header)?;
     let mut engine = Engine::new(&source.spec, config, seed, rounds);
     let mut pending: Vec<Event> = Vec::new();
+    let metrics = |engine: &mut Engine, round: u32| {
+        if let Some(cases) = &source.eval_cases {
+            let mut values = crate::eval::world_metrics(engine.world(), cases);
+            values.insert("round".into(), round as f64);
+            engine.inject(EventBody::Metrics { split: "valid".into(), values });
+        }
+    };
     loop {
         match engine.poll() {
-            Poll::Events(evs) => pending.extend(evs),
+            Poll::Events(evs) => {
+                // A round ends where the next begins (and at the end of the run): score it.
+                let next_round = evs.iter().find_map(|e| match e.body {
+                    EventBody::RoundStarted { index } if index > 0 => Some(index),
+                    _ => None,
+                });
+                pending.extend(evs);
+                if let Some(r) = next_round {
+                    metrics(&mut engine, r);
+                    if let Poll::Events(evs) = engine.poll_recorded() {
+                        pending.extend(evs);
+                    }
+                }
+            }
             Poll::Reason(reqs) => {
                 flush(&mut writer, &mut pending)?;
                 let result = consult(&mut engine, reasoner, &reqs);
@@ -103,6 +127,10 @@ pub fn record(
                 continue;
             }
             Poll::Done => {
+                metrics(&mut engine, rounds);
+                if let Poll::Events(evs) = engine.poll_recorded() {
+                    pending.extend(evs);
+                }
                 flush(&mut writer, &mut pending)?;
                 break;
             }

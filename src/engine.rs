@@ -79,6 +79,8 @@ pub struct Engine {
     optimise_evidence: BTreeMap<String, (String, Vec<u64>)>,
     /// Retire edits waiting for the gradient answers of the same step.
     optimise_queue: Vec<(crate::event::Edit, String, Vec<u64>)>,
+    /// The first round has been opened (its `round_started` is out).
+    round_open: bool,
     fallback: Offline,
 }
 
@@ -108,6 +110,7 @@ impl Engine {
             pending_credit: Vec::new(),
             optimise_evidence: BTreeMap::new(),
             optimise_queue: Vec::new(),
+            round_open: false,
             fallback: Offline::new(),
         }
     }
@@ -157,7 +160,7 @@ impl Engine {
                 }
                 return Poll::Reason(reqs.clone());
             }
-            if self.out.len() >= BATCH_EVENTS {
+            if self.out.len() >= BATCH_EVENTS || self.out.last().is_some_and(|e| matches!(e.body, EventBody::RoundStarted { .. })) {
                 return Poll::Events(std::mem::take(&mut self.out));
             }
             let Some(task) = self.tasks.pop_front() else {
@@ -213,14 +216,19 @@ impl Engine {
         }
         let c = self.world.cursor.clone();
         let first = !c.started;
-        if first {
+        if first && !self.round_open {
             self.emit(EventBody::RoundStarted { index: 0 });
+            // A round boundary is a batch boundary: the driver sees the state between rounds.
+            self.round_open = true;
+            return true;
         } else if c.next_index >= len {
             if c.round + 1 >= self.rounds {
                 return false;
             }
             self.emit(EventBody::RoundStarted { index: c.round + 1 });
+            return true;
         }
+        self.round_open = true;
         let start = self.world.cursor.next_index;
         let end = (start + self.cfg.time.batch_size).min(len);
         let tick = if first { 0 } else { c.tick + 1 };

@@ -211,6 +211,14 @@ pub fn recnet_model(ds: &Dataset, base: &Config, sets: &[&str], rounds: u32, see
     })
 }
 
+/// NDCG/Recall of a world's current profiles on a dataset's cases (for metrics events).
+pub fn world_metrics(world: &crate::world::World, cases: &[Case]) -> BTreeMap<String, f64> {
+    score_cases(cases, |u, i| match (world.client(&Dataset::user_agent(u)), world.client(&Dataset::item_agent(i))) {
+        (Some(user), Some(item)) => crate::world::score(&user.attrs, &item.attrs),
+        _ => f64::NEG_INFINITY,
+    })
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub dataset: String,
@@ -243,10 +251,24 @@ pub fn run_eval(ds: &Dataset, base: &Config, split: &str, rounds: u32, seed: u64
         description: "BPR matrix factorisation (dim 32, 60 epochs, seeded)".into(),
         metrics: score_cases(&cs, |u, i| bpr.score(u, i)),
     });
-    for (name, description, sets) in variants() {
-        progress(name);
-        let model = recnet_model(ds, base, &sets, rounds, seed)?;
-        models.push(ModelResult { name: name.into(), description: description.into(), metrics: score_cases(&cs, &model) });
+    // The variants are independent runs: two at a time (the machines have two cores).
+    let vs = variants();
+    let results: Vec<Result<BTreeMap<String, f64>>> = std::thread::scope(|scope| {
+        let mut out = Vec::new();
+        for pair in vs.chunks(2) {
+            let handles: Vec<_> = pair
+                .iter()
+                .map(|(_, _, sets)| scope.spawn(|| recnet_model(ds, base, sets, rounds, seed).map(|m| score_cases(&cs, &m))))
+                .collect();
+            for ((name, _, _), h) in pair.iter().zip(handles) {
+                progress(name);
+                out.push(h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the {name} run panicked"))));
+            }
+        }
+        out
+    });
+    for ((name, description, _), r) in vs.iter().zip(results) {
+        models.push(ModelResult { name: (*name).into(), description: (*description).into(), metrics: r? });
     }
     Ok(Report {
         dataset: ds.name.clone(),

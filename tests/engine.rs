@@ -99,6 +99,11 @@ fn dataset_runs_contain_the_forward_kinds() {
     for k in ["interaction", "attribute_routed", "message_sent", "filter_decision", "assimilated"] {
         assert!(events.iter().any(|e| e.body.kind() == k), "no {k}");
     }
+    // A dataset run scores its validation split at the end of every round.
+    let metrics: Vec<_> = events.iter().filter_map(|e| match &e.body { EventBody::Metrics { split, values } => Some((split, values)), _ => None }).collect();
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(metrics[0].0, "valid");
+    assert!((0.0..=1.0).contains(&metrics[0].1["ndcg@10"]));
 }
 
 #[test]
