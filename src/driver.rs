@@ -44,6 +44,17 @@ pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64)
     }
 }
 
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Catch SIGINT and SIGTERM: runs stop at the next stage boundary with a valid session.
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Answer the engine's requests with `reasoner`, recording its exchanges as events first. A fatal
 /// reasoner failure stops here, before anything half-done is recorded.
 pub fn consult(engine: &mut Engine, reasoner: &mut dyn Reasoner, reqs: &[crate::reasoner::ReasonRequest]) -> Result<()> {
@@ -137,6 +148,12 @@ pub fn record(
         }
         progress(&engine, &pending);
         flush(&mut writer, &mut pending)?;
+        if interrupted() {
+            bail!(
+                "interrupted at step {}: the session is complete up to there",
+                engine.world().steps.saturating_sub(1)
+            );
+        }
     }
     Ok((engine, writer.events_written))
 }

@@ -7,7 +7,21 @@ use std::fmt::Write;
 pub fn world_json(w: &World) -> String {
     let mut s = serde_json::to_string_pretty(w).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
-    s
+    json_safe(&s)
+}
+
+/// JSON with every character that could act on a terminal or reorder text written as a `\uXXXX`
+/// escape: the same data, safe to print. (serde_json already escapes C0 controls.)
+pub fn json_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '\u{7f}'..='\u{9f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{feff}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn dot_str(s: &str) -> String {

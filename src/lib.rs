@@ -14,6 +14,7 @@ pub mod eval;
 pub mod event;
 pub mod export;
 pub mod gen;
+pub mod hardening;
 pub mod narrate;
 pub mod reasoner;
 pub mod rules;

@@ -414,7 +414,7 @@ fn export(file: &Path, at: Option<u64>, format: &str, events: bool, keyframe_eve
                 if format == "csv" {
                     text.push_str(&recnet::export::event_csv_row(&e));
                 } else {
-                    text.push_str(&serde_json::to_string(&e)?);
+                    text.push_str(&recnet::export::json_safe(&serde_json::to_string(&e)?));
                     text.push('\n');
                 }
             }
@@ -539,6 +539,7 @@ fn check_rules(file: &Path) -> Result<bool> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    recnet::driver::install_interrupt_handler();
     let result = match cli.command {
         Command::Run { source, rounds, out, llm } => run(source, rounds, &out, &llm).map(|_| true),
         Command::Demo { rounds, headless: true, .. } => demo(rounds).map(|_| true),
@@ -569,7 +570,12 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("recnet: {}", recnet::text::sanitize(&format!("{e:#}"), 2000));
+            let key = recnet::reasoner::openai::api_key();
+            let msg = recnet::reasoner::openai::redact(&format!("{e:#}"), key.as_deref());
+            eprintln!("recnet: {}", recnet::text::sanitize(&msg, 2000).replace("\\n", "\n"));
+            if recnet::driver::interrupted() {
+                return ExitCode::from(130);
+            }
             ExitCode::from(1)
         }
     }

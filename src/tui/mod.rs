@@ -105,9 +105,13 @@ fn run_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()
             app.dirty = false;
             last_frame = Instant::now();
         }
-        // Idle: block until input (no timer, so no CPU); busy: wake for the next run step or
-        // live batch.
-        let timeout = wait.unwrap_or(Duration::from_secs(3600));
+        // Idle: block until input; busy: wake for the next run step or live batch.
+        if crate::driver::interrupted() {
+            // SIGTERM (Ctrl+C arrives as a key in raw mode): leave cleanly.
+            return Ok(());
+        }
+        // Idle wakes once a second only to notice a termination signal.
+        let timeout = wait.unwrap_or(Duration::from_secs(1));
         if event::poll(timeout)? {
             // Drain everything queued, then draw once.
             loop {

@@ -1,0 +1,147 @@
+//! Hostile input and faults: fuzz regressions, random bytes, signals, full disks, bad paths,
+//! escape sequences in exports.
+
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn regressions(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions").join(target);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn kept_crash_inputs_stay_fixed() {
+    let mut n = 0;
+    for p in regressions("rules_parser") {
+        if let Ok(t) = std::str::from_utf8(&std::fs::read(&p).unwrap()) {
+            recnet::hardening::fuzz_rules(t);
+        }
+        n += 1;
+    }
+    for p in regressions("breakpoint_parser") {
+        recnet::hardening::fuzz_breakpoint(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+        n += 1;
+    }
+    for p in regressions("session_reader") {
+        recnet::hardening::fuzz_session(&std::fs::read(&p).unwrap());
+        n += 1;
+    }
+    for p in regressions("dataset_loader") {
+        recnet::hardening::fuzz_dataset(&std::fs::read(&p).unwrap());
+        n += 1;
+    }
+    assert!(n >= 7, "the regression corpus is missing ({n} files)");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn rules_and_breakpoints_never_panic(s in "[ -~\\n\\t()\\[\\]\"#<>=!éλ\u{1b}]{0,120}") {
+        recnet::hardening::fuzz_rules(&s);
+        recnet::hardening::fuzz_breakpoint(&s);
+    }
+
+    #[test]
+    fn sessions_of_any_bytes_never_panic(
+        lines in prop::collection::vec(prop_oneof![
+            Just("{\"format\":\"recnet-session\",\"version\":\"1.0\",\"recnet\":\"0\",\"source\":{\"kind\":\"scenario\",\"name\":\"x\",\"path\":\"x\"},\"seed\":1,\"rounds\":1,\"config\":{}}".to_string()),
+            Just("{\"step\":0,\"round\":0,\"tick\":0,\"kind\":\"world_created\",\"dim\":16,\"vocabulary\":[\"a\"]}".to_string()),
+            Just("{\"step\":1,\"round\":0,\"tick\":0,\"kind\":\"agent_created\",\"agent\":\"u1\",\"agent_kind\":\"user\",\"attrs\":{\"a\":0.5},\"rules\":\"default reject\"}".to_string()),
+            "[ -~]{0,40}",
+        ], 0..6),
+        tail in prop::collection::vec(any::<u8>(), 0..20),
+    ) {
+        let mut bytes = lines.join("\n").into_bytes();
+        bytes.extend(tail);
+        recnet::hardening::fuzz_session(&bytes);
+    }
+
+    #[test]
+    fn datasets_of_any_bytes_never_panic(rows in prop::collection::vec("[0-9a-z \\t:_]{0,30}", 0..8)) {
+        recnet::hardening::fuzz_dataset(rows.join("\n").as_bytes());
+    }
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_recnet"))
+}
+
+#[test]
+fn sigint_mid_run_leaves_a_valid_session() {
+    let d = tempfile::tempdir().unwrap();
+    let scen = d.path().join("big.json");
+    assert!(bin().args(["gen", "--users", "20000", "--items", "4000", "--interactions", "20000", "--communities", "20", "--out"]).arg(&scen).status().unwrap().success());
+    let out = d.path().join("s.jsonl");
+    let child = bin().args(["run", "--scenario"]).arg(&scen).arg("--out").arg(&out).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // Wait until it is well into the run.
+    let t = std::time::Instant::now();
+    while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < 200_000 && t.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted at step"), "{err}");
+    let chk = bin().arg("check").arg(&out).output().unwrap();
+    assert!(chk.status.success(), "{}", String::from_utf8_lossy(&chk.stderr));
+}
+
+#[test]
+fn full_disks_and_bad_paths_are_clear_errors() {
+    let o = bin().args(["run", "--scenario", "demo", "--out", "/dev/full"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/dev/full: write failed"), "{err}");
+    let o = bin().args(["run", "--scenario", "demo", "--out", "/nonexistent/dir/s.jsonl"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/dir/s.jsonl: cannot create session file"));
+    let o = bin().args(["run", "--scenario", "nowhere.toml", "--out", "x.jsonl"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere.toml: cannot read scenario"));
+}
+
+#[test]
+fn exports_of_hostile_text_are_safe() {
+    let d = tempfile::tempdir().unwrap();
+    let huge = "x".repeat(100_000);
+    let scen = format!(
+        "name = \"evil\"\n[[user]]\nid = \"u1\"\nname = \"\\u001b]52;c;aGk=\\u0007\\u202eevil\\u200b{huge}\"\nattrs = {{ \"Jazz\\u001b[2J\" = 0.5 }}\n[[item]]\nid = \"i1\"\ntitle = \"\\u001b[31mred\\u009b\"\ncategories = [\"Jazz\\u001b[2J\"]\n[[item]]\nid = \"i2\"\ncategories = [\"Rock\"]\n[schedule]\ninteractions = [[\"u1\", \"i1\", \"i2\"]]\n"
+    );
+    std::fs::write(d.path().join("evil.toml"), scen).unwrap();
+    let run = bin().current_dir(d.path()).args(["run", "--scenario", "evil.toml", "--out", "s.jsonl"]).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let bad = |s: &str| s.chars().any(|c| c == '\u{1b}' || c == '\u{7}' || c == '\u{9b}' || c == '\u{202e}' || c == '\u{200b}');
+    for args in [vec!["export", "s.jsonl", "--format", "json"], vec!["export", "s.jsonl", "--format", "dot"], vec!["export", "s.jsonl", "--events", "--format", "csv"], vec!["export", "s.jsonl", "--events", "--format", "json"]] {
+        let o = bin().current_dir(d.path()).args(&args).output().unwrap();
+        assert!(o.status.success());
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(!bad(&text), "{args:?} printed a raw escape or bidi character");
+        if args.contains(&"dot") || args.contains(&"csv") {
+            assert!(text.lines().all(|l| l.chars().count() < 2_000), "{args:?}: a huge string was not cut");
+        }
+    }
+    // JSON stays faithful: parsing it gives back the original text.
+    let o = bin().current_dir(d.path()).args(["export", "s.jsonl", "--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["clients"][0]["title"].as_str().unwrap().starts_with("\u{1b}]52"));
+    let diff = bin().current_dir(d.path()).args(["diff", "s.jsonl", "--steps", "0", "5"]).output().unwrap();
+    assert!(!bad(&String::from_utf8_lossy(&diff.stdout)));
+    let demo = bin().current_dir(d.path()).args(["demo", "--headless", "--rounds", "1"]).output().unwrap();
+    assert!(!bad(&String::from_utf8_lossy(&demo.stdout)));
+}
+
+#[test]
+fn api_keys_never_leak_into_errors() {
+    let o = bin()
+        .args(["run", "--scenario", "demo", "--llm-url", "http://127.0.0.1:1/v1?key=sk-LEAK-9999", "--llm-retries", "0", "--out", "/tmp/recnet-leak-test.jsonl"])
+        .env("OPENAI_API_KEY", "sk-LEAK-9999")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!all.contains("sk-LEAK-9999"), "{all}");
+    assert!(all.contains("[redacted]") || all.contains("127.0.0.1:1"), "{all}");
+}
