@@ -753,33 +753,15 @@ impl World {
                 } else if let Some(cr) = c.rule_credit.get_mut(ix) {
                     *cr = 0.0;
                 }
-                c.rule_hits.resize(parsed.len(), 0);
-                c.rule_credit.resize(parsed.len(), 0.0);
-                c.rules = parsed;
-                c.rules_text = rules.clone();
-                c.rules_since_tick = tick;
-                // Held messages keep waiting, re-judged by the new rules at the next activation.
-                for b in &mut c.buffer {
-                    b.held = None;
-                }
-                let prefix = format!("{agent}#");
-                self.evidence.retain(|m, _| !m.starts_with(&prefix));
+                self.install_rules(agent, parsed, rules, tick);
                 self.counters.rule_edits += 1;
             }
             EventBody::RulesReplaced { agent, rules, .. } => {
                 let parsed = parse_rules(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
-                let tick = ev.tick;
                 let c = self.client_mut(agent, kind)?;
-                c.rule_hits = vec![0; parsed.len()];
-                c.rule_credit = vec![0.0; parsed.len()];
-                c.rules = parsed;
-                c.rules_text = rules.clone();
-                c.rules_since_tick = tick;
-                for b in &mut c.buffer {
-                    b.held = None;
-                }
-                let prefix = format!("{agent}#");
-                self.evidence.retain(|m, _| !m.starts_with(&prefix));
+                c.rule_hits.clear();
+                c.rule_credit.clear();
+                self.install_rules(agent, parsed, rules, ev.tick);
             }
             EventBody::RouterEdited { router, fan_out, tau, .. } => {
                 if !tau.is_finite() {
@@ -807,6 +789,23 @@ impl World {
         }
         self.steps += 1;
         Ok(())
+    }
+
+    /// Give a client new rules (statistics already aligned by the caller): held messages are
+    /// re-judged at the next activation, and evidence about the old rules is dropped.
+    fn install_rules(&mut self, agent: &str, parsed: Vec<Rule>, text: &str, tick: u64) {
+        let Some(ix) = self.client_ix(agent) else { return };
+        let c = &mut self.clients[ix];
+        c.rule_hits.resize(parsed.len(), 0);
+        c.rule_credit.resize(parsed.len(), 0.0);
+        c.rules = parsed;
+        c.rules_text = text.to_string();
+        c.rules_since_tick = tick;
+        for b in &mut c.buffer {
+            b.held = None;
+        }
+        let prefix = format!("{agent}#");
+        self.evidence.retain(|m, _| !m.starts_with(&prefix));
     }
 
     fn release(&mut self, id: u64) {
