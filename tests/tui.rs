@@ -176,3 +176,23 @@ fn hostile_titles_are_drawn_safely() {
     }
     assert!(shown.contains("\\e]52"), "the escape is not shown visibly:\n{shown}");
 }
+
+#[test]
+fn the_event_log_filters() {
+    let mut app = demo_app(2);
+    press(&mut app, "2/");
+    for c in "rejects".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.log_filter, "rejects");
+    let shown = screen(&app, 120, 40);
+    let rows: Vec<&str> = shown.lines().filter(|l| l.contains("filter_decision") || l.contains(" t")).filter(|l| l.starts_with('│')).collect();
+    assert!(!rows.is_empty(), "{shown}");
+    assert!(rows.iter().all(|r| r.contains("rejects")), "{shown}");
+    // j moves to the next matching event.
+    let at = app.log_cursor;
+    press(&mut app, "j");
+    assert!(app.log_cursor > at);
+    assert!(app.log_matches(&app.event(app.log_cursor).unwrap()));
+}

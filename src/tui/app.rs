@@ -46,7 +46,7 @@ pub enum InputKind {
 impl InputKind {
     pub fn title(self) -> &'static str {
         match self {
-            InputKind::Search => "search agents and events",
+            InputKind::Search => "search agents and events (in the event log: filter it; empty clears)",
             InputKind::Command => "command: a step number, b EXPR (breakpoint), clear",
             InputKind::Breakpoint => "breakpoint, e.g. kind == filter_decision and agent == u7 and decision == reject",
         }
@@ -99,6 +99,8 @@ pub struct App {
     pub bookmarks: BTreeSet<u64>,
     pub status: String,
     pub log_cursor: u64,
+    /// The event log shows only events whose kind or text contains this (set with / in the log).
+    pub log_filter: String,
     pub quit: bool,
     pub dirty: bool,
     /// A forward step waiting for the live engine.
@@ -133,6 +135,7 @@ impl App {
             bookmarks: BTreeSet::new(),
             status: String::new(),
             log_cursor: 0,
+            log_filter: String::new(),
             quit: false,
             dirty: true,
             pending_forward: 0,
@@ -561,6 +564,22 @@ impl App {
 
     fn move_selection(&mut self, delta: i64) {
         if self.view == View::Events || self.focus == Focus::Log {
+            if !self.log_filter.is_empty() {
+                for _ in 0..delta.unsigned_abs() {
+                    let next = if delta > 0 {
+                        self.find_forward(self.log_cursor + 1, |e| self.log_matches(e))
+                    } else if self.log_cursor > 0 {
+                        self.find_back(self.log_cursor - 1, |e| self.log_matches(e))
+                    } else {
+                        None
+                    };
+                    match next {
+                        Some(i) => self.log_cursor = i,
+                        None => break,
+                    }
+                }
+                return;
+            }
             let max = self.len().saturating_sub(1) as i64;
             self.log_cursor = (self.log_cursor as i64 + delta).clamp(0, max) as u64;
             return;
@@ -574,6 +593,16 @@ impl App {
         let next = (cur + delta).clamp(0, ids.len() as i64 - 1) as usize;
         self.selected = Some(ids[next].clone());
         self.follow = false;
+    }
+
+    /// Does an event pass the log filter (kind, ids or narration containing it)?
+    pub fn log_matches(&self, e: &Event) -> bool {
+        if self.log_filter.is_empty() {
+            return true;
+        }
+        let f = &self.log_filter;
+        e.body.kind().contains(f.as_str())
+            || crate::narrate::narrate(e, &self.world).to_lowercase().contains(f.as_str())
     }
 
     pub fn agent_order(&self) -> Vec<String> {
@@ -621,6 +650,11 @@ impl App {
     fn submit(&mut self, kind: InputKind, input: &str) -> Result<(), String> {
         match kind {
             InputKind::Breakpoint => self.add_breakpoint(input),
+            InputKind::Search if self.view == View::Events => {
+                self.log_filter = input.to_lowercase();
+                self.status = if input.is_empty() { "log filter cleared".into() } else { format!("log filtered by {}", crate::text::sanitize(input, 40)) };
+                Ok(())
+            }
             InputKind::Search => self.search(input),
             InputKind::Command => {
                 if let Ok(n) = input.parse::<u64>() {

@@ -467,13 +467,51 @@ fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, inbox: Rect
 }
 
 fn events_view(f: &mut Frame, app: &App, area: Rect) {
-    let block = Block::bordered().title(" Event log (Enter opens · / searches · j/k moves) ");
+    let title = if app.log_filter.is_empty() {
+        " Event log (Enter opens · / filters · j/k moves) ".to_string()
+    } else {
+        format!(" Event log filtered by “{}” (/ then Enter on empty clears) ", s(&app.log_filter, 30))
+    };
+    let block = Block::bordered().title(title);
     let inner = block.inner(area);
     f.render_widget(block, area);
     let h = inner.height as u64;
     let len = app.len();
-    let first = app.log_cursor.saturating_sub(h / 2).min(len.saturating_sub(h));
-    let evs = app.branch().timeline.store.range(first, (first + h).min(len)).unwrap_or_default();
+    let evs = if app.log_filter.is_empty() {
+        let first = app.log_cursor.saturating_sub(h / 2).min(len.saturating_sub(h));
+        app.branch().timeline.store.range(first, (first + h).min(len)).unwrap_or_default()
+    } else {
+        // Matching rows only: half a screen before the cursor, the rest after (bounded scans).
+        let mut before = Vec::new();
+        let mut i = app.log_cursor;
+        while before.len() < (h / 2) as usize {
+            match app.find_back(i, |e| app.log_matches(e)) {
+                Some(j) => {
+                    before.push(j);
+                    if j == 0 {
+                        break;
+                    }
+                    i = j - 1;
+                }
+                None => break,
+            }
+        }
+        before.reverse();
+        let mut rows: Vec<crate::event::Event> = before.iter().filter_map(|j| app.event(*j)).collect();
+        let mut next = before.last().map(|j| j + 1).unwrap_or(app.log_cursor);
+        while (rows.len() as u64) < h {
+            match app.find_forward(next, |e| app.log_matches(e)) {
+                Some(j) => {
+                    if let Some(e) = app.event(j) {
+                        rows.push(e);
+                    }
+                    next = j + 1;
+                }
+                None => break,
+            }
+        }
+        rows
+    };
     let lines: Vec<Line> = evs
         .iter()
         .map(|e| {
