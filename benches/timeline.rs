@@ -8,21 +8,22 @@ use recnet::session::{Header, SessionFile, SessionWriter, SourceRef};
 use recnet::timeline::{EventStore, Timeline, DEFAULT_KEYFRAME_EVERY};
 use std::path::PathBuf;
 
-/// A demo session of at least `n` events, written once and reused.
+/// A session of exactly `n` events on a small generated world (300 users, 100 items), as many
+/// rounds as it takes; written once and reused.
 fn session(n: u64) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("demo-{n}.jsonl"));
+    let path = dir.join(format!("gen-{n}.jsonl"));
     if path.exists() {
         return path;
     }
-    let sc = recnet::scenario::load_scenario("demo", 7).unwrap();
-    let cfg = Config::from_layers(&[sc.config.clone()], &[]).unwrap();
-    let rounds = (n / 800 + 2) as u32;
-    let header = Header::new(SourceRef { kind: "scenario".into(), name: "demo".into(), path: "builtin:demo".into(), digest: sc.digest.clone() }, 7, rounds, cfg.clone());
+    let spec = recnet::gen::generate(300, 100, 2000, 8, 7);
+    let cfg = Config::from_layers(&[], &["routers.count=8".into()]).unwrap();
+    let rounds = 100_000;
+    let header = Header::new(SourceRef { kind: "scenario".into(), name: spec.name.clone(), path: "generated".into(), digest: String::new() }, 7, rounds, cfg.clone());
     let tmp = path.with_extension("tmp");
     let mut w = SessionWriter::create(&tmp, &header).unwrap();
-    let mut e = Engine::new(&sc.spec, cfg, 7, rounds);
+    let mut e = Engine::new(&spec, cfg, 7, rounds);
     let mut offline = Offline::new();
     let mut written = 0;
     'run: loop {
@@ -51,7 +52,8 @@ fn session(n: u64) -> PathBuf {
 fn seek(c: &mut Criterion) {
     let mut g = c.benchmark_group("timeline");
     g.sample_size(20);
-    for n in [10_000u64, 100_000, 1_000_000] {
+    g.measurement_time(std::time::Duration::from_secs(3));
+    for n in [10_000u64, 100_000, 1_000_000, 10_000_000] {
         let path = session(n);
         let mut tl = Timeline::new(EventStore::File(SessionFile::open(&path).unwrap()), DEFAULT_KEYFRAME_EVERY);
         let len = tl.len();

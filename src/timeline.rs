@@ -47,7 +47,7 @@ pub const DEFAULT_KEYFRAME_EVERY: u64 = 256;
 /// Memory the keyframes may take: past it every other keyframe is dropped and the spacing
 /// doubles, so memory stays bounded whatever spacing was asked for (and small worlds keep fine
 /// spacing on long sessions, so seeks stay flat).
-const KEYFRAME_BUDGET_BYTES: usize = 256 << 20;
+const KEYFRAME_BUDGET_BYTES: usize = 768 << 20;
 const CACHE: usize = 4;
 
 pub struct Timeline {
@@ -105,11 +105,14 @@ impl Timeline {
                 at += 1;
                 if self.keyframe_every > 0 && at % self.keyframe_every == 0 && !self.keyframes.contains_key(&at) {
                     self.keyframes.insert(at, world.clone());
-                    let max = *self.max_keyframes.get_or_insert_with(|| {
-                        // A world in memory takes roughly what its JSON does, a few times over.
+                    // Worlds grow: re-estimate the budget's room whenever the count doubles.
+                    let n = self.keyframes.len();
+                    if self.max_keyframes.is_none() || n.is_power_of_two() {
+                        // A world in memory takes about three times what its JSON does (measured).
                         let size = serde_json::to_vec(&world).map(|v| v.len()).unwrap_or(1 << 20) * 3;
-                        (KEYFRAME_BUDGET_BYTES / size.max(1)).clamp(64, 1 << 16)
-                    });
+                        self.max_keyframes = Some((KEYFRAME_BUDGET_BYTES / size.max(1)).clamp(64, 1 << 16));
+                    }
+                    let max = self.max_keyframes.unwrap_or(64);
                     if self.keyframes.len() > max {
                         self.keyframe_every *= 2;
                         let every = self.keyframe_every;

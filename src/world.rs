@@ -5,6 +5,7 @@ use crate::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody
 use crate::rules::{parse_rules, Polarity, Rule};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// Weights this close to zero are dropped from a profile.
 const ZERO: f64 = 1e-4;
@@ -17,8 +18,10 @@ pub struct Client {
     pub title: Option<String>,
     pub attrs: BTreeMap<String, f64>,
     pub rules_text: String,
+    /// Parsed `rules_text`, shared between clients with the same text (most have the default),
+    /// so a world and its keyframes do not hold a parse tree per client.
     #[serde(skip)]
-    pub rules: Vec<Rule>,
+    pub rules: Arc<Vec<Rule>>,
     /// How often each rule matched (parallel to `rules`).
     pub rule_hits: Vec<u64>,
     /// Credit each rule has earned from the backward phase (parallel to `rules`).
@@ -180,6 +183,9 @@ pub struct World {
     /// dense dot product, which is what makes propagation over large communities fast.
     #[serde(skip)]
     client_terms: Vec<Terms>,
+    /// Parsed rule lists by their text.
+    #[serde(skip)]
+    rule_sets: HashMap<String, Arc<Vec<Rule>>>,
 }
 
 const INLINE_TERMS: usize = 6;
@@ -466,17 +472,18 @@ impl World {
                 let parsed = parse_rules(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
                 let ix = self.clients.len();
                 self.client_index.insert(agent.clone(), ix);
+                let shared = self.intern_rules(rules, parsed);
                 self.clients.push(Client {
                     id: agent.clone(),
                     kind: *agent_kind,
                     title: title.clone(),
                     attrs: attrs.clone(),
                     rules_text: rules.clone(),
-                    rule_hits: vec![0; parsed.len()],
-                    rule_credit: vec![0.0; parsed.len()],
+                    rule_hits: vec![0; shared.len()],
+                    rule_credit: vec![0.0; shared.len()],
                     rules_since_tick: ev.tick,
                     feedback: Vec::new(),
-                    rules: parsed,
+                    rules: shared,
                     buffer: Vec::new(),
                     routers: BTreeSet::new(),
                     last_extracted: Vec::new(),
@@ -795,10 +802,11 @@ impl World {
     /// re-judged at the next activation, and evidence about the old rules is dropped.
     fn install_rules(&mut self, agent: &str, parsed: Vec<Rule>, text: &str, tick: u64) {
         let Some(ix) = self.client_ix(agent) else { return };
+        let shared = self.intern_rules(text, parsed);
         let c = &mut self.clients[ix];
-        c.rule_hits.resize(parsed.len(), 0);
-        c.rule_credit.resize(parsed.len(), 0.0);
-        c.rules = parsed;
+        c.rule_hits.resize(shared.len(), 0);
+        c.rule_credit.resize(shared.len(), 0.0);
+        c.rules = shared;
         c.rules_text = text.to_string();
         c.rules_since_tick = tick;
         for b in &mut c.buffer {
@@ -806,6 +814,10 @@ impl World {
         }
         let prefix = format!("{agent}#");
         self.evidence.retain(|m, _| !m.starts_with(&prefix));
+    }
+
+    fn intern_rules(&mut self, text: &str, parsed: Vec<Rule>) -> Arc<Vec<Rule>> {
+        self.rule_sets.entry(text.to_string()).or_insert_with(|| Arc::new(parsed)).clone()
     }
 
     fn release(&mut self, id: u64) {
