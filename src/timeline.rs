@@ -48,7 +48,7 @@ pub const DEFAULT_KEYFRAME_EVERY: u64 = 256;
 /// doubles, so memory stays bounded whatever spacing was asked for (and small worlds keep fine
 /// spacing on long sessions, so seeks stay flat).
 const KEYFRAME_BUDGET_BYTES: usize = 768 << 20;
-const CACHE: usize = 4;
+const CACHE: usize = 12;
 
 pub struct Timeline {
     pub store: EventStore,
@@ -98,11 +98,19 @@ impl Timeline {
             None => (key, self.keyframes.get(&key).cloned().unwrap_or_default()),
         };
         const CHUNK: u64 = 4096;
+        // Moving backward (stepping back through a session) replays the same stretch again and
+        // again: leave a few checkpoints along it so the next steps back start close by.
+        let backward = self.recent.last().is_some_and(|(k, _)| *k > n);
+        let stride = if backward && n - at > 64 { ((n - at) / 8).max(1) } else { u64::MAX };
+        let from = at;
         while at < n {
             let to = (at + CHUNK).min(n);
             for ev in self.store.range(at, to)? {
                 world.apply(&ev).map_err(|e| anyhow!("step {}: {e}", ev.step))?;
                 at += 1;
+                if stride != u64::MAX && at < n && (at - from) % stride == 0 {
+                    self.recent.push((at, world.clone()));
+                }
                 if self.keyframe_every > 0 && at % self.keyframe_every == 0 && !self.keyframes.contains_key(&at) {
                     self.keyframes.insert(at, world.clone());
                     // Worlds grow: re-estimate the budget's room whenever the count doubles.
@@ -123,7 +131,7 @@ impl Timeline {
         }
         self.recent.retain(|(k, _)| *k != n);
         self.recent.push((n, world.clone()));
-        if self.recent.len() > CACHE {
+        while self.recent.len() > CACHE {
             self.recent.remove(0);
         }
         Ok(world)
