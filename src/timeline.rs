@@ -100,7 +100,7 @@ impl Timeline {
         const CHUNK: u64 = 4096;
         // Moving backward (stepping back through a session) replays the same stretch again and
         // again: leave a few checkpoints along it so the next steps back start close by.
-        let backward = self.recent.last().is_some_and(|(k, _)| *k > n);
+        let backward = self.recent.last().is_some_and(|(k, _)| *k > n && *k - n <= 16);
         let stride = if backward && n - at > 64 { ((n - at) / 8).max(1) } else { u64::MAX };
         let from = at;
         while at < n {
