@@ -22,6 +22,19 @@ fn forward(c: &mut Criterion) {
             e.world().counters.attributes_routed
         })
     });
+    // 100k clients: setup (120k agents, k-means) plus a short stretch of interactions.
+    let big = recnet::gen::generate(100_000, 20_000, 2_000, 40, 1);
+    let cfg = Config::from_layers(&[], &["routers.count=40".into()]).unwrap();
+    let mut probe = Engine::new(&big, cfg.clone(), 1, 1);
+    probe.run_to_end(&mut Offline::new());
+    g.throughput(Throughput::Elements(probe.world().counters.attributes_routed));
+    g.bench_function("100k users + 20k items, 2k interactions (elements = attributes routed)", |b| {
+        b.iter(|| {
+            let mut e = Engine::new(&big, cfg.clone(), 1, 1);
+            e.run_to_end(&mut Offline::new());
+            e.world().counters.attributes_routed
+        })
+    });
     g.finish();
 }
 

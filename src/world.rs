@@ -35,6 +35,8 @@ pub struct Client {
     /// What this client's last reflection changed (shown by the inspector).
     pub last_extracted: Vec<AttrDelta>,
     pub interactions: u64,
+    #[serde(skip)]
+    terms: Terms,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -157,8 +159,10 @@ pub struct World {
     pub steps: u64,
     pub cursor: Cursor,
     pub dim: usize,
-    pub clients: Vec<Client>,
-    pub routers: Vec<Router>,
+    /// Clients and routers behind `Arc`s: cloning a world (a keyframe) copies pointers, and an
+    /// event copies only the agents it changes (copy on write).
+    pub clients: Vec<Arc<Client>>,
+    pub routers: Vec<Arc<Router>>,
     pub messages: BTreeMap<u64, Message>,
     /// Id the next message gets.
     pub next_message: u64,
@@ -168,24 +172,22 @@ pub struct World {
     /// Evaluation metrics recorded during the run: (step, split, values).
     pub metrics: Vec<(u64, String, BTreeMap<String, f64>)>,
     #[serde(skip)]
-    client_index: HashMap<String, usize>,
+    client_index: Arc<HashMap<String, usize>>,
     #[serde(skip)]
-    router_index: HashMap<String, usize>,
+    router_index: Arc<HashMap<String, usize>>,
     #[serde(skip)]
-    embedder: Option<Embedder>,
+    embedder: Option<Arc<Embedder>>,
     #[serde(skip)]
-    attr_vecs: HashMap<String, Vec<f32>>,
+    attr_vecs: Arc<HashMap<String, Vec<f32>>>,
     /// Attribute ids, vectors and their pairwise similarities (derived, rebuilt by replay).
     #[serde(skip)]
-    space: AttrSpace,
+    space: Arc<AttrSpace>,
     /// Each client's interest as sparse (attribute id, |weight|) terms, and the length of the
     /// vector they stand for: relevance is then a handful of table lookups per client instead of a
     /// dense dot product, which is what makes propagation over large communities fast.
-    #[serde(skip)]
-    client_terms: Vec<Terms>,
     /// Parsed rule lists by their text.
     #[serde(skip)]
-    rule_sets: HashMap<String, Arc<Vec<Rule>>>,
+    rule_sets: Arc<HashMap<String, Arc<Vec<Rule>>>>,
 }
 
 const INLINE_TERMS: usize = 6;
@@ -316,13 +318,13 @@ impl World {
         self.client_index.get(id).copied()
     }
     pub fn client(&self, id: &str) -> Option<&Client> {
-        self.client_ix(id).map(|i| &self.clients[i])
+        self.client_ix(id).map(|i| &*self.clients[i])
     }
     pub fn router_ix(&self, id: &str) -> Option<usize> {
         self.router_index.get(id).copied()
     }
     pub fn router(&self, id: &str) -> Option<&Router> {
-        self.router_ix(id).map(|i| &self.routers[i])
+        self.router_ix(id).map(|i| &*self.routers[i])
     }
 
     fn client_mut(&mut self, id: &str, ev: &str) -> Result<&mut Client, ApplyError> {
@@ -331,7 +333,7 @@ impl World {
             .get(id)
             .copied()
             .ok_or_else(|| ApplyError(format!("{ev}: unknown agent {}", crate::text::sanitize(id, 40))))?;
-        Ok(&mut self.clients[ix])
+        Ok(Arc::make_mut(&mut self.clients[ix]))
     }
     fn router_mut(&mut self, id: &str, ev: &str) -> Result<&mut Router, ApplyError> {
         let ix = self
@@ -339,7 +341,7 @@ impl World {
             .get(id)
             .copied()
             .ok_or_else(|| ApplyError(format!("{ev}: unknown router {}", crate::text::sanitize(id, 40))))?;
-        Ok(&mut self.routers[ix])
+        Ok(Arc::make_mut(&mut self.routers[ix]))
     }
 
     /// Embedding of one attribute phrase (cached for the world's vocabulary).
@@ -380,15 +382,15 @@ impl World {
             terms.push((id, w.abs() as f32));
         }
         let norm = self.space.norm(&terms);
-        if self.client_terms.len() <= ix {
-            self.client_terms.resize(ix + 1, Terms::default());
-        }
-        self.client_terms[ix] = Terms::new(terms, norm);
+        Arc::make_mut(&mut self.clients[ix]).terms = Terms::new(terms, norm);
     }
 
     fn intern(&mut self, attr: &str) -> u32 {
+        if let Some(id) = self.space.ids.get(attr) {
+            return *id;
+        }
         let (embedder, cached, dim) = (&self.embedder, &self.attr_vecs, self.dim.max(1));
-        self.space.intern(attr, || {
+        Arc::make_mut(&mut self.space).intern(attr, || {
             cached.get(attr).cloned().or_else(|| embedder.as_ref().map(|e| e.embed(attr))).unwrap_or_else(|| vec![0.0; dim])
         })
     }
@@ -405,7 +407,7 @@ impl World {
     /// Cosine between a message's topics and a client's interests (both |weight|-weighted sums of
     /// attribute embeddings).
     pub fn relevance_to(&self, key: &ContentKey, client_ix: usize) -> f64 {
-        let Some(t) = self.client_terms.get(client_ix) else { return 0.0 };
+        let Some(t) = self.clients.get(client_ix).map(|c| &c.terms) else { return 0.0 };
         let norm = t.norm;
         if norm == 0.0 || key.norm == 0.0 {
             return 0.0;
@@ -422,13 +424,13 @@ impl World {
     fn refresh_member_ix(&mut self, ix: usize) {
         let mut v: Vec<usize> = self.routers[ix].members.iter().filter_map(|m| self.client_index.get(m).copied()).collect();
         v.sort_unstable();
-        self.routers[ix].member_ix = v;
+        Arc::make_mut(&mut self.routers[ix]).member_ix = v;
     }
 
     fn refresh_centroid(&mut self, ix: usize) {
         let r = &self.routers[ix];
         let v = self.topic_vec(r.attributes.iter().map(|a| (a.as_str(), 1.0)));
-        self.routers[ix].centroid = v;
+        Arc::make_mut(&mut self.routers[ix]).centroid = v;
     }
 
     /// Relevance of a message's content to a client: cosine of topics.
@@ -461,8 +463,8 @@ impl World {
                     return Err(ApplyError(format!("{kind}: embedding dimension {dim} out of range 8..4096")));
                 }
                 let e = Embedder::new(*dim, vocabulary);
-                self.attr_vecs = vocabulary.iter().map(|w| (w.clone(), e.embed(w))).collect();
-                self.embedder = Some(e);
+                self.attr_vecs = Arc::new(vocabulary.iter().map(|w| (w.clone(), e.embed(w))).collect());
+                self.embedder = Some(Arc::new(e));
                 self.dim = *dim;
             }
             EventBody::AgentCreated { agent, agent_kind, title, attrs, rules } => {
@@ -471,9 +473,9 @@ impl World {
                 }
                 let parsed = parse_rules(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
                 let ix = self.clients.len();
-                self.client_index.insert(agent.clone(), ix);
+                Arc::make_mut(&mut self.client_index).insert(agent.clone(), ix);
                 let shared = self.intern_rules(rules, parsed);
-                self.clients.push(Client {
+                self.clients.push(Arc::new(Client {
                     id: agent.clone(),
                     kind: *agent_kind,
                     title: title.clone(),
@@ -488,7 +490,8 @@ impl World {
                     routers: BTreeSet::new(),
                     last_extracted: Vec::new(),
                     interactions: 0,
-                });
+                    terms: Terms::default(),
+                }));
                 self.refresh_interest(ix);
             }
             EventBody::RouterCreated { router, attributes, profile, members, fan_out, tau, summary } => {
@@ -499,8 +502,8 @@ impl World {
                     self.client_mut(m, kind)?.routers.insert(router.clone());
                 }
                 let ix = self.routers.len();
-                self.router_index.insert(router.clone(), ix);
-                self.routers.push(Router {
+                Arc::make_mut(&mut self.router_index).insert(router.clone(), ix);
+                self.routers.push(Arc::new(Router {
                     id: router.clone(),
                     attributes: attributes.iter().cloned().collect(),
                     profile: profile.clone(),
@@ -513,7 +516,7 @@ impl World {
                     messages_sent: 0,
                     centroid: Vec::new(),
                     member_ix: Vec::new(),
-                });
+                }));
                 self.refresh_member_ix(ix);
                 self.refresh_centroid(ix);
             }
@@ -555,7 +558,7 @@ impl World {
                     c.routers.remove(router);
                 }
                 let (rix, cix) = (self.router_index[router], self.client_index[agent]);
-                let list = &mut self.routers[rix].member_ix;
+                let list = &mut Arc::make_mut(&mut self.routers[rix]).member_ix;
                 match (list.binary_search(&cix), *joined) {
                     (Err(pos), true) => list.insert(pos, cix),
                     (Ok(pos), false) => {
@@ -803,7 +806,7 @@ impl World {
     fn install_rules(&mut self, agent: &str, parsed: Vec<Rule>, text: &str, tick: u64) {
         let Some(ix) = self.client_ix(agent) else { return };
         let shared = self.intern_rules(text, parsed);
-        let c = &mut self.clients[ix];
+        let c = Arc::make_mut(&mut self.clients[ix]);
         c.rule_hits.resize(shared.len(), 0);
         c.rule_credit.resize(shared.len(), 0.0);
         c.rules = shared;
@@ -817,7 +820,10 @@ impl World {
     }
 
     fn intern_rules(&mut self, text: &str, parsed: Vec<Rule>) -> Arc<Vec<Rule>> {
-        self.rule_sets.entry(text.to_string()).or_insert_with(|| Arc::new(parsed)).clone()
+        if let Some(r) = self.rule_sets.get(text) {
+            return r.clone();
+        }
+        Arc::make_mut(&mut self.rule_sets).entry(text.to_string()).or_insert_with(|| Arc::new(parsed)).clone()
     }
 
     fn release(&mut self, id: u64) {
