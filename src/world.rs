@@ -35,8 +35,6 @@ pub struct Client {
     /// What this client's last reflection changed (shown by the inspector).
     pub last_extracted: Vec<AttrDelta>,
     pub interactions: u64,
-    #[serde(skip)]
-    terms: Terms,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -185,6 +183,10 @@ pub struct World {
     /// Each client's interest as sparse (attribute id, |weight|) terms, and the length of the
     /// vector they stand for: relevance is then a handful of table lookups per client instead of a
     /// dense dot product, which is what makes propagation over large communities fast.
+    /// Each client's interest terms in one contiguous array (the propagation scan reads many in
+    /// a row); shared with keyframes until changed.
+    #[serde(skip)]
+    client_terms: Arc<Vec<Terms>>,
     /// Parsed rule lists by their text.
     #[serde(skip)]
     rule_sets: Arc<HashMap<String, Arc<Vec<Rule>>>>,
@@ -382,7 +384,11 @@ impl World {
             terms.push((id, w.abs() as f32));
         }
         let norm = self.space.norm(&terms);
-        Arc::make_mut(&mut self.clients[ix]).terms = Terms::new(terms, norm);
+        let all = Arc::make_mut(&mut self.client_terms);
+        if all.len() <= ix {
+            all.resize(ix + 1, Terms::default());
+        }
+        all[ix] = Terms::new(terms, norm);
     }
 
     fn intern(&mut self, attr: &str) -> u32 {
@@ -407,7 +413,7 @@ impl World {
     /// Cosine between a message's topics and a client's interests (both |weight|-weighted sums of
     /// attribute embeddings).
     pub fn relevance_to(&self, key: &ContentKey, client_ix: usize) -> f64 {
-        let Some(t) = self.clients.get(client_ix).map(|c| &c.terms) else { return 0.0 };
+        let Some(t) = self.client_terms.get(client_ix) else { return 0.0 };
         let norm = t.norm;
         if norm == 0.0 || key.norm == 0.0 {
             return 0.0;
@@ -490,7 +496,6 @@ impl World {
                     routers: BTreeSet::new(),
                     last_extracted: Vec::new(),
                     interactions: 0,
-                    terms: Terms::default(),
                 }));
                 self.refresh_interest(ix);
             }
