@@ -249,7 +249,8 @@ fn graph(f: &mut Frame, app: &App, area: Rect) {
     };
     let col_w = (wc / 3).max(4);
     let label = |id: &str| -> String {
-        let t = app.world.client(id).and_then(|c| c.title.as_deref()).map(|t| format!(" {}", s(t, 14))).unwrap_or_default();
+        // Titles get what the column allows (the whole label is cut to the column below).
+        let t = app.world.client(id).and_then(|c| c.title.as_deref()).map(|t| format!(" {}", s(t, col_w))).unwrap_or_default();
         let full = format!("{}{}", s(id, 10), t);
         s(&full, col_w.saturating_sub(3))
     };
@@ -413,7 +414,9 @@ fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         format!(" {:<3}{:<tw$}{:>6}{:>8}", "#", "rule (first match wins)", "hits", "credit"),
         st(app, Role::Dim),
     ))];
-    for (i, r) in c.rules.iter().enumerate() {
+    let room = (area.height as usize).saturating_sub(3);
+    let hidden = c.rules.len().saturating_sub(room);
+    for (i, r) in c.rules.iter().enumerate().take(if hidden > 0 { room.saturating_sub(1) } else { room }) {
         let text = crate::rules::print_rule(r);
         let hits = c.rule_hits.get(i).copied().unwrap_or(0);
         let credit = c.rule_credit.get(i).copied().unwrap_or(0.0);
@@ -426,6 +429,9 @@ fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             Span::raw(format!("{hits:>6}")),
             Span::styled(format!("{credit:>+8.3}"), if credit < 0.0 { st(app, Role::Reject) } else { Style::new() }),
         ]));
+    }
+    if hidden > 0 {
+        lines.push(Line::from(Span::styled(format!(" … {} more (e shows all)", hidden + 1), st(app, Role::Dim))));
     }
     f.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(format!(" Rules ({} · e edits) ", c.rules.len()))),
