@@ -90,10 +90,13 @@ pub fn parse_rule_module(module: &str) -> Option<(&str, usize)> {
     Some((a, r.parse().ok()?))
 }
 
+fn mean_reward(evidence: &[Evidence]) -> f64 {
+    evidence.iter().map(|e| e.reward).sum::<f64>() / (evidence.len() as f64).max(1.0)
+}
+
 /// Offline gradient analysis for one rule: aggregate its evidence into a direction and an edit.
 pub fn rule_gradient(agent: &str, rule_ix: usize, rule: &Rule, evidence: &[Evidence], threshold: f64) -> (String, Edit) {
-    let n = evidence.len() as f64;
-    let mean = evidence.iter().map(|e| e.reward).sum::<f64>() / n.max(1.0);
+    let mean = mean_reward(evidence);
     match rule.action {
         Action::Accept { .. } if mean < -threshold => (
             format!("rule {rule_ix} accepted {} message(s) that hurt on average ({mean:.3}): tighten it", evidence.len()),
@@ -117,8 +120,7 @@ pub fn rule_gradient(agent: &str, rule_ix: usize, rule: &Rule, evidence: &[Evide
 
 /// Offline gradient analysis for a router.
 pub fn router_gradient(router: &str, evidence: &[Evidence], threshold: f64, step: f64) -> (String, Edit) {
-    let n = evidence.len() as f64;
-    let mean = evidence.iter().map(|e| e.reward).sum::<f64>() / n.max(1.0);
+    let mean = mean_reward(evidence);
     if mean < -threshold {
         (
             format!("{router}'s updates hurt their receivers ({mean:.3} on average over {}): reach fewer, closer members", evidence.len()),

@@ -270,7 +270,7 @@ impl Engine {
                     self.awaiting = Some((task, vec![req]));
                 } else {
                     let ReasonRequest::Filter { messages, .. } = &req else { unreachable!() };
-                    let verdicts = messages
+                    let verdicts: Vec<FilterVerdict> = messages
                         .iter()
                         .map(|m| FilterVerdict {
                             message: m.message,
@@ -280,7 +280,7 @@ impl Engine {
                             reason: "filter off: everything is assimilated".into(),
                         })
                         .collect();
-                    self.apply_verdicts(&agent, verdicts);
+                    self.apply_verdicts(&agent, messages, verdicts);
                 }
             }
             Task::Reflect(k) => {
@@ -322,6 +322,7 @@ impl Engine {
             }
             Task::Rewards(k) => self.rewards(k),
             Task::Backward => self.backward(),
+            // Optimise only ever waits for answers (see `request_optimise`).
             Task::Optimise => {}
             Task::Deliver { message, agent, relevance, drained } => self.deliver(message, agent, relevance, drained),
         }
@@ -330,8 +331,10 @@ impl Engine {
     fn resume_task(&mut self, task: Task, reqs: &[ReasonRequest], answers: Vec<ReasonAnswer>) {
         match task {
             Task::Receive { agent, .. } => {
-                if let Some(ReasonAnswer::Filter { verdicts }) = answers.into_iter().next() {
-                    self.apply_verdicts(&agent, verdicts);
+                if let (Some(ReasonRequest::Filter { messages, .. }), Some(ReasonAnswer::Filter { verdicts })) =
+                    (reqs.first(), answers.into_iter().next())
+                {
+                    self.apply_verdicts(&agent, messages, verdicts);
                 }
             }
             Task::Reflect(k) => {
@@ -445,8 +448,8 @@ impl Engine {
         }
     }
 
-    fn apply_verdicts(&mut self, agent: &str, verdicts: Vec<FilterVerdict>) {
-        let ReasonRequest::Filter { messages, .. } = self.filter_request(agent) else { unreachable!() };
+    /// Record the verdicts on the buffered messages `messages` (as the request described them).
+    fn apply_verdicts(&mut self, agent: &str, messages: &[FilterItem], verdicts: Vec<FilterVerdict>) {
         for v in verdicts {
             let Some(item) = messages.iter().find(|m| m.message == v.message) else { continue };
             let c = self.world.client(agent).expect("agent exists");

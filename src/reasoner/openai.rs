@@ -94,14 +94,6 @@ pub fn parse_reply(req: &ReasonRequest, reply: &str) -> Result<ReasonAnswer, Str
     if stage == "optimise" && !obj.contains_key("rules") {
         return Err("wrong schema: no \"rules\"".into());
     }
-    if stage == "gradient" {
-        if let Some(Value::Object(edit)) = obj.get_mut("edit") {
-            // Accept the op names the prompt shows.
-            if edit.get("op").and_then(|o| o.as_str()) == Some("no_change") {
-                edit.insert("op".into(), json!("no_change"));
-            }
-        }
-    }
     obj.insert("stage".into(), json!(stage));
     let answer: ReasonAnswer = serde_json::from_value(v).map_err(|e| format!("wrong schema for {stage}: {e}"))?;
     validate(req, &answer)?;
