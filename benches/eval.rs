@@ -1,6 +1,8 @@
 //! The whole AgentCF-protocol evaluation (baselines, RecNet and five ablations) on
 //! CDs-100-user-dense when the team's data folder sits beside the repository, else on the tiny
 //! fixture.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc; // as the binary uses
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::PathBuf;
 

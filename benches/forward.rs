@@ -1,5 +1,7 @@
 //! Forward-phase throughput: attributes routed (and messages delivered) per second on a generated
 //! world with planted communities.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc; // as the binary uses
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use recnet::config::Config;
 use recnet::engine::Engine;

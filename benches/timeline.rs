@@ -1,5 +1,7 @@
 //! Seek and step-back latency on sessions of 10k, 100k and 1M events: it should not grow with the
 //! session's length (keyframes bound the replay).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc; // as the binary uses
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use recnet::config::Config;
 use recnet::engine::{Engine, Poll};

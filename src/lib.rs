@@ -20,6 +20,7 @@ pub mod reasoner;
 pub mod rules;
 pub mod scenario;
 pub mod session;
+pub mod spill;
 pub mod text;
 pub mod timeline;
 pub mod tui;

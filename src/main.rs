@@ -1,3 +1,8 @@
+/// mimalloc: replaying and seeking allocate and free many small agent copies, where glibc's
+/// allocator spent most of a seek consolidating free lists (random seeks 2× faster, step back 4×).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use recnet::config::Config;
