@@ -149,7 +149,7 @@ fn relevance_bounds(e: &mut Expr, f: &mut dyn FnMut(CmpOp, &mut f64)) {
 /// affected rule (1-based) and its text before and after; `None` when the edit does not apply.
 pub fn optimise_rules(rules_text: &str, edit: &Edit, step: f64) -> Option<(String, usize, String, String)> {
     let mut rules = parse_rules(rules_text).ok()?;
-    let show = |r: Option<&Rule>| r.map(|r| crate::rules::print_rule(r)).unwrap_or_default();
+    let show = |r: Option<&Rule>| r.map(crate::rules::print_rule).unwrap_or_default();
     match edit {
         Edit::Tighten { rule, .. } => {
             let ix = rule.checked_sub(1)?;
@@ -221,9 +221,7 @@ pub fn optimise_rules(rules_text: &str, edit: &Edit, step: f64) -> Option<(Strin
         }
         Edit::Retire { rule, .. } => {
             let ix = rule.checked_sub(1)?;
-            if rules.get(ix)?.cond.is_none() {
-                return None;
-            }
+            rules.get(ix)?.cond.as_ref()?;
             let before = show(rules.get(ix));
             rules.remove(ix);
             Some((print_rules(&rules), ix + 1, before, String::new()))

@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn matches_semantic_events() {
         let sc = crate::scenario::load_scenario("demo", 7).unwrap();
-        let cfg = crate::config::Config::from_layers(&[sc.config.clone()], &[]).unwrap();
+        let cfg = crate::config::Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
         let mut e = crate::engine::Engine::new(&sc.spec, cfg, 7, 1);
         let events = e.run_to_end(&mut crate::reasoner::offline::Offline::new());
         let world = e.world();

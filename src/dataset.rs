@@ -4,6 +4,7 @@
 //!   `.item` file with titles and categories;
 //! - one `<name>.inter` with timestamps plus `<name>.item` (MovieLens-100K): split leave-one-out by
 //!   time, negatives sampled with a seed.
+//!
 //! Every bad line is reported as `file:line: reason`.
 
 use crate::engine::{ClientSpec, Scheduled, WorldSpec};

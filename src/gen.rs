@@ -52,7 +52,7 @@ pub fn generate(users: usize, items: usize, interactions: usize, communities: us
     if users > 0 && items > 0 {
         for k in 0..interactions {
             let u = rng.below(users);
-            let drifted = k >= interactions / 2 && u % 10 == 0;
+            let drifted = k >= interactions / 2 && u.is_multiple_of(10);
             let c = if drifted { (home[u] + 1) % communities } else { home[u] };
             let pick = |rng: &mut Rng, c: usize| -> usize {
                 if by_community[c].is_empty() {

@@ -19,9 +19,13 @@ pub struct DiskKeyframes {
 }
 
 impl DiskKeyframes {
-    /// A store in the system's temporary directory (`TMPDIR`).
-    pub fn create() -> Result<DiskKeyframes> {
-        let file = tempfile::tempfile().context("creating a temporary file for keyframes")?;
+    /// A store in `dir`, or in the system's temporary directory (`TMPDIR`).
+    pub fn create(dir: Option<&std::path::Path>) -> Result<DiskKeyframes> {
+        let file = match dir {
+            Some(d) => tempfile::tempfile_in(d),
+            None => tempfile::tempfile(),
+        }
+        .context("creating a temporary file for keyframes")?;
         Ok(DiskKeyframes { file, end: 0, index: BTreeMap::new() })
     }
 

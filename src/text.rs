@@ -4,8 +4,7 @@
 /// are visible instead of acting on the terminal, and cut to `max_chars` (0 = no limit) with `…`.
 pub fn sanitize(s: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars.max(16) * 4));
-    let mut count = 0;
-    for c in s.chars() {
+    for (count, c) in s.chars().enumerate() {
         if max_chars > 0 && count >= max_chars {
             out.push('…');
             break;
@@ -20,7 +19,6 @@ pub fn sanitize(s: &str, max_chars: usize) -> String {
             | '\u{2066}'..='\u{2069}' | '\u{feff}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
-        count += 1;
     }
     out
 }

@@ -10,6 +10,7 @@ use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;
 
 /// Where the events come from: a file read on demand, or a log held in memory (live runs).
+#[allow(clippy::large_enum_variant)] // one per timeline
 pub enum EventStore {
     File(SessionFile),
     Memory(Vec<Event>),
@@ -51,7 +52,7 @@ const CACHE: usize = 12;
 /// than `memory_budget`; then every other one is dropped (the spacing doubles), and keyframes go
 /// to disk at `disk_every` instead, so a seek never replays more than about `disk_every` events
 /// whatever the session's length.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub memory_budget: usize,
     /// Memory keyframes kept even past the budget (a huge world still gets some).
@@ -60,11 +61,13 @@ pub struct Limits {
     pub disk_every: u64,
     /// What loading a disk keyframe costs, in events replayed; `None`: measured as seeks go.
     pub disk_load_events: Option<u64>,
+    /// Where disk keyframes go; `None`: the system's temporary directory.
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { memory_budget: 768 << 20, min_keyframes: 64, disk_every: 1024, disk_load_events: None }
+        Limits { memory_budget: 768 << 20, min_keyframes: 64, disk_every: 1024, disk_load_events: None, spill_dir: None }
     }
 }
 
@@ -227,14 +230,14 @@ impl Timeline {
         if every == 0 {
             return;
         }
-        if at % every == 0 && !self.keyframes.contains_key(&at) {
+        if at.is_multiple_of(every) && !self.keyframes.contains_key(&at) {
             let before = self.keyframes.range(..at).next_back().map(|(_, w)| w);
             self.keyframe_bytes += world.marginal_bytes(before);
             self.keyframes.insert(at, world.clone());
             while self.keyframe_bytes > self.limits.memory_budget && self.keyframes.len() > self.limits.min_keyframes {
                 self.thin();
             }
-        } else if self.disk_active() && at % self.limits.disk_every == 0 && !self.keyframes.contains_key(&at) {
+        } else if self.disk_active() && at.is_multiple_of(self.limits.disk_every) && !self.keyframes.contains_key(&at) {
             self.spill(world);
         }
     }
@@ -271,7 +274,7 @@ impl Timeline {
             return;
         }
         if self.disk.is_none() {
-            match DiskKeyframes::create() {
+            match DiskKeyframes::create(self.limits.spill_dir.as_deref()) {
                 Ok(d) => self.disk = Some(d),
                 Err(e) => {
                     self.disk_error = Some(format!("{e:#}"));
@@ -324,7 +327,7 @@ mod tests {
 
     fn demo_events() -> Vec<Event> {
         let sc = crate::scenario::load_scenario("demo", 7).unwrap();
-        let cfg = Config::from_layers(&[sc.config.clone()], &[]).unwrap();
+        let cfg = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
         let mut e = Engine::new(&sc.spec, cfg, 7, 1);
         e.run_to_end(&mut Offline::new())
     }
@@ -357,7 +360,7 @@ mod tests {
     /// Keyframes forced to disk: no memory budget, disk keyframes every 8 events, and a disk
     /// load always preferred to replaying.
     fn disk_limits() -> Limits {
-        Limits { memory_budget: 0, min_keyframes: 2, disk_every: 8, disk_load_events: Some(0) }
+        Limits { memory_budget: 0, min_keyframes: 2, disk_every: 8, disk_load_events: Some(0), spill_dir: None }
     }
 
     proptest! {
@@ -398,12 +401,28 @@ mod tests {
         assert!(tl.disk_loads() >= 3, "only {} seeks started from disk", tl.disk_loads());
     }
 
+    #[test]
+    fn a_disk_that_cannot_be_written_slows_seeks_but_keeps_them_exact() {
+        let events = demo_events();
+        let n = events.len() as u64;
+        let limits = Limits { spill_dir: Some("/nonexistent/recnet-spill".into()), ..disk_limits() };
+        let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, limits);
+        tl.state(n).unwrap();
+        assert!(tl.disk_error().is_some_and(|e| e.contains("temporary file")), "{:?}", tl.disk_error());
+        assert_eq!(tl.disk_keyframes(), (0, 0));
+        for t in [n / 3, n / 2 + 5, n - 1] {
+            let mut fresh = World::new();
+            fresh.apply_all(&events[..t as usize]).unwrap();
+            assert_eq!(json(&tl.state(t).unwrap()), json(&fresh), "step {t}");
+        }
+    }
+
     /// What a disk keyframe leaves out is rebuilt well enough to run on: an engine resumed from a
     /// world loaded from disk emits exactly what one resumed from a replayed world does.
     #[test]
     fn an_engine_resumed_from_a_disk_keyframe_runs_like_one_from_a_replay() {
         let sc = crate::scenario::load_scenario("demo", 7).unwrap();
-        let cfg = Config::from_layers(&[sc.config.clone()], &[]).unwrap();
+        let cfg = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
         let events = demo_events();
         let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, disk_limits());
         tl.state(events.len() as u64).unwrap();

@@ -159,7 +159,7 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
 fn hostile_titles_are_drawn_safely() {
     let toml = "name = \"evil\"\n[[user]]\nid = \"u1\"\nname = \"\\u001b]52;c;aGVsbG8=\\u0007\\u202eevil\\u200b\"\nattrs = { \"Jazz\" = 0.5 }\n[[item]]\nid = \"i1\"\ntitle = \"\\u001b[2J\\u001b[31mred\"\ncategories = [\"Jazz\"]\n[schedule]\ninteractions = [[\"u1\", \"i1\"]]\n";
     let sc = recnet::scenario::parse_scenario(toml, "evil.toml", true, 1).unwrap();
-    let cfg = Config::from_layers(&[sc.config.clone()], &[]).unwrap();
+    let cfg = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
     let src = recnet::driver::Source {
         spec: sc.spec.clone(),
         source: recnet::session::SourceRef { kind: "scenario".into(), name: "evil".into(), path: "evil.toml".into(), digest: String::new() },

@@ -118,8 +118,7 @@ fn reflect(
     let gap = s_pos - s_neg;
     let mut new_user = BTreeMap::new();
     let mut new_item = BTreeMap::new();
-    let reason;
-    if gap < margin {
+    let reason = if gap < margin {
         // Move toward what the chosen item is, away from what only the rejected one is; the pull
         // is larger the more wrong the current preference was.
         let pull = user_rate * (1.0 + (margin - gap).min(1.0));
@@ -140,15 +139,15 @@ fn reflect(
                 new_user.insert(a.clone(), new);
             }
         }
-        reason = match negative {
+        match negative {
             Some(neg) => format!(
                 "{user} chose {item} over {neg} but scored them {s_pos:.2} vs {s_neg:.2}: moved toward {item}'s attributes"
             ),
             None => format!("{user} chose {item} (score {s_pos:.2}): moved toward its attributes"),
-        };
+        }
     } else {
-        reason = format!("{user} chose {item} as expected ({s_pos:.2} vs {s_neg:.2}): no change");
-    }
+        format!("{user} chose {item} as expected ({s_pos:.2} vs {s_neg:.2}): no change")
+    };
     // The item takes on a little of what its fan likes most (collaborative signal).
     let mut fan: Vec<(&String, f64)> = u.iter().filter(|(_, w)| **w > 0.0).map(|(a, w)| (a, *w)).collect();
     fan.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));

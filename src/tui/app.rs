@@ -98,6 +98,8 @@ pub struct App {
     pub breakpoints: Vec<(String, Cond)>,
     pub bookmarks: BTreeSet<u64>,
     pub status: String,
+    /// The timeline's disk keyframes failed and the user was told (once).
+    disk_warned: bool,
     pub log_cursor: u64,
     /// The event log shows only events whose kind or text contains this (set with / in the log).
     pub log_filter: String,
@@ -134,6 +136,7 @@ impl App {
             breakpoints: Vec::new(),
             bookmarks: BTreeSet::new(),
             status: String::new(),
+            disk_warned: false,
             log_cursor: 0,
             log_filter: String::new(),
             quit: false,
@@ -270,7 +273,13 @@ impl App {
             }
         } else {
             match self.branch_mut().timeline.state(n) {
-                Ok(w) => self.world = w,
+                Ok(w) => {
+                    self.world = w;
+                    if let (false, Some(e)) = (self.disk_warned, self.branch().timeline.disk_error()) {
+                        self.status = crate::text::sanitize(&format!("keyframes cannot go to disk ({e}); seeks in this long session will be slower"), 200);
+                        self.disk_warned = true;
+                    }
+                }
                 Err(e) => {
                     self.status = crate::text::sanitize(&format!("{e}"), 200);
                     return;
