@@ -387,7 +387,9 @@ fn check(file: &Path) -> Result<bool> {
 fn open_timeline(file: &Path, keyframe_every: u64) -> Result<(recnet::session::Header, recnet::timeline::Timeline)> {
     let f = recnet::session::SessionFile::open(file)?;
     let header = f.header.clone();
-    Ok((header, recnet::timeline::Timeline::new(recnet::timeline::EventStore::File(f), keyframe_every)))
+    // Commands here visit a step or two once: keyframes on disk would only cost writing them.
+    let limits = recnet::timeline::Limits { disk_every: 0, ..Default::default() };
+    Ok((header, recnet::timeline::Timeline::with_limits(recnet::timeline::EventStore::File(f), keyframe_every, limits)))
 }
 
 fn write_out(out: Option<&Path>, text: &str) -> Result<()> {

@@ -149,44 +149,32 @@ impl SessionFile {
             anyhow::bail!("{name}:1: empty file, no header");
         }
         let header = parse_header(line.strip_suffix(b"\n").unwrap_or(&line)).map_err(|e| anyhow::anyhow!("{name}:1: {e}"))?;
+        let file_len = r.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
         let mut pos = line.len() as u64;
-        let mut offsets = Vec::new();
-        let mut torn_tail = false;
+        let mut line_start = pos;
+        let mut offsets: Vec<u64> = Vec::new();
         loop {
-            // Count line lengths without keeping the bytes.
+            // Find line ends without keeping the bytes.
             let buf = r.fill_buf().with_context(|| format!("{name}: read failed"))?;
             if buf.is_empty() {
                 break;
             }
-            let start = pos;
-            let mut consumed = 0;
-            let mut complete = false;
-            loop {
-                let buf = r.fill_buf().with_context(|| format!("{name}: read failed"))?;
-                if buf.is_empty() {
-                    break;
-                }
-                match buf.iter().position(|b| *b == b'\n') {
-                    Some(i) => {
-                        r.consume(i + 1);
-                        consumed += i + 1;
-                        complete = true;
-                        break;
-                    }
-                    None => {
-                        let n = buf.len();
-                        r.consume(n);
-                        consumed += n;
-                    }
-                }
+            for i in memchr::memchr_iter(b'\n', buf) {
+                offsets.push(line_start);
+                line_start = pos + i as u64 + 1;
             }
-            pos += consumed as u64;
-            if complete {
-                offsets.push(start);
-            } else {
-                torn_tail = true;
+            let n = buf.len();
+            pos += n as u64;
+            r.consume(n);
+            // Size the index once from the first megabyte's line lengths: growing a huge vector
+            // step by step copies it each time.
+            if offsets.capacity() < 1 << 16 && !offsets.is_empty() && pos > line.len() as u64 {
+                let per_line = (pos - line.len() as u64) / offsets.len() as u64;
+                let expected = file_len.saturating_sub(line.len() as u64) / per_line.max(1);
+                offsets.reserve((expected + expected / 16).min(1 << 32) as usize);
             }
         }
+        let torn_tail = line_start < pos;
         let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
         Ok(SessionFile {
             path: path.to_path_buf(),
