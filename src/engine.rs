@@ -790,7 +790,7 @@ impl Engine {
             reqs.push(ReasonRequest::Gradient {
                 module: module.clone(),
                 description,
-                evidence: evidence.clone(),
+                evidence: evidence.to_vec(),
                 threshold: b.threshold,
                 step: b.step,
             });

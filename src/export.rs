@@ -53,7 +53,7 @@ pub fn world_dot(w: &World) -> String {
     }
     o.push_str("  }\n");
     for r in &w.routers {
-        for m in &r.members {
+        for m in r.members.iter() {
             let _ = writeln!(o, "  {} -> {} [dir=none, color=gray70];", dot_str(m), dot_str(&r.id));
         }
     }

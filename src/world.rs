@@ -29,7 +29,8 @@ pub struct Client {
     /// Tick of the last rule edit (rules unused since long ago may be retired).
     pub rules_since_tick: u64,
     /// Decisions awaiting their outcome (the client's next real interaction).
-    pub feedback: Vec<Pending>,
+    /// Behind `Arc`s: a client copied on write shares its (up to 64) pending decisions.
+    pub feedback: Vec<Arc<Pending>>,
     pub buffer: Vec<Buffered>,
     pub routers: BTreeSet<String>,
     /// What this client's last reflection changed (shown by the inspector).
@@ -79,7 +80,8 @@ pub struct Router {
     pub id: String,
     pub attributes: BTreeSet<String>,
     pub profile: BTreeMap<String, f64>,
-    pub members: BTreeSet<String>,
+    /// Shared until membership changes (routers are copied on every delivery).
+    pub members: Arc<BTreeSet<String>>,
     pub fan_out: usize,
     pub tau: f64,
     pub credit: f64,
@@ -167,7 +169,7 @@ pub struct World {
     pub next_message: u64,
     pub counters: Counters,
     /// Credit evidence per module (`u7#2`, `R1`) since its last gradient.
-    pub evidence: BTreeMap<String, Vec<Evidence>>,
+    pub evidence: BTreeMap<String, Arc<Vec<Evidence>>>,
     /// Evaluation metrics recorded during the run: (step, split, values).
     pub metrics: Vec<(u64, String, BTreeMap<String, f64>)>,
     #[serde(skip)]
@@ -513,7 +515,7 @@ impl World {
                     id: router.clone(),
                     attributes: attributes.iter().cloned().collect(),
                     profile: profile.clone(),
-                    members: members.iter().cloned().collect(),
+                    members: Arc::new(members.iter().cloned().collect()),
                     fan_out: *fan_out,
                     tau: *tau,
                     credit: 0.0,
@@ -552,10 +554,11 @@ impl World {
             }
             EventBody::MembershipChanged { router, agent, joined } => {
                 let r = self.router_mut(router, kind)?;
+                let members = Arc::make_mut(&mut r.members);
                 if *joined {
-                    r.members.insert(agent.clone());
+                    members.insert(agent.clone());
                 } else {
-                    r.members.remove(agent);
+                    members.remove(agent);
                 }
                 let c = self.client_mut(agent, kind)?;
                 if *joined {
@@ -680,7 +683,7 @@ impl World {
                     // Deltas of an acceptance are filled in by the assimilation that follows. The
                     // buffer entry's reference passes to the pending reward.
                     let deltas = if *decision == Decision::Reject { content } else { Vec::new() };
-                    c.feedback.push(Pending { message: *message, router, rule: *rule, decision: *decision, relevance, deltas });
+                    c.feedback.push(Arc::new(Pending { message: *message, router, rule: *rule, decision: *decision, relevance, deltas }));
                     if c.feedback.len() > FEEDBACK_CAP {
                         evicted = Some(c.feedback.remove(0).message);
                     }
@@ -714,7 +717,7 @@ impl World {
                 let c = self.client_mut(agent, kind)?;
                 set_weights(&mut c.attrs, changes);
                 if let Some(p) = c.feedback.iter_mut().find(|p| p.message == *message) {
-                    p.deltas = changes.iter().map(|ch| AttrDelta { attr: ch.attr.clone(), delta: ch.to - ch.from }).collect();
+                    Arc::make_mut(p).deltas = changes.iter().map(|ch| AttrDelta { attr: ch.attr.clone(), delta: ch.to - ch.from }).collect();
                 }
                 let ix = self.client_index[agent];
                 self.refresh_interest(ix);
@@ -739,7 +742,7 @@ impl World {
                     } else {
                         self.router_mut(&sh.module, kind)?.credit += sh.amount;
                     }
-                    self.evidence.entry(sh.module.clone()).or_default().push(Evidence {
+                    Arc::make_mut(self.evidence.entry(sh.module.clone()).or_default()).push(Evidence {
                         message: *message,
                         agent: agent.clone(),
                         decision: *decision,
@@ -929,10 +932,11 @@ pub fn score(user: &BTreeMap<String, f64>, item: &BTreeMap<String, f64>) -> f64 
     item.iter().map(|(a, w)| user.get(a).copied().unwrap_or(0.0) * w).sum::<f64>() / norm
 }
 
-/// Rough heap bytes of a value: what a keyframe holding its own copy costs. Estimates (per-entry
+/// Rough heap bytes of a value beside an earlier version of it (parts shared through `Arc`s
+/// count once, with the earlier version): what a keyframe holding it costs. Estimates (per-entry
 /// overheads of maps and strings included), used only to keep keyframes within a memory budget.
 pub trait HeapSize {
-    fn heap_bytes(&self) -> usize;
+    fn heap_bytes_beside(&self, earlier: Option<&Self>) -> usize;
 }
 
 /// A map or set entry's node share plus its key's heap bytes.
@@ -955,14 +959,28 @@ fn deltas_bytes(v: &[AttrDelta]) -> usize {
 }
 
 impl HeapSize for Client {
-    fn heap_bytes(&self) -> usize {
+    fn heap_bytes_beside(&self, earlier: Option<&Client>) -> usize {
+        let mut shared: Vec<*const Pending> = earlier.map(|e| e.feedback.iter().map(Arc::as_ptr).collect()).unwrap_or_default();
+        shared.sort_unstable();
+        let feedback: usize = self
+            .feedback
+            .iter()
+            .map(|p| {
+                let own = if shared.binary_search(&Arc::as_ptr(p)).is_ok() {
+                    0
+                } else {
+                    std::mem::size_of::<Pending>() + p.router.len() + deltas_bytes(&p.deltas)
+                };
+                8 + own
+            })
+            .sum();
         std::mem::size_of::<Client>()
             + str_bytes(&self.id)
             + self.title.as_deref().map_or(0, str_bytes)
             + weights_bytes(&self.attrs)
             + self.rules_text.len()
             + self.rule_hits.len() * 16
-            + self.feedback.iter().map(|p| std::mem::size_of::<Pending>() + p.router.len() + deltas_bytes(&p.deltas)).sum::<usize>()
+            + feedback
             + self.buffer.len() * std::mem::size_of::<Buffered>()
             + names_bytes(&self.routers)
             + deltas_bytes(&self.last_extracted)
@@ -970,12 +988,13 @@ impl HeapSize for Client {
 }
 
 impl HeapSize for Router {
-    fn heap_bytes(&self) -> usize {
+    fn heap_bytes_beside(&self, earlier: Option<&Router>) -> usize {
+        let members = if earlier.is_some_and(|e| Arc::ptr_eq(&e.members, &self.members)) { 0 } else { names_bytes(&self.members) };
         std::mem::size_of::<Router>()
             + str_bytes(&self.id)
             + names_bytes(&self.attributes)
             + weights_bytes(&self.profile)
-            + names_bytes(&self.members)
+            + members
             + self.inbox.iter().map(|r| std::mem::size_of::<Routed>() + r.agent.len() + r.attr.len()).sum::<usize>()
             + self.summary.len()
             + self.centroid.len() * 4
@@ -984,7 +1003,7 @@ impl HeapSize for Router {
 }
 
 impl HeapSize for Message {
-    fn heap_bytes(&self) -> usize {
+    fn heap_bytes_beside(&self, _earlier: Option<&Message>) -> usize {
         std::mem::size_of::<Message>()
             + self.router.len()
             + self.sources.iter().map(|s| str_bytes(s)).sum::<usize>()
@@ -1003,7 +1022,10 @@ impl World {
         fn own<T: HeapSize>(mine: &[Arc<T>], theirs: &[Arc<T>]) -> usize {
             mine.iter()
                 .enumerate()
-                .map(|(i, a)| 8 + if theirs.get(i).is_some_and(|b| Arc::ptr_eq(a, b)) { 0 } else { a.heap_bytes() })
+                .map(|(i, a)| {
+                    let earlier = theirs.get(i);
+                    8 + if earlier.is_some_and(|b| Arc::ptr_eq(a, b)) { 0 } else { a.heap_bytes_beside(earlier.map(|b| &**b)) }
+                })
                 .sum()
         }
         let empty = World::default();
@@ -1011,12 +1033,15 @@ impl World {
         let messages: usize = self
             .messages
             .iter()
-            .map(|(id, m)| ENTRY + if prev.messages.get(id).is_some_and(|p| Arc::ptr_eq(m, p)) { 0 } else { m.heap_bytes() })
+            .map(|(id, m)| ENTRY + if prev.messages.get(id).is_some_and(|p| Arc::ptr_eq(m, p)) { 0 } else { m.heap_bytes_beside(None) })
             .sum();
         let evidence: usize = self
             .evidence
             .iter()
-            .map(|(k, v)| ENTRY + str_bytes(k) + v.iter().map(|e| std::mem::size_of::<Evidence>() + e.agent.len()).sum::<usize>())
+            .map(|(k, v)| {
+                let shared = prev.evidence.get(k).is_some_and(|p| Arc::ptr_eq(p, v));
+                ENTRY + str_bytes(k) + if shared { 0 } else { v.iter().map(|e| std::mem::size_of::<Evidence>() + e.agent.len()).sum::<usize>() }
+            })
             .sum();
         let metrics: usize = self.metrics.iter().map(|(_, s, v)| 64 + s.len() + weights_bytes(v)).sum();
         let counted = std::mem::size_of::<World>() + own(&self.clients, &prev.clients) + own(&self.routers, &prev.routers) + messages + evidence + metrics;

@@ -280,7 +280,7 @@ fn graph(f: &mut Frame, app: &App, area: Rect) {
             }
         }
         if let Some(rt) = sel.and_then(|id| app.world.router(id)) {
-            for m in &rt.members {
+            for m in rt.members.iter() {
                 if let (Some(a), Some(b)) = (pos.get(&rt.id), pos.get(m)) {
                     ctx.draw(&CanvasLine { x1: a.0, y1: a.1, x2: b.0, y2: b.1, color: Color::DarkGray });
                 }
