@@ -292,6 +292,16 @@ impl Timeline {
         }
     }
 
+    /// How many events reaching state `n` would replay: the distance from the closest state
+    /// already known (cached, or a keyframe in memory or on disk).
+    pub fn replay_distance(&self, n: u64) -> u64 {
+        let n = n.min(self.len());
+        let memory = self.keyframes.range(..=n).next_back().map_or(0, |(k, _)| *k);
+        let recent = self.recent.iter().map(|(k, _)| *k).filter(|k| *k <= n).max().unwrap_or(0);
+        let disk = self.disk.as_ref().and_then(|d| d.floor(n)).unwrap_or(0);
+        n - memory.max(recent).max(disk)
+    }
+
     /// The world after event `step` (so `at(0)` has the first event applied).
     pub fn at(&mut self, step: u64) -> Result<World> {
         self.state(step + 1)

@@ -196,3 +196,51 @@ fn the_event_log_filters() {
     assert!(app.log_cursor > at);
     assert!(app.log_matches(&app.event(app.log_cursor).unwrap()));
 }
+
+/// A recorded demo session of `rounds` rounds, opened in the replay inspector.
+fn replay_demo(dir: &std::path::Path, rounds: u32) -> App {
+    let src = recnet::driver::resolve_source(Some("demo"), None, 7).unwrap();
+    let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
+    let header = recnet::driver::header_for(&src, 7, rounds, &cfg);
+    let events = Engine::new(&src.spec, cfg, 7, rounds).run_to_end(&mut Offline::new());
+    let path = dir.join("demo.jsonl");
+    let mut w = recnet::session::SessionWriter::create(&path, &header).unwrap();
+    for e in &events {
+        w.write(e).unwrap();
+    }
+    w.flush().unwrap();
+    recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap()
+}
+
+#[test]
+fn a_far_jump_replays_a_slice_per_tick_and_esc_stops_it() {
+    use recnet::tui::keymap::Action;
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = replay_demo(dir.path(), 2);
+    app.far_seek_events = 40;
+    let (len, start) = (app.len(), app.pos);
+    app.update(Action::Last);
+    assert!(app.far_seek.is_some(), "a jump of {len} events went at once");
+    assert_eq!(app.pos, start, "the jump moved before replaying");
+    assert!(app.status.contains("replaying toward step"), "{}", app.status);
+    let mut ticks = 0;
+    while app.far_seek.is_some() {
+        assert_eq!(app.on_tick(Instant::now()), Some(std::time::Duration::ZERO), "the loop must not sleep mid-jump");
+        ticks += 1;
+        assert!(ticks < 10_000, "the jump never finished");
+    }
+    assert_eq!(app.pos, len);
+    assert!(ticks >= (len / 20).saturating_sub(2), "{ticks} ticks for {len} events in slices of 20");
+    assert!(screen(&app, 120, 40).contains(&format!("step {} of {len}", len - 1)));
+
+    let mut app = replay_demo(dir.path(), 2);
+    app.far_seek_events = 40;
+    let start = app.pos;
+    app.update(Action::Last);
+    app.on_tick(Instant::now());
+    app.update(Action::Close);
+    assert!(app.far_seek.is_none());
+    assert_eq!(app.pos, start);
+    assert!(app.status.starts_with("stopped replaying"), "{}", app.status);
+}

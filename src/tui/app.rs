@@ -77,6 +77,9 @@ pub struct TickStats {
 
 pub const SPEEDS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0];
 
+/// A jump replaying more events than this goes a slice per tick (about a quarter second each).
+pub const FAR_SEEK_EVENTS: u64 = 200_000;
+
 pub struct App {
     pub keymap: Keymap,
     pub branches: Vec<Branch>,
@@ -98,6 +101,11 @@ pub struct App {
     pub breakpoints: Vec<(String, Cond)>,
     pub bookmarks: BTreeSet<u64>,
     pub status: String,
+    /// A jump far from any known state, replayed a slice per tick so the inspector stays live:
+    /// (target, where it started).
+    pub far_seek: Option<(u64, u64)>,
+    /// Jumps replaying more events than this go through `far_seek`.
+    pub far_seek_events: u64,
     /// The timeline's disk keyframes failed and the user was told (once).
     disk_warned: bool,
     pub log_cursor: u64,
@@ -136,6 +144,8 @@ impl App {
             breakpoints: Vec::new(),
             bookmarks: BTreeSet::new(),
             status: String::new(),
+            far_seek: None,
+            far_seek_events: FAR_SEEK_EVENTS,
             disk_warned: false,
             log_cursor: 0,
             log_filter: String::new(),
@@ -255,6 +265,43 @@ impl App {
             let target = self.pos + n;
             self.goto(target);
         }
+    }
+
+    /// Go to the state after `n` events like `goto`, but when that means replaying a long
+    /// stretch (a first jump deep into a huge session), do it a slice per tick with progress in
+    /// the status line; Esc stops it.
+    pub fn jump(&mut self, n: u64) {
+        let n = n.min(self.len());
+        if self.branch().timeline.replay_distance(n) > self.far_seek_events {
+            self.far_seek = Some((n, self.pos));
+            self.status = format!("replaying toward step {}… (Esc stops)", n.saturating_sub(1));
+            self.dirty = true;
+        } else {
+            self.far_seek = None;
+            self.goto(n);
+        }
+    }
+
+    /// One slice of a far jump.
+    fn continue_far_seek(&mut self) {
+        let Some((target, _)) = self.far_seek else { return };
+        let distance = self.branch().timeline.replay_distance(target);
+        let slice = (self.far_seek_events / 2).max(1);
+        if distance <= slice {
+            self.far_seek = None;
+            self.goto(target);
+            return;
+        }
+        let next = target - distance + slice;
+        // Replaying lays keyframes and leaves the state cached: the next slice starts here.
+        if let Err(e) = self.branch_mut().timeline.state(next) {
+            self.far_seek = None;
+            self.status = crate::text::sanitize(&format!("{e}"), 200);
+        } else {
+            let done = 100 * next / target.max(1);
+            self.status = format!("replaying toward step {}: {done}% (Esc stops)", target.saturating_sub(1));
+        }
+        self.dirty = true;
     }
 
     /// Show the state after `n` events.
@@ -435,6 +482,16 @@ impl App {
 
     pub fn update(&mut self, action: Action) {
         self.dirty = true;
+        if let Some((target, from)) = self.far_seek {
+            if action == Action::Close || is_motion(action) {
+                // Stopped, or overridden by another move; the keyframes laid so far stay.
+                self.far_seek = None;
+                if action == Action::Close {
+                    self.status = format!("stopped replaying toward step {}; still at step {}", target.saturating_sub(1), from.saturating_sub(1));
+                    return;
+                }
+            }
+        }
         if !matches!(action, Action::RunPause | Action::Faster | Action::Slower) && self.running && is_motion(action) {
             self.running = false;
         }
@@ -455,9 +512,9 @@ impl App {
             Action::TickBack => self.back_to(|e| matches!(e.body, EventBody::TickStarted { .. })),
             Action::RoundForward => self.forward_to(|_, e| matches!(e.body, EventBody::RoundStarted { .. })),
             Action::RoundBack => self.back_to(|e| matches!(e.body, EventBody::RoundStarted { .. })),
-            Action::First => self.goto(1),
+            Action::First => self.jump(1),
             Action::Last => {
-                self.goto(self.len());
+                self.jump(self.len());
                 if !self.live_done() {
                     self.status = "the run goes on: the engine is producing more".into();
                 }
@@ -515,7 +572,7 @@ impl App {
             Action::NextBookmark => {
                 let next = self.bookmarks.range(self.pos + 1..).next().or_else(|| self.bookmarks.iter().next()).copied();
                 match next {
-                    Some(b) => self.goto(b),
+                    Some(b) => self.jump(b),
                     None => self.status = "no bookmarks (m sets one)".into(),
                 }
             }
@@ -671,7 +728,7 @@ impl App {
                         return Err(format!("the last step is {}", self.len().saturating_sub(1)));
                     }
                     self.ensure_events(n + 1 - self.pos.min(n + 1), false);
-                    self.goto(n + 1);
+                    self.jump(n + 1);
                     Ok(())
                 } else if let Some(expr) = input.strip_prefix("b ") {
                     self.add_breakpoint(expr.trim())
@@ -818,6 +875,10 @@ impl App {
     /// Timer work: run mode steps, live events. Returns how long the loop may sleep.
     pub fn on_tick(&mut self, now: Instant) -> Option<Duration> {
         self.pump();
+        if self.far_seek.is_some() {
+            self.continue_far_seek();
+            return Some(Duration::ZERO);
+        }
         if self.waiting() || self.pending_forward > 0 {
             self.spinner = self.spinner.wrapping_add(1);
             self.dirty = true;
