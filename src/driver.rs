@@ -46,9 +46,32 @@ pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64)
 
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Catch SIGINT and SIGTERM: runs stop at the next stage boundary with a valid session.
+/// Whether the inspector has the terminal (set by `tui::run`).
+static TUI_ACTIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_tui_active(active: bool) {
+    TUI_ACTIVE.store(active, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// How long the inspector gets to leave on its own after a signal.
+const TUI_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Catch SIGINT, SIGTERM and SIGHUP: runs stop at the next stage boundary with a valid session;
+/// the inspector's loop sees the flag and leaves, restoring the terminal.
 pub fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
+    let _ = ctrlc::set_handler(|| {
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        // When the terminal hangs up, crossterm 0.29 spins on the dead tty inside `poll` and
+        // never returns to our loop (crossterm-rs/crossterm#793), so the inspector would burn a
+        // core forever. Sessions are flushed stage by stage, so leaving here loses nothing.
+        if TUI_ACTIVE.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(TUI_GRACE);
+            if TUI_ACTIVE.load(std::sync::atomic::Ordering::SeqCst) {
+                ratatui::restore();
+                std::process::exit(130);
+            }
+        }
+    });
 }
 
 pub fn interrupted() -> bool {

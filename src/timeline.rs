@@ -72,8 +72,8 @@ impl Default for Limits {
 }
 
 /// Until measured: loading a disk keyframe costs about as much as replaying this many events
-/// (a 400-agent world: ~3.5 ms to load, ~2.5 µs an event).
-const DISK_LOAD_GUESS_EVENTS: f64 = 1400.0;
+/// (a 400-agent world: ~2.5 ms to load, ~2 µs an event).
+const DISK_LOAD_GUESS_EVENTS: f64 = 1200.0;
 
 /// Running means of what a disk load and one replayed event take, to choose where to start.
 #[derive(Debug, Clone, Copy, Default)]

@@ -14,7 +14,6 @@ const ZERO: f64 = 1e-4;
 pub struct Client {
     pub id: String,
     pub kind: ClientKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub attrs: BTreeMap<String, f64>,
     pub rules_text: String,
@@ -43,7 +42,6 @@ pub struct Buffered {
     pub message: u64,
     pub arrived_tick: u64,
     pub relevance: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub held: Option<Held>,
 }
 

@@ -114,3 +114,56 @@ fn demo_in_a_pty() {
     assert!(raw.rfind("\x1b[?1049h").unwrap() < left_alt);
     assert!(raw[left_alt..].contains("\x1b[?25h") || raw.rfind("\x1b[?25h").unwrap() > raw.rfind("\x1b[?25l").unwrap_or(0));
 }
+
+/// Closing the terminal under the inspector (a killed tmux pane, a dropped ssh session) makes it
+/// leave instead of spinning on the dead tty. A replay sitting idle is the case that spun: its
+/// loop waits in crossterm's `poll`, which never returns once the tty is gone.
+#[test]
+fn the_inspector_leaves_when_its_terminal_hangs_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("demo.jsonl");
+    let recorded = std::process::Command::new(env!("CARGO_BIN_EXE_recnet"))
+        .args(["run", "--scenario", "demo", "--rounds", "1", "--out"])
+        .arg(&session)
+        .output()
+        .unwrap();
+    assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
+    let pty = native_pty_system();
+    let pair = pty.openpty(PtySize { rows: 30, cols: 100, pixel_width: 0, pixel_height: 0 }).unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_recnet"));
+    cmd.arg("replay");
+    cmd.arg(&session);
+    cmd.env("TERM", "xterm-256color");
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    // Read until the first frame is drawn, then let go of the terminal's master side entirely.
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let (mut seen, mut buf) = (Vec::new(), [0u8; 8192]);
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&seen).contains("Agent graph") {
+                let _ = tx.send(());
+                break;
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20)).expect("the inspector did not open");
+    std::thread::sleep(Duration::from_millis(500));
+    drop(pair.master);
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("the inspector was still running 10 s after its terminal hung up");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

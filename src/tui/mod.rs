@@ -77,8 +77,10 @@ pub fn replay_app(path: &std::path::Path, opts: UiOptions) -> Result<App> {
 /// or paste modes that would need more).
 pub fn run(mut app: App) -> Result<()> {
     let mut terminal = ratatui::init();
+    crate::driver::set_tui_active(true);
     let result = run_loop(&mut app, &mut terminal);
     ratatui::restore();
+    crate::driver::set_tui_active(false);
     result
 }
 
