@@ -1,5 +1,6 @@
-//! Seek and step-back latency on sessions of 10k, 100k and 1M events: it should not grow with the
-//! session's length (keyframes bound the replay).
+//! Seek and step-back latency on sessions of 10k to 10M events (keyframes, in memory or on disk,
+//! bound the replay, so the time has a ceiling whatever the length), and opening the 10M-event
+//! session to the inspector's first frame.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc; // as the binary uses
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -79,5 +80,26 @@ fn seek(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, seek);
+/// Open-to-first-frame on the 10M-event session (1.28 GB): index the file, build the inspector's
+/// first state and draw one 120×40 frame.
+fn open_first_frame(c: &mut Criterion) {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use recnet::tui::keymap::Keymap;
+    use recnet::tui::UiOptions;
+    let path = session(10_000_000);
+    let mut g = c.benchmark_group("open");
+    g.sample_size(10);
+    g.bench_function("10M-event session (1.28 GB) to first frame", |b| {
+        b.iter(|| {
+            let app = recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: false }).unwrap();
+            let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+            term.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
+            app.pos
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, seek, open_first_frame);
 criterion_main!(benches);
