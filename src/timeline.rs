@@ -47,6 +47,8 @@ impl EventStore {
 
 pub const DEFAULT_KEYFRAME_EVERY: u64 = 256;
 const CACHE: usize = 12;
+/// Events read from the store at a time while replaying.
+const CHUNK: u64 = 4096;
 
 /// How keyframes are kept. Memory keyframes sit at the asked spacing until they would take more
 /// than `memory_budget`; then every other one is dropped (the spacing doubles), and keyframes go
@@ -164,8 +166,7 @@ impl Timeline {
         if let Some((_, w)) = self.recent.iter().rev().find(|(k, _)| *k == n) {
             return Ok(w.clone());
         }
-        let (mut at, mut world) = self.start_for(n)?;
-        const CHUNK: u64 = 4096;
+        let (mut at, mut world, mut prefetched) = self.start_for(n)?;
         // Moving backward (stepping back through a session) replays the same stretch again and
         // again: leave a few checkpoints along it so the next steps back start close by.
         let backward = self.recent.last().is_some_and(|(k, _)| *k > n && *k - n <= 16);
@@ -173,8 +174,8 @@ impl Timeline {
         let from = at;
         let clock = std::time::Instant::now();
         while at < n {
-            let to = (at + CHUNK).min(n);
-            for ev in self.store.range(at, to)? {
+            let events = if prefetched.is_empty() { self.store.range(at, (at + CHUNK).min(n))? } else { std::mem::take(&mut prefetched) };
+            for ev in events {
                 world.apply(&ev).map_err(|e| anyhow!("step {}: {e}", ev.step))?;
                 at += 1;
                 if stride != u64::MAX && at < n && (at - from) % stride == 0 {
@@ -199,8 +200,9 @@ impl Timeline {
     }
 
     /// The closest known state at or before `n` to replay from: a recent state, a memory
-    /// keyframe, or (when that saves enough events) a disk keyframe.
-    fn start_for(&mut self, n: u64) -> Result<(u64, World)> {
+    /// keyframe, or (when that saves enough events) a disk keyframe. From disk, the events after
+    /// the keyframe are read and parsed while it decodes, and come back with it.
+    fn start_for(&mut self, n: u64) -> Result<(u64, World, Vec<Event>)> {
         let key = self.keyframes.range(..=n).next_back().map(|(k, _)| *k).unwrap_or(0);
         let cached = self.recent.iter().filter(|(k, _)| *k <= n && *k >= key).max_by_key(|(k, _)| *k).map(|(k, _)| *k);
         let best = cached.unwrap_or(key);
@@ -209,18 +211,26 @@ impl Timeline {
         if let (Some(d), Some(donor)) = (on_disk, self.donor.as_ref()) {
             if (d - best.min(d)) as f64 > penalty && donor.steps >= d {
                 let disk = self.disk.as_mut().expect("floor came from the store");
-                let clock = std::time::Instant::now();
-                let world = disk.get(d, donor)?;
-                self.costs.load_nanos = Costs::mix(self.costs.load_nanos, clock.elapsed().as_nanos() as f64);
+                let store = &self.store;
+                let (loaded, events) = std::thread::scope(|s| {
+                    let load = s.spawn(move || {
+                        let clock = std::time::Instant::now();
+                        disk.get(d, donor).map(|w| (w, clock.elapsed()))
+                    });
+                    let events = store.range(d, (d + CHUNK).min(n));
+                    (load.join(), events)
+                });
+                let (world, took) = loaded.map_err(|_| anyhow!("loading the keyframe at step {d} panicked"))??;
+                self.costs.load_nanos = Costs::mix(self.costs.load_nanos, took.as_nanos() as f64);
                 self.disk_loads += 1;
-                return Ok((d, world));
+                return Ok((d, world, events?));
             }
         }
         let world = match cached {
             Some(k) => self.recent.iter().find(|(c, _)| *c == k).map(|(_, w)| w.clone()).unwrap_or_default(),
             None => self.keyframes.get(&key).cloned().unwrap_or_default(),
         };
-        Ok((best, world))
+        Ok((best, world, Vec::new()))
     }
 
     /// Keep `world` as a keyframe if its step calls for one, in memory or on disk.
@@ -404,6 +414,29 @@ mod tests {
         assert!(tl.keyframe_count() <= 2 + 1, "memory keyframes were thinned: {}", tl.keyframe_count());
         assert!(count as u64 >= n / 8 - 2 && bytes > 0, "{count} disk keyframes for {n} events");
         for t in [n / 3, n / 2 + 5, 17, n - 1] {
+            let mut fresh = World::new();
+            fresh.apply_all(&events[..t as usize]).unwrap();
+            assert_eq!(json(&tl.state(t).unwrap()), json(&fresh), "step {t}");
+        }
+        assert!(tl.disk_loads() >= 3, "only {} seeks started from disk", tl.disk_loads());
+    }
+
+    #[test]
+    fn a_session_file_seeks_exactly_from_disk_keyframes() {
+        use crate::session::{Header, SessionWriter, SourceRef};
+        let events = demo_events();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo.jsonl");
+        let source = SourceRef { kind: "scenario".into(), name: "demo".into(), path: "demo".into(), digest: String::new() };
+        let mut w = SessionWriter::create(&path, &Header::new(source, 7, 1, Config::default())).unwrap();
+        for e in &events {
+            w.write(e).unwrap();
+        }
+        w.flush().unwrap();
+        let n = events.len() as u64;
+        let mut tl = Timeline::with_limits(EventStore::File(SessionFile::open(&path).unwrap()), 1, disk_limits());
+        tl.state(n).unwrap();
+        for t in [n - 3, n / 4, n / 2 + 7, 9] {
             let mut fresh = World::new();
             fresh.apply_all(&events[..t as usize]).unwrap();
             assert_eq!(json(&tl.state(t).unwrap()), json(&fresh), "step {t}");
