@@ -356,6 +356,17 @@ mod tests {
         serde_json::to_string(w).unwrap()
     }
 
+    /// The state at `t` sought after `seeks` (taken modulo the length), and replayed from the
+    /// start, as JSON.
+    fn seek_after_seeks(tl: &mut Timeline, events: &[Event], seeks: &[u64], t: u64) -> (String, String) {
+        for s in seeks {
+            tl.state(s % (events.len() as u64 + 1)).unwrap();
+        }
+        let mut fresh = World::new();
+        fresh.apply_all(&events[..t as usize]).unwrap();
+        (json(&tl.state(t).unwrap()), json(&fresh))
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
@@ -367,13 +378,17 @@ mod tests {
             let events = demo_events();
             let n = events.len() as u64;
             let mut tl = Timeline::new(EventStore::Memory(events.clone()), k);
-            for s in seeks {
-                tl.state(s % (n + 1)).unwrap();
-            }
-            let t = target % (n + 1);
+            let (sought, replayed) = seek_after_seeks(&mut tl, &events, &seeks, target % (n + 1));
+            prop_assert_eq!(sought, replayed);
+        }
+    }
+
+    /// Each of `steps` sought in `tl` equals replaying the events from the start.
+    fn assert_seeks_replay(tl: &mut Timeline, events: &[Event], steps: &[u64]) {
+        for &t in steps {
             let mut fresh = World::new();
             fresh.apply_all(&events[..t as usize]).unwrap();
-            prop_assert_eq!(json(&tl.state(t).unwrap()), json(&fresh));
+            assert_eq!(json(&tl.state(t).unwrap()), json(&fresh), "step {t}");
         }
     }
 
@@ -394,13 +409,8 @@ mod tests {
             let events = demo_events();
             let n = events.len() as u64;
             let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), k, disk_limits());
-            for s in seeks {
-                tl.state(s % (n + 1)).unwrap();
-            }
-            let t = target % (n + 1);
-            let mut fresh = World::new();
-            fresh.apply_all(&events[..t as usize]).unwrap();
-            prop_assert_eq!(json(&tl.state(t).unwrap()), json(&fresh));
+            let (sought, replayed) = seek_after_seeks(&mut tl, &events, &seeks, target % (n + 1));
+            prop_assert_eq!(sought, replayed);
         }
     }
 
@@ -413,11 +423,7 @@ mod tests {
         let (count, bytes) = tl.disk_keyframes();
         assert!(tl.keyframe_count() <= 2 + 1, "memory keyframes were thinned: {}", tl.keyframe_count());
         assert!(count as u64 >= n / 8 - 2 && bytes > 0, "{count} disk keyframes for {n} events");
-        for t in [n / 3, n / 2 + 5, 17, n - 1] {
-            let mut fresh = World::new();
-            fresh.apply_all(&events[..t as usize]).unwrap();
-            assert_eq!(json(&tl.state(t).unwrap()), json(&fresh), "step {t}");
-        }
+        assert_seeks_replay(&mut tl, &events, &[n / 3, n / 2 + 5, 17, n - 1]);
         assert!(tl.disk_loads() >= 3, "only {} seeks started from disk", tl.disk_loads());
     }
 
@@ -436,11 +442,7 @@ mod tests {
         let n = events.len() as u64;
         let mut tl = Timeline::with_limits(EventStore::File(SessionFile::open(&path).unwrap()), 1, disk_limits());
         tl.state(n).unwrap();
-        for t in [n - 3, n / 4, n / 2 + 7, 9] {
-            let mut fresh = World::new();
-            fresh.apply_all(&events[..t as usize]).unwrap();
-            assert_eq!(json(&tl.state(t).unwrap()), json(&fresh), "step {t}");
-        }
+        assert_seeks_replay(&mut tl, &events, &[n - 3, n / 4, n / 2 + 7, 9]);
         assert!(tl.disk_loads() >= 3, "only {} seeks started from disk", tl.disk_loads());
     }
 
@@ -453,11 +455,7 @@ mod tests {
         tl.state(n).unwrap();
         assert!(tl.disk_error().is_some_and(|e| e.contains("temporary file")), "{:?}", tl.disk_error());
         assert_eq!(tl.disk_keyframes(), (0, 0));
-        for t in [n / 3, n / 2 + 5, n - 1] {
-            let mut fresh = World::new();
-            fresh.apply_all(&events[..t as usize]).unwrap();
-            assert_eq!(json(&tl.state(t).unwrap()), json(&fresh), "step {t}");
-        }
+        assert_seeks_replay(&mut tl, &events, &[n / 3, n / 2 + 5, n - 1]);
     }
 
     /// What a disk keyframe leaves out is rebuilt well enough to run on: an engine resumed from a
