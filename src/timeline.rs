@@ -65,11 +65,14 @@ pub struct Limits {
     pub disk_load_events: Option<u64>,
     /// Where disk keyframes go; `None`: the system's temporary directory.
     pub spill_dir: Option<std::path::PathBuf>,
+    /// Bytes the keyframe file may take; past it no more keyframes go to disk (later seeks
+    /// replay from memory keyframes: exact, only slower).
+    pub disk_budget: u64,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { memory_budget: 768 << 20, min_keyframes: 64, disk_every: 1024, disk_load_events: None, spill_dir: None }
+        Limits { memory_budget: 768 << 20, min_keyframes: 64, disk_every: 1024, disk_load_events: None, spill_dir: None, disk_budget: 4 << 30 }
     }
 }
 
@@ -293,6 +296,14 @@ impl Timeline {
             }
         }
         let disk = self.disk.as_mut().expect("created above");
+        if disk.bytes() >= self.limits.disk_budget {
+            self.disk_error = Some(format!(
+                "the keyframe file reached its budget of {} MB at step {}",
+                self.limits.disk_budget >> 20,
+                world.steps
+            ));
+            return;
+        }
         if let Err(e) = disk.put(world) {
             self.disk_error = Some(format!("{e:#}"));
             return;
@@ -395,7 +406,7 @@ mod tests {
     /// Keyframes forced to disk: no memory budget, disk keyframes every 8 events, and a disk
     /// load always preferred to replaying.
     fn disk_limits() -> Limits {
-        Limits { memory_budget: 0, min_keyframes: 2, disk_every: 8, disk_load_events: Some(0), spill_dir: None }
+        Limits { memory_budget: 0, min_keyframes: 2, disk_every: 8, disk_load_events: Some(0), spill_dir: None, disk_budget: u64::MAX }
     }
 
     proptest! {
@@ -456,6 +467,19 @@ mod tests {
         assert!(tl.disk_error().is_some_and(|e| e.contains("temporary file")), "{:?}", tl.disk_error());
         assert_eq!(tl.disk_keyframes(), (0, 0));
         assert_seeks_replay(&mut tl, &events, &[n / 3, n / 2 + 5, n - 1]);
+    }
+
+    #[test]
+    fn the_keyframe_file_stops_at_its_budget_and_seeks_stay_exact() {
+        let events = demo_events();
+        let n = events.len() as u64;
+        let limits = Limits { disk_budget: 20_000, ..disk_limits() };
+        let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, limits);
+        tl.state(n).unwrap();
+        let (count, bytes) = tl.disk_keyframes();
+        assert!(count > 0 && bytes >= 20_000 && (count as u64) < n / 8 - 2, "{count} keyframes, {bytes} bytes");
+        assert!(tl.disk_error().is_some_and(|e| e.contains("budget")), "{:?}", tl.disk_error());
+        assert_seeks_replay(&mut tl, &events, &[n - 1, n / 2, 20]);
     }
 
     /// What a disk keyframe leaves out is rebuilt well enough to run on: an engine resumed from a
