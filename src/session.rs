@@ -173,7 +173,8 @@ impl SessionFile {
             if offsets.capacity() < 1 << 16 && !offsets.is_empty() && pos > line.len() as u64 {
                 let per_line = (pos - line.len() as u64) / offsets.len() as u64;
                 let expected = file_len.saturating_sub(line.len() as u64) / per_line.max(1);
-                offsets.reserve((expected + expected / 16).min(1 << 32) as usize);
+                let target = (expected + expected / 16).min(1 << 32) as usize;
+                offsets.reserve(target.saturating_sub(offsets.len()));
             }
         }
         let torn_tail = line_start < pos;

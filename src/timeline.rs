@@ -99,6 +99,14 @@ impl Costs {
     }
 }
 
+/// The known states closest at or before a step: the memory keyframe, a cached state at or after
+/// it, and the disk keyframe.
+struct Known {
+    key: u64,
+    cached: Option<u64>,
+    on_disk: Option<u64>,
+}
+
 pub struct Timeline {
     pub store: EventStore,
     /// Current spacing of memory keyframes; 0 disables keyframes (every seek replays from the
@@ -191,9 +199,7 @@ impl Timeline {
             let per_event = clock.elapsed().as_nanos() as f64 / (at - from) as f64;
             self.costs.event_nanos = Costs::mix(self.costs.event_nanos, per_event);
         }
-        if self.donor.as_ref().is_none_or(|d| d.steps < world.steps) {
-            self.donor = Some(world.clone());
-        }
+        self.offer_donor(&world);
         self.recent.retain(|(k, _)| *k != n);
         self.recent.push((n, world.clone()));
         while self.recent.len() > CACHE {
@@ -206,10 +212,8 @@ impl Timeline {
     /// keyframe, or (when that saves enough events) a disk keyframe. From disk, the events after
     /// the keyframe are read and parsed while it decodes, and come back with it.
     fn start_for(&mut self, n: u64) -> Result<(u64, World, Vec<Event>)> {
-        let key = self.keyframes.range(..=n).next_back().map(|(k, _)| *k).unwrap_or(0);
-        let cached = self.recent.iter().filter(|(k, _)| *k <= n && *k >= key).max_by_key(|(k, _)| *k).map(|(k, _)| *k);
+        let Known { key, cached, on_disk } = self.known(n);
         let best = cached.unwrap_or(key);
-        let on_disk = self.disk.as_ref().and_then(|d| d.floor(n));
         let penalty = self.limits.disk_load_events.map_or_else(|| self.costs.load_in_events(), |e| e as f64);
         if let (Some(d), Some(donor)) = (on_disk, self.donor.as_ref()) {
             if (d - best.min(d)) as f64 > penalty && donor.steps >= d {
@@ -308,6 +312,11 @@ impl Timeline {
             self.disk_error = Some(format!("{e:#}"));
             return;
         }
+        self.offer_donor(world);
+    }
+
+    /// Keep `world` as the donor if it is the furthest state reached.
+    fn offer_donor(&mut self, world: &World) {
         if self.donor.as_ref().is_none_or(|d| d.steps < world.steps) {
             self.donor = Some(world.clone());
         }
@@ -317,10 +326,15 @@ impl Timeline {
     /// already known (cached, or a keyframe in memory or on disk).
     pub fn replay_distance(&self, n: u64) -> u64 {
         let n = n.min(self.len());
-        let memory = self.keyframes.range(..=n).next_back().map_or(0, |(k, _)| *k);
-        let recent = self.recent.iter().map(|(k, _)| *k).filter(|k| *k <= n).max().unwrap_or(0);
-        let disk = self.disk.as_ref().and_then(|d| d.floor(n)).unwrap_or(0);
-        n - memory.max(recent).max(disk)
+        let Known { key, cached, on_disk } = self.known(n);
+        n - cached.unwrap_or(key).max(on_disk.unwrap_or(0))
+    }
+
+    /// The known states closest at or before `n`.
+    fn known(&self, n: u64) -> Known {
+        let key = self.keyframes.range(..=n).next_back().map_or(0, |(k, _)| *k);
+        let cached = self.recent.iter().map(|(k, _)| *k).filter(|k| *k <= n && *k >= key).max();
+        Known { key, cached, on_disk: self.disk.as_ref().and_then(|d| d.floor(n)) }
     }
 
     /// The world after event `step` (so `at(0)` has the first event applied).

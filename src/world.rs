@@ -183,9 +183,9 @@ pub struct World {
     space: Arc<AttrSpace>,
     /// Each client's interest as sparse (attribute id, |weight|) terms, and the length of the
     /// vector they stand for: relevance is then a handful of table lookups per client instead of a
-    /// dense dot product, which is what makes propagation over large communities fast.
-    /// Each client's interest terms in one contiguous array (the propagation scan reads many in
-    /// a row); shared with keyframes until changed.
+    /// dense dot product, which is what makes propagation over large communities fast. One
+    /// contiguous array (the propagation scan reads many in a row), shared with keyframes until
+    /// changed.
     #[serde(skip)]
     client_terms: Arc<Vec<Terms>>,
     /// Parsed rule lists by their text.
@@ -478,10 +478,9 @@ impl World {
                 if self.client_index.contains_key(agent) {
                     return Err(ApplyError(format!("{kind}: agent {agent} exists already")));
                 }
-                let parsed = parse_rules(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
+                let shared = self.rules_for(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
                 let ix = self.clients.len();
                 Arc::make_mut(&mut self.client_index).insert(agent.clone(), ix);
-                let shared = self.intern_rules(rules, parsed);
                 self.clients.push(Arc::new(Client {
                     id: agent.clone(),
                     kind: *agent_kind,
@@ -756,7 +755,7 @@ impl World {
                 self.counters.gradients += 1;
             }
             EventBody::RuleEdited { agent, rule, before, after, rules, .. } => {
-                let parsed = parse_rules(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
+                let parsed = self.rules_for(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
                 let tick = ev.tick;
                 let c = self.client_mut(agent, kind)?;
                 let ix = rule.saturating_sub(1);
@@ -774,7 +773,7 @@ impl World {
                 self.counters.rule_edits += 1;
             }
             EventBody::RulesReplaced { agent, rules, .. } => {
-                let parsed = parse_rules(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
+                let parsed = self.rules_for(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
                 let c = self.client_mut(agent, kind)?;
                 c.rule_hits.clear();
                 c.rule_credit.clear();
@@ -810,9 +809,8 @@ impl World {
 
     /// Give a client new rules (statistics already aligned by the caller): held messages are
     /// re-judged at the next activation, and evidence about the old rules is dropped.
-    fn install_rules(&mut self, agent: &str, parsed: Vec<Rule>, text: &str, tick: u64) {
+    fn install_rules(&mut self, agent: &str, shared: Arc<Vec<Rule>>, text: &str, tick: u64) {
         let Some(ix) = self.client_ix(agent) else { return };
-        let shared = self.intern_rules(text, parsed);
         let c = Arc::make_mut(&mut self.clients[ix]);
         c.rule_hits.resize(shared.len(), 0);
         c.rule_credit.resize(shared.len(), 0.0);
@@ -826,11 +824,14 @@ impl World {
         self.evidence.retain(|m, _| !m.starts_with(&prefix));
     }
 
-    fn intern_rules(&mut self, text: &str, parsed: Vec<Rule>) -> Arc<Vec<Rule>> {
+    /// The parsed rule list for `text`, parsed once per distinct text and shared.
+    fn rules_for(&mut self, text: &str) -> Result<Arc<Vec<Rule>>, crate::rules::RuleError> {
         if let Some(r) = self.rule_sets.get(text) {
-            return r.clone();
+            return Ok(r.clone());
         }
-        Arc::make_mut(&mut self.rule_sets).entry(text.to_string()).or_insert_with(|| Arc::new(parsed)).clone()
+        let parsed = Arc::new(parse_rules(text)?);
+        Arc::make_mut(&mut self.rule_sets).insert(text.to_string(), parsed.clone());
+        Ok(parsed)
     }
 
     fn release(&mut self, id: u64) {
@@ -870,14 +871,8 @@ impl World {
         self.client_terms = Arc::new(Vec::with_capacity(self.clients.len()));
         for ix in 0..self.clients.len() {
             let text = self.clients[ix].rules_text.clone();
-            let shared = match self.rule_sets.get(&text) {
-                Some(r) => r.clone(),
-                None => {
-                    let parsed = parse_rules(&text)
-                        .map_err(|e| ApplyError(format!("snapshot {}: rules:{e}", self.clients[ix].id)))?;
-                    self.intern_rules(&text, parsed)
-                }
-            };
+            let shared =
+                self.rules_for(&text).map_err(|e| ApplyError(format!("snapshot {}: rules:{e}", self.clients[ix].id)))?;
             Arc::make_mut(&mut self.clients[ix]).rules = shared;
             self.refresh_interest(ix);
         }

@@ -101,9 +101,9 @@ pub struct App {
     pub breakpoints: Vec<(String, Cond)>,
     pub bookmarks: BTreeSet<u64>,
     pub status: String,
-    /// A jump far from any known state, replayed a slice per tick so the inspector stays live:
-    /// (target, where it started).
-    pub far_seek: Option<(u64, u64)>,
+    /// The target of a jump far from any known state, replayed a slice per tick so the inspector
+    /// stays live (the shown step does not move until it arrives).
+    pub far_seek: Option<u64>,
     /// Jumps replaying more events than this go through `far_seek`.
     pub far_seek_events: u64,
     /// The timeline's disk keyframes failed and the user was told (once).
@@ -273,7 +273,7 @@ impl App {
     pub fn jump(&mut self, n: u64) {
         let n = n.min(self.len());
         if self.branch().timeline.replay_distance(n) > self.far_seek_events {
-            self.far_seek = Some((n, self.pos));
+            self.far_seek = Some(n);
             self.status = format!("replaying toward step {}… (Esc stops)", n.saturating_sub(1));
             self.dirty = true;
         } else {
@@ -284,7 +284,7 @@ impl App {
 
     /// One slice of a far jump.
     fn continue_far_seek(&mut self) {
-        let Some((target, _)) = self.far_seek else { return };
+        let Some(target) = self.far_seek else { return };
         let distance = self.branch().timeline.replay_distance(target);
         let slice = (self.far_seek_events / 2).max(1);
         if distance <= slice {
@@ -482,12 +482,12 @@ impl App {
 
     pub fn update(&mut self, action: Action) {
         self.dirty = true;
-        if let Some((target, from)) = self.far_seek {
+        if let Some(target) = self.far_seek {
             if action == Action::Close || is_motion(action) {
                 // Stopped, or overridden by another move; the keyframes laid so far stay.
                 self.far_seek = None;
                 if action == Action::Close {
-                    self.status = format!("stopped replaying toward step {}; still at step {}", target.saturating_sub(1), from.saturating_sub(1));
+                    self.status = format!("stopped replaying toward step {}; still at step {}", target.saturating_sub(1), self.pos.saturating_sub(1));
                     return;
                 }
             }
