@@ -231,6 +231,7 @@ fn a_far_jump_replays_a_slice_per_tick_and_esc_stops_it() {
         assert!(ticks < 10_000, "the jump never finished");
     }
     assert_eq!(app.pos, len);
+    assert_eq!(app.status, format!("arrived at step {}", len - 1), "the progress line outlived the jump");
     assert!(ticks >= (len / 20).saturating_sub(2), "{ticks} ticks for {len} events in slices of 20");
     assert!(screen(&app, 120, 40).contains(&format!("step {} of {len}", len - 1)));
 

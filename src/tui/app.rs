@@ -290,6 +290,7 @@ impl App {
         if distance <= slice {
             self.far_seek = None;
             self.goto(target);
+            self.status = format!("arrived at step {}", target.saturating_sub(1));
             return;
         }
         let next = target - distance + slice;
