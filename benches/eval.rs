@@ -10,12 +10,12 @@ fn eval(c: &mut Criterion) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let shared = root.join("../shared/datasets/CDs-100-user-dense");
     let dir = if shared.exists() { shared } else { root.join("fixtures/tiny-cds") };
-    let ds = recnet::dataset::load_dataset(&dir, 1).unwrap();
-    let cfg = recnet::config::Config::default();
+    let ds = recnet::inputs::dataset::load_dataset(&dir, 1).unwrap();
+    let cfg = recnet::engine::config::Config::default();
     let mut g = c.benchmark_group("eval");
     g.sample_size(10);
     g.bench_function(format!("full eval on {}", ds.name), |b| {
-        b.iter(|| recnet::eval::run_eval(&ds, &cfg, "test", 1, 1, |_| {}).unwrap().models.len())
+        b.iter(|| recnet::analysis::eval::run_eval(&ds, &cfg, "test", 1, 1, |_| {}).unwrap().models.len())
     });
     g.finish();
 }

@@ -3,12 +3,12 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc; // as the binary uses
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use recnet::config::Config;
+use recnet::engine::config::Config;
 use recnet::engine::Engine;
 use recnet::reasoner::offline::Offline;
 
 fn forward(c: &mut Criterion) {
-    let spec = recnet::gen::generate(20_000, 4_000, 4_000, 20, 1);
+    let spec = recnet::inputs::gen::generate(20_000, 4_000, 4_000, 20, 1);
     let cfg = Config::from_layers(&[], &["routers.count=20".into()]).unwrap();
     // Count the routed attributes once, to report throughput in routed attributes per second.
     let mut probe = Engine::new(&spec, cfg.clone(), 1, 1);
@@ -25,7 +25,7 @@ fn forward(c: &mut Criterion) {
         })
     });
     // 100k clients: setup (120k agents, k-means) plus a short stretch of interactions.
-    let big = recnet::gen::generate(100_000, 20_000, 2_000, 40, 1);
+    let big = recnet::inputs::gen::generate(100_000, 20_000, 2_000, 40, 1);
     let cfg = Config::from_layers(&[], &["routers.count=40".into()]).unwrap();
     let mut probe = Engine::new(&big, cfg.clone(), 1, 1);
     probe.run_to_end(&mut Offline::new());

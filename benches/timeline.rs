@@ -4,11 +4,11 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc; // as the binary uses
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use recnet::config::Config;
+use recnet::engine::config::Config;
 use recnet::engine::{Engine, Poll};
 use recnet::reasoner::offline::Offline;
-use recnet::session::{Header, SessionFile, SessionWriter, SourceRef};
-use recnet::timeline::{EventStore, Timeline, DEFAULT_KEYFRAME_EVERY};
+use recnet::store::session::{Header, SessionFile, SessionWriter, SourceRef};
+use recnet::store::timeline::{EventStore, Timeline, DEFAULT_KEYFRAME_EVERY};
 use std::path::PathBuf;
 
 /// A session of exactly `n` events on a small generated world (300 users, 100 items), as many
@@ -20,7 +20,7 @@ fn session(n: u64) -> PathBuf {
     if path.exists() {
         return path;
     }
-    let spec = recnet::gen::generate(300, 100, 2000, 8, 7);
+    let spec = recnet::inputs::gen::generate(300, 100, 2000, 8, 7);
     let cfg = Config::from_layers(&[], &["routers.count=8".into()]).unwrap();
     let rounds = 100_000;
     let header = Header::new(SourceRef { kind: "scenario".into(), name: spec.name.clone(), path: "generated".into(), digest: String::new() }, 7, rounds, cfg.clone());
@@ -41,7 +41,7 @@ fn session(n: u64) -> PathBuf {
                 }
             }
             Poll::Reason(r) => {
-                let a = recnet::reasoner::Reasoner::answer(&mut offline, &r);
+                let a = recnet::engine::protocol::Reasoner::answer(&mut offline, &r);
                 e.answer(a);
             }
             Poll::Done => break,

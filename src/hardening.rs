@@ -10,7 +10,7 @@ pub fn fuzz_rules(text: &str) {
 }
 
 pub fn fuzz_breakpoint(text: &str) {
-    let _ = crate::breakpoint::parse(text);
+    let _ = crate::analysis::breakpoint::parse(text);
 }
 
 /// A session file of arbitrary bytes: check it, open it, seek in it.
@@ -18,9 +18,9 @@ pub fn fuzz_session(data: &[u8]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("s.jsonl");
     std::fs::write(&path, data).expect("write");
-    let _ = crate::session::check_session(&path);
-    if let Ok(f) = crate::session::SessionFile::open(&path) {
-        let mut tl = crate::timeline::Timeline::new(crate::timeline::EventStore::File(f), 3);
+    let _ = crate::store::session::check_session(&path);
+    if let Ok(f) = crate::store::session::SessionFile::open(&path) {
+        let mut tl = crate::store::timeline::Timeline::new(crate::store::timeline::EventStore::File(f), 3);
         let n = tl.len();
         let _ = tl.state(n);
         let _ = tl.state(n / 2);
@@ -37,12 +37,12 @@ pub fn fuzz_dataset(data: &[u8]) {
     let _ = std::fs::write(p.join("f.test.inter"), format!("{header}1\t2 3\t4\n"));
     let _ = std::fs::write(p.join("f.random"), "1\t5 6 7 8 9 10 11 12 13 14\n");
     let _ = std::fs::write(p.join("f.item"), "item_id:token\ttitle:token_seq\tcategory:token_seq\n2\tA\tJazz\n");
-    if let Ok(ds) = crate::dataset::load_dataset(p, 1) {
+    if let Ok(ds) = crate::inputs::dataset::load_dataset(p, 1) {
         let spec = ds.world_spec(1);
-        let mut e = crate::engine::Engine::new(&spec, crate::config::Config::default(), 1, 1);
+        let mut e = crate::engine::Engine::new(&spec, crate::engine::config::Config::default(), 1, 1);
         e.run_to_end(&mut crate::reasoner::offline::Offline::new());
     }
     let single = tempfile::tempdir().expect("temp dir");
     let _ = std::fs::write(single.path().join("m.inter"), data);
-    let _ = crate::dataset::load_dataset(single.path(), 1);
+    let _ = crate::inputs::dataset::load_dataset(single.path(), 1);
 }

@@ -1,28 +1,18 @@
 //! recnet: RecNet — self-evolving preference propagation for LLM-agent recommender systems — as a
 //! deterministic, event-sourced engine, with the tools to run, record, replay and inspect it.
+//!
+//! Layers, bottom up; each imports only the ones below it:
+//! `util` → `rules` → `world` → `engine` → `reasoner` → `inputs` → `store` → `run`, `analysis` →
+//! `tui`. The binary's `cli` sits on top of them all.
 
-pub mod backward;
-pub mod branch;
-pub mod breakpoint;
-pub mod config;
-pub mod dataset;
-pub mod diff;
-pub mod embed;
-pub mod driver;
+pub mod analysis;
 pub mod engine;
-pub mod eval;
-pub mod event;
-pub mod export;
-pub mod gen;
 pub mod hardening;
-pub mod narrate;
+pub mod inputs;
 pub mod reasoner;
 pub mod rules;
-pub mod scenario;
-pub mod session;
-pub mod spill;
-pub mod text;
-pub mod timeline;
+pub mod run;
+pub mod store;
 pub mod tui;
 pub mod util;
 pub mod world;

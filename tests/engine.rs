@@ -1,12 +1,12 @@
 //! The engine's promises, checked through the public API on the built-in demo and a small dataset
 //! in the real RecBole format (fixtures/tiny-cds).
 
-use recnet::config::Config;
-use recnet::driver::{record, resolve_source};
+use recnet::engine::config::Config;
+use recnet::run::driver::{record, resolve_source};
 use recnet::engine::Engine;
-use recnet::event::{Decision, EventBody};
+use recnet::world::event::{Decision, EventBody};
 use recnet::reasoner::offline::Offline;
-use recnet::session::{check_session, read_session};
+use recnet::store::session::{check_session, read_session};
 use recnet::world::World;
 use std::path::Path;
 

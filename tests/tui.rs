@@ -3,7 +3,7 @@
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
-use recnet::config::Config;
+use recnet::engine::config::Config;
 use recnet::engine::Engine;
 use recnet::reasoner::offline::Offline;
 use recnet::tui::app::{App, Popup, View};
@@ -11,9 +11,9 @@ use recnet::tui::keymap::Keymap;
 use recnet::tui::{live_app, UiOptions};
 
 fn demo_app(rounds: u32) -> App {
-    let src = recnet::driver::resolve_source(Some("demo"), None, 7).unwrap();
+    let src = recnet::run::driver::resolve_source(Some("demo"), None, 7).unwrap();
     let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
-    let header = recnet::driver::header_for(&src, 7, rounds, &cfg);
+    let header = recnet::run::driver::header_for(&src, 7, rounds, &cfg);
     let engine = Engine::new(&src.spec, cfg, 7, rounds);
     live_app("demo", engine, Box::new(Offline::new()), header, UiOptions { keymap: Keymap::default_map(), mono: true })
 }
@@ -158,15 +158,15 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
 #[test]
 fn hostile_titles_are_drawn_safely() {
     let toml = "name = \"evil\"\n[[user]]\nid = \"u1\"\nname = \"\\u001b]52;c;aGVsbG8=\\u0007\\u202eevil\\u200b\"\nattrs = { \"Jazz\" = 0.5 }\n[[item]]\nid = \"i1\"\ntitle = \"\\u001b[2J\\u001b[31mred\"\ncategories = [\"Jazz\"]\n[schedule]\ninteractions = [[\"u1\", \"i1\"]]\n";
-    let sc = recnet::scenario::parse_scenario(toml, "evil.toml", true, 1).unwrap();
+    let sc = recnet::inputs::scenario::parse_scenario(toml, "evil.toml", true, 1).unwrap();
     let cfg = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
-    let src = recnet::driver::Source {
+    let src = recnet::run::driver::Source {
         spec: sc.spec.clone(),
-        source: recnet::session::SourceRef { kind: "scenario".into(), name: "evil".into(), path: "evil.toml".into(), digest: String::new() },
+        source: recnet::store::session::SourceRef { kind: "scenario".into(), name: "evil".into(), path: "evil.toml".into(), digest: String::new() },
         config_tables: vec![],
         eval_cases: None,
     };
-    let header = recnet::driver::header_for(&src, 1, 1, &cfg);
+    let header = recnet::run::driver::header_for(&src, 1, 1, &cfg);
     let engine = Engine::new(&sc.spec, cfg, 1, 1);
     let mut app = live_app("evil", engine, Box::new(Offline::new()), header, UiOptions { keymap: Keymap::default_map(), mono: true });
     press(&mut app, "G");
@@ -199,12 +199,12 @@ fn the_event_log_filters() {
 
 /// A recorded demo session of `rounds` rounds, opened in the replay inspector.
 fn replay_demo(dir: &std::path::Path, rounds: u32) -> App {
-    let src = recnet::driver::resolve_source(Some("demo"), None, 7).unwrap();
+    let src = recnet::run::driver::resolve_source(Some("demo"), None, 7).unwrap();
     let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
-    let header = recnet::driver::header_for(&src, 7, rounds, &cfg);
+    let header = recnet::run::driver::header_for(&src, 7, rounds, &cfg);
     let events = Engine::new(&src.spec, cfg, 7, rounds).run_to_end(&mut Offline::new());
     let path = dir.join("demo.jsonl");
-    let mut w = recnet::session::SessionWriter::create(&path, &header).unwrap();
+    let mut w = recnet::store::session::SessionWriter::create(&path, &header).unwrap();
     for e in &events {
         w.write(e).unwrap();
     }

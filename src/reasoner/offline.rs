@@ -1,9 +1,10 @@
 //! The deterministic offline reasoner: principled arithmetic on weighted attributes, no model.
 
-use super::{CreditAnswer, FilterItem, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
-use crate::backward::{offline_credit, optimise_rules, parse_rule_module, router_gradient, rule_gradient};
-use crate::event::Edit;
-use crate::event::{AttrDelta, Decision};
+use crate::engine::protocol::{CreditAnswer, FilterItem, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
+use super::policy::{offline_credit, optimise_rules, router_gradient, rule_gradient};
+use crate::world::parse_rule_module;
+use crate::world::event::Edit;
+use crate::world::event::{AttrDelta, Decision};
 use crate::rules::{evaluate, parse_rules, Action, FilterInput, Rule};
 use crate::util::{clip, r4};
 use crate::world::{profile_text, score};

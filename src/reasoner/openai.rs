@@ -5,8 +5,8 @@
 //! RECNET_API_KEY or OPENAI_API_KEY and is never written anywhere.
 
 use super::offline::Offline;
-use super::{ReasonAnswer, ReasonRequest, Reasoner};
-use crate::event::EventBody;
+use crate::engine::protocol::{ReasonAnswer, ReasonRequest, Reasoner};
+use crate::world::event::EventBody;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -282,7 +282,7 @@ async fn call(client: reqwest::Client, url: String, key: Option<String>, body: V
         };
         if !status.is_success() {
             // A client error will not improve by retrying.
-            return Err(format!("HTTP {status}: {}", crate::text::sanitize(&text, 200)));
+            return Err(format!("HTTP {status}: {}", crate::util::text::sanitize(&text, 200)));
         }
         let v: Value = serde_json::from_str(&text).map_err(|e| format!("the server's response is not JSON: {e}"))?;
         let content = v["choices"][0]["message"]["content"].as_str().unwrap_or("").to_string();
@@ -385,7 +385,7 @@ impl Reasoner for OpenAi {
                             Err(e) => {
                                 self.exchanges.push(EventBody::ReasonFailed {
                                     stage,
-                                    error: crate::text::sanitize(&e, 300),
+                                    error: crate::util::text::sanitize(&e, 300),
                                     fallback: "the offline reasoner's decision was used".into(),
                                 });
                                 answers[i] = Some(self.offline.answer_one(req));

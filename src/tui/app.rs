@@ -2,11 +2,11 @@
 
 use super::keymap::{Action, Keymap};
 use super::live::{Live, LiveMsg};
-use crate::breakpoint::{self, Cond};
-use crate::event::{Event, EventBody, Stage};
+use crate::analysis::breakpoint::{self, Cond};
+use crate::world::event::{Event, EventBody, Stage};
 use crate::reasoner::offline::Offline;
-use crate::session::Header;
-use crate::timeline::{EventStore, Timeline};
+use crate::store::session::Header;
+use crate::store::timeline::{EventStore, Timeline};
 use crate::world::World;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -234,7 +234,7 @@ impl App {
                 true
             }
             LiveMsg::Failed(e) => {
-                self.status = crate::text::sanitize(&format!("the engine stopped: {e}"), 200);
+                self.status = crate::util::text::sanitize(&format!("the engine stopped: {e}"), 200);
                 true
             }
         }
@@ -297,7 +297,7 @@ impl App {
         // Replaying lays keyframes and leaves the state cached: the next slice starts here.
         if let Err(e) = self.branch_mut().timeline.state(next) {
             self.far_seek = None;
-            self.status = crate::text::sanitize(&format!("{e}"), 200);
+            self.status = crate::util::text::sanitize(&format!("{e}"), 200);
         } else {
             let done = 100 * next / target.max(1);
             self.status = format!("replaying toward step {}: {done}% (Esc stops)", target.saturating_sub(1));
@@ -315,7 +315,7 @@ impl App {
             let evs = self.branch().timeline.store.range(self.pos, n).unwrap_or_default();
             for e in &evs {
                 if let Err(err) = self.world.apply(e) {
-                    self.status = crate::text::sanitize(&format!("step {}: {err}", e.step), 200);
+                    self.status = crate::util::text::sanitize(&format!("step {}: {err}", e.step), 200);
                     break;
                 }
             }
@@ -324,12 +324,12 @@ impl App {
                 Ok(w) => {
                     self.world = w;
                     if let (false, Some(e)) = (self.disk_warned, self.branch().timeline.disk_error()) {
-                        self.status = crate::text::sanitize(&format!("keyframes cannot go to disk ({e}); seeks in this long session will be slower"), 200);
+                        self.status = crate::util::text::sanitize(&format!("keyframes cannot go to disk ({e}); seeks in this long session will be slower"), 200);
                         self.disk_warned = true;
                     }
                 }
                 Err(e) => {
-                    self.status = crate::text::sanitize(&format!("{e}"), 200);
+                    self.status = crate::util::text::sanitize(&format!("{e}"), 200);
                     return;
                 }
             }
@@ -364,7 +364,7 @@ impl App {
             i -= 1;
             budget -= 1;
             let e = self.event(i)?;
-            let (agent, router, _) = crate::export::event_refs(&e);
+            let (agent, router, _) = crate::analysis::export::event_refs(&e);
             if let Some(a) = agent.filter(|a| self.world.client(a).is_some()).or(router) {
                 return Some(a.to_string());
             }
@@ -669,14 +669,14 @@ impl App {
         }
         let f = &self.log_filter;
         e.body.kind().contains(f.as_str())
-            || crate::narrate::narrate(e, &self.world).to_lowercase().contains(f.as_str())
+            || crate::analysis::narrate::narrate(e, &self.world).to_lowercase().contains(f.as_str())
     }
 
     pub fn agent_order(&self) -> Vec<String> {
         let mut v: Vec<String> =
-            self.world.clients.iter().filter(|c| c.kind == crate::event::ClientKind::User).map(|c| c.id.clone()).collect();
+            self.world.clients.iter().filter(|c| c.kind == crate::world::event::ClientKind::User).map(|c| c.id.clone()).collect();
         v.extend(self.world.routers.iter().map(|r| r.id.clone()));
-        v.extend(self.world.clients.iter().filter(|c| c.kind == crate::event::ClientKind::Item).map(|c| c.id.clone()));
+        v.extend(self.world.clients.iter().filter(|c| c.kind == crate::world::event::ClientKind::Item).map(|c| c.id.clone()));
         v
     }
 
@@ -719,7 +719,7 @@ impl App {
             InputKind::Breakpoint => self.add_breakpoint(input),
             InputKind::Search if self.view == View::Events => {
                 self.log_filter = input.to_lowercase();
-                self.status = if input.is_empty() { "log filter cleared".into() } else { format!("log filtered by {}", crate::text::sanitize(input, 40)) };
+                self.status = if input.is_empty() { "log filter cleared".into() } else { format!("log filtered by {}", crate::util::text::sanitize(input, 40)) };
                 Ok(())
             }
             InputKind::Search => self.search(input),
@@ -753,7 +753,7 @@ impl App {
     pub fn add_breakpoint(&mut self, expr: &str) -> Result<(), String> {
         let c = breakpoint::parse(expr).map_err(|e| e.to_string())?;
         self.breakpoints.push((expr.to_string(), c));
-        self.status = format!("breakpoint {} set: {}", self.breakpoints.len(), crate::text::sanitize(expr, 80));
+        self.status = format!("breakpoint {} set: {}", self.breakpoints.len(), crate::util::text::sanitize(expr, 80));
         Ok(())
     }
 
@@ -785,7 +785,7 @@ impl App {
                 self.status = format!("found at step {i}");
                 Ok(())
             }
-            None => Err(format!("no agent or later event matches {}", crate::text::sanitize(q, 40))),
+            None => Err(format!("no agent or later event matches {}", crate::util::text::sanitize(q, 40))),
         }
     }
 
@@ -816,7 +816,7 @@ impl App {
                         let agent = agent.clone();
                         self.popup = Popup::None;
                         if let Err(e) = self.fork_with_rules(&agent, &text) {
-                            self.status = crate::text::sanitize(&e, 200);
+                            self.status = crate::util::text::sanitize(&e, 200);
                         }
                     }
                 }
@@ -838,19 +838,19 @@ impl App {
         }
         let at = self.pos.saturating_sub(1);
         let parent_path = self.branch().parent_path.clone();
-        let edit = crate::branch::ForkEdit::Rules { agent: agent.to_string(), rules: rules.to_string() };
+        let edit = crate::run::branch::ForkEdit::Rules { agent: agent.to_string(), rules: rules.to_string() };
         let (branch_header, events) = {
             let tl = &mut self.branches[self.current].timeline;
-            crate::branch::fork(&header, &parent_path, tl, at, &edit, &mut Offline::new()).map_err(|e| format!("{e:#}"))?
+            crate::run::branch::fork(&header, &parent_path, tl, at, &edit, &mut Offline::new()).map_err(|e| format!("{e:#}"))?
         };
         let fork_step = branch_header.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
-        let mut tl = Timeline::new(EventStore::Memory(events), crate::timeline::DEFAULT_KEYFRAME_EVERY);
+        let mut tl = Timeline::new(EventStore::Memory(events), crate::store::timeline::DEFAULT_KEYFRAME_EVERY);
         let parent = self.current;
         let (parent_name, branch_name) = (self.branches[parent].name.clone(), format!("branch {}", self.branches.len()));
         let diff = {
             let ptl = &mut self.branches[parent].timeline;
-            crate::diff::diff_sessions(&parent_name, &branch_name, ptl, &mut tl)
-                .map(|r| crate::diff::render(&r, 40))
+            crate::analysis::diff::diff_sessions(&parent_name, &branch_name, ptl, &mut tl)
+                .map(|r| crate::analysis::diff::render(&r, 40))
                 .ok()
         };
         let name = format!("branch {} ({} edited at step {at})", self.branches.len(), agent);
@@ -950,9 +950,9 @@ impl App {
             let s = self.stats_cache.last_mut().expect("pushed");
             match &e.body {
                 EventBody::FilterDecision { decision, .. } => match decision {
-                    crate::event::Decision::Accept => s.accepted += 1,
-                    crate::event::Decision::Hold => s.held += 1,
-                    crate::event::Decision::Reject => s.rejected += 1,
+                    crate::world::event::Decision::Accept => s.accepted += 1,
+                    crate::world::event::Decision::Hold => s.held += 1,
+                    crate::world::event::Decision::Reject => s.rejected += 1,
                 },
                 EventBody::CreditAssigned { shares, .. } => s.credit += shares.iter().map(|x| x.amount).sum::<f64>(),
                 _ => {}

@@ -2,8 +2,8 @@
 //! engine (or a model) while drawing.
 
 use crate::engine::{Engine, Poll};
-use crate::event::Event;
-use crate::reasoner::Reasoner;
+use crate::world::event::Event;
+use crate::engine::protocol::Reasoner;
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 
@@ -34,7 +34,7 @@ impl Live {
                         match engine.poll() {
                             Poll::Events(evs) => batch.extend(evs),
                             Poll::Reason(reqs) => {
-                                if let Err(e) = crate::driver::consult(&mut engine, reasoner.as_mut(), &reqs) {
+                                if let Err(e) = crate::run::driver::consult(&mut engine, reasoner.as_mut(), &reqs) {
                                     if let Poll::Events(evs) = engine.poll_recorded() {
                                         batch.extend(evs);
                                     }

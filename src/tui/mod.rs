@@ -39,14 +39,14 @@ impl UiOptions {
 pub fn live_app(
     title: &str,
     engine: crate::engine::Engine,
-    reasoner: Box<dyn crate::reasoner::Reasoner + Send>,
-    header: crate::session::Header,
+    reasoner: Box<dyn crate::engine::protocol::Reasoner + Send>,
+    header: crate::store::session::Header,
     opts: UiOptions,
 ) -> App {
     let live = live::Live::start(engine, reasoner);
     let branch = Branch {
         name: "main".into(),
-        timeline: crate::timeline::Timeline::new(crate::timeline::EventStore::Memory(Vec::new()), crate::timeline::DEFAULT_KEYFRAME_EVERY),
+        timeline: crate::store::timeline::Timeline::new(crate::store::timeline::EventStore::Memory(Vec::new()), crate::store::timeline::DEFAULT_KEYFRAME_EVERY),
         header: Some(header),
         parent_path: PathBuf::from("(live run)"),
         parent: None,
@@ -58,11 +58,11 @@ pub fn live_app(
 
 /// A recorded session: no engine, no model calls.
 pub fn replay_app(path: &std::path::Path, opts: UiOptions) -> Result<App> {
-    let f = crate::session::SessionFile::open(path)?;
+    let f = crate::store::session::SessionFile::open(path)?;
     let header = f.header.clone();
     let branch = Branch {
         name: "main".into(),
-        timeline: crate::timeline::Timeline::new(crate::timeline::EventStore::File(f), crate::timeline::DEFAULT_KEYFRAME_EVERY),
+        timeline: crate::store::timeline::Timeline::new(crate::store::timeline::EventStore::File(f), crate::store::timeline::DEFAULT_KEYFRAME_EVERY),
         header: Some(header),
         parent_path: path.to_path_buf(),
         parent: None,
@@ -77,10 +77,10 @@ pub fn replay_app(path: &std::path::Path, opts: UiOptions) -> Result<App> {
 /// or paste modes that would need more).
 pub fn run(mut app: App) -> Result<()> {
     let mut terminal = ratatui::init();
-    crate::driver::set_tui_active(true);
+    crate::run::driver::set_tui_active(true);
     let result = run_loop(&mut app, &mut terminal);
     ratatui::restore();
-    crate::driver::set_tui_active(false);
+    crate::run::driver::set_tui_active(false);
     result
 }
 
@@ -108,7 +108,7 @@ fn run_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()
             last_frame = Instant::now();
         }
         // Idle: block until input; busy: wake for the next run step or live batch.
-        if crate::driver::interrupted() {
+        if crate::run::driver::interrupted() {
             // SIGTERM (Ctrl+C arrives as a key in raw mode): leave cleanly.
             return Ok(());
         }

@@ -2,8 +2,8 @@
 //! `text::sanitize` before it reaches the terminal.
 
 use super::app::{App, Focus, InputKind, Popup, View};
-use crate::event::{ClientKind, Decision, EventBody};
-use crate::text::sanitize;
+use crate::world::event::{ClientKind, Decision, EventBody};
+use crate::util::text::sanitize;
 use crate::world::{Client, Router};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -94,7 +94,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let [narr, time, scrub, status] =
         Layout::vertical([Constraint::Length(2), Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let (text, kind) = match app.current_event() {
-        Some(e) => (crate::narrate::narrate(&e, &app.world), e.body.kind()),
+        Some(e) => (crate::analysis::narrate::narrate(&e, &app.world), e.body.kind()),
         None => ("Nothing has happened yet.".to_string(), ""),
     };
     f.render_widget(
@@ -102,7 +102,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
             .wrap(Wrap { trim: true }),
         narr,
     );
-    let stage = app.current_event().map(|e| e.body.stage()).unwrap_or(crate::event::Stage::Setup);
+    let stage = app.current_event().map(|e| e.body.stage()).unwrap_or(crate::world::event::Stage::Setup);
     let rounds = app.branch().header.as_ref().map(|h| h.rounds.to_string()).unwrap_or_else(|| "?".into());
     let mode = if app.running {
         format!("▶ running {}/s", app.speed())
@@ -503,7 +503,7 @@ fn events_view(f: &mut Frame, app: &App, area: Rect) {
             }
         }
         before.reverse();
-        let mut rows: Vec<crate::event::Event> = before.iter().filter_map(|j| app.event(*j)).collect();
+        let mut rows: Vec<crate::world::event::Event> = before.iter().filter_map(|j| app.event(*j)).collect();
         let mut next = before.last().map(|j| j + 1).unwrap_or(app.log_cursor);
         while (rows.len() as u64) < h {
             match app.find_forward(next, |e| app.log_matches(e)) {
@@ -531,7 +531,7 @@ fn events_view(f: &mut Frame, app: &App, area: Rect) {
             Line::from(vec![
                 Span::styled(format!("{}{:>6} ", if here { "▶" } else { " " }, e.step), style),
                 Span::styled(format!("t{:<4} {:<22}", e.tick, e.body.kind()), kind_style),
-                Span::styled(s(&crate::narrate::narrate(e, &app.world), 300), style),
+                Span::styled(s(&crate::analysis::narrate::narrate(e, &app.world), 300), style),
             ])
         })
         .collect();
@@ -589,7 +589,7 @@ fn diff_view(f: &mut Frame, app: &App, area: Rect) {
     let text = match &app.branch().diff {
         Some(d) => format!("What the edit changed downstream (whole runs, parent vs this branch):\n\n{d}"),
         None => {
-            let (p, r, ro) = crate::diff::diff_worlds(&app.tick_start_world, &app.world);
+            let (p, r, ro) = crate::analysis::diff::diff_worlds(&app.tick_start_world, &app.world);
             let mut o = format!(
                 "What this time step changed so far (state at step {} → step {}). Edit a rule (e) to fork a branch and compare runs.\n\n",
                 app.tick_start,
@@ -659,7 +659,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             f.render_widget(Clear, r);
             let mut lines = Vec::new();
             if let Some(e) = app.event(*step) {
-                lines.push(Line::from(Span::styled(s(&crate::narrate::narrate(&e, &app.world), 500), st(app, Role::Accent))));
+                lines.push(Line::from(Span::styled(s(&crate::analysis::narrate::narrate(&e, &app.world), 500), st(app, Role::Accent))));
                 if let EventBody::ReasonExchange { prompt, reply, tokens_in, tokens_out, latency_ms, .. } = &e.body {
                     lines.push(Line::from(format!("tokens {tokens_in} in / {tokens_out} out · {latency_ms} ms")));
                     lines.push(Line::from(Span::styled("prompt:", st(app, Role::Dim))));

@@ -2,8 +2,8 @@
 //! steps of one session: which filter decisions, assimilations, profiles, rules and counters differ,
 //! and where the logs first diverge.
 
-use crate::event::{Event, EventBody};
-use crate::timeline::Timeline;
+use crate::world::event::{Event, EventBody};
+use crate::store::timeline::Timeline;
 use crate::world::World;
 use anyhow::Result;
 use serde::Serialize;
@@ -87,7 +87,7 @@ fn decisions(events: &[Event]) -> (BTreeMap<(String, u64), String>, u64) {
 }
 
 fn summary_of(e: &Event) -> String {
-    crate::text::sanitize(&format!("{} {}", e.body.kind(), serde_json::to_string(&e.body).unwrap_or_default()), 160)
+    crate::util::text::sanitize(&format!("{} {}", e.body.kind(), serde_json::to_string(&e.body).unwrap_or_default()), 160)
 }
 
 /// Compare the end states of `a[..]` and `b[..]` (already sliced to the steps to compare).
@@ -228,7 +228,7 @@ pub fn diff_steps(name: &str, tl: &mut Timeline, from: u64, to: u64) -> Result<D
 /// The human summary.
 pub fn render(r: &DiffReport, limit: usize) -> String {
     use std::fmt::Write;
-    let s = |t: &str| crate::text::sanitize(t, 200);
+    let s = |t: &str| crate::util::text::sanitize(t, 200);
     let mut o = String::new();
     let _ = writeln!(o, "A: {} ({} events)\nB: {} ({} events)", s(&r.a), r.a_events, s(&r.b), r.b_events);
     match &r.first_divergence {

@@ -1,9 +1,9 @@
 //! One plain sentence per event, for teaching and for headless runs.
 
-use crate::event::{Decision, Event, EventBody};
+use crate::world::event::{Decision, Event, EventBody};
 use crate::world::World;
 
-fn deltas(d: &[crate::event::AttrDelta]) -> String {
+fn deltas(d: &[crate::world::event::AttrDelta]) -> String {
     d.iter()
         .map(|x| format!("{} {}{:.2}", x.attr, if x.delta >= 0.0 { "+" } else { "" }, x.delta))
         .collect::<Vec<_>>()
@@ -121,5 +121,5 @@ pub fn narrate(ev: &Event, world: &World) -> String {
         ),
     };
     let _ = world;
-    crate::text::sanitize(&s, 0)
+    crate::util::text::sanitize(&s, 0)
 }

@@ -1,12 +1,20 @@
 //! The RecNet forward phase as a sans-IO state machine. `poll` returns events (already applied to
 //! the engine's world) or a batch of reasoning requests; `answer` hands the answers back. No
 //! terminal, no network, no clock: the same inputs give the same events.
+//!
+//! Layer: engine. Owns the forward and backward phases, its protocol with reasoners (`protocol`: the
+//! requests, answers and the `Reasoner` trait), its configuration (`config`), world setup from a
+//! `WorldSpec`, and the counterfactual rewards (`reward`). May import `world`, `rules` and `util`.
 
-use crate::config::{Config, OverflowPolicy};
-use crate::embed::{cosine, Embedder};
-use crate::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody, Recipient};
+pub mod config;
+pub mod protocol;
+pub mod reward;
+
+use crate::engine::config::{Config, OverflowPolicy};
+use crate::world::embed::{cosine, Embedder};
+use crate::world::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody, Recipient};
 use crate::reasoner::offline::Offline;
-use crate::reasoner::{FilterItem, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
+use crate::engine::protocol::{FilterItem, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
 use crate::rules::Polarity;
 use crate::util::{clip, r4, Rng};
 use crate::world::{profile_text, World};
@@ -74,11 +82,11 @@ pub struct Engine {
     /// Clients that read their buffer this tick (candidates for retiring unused rules).
     tick_activated: BTreeSet<String>,
     /// Reward events of the interaction being credited, in request order.
-    pending_credit: Vec<crate::reasoner::CreditItem>,
+    pending_credit: Vec<crate::engine::protocol::CreditItem>,
     /// Evidence (message ids) behind each rule edit being optimised, by agent.
     optimise_evidence: BTreeMap<String, (String, Vec<u64>)>,
     /// Retire edits waiting for the gradient answers of the same step.
-    optimise_queue: Vec<(crate::event::Edit, String, Vec<u64>)>,
+    optimise_queue: Vec<(crate::world::event::Edit, String, Vec<u64>)>,
     /// The first round has been opened (its `round_started` is out).
     round_open: bool,
     fallback: Offline,
@@ -380,12 +388,12 @@ impl Engine {
                     });
                     let ids: Vec<u64> = evidence.iter().map(|e| e.message).collect();
                     match edit {
-                        crate::event::Edit::Router { router, fan_out_delta, tau_delta } => {
+                        crate::world::event::Edit::Router { router, fan_out_delta, tau_delta } => {
                             if router_edits_left > 0 && self.edit_router(&router, fan_out_delta, tau_delta, &direction, ids) {
                                 router_edits_left -= 1;
                             }
                         }
-                        crate::event::Edit::NoChange => {}
+                        crate::world::event::Edit::NoChange => {}
                         rule_edit => rule_edits.push((rule_edit, direction, ids)),
                     }
                 }
@@ -404,7 +412,7 @@ impl Engine {
                     }
                     let (direction, evidence) = self.optimise_evidence.remove(agent).unwrap_or_default();
                     let _ = edit;
-                    let reason = crate::text::sanitize(&format!("{direction}; {reason}"), 400);
+                    let reason = crate::util::text::sanitize(&format!("{direction}; {reason}"), 400);
                     self.emit(EventBody::RuleEdited { agent: agent.clone(), rule, before, after, rules, reason, evidence });
                 }
             }
@@ -687,9 +695,9 @@ impl Engine {
             let Some(c) = self.world.client(agent) else { continue };
             for p in &c.feedback {
                 let (with, without) = if is_user {
-                    crate::backward::user_counterfactual(&c.attrs, &p.deltas, p.decision, probe, &item, negative.as_ref())
+                    crate::engine::reward::user_counterfactual(&c.attrs, &p.deltas, p.decision, probe, &item, negative.as_ref())
                 } else {
-                    crate::backward::item_counterfactual(&user, &c.attrs, &p.deltas, p.decision, probe)
+                    crate::engine::reward::item_counterfactual(&user, &c.attrs, &p.deltas, p.decision, probe)
                 };
                 let rule_text = p
                     .rule
@@ -709,7 +717,7 @@ impl Engine {
                         without: r4(without),
                         reward: r4(with - without),
                     },
-                    crate::reasoner::CreditItem {
+                    crate::engine::protocol::CreditItem {
                         agent: agent.clone(),
                         message: p.message,
                         router: p.router.clone(),
@@ -737,11 +745,11 @@ impl Engine {
         }
     }
 
-    fn credit(&mut self, it: &crate::reasoner::CreditItem, ans: crate::reasoner::CreditAnswer) {
+    fn credit(&mut self, it: &crate::engine::protocol::CreditItem, ans: crate::engine::protocol::CreditAnswer) {
         // Only modules on this message's path may be credited, whatever a model proposes.
-        let rule_module = it.rule.map(|r| crate::backward::rule_module(&it.agent, r));
+        let rule_module = it.rule.map(|r| crate::world::rule_module(&it.agent, r));
         let rules_len = self.world.client(&it.agent).map(|c| c.rules.len()).unwrap_or(0);
-        let shares: Vec<crate::event::CreditShare> = ans
+        let shares: Vec<crate::world::event::CreditShare> = ans
             .shares
             .into_iter()
             .filter(|s| s.amount.is_finite())
@@ -749,7 +757,7 @@ impl Engine {
                 s.module == it.router
                     || (Some(&s.module) == rule_module.as_ref() && it.rule.is_some_and(|r| r <= rules_len))
             })
-            .map(|s| crate::event::CreditShare { module: s.module, amount: r4(s.amount.clamp(-1.0, 1.0)) })
+            .map(|s| crate::world::event::CreditShare { module: s.module, amount: r4(s.amount.clamp(-1.0, 1.0)) })
             .collect();
         if shares.is_empty() {
             return;
@@ -761,7 +769,7 @@ impl Engine {
             relevance: it.relevance,
             reward: it.reward,
             shares,
-            reason: crate::text::sanitize(&ans.reason, 300),
+            reason: crate::util::text::sanitize(&ans.reason, 300),
         });
     }
 
@@ -777,7 +785,7 @@ impl Engine {
             if evidence.len() < b.min_evidence {
                 continue;
             }
-            let description = match crate::backward::parse_rule_module(module) {
+            let description = match crate::world::parse_rule_module(module) {
                 Some((agent, ix)) => match self.world.client(agent).and_then(|c| c.rules.get(ix - 1)) {
                     Some(rule) => crate::rules::print_rule(rule),
                     None => continue,
@@ -810,9 +818,9 @@ impl Engine {
         let mut rule_edits = Vec::new();
         for (agent, rule) in retire.into_iter().take(b.max_edits_per_step) {
             let direction = format!("rule {rule} has not matched in {} steps: retire it", b.retire_after_ticks);
-            let edit = crate::event::Edit::Retire { agent: agent.clone(), rule };
+            let edit = crate::world::event::Edit::Retire { agent: agent.clone(), rule };
             self.emit(EventBody::Gradient {
-                module: crate::backward::rule_module(&agent, rule),
+                module: crate::world::rule_module(&agent, rule),
                 direction: direction.clone(),
                 edit: edit.clone(),
                 evidence: Vec::new(),
@@ -827,7 +835,7 @@ impl Engine {
         }
     }
 
-    fn request_optimise(&mut self, mut edits: Vec<(crate::event::Edit, String, Vec<u64>)>) {
+    fn request_optimise(&mut self, mut edits: Vec<(crate::world::event::Edit, String, Vec<u64>)>) {
         edits.append(&mut self.optimise_queue);
         let mut reqs = Vec::new();
         let mut seen = BTreeSet::new();
@@ -836,9 +844,9 @@ impl Engine {
                 break;
             }
             let agent = match &edit {
-                crate::event::Edit::Tighten { agent, .. }
-                | crate::event::Edit::Loosen { agent, .. }
-                | crate::event::Edit::Retire { agent, .. } => agent.clone(),
+                crate::world::event::Edit::Tighten { agent, .. }
+                | crate::world::event::Edit::Loosen { agent, .. }
+                | crate::world::event::Edit::Retire { agent, .. } => agent.clone(),
                 _ => continue,
             };
             // One edit per agent per step: a second would be computed against stale rules.
@@ -868,7 +876,7 @@ impl Engine {
             fan_out_to,
             tau_from: r.tau,
             tau_to,
-            reason: crate::text::sanitize(reason, 300),
+            reason: crate::util::text::sanitize(reason, 300),
             evidence,
         });
         true
@@ -955,9 +963,9 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
         .map(|w| {
             let mut text = text_vecs[w.as_str()].clone();
             let mut co = holders.remove(w.as_str()).unwrap_or_else(|| vec![0.0; dim]);
-            crate::embed::normalize(&mut co);
+            crate::world::embed::normalize(&mut co);
             text.iter_mut().zip(&co).for_each(|(t, c)| *t = (1.0 - alpha) * *t + alpha * c);
-            crate::embed::normalize(&mut text);
+            crate::world::embed::normalize(&mut text);
             text
         })
         .collect();
@@ -1073,7 +1081,7 @@ pub fn kmeans_pp(points: &[Vec<f32>], weights: &[f64], k: usize, iterations: usi
                 }
             }
             if any {
-                crate::embed::normalize(&mut sum);
+                crate::world::embed::normalize(&mut sum);
                 *ctr = sum;
             }
         }

@@ -8,8 +8,8 @@
 //! Every bad line is reported as `file:line: reason`.
 
 use crate::engine::{ClientSpec, Scheduled, WorldSpec};
-use crate::event::ClientKind;
-use crate::scenario::{sample_negative, CATEGORY_WEIGHT};
+use crate::world::event::ClientKind;
+use crate::inputs::scenario::{sample_negative, CATEGORY_WEIGHT};
 use crate::util::Rng;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,7 +93,7 @@ impl Table {
 
 fn check_id(path: &str, line: usize, what: &str, id: &str) -> Result<()> {
     if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        bail!("{path}:{line}: bad {what} {:?}", crate::text::sanitize(id, 40));
+        bail!("{path}:{line}: bad {what} {:?}", crate::util::text::sanitize(id, 40));
     }
     Ok(())
 }
@@ -233,7 +233,7 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
             .parse()
             .ok()
             .filter(|x: &f64| x.is_finite())
-            .with_context(|| format!("{}:{line}: timestamp {:?} is not a number", t.path, crate::text::sanitize(&f[ts], 30)))?;
+            .with_context(|| format!("{}:{line}: timestamp {:?} is not a number", t.path, crate::util::text::sanitize(&f[ts], 30)))?;
         rows.push((time, *line, f[u].clone(), f[i].clone()));
     }
     // Time order; ties keep file order.

@@ -7,7 +7,7 @@
 //! the next community, so its preferences change mid-run and propagation has news to carry.
 
 use crate::engine::{ClientSpec, Scheduled, WorldSpec};
-use crate::event::ClientKind;
+use crate::world::event::ClientKind;
 use crate::util::Rng;
 use std::collections::BTreeMap;
 

@@ -4,8 +4,8 @@
 //! ranks above it, so a model that cannot tell items apart gets no credit for luck, and every run
 //! ranks the same way.
 
-use crate::config::Config;
-use crate::dataset::{Dataset, EvalCase};
+use crate::engine::config::Config;
+use crate::inputs::dataset::{Dataset, EvalCase};
 use crate::engine::Engine;
 use crate::reasoner::offline::Offline;
 use crate::util::Rng;
@@ -34,12 +34,12 @@ pub fn cases(ds: &Dataset, split: &str) -> Result<Vec<Case>> {
     let mut out = Vec::new();
     for c in list {
         let Some(neg) = ds.negatives.get(&c.user) else {
-            bail!("user {} has no candidate line in the .random file", crate::text::sanitize(&c.user, 30));
+            bail!("user {} has no candidate line in the .random file", crate::util::text::sanitize(&c.user, 30));
         };
         let mut items = vec![c.target.clone()];
         items.extend(neg.iter().filter(|i| **i != c.target).take(CANDIDATES - 1).cloned());
         if items.len() < CANDIDATES {
-            bail!("user {} has only {} candidates (need {CANDIDATES})", crate::text::sanitize(&c.user, 30), items.len());
+            bail!("user {} has only {} candidates (need {CANDIDATES})", crate::util::text::sanitize(&c.user, 30), items.len());
         }
         out.push(Case { user: c.user.clone(), target: c.target.clone(), items });
     }

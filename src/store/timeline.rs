@@ -2,9 +2,9 @@
 //! every K events) plus the events after it, applied forward; a few recent states are cached so
 //! stepping back one event does not replay from anywhere far.
 
-use crate::event::Event;
-use crate::session::SessionFile;
-use crate::spill::DiskKeyframes;
+use crate::world::event::Event;
+use crate::store::session::SessionFile;
+use crate::store::spill::DiskKeyframes;
 use crate::world::World;
 use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;
@@ -365,13 +365,13 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::engine::config::Config;
     use crate::engine::Engine;
     use crate::reasoner::offline::Offline;
     use proptest::prelude::*;
 
     fn demo_events() -> Vec<Event> {
-        let sc = crate::scenario::load_scenario("demo", 7).unwrap();
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
         let cfg = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
         let mut e = Engine::new(&sc.spec, cfg, 7, 1);
         e.run_to_end(&mut Offline::new())
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn a_session_file_seeks_exactly_from_disk_keyframes() {
-        use crate::session::{Header, SessionWriter, SourceRef};
+        use crate::store::session::{Header, SessionWriter, SourceRef};
         let events = demo_events();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("demo.jsonl");
@@ -500,12 +500,12 @@ mod tests {
     /// world loaded from disk emits exactly what one resumed from a replayed world does.
     #[test]
     fn an_engine_resumed_from_a_disk_keyframe_runs_like_one_from_a_replay() {
-        let sc = crate::scenario::load_scenario("demo", 7).unwrap();
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
         let cfg = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
         let events = demo_events();
         let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, disk_limits());
         tl.state(events.len() as u64).unwrap();
-        let point = crate::branch::fork_point(&tl, events.len() as u64 / 2).unwrap();
+        let point = crate::run::branch::fork_point(&tl, events.len() as u64 / 2).unwrap();
         let loads = tl.disk_loads();
         let restored = tl.state(point).unwrap();
         assert!(tl.disk_loads() > loads, "the state at {point} did not come from disk");

@@ -1,7 +1,14 @@
 //! The state of a RecNet world, changed only by `World::apply(&Event)`.
+//!
+//! Layer: world. Owns the state (clients, routers, messages, counters), the event vocabulary
+//! (`event`) that is the only way it changes, relevance (`embed`) and scoring. May import `rules` and
+//! `util`; never the engine, reasoners, files or the terminal.
 
-use crate::embed::{normalize, Embedder};
-use crate::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody, Evidence, Recipient};
+pub mod embed;
+pub mod event;
+
+use crate::world::embed::{normalize, Embedder};
+use crate::world::event::{AttrChange, AttrDelta, ClientKind, Decision, Event, EventBody, Evidence, Recipient};
 use crate::rules::{parse_rules, Polarity, Rule};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -255,7 +262,7 @@ impl AttrSpace {
                 self.cap = cap;
             }
             for j in 0..=id {
-                let d = crate::embed::dot(&self.vecs[id], &self.vecs[j]);
+                let d = crate::world::embed::dot(&self.vecs[id], &self.vecs[j]);
                 self.sim[id * self.cap + j] = d;
                 self.sim[j * self.cap + id] = d;
             }
@@ -268,7 +275,7 @@ impl AttrSpace {
         if a < self.cap && b < self.cap {
             self.sim[a * self.cap + b]
         } else {
-            crate::embed::dot(&self.vecs[a], &self.vecs[b])
+            crate::world::embed::dot(&self.vecs[a], &self.vecs[b])
         }
     }
 
@@ -335,7 +342,7 @@ impl World {
             .client_index
             .get(id)
             .copied()
-            .ok_or_else(|| ApplyError(format!("{ev}: unknown agent {}", crate::text::sanitize(id, 40))))?;
+            .ok_or_else(|| ApplyError(format!("{ev}: unknown agent {}", crate::util::text::sanitize(id, 40))))?;
         Ok(Arc::make_mut(&mut self.clients[ix]))
     }
     fn router_mut(&mut self, id: &str, ev: &str) -> Result<&mut Router, ApplyError> {
@@ -343,7 +350,7 @@ impl World {
             .router_index
             .get(id)
             .copied()
-            .ok_or_else(|| ApplyError(format!("{ev}: unknown router {}", crate::text::sanitize(id, 40))))?;
+            .ok_or_else(|| ApplyError(format!("{ev}: unknown router {}", crate::util::text::sanitize(id, 40))))?;
         Ok(Arc::make_mut(&mut self.routers[ix]))
     }
 
@@ -730,7 +737,7 @@ impl World {
             }
             EventBody::CreditAssigned { agent, message, decision, relevance, reward, shares, .. } => {
                 for sh in shares {
-                    if let Some((a, r)) = crate::backward::parse_rule_module(&sh.module) {
+                    if let Some((a, r)) = crate::world::parse_rule_module(&sh.module) {
                         let c = self.client_mut(a, kind)?;
                         let credit = c.rule_credit.get_mut(r.wrapping_sub(1)).ok_or_else(|| {
                             ApplyError(format!("{kind}: {a} has no rule {r}"))
@@ -894,6 +901,17 @@ impl World {
     pub fn next_message_id(&self) -> u64 {
         self.next_message.max(1)
     }
+}
+
+/// The credit module of an agent's rule (1-based): `u7#2`. Credit and gradients address it.
+pub fn rule_module(agent: &str, rule: usize) -> String {
+    format!("{agent}#{rule}")
+}
+
+/// `u7#2` → (`u7`, 2).
+pub fn parse_rule_module(module: &str) -> Option<(&str, usize)> {
+    let (a, r) = module.rsplit_once('#')?;
+    Some((a, r.parse().ok()?))
 }
 
 /// Render weights as the profile text both reasoners read: "likes Jazz 0.80, Bebop 0.50;

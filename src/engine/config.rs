@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../../assets/default-config.toml");
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,12 +1,12 @@
 //! Drives an engine with a reasoner and writes its events: the I/O edge of a headless run.
 
-use crate::config::Config;
-use crate::dataset::load_dataset;
+use crate::engine::config::Config;
+use crate::inputs::dataset::load_dataset;
 use crate::engine::{Engine, Poll, WorldSpec};
-use crate::event::{Event, EventBody};
-use crate::reasoner::Reasoner;
-use crate::scenario::load_scenario;
-use crate::session::{Header, SessionWriter, SourceRef};
+use crate::world::event::{Event, EventBody};
+use crate::engine::protocol::Reasoner;
+use crate::inputs::scenario::load_scenario;
+use crate::store::session::{Header, SessionWriter, SourceRef};
 use anyhow::{bail, Result};
 use std::path::Path;
 
@@ -16,7 +16,7 @@ pub struct Source {
     pub source: SourceRef,
     pub config_tables: Vec<toml::Table>,
     /// Validation cases of a dataset: recorded runs write metrics events after every round.
-    pub eval_cases: Option<Vec<crate::eval::Case>>,
+    pub eval_cases: Option<Vec<crate::analysis::eval::Case>>,
 }
 
 pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64) -> Result<Source> {
@@ -33,7 +33,7 @@ pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64)
         (None, Some(d)) => {
             let ds = load_dataset(d, seed)?;
             Ok(Source {
-                eval_cases: crate::eval::cases(&ds, "valid").ok(),
+                eval_cases: crate::analysis::eval::cases(&ds, "valid").ok(),
                 spec: ds.world_spec(seed),
                 source: SourceRef { kind: "dataset".into(), name: ds.name.clone(), path: d.display().to_string(), digest: String::new() },
                 config_tables: Vec::new(),
@@ -80,7 +80,7 @@ pub fn interrupted() -> bool {
 
 /// Answer the engine's requests with `reasoner`, recording its exchanges as events first. A fatal
 /// reasoner failure stops here, before anything half-done is recorded.
-pub fn consult(engine: &mut Engine, reasoner: &mut dyn Reasoner, reqs: &[crate::reasoner::ReasonRequest]) -> Result<()> {
+pub fn consult(engine: &mut Engine, reasoner: &mut dyn Reasoner, reqs: &[crate::engine::protocol::ReasonRequest]) -> Result<()> {
     let answers = reasoner.answer(reqs);
     for body in reasoner.take_exchanges() {
         engine.inject(body);
@@ -128,7 +128,7 @@ pub fn record(
     let mut pending: Vec<Event> = Vec::new();
     let metrics = |engine: &mut Engine, round: u32| {
         if let Some(cases) = &source.eval_cases {
-            let mut values = crate::eval::world_metrics(engine.world(), cases);
+            let mut values = crate::analysis::eval::world_metrics(engine.world(), cases);
             values.insert("round".into(), round as f64);
             engine.inject(EventBody::Metrics { split: "valid".into(), values });
         }

@@ -1,6 +1,6 @@
 //! Headless views of a session: the world at a step as JSON or Graphviz DOT, the events as CSV.
 
-use crate::event::{Event, EventBody};
+use crate::world::event::{Event, EventBody};
 use crate::world::World;
 use std::fmt::Write;
 
@@ -25,7 +25,7 @@ pub fn json_safe(json: &str) -> String {
 }
 
 fn dot_str(s: &str) -> String {
-    let clean = crate::text::sanitize(s, 60);
+    let clean = crate::util::text::sanitize(s, 60);
     format!("\"{}\"", clean.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
@@ -33,10 +33,10 @@ fn dot_str(s: &str) -> String {
 /// in a buffer) as edges from their router, coloured by fate so far.
 pub fn world_dot(w: &World) -> String {
     let mut o = String::from("digraph recnet {\n  rankdir=LR;\n  node [fontsize=10];\n");
-    for (kind, label, shape) in [(crate::event::ClientKind::User, "users", "ellipse"), (crate::event::ClientKind::Item, "items", "note")] {
+    for (kind, label, shape) in [(crate::world::event::ClientKind::User, "users", "ellipse"), (crate::world::event::ClientKind::Item, "items", "note")] {
         let _ = writeln!(o, "  subgraph cluster_{label} {{\n    label={};", dot_str(label));
         for c in w.clients.iter().filter(|c| c.kind == kind) {
-            let title = c.title.as_deref().map(|t| format!("\\n{}", crate::text::sanitize(t, 30))).unwrap_or_default();
+            let title = c.title.as_deref().map(|t| format!("\\n{}", crate::util::text::sanitize(t, 30))).unwrap_or_default();
             let _ = writeln!(
                 o,
                 "    {} [shape={shape}, label={}];",
@@ -75,7 +75,7 @@ pub fn world_dot(w: &World) -> String {
 }
 
 fn csv_field(s: &str) -> String {
-    let clean = crate::text::sanitize(s, 500);
+    let clean = crate::util::text::sanitize(s, 500);
     if clean.contains([',', '"']) {
         format!("\"{}\"", clean.replace('"', "\"\""))
     } else {
@@ -114,7 +114,7 @@ pub fn events_csv_header() -> &'static str {
 pub fn event_csv_row(e: &Event) -> String {
     let (agent, router, message) = event_refs(e);
     let stage = e.body.stage();
-    let text = crate::narrate::narrate(e, &World::default());
+    let text = crate::analysis::narrate::narrate(e, &World::default());
     format!(
         "{},{},{},{},{},{},{},{},{},{}\n",
         e.step,

@@ -1,8 +1,8 @@
 //! The session file: a header line, then one event per line (JSON Lines). Written append-only and
 //! flushed at every stage boundary, so a crash loses at most the stage in flight.
 
-use crate::config::Config;
-use crate::event::Event;
+use crate::engine::config::Config;
+use crate::world::event::Event;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -118,7 +118,7 @@ pub fn parse_header(line: &[u8]) -> Result<Header, String> {
 pub fn parse_event(line: &[u8], expect_step: u64) -> Result<Event, String> {
     let ev: Event = serde_json::from_slice(line).map_err(|e| {
         let msg = e.to_string();
-        crate::text::sanitize(&msg, 200)
+        crate::util::text::sanitize(&msg, 200)
     })?;
     if ev.step != expect_step {
         return Err(format!("step {} where step {expect_step} was expected", ev.step));
@@ -307,12 +307,12 @@ pub fn check_session(path: &Path) -> Result<u64, LineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventBody;
+    use crate::world::event::EventBody;
 
     /// A session of `n` round markers, with line `bad_line` (1-based, header = 1) garbled.
     fn session(dir: &Path, n: u64, bad_line: Option<u64>) -> PathBuf {
         let source = SourceRef { kind: "scenario".into(), name: "t".into(), path: "t".into(), digest: String::new() };
-        let header = Header::new(source, 1, 1, crate::config::Config::default());
+        let header = Header::new(source, 1, 1, crate::engine::config::Config::default());
         let path = dir.join("s.jsonl");
         let mut w = SessionWriter::create(&path, &header).unwrap();
         for step in 0..n {

@@ -170,7 +170,7 @@ struct Spanned {
 
 /// Show text from a rule file safely inside an error message.
 fn visible(s: &str) -> String {
-    crate::text::sanitize(s, 40)
+    crate::util::text::sanitize(s, 40)
 }
 
 fn lex(line: &str, line_no: usize) -> Result<(Vec<Spanned>, Option<String>), RuleError> {

@@ -1,56 +1,10 @@
-//! The backward phase's arithmetic: counterfactual rewards, and the offline reasoner's credit
-//! assignment, gradient analysis and module optimisation. Pure functions of their inputs.
+//! The offline reasoner's backward-phase policy: credit assignment, gradient analysis and module
+//! optimisation. Pure functions of their inputs.
 
-use crate::event::{AttrDelta, CreditShare, Decision, Edit, Evidence};
+use crate::world::event::{CreditShare, Decision, Edit, Evidence};
 use crate::rules::{parse_rules, print_rules, Action, CmpOp, Expr, Field, Rule, Value};
-use crate::util::{clip, r4};
-use crate::world::score;
-use std::collections::BTreeMap;
-
-/// How strongly `attrs` prefer the true item over the negative (or score the true item alone).
-pub fn margin(attrs: &BTreeMap<String, f64>, item: &BTreeMap<String, f64>, negative: Option<&BTreeMap<String, f64>>) -> f64 {
-    score(attrs, item) - negative.map(|n| score(attrs, n)).unwrap_or(0.0)
-}
-
-pub fn with_deltas(attrs: &BTreeMap<String, f64>, deltas: &[AttrDelta], scale: f64) -> BTreeMap<String, f64> {
-    let mut out = attrs.clone();
-    for d in deltas {
-        let e = out.entry(d.attr.clone()).or_insert(0.0);
-        *e = clip(*e + scale * d.delta);
-    }
-    out
-}
-
-/// The exact counterfactual for a user who received a message: `(with, without)` margins.
-/// Accepted: `deltas` are what assimilation changed, so "without" removes them. Rejected: the
-/// message is imagined accepted at `probe` weight.
-pub fn user_counterfactual(
-    attrs: &BTreeMap<String, f64>,
-    deltas: &[AttrDelta],
-    decision: Decision,
-    probe: f64,
-    item: &BTreeMap<String, f64>,
-    negative: Option<&BTreeMap<String, f64>>,
-) -> (f64, f64) {
-    match decision {
-        Decision::Accept => (margin(attrs, item, negative), margin(&with_deltas(attrs, deltas, -1.0), item, negative)),
-        _ => (margin(&with_deltas(attrs, deltas, probe), item, negative), margin(attrs, item, negative)),
-    }
-}
-
-/// The same for an item that received a message: how the choosing user scores it.
-pub fn item_counterfactual(
-    user: &BTreeMap<String, f64>,
-    item_attrs: &BTreeMap<String, f64>,
-    deltas: &[AttrDelta],
-    decision: Decision,
-    probe: f64,
-) -> (f64, f64) {
-    match decision {
-        Decision::Accept => (score(user, item_attrs), score(user, &with_deltas(item_attrs, deltas, -1.0))),
-        _ => (score(user, &with_deltas(item_attrs, deltas, probe)), score(user, item_attrs)),
-    }
-}
+use crate::util::r4;
+use crate::world::rule_module;
 
 /// Offline credit assignment: the deciding rule gets the reward of what it accepted and the
 /// negated would-be reward of what it rejected; the router gets a share of the content's worth.
@@ -78,16 +32,6 @@ pub fn offline_credit(
         (_, false) => format!("rejecting avoided a would-be loss of {:.3}", -reward),
     };
     (shares, reason)
-}
-
-pub fn rule_module(agent: &str, rule: usize) -> String {
-    format!("{agent}#{rule}")
-}
-
-/// `u7#2` → (`u7`, 2).
-pub fn parse_rule_module(module: &str) -> Option<(&str, usize)> {
-    let (a, r) = module.rsplit_once('#')?;
-    Some((a, r.parse().ok()?))
 }
 
 fn mean_reward(evidence: &[Evidence]) -> f64 {
@@ -234,30 +178,6 @@ pub fn optimise_rules(rules_text: &str, edit: &Edit, step: f64) -> Option<(Strin
 mod tests {
     use super::*;
 
-    fn w(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
-        pairs.iter().map(|(a, v)| (a.to_string(), *v)).collect()
-    }
-
-    #[test]
-    fn counterfactual_reward_by_hand() {
-        // User after assimilating "Bebop +0.3": Jazz 0.5, Bebop 0.3. True item: Jazz 0.8, Bebop 0.8;
-        // negative: Metal 0.8.
-        let user = w(&[("Jazz", 0.5), ("Bebop", 0.3)]);
-        let item = w(&[("Jazz", 0.8), ("Bebop", 0.8)]);
-        let neg = w(&[("Metal", 0.8)]);
-        let deltas = vec![AttrDelta { attr: "Bebop".into(), delta: 0.3 }];
-        let (with, without) = user_counterfactual(&user, &deltas, Decision::Accept, 0.5, &item, Some(&neg));
-        // score(with) = (0.5*0.8 + 0.3*0.8) / (0.8*sqrt 2) = 0.64 / 1.1314 = 0.5657
-        // score(without) = 0.4 / 1.1314 = 0.3536; the negative scores 0 either way.
-        assert!((with - 0.565685).abs() < 1e-5, "{with}");
-        assert!((without - 0.353553).abs() < 1e-5, "{without}");
-        // Rejected instead: the probe imagines it accepted at weight 0.5 on top of Jazz 0.5 alone.
-        let before = w(&[("Jazz", 0.5)]);
-        let (with, without) = user_counterfactual(&before, &deltas, Decision::Reject, 0.5, &item, Some(&neg));
-        assert!((with - (0.4 + 0.12) / 1.131371).abs() < 1e-5, "{with}");
-        assert!((without - 0.353553).abs() < 1e-5);
-    }
-
     #[test]
     fn credit_follows_the_decision() {
         let (s, _) = offline_credit("u1", Some(2), "R1", Decision::Accept, -0.2, 0.5);
@@ -265,7 +185,7 @@ mod tests {
         assert_eq!(s[1], CreditShare { module: "R1".into(), amount: -0.1 });
         let (s, _) = offline_credit("u1", Some(3), "R1", Decision::Reject, 0.2, 0.5);
         assert_eq!(s[0].amount, -0.2, "rejecting help is debited");
-        assert_eq!(parse_rule_module("u10#3"), Some(("u10", 3)));
+        assert_eq!(crate::world::parse_rule_module("u10#3"), Some(("u10", 3)));
     }
 
     #[test]

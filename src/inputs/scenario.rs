@@ -2,14 +2,14 @@
 //! interaction list and config overrides. See docs/scenario-format.md.
 
 use crate::engine::{ClientSpec, Scheduled, WorldSpec};
-use crate::event::ClientKind;
+use crate::world::event::ClientKind;
 use crate::util::{fnv1a, Rng};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-pub const DEMO: &str = include_str!("../fixtures/demo.toml");
+pub const DEMO: &str = include_str!("../../fixtures/demo.toml");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,7 +102,7 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
     let mut kinds: HashMap<String, ClientKind> = HashMap::new();
     for (list, kind) in [(&file.users, ClientKind::User), (&file.items, ClientKind::Item)] {
         for c in list {
-            let what = format!("{source}: {} {}", kind.name(), crate::text::sanitize(&c.id, 40));
+            let what = format!("{source}: {} {}", kind.name(), crate::util::text::sanitize(&c.id, 40));
             if c.id.is_empty() || c.id.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
                 bail!("{what}: an id must be non-empty, without spaces or control characters");
             }
@@ -115,7 +115,7 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
             }
             for (a, w) in &attrs {
                 if !w.is_finite() || !(-1.0..=1.0).contains(w) {
-                    bail!("{what}: attribute {:?} has weight {w}, outside [-1, 1]", crate::text::sanitize(a, 40));
+                    bail!("{what}: attribute {:?} has weight {w}, outside [-1, 1]", crate::util::text::sanitize(a, 40));
                 }
             }
             if let Some(r) = &c.rules {
@@ -139,8 +139,8 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
         let check = |id: &str, want: ClientKind, role: &str| -> Result<()> {
             match kinds.get(id) {
                 Some(k) if *k == want => Ok(()),
-                Some(k) => bail!("{what}: {role} {} is a {}, not a {}", crate::text::sanitize(id, 40), k.name(), want.name()),
-                None => bail!("{what}: unknown {role} {}", crate::text::sanitize(id, 40)),
+                Some(k) => bail!("{what}: {role} {} is a {}, not a {}", crate::util::text::sanitize(id, 40), k.name(), want.name()),
+                None => bail!("{what}: unknown {role} {}", crate::util::text::sanitize(id, 40)),
             }
         };
         check(&row[0], ClientKind::User, "user")?;

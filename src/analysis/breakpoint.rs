@@ -10,7 +10,7 @@
 //! `target.kind` and `target` compare against their kinds and ids. Comparisons with a missing field
 //! are false. Errors carry the column.
 
-use crate::event::{Event, EventBody};
+use crate::world::event::{Event, EventBody};
 use crate::world::World;
 use serde_json::Value;
 
@@ -112,7 +112,7 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize)>, BreakError> {
                     '>' => (Tok::Op(Op::Gt), 1),
                     '(' => (Tok::LParen, 1),
                     ')' => (Tok::RParen, 1),
-                    _ => return Err(BreakError { col, message: format!("unexpected {}", crate::text::sanitize(&c.to_string(), 4)) }),
+                    _ => return Err(BreakError { col, message: format!("unexpected {}", crate::util::text::sanitize(&c.to_string(), 4)) }),
                 },
             };
             out.push((t, col));
@@ -213,7 +213,7 @@ fn targets(ev: &Event) -> Vec<&str> {
     match &ev.body {
         EventBody::MessageSent { recipients, .. } => recipients.iter().map(|r| r.agent.as_str()).collect(),
         EventBody::Interaction { user, item, .. } => vec![user.as_str(), item.as_str()],
-        _ => crate::export::event_refs(ev).0.into_iter().collect(),
+        _ => crate::analysis::export::event_refs(ev).0.into_iter().collect(),
     }
 }
 
@@ -305,8 +305,8 @@ mod tests {
 
     #[test]
     fn matches_semantic_events() {
-        let sc = crate::scenario::load_scenario("demo", 7).unwrap();
-        let cfg = crate::config::Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
+        let cfg = crate::engine::config::Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
         let mut e = crate::engine::Engine::new(&sc.spec, cfg, 7, 1);
         let events = e.run_to_end(&mut crate::reasoner::offline::Offline::new());
         let world = e.world();
@@ -316,7 +316,7 @@ mod tests {
         };
         let rejects = events
             .iter()
-            .filter(|e| matches!(&e.body, EventBody::FilterDecision { decision: crate::event::Decision::Reject, .. }))
+            .filter(|e| matches!(&e.body, EventBody::FilterDecision { decision: crate::world::event::Decision::Reject, .. }))
             .count();
         assert_eq!(count("kind == filter_decision and decision == reject"), rejects);
         assert!(count("kind == message_sent and target.kind == item") > 0);

@@ -1,5 +1,10 @@
 //! Small deterministic helpers: a seeded RNG and a stable hash, ours so that sessions do not change
 //! when a dependency does.
+//!
+//! Layer: the bottom. Owns leaf helpers (seeded RNG, stable hash, rounding, `text` sanitising) that
+//! every layer may use. Imports nothing from the crate.
+
+pub mod text;
 
 /// SplitMix64: tiny, fast, and the same on every platform and version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

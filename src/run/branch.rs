@@ -5,13 +5,13 @@
 //! whatever the engine does next. The branch file is self-contained (it repeats the shared
 //! prefix) and its header names the parent and the fork step.
 
-use crate::config::Config;
-use crate::driver::resolve_source;
+use crate::engine::config::Config;
+use crate::run::driver::resolve_source;
 use crate::engine::Engine;
-use crate::event::{Event, EventBody};
-use crate::reasoner::Reasoner;
-use crate::session::{Header, ParentRef};
-use crate::timeline::Timeline;
+use crate::world::event::{Event, EventBody};
+use crate::engine::protocol::Reasoner;
+use crate::store::session::{Header, ParentRef};
+use crate::store::timeline::Timeline;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::Path;
 use std::sync::Arc;
@@ -89,13 +89,13 @@ pub fn fork(
     let body = match edit {
         ForkEdit::Rules { agent, rules } => {
             if world.client(agent).is_none() {
-                bail!("fork: no agent {} in the session at step {point}", crate::text::sanitize(agent, 40));
+                bail!("fork: no agent {} in the session at step {point}", crate::util::text::sanitize(agent, 40));
             }
             crate::rules::parse_rules(rules).map_err(|e| anyhow!("fork: rules:{e}"))?;
             Some(EventBody::RulesReplaced { agent: agent.clone(), rules: rules.clone(), reason: "analyst edit (fork)".into() })
         }
         ForkEdit::Router { router, fan_out, tau } => {
-            let r = world.router(router).with_context(|| format!("fork: no router {} at step {point}", crate::text::sanitize(router, 40)))?;
+            let r = world.router(router).with_context(|| format!("fork: no router {} at step {point}", crate::util::text::sanitize(router, 40)))?;
             let tau = tau.unwrap_or(r.tau);
             if !(0.0..=1.0).contains(&tau) {
                 bail!("fork: tau {tau} must be between 0 and 1");
@@ -128,7 +128,7 @@ pub fn fork(
     if let Some(b) = body {
         engine.inject(b);
     }
-    crate::driver::drive(&mut engine, reasoner, |evs| {
+    crate::run::driver::drive(&mut engine, reasoner, |evs| {
         prefix.extend_from_slice(evs);
         Ok(())
     })?;

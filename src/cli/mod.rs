@@ -1,0 +1,587 @@
+//! Layer: cli, the top (a module of the binary, not the library). Owns the command line: the clap
+//! types and one function per subcommand. May import every library layer; errors are `anyhow`.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use recnet::engine::config::Config;
+use recnet::run::driver::{record, resolve_source};
+use recnet::reasoner::offline::Offline;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Parser)]
+#[command(name = "recnet", version, about = "RecNet preference propagation: run, record, replay and inspect")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct SourceArgs {
+    /// A scenario file (TOML or JSON), or `demo` for the built-in teaching scenario.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// A folder of RecBole atomic files.
+    #[arg(long)]
+    dataset: Option<PathBuf>,
+    /// Seed for k-means++ and negative sampling.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Override a config knob, e.g. `--set routers.count=6` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// A TOML file of config overrides.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct LlmArgs {
+    /// An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (key from RECNET_API_KEY or
+    /// OPENAI_API_KEY). Without it the offline reasoner answers.
+    #[arg(long)]
+    llm_url: Option<String>,
+    /// Model name (default: the server's first model).
+    #[arg(long, default_value = "")]
+    llm_model: String,
+    /// At most this many model calls; the offline reasoner answers past it.
+    #[arg(long)]
+    llm_budget: Option<u64>,
+    /// Seconds to wait for one reply.
+    #[arg(long, default_value_t = 60)]
+    llm_timeout: u64,
+    /// Retries of a failed call (with backoff) before the run stops.
+    #[arg(long, default_value_t = 2)]
+    llm_retries: u32,
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 2)]
+    llm_concurrency: usize,
+}
+
+impl LlmArgs {
+    fn reasoner(&self) -> Result<Option<recnet::reasoner::openai::OpenAi>> {
+        let Some(url) = &self.llm_url else { return Ok(None) };
+        let cfg = recnet::reasoner::openai::OpenAiConfig {
+            base_url: url.clone(),
+            model: self.llm_model.clone(),
+            budget: self.llm_budget,
+            timeout: std::time::Duration::from_secs(self.llm_timeout.max(1)),
+            retries: self.llm_retries,
+            concurrency: self.llm_concurrency.max(1),
+            ..Default::default()
+        };
+        Ok(Some(recnet::reasoner::openai::OpenAi::new(cfg)?))
+    }
+}
+
+#[derive(clap::Args, Clone)]
+struct UiArgs {
+    /// A TOML keymap laid over the default (see assets/keymap.toml).
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// No colours (also when NO_COLOR is set).
+    #[arg(long)]
+    mono: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run RecNet headless and record the session.
+    Run {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Passes over all interactions.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        llm: LlmArgs,
+    },
+    /// The inspector on the built-in teaching scenario (offline reasoner).
+    Demo {
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        /// Print the narrated run instead of opening the inspector.
+        #[arg(long)]
+        headless: bool,
+        #[command(flatten)]
+        ui: UiArgs,
+    },
+    /// The inspector over a live run.
+    Inspect {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        #[command(flatten)]
+        ui: UiArgs,
+    },
+    /// The inspector over a recorded session (no engine, no model calls).
+    Replay {
+        file: PathBuf,
+        #[command(flatten)]
+        ui: UiArgs,
+    },
+    /// Parse and lint a rule file: FILE:LINE:COL: message, exit 1 on error.
+    CheckRules { file: PathBuf },
+    /// Validate a session: exit 0, or FILE:LINE: reason and exit 1.
+    Check { file: PathBuf },
+    /// The world at a step (json | dot), or every event (--events --format csv).
+    Export {
+        file: PathBuf,
+        /// The step whose state to export (after that event is applied); default: the last.
+        #[arg(long)]
+        at: Option<u64>,
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Export the events instead of a state.
+        #[arg(long)]
+        events: bool,
+        /// Keep a full state every K events (0: none; results never depend on it).
+        #[arg(long, default_value_t = recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)]
+        keyframe_every: u64,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Re-run a session from a step with an edit, writing a branch session.
+    Fork {
+        file: PathBuf,
+        #[arg(long)]
+        at: u64,
+        /// The agent whose rules --rules replaces.
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// A router whose knobs to change (with --fan-out and/or --tau).
+        #[arg(long)]
+        router: Option<String>,
+        #[arg(long)]
+        fan_out: Option<usize>,
+        #[arg(long)]
+        tau: Option<f64>,
+        /// Config knobs for the rest of the run, e.g. `--set filter.enabled=false`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Compare two sessions (e.g. a branch and its parent), or two steps of one (--steps A B).
+    Diff {
+        a: PathBuf,
+        b: Option<PathBuf>,
+        #[arg(long, num_args = 2, value_names = ["FROM", "TO"])]
+        steps: Option<Vec<u64>>,
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
+    /// Evaluate with the AgentCF protocol: baselines, RecNet and its ablations.
+    Eval {
+        #[arg(long)]
+        dataset: PathBuf,
+        #[arg(long, default_value = "table")]
+        format: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Passes over the training interactions.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        /// test (report) or valid (choose knobs here).
+        #[arg(long, default_value = "test")]
+        split: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Write a synthetic scenario (JSON) with planted communities and drift.
+    Gen {
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        #[arg(long, default_value_t = 500)]
+        items: usize,
+        #[arg(long, default_value_t = 5000)]
+        interactions: usize,
+        #[arg(long, default_value_t = 8)]
+        communities: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
+    let mut tables = tables;
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let t: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {e}", path.display()))?;
+        tables.push(t);
+    }
+    Config::from_layers(&tables, &args.sets)
+}
+
+fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()> {
+    let src = resolve_source(source.scenario.as_deref(), source.dataset.as_deref(), source.seed)?;
+    let config = build_config(src.config_tables.clone(), &source)?;
+    let total = src.spec.schedule.len() as u64 * rounds as u64;
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} interactions  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let started = std::time::Instant::now();
+    let mut offline = Offline::new();
+    let mut model = llm.reasoner()?;
+    let reasoner: &mut dyn recnet::engine::protocol::Reasoner = match model.as_mut() {
+        Some(m) => m,
+        None => &mut offline,
+    };
+    let result = record(&src, config, source.seed, rounds, out, reasoner, |engine, _| {
+        if let Some(b) = &bar {
+            b.set_position(engine.world().counters.interactions);
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let (engine, written) = result.map_err(|e| anyhow::anyhow!("{e:#}\n(the session up to the last completed stage is in {})", out.display()))?;
+    let w = engine.world();
+    let c = &w.counters;
+    let users = w.clients.iter().filter(|c| c.kind == recnet::world::event::ClientKind::User).count();
+    println!("recnet run: {} ({})", src.source.name, src.source.path);
+    println!("  agents      {} users, {} items, {} routers", users, w.clients.len() - users, w.routers.len());
+    println!("  interactions {} over {rounds} round(s), {} time steps", c.interactions, w.cursor.tick + 1);
+    println!("  routing     {} attributes routed, {} integrations", c.attributes_routed, c.integrations);
+    println!("  messages    {} sent, {} delivered, {} overflowed", c.messages_sent, c.deliveries, c.overflowed);
+    println!("  filter      {} accepted, {} held, {} rejected", c.accepted, c.held, c.rejected);
+    println!("  backward    {} rewards, {} gradients, {} rule edits, {} router edits", c.rewards, c.gradients, c.rule_edits, c.router_edits);
+    if let Some(m) = &model {
+        println!("  model       {} ({} calls, {} failures/fallbacks)", m.model(), c.model_calls, c.model_failures);
+        for (stage, (calls, tin, tout, ms)) in &m.usage {
+            println!("    {stage:<10} {calls:>4} calls  {tin:>7} tokens in  {tout:>6} out  {:>7.0} ms/call", *ms as f64 / (*calls).max(1) as f64);
+        }
+    }
+    println!("  session     {} events written to {} in {:.2}s", written, out.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn replay(file: &Path, ui: UiArgs) -> Result<()> {
+    let opts = recnet::tui::UiOptions::from_env(ui.keys.as_deref(), ui.mono)?;
+    need_terminal()?;
+    let app = recnet::tui::replay_app(file, opts)?;
+    recnet::tui::run(app)
+}
+
+fn need_terminal() -> Result<()> {
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!("the inspector needs a terminal (use `recnet demo --headless` or `recnet run` to record a session)");
+    }
+    Ok(())
+}
+
+fn inspect(source: SourceArgs, rounds: u32, ui: UiArgs, title: &str) -> Result<()> {
+    let opts = recnet::tui::UiOptions::from_env(ui.keys.as_deref(), ui.mono)?;
+    need_terminal()?;
+    let src = resolve_source(source.scenario.as_deref(), source.dataset.as_deref(), source.seed)?;
+    let config = build_config(src.config_tables.clone(), &source)?;
+    let header = recnet::run::driver::header_for(&src, source.seed, rounds, &config);
+    let engine = recnet::engine::Engine::new(&src.spec, config, source.seed, rounds);
+    let app = recnet::tui::live_app(title, engine, Box::new(Offline::new()), header, opts);
+    recnet::tui::run(app)
+}
+
+fn demo(rounds: u32) -> Result<()> {
+    let src = resolve_source(Some("demo"), None, 7)?;
+    let config = Config::from_layers(&src.config_tables, &[])?;
+    let mut engine = recnet::engine::Engine::new(&src.spec, config, 7, rounds);
+    let mut reasoner = Offline::new();
+    let mut shadow = recnet::world::World::new();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = recnet::run::driver::drive(&mut engine, &mut reasoner, |evs| {
+        for ev in evs {
+            use std::io::Write;
+            writeln!(out, "[{:>4}] {}", ev.step, recnet::analysis::narrate::narrate(ev, &shadow))?;
+            shadow.apply(ev).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(())
+    });
+    match result {
+        // A reader that stopped early (`| head`) is not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => Ok(()),
+        r => r,
+    }
+}
+
+fn eval(dataset: &Path, format: &str, seed: u64, rounds: u32, split: &str, sets: &[String]) -> Result<()> {
+    anyhow::ensure!(format == "table" || format == "json", "--format {format}: use table or json");
+    let ds = recnet::inputs::dataset::load_dataset(dataset, seed)?;
+    let config = Config::from_layers(&[], sets)?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(3 + recnet::analysis::eval::variants().len() as u64);
+        b.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        b
+    });
+    let started = std::time::Instant::now();
+    let report = recnet::analysis::eval::run_eval(&ds, &config, split, rounds, seed, |name| {
+        if let Some(b) = &bar {
+            b.set_message(name.to_string());
+            b.inc(1);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let text = if format == "json" {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        format!("{}({:.1}s)\n", recnet::analysis::eval::render_table(&report), started.elapsed().as_secs_f64())
+    };
+    write_out(None, &text)
+}
+
+fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed: u64, out: &Path) -> Result<()> {
+    let spec = recnet::inputs::gen::generate(users, items, interactions, communities, seed);
+    let mut config = toml::Table::new();
+    let mut routers = toml::Table::new();
+    routers.insert("count".into(), toml::Value::Integer(communities.max(1) as i64));
+    config.insert("routers".into(), toml::Value::Table(routers));
+    let file = std::fs::File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    recnet::inputs::scenario::write_json(&spec, "generated: planted communities with drift (recnet gen)", &config, &mut w)
+        .with_context(|| format!("{}: write failed", out.display()))?;
+    use std::io::Write;
+    w.flush().with_context(|| format!("{}: write failed", out.display()))?;
+    println!("{}: {users} users, {items} items, {interactions} interactions, {communities} communities", out.display());
+    Ok(())
+}
+
+fn check(file: &Path) -> Result<bool> {
+    let name = file.display();
+    match recnet::store::session::check_session(file) {
+        Ok(n) => {
+            println!("{name}: ok, {n} events");
+            Ok(true)
+        }
+        Err(e) => {
+            if e.line == 0 {
+                eprintln!("{name}: {}", recnet::util::text::sanitize(&e.reason, 300));
+            } else {
+                eprintln!("{name}:{}: {}", e.line, recnet::util::text::sanitize(&e.reason, 300));
+                eprintln!("{name}: the {} event(s) before line {} are valid", e.line.saturating_sub(2), e.line);
+            }
+            Ok(false)
+        }
+    }
+}
+
+fn open_timeline(file: &Path, keyframe_every: u64) -> Result<(recnet::store::session::Header, recnet::store::timeline::Timeline)> {
+    let f = recnet::store::session::SessionFile::open(file)?;
+    let header = f.header.clone();
+    // Commands here visit a step or two once: keyframes on disk would only cost writing them.
+    let limits = recnet::store::timeline::Limits { disk_every: 0, ..Default::default() };
+    Ok((header, recnet::store::timeline::Timeline::with_limits(recnet::store::timeline::EventStore::File(f), keyframe_every, limits)))
+}
+
+fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
+    use std::io::Write;
+    match out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("{}: write failed", p.display())),
+        None => {
+            let mut o = std::io::stdout().lock();
+            match o.write_all(text.as_bytes()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.context("stdout"),
+            }
+        }
+    }
+}
+
+fn export(file: &Path, at: Option<u64>, format: &str, events: bool, keyframe_every: u64, out: Option<&Path>) -> Result<()> {
+    let (_, mut tl) = open_timeline(file, keyframe_every)?;
+    if events {
+        anyhow::ensure!(format == "csv" || format == "json", "--events takes --format csv (or json)");
+        let mut text = String::new();
+        if format == "csv" {
+            text.push_str(recnet::analysis::export::events_csv_header());
+        }
+        let n = tl.len();
+        let mut from = 0;
+        while from < n {
+            for e in tl.store.range(from, from + 4096)? {
+                if format == "csv" {
+                    text.push_str(&recnet::analysis::export::event_csv_row(&e));
+                } else {
+                    text.push_str(&recnet::analysis::export::json_safe(&serde_json::to_string(&e)?));
+                    text.push('\n');
+                }
+            }
+            from += 4096;
+        }
+        return write_out(out, &text);
+    }
+    anyhow::ensure!(!tl.is_empty(), "{}: the session has no events", file.display());
+    let last = tl.len() - 1;
+    let at = at.unwrap_or(last);
+    anyhow::ensure!(at <= last, "--at {at}: the session's last step is {last}");
+    let world = tl.at(at)?;
+    let text = match format {
+        "json" => recnet::analysis::export::world_json(&world),
+        "dot" => recnet::analysis::export::world_dot(&world),
+        other => anyhow::bail!("--format {other}: use json or dot (or --events --format csv)"),
+    };
+    write_out(out, &text)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fork(
+    file: &Path,
+    at: u64,
+    agent: Option<String>,
+    rules: Option<PathBuf>,
+    router: Option<String>,
+    fan_out: Option<usize>,
+    tau: Option<f64>,
+    sets: Vec<String>,
+    out: &Path,
+) -> Result<()> {
+    use recnet::run::branch::ForkEdit;
+    let edit = match (agent, rules, router) {
+        (Some(agent), Some(path), None) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read rules", path.display()))?;
+            recnet::rules::parse_rules(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
+            ForkEdit::Rules { agent, rules: text }
+        }
+        (None, None, Some(router)) => {
+            anyhow::ensure!(fan_out.is_some() || tau.is_some(), "--router needs --fan-out and/or --tau");
+            ForkEdit::Router { router, fan_out, tau }
+        }
+        (None, None, None) if !sets.is_empty() => ForkEdit::Config { sets },
+        _ => anyhow::bail!("give one edit: --agent ID --rules FILE, or --router ID --fan-out N --tau X, or --set KEY=VALUE"),
+    };
+    let (header, mut tl) = open_timeline(file, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
+    anyhow::ensure!(at < tl.len(), "--at {at}: the session's last step is {}", tl.len().saturating_sub(1));
+    let mut reasoner = Offline::new();
+    let (branch, events) = recnet::run::branch::fork(&header, file, &mut tl, at, &edit, &mut reasoner)?;
+    let mut w = recnet::store::session::SessionWriter::create(out, &branch)?;
+    for e in &events {
+        w.write(e)?;
+    }
+    w.flush()?;
+    let point = branch.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
+    println!(
+        "{}: branch of {} from step {point} ({}): {} events ({} shared)",
+        out.display(),
+        file.display(),
+        edit.describe(),
+        events.len(),
+        point
+    );
+    Ok(())
+}
+
+fn diff(a: &Path, b: Option<&Path>, steps: Option<Vec<u64>>, format: &str) -> Result<()> {
+    let report = match (b, steps) {
+        (Some(b), None) => {
+            let (_, mut ta) = open_timeline(a, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
+            let (_, mut tb) = open_timeline(b, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
+            recnet::analysis::diff::diff_sessions(&a.display().to_string(), &b.display().to_string(), &mut ta, &mut tb)?
+        }
+        (None, Some(s)) => {
+            let (_, mut t) = open_timeline(a, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
+            anyhow::ensure!(s.iter().all(|x| *x < t.len()), "--steps: the session's last step is {}", t.len().saturating_sub(1));
+            recnet::analysis::diff::diff_steps(&a.display().to_string(), &mut t, s[0], s[1])?
+        }
+        _ => anyhow::bail!("give two sessions, or one session and --steps FROM TO"),
+    };
+    let text = match format {
+        "json" => serde_json::to_string_pretty(&report)? + "\n",
+        "text" => recnet::analysis::diff::render(&report, 20),
+        other => anyhow::bail!("--format {other}: use text or json"),
+    };
+    write_out(None, &text)
+}
+
+fn check_rules(file: &Path) -> Result<bool> {
+    let name = file.display().to_string();
+    let bytes = std::fs::read(file).with_context(|| format!("{name}: cannot read"))?;
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t.to_string(),
+        Err(e) => {
+            let valid = &bytes[..e.valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            let col = String::from_utf8_lossy(valid.rsplit(|b| *b == b'\n').next().unwrap_or(&[])).chars().count() + 1;
+            // Report the lines before the bad bytes too.
+            let head = String::from_utf8_lossy(valid).to_string();
+            let (_, errors) = recnet::rules::parse_rules_all(&head[..head.rfind('\n').map(|i| i + 1).unwrap_or(0)]);
+            for e in errors {
+                eprintln!("{name}:{e}");
+            }
+            eprintln!("{name}:{line}:{col}: not valid UTF-8");
+            return Ok(false);
+        }
+    };
+    let (rules, errors) = recnet::rules::parse_rules_all(&text);
+    for e in &errors {
+        eprintln!("{name}:{e}");
+    }
+    if errors.is_empty() {
+        for (i, warning) in recnet::rules::lint(&rules) {
+            let _ = i;
+            eprintln!("{name}: warning: {warning}");
+        }
+        println!("{name}: {} rule(s) ok", rules.len());
+    }
+    Ok(errors.is_empty())
+}
+
+/// Runs one parsed command line; the exit code is 0, 1 (problems found or an error) or 130.
+pub fn dispatch(cli: Cli) -> ExitCode {
+    recnet::run::driver::install_interrupt_handler();
+    let result = match cli.command {
+        Command::Run { source, rounds, out, llm } => run(source, rounds, &out, &llm).map(|_| true),
+        Command::Demo { rounds, headless: true, .. } => demo(rounds).map(|_| true),
+        Command::Demo { rounds, headless: false, ui } => {
+            let source = SourceArgs { scenario: Some("demo".into()), dataset: None, seed: 7, sets: Vec::new(), config: None };
+            inspect(source, rounds, ui, "demo").map(|_| true)
+        }
+        Command::Inspect { source, rounds, ui } => {
+            let title = source.scenario.clone().unwrap_or_else(|| source.dataset.as_ref().map(|d| d.display().to_string()).unwrap_or_default());
+            inspect(source, rounds, ui, &title).map(|_| true)
+        }
+        Command::Replay { file, ui } => replay(&file, ui).map(|_| true),
+        Command::CheckRules { file } => check_rules(&file),
+        Command::Check { file } => check(&file),
+        Command::Export { file, at, format, events, keyframe_every, out } => {
+            export(&file, at, &format, events, keyframe_every, out.as_deref()).map(|_| true)
+        }
+        Command::Fork { file, at, agent, rules, router, fan_out, tau, sets, out } => {
+            fork(&file, at, agent, rules, router, fan_out, tau, sets, &out).map(|_| true)
+        }
+        Command::Diff { a, b, steps, format } => diff(&a, b.as_deref(), steps, &format).map(|_| true),
+        Command::Eval { dataset, format, seed, rounds, split, sets } => eval(&dataset, &format, seed, rounds, &split, &sets).map(|_| true),
+        Command::Gen { users, items, interactions, communities, seed, out } => {
+            gen(users, items, interactions, communities, seed, &out).map(|_| true)
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            let key = recnet::reasoner::openai::api_key();
+            let msg = recnet::reasoner::openai::redact(&format!("{e:#}"), key.as_deref());
+            eprintln!("recnet: {}", recnet::util::text::sanitize(&msg, 2000).replace("\\n", "\n"));
+            if recnet::run::driver::interrupted() {
+                return ExitCode::from(130);
+            }
+            ExitCode::from(1)
+        }
+    }
+}
