@@ -1,0 +1,212 @@
+//! The backward phase's steps: rewards at a receiver's next interaction, credit, gradients and
+//! the bounded edits they lead to. The arithmetic of a reward is in `reward`.
+
+use crate::world::event::EventBody;
+use crate::engine::protocol::ReasonRequest;
+use crate::util::r4;
+use std::collections::BTreeSet;
+use super::{Engine, Task};
+
+impl Engine {
+    /// Backward phase, at a client's real interaction: score every decision awaiting its outcome.
+    pub(super) fn rewards(&mut self, k: usize) {
+        if !self.cfg.backward.enabled {
+            return;
+        }
+        let s = self.schedule[k].clone();
+        let attrs = |id: &str| self.world.client(id).map(|c| c.attrs.clone()).unwrap_or_default();
+        let (user, item) = (attrs(&s.user), attrs(&s.item));
+        let negative = s.negative.as_deref().map(attrs);
+        let probe = self.cfg.backward.probe_weight;
+        let mut out = Vec::new();
+        for (agent, is_user) in [(&s.user, true), (&s.item, false)] {
+            let Some(c) = self.world.client(agent) else { continue };
+            for p in &c.feedback {
+                let (with, without) = if is_user {
+                    crate::engine::reward::user_counterfactual(&c.attrs, &p.deltas, p.decision, probe, &item, negative.as_ref())
+                } else {
+                    crate::engine::reward::item_counterfactual(&user, &c.attrs, &p.deltas, p.decision, probe)
+                };
+                let rule_text = p
+                    .rule
+                    .and_then(|r| c.rules.get(r - 1))
+                    .map(crate::rules::print_rule)
+                    .unwrap_or_default();
+                out.push((
+                    EventBody::Reward {
+                        agent: agent.clone(),
+                        message: p.message,
+                        router: p.router.clone(),
+                        rule: p.rule,
+                        decision: p.decision,
+                        item: s.item.clone(),
+                        negative: s.negative.clone(),
+                        with: r4(with),
+                        without: r4(without),
+                        reward: r4(with - without),
+                    },
+                    crate::engine::protocol::CreditItem {
+                        agent: agent.clone(),
+                        message: p.message,
+                        router: p.router.clone(),
+                        rule: p.rule,
+                        rule_text,
+                        decision: p.decision,
+                        relevance: p.relevance,
+                        reward: r4(with - without),
+                    },
+                ));
+            }
+        }
+        let mut items = Vec::new();
+        for (ev, item) in out {
+            self.emit(ev);
+            // A message that changed nothing teaches nothing: no credit to spread.
+            if item.reward != 0.0 {
+                items.push(item);
+            }
+        }
+        if !items.is_empty() {
+            self.pending_credit = items.clone();
+            let req = ReasonRequest::Credit { items, router_share: self.cfg.backward.router_share };
+            self.awaiting = Some((Task::Rewards(k), vec![req]));
+        }
+    }
+
+    pub(super) fn credit(&mut self, it: &crate::engine::protocol::CreditItem, ans: crate::engine::protocol::CreditAnswer) {
+        // Only modules on this message's path may be credited, whatever a model proposes.
+        let rule_module = it.rule.map(|r| crate::world::rule_module(&it.agent, r));
+        let rules_len = self.world.client(&it.agent).map(|c| c.rules.len()).unwrap_or(0);
+        let shares: Vec<crate::world::event::CreditShare> = ans
+            .shares
+            .into_iter()
+            .filter(|s| s.amount.is_finite())
+            .filter(|s| {
+                s.module == it.router
+                    || (Some(&s.module) == rule_module.as_ref() && it.rule.is_some_and(|r| r <= rules_len))
+            })
+            .map(|s| crate::world::event::CreditShare { module: s.module, amount: r4(s.amount.clamp(-1.0, 1.0)) })
+            .collect();
+        if shares.is_empty() {
+            return;
+        }
+        self.emit(EventBody::CreditAssigned {
+            agent: it.agent.clone(),
+            message: it.message,
+            decision: it.decision,
+            relevance: it.relevance,
+            reward: it.reward,
+            shares,
+            reason: crate::util::text::sanitize(&ans.reason, 300),
+        });
+    }
+
+    /// End of a time step: gradients for modules with enough evidence, and rules unused too long.
+    pub(super) fn backward(&mut self) {
+        let activated = std::mem::take(&mut self.tick_activated);
+        if !self.cfg.backward.enabled {
+            return;
+        }
+        let b = self.cfg.backward.clone();
+        let mut reqs = Vec::new();
+        for (module, evidence) in &self.world.evidence {
+            if evidence.len() < b.min_evidence {
+                continue;
+            }
+            let description = match crate::world::parse_rule_module(module) {
+                Some((agent, ix)) => match self.world.client(agent).and_then(|c| c.rules.get(ix - 1)) {
+                    Some(rule) => crate::rules::print_rule(rule),
+                    None => continue,
+                },
+                None => match self.world.router(module) {
+                    Some(r) => format!("fan_out {} tau {}", r.fan_out, r.tau),
+                    None => continue,
+                },
+            };
+            reqs.push(ReasonRequest::Gradient {
+                module: module.clone(),
+                description,
+                evidence: evidence.to_vec(),
+                threshold: b.threshold,
+                step: b.step,
+            });
+        }
+        // Retiring needs no reasoning: a rule that never matched in `retire_after_ticks`.
+        let tick = self.world.cursor.tick;
+        let mut retire = Vec::new();
+        for agent in activated {
+            let Some(c) = self.world.client(&agent) else { continue };
+            if tick.saturating_sub(c.rules_since_tick) < b.retire_after_ticks {
+                continue;
+            }
+            if let Some(ix) = c.rules.iter().zip(&c.rule_hits).position(|(r, h)| *h == 0 && r.cond.is_some()) {
+                retire.push((agent.clone(), ix + 1));
+            }
+        }
+        let mut rule_edits = Vec::new();
+        for (agent, rule) in retire.into_iter().take(b.max_edits_per_step) {
+            let direction = format!("rule {rule} has not matched in {} steps: retire it", b.retire_after_ticks);
+            let edit = crate::world::event::Edit::Retire { agent: agent.clone(), rule };
+            self.emit(EventBody::Gradient {
+                module: crate::world::rule_module(&agent, rule),
+                direction: direction.clone(),
+                edit: edit.clone(),
+                evidence: Vec::new(),
+            });
+            rule_edits.push((edit, direction, Vec::new()));
+        }
+        if !reqs.is_empty() {
+            self.optimise_queue = rule_edits;
+            self.awaiting = Some((Task::Backward, reqs));
+        } else {
+            self.request_optimise(rule_edits);
+        }
+    }
+
+    pub(super) fn request_optimise(&mut self, mut edits: Vec<(crate::world::event::Edit, String, Vec<u64>)>) {
+        edits.append(&mut self.optimise_queue);
+        let mut reqs = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (edit, direction, ids) in edits {
+            if reqs.len() >= self.cfg.backward.max_edits_per_step {
+                break;
+            }
+            let agent = match &edit {
+                crate::world::event::Edit::Tighten { agent, .. }
+                | crate::world::event::Edit::Loosen { agent, .. }
+                | crate::world::event::Edit::Retire { agent, .. } => agent.clone(),
+                _ => continue,
+            };
+            // One edit per agent per step: a second would be computed against stale rules.
+            if !seen.insert(agent.clone()) {
+                continue;
+            }
+            let Some(c) = self.world.client(&agent) else { continue };
+            self.optimise_evidence.insert(agent.clone(), (direction, ids));
+            reqs.push(ReasonRequest::Optimise { agent, rules: c.rules_text.clone(), edit, step: self.cfg.backward.step });
+        }
+        if !reqs.is_empty() {
+            self.awaiting = Some((Task::Optimise, reqs));
+        }
+    }
+
+    pub(super) fn edit_router(&mut self, router: &str, fan_out_delta: i64, tau_delta: f64, reason: &str, evidence: Vec<u64>) -> bool {
+        let Some(r) = self.world.router(router) else { return false };
+        let max = self.cfg.backward.max_fan_out.max(1) as i64;
+        let fan_out_to = (r.fan_out as i64 + fan_out_delta.clamp(-2, 2)).clamp(1, max) as usize;
+        let tau_to = r4((r.tau + tau_delta.clamp(-0.2, 0.2)).clamp(0.0, 0.9));
+        if fan_out_to == r.fan_out && tau_to == r.tau {
+            return false;
+        }
+        self.emit(EventBody::RouterStrategyEdited {
+            router: router.to_string(),
+            fan_out_from: r.fan_out,
+            fan_out_to,
+            tau_from: r.tau,
+            tau_to,
+            reason: crate::util::text::sanitize(reason, 300),
+            evidence,
+        });
+        true
+    }
+}

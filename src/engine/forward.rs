@@ -1,0 +1,307 @@
+//! The forward phase's steps: filter requests and verdicts, reflection, routing, router
+//! integration and delivery into buffers. Each emits events through `Engine::emit`.
+
+use crate::engine::config::OverflowPolicy;
+use crate::world::embed::cosine;
+use crate::world::event::{AttrChange, AttrDelta, ClientKind, Decision, EventBody, Recipient};
+use crate::engine::protocol::{FilterItem, FilterVerdict, ReasonRequest};
+use crate::rules::Polarity;
+use crate::util::{clip, r4};
+use crate::world::profile_text;
+use std::collections::{BTreeMap, BTreeSet};
+use super::{Engine, Task};
+
+impl Engine {
+    pub(super) fn filter_request(&self, agent: &str) -> ReasonRequest {
+        let c = self.world.client(agent).expect("activated agent exists");
+        let tick = self.world.cursor.tick;
+        let messages = c
+            .buffer
+            .iter()
+            .filter_map(|b| {
+                let m = self.world.messages.get(&b.message)?;
+                let router_credit = self.world.router(&m.router).map(|r| r.credit).unwrap_or(0.0);
+                Some(FilterItem {
+                    message: m.id,
+                    router: m.router.clone(),
+                    router_credit,
+                    source: m.sources.first().cloned().unwrap_or_default(),
+                    source_kind: m.source_kind.name().into(),
+                    content: m.content.clone(),
+                    topic: m.topic.clone(),
+                    polarity: m.polarity,
+                    strength: m.strength(),
+                    relevance: r4(self.world.relevance(c, &m.content)),
+                    support: self.world.support(c, m),
+                    age: tick.saturating_sub(b.arrived_tick),
+                    text: m.text.clone(),
+                    held_by: b.held.as_ref().map(|h| (h.rule, h.steps)),
+                })
+            })
+            .collect();
+        ReasonRequest::Filter {
+            agent: agent.to_string(),
+            attrs: c.attrs.clone(),
+            rules: c.rules_text.clone(),
+            like_threshold: self.cfg.filter.like_threshold,
+            messages,
+        }
+    }
+
+    /// Record the verdicts on the buffered messages `messages` (as the request described them).
+    pub(super) fn apply_verdicts(&mut self, agent: &str, messages: &[FilterItem], verdicts: Vec<FilterVerdict>) {
+        for v in verdicts {
+            let Some(item) = messages.iter().find(|m| m.message == v.message) else { continue };
+            let c = self.world.client(agent).expect("agent exists");
+            if !c.buffer.iter().any(|b| b.message == v.message) {
+                continue;
+            }
+            let rule = v.rule.filter(|r| *r >= 1 && *r <= c.rules.len());
+            let rule_text = rule.map(|r| crate::rules::print_rule(&c.rules[r - 1])).unwrap_or_default();
+            self.emit(EventBody::FilterDecision {
+                agent: agent.to_string(),
+                message: v.message,
+                router: item.router.clone(),
+                rule,
+                rule_text,
+                decision: v.decision,
+                weight: r4(v.weight),
+                relevance: item.relevance,
+                support: item.support,
+                age: item.age,
+                reason: v.reason,
+            });
+            if v.decision == Decision::Accept {
+                let c = self.world.client(agent).expect("agent exists");
+                let changes: Vec<AttrChange> = item
+                    .content
+                    .iter()
+                    .filter_map(|d| {
+                        let from = c.attrs.get(&d.attr).copied().unwrap_or(0.0);
+                        let to = r4(clip(from + v.weight * d.delta));
+                        (to != from).then(|| AttrChange { attr: d.attr.clone(), from, to })
+                    })
+                    .collect();
+                self.emit(EventBody::Assimilated {
+                    agent: agent.to_string(),
+                    message: v.message,
+                    weight: r4(v.weight),
+                    changes,
+                });
+            }
+        }
+    }
+
+    pub(super) fn reflect(&mut self, agent: &str, new: &BTreeMap<String, f64>, reason: &str) {
+        let Some(c) = self.world.client(agent) else { return };
+        let changes: Vec<AttrChange> = new
+            .iter()
+            .filter_map(|(a, to)| {
+                let from = c.attrs.get(a).copied().unwrap_or(0.0);
+                let to = r4(clip(*to));
+                (to != from).then(|| AttrChange { attr: a.clone(), from, to })
+            })
+            .collect();
+        if changes.is_empty() {
+            return;
+        }
+        let mut after = c.attrs.clone();
+        for ch in &changes {
+            after.insert(ch.attr.clone(), ch.to);
+        }
+        self.emit(EventBody::ProfileUpdated {
+            agent: agent.to_string(),
+            changes: changes.clone(),
+            reason: reason.to_string(),
+            text: profile_text(&after, 5),
+        });
+        self.update_memberships(agent);
+        let eps = self.cfg.reflection.change_epsilon;
+        let changed: Vec<AttrDelta> = changes
+            .iter()
+            .filter(|ch| (ch.to - ch.from).abs() > eps)
+            .map(|ch| AttrDelta { attr: ch.attr.clone(), delta: r4(ch.to - ch.from) })
+            .collect();
+        if !changed.is_empty() {
+            self.emit(EventBody::AttributesExtracted { agent: agent.to_string(), changed: changed.clone() });
+            self.tick_changes.push((agent.to_string(), changed));
+        }
+    }
+
+    pub(super) fn update_memberships(&mut self, agent: &str) {
+        let Some(c) = self.world.client(agent) else { return };
+        let threshold = self.cfg.filter.like_threshold;
+        let mut changes = Vec::new();
+        for r in &self.world.routers {
+            let belongs = r.attributes.iter().any(|a| c.attrs.get(a).is_some_and(|w| w.abs() >= threshold));
+            if belongs != r.members.contains(agent) {
+                changes.push((r.id.clone(), belongs));
+            }
+        }
+        for (router, joined) in changes {
+            self.emit(EventBody::MembershipChanged { router, agent: agent.to_string(), joined });
+        }
+    }
+
+    pub(super) fn route(&mut self) {
+        let changes = std::mem::take(&mut self.tick_changes);
+        if !self.cfg.routers.enabled || self.world.routers.is_empty() {
+            return;
+        }
+        for (agent, deltas) in changes {
+            for d in deltas {
+                let v = self.world.attr_vec(&d.attr);
+                let (best, sim) = self
+                    .world
+                    .routers
+                    .iter()
+                    .map(|r| {
+                        // An attribute of the community itself goes to that router, whatever the
+                        // embedding says.
+                        let s = if r.attributes.contains(&d.attr) { 1.0 } else { cosine(&v, &r.centroid) };
+                        (r.id.clone(), s)
+                    })
+                    .fold((String::new(), f64::NEG_INFINITY), |acc, x| if x.1 > acc.1 { x } else { acc });
+                self.emit(EventBody::AttributeRouted {
+                    agent: agent.clone(),
+                    attr: d.attr,
+                    delta: d.delta,
+                    router: best,
+                    similarity: r4(sim),
+                });
+            }
+        }
+    }
+
+    pub(super) fn integrate(&mut self, router: &str, profile: BTreeMap<String, f64>, content: Vec<AttrDelta>, summary: String) {
+        let Some(r) = self.world.router(router) else { return };
+        let inbox = r.inbox.len();
+        let mut sources: Vec<String> = Vec::new();
+        for x in &r.inbox {
+            if !sources.contains(&x.agent) {
+                sources.push(x.agent.clone());
+            }
+        }
+        let mut changes: Vec<AttrChange> = profile
+            .iter()
+            .filter_map(|(a, to)| {
+                let from = r.profile.get(a).copied().unwrap_or(0.0);
+                let to = r4(clip(*to));
+                (to != from).then(|| AttrChange { attr: a.clone(), from, to })
+            })
+            .collect();
+        for (a, from) in &r.profile {
+            if !profile.contains_key(a) {
+                changes.push(AttrChange { attr: a.clone(), from: *from, to: 0.0 });
+            }
+        }
+        let new_attributes: Vec<String> = r
+            .inbox
+            .iter()
+            .map(|x| x.attr.clone())
+            .filter(|a| !r.attributes.contains(a))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let source_kind = sources
+            .first()
+            .and_then(|s| self.world.client(s))
+            .map(|c| c.kind)
+            .unwrap_or(ClientKind::User);
+        self.emit(EventBody::RouterIntegrated {
+            router: router.to_string(),
+            inbox,
+            changes,
+            new_attributes,
+            summary,
+        });
+        let content: Vec<AttrDelta> = content
+            .into_iter()
+            .filter(|d| d.delta.is_finite() && d.delta != 0.0)
+            .map(|d| AttrDelta { attr: d.attr, delta: r4(d.delta.clamp(-1.0, 1.0)) })
+            .collect();
+        let Some(top) = content.iter().max_by(|a, b| a.delta.abs().total_cmp(&b.delta.abs()).then(b.attr.cmp(&a.attr)))
+        else {
+            return;
+        };
+        let (topic, polarity) = (top.attr.clone(), Polarity::of(top.delta));
+        let r = self.world.router(router).expect("router exists");
+        let content_key = self.world.content_key(&content);
+        let source_ix: Vec<usize> = sources.iter().filter_map(|s| self.world.client_ix(s)).collect();
+        let tau = r.tau;
+        // Rank by relevance, ties by creation order (the index): numbers only in the hot loop.
+        let mut scored: Vec<(f64, usize)> = r
+            .member_ix
+            .iter()
+            .filter(|ix| !source_ix.contains(ix))
+            .map(|ix| (r4(self.world.relevance_to(&content_key, *ix)), *ix))
+            .filter(|(rel, _)| *rel >= tau)
+            .collect();
+        let by_relevance = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if scored.len() > r.fan_out && r.fan_out > 0 {
+            scored.select_nth_unstable_by(r.fan_out - 1, by_relevance);
+        }
+        scored.truncate(r.fan_out);
+        scored.sort_by(by_relevance);
+        let candidates: Vec<(String, f64)> =
+            scored.into_iter().map(|(rel, ix)| (self.world.clients[ix].id.clone(), rel)).collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let id = self.world.next_message_id();
+        let moves: Vec<String> = content
+            .iter()
+            .map(|d| format!("{} {}{:.2}", d.attr, if d.delta >= 0.0 { "+" } else { "" }, d.delta))
+            .collect();
+        let text = format!("{router}: {} (from {})", moves.join(", "), sources.join(", "));
+        let recipients: Vec<Recipient> =
+            candidates.iter().map(|(a, rel)| Recipient { agent: a.clone(), relevance: *rel }).collect();
+        self.emit(EventBody::MessageSent {
+            message: id,
+            router: router.to_string(),
+            sources,
+            source_kind,
+            content,
+            topic,
+            polarity,
+            text,
+            recipients: recipients.clone(),
+        });
+        for rc in recipients {
+            self.tasks.push_back(Task::Deliver { message: id, agent: rc.agent, relevance: rc.relevance, drained: false });
+        }
+    }
+
+    pub(super) fn deliver(&mut self, message: u64, agent: String, relevance: f64, drained: bool) {
+        let Some(c) = self.world.client(&agent) else { return };
+        if !self.cfg.buffer.enabled {
+            self.emit(EventBody::MessageBuffered { agent: agent.clone(), message, relevance });
+            self.tasks.push_front(Task::Receive { agent, reason: "buffer off: read at once" });
+            return;
+        }
+        if c.buffer.len() >= self.cfg.buffer.capacity {
+            let policy = if drained { OverflowPolicy::DropOldest } else { self.cfg.buffer.overflow };
+            match policy {
+                OverflowPolicy::Drain => {
+                    self.tasks.push_front(Task::Deliver { message, agent: agent.clone(), relevance, drained: true });
+                    self.tasks.push_front(Task::Receive { agent, reason: "buffer full" });
+                    return;
+                }
+                OverflowPolicy::DropOldest => {
+                    let oldest = c.buffer[0].message;
+                    self.emit(EventBody::BufferOverflow {
+                        agent: agent.clone(),
+                        message: oldest,
+                        policy: "drop_oldest".into(),
+                    });
+                }
+                OverflowPolicy::DropNew => {
+                    // The message never enters the buffer; the event records its loss.
+                    self.emit(EventBody::BufferOverflow { agent, message, policy: "drop_new".into() });
+                    return;
+                }
+            }
+        }
+        self.emit(EventBody::MessageBuffered { agent, message, relevance });
+    }
+}

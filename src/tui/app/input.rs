@@ -1,0 +1,375 @@
+//! What keys and actions do: dispatch from the keymap, the input line (search, jump,
+//! breakpoints), the rule editor and forking a branch with edited rules.
+
+use crate::tui::keymap::Action;
+use crate::analysis::breakpoint::{self};
+use crate::world::event::{Event, EventBody};
+use crate::reasoner::offline::Offline;
+use crate::store::timeline::{EventStore, Timeline};
+use crate::world::World;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+use std::time::Instant;
+use super::*;
+
+impl App {
+    pub fn on_key(&mut self, key: KeyEvent) {
+        self.dirty = true;
+        match &mut self.popup {
+            Popup::Input { .. } => return self.on_input_key(key),
+            Popup::Rules { .. } => return self.on_rules_key(key),
+            _ => {}
+        }
+        let Some(action) = self.keymap.action(&key) else { return };
+        if !matches!(self.popup, Popup::None) {
+            match action {
+                Action::Close | Action::Help => self.popup = Popup::None,
+                Action::Quit => self.quit = true,
+                _ => {}
+            }
+            return;
+        }
+        self.update(action);
+    }
+
+    pub fn update(&mut self, action: Action) {
+        self.dirty = true;
+        if let Some(target) = self.far_seek {
+            if action == Action::Close || is_motion(action) {
+                // Stopped, or overridden by another move; the keyframes laid so far stay.
+                self.far_seek = None;
+                if action == Action::Close {
+                    self.status = format!("stopped replaying toward step {}; still at step {}", target.saturating_sub(1), self.pos.saturating_sub(1));
+                    return;
+                }
+            }
+        }
+        if !matches!(action, Action::RunPause | Action::Faster | Action::Slower) && self.running && is_motion(action) {
+            self.running = false;
+        }
+        match action {
+            Action::StepForward => self.step(1),
+            Action::StepBack => self.step(-1),
+            Action::StageForward => self.forward_to(|cur, e| e.body.stage() != cur.body.stage()),
+            Action::StageBack => {
+                let stage = self.current_event().map(|e| e.body.stage());
+                self.back_stage(stage);
+            }
+            Action::PhaseForward => self.forward_to(|cur, e| e.body.stage().phase() != cur.body.stage().phase()),
+            Action::PhaseBack => {
+                let phase = self.current_event().map(|e| e.body.stage().phase());
+                self.back_phase(phase);
+            }
+            Action::TickForward => self.forward_to(|_, e| matches!(e.body, EventBody::TickStarted { .. })),
+            Action::TickBack => self.back_to(|e| matches!(e.body, EventBody::TickStarted { .. })),
+            Action::RoundForward => self.forward_to(|_, e| matches!(e.body, EventBody::RoundStarted { .. })),
+            Action::RoundBack => self.back_to(|e| matches!(e.body, EventBody::RoundStarted { .. })),
+            Action::First => self.jump(1),
+            Action::Last => {
+                self.jump(self.len());
+                if !self.live_done() {
+                    self.status = "the run goes on: the engine is producing more".into();
+                }
+            }
+            Action::RunPause => {
+                self.running = !self.running;
+                self.last_run_step = Instant::now();
+                self.status = if self.running { format!("running at {} events/s", self.speed()) } else { "paused".into() };
+            }
+            Action::Faster => {
+                self.speed_ix = (self.speed_ix + 1).min(SPEEDS.len() - 1);
+                self.status = format!("speed {} events/s", self.speed());
+            }
+            Action::Slower => {
+                self.speed_ix = self.speed_ix.saturating_sub(1);
+                self.status = format!("speed {} events/s", self.speed());
+            }
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+                let delta: i64 = match action {
+                    Action::Up => -1,
+                    Action::Down => 1,
+                    Action::PageUp => -10,
+                    _ => 10,
+                };
+                self.move_selection(delta);
+            }
+            Action::Open => {
+                if self.view == View::Events || self.focus == Focus::Log {
+                    self.popup = Popup::Event(self.log_cursor);
+                } else if let Some(e) = self.current_event() {
+                    self.popup = Popup::Event(e.step);
+                }
+            }
+            Action::FocusNext | Action::FocusPrev => {
+                self.focus = if self.focus == Focus::Agents { Focus::Log } else { Focus::Agents };
+            }
+            Action::ShowInspect => self.view = View::Inspect,
+            Action::ShowEvents => self.view = View::Events,
+            Action::ShowMetrics => self.view = View::Metrics,
+            Action::ShowDiff => self.view = View::Diff,
+            Action::Search => self.popup = Popup::Input { kind: InputKind::Search, text: String::new(), error: None },
+            Action::Command => self.popup = Popup::Input { kind: InputKind::Command, text: String::new(), error: None },
+            Action::AddBreakpoint => {
+                self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None }
+            }
+            Action::EditRules => self.open_rule_editor(),
+            Action::ToggleBookmark => {
+                if !self.bookmarks.remove(&self.pos) {
+                    self.bookmarks.insert(self.pos);
+                    self.status = format!("bookmarked step {}", self.pos.saturating_sub(1));
+                } else {
+                    self.status = "bookmark removed".into();
+                }
+            }
+            Action::NextBookmark => {
+                let next = self.bookmarks.range(self.pos + 1..).next().or_else(|| self.bookmarks.iter().next()).copied();
+                match next {
+                    Some(b) => self.jump(b),
+                    None => self.status = "no bookmarks (m sets one)".into(),
+                }
+            }
+            Action::ToggleFollow => {
+                self.follow = !self.follow;
+                if self.follow {
+                    self.selected = self.follow_target();
+                }
+                self.status = if self.follow { "selection follows the events".into() } else { "selection stays put".into() };
+            }
+            Action::NextBranch => {
+                if self.branches.len() > 1 {
+                    self.current = (self.current + 1) % self.branches.len();
+                    let pos = self.pos.min(self.len());
+                    self.pos = 0;
+                    self.world = World::new();
+                    self.goto(pos);
+                    self.status = format!("branch {}", self.branch().name);
+                } else {
+                    self.status = "only one branch: edit a rule (e) to fork one".into();
+                }
+            }
+            Action::Help => self.popup = Popup::Help,
+            Action::Close => self.popup = Popup::None,
+            Action::Quit => self.quit = true,
+        }
+    }
+
+    /// Does an event pass the log filter (kind, ids or narration containing it)?
+    pub fn log_matches(&self, e: &Event) -> bool {
+        if self.log_filter.is_empty() {
+            return true;
+        }
+        let f = &self.log_filter;
+        e.body.kind().contains(f.as_str())
+            || crate::analysis::narrate::narrate(e, &self.world).to_lowercase().contains(f.as_str())
+    }
+
+    pub fn agent_order(&self) -> Vec<String> {
+        let mut v: Vec<String> =
+            self.world.clients.iter().filter(|c| c.kind == crate::world::event::ClientKind::User).map(|c| c.id.clone()).collect();
+        v.extend(self.world.routers.iter().map(|r| r.id.clone()));
+        v.extend(self.world.clients.iter().filter(|c| c.kind == crate::world::event::ClientKind::Item).map(|c| c.id.clone()));
+        v
+    }
+
+    pub(super) fn on_input_key(&mut self, key: KeyEvent) {
+        let Popup::Input { kind, text, error } = &mut self.popup else { return };
+        match key.code {
+            KeyCode::Esc => self.popup = Popup::None,
+            KeyCode::Backspace => {
+                text.pop();
+                *error = None;
+            }
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => self.popup = Popup::None,
+            KeyCode::Char(c) => {
+                if text.chars().count() < 400 {
+                    text.push(c);
+                }
+                *error = None;
+            }
+            KeyCode::Enter => {
+                let (kind, input) = (*kind, text.trim().to_string());
+                match self.submit(kind, &input) {
+                    Ok(()) => {
+                        if matches!(self.popup, Popup::Input { .. }) {
+                            self.popup = Popup::None;
+                        }
+                    }
+                    Err(e) => {
+                        if let Popup::Input { error, .. } = &mut self.popup {
+                            *error = Some(e);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn submit(&mut self, kind: InputKind, input: &str) -> Result<(), String> {
+        match kind {
+            InputKind::Breakpoint => self.add_breakpoint(input),
+            InputKind::Search if self.view == View::Events => {
+                self.log_filter = input.to_lowercase();
+                self.status = if input.is_empty() { "log filter cleared".into() } else { format!("log filtered by {}", crate::util::text::sanitize(input, 40)) };
+                Ok(())
+            }
+            InputKind::Search => self.search(input),
+            InputKind::Command => {
+                if let Ok(n) = input.parse::<u64>() {
+                    if n >= self.len() && self.live_done() {
+                        return Err(format!("the last step is {}", self.len().saturating_sub(1)));
+                    }
+                    self.ensure_events(n + 1 - self.pos.min(n + 1), false);
+                    self.jump(n + 1);
+                    Ok(())
+                } else if let Some(expr) = input.strip_prefix("b ") {
+                    self.add_breakpoint(expr.trim())
+                } else if input == "clear" {
+                    self.breakpoints.clear();
+                    self.status = "breakpoints cleared".into();
+                    Ok(())
+                } else if input == "help" {
+                    self.popup = Popup::Help;
+                    Ok(())
+                } else if input == "q" || input == "quit" {
+                    self.quit = true;
+                    Ok(())
+                } else {
+                    Err("a step number, b EXPR, clear, help or q".into())
+                }
+            }
+        }
+    }
+
+    pub fn add_breakpoint(&mut self, expr: &str) -> Result<(), String> {
+        let c = breakpoint::parse(expr).map_err(|e| e.to_string())?;
+        self.breakpoints.push((expr.to_string(), c));
+        self.status = format!("breakpoint {} set: {}", self.breakpoints.len(), crate::util::text::sanitize(expr, 80));
+        Ok(())
+    }
+
+    pub(super) fn search(&mut self, q: &str) -> Result<(), String> {
+        if q.is_empty() {
+            return Err("type something to find".into());
+        }
+        let ql = q.to_lowercase();
+        if let Some(c) = self.world.clients.iter().find(|c| {
+            c.id.to_lowercase() == ql || c.title.as_ref().is_some_and(|t| t.to_lowercase().contains(&ql))
+        }) {
+            self.selected = Some(c.id.clone());
+            self.follow = false;
+            self.view = View::Inspect;
+            self.status = format!("selected {}", c.id);
+            return Ok(());
+        }
+        if let Some(r) = self.world.routers.iter().find(|r| r.id.to_lowercase() == ql) {
+            self.selected = Some(r.id.clone());
+            self.follow = false;
+            return Ok(());
+        }
+        let found = self.find_forward(self.pos, |e| {
+            e.body.kind().contains(&ql) || serde_json::to_string(&e.body).map(|s| s.to_lowercase().contains(&ql)).unwrap_or(false)
+        });
+        match found {
+            Some(i) => {
+                self.goto(i + 1);
+                self.status = format!("found at step {i}");
+                Ok(())
+            }
+            None => Err(format!("no agent or later event matches {}", crate::util::text::sanitize(q, 40))),
+        }
+    }
+
+    pub(super) fn open_rule_editor(&mut self) {
+        let Some(id) = self.selected.clone() else {
+            self.status = "select an agent first".into();
+            return;
+        };
+        let Some(c) = self.world.client(&id) else {
+            self.status = format!("{id} is a router: routers have no filter rules");
+            return;
+        };
+        let lines: Vec<String> = c.rules_text.lines().map(|l| l.to_string()).collect();
+        let editor = TextArea::new(lines);
+        self.popup = Popup::Rules { agent: id, editor: Box::new(editor), error: None };
+    }
+
+    pub(super) fn on_rules_key(&mut self, key: KeyEvent) {
+        let Popup::Rules { agent, editor, error } = &mut self.popup else { return };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => self.popup = Popup::None,
+            KeyCode::Char('s') if ctrl => {
+                let text = editor.lines().join("\n") + "\n";
+                match crate::rules::parse_rules(&text) {
+                    Err(e) => *error = Some(format!("line {}:{}: {}", e.line, e.col, e.message)),
+                    Ok(_) => {
+                        let agent = agent.clone();
+                        self.popup = Popup::None;
+                        if let Err(e) = self.fork_with_rules(&agent, &text) {
+                            self.status = crate::util::text::sanitize(&e, 200);
+                        }
+                    }
+                }
+            }
+            _ => {
+                editor.input(key);
+                *error = None;
+            }
+        }
+    }
+
+    /// Fork a branch at the current step with new rules for `agent`, re-run it (offline
+    /// reasoner), and open the diff against the parent.
+    pub fn fork_with_rules(&mut self, agent: &str, rules: &str) -> Result<(), String> {
+        let header = self.branch().header.clone().ok_or("this session has no header to re-run from")?;
+        if !self.live_done() {
+            // The parent must be complete to compare downstream; finish it first.
+            self.ensure_events(u64::MAX / 4, true);
+        }
+        let at = self.pos.saturating_sub(1);
+        let parent_path = self.branch().parent_path.clone();
+        let edit = crate::run::branch::ForkEdit::Rules { agent: agent.to_string(), rules: rules.to_string() };
+        let (branch_header, events) = {
+            let tl = &mut self.branches[self.current].timeline;
+            crate::run::branch::fork(&header, &parent_path, tl, at, &edit, &mut Offline::new()).map_err(|e| format!("{e:#}"))?
+        };
+        let fork_step = branch_header.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
+        let mut tl = Timeline::new(EventStore::Memory(events), crate::store::timeline::DEFAULT_KEYFRAME_EVERY);
+        let parent = self.current;
+        let (parent_name, branch_name) = (self.branches[parent].name.clone(), format!("branch {}", self.branches.len()));
+        let diff = {
+            let ptl = &mut self.branches[parent].timeline;
+            crate::analysis::diff::diff_sessions(&parent_name, &branch_name, ptl, &mut tl)
+                .map(|r| crate::analysis::diff::render(&r, 40))
+                .ok()
+        };
+        let name = format!("branch {} ({} edited at step {at})", self.branches.len(), agent);
+        self.branches.push(Branch {
+            name: name.clone(),
+            timeline: tl,
+            header: Some(branch_header),
+            parent_path,
+            parent: Some((parent, fork_step)),
+            live: None,
+            diff,
+        });
+        self.current = self.branches.len() - 1;
+        let pos = self.pos;
+        self.world = World::new();
+        self.pos = 0;
+        self.goto(pos);
+        self.view = View::Diff;
+        self.status = format!("{name}: forked at step {fork_step} and re-run; n switches branches");
+        Ok(())
+    }
+}
+
+fn is_motion(a: Action) -> bool {
+    use Action::*;
+    matches!(
+        a,
+        StepForward | StepBack | StageForward | StageBack | PhaseForward | PhaseBack | TickForward | TickBack | RoundForward
+            | RoundBack | First | Last
+    )
+}

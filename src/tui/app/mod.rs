@@ -1,0 +1,279 @@
+//! The inspector's state and what actions do to it. No drawing here (see `views`), no terminal.
+
+mod input;
+mod nav;
+mod stats;
+
+use super::keymap::{Action, Keymap};
+use super::live::{Live, LiveMsg};
+use crate::analysis::breakpoint::Cond;
+use crate::world::event::{Event, EventBody};
+use crate::store::session::Header;
+use crate::store::timeline::Timeline;
+use crate::world::World;
+use ratatui_textarea::TextArea;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Inspect,
+    Events,
+    Metrics,
+    Diff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Agents,
+    Log,
+}
+
+pub enum Popup {
+    None,
+    Help,
+    Event(u64),
+    Input { kind: InputKind, text: String, error: Option<String> },
+    Rules { agent: String, editor: Box<TextArea<'static>>, error: Option<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Search,
+    Command,
+    Breakpoint,
+}
+
+impl InputKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            InputKind::Search => "search agents and events (in the event log: filter it; empty clears)",
+            InputKind::Command => "command: a step number, b EXPR (breakpoint), clear",
+            InputKind::Breakpoint => "breakpoint, e.g. kind == filter_decision and agent == u7 and decision == reject",
+        }
+    }
+}
+
+pub struct Branch {
+    pub name: String,
+    pub timeline: Timeline,
+    pub header: Option<Header>,
+    pub parent_path: PathBuf,
+    /// Parent branch and the step it forked at.
+    pub parent: Option<(usize, u64)>,
+    pub live: Option<Live>,
+    /// Rendered diff against the parent (computed once, when the branch is made).
+    pub diff: Option<String>,
+}
+
+/// Accepted / held / rejected and credit per time step, for the metrics view.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickStats {
+    pub tick: u64,
+    pub accepted: u64,
+    pub held: u64,
+    pub rejected: u64,
+    pub credit: f64,
+}
+
+pub const SPEEDS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0];
+
+/// A jump replaying more events than this goes a slice per tick (about a quarter second each).
+pub const FAR_SEEK_EVENTS: u64 = 200_000;
+
+pub struct App {
+    pub keymap: Keymap,
+    pub branches: Vec<Branch>,
+    pub current: usize,
+    /// Events applied: the world shown is the state after events 0..pos.
+    pub pos: u64,
+    pub world: World,
+    /// The state at the start of the current time step (to highlight what this step changed).
+    pub tick_start_world: World,
+    pub tick_start: u64,
+    pub selected: Option<String>,
+    pub follow: bool,
+    pub view: View,
+    pub focus: Focus,
+    pub popup: Popup,
+    pub running: bool,
+    pub speed_ix: usize,
+    pub last_run_step: Instant,
+    pub breakpoints: Vec<(String, Cond)>,
+    pub bookmarks: BTreeSet<u64>,
+    pub status: String,
+    /// The target of a jump far from any known state, replayed a slice per tick so the inspector
+    /// stays live (the shown step does not move until it arrives).
+    pub far_seek: Option<u64>,
+    /// Jumps replaying more events than this go through `far_seek`.
+    pub far_seek_events: u64,
+    /// The timeline's disk keyframes failed and the user was told (once).
+    disk_warned: bool,
+    pub log_cursor: u64,
+    /// The event log shows only events whose kind or text contains this (set with / in the log).
+    pub log_filter: String,
+    pub quit: bool,
+    pub dirty: bool,
+    /// A forward step waiting for the live engine.
+    pub pending_forward: u64,
+    pub mono: bool,
+    pub spinner: usize,
+    stats_cache: Vec<TickStats>,
+    stats_upto: u64,
+    /// Steps where each time step starts, learned while scanning (for metrics and navigation).
+    pub title: String,
+}
+
+impl App {
+    pub fn new(title: String, branch: Branch, keymap: Keymap, mono: bool) -> App {
+        let mut app = App {
+            keymap,
+            branches: vec![branch],
+            current: 0,
+            pos: 0,
+            world: World::new(),
+            tick_start_world: World::new(),
+            tick_start: 0,
+            selected: None,
+            follow: true,
+            view: View::Inspect,
+            focus: Focus::Agents,
+            popup: Popup::None,
+            running: false,
+            speed_ix: 3,
+            last_run_step: Instant::now(),
+            breakpoints: Vec::new(),
+            bookmarks: BTreeSet::new(),
+            status: String::new(),
+            far_seek: None,
+            far_seek_events: FAR_SEEK_EVENTS,
+            disk_warned: false,
+            log_cursor: 0,
+            log_filter: String::new(),
+            quit: false,
+            dirty: true,
+            pending_forward: 0,
+            mono,
+            spinner: 0,
+            stats_cache: Vec::new(),
+            stats_upto: 0,
+            title,
+        };
+        app.ensure_events(4096, true);
+        // Open paused at the first step of the simulation: everything set up, nothing run yet.
+        let start = app.find_forward(0, |e| matches!(e.body, EventBody::RoundStarted { .. })).unwrap_or(app.len());
+        app.goto(start);
+        app.status = format!(
+            "paused · {} one event forward · {} back · {} help · {} quit",
+            app.keymap.key_for(Action::StepForward),
+            app.keymap.key_for(Action::StepBack),
+            app.keymap.key_for(Action::Help),
+            app.keymap.key_for(Action::Quit)
+        );
+        app
+    }
+
+    pub fn branch(&self) -> &Branch {
+        &self.branches[self.current]
+    }
+
+    fn branch_mut(&mut self) -> &mut Branch {
+        &mut self.branches[self.current]
+    }
+
+    pub fn len(&self) -> u64 {
+        self.branch().timeline.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn live_done(&self) -> bool {
+        self.branch().live.as_ref().is_none_or(|l| l.done)
+    }
+
+    pub fn waiting(&self) -> bool {
+        self.branch().live.as_ref().is_some_and(|l| l.requested)
+    }
+
+    pub fn event(&self, i: u64) -> Option<Event> {
+        self.branch().timeline.store.get(i).ok()
+    }
+
+    /// The event that produced the shown state.
+    pub fn current_event(&self) -> Option<Event> {
+        self.pos.checked_sub(1).and_then(|i| self.event(i))
+    }
+
+    pub fn speed(&self) -> f64 {
+        SPEEDS[self.speed_ix.min(SPEEDS.len() - 1)]
+    }
+
+    /// Take in what the live engine produced; ask for more while the log is short ahead of us.
+    pub fn pump(&mut self) {
+        let mut got = false;
+        let msgs = match self.branch_mut().live.as_mut() {
+            Some(l) => l.try_recv(),
+            None => return,
+        };
+        for m in msgs {
+            got |= self.take(m);
+        }
+        if got {
+            self.dirty = true;
+            self.resume_pending();
+        }
+        let ahead = self.len().saturating_sub(self.pos);
+        if ahead < 2048 {
+            if let Some(l) = self.branch_mut().live.as_mut() {
+                l.request(4096);
+            }
+        }
+    }
+
+    fn take(&mut self, m: LiveMsg) -> bool {
+        match m {
+            LiveMsg::Events(evs) => {
+                self.branch_mut().timeline.push(&evs);
+                true
+            }
+            LiveMsg::Done => {
+                self.status = "the run is complete".into();
+                true
+            }
+            LiveMsg::Failed(e) => {
+                self.status = crate::util::text::sanitize(&format!("the engine stopped: {e}"), 200);
+                true
+            }
+        }
+    }
+
+    /// Make sure at least `n` events exist ahead of `pos` if the live run can produce them;
+    /// `block` waits (used at start-up and by scripted tests).
+    pub fn ensure_events(&mut self, n: u64, block: bool) {
+        while self.len() < self.pos + n && !self.live_done() {
+            let Some(live) = self.branch_mut().live.as_mut() else { return };
+            live.request(4096);
+            if !block {
+                return;
+            }
+            match live.recv_blocking() {
+                Some(m) => {
+                    self.take(m);
+                }
+                None => return,
+            }
+        }
+    }
+
+    fn resume_pending(&mut self) {
+        if self.pending_forward > 0 && self.pos < self.len() {
+            let n = self.pending_forward.min(self.len() - self.pos);
+            self.pending_forward = 0;
+            let target = self.pos + n;
+            self.goto(target);
+        }
+    }
+}

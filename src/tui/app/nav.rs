@@ -1,0 +1,322 @@
+//! Moving through the session: jumps (far ones a slice per tick), steps by event, stage, phase,
+//! time step and round, running, and the selection that follows the events.
+
+use crate::analysis::breakpoint::{self};
+use crate::world::event::{Event, EventBody, Stage};
+use std::time::{Duration, Instant};
+use super::*;
+
+impl App {
+    /// Go to the state after `n` events like `goto`, but when that means replaying a long
+    /// stretch (a first jump deep into a huge session), do it a slice per tick with progress in
+    /// the status line; Esc stops it.
+    pub fn jump(&mut self, n: u64) {
+        let n = n.min(self.len());
+        if self.branch().timeline.replay_distance(n) > self.far_seek_events {
+            self.far_seek = Some(n);
+            self.status = format!("replaying toward step {}… (Esc stops)", n.saturating_sub(1));
+            self.dirty = true;
+        } else {
+            self.far_seek = None;
+            self.goto(n);
+        }
+    }
+
+    /// One slice of a far jump.
+    pub(super) fn continue_far_seek(&mut self) {
+        let Some(target) = self.far_seek else { return };
+        let distance = self.branch().timeline.replay_distance(target);
+        let slice = (self.far_seek_events / 2).max(1);
+        if distance <= slice {
+            self.far_seek = None;
+            self.goto(target);
+            self.status = format!("arrived at step {}", target.saturating_sub(1));
+            return;
+        }
+        let next = target - distance + slice;
+        // Replaying lays keyframes and leaves the state cached: the next slice starts here.
+        if let Err(e) = self.branch_mut().timeline.state(next) {
+            self.far_seek = None;
+            self.status = crate::util::text::sanitize(&format!("{e}"), 200);
+        } else {
+            let done = 100 * next / target.max(1);
+            self.status = format!("replaying toward step {}: {done}% (Esc stops)", target.saturating_sub(1));
+        }
+        self.dirty = true;
+    }
+
+    /// Show the state after `n` events.
+    pub fn goto(&mut self, n: u64) {
+        let n = n.min(self.len());
+        if n == self.pos && self.world.steps == n && n != 0 {
+            return;
+        }
+        if n > self.pos && n - self.pos <= 4096 && self.world.steps == self.pos {
+            let evs = self.branch().timeline.store.range(self.pos, n).unwrap_or_default();
+            for e in &evs {
+                if let Err(err) = self.world.apply(e) {
+                    self.status = crate::util::text::sanitize(&format!("step {}: {err}", e.step), 200);
+                    break;
+                }
+            }
+        } else {
+            match self.branch_mut().timeline.state(n) {
+                Ok(w) => {
+                    self.world = w;
+                    if let (false, Some(e)) = (self.disk_warned, self.branch().timeline.disk_error()) {
+                        self.status = crate::util::text::sanitize(&format!("keyframes cannot go to disk ({e}); seeks in this long session will be slower"), 200);
+                        self.disk_warned = true;
+                    }
+                }
+                Err(e) => {
+                    self.status = crate::util::text::sanitize(&format!("{e}"), 200);
+                    return;
+                }
+            }
+        }
+        self.pos = self.world.steps;
+        self.refresh_tick_start();
+        if self.follow {
+            self.selected = self.follow_target();
+        }
+        self.log_cursor = self.pos.saturating_sub(1);
+        self.dirty = true;
+    }
+
+    pub(super) fn refresh_tick_start(&mut self) {
+        let start = self
+            .find_back(self.pos.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. }))
+            .unwrap_or(0);
+        if start != self.tick_start || self.tick_start_world.steps != start {
+            self.tick_start = start;
+            if let Ok(w) = self.branch_mut().timeline.state(start) {
+                self.tick_start_world = w;
+            }
+        }
+    }
+
+    /// The agent the story is about at this step: the current event's, or the latest before it
+    /// (so the selection depends only on the step, not on how we got there).
+    pub(super) fn follow_target(&self) -> Option<String> {
+        let mut i = self.pos;
+        let mut budget = 400;
+        while i > 0 && budget > 0 {
+            i -= 1;
+            budget -= 1;
+            let e = self.event(i)?;
+            let (agent, router, _) = crate::analysis::export::event_refs(&e);
+            if let Some(a) = agent.filter(|a| self.world.client(a).is_some()).or(router) {
+                return Some(a.to_string());
+            }
+        }
+        self.world.clients.first().map(|c| c.id.clone())
+    }
+
+    /// First index ≥ from whose event satisfies `f`.
+    pub fn find_forward(&self, from: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
+        let store = &self.branch().timeline.store;
+        let n = store.len();
+        let mut i = from;
+        while i < n {
+            let chunk = store.range(i, (i + 512).min(n)).ok()?;
+            for e in chunk {
+                if f(&e) {
+                    return Some(e.step);
+                }
+            }
+            i += 512;
+        }
+        None
+    }
+
+    /// Last index ≤ from whose event satisfies `f`.
+    pub fn find_back(&self, from: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
+        let store = &self.branch().timeline.store;
+        if store.is_empty() {
+            return None;
+        }
+        let mut hi = from.min(store.len() - 1) + 1;
+        while hi > 0 {
+            let lo = hi.saturating_sub(512);
+            let chunk = store.range(lo, hi).ok()?;
+            for e in chunk.iter().rev() {
+                if f(e) {
+                    return Some(e.step);
+                }
+            }
+            hi = lo;
+        }
+        None
+    }
+
+    pub(super) fn forward_to(&mut self, f: impl Fn(&Event, &Event) -> bool) {
+        let Some(cur) = self.current_event() else {
+            self.step(1);
+            return;
+        };
+        self.ensure_events(4096, false);
+        match self.find_forward(self.pos, |e| f(&cur, e)) {
+            Some(i) => self.goto(i + 1),
+            None if !self.live_done() => {
+                self.status = "waiting for the engine…".into();
+            }
+            None => {
+                self.goto(self.len());
+                self.status = "at the end of the run".into();
+            }
+        }
+    }
+
+    /// Back to the start of the current unit, or of the previous one when already at its start.
+    pub(super) fn back_to(&mut self, starts: impl Fn(&Event) -> bool) {
+        if self.pos <= 1 {
+            return;
+        }
+        let here = self.find_back(self.pos - 1, &starts);
+        let target = match here {
+            Some(i) if i + 1 < self.pos => Some(i),
+            Some(i) if i > 0 => self.find_back(i - 1, &starts),
+            _ => None,
+        };
+        self.goto(target.map(|i| i + 1).unwrap_or(1));
+    }
+
+    pub fn step(&mut self, n: i64) {
+        if n >= 0 {
+            let target = self.pos + n as u64;
+            if target > self.len() {
+                if self.live_done() {
+                    self.goto(self.len());
+                    self.status = "at the end of the run".into();
+                } else {
+                    self.pending_forward += target - self.len();
+                    self.ensure_events(1, false);
+                    self.status = "waiting for the engine…".into();
+                    self.goto(self.len());
+                }
+            } else {
+                self.goto(target);
+            }
+        } else {
+            self.goto(self.pos.saturating_sub(n.unsigned_abs()));
+        }
+    }
+
+    pub(super) fn back_stage(&mut self, stage: Option<Stage>) {
+        let Some(stage) = stage else { return };
+        // Start of the current run of this stage; if we are there, the start of the previous run.
+        let start_of_run = |app: &App, from: u64, st: Stage| -> u64 {
+            app.find_back(from, |e| e.body.stage() != st).map(|i| i + 1).unwrap_or(0)
+        };
+        let cur = self.pos.saturating_sub(1);
+        let mut target = start_of_run(self, cur, stage);
+        if target == cur && cur > 0 {
+            let prev_stage = self.event(cur - 1).map(|e| e.body.stage()).unwrap_or(stage);
+            target = start_of_run(self, cur - 1, prev_stage);
+        }
+        self.goto(target + 1);
+    }
+
+    pub(super) fn back_phase(&mut self, phase: Option<&'static str>) {
+        let Some(phase) = phase else { return };
+        let cur = self.pos.saturating_sub(1);
+        let start = |app: &App, from: u64, ph: &str| app.find_back(from, |e| e.body.stage().phase() != ph).map(|i| i + 1).unwrap_or(0);
+        let mut target = start(self, cur, phase);
+        if target == cur && cur > 0 {
+            let prev = self.event(cur - 1).map(|e| e.body.stage().phase()).unwrap_or(phase);
+            target = start(self, cur - 1, prev);
+        }
+        self.goto(target + 1);
+    }
+
+    pub(super) fn move_selection(&mut self, delta: i64) {
+        if self.view == View::Events || self.focus == Focus::Log {
+            if !self.log_filter.is_empty() {
+                for _ in 0..delta.unsigned_abs() {
+                    let next = if delta > 0 {
+                        self.find_forward(self.log_cursor + 1, |e| self.log_matches(e))
+                    } else if self.log_cursor > 0 {
+                        self.find_back(self.log_cursor - 1, |e| self.log_matches(e))
+                    } else {
+                        None
+                    };
+                    match next {
+                        Some(i) => self.log_cursor = i,
+                        None => break,
+                    }
+                }
+                return;
+            }
+            let max = self.len().saturating_sub(1) as i64;
+            self.log_cursor = (self.log_cursor as i64 + delta).clamp(0, max) as u64;
+            return;
+        }
+        // Agents: users, routers, items in display order.
+        let ids = self.agent_order();
+        if ids.is_empty() {
+            return;
+        }
+        let cur = self.selected.as_ref().and_then(|s| ids.iter().position(|x| x == s)).unwrap_or(0) as i64;
+        let next = (cur + delta).clamp(0, ids.len() as i64 - 1) as usize;
+        self.selected = Some(ids[next].clone());
+        self.follow = false;
+    }
+
+    /// Timer work: run mode steps, live events. Returns how long the loop may sleep.
+    pub fn on_tick(&mut self, now: Instant) -> Option<Duration> {
+        self.pump();
+        if self.far_seek.is_some() {
+            self.continue_far_seek();
+            return Some(Duration::ZERO);
+        }
+        if self.waiting() || self.pending_forward > 0 {
+            self.spinner = self.spinner.wrapping_add(1);
+            self.dirty = true;
+        }
+        if self.running {
+            let every = Duration::from_secs_f64(1.0 / self.speed());
+            let due = now.saturating_duration_since(self.last_run_step);
+            if due >= every {
+                let n = ((due.as_secs_f64() * self.speed()) as u64).clamp(1, 200);
+                self.last_run_step = now;
+                self.run_steps(n);
+            }
+            return Some(every.min(Duration::from_millis(100)));
+        }
+        if self.waiting() || self.pending_forward > 0 {
+            return Some(Duration::from_millis(80));
+        }
+        None
+    }
+
+    /// Advance up to `n` events in run mode, stopping at a breakpoint or the end.
+    pub fn run_steps(&mut self, n: u64) {
+        for _ in 0..n {
+            if self.pos >= self.len() {
+                if self.live_done() {
+                    self.running = false;
+                    self.status = "paused at the end of the run".into();
+                } else {
+                    self.ensure_events(1, false);
+                }
+                return;
+            }
+            let target = self.pos + 1;
+            self.goto(target);
+            if let Some(hit) = self.breakpoint_hit() {
+                self.running = false;
+                self.status = format!("breakpoint {hit} hit at step {}", self.pos - 1);
+                return;
+            }
+        }
+    }
+
+    pub(super) fn breakpoint_hit(&self) -> Option<usize> {
+        if self.breakpoints.is_empty() {
+            return None;
+        }
+        let ev = self.current_event()?;
+        let json = serde_json::to_value(&ev).ok()?;
+        self.breakpoints.iter().position(|(_, c)| breakpoint::matches(c, &ev, &json, &self.world)).map(|i| i + 1)
+    }
+}

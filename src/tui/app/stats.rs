@@ -1,0 +1,37 @@
+//! Per time step statistics for the metrics view, computed up to the current step and cached.
+
+use crate::world::event::EventBody;
+use super::*;
+
+impl App {
+    /// The per-tick statistics last prepared by `prepare_stats`.
+    pub fn stats(&self) -> &[TickStats] {
+        &self.stats_cache
+    }
+
+    /// Per-tick decision counts and credit up to the current step (scanned incrementally).
+    pub fn prepare_stats(&mut self) -> &[TickStats] {
+        if self.stats_upto > self.pos {
+            self.stats_cache.clear();
+            self.stats_upto = 0;
+        }
+        let evs = self.branch().timeline.store.range(self.stats_upto, self.pos).unwrap_or_default();
+        for e in evs {
+            if self.stats_cache.last().is_none_or(|s| s.tick != e.tick) {
+                self.stats_cache.push(TickStats { tick: e.tick, ..TickStats::default() });
+            }
+            let s = self.stats_cache.last_mut().expect("pushed");
+            match &e.body {
+                EventBody::FilterDecision { decision, .. } => match decision {
+                    crate::world::event::Decision::Accept => s.accepted += 1,
+                    crate::world::event::Decision::Hold => s.held += 1,
+                    crate::world::event::Decision::Reject => s.rejected += 1,
+                },
+                EventBody::CreditAssigned { shares, .. } => s.credit += shares.iter().map(|x| x.amount).sum::<f64>(),
+                _ => {}
+            }
+        }
+        self.stats_upto = self.pos;
+        &self.stats_cache
+    }
+}

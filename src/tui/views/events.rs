@@ -1,0 +1,76 @@
+//! The event log view, filtered by the log query, with the open event's details.
+
+use crate::tui::app::App;
+use crate::world::event::EventBody;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+use super::*;
+
+pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
+    let title = if app.log_filter.is_empty() {
+        " Event log (Enter opens · / filters · j/k moves) ".to_string()
+    } else {
+        format!(" Event log filtered by “{}” (/ then Enter on empty clears) ", s(&app.log_filter, 30))
+    };
+    let block = Block::bordered().title(title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let h = inner.height as u64;
+    let len = app.len();
+    let evs = if app.log_filter.is_empty() {
+        let first = app.log_cursor.saturating_sub(h / 2).min(len.saturating_sub(h));
+        app.branch().timeline.store.range(first, (first + h).min(len)).unwrap_or_default()
+    } else {
+        // Matching rows only: half a screen before the cursor, the rest after (bounded scans).
+        let mut before = Vec::new();
+        let mut i = app.log_cursor;
+        while before.len() < (h / 2) as usize {
+            match app.find_back(i, |e| app.log_matches(e)) {
+                Some(j) => {
+                    before.push(j);
+                    if j == 0 {
+                        break;
+                    }
+                    i = j - 1;
+                }
+                None => break,
+            }
+        }
+        before.reverse();
+        let mut rows: Vec<crate::world::event::Event> = before.iter().filter_map(|j| app.event(*j)).collect();
+        let mut next = before.last().map(|j| j + 1).unwrap_or(app.log_cursor);
+        while (rows.len() as u64) < h {
+            match app.find_forward(next, |e| app.log_matches(e)) {
+                Some(j) => {
+                    if let Some(e) = app.event(j) {
+                        rows.push(e);
+                    }
+                    next = j + 1;
+                }
+                None => break,
+            }
+        }
+        rows
+    };
+    let lines: Vec<Line> = evs
+        .iter()
+        .map(|e| {
+            let here = e.step + 1 == app.pos;
+            let style = if e.step == app.log_cursor { st(app, Role::Selected) } else { Style::new() };
+            let kind_style = match &e.body {
+                EventBody::FilterDecision { decision, .. } => st(app, decision_role(*decision)),
+                EventBody::RuleEdited { .. } | EventBody::RouterStrategyEdited { .. } => st(app, Role::Changed),
+                _ => st(app, Role::Dim),
+            };
+            Line::from(vec![
+                Span::styled(format!("{}{:>6} ", if here { "▶" } else { " " }, e.step), style),
+                Span::styled(format!("t{:<4} {:<22}", e.tick, e.body.kind()), kind_style),
+                Span::styled(s(&crate::analysis::narrate::narrate(e, &app.world), 300), style),
+            ])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}

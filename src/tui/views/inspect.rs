@@ -1,0 +1,350 @@
+//! The inspect view: the graph of users, routers and items with this time step's messages, and
+//! the selected agent's profile, buffer and rules (or a router's inbox and strategy).
+
+use crate::tui::app::{App, Focus};
+use crate::world::event::{ClientKind, Decision, EventBody};
+use crate::world::{Client, Router};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::canvas::{Canvas, Line as CanvasLine};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+use std::collections::{BTreeMap, BTreeSet};
+use super::*;
+
+pub(super) fn inspect(f: &mut Frame, app: &App, area: Rect) {
+    let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    graph(f, app, left);
+    let [detail, buffer, rules] =
+        Layout::vertical([Constraint::Percentage(42), Constraint::Percentage(26), Constraint::Percentage(32)]).areas(right);
+    let sel = app.selected.as_deref();
+    if let Some(c) = sel.and_then(|id| app.world.client(id)) {
+        client_detail(f, app, c, detail);
+        buffer_panel(f, app, c, buffer);
+        rules_panel(f, app, c, rules);
+    } else if let Some(r) = sel.and_then(|id| app.world.router(id)) {
+        router_detail(f, app, r, detail, buffer, rules);
+    } else {
+        f.render_widget(Paragraph::new("No agent selected (j/k to choose).").block(Block::bordered().title(" Agent ")), detail);
+        f.render_widget(Block::bordered().title(" Buffer "), buffer);
+        f.render_widget(Block::bordered().title(" Rules "), rules);
+    }
+}
+
+/// The messages of the current time step so far: (router, receiver) → fate.
+pub(super) fn tick_messages(app: &App) -> Vec<(String, String, Option<Decision>)> {
+    let evs = app.branch().timeline.store.range(app.tick_start, app.pos).unwrap_or_default();
+    let mut fate: BTreeMap<(String, u64), Decision> = BTreeMap::new();
+    let mut sent: Vec<(u64, String, String)> = Vec::new();
+    let mut router_of: BTreeMap<u64, String> = BTreeMap::new();
+    for e in &evs {
+        match &e.body {
+            EventBody::MessageSent { message, router, recipients, .. } => {
+                router_of.insert(*message, router.clone());
+                for r in recipients {
+                    sent.push((*message, router.clone(), r.agent.clone()));
+                }
+            }
+            EventBody::FilterDecision { agent, message, router, decision, .. } => {
+                fate.insert((agent.clone(), *message), *decision);
+                if !router_of.contains_key(message) {
+                    sent.push((*message, router.clone(), agent.clone()));
+                    router_of.insert(*message, router.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    sent.into_iter().map(|(m, r, a)| { let d = fate.get(&(a.clone(), m)).copied(); (r, a, d) }).collect()
+}
+
+pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
+    let focused = app.focus == Focus::Agents;
+    let block = Block::bordered()
+        .title(" Agent graph: users │ routers │ items ")
+        .border_style(if focused { st(app, Role::Accent) } else { Style::new() });
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.height < 3 || inner.width < 20 {
+        return;
+    }
+    let rows = inner.height as usize;
+    let msgs = tick_messages(app);
+    let involved: BTreeSet<&str> = msgs.iter().flat_map(|(r, a, _)| [r.as_str(), a.as_str()]).collect();
+    let sel = app.selected.as_deref();
+    let sel_routers: BTreeSet<&str> = sel
+        .and_then(|id| app.world.client(id))
+        .map(|c| c.routers.iter().map(|s| s.as_str()).collect())
+        .unwrap_or_default();
+    let pick = |ids: Vec<&str>| -> (Vec<String>, usize) {
+        if ids.len() <= rows {
+            return (ids.iter().map(|s| s.to_string()).collect(), 0);
+        }
+        // Too many to show: the selection, what this step touches, then the selection's
+        // communities, then the rest, in that order.
+        let mut chosen: Vec<&str> = Vec::new();
+        let cap = rows.saturating_sub(1);
+        let prio = |id: &str| -> u8 {
+            if Some(id) == sel {
+                0
+            } else if involved.contains(id) {
+                1
+            } else if app.world.client(id).is_some_and(|c| c.routers.iter().any(|r| sel_routers.contains(r.as_str()))) {
+                2
+            } else {
+                3
+            }
+        };
+        let mut ranked: Vec<(u8, usize, &str)> = ids.iter().enumerate().map(|(i, id)| (prio(id), i, *id)).collect();
+        ranked.sort();
+        for (_, _, id) in ranked.into_iter().take(cap) {
+            chosen.push(id);
+        }
+        let hidden = ids.len() - chosen.len();
+        let order: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        chosen.sort_by_key(|id| order[id]);
+        (chosen.iter().map(|s| s.to_string()).collect(), hidden)
+    };
+    let users: Vec<&str> = app.world.clients.iter().filter(|c| c.kind == ClientKind::User).map(|c| c.id.as_str()).collect();
+    let items: Vec<&str> = app.world.clients.iter().filter(|c| c.kind == ClientKind::Item).map(|c| c.id.as_str()).collect();
+    let routers: Vec<&str> = app.world.routers.iter().map(|r| r.id.as_str()).collect();
+    let (u, uh) = pick(users);
+    let (r, rh) = pick(routers);
+    let (i, ih) = pick(items);
+    let (wc, hc) = (inner.width as usize, inner.height as usize);
+    // Canvas coordinates that land exactly on a text cell (ratatui floors x·(W−1)/100 and
+    // (100−y)·(H−1)/100), so labels never collide or drift between rows.
+    let col_x = |c: usize| -> f64 { (c as f64 + 0.01) * 100.0 / (wc.max(2) - 1) as f64 };
+    let row_y = |r: usize| -> f64 { (100.0 - (r as f64 + 0.01) * 100.0 / (hc.max(2) - 1) as f64).max(0.0) };
+    let usable = hc.saturating_sub(1).max(1);
+    let y_of = |row: usize, n: usize| -> f64 {
+        let gap = (usable / n.max(1)).max(1);
+        let top = usable.saturating_sub(gap * (n.max(1) - 1)) / 2;
+        row_y((top + row * gap).min(usable - 1))
+    };
+    let col_w = (wc / 3).max(4);
+    let label = |id: &str| -> String {
+        // Titles get what the column allows (the whole label is cut to the column below).
+        let t = app.world.client(id).and_then(|c| c.title.as_deref()).map(|t| format!(" {}", s(t, col_w))).unwrap_or_default();
+        let full = format!("{}{}", s(id, 10), t);
+        s(&full, col_w.saturating_sub(3))
+    };
+    let router_col = wc * 2 / 5;
+    let mut pos: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut item_col: BTreeMap<String, usize> = BTreeMap::new();
+    for (k, id) in u.iter().enumerate() {
+        pos.insert(id.clone(), (col_x(label(id).chars().count() + 1), y_of(k, u.len())));
+    }
+    for (k, id) in r.iter().enumerate() {
+        pos.insert(id.clone(), (col_x(router_col), y_of(k, r.len())));
+    }
+    for (k, id) in i.iter().enumerate() {
+        let c = wc.saturating_sub(label(id).chars().count() + 2);
+        item_col.insert(id.clone(), c);
+        pos.insert(id.clone(), (col_x(c), y_of(k, i.len())));
+    }
+    let ux = col_x(0);
+    let rx = col_x(router_col);
+    let canvas = Canvas::default().marker(Marker::Braille).x_bounds([0.0, 100.0]).y_bounds([0.0, 100.0]).paint(|ctx| {
+        // Layer 1: the selection's memberships.
+        if let Some(c) = sel.and_then(|id| app.world.client(id)) {
+            for rid in &c.routers {
+                if let (Some(a), Some(b)) = (pos.get(&c.id), pos.get(rid)) {
+                    ctx.draw(&CanvasLine { x1: a.0, y1: a.1, x2: b.0, y2: b.1, color: Color::DarkGray });
+                }
+            }
+        }
+        if let Some(rt) = sel.and_then(|id| app.world.router(id)) {
+            for m in rt.members.iter() {
+                if let (Some(a), Some(b)) = (pos.get(&rt.id), pos.get(m)) {
+                    ctx.draw(&CanvasLine { x1: a.0, y1: a.1, x2: b.0, y2: b.1, color: Color::DarkGray });
+                }
+            }
+        }
+        // Layer 2: this step's messages, coloured by fate.
+        for (router, agent, fate) in &msgs {
+            if let (Some(a), Some(b)) = (pos.get(router), pos.get(agent)) {
+                let color = if app.mono {
+                    Color::Reset
+                } else {
+                    match fate {
+                        Some(Decision::Accept) => Color::Green,
+                        Some(Decision::Hold) => Color::Yellow,
+                        Some(Decision::Reject) => Color::Red,
+                        None => Color::Blue,
+                    }
+                };
+                ctx.draw(&CanvasLine { x1: a.0 + col_x(4), y1: a.1, x2: b.0 - col_x(1), y2: b.1, color });
+            }
+        }
+        ctx.layer();
+        // Layer 3: labels.
+        let node_style = |id: &str| -> Style {
+            if Some(id) == sel {
+                st(app, Role::Selected)
+            } else if involved.contains(id) {
+                st(app, Role::Accent)
+            } else {
+                Style::new()
+            }
+        };
+        for (k, id) in u.iter().enumerate() {
+            ctx.print(ux, y_of(k, u.len()), Span::styled(format!("●{}", label(id)), node_style(id)));
+        }
+        for (k, id) in r.iter().enumerate() {
+            let n = app.world.router(id).map(|r| r.members.len()).unwrap_or(0);
+            ctx.print(rx, y_of(k, r.len()), Span::styled(format!("◆{} ({n})", s(id, 8)), node_style(id)));
+        }
+        for id in &i {
+            let (x, y) = pos[id];
+            ctx.print(x, y, Span::styled(format!("■{}", label(id)), node_style(id)));
+        }
+        for (hidden, x) in [(uh, ux), (rh, rx), (ih, col_x(wc * 3 / 4))] {
+            if hidden > 0 {
+                ctx.print(x, row_y(hc - 1), Span::styled(format!("+{hidden} hidden"), st(app, Role::Dim)));
+            }
+        }
+    });
+    f.render_widget(canvas, inner);
+}
+
+pub(super) fn attr_lines(app: &App, attrs: &BTreeMap<String, f64>, before: Option<&BTreeMap<String, f64>>, max: usize) -> Vec<Line<'static>> {
+    let mut v: Vec<(&String, f64)> = attrs.iter().map(|(a, w)| (a, *w)).collect();
+    v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+    let mut out = Vec::new();
+    for (a, w) in v.into_iter().take(max) {
+        let prev = before.and_then(|b| b.get(a)).copied().unwrap_or(0.0);
+        let delta = w - prev;
+        let changed = before.is_some() && delta.abs() > 1e-9;
+        let style = if changed { st(app, Role::Changed) } else { Style::new() };
+        let d = if changed { format!("{delta:+.2}") } else { String::new() };
+        out.push(Line::from(vec![
+            Span::styled(format!(" {:<24}", s(a, 24)), style),
+            Span::styled(format!("{w:>6.2}"), if w < 0.0 { st(app, Role::Reject) } else { Style::new() }),
+            Span::styled(format!(" {d:>6}"), style),
+        ]));
+    }
+    out
+}
+
+pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
+    let title = format!(
+        " {} {} · {} ",
+        s(&c.id, 20),
+        c.title.as_deref().map(|t| format!("“{}”", s(t, 30))).unwrap_or_default(),
+        c.kind.name()
+    );
+    let before = app.tick_start_world.client(&c.id).map(|b| &b.attrs);
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("routers ", st(app, Role::Dim)),
+            Span::raw(if c.routers.is_empty() { "none".into() } else { c.routers.iter().cloned().collect::<Vec<_>>().join(", ") }),
+            Span::styled(format!(" · {} interactions", c.interactions), st(app, Role::Dim)),
+        ]),
+        Line::from(s(&crate::world::profile_text(&c.attrs, 4), 300)),
+        Line::from(Span::styled(format!(" {:<24}{:>6} {:>6}", "attribute", "weight", "step Δ"), st(app, Role::Dim))),
+    ];
+    let room = area.height.saturating_sub(2 + 3) as usize;
+    let extra = c.attrs.len().saturating_sub(room);
+    lines.extend(attr_lines(app, &c.attrs, before, room.saturating_sub(usize::from(extra > 0))));
+    if extra > 0 {
+        lines.push(Line::from(Span::styled(format!(" … {} more", extra + 1), st(app, Role::Dim))));
+    }
+    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
+}
+
+pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
+    let cap = app.branch().header.as_ref().map(|h| h.config.buffer.capacity.to_string()).unwrap_or_else(|| "?".into());
+    let mut lines = Vec::new();
+    if c.buffer.is_empty() {
+        lines.push(Line::from(Span::styled(" empty: no messages waiting", st(app, Role::Dim))));
+    }
+    for b in c.buffer.iter().take(area.height.saturating_sub(2) as usize) {
+        let m = app.world.messages.get(&b.message);
+        let what = m
+            .map(|m| m.content.iter().map(|d| format!("{} {:+.2}", s(&d.attr, 16), d.delta)).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        let router = m.map(|m| m.router.clone()).unwrap_or_default();
+        let age = app.world.cursor.tick.saturating_sub(b.arrived_tick);
+        let held = b.held.as_ref().map(|h| format!(" · held by rule {} ({} steps)", h.rule, h.steps)).unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled(format!(" m{} ← {} ", b.message, s(&router, 8)), if b.held.is_some() { st(app, Role::Hold) } else { st(app, Role::Flight) }),
+            Span::raw(s(&what, 60)),
+            Span::styled(format!(" · rel {:.2} · age {age}{held}", b.relevance), st(app, Role::Dim)),
+        ]));
+    }
+    f.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(format!(" Buffer {}/{cap} ", c.buffer.len()))),
+        area,
+    );
+}
+
+pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
+    let matched = app.current_event().and_then(|e| match e.body {
+        EventBody::FilterDecision { agent, rule, decision, .. } if agent == c.id => rule.map(|r| (r, decision)),
+        _ => None,
+    });
+    let tw = (area.width as usize).saturating_sub(2 + 4 + 6 + 8 + 1).max(10);
+    let mut lines = vec![Line::from(Span::styled(
+        format!(" {:<3}{:<tw$}{:>6}{:>8}", "#", "rule (first match wins)", "hits", "credit"),
+        st(app, Role::Dim),
+    ))];
+    let room = (area.height as usize).saturating_sub(3);
+    let hidden = c.rules.len().saturating_sub(room);
+    for (i, r) in c.rules.iter().enumerate().take(if hidden > 0 { room.saturating_sub(1) } else { room }) {
+        let text = crate::rules::print_rule(r);
+        let hits = c.rule_hits.get(i).copied().unwrap_or(0);
+        let credit = c.rule_credit.get(i).copied().unwrap_or(0.0);
+        let style = match matched {
+            Some((m, d)) if m == i + 1 => st(app, decision_role(d)).add_modifier(Modifier::BOLD),
+            _ => Style::new(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<3}{:<tw$}", i + 1, s(&text, tw - 1)), style),
+            Span::raw(format!("{hits:>6}")),
+            Span::styled(format!("{credit:>+8.3}"), if credit < 0.0 { st(app, Role::Reject) } else { Style::new() }),
+        ]));
+    }
+    if hidden > 0 {
+        lines.push(Line::from(Span::styled(format!(" … {} more (e shows all)", hidden + 1), st(app, Role::Dim))));
+    }
+    f.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(format!(" Rules ({} · e edits) ", c.rules.len()))),
+        area,
+    );
+}
+
+pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, inbox: Rect, strategy: Rect) {
+    let before = app.tick_start_world.router(&r.id).map(|b| &b.profile);
+    let mut lines = vec![
+        Line::from(s(&r.summary, 400)),
+        Line::from(Span::styled(
+            format!("community: {}", r.attributes.iter().map(|a| s(a, 20)).collect::<Vec<_>>().join(", ")),
+            st(app, Role::Dim),
+        )),
+    ];
+    lines.extend(attr_lines(app, &r.profile, before, detail.height.saturating_sub(4) as usize));
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(format!(" Router {} ", s(&r.id, 20)))),
+        detail,
+    );
+    let mut ib: Vec<Line> = r
+        .inbox
+        .iter()
+        .map(|x| Line::from(format!(" {} {} {:+.2} (sim {:.2})", s(&x.agent, 10), s(&x.attr, 20), x.delta, x.similarity)))
+        .collect();
+    if ib.is_empty() {
+        ib.push(Line::from(Span::styled(" inbox empty (a router has no message buffer)", st(app, Role::Dim))));
+    }
+    f.render_widget(Paragraph::new(ib).block(Block::bordered().title(format!(" Inbox {} · buffer: none ", r.inbox.len()))), inbox);
+    let members: Vec<&str> = r.members.iter().map(|s| s.as_str()).take(12).collect();
+    let lines = vec![
+        Line::from(format!(" sends to the top {} members above τ {:.2}", r.fan_out, r.tau)),
+        Line::from(format!(" credit {:+.3} · {} messages sent", r.credit, r.messages_sent)),
+        Line::from(format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > 12 { " …" } else { "" })),
+        Line::from(Span::styled(" routers have no filter rules; their strategy is edited by the backward phase", st(app, Role::Dim))),
+    ];
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(Block::bordered().title(" Strategy (rules: none) ")), strategy);
+}

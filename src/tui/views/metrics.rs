@@ -1,0 +1,56 @@
+//! The metrics view: decisions and credit per time step, and the evaluation metrics.
+
+use crate::tui::app::App;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
+use ratatui::Frame;
+use super::*;
+
+pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
+    let stats = app.stats();
+    let [top, mid, bottom] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(30), Constraint::Percentage(20)]).areas(area);
+    let series = |g: fn(&crate::tui::app::TickStats) -> f64| -> Vec<(f64, f64)> { stats.iter().map(|t| (t.tick as f64, g(t))).collect() };
+    let acc = series(|t| t.accepted as f64);
+    let held = series(|t| t.held as f64);
+    let rej = series(|t| t.rejected as f64);
+    let credit = series(|t| t.credit);
+    let max_t = stats.last().map(|t| t.tick as f64).unwrap_or(1.0).max(1.0);
+    let max_y = stats.iter().map(|t| t.accepted.max(t.held).max(t.rejected)).max().unwrap_or(1).max(1) as f64;
+    let ds = vec![
+        Dataset::default().name("accepted").marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Accept)).data(&acc),
+        Dataset::default().name("held").marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Hold)).data(&held),
+        Dataset::default().name("rejected").marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Reject)).data(&rej),
+    ];
+    let chart = Chart::new(ds)
+        .block(Block::bordered().title(" Filter decisions per time step "))
+        .x_axis(Axis::default().title("time step").bounds([0.0, max_t]).labels(vec![Span::raw("0"), Span::raw(format!("{max_t:.0}"))]))
+        .y_axis(Axis::default().bounds([0.0, max_y]).labels(vec![Span::raw("0"), Span::raw(format!("{max_y:.0}"))]));
+    f.render_widget(chart, top);
+    let (lo, hi) = credit.iter().fold((0.0f64, 0.0f64), |(a, b), (_, y)| (a.min(*y), b.max(*y)));
+    let hi = if hi - lo < 1e-9 { lo + 1.0 } else { hi };
+    let ds = vec![Dataset::default().name("credit").marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Accent)).data(&credit)];
+    let chart = Chart::new(ds)
+        .block(Block::bordered().title(" Credit assigned per time step "))
+        .x_axis(Axis::default().bounds([0.0, max_t]))
+        .y_axis(Axis::default().bounds([lo, hi]).labels(vec![Span::raw(format!("{lo:.2}")), Span::raw(format!("{hi:.2}"))]));
+    f.render_widget(chart, mid);
+    let c = &app.world.counters;
+    let mut lines = vec![Line::from(format!(
+        " so far: {} interactions · {} messages sent · {} accepted · {} held · {} rejected · {} rule edits · {} router edits",
+        c.interactions, c.messages_sent, c.accepted, c.held, c.rejected, c.rule_edits, c.router_edits
+    ))];
+    if c.model_calls > 0 || c.tokens_in > 0 {
+        lines.push(Line::from(format!(" model: {} calls · {} tokens in · {} out · {} failures", c.model_calls, c.tokens_in, c.tokens_out, c.model_failures)));
+    }
+    match app.world.metrics.last() {
+        Some((step, split, values)) => lines.push(Line::from(format!(
+            " evaluation at step {step} ({split}): {}",
+            values.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(" · ")
+        ))),
+        None => lines.push(Line::from(Span::styled(" no evaluation metrics in this session (recnet eval records them)", st(app, Role::Dim)))),
+    }
+    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Totals ")), bottom);
+}

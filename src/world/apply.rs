@@ -1,0 +1,474 @@
+//! `World::apply`: the only way a world changes, one event at a time, and the replay helpers
+//! around it (rebuilding derived indexes after a keyframe is loaded).
+
+use crate::world::embed::Embedder;
+use crate::world::event::{AttrChange, AttrDelta, Decision, Event, EventBody, Evidence};
+use crate::rules::{parse_rules, Rule};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use super::{ApplyError, Buffered, Client, Held, Message, Pending, Routed, Router, World, FEEDBACK_CAP};
+
+/// Weights this close to zero are dropped from a profile.
+pub(super) const ZERO: f64 = 1e-4;
+
+pub(super) fn set_weights(attrs: &mut BTreeMap<String, f64>, changes: &[AttrChange]) {
+    for c in changes {
+        if c.to.abs() < ZERO {
+            attrs.remove(&c.attr);
+        } else {
+            attrs.insert(c.attr.clone(), c.to);
+        }
+    }
+}
+
+impl World {
+    pub(super) fn client_mut(&mut self, id: &str, ev: &str) -> Result<&mut Client, ApplyError> {
+        let ix = self
+            .client_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| ApplyError(format!("{ev}: unknown agent {}", crate::util::text::sanitize(id, 40))))?;
+        Ok(Arc::make_mut(&mut self.clients[ix]))
+    }
+    pub(super) fn router_mut(&mut self, id: &str, ev: &str) -> Result<&mut Router, ApplyError> {
+        let ix = self
+            .router_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| ApplyError(format!("{ev}: unknown router {}", crate::util::text::sanitize(id, 40))))?;
+        Ok(Arc::make_mut(&mut self.routers[ix]))
+    }
+
+    pub fn apply(&mut self, ev: &Event) -> Result<(), ApplyError> {
+        if ev.step != self.steps {
+            return Err(ApplyError(format!("event step {} where step {} was expected", ev.step, self.steps)));
+        }
+        let kind = ev.body.kind();
+        match &ev.body {
+            EventBody::WorldCreated { dim, vocabulary } => {
+                if *dim < 8 || *dim > 4096 {
+                    return Err(ApplyError(format!("{kind}: embedding dimension {dim} out of range 8..4096")));
+                }
+                let e = Embedder::new(*dim, vocabulary);
+                self.attr_vecs = Arc::new(vocabulary.iter().map(|w| (w.clone(), e.embed(w))).collect());
+                self.embedder = Some(Arc::new(e));
+                self.dim = *dim;
+            }
+            EventBody::AgentCreated { agent, agent_kind, title, attrs, rules } => {
+                if self.client_index.contains_key(agent) {
+                    return Err(ApplyError(format!("{kind}: agent {agent} exists already")));
+                }
+                let shared = self.rules_for(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
+                let ix = self.clients.len();
+                Arc::make_mut(&mut self.client_index).insert(agent.clone(), ix);
+                self.clients.push(Arc::new(Client {
+                    id: agent.clone(),
+                    kind: *agent_kind,
+                    title: title.clone(),
+                    attrs: attrs.clone(),
+                    rules_text: rules.clone(),
+                    rule_hits: vec![0; shared.len()],
+                    rule_credit: vec![0.0; shared.len()],
+                    rules_since_tick: ev.tick,
+                    feedback: Vec::new(),
+                    rules: shared,
+                    buffer: Vec::new(),
+                    routers: BTreeSet::new(),
+                    last_extracted: Vec::new(),
+                    interactions: 0,
+                }));
+                self.refresh_interest(ix);
+            }
+            EventBody::RouterCreated { router, attributes, profile, members, fan_out, tau, summary } => {
+                if self.router_index.contains_key(router) {
+                    return Err(ApplyError(format!("{kind}: router {router} exists already")));
+                }
+                for m in members {
+                    self.client_mut(m, kind)?.routers.insert(router.clone());
+                }
+                let ix = self.routers.len();
+                Arc::make_mut(&mut self.router_index).insert(router.clone(), ix);
+                self.routers.push(Arc::new(Router {
+                    id: router.clone(),
+                    attributes: attributes.iter().cloned().collect(),
+                    profile: profile.clone(),
+                    members: Arc::new(members.iter().cloned().collect()),
+                    fan_out: *fan_out,
+                    tau: *tau,
+                    credit: 0.0,
+                    inbox: Vec::new(),
+                    summary: summary.clone(),
+                    messages_sent: 0,
+                    centroid: Vec::new(),
+                    member_ix: Vec::new(),
+                }));
+                self.refresh_member_ix(ix);
+                self.refresh_centroid(ix);
+            }
+            EventBody::RoundStarted { index } => {
+                self.cursor.round = *index;
+                self.cursor.next_index = 0;
+            }
+            EventBody::TickStarted { index, .. } => {
+                self.cursor.tick = *index;
+                self.cursor.started = true;
+            }
+            EventBody::Interaction { user, item, index, .. } => {
+                self.client_mut(user, kind)?.interactions += 1;
+                self.client_mut(item, kind)?.interactions += 1;
+                self.cursor.next_index = index + 1;
+                self.counters.interactions += 1;
+            }
+            EventBody::ProfileUpdated { agent, changes, .. } => {
+                let c = self.client_mut(agent, kind)?;
+                set_weights(&mut c.attrs, changes);
+                let ix = self.client_index[agent];
+                self.refresh_interest(ix);
+                self.counters.profile_updates += 1;
+            }
+            EventBody::AttributesExtracted { agent, changed } => {
+                self.client_mut(agent, kind)?.last_extracted = changed.clone();
+            }
+            EventBody::MembershipChanged { router, agent, joined } => {
+                let r = self.router_mut(router, kind)?;
+                let members = Arc::make_mut(&mut r.members);
+                if *joined {
+                    members.insert(agent.clone());
+                } else {
+                    members.remove(agent);
+                }
+                let c = self.client_mut(agent, kind)?;
+                if *joined {
+                    c.routers.insert(router.clone());
+                } else {
+                    c.routers.remove(router);
+                }
+                let (rix, cix) = (self.router_index[router], self.client_index[agent]);
+                let list = &mut Arc::make_mut(&mut self.routers[rix]).member_ix;
+                match (list.binary_search(&cix), *joined) {
+                    (Err(pos), true) => list.insert(pos, cix),
+                    (Ok(pos), false) => {
+                        list.remove(pos);
+                    }
+                    _ => {}
+                }
+            }
+            EventBody::AttributeRouted { agent, attr, delta, router, similarity } => {
+                self.client_mut(agent, kind)?;
+                self.router_mut(router, kind)?.inbox.push(Routed {
+                    agent: agent.clone(),
+                    attr: attr.clone(),
+                    delta: *delta,
+                    similarity: *similarity,
+                });
+                self.counters.attributes_routed += 1;
+            }
+            EventBody::RouterIntegrated { router, changes, new_attributes, summary, .. } => {
+                let r = self.router_mut(router, kind)?;
+                set_weights(&mut r.profile, changes);
+                r.inbox.clear();
+                r.summary = summary.clone();
+                let grew = !new_attributes.is_empty();
+                r.attributes.extend(new_attributes.iter().cloned());
+                if grew {
+                    let ix = self.router_index[router];
+                    self.refresh_centroid(ix);
+                }
+                self.counters.integrations += 1;
+            }
+            EventBody::MessageSent {
+                message,
+                router,
+                sources,
+                source_kind,
+                content,
+                topic,
+                polarity,
+                text,
+                recipients,
+            } => {
+                if self.messages.contains_key(message) {
+                    return Err(ApplyError(format!("{kind}: message {message} exists already")));
+                }
+                self.router_mut(router, kind)?.messages_sent += 1;
+                self.messages.insert(
+                    *message,
+                    Arc::new(Message {
+                        id: *message,
+                        router: router.clone(),
+                        sources: sources.clone(),
+                        source_kind: *source_kind,
+                        content: content.clone(),
+                        topic: topic.clone(),
+                        polarity: *polarity,
+                        text: text.clone(),
+                        recipients: recipients.clone(),
+                        tick: ev.tick,
+                        refs: 0,
+                    }),
+                );
+                self.next_message = self.next_message.max(message + 1);
+                self.counters.messages_sent += 1;
+            }
+            EventBody::MessageBuffered { agent, message, relevance } => {
+                self.known_message(*message, kind)?;
+                let tick = ev.tick;
+                if let Some(m) = self.messages.get_mut(message) {
+                    Arc::make_mut(m).refs += 1;
+                }
+                self.client_mut(agent, kind)?.buffer.push(Buffered {
+                    message: *message,
+                    arrived_tick: tick,
+                    relevance: *relevance,
+                    held: None,
+                });
+                self.counters.deliveries += 1;
+            }
+            EventBody::BufferOverflow { agent, message, .. } => {
+                let c = self.client_mut(agent, kind)?;
+                let before = c.buffer.len();
+                c.buffer.retain(|b| b.message != *message);
+                if c.buffer.len() < before {
+                    self.release(*message);
+                }
+                self.counters.overflowed += 1;
+            }
+            EventBody::Activated { agent, .. } => {
+                self.client_mut(agent, kind)?;
+            }
+            EventBody::FilterDecision { agent, message, rule, decision, .. } => {
+                let tick = ev.tick;
+                let c = self.client_mut(agent, kind)?;
+                let pos = c.buffer.iter().position(|b| b.message == *message).ok_or_else(|| {
+                    ApplyError(format!("{kind}: message {message} is not in {agent}'s buffer"))
+                })?;
+                if let Some(r) = rule {
+                    let hits = c.rule_hits.get_mut(r.wrapping_sub(1)).ok_or_else(|| {
+                        ApplyError(format!("{kind}: {agent} has no rule {r}"))
+                    })?;
+                    *hits += 1;
+                }
+                let relevance = match &ev.body {
+                    EventBody::FilterDecision { relevance, .. } => *relevance,
+                    _ => 0.0,
+                };
+                let router = self.messages.get(message).map(|m| m.router.clone()).unwrap_or_default();
+                let content = self.messages.get(message).map(|m| m.content.clone()).unwrap_or_default();
+                let c = self.client_mut(agent, kind)?;
+                let mut evicted = None;
+                if *decision != Decision::Hold {
+                    // Deltas of an acceptance are filled in by the assimilation that follows. The
+                    // buffer entry's reference passes to the pending reward.
+                    let deltas = if *decision == Decision::Reject { content } else { Vec::new() };
+                    c.feedback.push(Arc::new(Pending { message: *message, router, rule: *rule, decision: *decision, relevance, deltas }));
+                    if c.feedback.len() > FEEDBACK_CAP {
+                        evicted = Some(c.feedback.remove(0).message);
+                    }
+                }
+                match decision {
+                    Decision::Accept | Decision::Reject => {
+                        c.buffer.remove(pos);
+                    }
+                    Decision::Hold => {
+                        let steps = match rule.and_then(|r| c.rules.get(r - 1)).map(|r| r.action) {
+                            Some(crate::rules::Action::Hold { steps }) => steps,
+                            _ => 1,
+                        };
+                        let b = &mut c.buffer[pos];
+                        if b.held.as_ref().is_none_or(|h| Some(h.rule) != *rule) {
+                            b.held = Some(Held { rule: rule.unwrap_or(0), steps, since_tick: tick });
+                        }
+                    }
+                }
+                if let Some(m) = evicted {
+                    self.release(m);
+                }
+                match decision {
+                    Decision::Accept => self.counters.accepted += 1,
+                    Decision::Hold => self.counters.held += 1,
+                    Decision::Reject => self.counters.rejected += 1,
+                }
+            }
+            EventBody::Assimilated { agent, message, changes, .. } => {
+                self.known_message(*message, kind)?;
+                let c = self.client_mut(agent, kind)?;
+                set_weights(&mut c.attrs, changes);
+                if let Some(p) = c.feedback.iter_mut().find(|p| p.message == *message) {
+                    Arc::make_mut(p).deltas = changes.iter().map(|ch| AttrDelta { attr: ch.attr.clone(), delta: ch.to - ch.from }).collect();
+                }
+                let ix = self.client_index[agent];
+                self.refresh_interest(ix);
+            }
+            EventBody::Reward { agent, message, .. } => {
+                let c = self.client_mut(agent, kind)?;
+                let before = c.feedback.len();
+                c.feedback.retain(|p| p.message != *message);
+                if c.feedback.len() < before {
+                    self.release(*message);
+                }
+                self.counters.rewards += 1;
+            }
+            EventBody::CreditAssigned { agent, message, decision, relevance, reward, shares, .. } => {
+                for sh in shares {
+                    if let Some((a, r)) = crate::world::parse_rule_module(&sh.module) {
+                        let c = self.client_mut(a, kind)?;
+                        let credit = c.rule_credit.get_mut(r.wrapping_sub(1)).ok_or_else(|| {
+                            ApplyError(format!("{kind}: {a} has no rule {r}"))
+                        })?;
+                        *credit += sh.amount;
+                    } else {
+                        self.router_mut(&sh.module, kind)?.credit += sh.amount;
+                    }
+                    Arc::make_mut(self.evidence.entry(sh.module.clone()).or_default()).push(Evidence {
+                        message: *message,
+                        agent: agent.clone(),
+                        decision: *decision,
+                        // What the message was worth to its receiver; the gradient reads it with the
+                        // decision (a rejected message worth +0.1 was a loss for the rule).
+                        reward: *reward,
+                        relevance: *relevance,
+                    });
+                }
+            }
+            EventBody::Gradient { module, .. } => {
+                self.evidence.remove(module);
+                self.counters.gradients += 1;
+            }
+            EventBody::RuleEdited { agent, rule, before, after, rules, .. } => {
+                let parsed = self.rules_for(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
+                let tick = ev.tick;
+                let c = self.client_mut(agent, kind)?;
+                let ix = rule.saturating_sub(1);
+                // Keep every other rule's statistics where it now stands.
+                if before.is_empty() && ix <= c.rule_hits.len() {
+                    c.rule_hits.insert(ix, 0);
+                    c.rule_credit.insert(ix, 0.0);
+                } else if after.is_empty() && ix < c.rule_hits.len() {
+                    c.rule_hits.remove(ix);
+                    c.rule_credit.remove(ix);
+                } else if let Some(cr) = c.rule_credit.get_mut(ix) {
+                    *cr = 0.0;
+                }
+                self.install_rules(agent, parsed, rules, tick);
+                self.counters.rule_edits += 1;
+            }
+            EventBody::RulesReplaced { agent, rules, .. } => {
+                let parsed = self.rules_for(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
+                let c = self.client_mut(agent, kind)?;
+                c.rule_hits.clear();
+                c.rule_credit.clear();
+                self.install_rules(agent, parsed, rules, ev.tick);
+            }
+            EventBody::RouterEdited { router, fan_out, tau, .. } => {
+                if !tau.is_finite() {
+                    return Err(ApplyError(format!("{kind}: τ must be a number")));
+                }
+                let r = self.router_mut(router, kind)?;
+                r.fan_out = *fan_out;
+                r.tau = *tau;
+            }
+            EventBody::RouterStrategyEdited { router, fan_out_to, tau_to, .. } => {
+                let r = self.router_mut(router, kind)?;
+                r.fan_out = *fan_out_to;
+                r.tau = *tau_to;
+                self.counters.router_edits += 1;
+            }
+            EventBody::ReasonExchange { tokens_in, tokens_out, cache_hit, .. } => {
+                if !cache_hit {
+                    self.counters.model_calls += 1;
+                }
+                self.counters.tokens_in += tokens_in;
+                self.counters.tokens_out += tokens_out;
+            }
+            EventBody::ReasonFailed { .. } => self.counters.model_failures += 1,
+            EventBody::Metrics { split, values } => self.metrics.push((ev.step, split.clone(), values.clone())),
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    /// Give a client new rules (statistics already aligned by the caller): held messages are
+    /// re-judged at the next activation, and evidence about the old rules is dropped.
+    pub(super) fn install_rules(&mut self, agent: &str, shared: Arc<Vec<Rule>>, text: &str, tick: u64) {
+        let Some(ix) = self.client_ix(agent) else { return };
+        let c = Arc::make_mut(&mut self.clients[ix]);
+        c.rule_hits.resize(shared.len(), 0);
+        c.rule_credit.resize(shared.len(), 0.0);
+        c.rules = shared;
+        c.rules_text = text.to_string();
+        c.rules_since_tick = tick;
+        for b in &mut c.buffer {
+            b.held = None;
+        }
+        let prefix = format!("{agent}#");
+        self.evidence.retain(|m, _| !m.starts_with(&prefix));
+    }
+
+    /// The parsed rule list for `text`, parsed once per distinct text and shared.
+    pub(super) fn rules_for(&mut self, text: &str) -> Result<Arc<Vec<Rule>>, crate::rules::RuleError> {
+        if let Some(r) = self.rule_sets.get(text) {
+            return Ok(r.clone());
+        }
+        let parsed = Arc::new(parse_rules(text)?);
+        Arc::make_mut(&mut self.rule_sets).insert(text.to_string(), parsed.clone());
+        Ok(parsed)
+    }
+
+    pub(super) fn release(&mut self, id: u64) {
+        if let Some(m) = self.messages.get_mut(&id) {
+            let m = Arc::make_mut(m);
+            m.refs = m.refs.saturating_sub(1);
+            if m.refs == 0 {
+                self.messages.remove(&id);
+            }
+        }
+    }
+
+    pub(super) fn known_message(&self, id: u64, kind: &str) -> Result<(), ApplyError> {
+        if self.messages.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(ApplyError(format!("{kind}: unknown message {id}")))
+        }
+    }
+
+    /// Rebuild what serialisation leaves out (indexes, parsed rules, interest terms, member
+    /// indices, centroids) after deserialising a world. `donor` is a world of the same session at
+    /// the same step or later: its embedder and attribute space are shared rather than recomputed.
+    /// Its space may know attributes this world has not met yet; that changes no result, because a
+    /// similarity does not depend on when its phrases were interned and messages only carry
+    /// attributes some client held before.
+    pub fn rebuild_derived(&mut self, donor: &World) -> Result<(), ApplyError> {
+        if donor.dim != self.dim {
+            return Err(ApplyError(format!("snapshot of dimension {} restored with a world of dimension {}", self.dim, donor.dim)));
+        }
+        self.embedder = donor.embedder.clone();
+        self.attr_vecs = donor.attr_vecs.clone();
+        self.space = donor.space.clone();
+        self.rule_sets = donor.rule_sets.clone();
+        self.client_index = Arc::new(self.clients.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect());
+        self.router_index = Arc::new(self.routers.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect());
+        self.client_terms = Arc::new(Vec::with_capacity(self.clients.len()));
+        for ix in 0..self.clients.len() {
+            let text = self.clients[ix].rules_text.clone();
+            let shared =
+                self.rules_for(&text).map_err(|e| ApplyError(format!("snapshot {}: rules:{e}", self.clients[ix].id)))?;
+            Arc::make_mut(&mut self.clients[ix]).rules = shared;
+            self.refresh_interest(ix);
+        }
+        for ix in 0..self.routers.len() {
+            self.refresh_member_ix(ix);
+            self.refresh_centroid(ix);
+        }
+        Ok(())
+    }
+
+    /// Apply events in order; the first failure names its step.
+    pub fn apply_all<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) -> Result<(), ApplyError> {
+        for ev in events {
+            self.apply(ev).map_err(|e| ApplyError(format!("step {}: {}", ev.step, e.0)))?;
+        }
+        Ok(())
+    }
+
+}
