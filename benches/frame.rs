@@ -17,7 +17,7 @@ fn frame(c: &mut Criterion) {
         spec: spec.clone(),
         source: recnet::store::session::SourceRef { kind: "scenario".into(), name: "gen".into(), path: "gen".into(), digest: String::new() },
         config_tables: vec![],
-        eval_cases: None,
+        dataset: None,
     };
     let header = recnet::run::driver::header_for(&src, 1, 1, &cfg);
     let engine = Engine::new(&spec, cfg, 1, 1);

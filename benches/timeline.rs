@@ -42,7 +42,7 @@ fn session(n: u64) -> PathBuf {
             }
             Poll::Reason(r) => {
                 let a = recnet::engine::protocol::Reasoner::answer(&mut offline, &r);
-                e.answer(a);
+                e.answer(a).unwrap();
             }
             Poll::Done => break,
         }

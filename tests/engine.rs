@@ -2,7 +2,7 @@
 //! in the real RecBole format (fixtures/tiny-cds).
 
 use recnet::engine::config::Config;
-use recnet::run::driver::{record, resolve_source};
+use recnet::run::driver::{record, resolve_source, RecordHooks};
 use recnet::engine::Engine;
 use recnet::world::event::{Decision, EventBody};
 use recnet::reasoner::offline::Offline;
@@ -13,7 +13,7 @@ use std::path::Path;
 fn record_demo(out: &Path, seed: u64, rounds: u32) -> Engine {
     let src = resolve_source(Some("demo"), None, seed).unwrap();
     let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
-    record(&src, cfg, seed, rounds, out, &mut Offline::new(), |_, _| {}).unwrap().0
+    record(&src, cfg, seed, rounds, out, &mut Offline::new(), RecordHooks::default()).unwrap().0
 }
 
 #[test]
@@ -94,7 +94,9 @@ fn dataset_runs_contain_the_forward_kinds() {
     let src = resolve_source(None, Some(&dir), 1).unwrap();
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("t.jsonl");
-    record(&src, Config::default(), 1, 1, &path, &mut Offline::new(), |_, _| {}).unwrap();
+    let metrics = src.dataset.as_ref().and_then(recnet::analysis::validation_metrics).unwrap();
+    let hooks = RecordHooks { round_metrics: Some(Box::new(metrics)), ..RecordHooks::default() };
+    record(&src, Config::default(), 1, 1, &path, &mut Offline::new(), hooks).unwrap();
     let (_, events) = read_session(&path).unwrap();
     for k in ["interaction", "attribute_routed", "message_sent", "filter_decision", "assimilated"] {
         assert!(events.iter().any(|e| e.body.kind() == k), "no {k}");

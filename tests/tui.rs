@@ -164,7 +164,7 @@ fn hostile_titles_are_drawn_safely() {
         spec: sc.spec.clone(),
         source: recnet::store::session::SourceRef { kind: "scenario".into(), name: "evil".into(), path: "evil.toml".into(), digest: String::new() },
         config_tables: vec![],
-        eval_cases: None,
+        dataset: None,
     };
     let header = recnet::run::driver::header_for(&src, 1, 1, &cfg);
     let engine = Engine::new(&sc.spec, cfg, 1, 1);

@@ -8,3 +8,14 @@ pub mod diff;
 pub mod eval;
 pub mod export;
 pub mod narrate;
+
+use crate::inputs::dataset::Dataset;
+use crate::world::World;
+use std::collections::BTreeMap;
+
+/// Per-round metrics for a recorded dataset run: the evaluation on the validation split, when the
+/// dataset has one (the hook `run::driver::record` takes).
+pub fn validation_metrics(ds: &Dataset) -> Option<impl Fn(&World) -> BTreeMap<String, f64>> {
+    let cases = eval::cases(ds, "valid").ok()?;
+    Some(move |w: &World| eval::world_metrics(w, &cases))
+}

@@ -7,7 +7,7 @@ pub use args::Cli;
 use args::{Command, LlmArgs, SourceArgs, UiArgs};
 use anyhow::{Context, Result};
 use recnet::engine::config::Config;
-use recnet::run::driver::{record, resolve_source};
+use recnet::run::driver::{record, resolve_source, RecordHooks};
 use recnet::reasoner::offline::Offline;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -44,11 +44,19 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
         Some(m) => m,
         None => &mut offline,
     };
-    let result = record(&src, config, source.seed, rounds, out, reasoner, |engine, _| {
+    let progress = |engine: &recnet::engine::Engine, _: &[recnet::world::event::Event]| {
         if let Some(b) = &bar {
             b.set_position(engine.world().counters.interactions);
         }
-    });
+    };
+    let hooks = RecordHooks {
+        progress: Some(Box::new(progress)),
+        round_metrics: match src.dataset.as_ref().and_then(recnet::analysis::validation_metrics) {
+            Some(m) => Some(Box::new(m)),
+            None => None,
+        },
+    };
+    let result = record(&src, config, source.seed, rounds, out, reasoner, hooks);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -345,7 +353,7 @@ fn check_rules(file: &Path) -> Result<bool> {
 
 /// Runs one parsed command line; the exit code is 0, 1 (problems found or an error) or 130.
 pub fn dispatch(cli: Cli) -> ExitCode {
-    recnet::run::driver::install_interrupt_handler();
+    recnet::run::signals::install_interrupt_handler();
     let result = match cli.command {
         Command::Run { source, rounds, out, llm } => run(source, rounds, &out, &llm).map(|_| true),
         Command::Demo { rounds, headless: true, .. } => demo(rounds).map(|_| true),
@@ -379,7 +387,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             let key = recnet::reasoner::openai::api_key();
             let msg = recnet::reasoner::openai::redact(&format!("{e:#}"), key.as_deref());
             eprintln!("recnet: {}", recnet::util::text::sanitize(&msg, 2000).replace("\\n", "\n"));
-            if recnet::run::driver::interrupted() {
+            if recnet::run::signals::interrupted() {
                 return ExitCode::from(130);
             }
             ExitCode::from(1)

@@ -4,23 +4,27 @@
 //!
 //! Layer: engine. Owns the forward and backward phases, its protocol with reasoners (`protocol`: the
 //! requests, answers and the `Reasoner` trait), its configuration (`config`), world setup from a
-//! `WorldSpec`, and the counterfactual rewards (`reward`). May import `world`, `rules` and `util`.
+//! `WorldSpec`, the counterfactual rewards (`reward`), and the one loop that drives an engine
+//! with a reasoner (`drive`, whose hooks are how callers differ). May import `world`, `rules` and
+//! `util`; what answers when a reasoner answers out of shape is the driver's choice, not ours.
 
 mod backward;
 pub mod config;
+mod drive;
 mod forward;
 pub mod protocol;
 pub mod reward;
 mod setup;
 mod spec;
 
+pub use drive::{drive, DriveError, Flow, Hooks, Outcome};
+use drive::Collect;
 pub use setup::{kmeans_pp, setup_events};
 pub use spec::{ClientSpec, Scheduled, WorldSpec};
 
 use crate::engine::config::Config;
 use crate::world::event::{AttrDelta, Decision, Event, EventBody};
-use crate::reasoner::offline::Offline;
-use crate::engine::protocol::{FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
+use crate::engine::protocol::{check_answers, AnswerError, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
 use crate::world::World;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -66,7 +70,6 @@ pub struct Engine {
     optimise_queue: Vec<(crate::world::event::Edit, String, Vec<u64>)>,
     /// The first round has been opened (its `round_started` is out).
     round_open: bool,
-    fallback: Offline,
 }
 
 impl Engine {
@@ -96,7 +99,6 @@ impl Engine {
             optimise_evidence: BTreeMap::new(),
             optimise_queue: Vec::new(),
             round_open: false,
-            fallback: Offline::new(),
         }
     }
 
@@ -161,37 +163,24 @@ impl Engine {
         }
     }
 
-    /// Answers for the requests of the last `Poll::Reason`, in the same order. Missing or
-    /// mismatched answers are replaced by the offline reasoner's.
-    pub fn answer(&mut self, answers: Vec<ReasonAnswer>) {
-        let Some((task, reqs)) = self.awaiting.take() else { return };
-        let answers: Vec<ReasonAnswer> = reqs
-            .iter()
-            .enumerate()
-            .map(|(i, req)| match answers.get(i) {
-                Some(a) if a.stage() == req.stage() => a.clone(),
-                _ => self.fallback.answer_one(req),
-            })
-            .collect();
+    /// Answers for the requests of the last `Poll::Reason`: one each, in the same order. Anything
+    /// else is refused with the engine unchanged (the requests still wait); what answers them
+    /// instead is the driver's choice.
+    pub fn answer(&mut self, answers: Vec<ReasonAnswer>) -> Result<(), AnswerError> {
+        let (_, reqs) = self.awaiting.as_ref().ok_or(AnswerError::NotAwaiting)?;
+        check_answers(reqs, &answers)?;
+        let (task, reqs) = self.awaiting.take().ok_or(AnswerError::NotAwaiting)?;
         self.resume_task(task, &reqs, answers);
+        Ok(())
     }
 
-    /// Run to the end with one reasoner, collecting every event (tests, small runs).
+    /// Run to the end with one reasoner, collecting every event (tests, small runs). Stops early,
+    /// with the events so far, if the reasoner fails for good or answers out of shape.
     pub fn run_to_end(&mut self, reasoner: &mut dyn Reasoner) -> Vec<Event> {
-        let mut all = Vec::new();
-        loop {
-            match self.poll() {
-                Poll::Events(evs) => all.extend(evs),
-                Poll::Reason(reqs) => {
-                    let a = reasoner.answer(&reqs);
-                    for body in reasoner.take_exchanges() {
-                        self.inject(body);
-                    }
-                    self.answer(a);
-                }
-                Poll::Done => return all,
-            }
-        }
+        let mut collect = Collect(Vec::new());
+        // The error is the reason it stopped; the events up to there are what the caller wants.
+        let _ = drive(self, reasoner, &mut collect);
+        collect.0
     }
 
     fn plan_tick(&mut self) -> bool {

@@ -6,8 +6,36 @@ use crate::world::event::{AttrDelta, Decision};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Weights(pub BTreeMap<String, f64>);
+/// The reasoning stages: one a request kind, each with its own prompt and answer shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonStage {
+    Reflect,
+    Filter,
+    Integrate,
+    Credit,
+    Gradient,
+    Optimise,
+}
+
+impl ReasonStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonStage::Reflect => "reflect",
+            ReasonStage::Filter => "filter",
+            ReasonStage::Integrate => "integrate",
+            ReasonStage::Credit => "credit",
+            ReasonStage::Gradient => "gradient",
+            ReasonStage::Optimise => "optimise",
+        }
+    }
+}
+
+impl std::fmt::Display for ReasonStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One buffered message as the filter sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,14 +116,14 @@ pub struct CreditItem {
 }
 
 impl ReasonRequest {
-    pub fn stage(&self) -> &'static str {
+    pub fn stage(&self) -> ReasonStage {
         match self {
-            ReasonRequest::Reflect { .. } => "reflect",
-            ReasonRequest::Filter { .. } => "filter",
-            ReasonRequest::Integrate { .. } => "integrate",
-            ReasonRequest::Credit { .. } => "credit",
-            ReasonRequest::Gradient { .. } => "gradient",
-            ReasonRequest::Optimise { .. } => "optimise",
+            ReasonRequest::Reflect { .. } => ReasonStage::Reflect,
+            ReasonRequest::Filter { .. } => ReasonStage::Filter,
+            ReasonRequest::Integrate { .. } => ReasonStage::Integrate,
+            ReasonRequest::Credit { .. } => ReasonStage::Credit,
+            ReasonRequest::Gradient { .. } => ReasonStage::Gradient,
+            ReasonRequest::Optimise { .. } => ReasonStage::Optimise,
         }
     }
 }
@@ -157,14 +185,39 @@ pub trait Reasoner {
 }
 
 impl ReasonAnswer {
-    pub fn stage(&self) -> &'static str {
+    pub fn stage(&self) -> ReasonStage {
         match self {
-            ReasonAnswer::Reflect { .. } => "reflect",
-            ReasonAnswer::Filter { .. } => "filter",
-            ReasonAnswer::Integrate { .. } => "integrate",
-            ReasonAnswer::Credit { .. } => "credit",
-            ReasonAnswer::Gradient { .. } => "gradient",
-            ReasonAnswer::Optimise { .. } => "optimise",
+            ReasonAnswer::Reflect { .. } => ReasonStage::Reflect,
+            ReasonAnswer::Filter { .. } => ReasonStage::Filter,
+            ReasonAnswer::Integrate { .. } => ReasonStage::Integrate,
+            ReasonAnswer::Credit { .. } => ReasonStage::Credit,
+            ReasonAnswer::Gradient { .. } => ReasonStage::Gradient,
+            ReasonAnswer::Optimise { .. } => ReasonStage::Optimise,
         }
     }
+}
+
+/// Why `Engine::answer` refused a batch of answers. The engine's state is unchanged: the same
+/// requests are still waiting, and the driver decides what answers them instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    #[error("no reasoning request is waiting for answers")]
+    NotAwaiting,
+    #[error("{got} answer(s) for {expected} request(s)")]
+    Count { expected: usize, got: usize },
+    #[error("answer {index} is for the {got} stage, its request for {expected}")]
+    Stage { index: usize, expected: ReasonStage, got: ReasonStage },
+}
+
+/// Whether `answers` answer `requests`: one each, in order, of the same stage.
+pub fn check_answers(requests: &[ReasonRequest], answers: &[ReasonAnswer]) -> Result<(), AnswerError> {
+    if answers.len() != requests.len() {
+        return Err(AnswerError::Count { expected: requests.len(), got: answers.len() });
+    }
+    for (index, (req, a)) in requests.iter().zip(answers).enumerate() {
+        if req.stage() != a.stage() {
+            return Err(AnswerError::Stage { index, expected: req.stage(), got: a.stage() });
+        }
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! RECNET_API_KEY or OPENAI_API_KEY and is never written anywhere.
 
 use super::offline::Offline;
-use crate::engine::protocol::{ReasonAnswer, ReasonRequest, Reasoner};
+use crate::engine::protocol::{ReasonAnswer, ReasonRequest, ReasonStage, Reasoner};
 use crate::world::event::EventBody;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -52,34 +52,34 @@ pub fn redact(text: &str, key: Option<&str>) -> String {
     }
 }
 
-pub fn prompt_for(stage: &str) -> &'static str {
+pub fn prompt_for(stage: ReasonStage) -> &'static str {
     match stage {
-        "reflect" => include_str!("../../assets/prompts/reflect.md"),
-        "filter" => include_str!("../../assets/prompts/filter.md"),
-        "integrate" => include_str!("../../assets/prompts/integrate.md"),
-        "credit" => include_str!("../../assets/prompts/credit.md"),
-        "gradient" => include_str!("../../assets/prompts/gradient.md"),
-        _ => include_str!("../../assets/prompts/optimise.md"),
+        ReasonStage::Reflect => include_str!("../../assets/prompts/reflect.md"),
+        ReasonStage::Filter => include_str!("../../assets/prompts/filter.md"),
+        ReasonStage::Integrate => include_str!("../../assets/prompts/integrate.md"),
+        ReasonStage::Credit => include_str!("../../assets/prompts/credit.md"),
+        ReasonStage::Gradient => include_str!("../../assets/prompts/gradient.md"),
+        ReasonStage::Optimise => include_str!("../../assets/prompts/optimise.md"),
     }
 }
 
 /// A JSON schema for each stage's reply (servers that support `response_format` constrain the
 /// model with it; others ignore it and we validate anyway).
-fn schema_for(stage: &str) -> Value {
+fn schema_for(stage: ReasonStage) -> Value {
     let weights = json!({"type": "object", "additionalProperties": {"type": "number"}});
     match stage {
-        "reflect" => json!({"type": "object", "properties": {"user": weights, "item": weights, "reason": {"type": "string"}}, "required": ["user", "item", "reason"]}),
-        "filter" => json!({"type": "object", "properties": {"verdicts": {"type": "array", "items": {"type": "object", "properties": {
+        ReasonStage::Reflect => json!({"type": "object", "properties": {"user": weights, "item": weights, "reason": {"type": "string"}}, "required": ["user", "item", "reason"]}),
+        ReasonStage::Filter => json!({"type": "object", "properties": {"verdicts": {"type": "array", "items": {"type": "object", "properties": {
             "message": {"type": "integer"}, "rule": {"type": "integer"}, "decision": {"type": "string", "enum": ["accept", "hold", "reject"]},
             "weight": {"type": "number"}, "reason": {"type": "string"}}, "required": ["message", "decision", "weight", "reason"]}}}, "required": ["verdicts"]}),
-        "integrate" => json!({"type": "object", "properties": {"profile": weights, "message": {"type": "array", "items": {"type": "object",
+        ReasonStage::Integrate => json!({"type": "object", "properties": {"profile": weights, "message": {"type": "array", "items": {"type": "object",
             "properties": {"attr": {"type": "string"}, "delta": {"type": "number"}}, "required": ["attr", "delta"]}}, "summary": {"type": "string"}},
             "required": ["profile", "message", "summary"]}),
-        "credit" => json!({"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+        ReasonStage::Credit => json!({"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
             "shares": {"type": "array", "items": {"type": "object", "properties": {"module": {"type": "string"}, "amount": {"type": "number"}}, "required": ["module", "amount"]}},
             "reason": {"type": "string"}}, "required": ["shares", "reason"]}}}, "required": ["items"]}),
-        "gradient" => json!({"type": "object", "properties": {"direction": {"type": "string"}, "edit": {"type": "object"}}, "required": ["direction", "edit"]}),
-        _ => json!({"type": "object", "properties": {"rules": {"type": "string"}, "rule": {"type": "integer"}, "before": {"type": "string"},
+        ReasonStage::Gradient => json!({"type": "object", "properties": {"direction": {"type": "string"}, "edit": {"type": "object"}}, "required": ["direction", "edit"]}),
+        ReasonStage::Optimise => json!({"type": "object", "properties": {"rules": {"type": "string"}, "rule": {"type": "integer"}, "before": {"type": "string"},
             "after": {"type": "string"}, "reason": {"type": "string"}}, "required": ["rules", "rule", "before", "after", "reason"]}),
     }
 }
@@ -91,10 +91,10 @@ pub fn parse_reply(req: &ReasonRequest, reply: &str) -> Result<ReasonAnswer, Str
     let end = reply.rfind('}').filter(|e| *e > start).ok_or("the reply's JSON object is cut short")?;
     let mut v: Value = serde_json::from_str(&reply[start..=end]).map_err(|e| format!("bad JSON: {e}"))?;
     let obj = v.as_object_mut().ok_or("the reply is not a JSON object")?;
-    if stage == "optimise" && !obj.contains_key("rules") {
+    if stage == ReasonStage::Optimise && !obj.contains_key("rules") {
         return Err("wrong schema: no \"rules\"".into());
     }
-    obj.insert("stage".into(), json!(stage));
+    obj.insert("stage".into(), json!(stage.as_str()));
     let answer: ReasonAnswer = serde_json::from_value(v).map_err(|e| format!("wrong schema for {stage}: {e}"))?;
     validate(req, &answer)?;
     Ok(answer)
@@ -245,7 +245,7 @@ impl OpenAi {
             ],
             "temperature": 0,
             "max_tokens": self.cfg.max_tokens,
-            "response_format": {"type": "json_schema", "json_schema": {"name": stage, "schema": schema_for(stage)}},
+            "response_format": {"type": "json_schema", "json_schema": {"name": stage.as_str(), "schema": schema_for(stage)}},
         });
         (user, body)
     }
@@ -303,7 +303,7 @@ impl Reasoner for OpenAi {
             let h = crate::util::fnv1a(serde_json::to_string(req).unwrap_or_default().as_bytes());
             if let Some((reply, a)) = self.cache.get(&h) {
                 self.exchanges.push(EventBody::ReasonExchange {
-                    stage: req.stage().into(),
+                    stage: req.stage().to_string(),
                     model: self.cfg.model.clone(),
                     prompt: self.request_body(req).0,
                     reply: reply.clone(),
@@ -317,7 +317,7 @@ impl Reasoner for OpenAi {
                 if !self.budget_noted {
                     self.budget_noted = true;
                     self.exchanges.push(EventBody::ReasonFailed {
-                        stage: req.stage().into(),
+                        stage: req.stage().to_string(),
                         error: format!("the budget of {} model calls is spent", self.cfg.budget.unwrap_or(0)),
                         fallback: "the offline reasoner answers from here on".into(),
                     });

@@ -1,9 +1,10 @@
 //! A live run in a background thread: the inspector asks for more events and never waits on the
 //! engine (or a model) while drawing.
 
-use crate::engine::{Engine, Poll};
+use crate::engine::protocol::{AnswerError, ReasonAnswer, ReasonRequest, Reasoner};
+use crate::engine::{self, DriveError, Engine, Flow, Hooks, Outcome};
+use crate::reasoner::offline::Offline;
 use crate::world::event::Event;
-use crate::engine::protocol::Reasoner;
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 
@@ -11,6 +12,26 @@ pub enum LiveMsg {
     Events(Vec<Event>),
     Done,
     Failed(String),
+}
+
+/// Hooks that gather events until the inspector has what it asked for, then pause.
+struct Batch {
+    batch: Vec<Event>,
+    want: u64,
+    offline: Offline,
+}
+
+impl Hooks for Batch {
+    type Error = DriveError;
+
+    fn events(&mut self, _engine: &mut Engine, events: Vec<Event>) -> Result<Flow, DriveError> {
+        self.batch.extend(events);
+        Ok(if self.batch.len() as u64 >= self.want { Flow::Pause } else { Flow::Continue })
+    }
+
+    fn repair(&mut self, requests: &[ReasonRequest], answers: Vec<ReasonAnswer>, _: AnswerError) -> Result<Vec<ReasonAnswer>, DriveError> {
+        Ok(self.offline.fill_in(requests, answers))
+    }
 }
 
 pub struct Live {
@@ -26,45 +47,33 @@ impl Live {
         let (want_tx, want_rx) = channel::<u64>();
         let (got_tx, got_rx) = channel::<LiveMsg>();
         let thread = std::thread::spawn(move || {
+            let mut hooks = Batch { batch: Vec::new(), want: 0, offline: Offline::new() };
             while let Ok(n) = want_rx.recv() {
-                let mut batch = Vec::new();
-                let mut finished = false;
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
-                    while (batch.len() as u64) < n {
-                        match engine.poll() {
-                            Poll::Events(evs) => batch.extend(evs),
-                            Poll::Reason(reqs) => {
-                                if let Err(e) = crate::run::driver::consult(&mut engine, reasoner.as_mut(), &reqs) {
-                                    if let Poll::Events(evs) = engine.poll_recorded() {
-                                        batch.extend(evs);
-                                    }
-                                    return Err(e.to_string());
-                                }
-                            }
-                            Poll::Done => {
-                                finished = true;
-                                break;
-                            }
+                hooks.want = n;
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    engine::drive(&mut engine, reasoner.as_mut(), &mut hooks)
+                }));
+                let batch = std::mem::take(&mut hooks.batch);
+                match result {
+                    Ok(Ok(outcome)) => {
+                        if !batch.is_empty() && got_tx.send(LiveMsg::Events(batch)).is_err() {
+                            return;
+                        }
+                        if outcome == Outcome::Done {
+                            let _ = got_tx.send(LiveMsg::Done);
+                            return;
                         }
                     }
-                    Ok(())
-                }));
-                if let Ok(Err(e)) = result {
-                    let _ = got_tx.send(LiveMsg::Events(std::mem::take(&mut batch)));
-                    let _ = got_tx.send(LiveMsg::Failed(e));
-                    return;
-                }
-                if let Err(p) = result {
-                    let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-                    let _ = got_tx.send(LiveMsg::Failed(msg.unwrap_or_else(|| "engine stopped".into())));
-                    return;
-                }
-                if !batch.is_empty() && got_tx.send(LiveMsg::Events(batch)).is_err() {
-                    return;
-                }
-                if finished {
-                    let _ = got_tx.send(LiveMsg::Done);
-                    return;
+                    Ok(Err(e)) => {
+                        let _ = got_tx.send(LiveMsg::Events(batch));
+                        let _ = got_tx.send(LiveMsg::Failed(e.to_string()));
+                        return;
+                    }
+                    Err(p) => {
+                        let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+                        let _ = got_tx.send(LiveMsg::Failed(msg.unwrap_or_else(|| "engine stopped".into())));
+                        return;
+                    }
                 }
             }
         });

@@ -9,10 +9,15 @@ use anyhow::Result;
 use app::{App, Branch};
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Minimum time between two frames (~60 fps at most).
 const FRAME: Duration = Duration::from_millis(16);
+/// How long the inspector gets to leave on its own after a signal before the watchdog restores
+/// the terminal and exits.
+const GRACE: Duration = Duration::from_secs(2);
 
 /// Options shared by every inspector entry point.
 pub struct UiOptions {
@@ -77,10 +82,22 @@ pub fn replay_app(path: &std::path::Path, opts: UiOptions) -> Result<App> {
 /// or paste modes that would need more).
 pub fn run(mut app: App) -> Result<()> {
     let mut terminal = ratatui::init();
-    crate::run::driver::set_tui_active(true);
+    let active = Arc::new(AtomicBool::new(true));
+    let watched = active.clone();
+    crate::run::signals::set_watchdog(Some(Arc::new(move || {
+        // When the terminal hangs up, crossterm 0.29 spins on the dead tty inside `poll` and
+        // never returns to our loop (crossterm-rs/crossterm#793), so the inspector would burn a
+        // core forever. Sessions are flushed stage by stage, so leaving here loses nothing.
+        std::thread::sleep(GRACE);
+        if watched.load(Ordering::SeqCst) {
+            ratatui::restore();
+            std::process::exit(130);
+        }
+    })));
     let result = run_loop(&mut app, &mut terminal);
     ratatui::restore();
-    crate::run::driver::set_tui_active(false);
+    active.store(false, Ordering::SeqCst);
+    crate::run::signals::set_watchdog(None);
     result
 }
 
@@ -108,7 +125,7 @@ fn run_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()
             last_frame = Instant::now();
         }
         // Idle: block until input; busy: wake for the next run step or live batch.
-        if crate::run::driver::interrupted() {
+        if crate::run::signals::interrupted() {
             // SIGTERM (Ctrl+C arrives as a key in raw mode): leave cleanly.
             return Ok(());
         }
