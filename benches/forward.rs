@@ -13,7 +13,7 @@ fn forward(c: &mut Criterion) {
     // Count the routed attributes once, to report throughput in routed attributes per second.
     let mut probe = Engine::new(&spec, cfg.clone(), 1, 1);
     probe.run_to_end(&mut Offline::new());
-    let routed = probe.world().counters.attributes_routed;
+    let routed = probe.world().counters().attributes_routed;
     let mut g = c.benchmark_group("forward");
     g.sample_size(10);
     g.throughput(Throughput::Elements(routed));
@@ -21,7 +21,7 @@ fn forward(c: &mut Criterion) {
         b.iter(|| {
             let mut e = Engine::new(&spec, cfg.clone(), 1, 1);
             e.run_to_end(&mut Offline::new());
-            e.world().counters.attributes_routed
+            e.world().counters().attributes_routed
         })
     });
     // 100k clients: setup (120k agents, k-means) plus a short stretch of interactions.
@@ -29,12 +29,12 @@ fn forward(c: &mut Criterion) {
     let cfg = Config::from_layers(&[], &["routers.count=40".into()]).unwrap();
     let mut probe = Engine::new(&big, cfg.clone(), 1, 1);
     probe.run_to_end(&mut Offline::new());
-    g.throughput(Throughput::Elements(probe.world().counters.attributes_routed));
+    g.throughput(Throughput::Elements(probe.world().counters().attributes_routed));
     g.bench_function("100k users + 20k items, 2k interactions (elements = attributes routed)", |b| {
         b.iter(|| {
             let mut e = Engine::new(&big, cfg.clone(), 1, 1);
             e.run_to_end(&mut Offline::new());
-            e.world().counters.attributes_routed
+            e.world().counters().attributes_routed
         })
     });
     g.finish();

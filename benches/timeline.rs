@@ -66,14 +66,14 @@ fn seek(c: &mut Criterion) {
             b.iter(|| {
                 x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 let t = (x >> 11) % len;
-                tl.state(t).unwrap().steps
+                tl.state(t).unwrap().steps()
             })
         });
         let mut at = len / 2;
         g.bench_with_input(BenchmarkId::new("step back one event", n), &n, |b, _| {
             b.iter(|| {
                 at = if at <= 1 { len / 2 } else { at - 1 };
-                tl.state(at).unwrap().steps
+                tl.state(at).unwrap().steps()
             })
         });
     }

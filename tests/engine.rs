@@ -116,7 +116,7 @@ fn ablations_switch_mechanisms_off() {
         let cfg = Config::from_layers(&src.config_tables, &sets).unwrap();
         let mut e = Engine::new(&src.spec, cfg, 7, 1);
         e.run_to_end(&mut Offline::new());
-        e.world().counters.clone()
+        e.world().counters().clone()
     };
     let full = run(&[]);
     assert!(full.messages_sent > 0 && full.rejected > 0);

@@ -80,7 +80,7 @@ fn five_forward_five_back_is_the_same_screen() {
     press(&mut app, "]]][[[");
     assert!(app.pos <= pos, "stage steps back did not return");
     press(&mut app, ">");
-    assert!(app.world.cursor.round >= 1 || app.pos == app.len());
+    assert!(app.world.cursor().round >= 1 || app.pos == app.len());
 }
 
 #[test]
@@ -89,11 +89,11 @@ fn stepping_by_time_step_lands_on_time_step_starts() {
     press(&mut app, ".");
     let e = app.current_event().unwrap();
     assert_eq!(e.body.kind(), "tick_started");
-    let t = app.world.cursor.tick;
+    let t = app.world.cursor().tick;
     press(&mut app, ".");
-    assert_eq!(app.world.cursor.tick, t + 1);
+    assert_eq!(app.world.cursor().tick, t + 1);
     press(&mut app, ",");
-    assert_eq!(app.world.cursor.tick, t);
+    assert_eq!(app.world.cursor().tick, t);
     assert_eq!(app.current_event().unwrap().body.kind(), "tick_started");
 }
 

@@ -115,8 +115,8 @@ pub fn diff_events(a_name: &str, b_name: &str, a: &[Event], b: &[Event], wa: &Wo
         })
         .collect();
     let (profiles, rules, routers) = diff_worlds(wa, wb);
-    let ca = serde_json::to_value(&wa.counters).unwrap_or_default();
-    let cb = serde_json::to_value(&wb.counters).unwrap_or_default();
+    let ca = serde_json::to_value(wa.counters()).unwrap_or_default();
+    let cb = serde_json::to_value(wb.counters()).unwrap_or_default();
     let mut counters = BTreeMap::new();
     if let (Some(ca), Some(cb)) = (ca.as_object(), cb.as_object()) {
         for (k, v) in ca {
@@ -128,7 +128,7 @@ pub fn diff_events(a_name: &str, b_name: &str, a: &[Event], b: &[Event], wa: &Wo
     }
     let last = |w: &World| -> BTreeMap<String, f64> {
         let mut m = BTreeMap::new();
-        for (_, split, values) in &w.metrics {
+        for (_, split, values) in w.metrics() {
             for (k, v) in values {
                 m.insert(format!("{split}/{k}"), *v);
             }
@@ -162,7 +162,7 @@ pub fn diff_events(a_name: &str, b_name: &str, a: &[Event], b: &[Event], wa: &Wo
 pub fn diff_worlds(a: &World, b: &World) -> (Vec<ProfileDiff>, Vec<RulesDiff>, Vec<RouterDiff>) {
     let mut profiles = Vec::new();
     let mut rules = Vec::new();
-    for ca in &a.clients {
+    for ca in a.clients() {
         let Some(cb) = b.client(&ca.id) else { continue };
         let mut attrs: Vec<AttrDiff> = Vec::new();
         for k in ca.attrs.keys().chain(cb.attrs.keys()) {
@@ -180,7 +180,7 @@ pub fn diff_worlds(a: &World, b: &World) -> (Vec<ProfileDiff>, Vec<RulesDiff>, V
         }
     }
     let mut routers = Vec::new();
-    for ra in &a.routers {
+    for ra in a.routers() {
         let Some(rb) = b.router(&ra.id) else { continue };
         let show = |r: &crate::world::Router| format!("fan_out {} tau {} credit {:.3} members {}", r.fan_out, r.tau, r.credit, r.members.len());
         if show(ra) != show(rb) {

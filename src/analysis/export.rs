@@ -35,7 +35,7 @@ pub fn world_dot(w: &World) -> String {
     let mut o = String::from("digraph recnet {\n  rankdir=LR;\n  node [fontsize=10];\n");
     for (kind, label, shape) in [(crate::world::event::ClientKind::User, "users", "ellipse"), (crate::world::event::ClientKind::Item, "items", "note")] {
         let _ = writeln!(o, "  subgraph cluster_{label} {{\n    label={};", dot_str(label));
-        for c in w.clients.iter().filter(|c| c.kind == kind) {
+        for c in w.clients().iter().filter(|c| c.kind == kind) {
             let title = c.title.as_deref().map(|t| format!("\\n{}", crate::util::text::sanitize(t, 30))).unwrap_or_default();
             let _ = writeln!(
                 o,
@@ -47,19 +47,19 @@ pub fn world_dot(w: &World) -> String {
         o.push_str("  }\n");
     }
     o.push_str("  subgraph cluster_routers {\n    label=\"routers\";\n");
-    for r in &w.routers {
+    for r in w.routers() {
         let attrs: Vec<&str> = r.attributes.iter().take(3).map(|s| s.as_str()).collect();
         let _ = writeln!(o, "    {} [shape=box, style=bold, label={}];", dot_str(&r.id), dot_str(&format!("{} ({})", r.id, attrs.join(", "))));
     }
     o.push_str("  }\n");
-    for r in &w.routers {
+    for r in w.routers() {
         for m in r.members.iter() {
             let _ = writeln!(o, "  {} -> {} [dir=none, color=gray70];", dot_str(m), dot_str(&r.id));
         }
     }
-    for c in &w.clients {
+    for c in w.clients() {
         for b in &c.buffer {
-            let Some(m) = w.messages.get(&b.message) else { continue };
+            let Some(m) = w.messages().get(&b.message) else { continue };
             let (fate, color) = if b.held.is_some() { ("held", "orange") } else { ("buffered", "blue") };
             let _ = writeln!(
                 o,

@@ -20,7 +20,7 @@ fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
         let t: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {e}", path.display()))?;
         tables.push(t);
     }
-    Config::from_layers(&tables, &args.sets)
+    Ok(Config::from_layers(&tables, &args.sets)?)
 }
 
 fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()> {
@@ -46,7 +46,7 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
     };
     let progress = |engine: &recnet::engine::Engine, _: &[recnet::world::event::Event]| {
         if let Some(b) = &bar {
-            b.set_position(engine.world().counters.interactions);
+            b.set_position(engine.world().counters().interactions);
         }
     };
     let hooks = RecordHooks {
@@ -62,11 +62,11 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
     }
     let (engine, written) = result.map_err(|e| anyhow::anyhow!("{e:#}\n(the session up to the last completed stage is in {})", out.display()))?;
     let w = engine.world();
-    let c = &w.counters;
-    let users = w.clients.iter().filter(|c| c.kind == recnet::world::event::ClientKind::User).count();
+    let c = &w.counters();
+    let users = w.clients().iter().filter(|c| c.kind == recnet::world::event::ClientKind::User).count();
     println!("recnet run: {} ({})", src.source.name, src.source.path);
-    println!("  agents      {} users, {} items, {} routers", users, w.clients.len() - users, w.routers.len());
-    println!("  interactions {} over {rounds} round(s), {} time steps", c.interactions, w.cursor.tick + 1);
+    println!("  agents      {} users, {} items, {} routers", users, w.clients().len() - users, w.routers().len());
+    println!("  interactions {} over {rounds} round(s), {} time steps", c.interactions, w.cursor().tick + 1);
     println!("  routing     {} attributes routed, {} integrations", c.attributes_routed, c.integrations);
     println!("  messages    {} sent, {} delivered, {} overflowed", c.messages_sent, c.deliveries, c.overflowed);
     println!("  filter      {} accepted, {} held, {} rejected", c.accepted, c.held, c.rejected);

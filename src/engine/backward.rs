@@ -109,7 +109,7 @@ impl Engine {
         }
         let b = self.cfg.backward.clone();
         let mut reqs = Vec::new();
-        for (module, evidence) in &self.world.evidence {
+        for (module, evidence) in self.world.evidence() {
             if evidence.len() < b.min_evidence {
                 continue;
             }
@@ -132,7 +132,7 @@ impl Engine {
             });
         }
         // Retiring needs no reasoning: a rule that never matched in `retire_after_ticks`.
-        let tick = self.world.cursor.tick;
+        let tick = self.world.cursor().tick;
         let mut retire = Vec::new();
         for agent in activated {
             let Some(c) = self.world.client(&agent) else { continue };

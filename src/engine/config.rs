@@ -1,6 +1,6 @@
 //! Engine configuration: the embedded defaults, merged with scenario and command-line overrides.
 
-use anyhow::{bail, Context, Result};
+use crate::rules::RuleError;
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/default-config.toml");
@@ -98,11 +98,27 @@ impl Default for Config {
     }
 }
 
+/// Why a config cannot be built: the message names the knob or the `--set` at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("embedded default config: {0}")]
+    Default(String),
+    #[error("invalid config: {0}")]
+    Invalid(String),
+    /// A knob outside its range: `time.batch_size must be at least 1`.
+    #[error("config {0}")]
+    OutOfRange(&'static str),
+    #[error("config filter.default_rules:{0}")]
+    DefaultRules(RuleError),
+    #[error("--set {set:?}: {problem}")]
+    Set { set: String, problem: String },
+}
+
 impl Config {
     /// Build a config from the embedded defaults, then each TOML table in `tables` (e.g. a
     /// scenario's `[config]`), then `key=value` overrides (`routers.count=6`).
-    pub fn from_layers(tables: &[toml::Table], sets: &[String]) -> Result<Config> {
-        let mut base: toml::Table = DEFAULT_CONFIG.parse().context("embedded default config")?;
+    pub fn from_layers(tables: &[toml::Table], sets: &[String]) -> Result<Config, ConfigError> {
+        let mut base: toml::Table = DEFAULT_CONFIG.parse().map_err(|e: toml::de::Error| ConfigError::Default(e.to_string()))?;
         for t in tables {
             merge(&mut base, t);
         }
@@ -111,26 +127,33 @@ impl Config {
         }
         let cfg: Config = toml::Value::Table(base)
             .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("invalid config: {}", e.message()))?;
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.time.batch_size == 0 {
-            bail!("config time.batch_size must be at least 1");
+            return Err(ConfigError::OutOfRange("time.batch_size must be at least 1"));
         }
         if self.embedding.dim < 8 {
-            bail!("config embedding.dim must be at least 8");
+            return Err(ConfigError::OutOfRange("embedding.dim must be at least 8"));
         }
         if self.routers.count == 0 {
-            bail!("config routers.count must be at least 1");
+            return Err(ConfigError::OutOfRange("routers.count must be at least 1"));
+        }
+        // A router that reaches nobody, or a relevance bar that no number passes, silently
+        // switches propagation off.
+        if self.routers.fan_out == 0 {
+            return Err(ConfigError::OutOfRange("routers.fan_out must be at least 1"));
+        }
+        if !self.routers.tau.is_finite() {
+            return Err(ConfigError::OutOfRange("routers.tau must be a finite number"));
         }
         if self.buffer.capacity == 0 {
-            bail!("config buffer.capacity must be at least 1");
+            return Err(ConfigError::OutOfRange("buffer.capacity must be at least 1"));
         }
-        crate::rules::parse_rules(&self.filter.default_rules)
-            .map_err(|e| anyhow::anyhow!("config filter.default_rules:{e}"))?;
+        crate::rules::parse_rules(&self.filter.default_rules).map_err(ConfigError::DefaultRules)?;
         Ok(())
     }
 }
@@ -147,13 +170,12 @@ fn merge(base: &mut toml::Table, over: &toml::Table) {
 }
 
 /// `section.key=value`; the value is parsed as TOML, falling back to a bare string.
-fn apply_set(base: &mut toml::Table, set: &str) -> Result<()> {
-    let (path, raw) = set
-        .split_once('=')
-        .with_context(|| format!("--set {set:?}: expected section.key=value"))?;
+fn apply_set(base: &mut toml::Table, set: &str) -> Result<(), ConfigError> {
+    let fail = |problem: String| ConfigError::Set { set: set.to_string(), problem };
+    let (path, raw) = set.split_once('=').ok_or_else(|| fail("expected section.key=value".into()))?;
     let parts: Vec<&str> = path.trim().split('.').collect();
     if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
-        bail!("--set {set:?}: expected section.key=value");
+        return Err(fail("expected section.key=value".into()));
     }
     let value: toml::Value = format!("v = {}", raw.trim())
         .parse::<toml::Table>()
@@ -164,12 +186,12 @@ fn apply_set(base: &mut toml::Table, set: &str) -> Result<()> {
     for p in &parts[..parts.len() - 1] {
         table = match table.get_mut(*p) {
             Some(toml::Value::Table(t)) => t,
-            _ => bail!("--set {set:?}: no config section {p:?}"),
+            _ => return Err(fail(format!("no config section {p:?}"))),
         };
     }
     let key = parts[parts.len() - 1];
     if !table.contains_key(key) {
-        bail!("--set {set:?}: no config key {key:?}");
+        return Err(fail(format!("no config key {key:?}")));
     }
     table.insert(key.to_string(), value);
     Ok(())

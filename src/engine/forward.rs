@@ -14,12 +14,12 @@ use super::{Engine, Task};
 impl Engine {
     pub(super) fn filter_request(&self, agent: &str) -> ReasonRequest {
         let c = self.world.client(agent).expect("activated agent exists");
-        let tick = self.world.cursor.tick;
+        let tick = self.world.cursor().tick;
         let messages = c
             .buffer
             .iter()
             .filter_map(|b| {
-                let m = self.world.messages.get(&b.message)?;
+                let m = self.world.messages().get(&b.message)?;
                 let router_credit = self.world.router(&m.router).map(|r| r.credit).unwrap_or(0.0);
                 Some(FilterItem {
                     message: m.id,
@@ -132,7 +132,7 @@ impl Engine {
         let Some(c) = self.world.client(agent) else { return };
         let threshold = self.cfg.filter.like_threshold;
         let mut changes = Vec::new();
-        for r in &self.world.routers {
+        for r in self.world.routers() {
             let belongs = r.attributes.iter().any(|a| c.attrs.get(a).is_some_and(|w| w.abs() >= threshold));
             if belongs != r.members.contains(agent) {
                 changes.push((r.id.clone(), belongs));
@@ -145,7 +145,7 @@ impl Engine {
 
     pub(super) fn route(&mut self) {
         let changes = std::mem::take(&mut self.tick_changes);
-        if !self.cfg.routers.enabled || self.world.routers.is_empty() {
+        if !self.cfg.routers.enabled || self.world.routers().is_empty() {
             return;
         }
         for (agent, deltas) in changes {
@@ -153,7 +153,7 @@ impl Engine {
                 let v = self.world.attr_vec(&d.attr);
                 let (best, sim) = self
                     .world
-                    .routers
+                    .routers()
                     .iter()
                     .map(|r| {
                         // An attribute of the community itself goes to that router, whatever the
@@ -244,7 +244,7 @@ impl Engine {
         scored.truncate(r.fan_out);
         scored.sort_by(by_relevance);
         let candidates: Vec<(String, f64)> =
-            scored.into_iter().map(|(rel, ix)| (self.world.clients[ix].id.clone(), rel)).collect();
+            scored.into_iter().map(|(rel, ix)| (self.world.clients()[ix].id.clone(), rel)).collect();
         if candidates.is_empty() {
             return;
         }

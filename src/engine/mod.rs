@@ -113,7 +113,7 @@ impl Engine {
     }
 
     fn emit(&mut self, body: EventBody) {
-        let ev = Event { step: self.world.steps, round: self.world.cursor.round, tick: self.world.cursor.tick, body };
+        let ev = Event { step: self.world.steps(), round: self.world.cursor().round, tick: self.world.cursor().tick, body };
         let ev = match &ev.body {
             // The new position is part of the event that starts it.
             EventBody::RoundStarted { index } => Event { round: *index, ..ev },
@@ -188,7 +188,7 @@ impl Engine {
         if len == 0 || self.rounds == 0 {
             return false;
         }
-        let c = self.world.cursor.clone();
+        let c = self.world.cursor().clone();
         let first = !c.started;
         if first && !self.round_open {
             self.emit(EventBody::RoundStarted { index: 0 });
@@ -203,7 +203,7 @@ impl Engine {
             return true;
         }
         self.round_open = true;
-        let start = self.world.cursor.next_index;
+        let start = self.world.cursor().next_index;
         let end = (start + self.cfg.time.batch_size).min(len);
         let tick = if first { 0 } else { c.tick + 1 };
         self.emit(EventBody::TickStarted { index: tick, interactions: end - start });
@@ -277,7 +277,7 @@ impl Engine {
             Task::Integrate => {
                 let reqs: Vec<ReasonRequest> = self
                     .world
-                    .routers
+                    .routers()
                     .iter()
                     .filter(|r| !r.inbox.is_empty())
                     .map(|r| ReasonRequest::Integrate {

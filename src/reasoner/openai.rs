@@ -84,18 +84,54 @@ fn schema_for(stage: ReasonStage) -> Value {
     }
 }
 
+/// What is wrong with a model's reply (recorded in a `reason_failed` event).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    #[error("the reply holds no JSON object")]
+    NoJson,
+    #[error("the reply's JSON object is cut short")]
+    CutShort,
+    #[error("bad JSON: {0}")]
+    BadJson(String),
+    #[error("the reply is not a JSON object")]
+    NotObject,
+    #[error("wrong schema: no \"rules\"")]
+    NoRules,
+    #[error("wrong schema for {stage}: {error}")]
+    WrongSchema { stage: ReasonStage, error: String },
+    /// Well-formed, but not an answer to this request.
+    #[error("{0}")]
+    Unfit(String),
+}
+
+/// Why a call to the endpoint gave no reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// A client error, which retrying will not mend.
+    #[error("HTTP {status}: {body}")]
+    Refused { status: reqwest::StatusCode, body: String },
+    #[error("the server's response is not JSON: {0}")]
+    NotJson(String),
+    /// The call's task died (a panic in the HTTP stack).
+    #[error("task failed: {0}")]
+    Task(String),
+    #[error("no usable response after {tries} tries: {last}")]
+    GaveUp { tries: u32, last: String },
+}
+
 /// Turn a model's reply into an answer for `req`, or say what is wrong with it.
-pub fn parse_reply(req: &ReasonRequest, reply: &str) -> Result<ReasonAnswer, String> {
+pub fn parse_reply(req: &ReasonRequest, reply: &str) -> Result<ReasonAnswer, ReplyError> {
     let stage = req.stage();
-    let start = reply.find('{').ok_or("the reply holds no JSON object")?;
-    let end = reply.rfind('}').filter(|e| *e > start).ok_or("the reply's JSON object is cut short")?;
-    let mut v: Value = serde_json::from_str(&reply[start..=end]).map_err(|e| format!("bad JSON: {e}"))?;
-    let obj = v.as_object_mut().ok_or("the reply is not a JSON object")?;
+    let start = reply.find('{').ok_or(ReplyError::NoJson)?;
+    let end = reply.rfind('}').filter(|e| *e > start).ok_or(ReplyError::CutShort)?;
+    let mut v: Value = serde_json::from_str(&reply[start..=end]).map_err(|e| ReplyError::BadJson(e.to_string()))?;
+    let obj = v.as_object_mut().ok_or(ReplyError::NotObject)?;
     if stage == ReasonStage::Optimise && !obj.contains_key("rules") {
-        return Err("wrong schema: no \"rules\"".into());
+        return Err(ReplyError::NoRules);
     }
     obj.insert("stage".into(), json!(stage.as_str()));
-    let answer: ReasonAnswer = serde_json::from_value(v).map_err(|e| format!("wrong schema for {stage}: {e}"))?;
+    let answer: ReasonAnswer =
+        serde_json::from_value(v).map_err(|e| ReplyError::WrongSchema { stage, error: e.to_string() })?;
     validate(req, &answer)?;
     Ok(answer)
 }
@@ -104,24 +140,24 @@ fn finite(w: &std::collections::BTreeMap<String, f64>) -> bool {
     w.values().all(|x| x.is_finite())
 }
 
-fn validate(req: &ReasonRequest, a: &ReasonAnswer) -> Result<(), String> {
+fn validate(req: &ReasonRequest, a: &ReasonAnswer) -> Result<(), ReplyError> {
     match (req, a) {
         (ReasonRequest::Reflect { .. }, ReasonAnswer::Reflect { user, item, .. }) if finite(user) && finite(item) => Ok(()),
         (ReasonRequest::Filter { messages, rules, .. }, ReasonAnswer::Filter { verdicts }) => {
             let n = crate::rules::parse_rules(rules).map(|r| r.len()).unwrap_or(0);
             for v in verdicts {
                 if !messages.iter().any(|m| m.message == v.message) {
-                    return Err(format!("verdict for message {} that is not in the buffer", v.message));
+                    return Err(ReplyError::Unfit(format!("verdict for message {} that is not in the buffer", v.message)));
                 }
                 if v.rule.is_some_and(|r| r == 0 || r > n) {
-                    return Err(format!("rule {} does not exist (the agent has {n})", v.rule.unwrap_or(0)));
+                    return Err(ReplyError::Unfit(format!("rule {} does not exist (the agent has {n})", v.rule.unwrap_or(0))));
                 }
                 if !v.weight.is_finite() || !(0.0..=1.0).contains(&v.weight) {
-                    return Err(format!("weight {} outside 0..1", v.weight));
+                    return Err(ReplyError::Unfit(format!("weight {} outside 0..1", v.weight)));
                 }
             }
             if verdicts.len() != messages.len() {
-                return Err(format!("{} verdicts for {} messages", verdicts.len(), messages.len()));
+                return Err(ReplyError::Unfit(format!("{} verdicts for {} messages", verdicts.len(), messages.len())));
             }
             Ok(())
         }
@@ -132,16 +168,16 @@ fn validate(req: &ReasonRequest, a: &ReasonAnswer) -> Result<(), String> {
         }
         (ReasonRequest::Credit { items, .. }, ReasonAnswer::Credit { items: answers }) => {
             if answers.len() != items.len() {
-                return Err(format!("{} credit answers for {} rewards", answers.len(), items.len()));
+                return Err(ReplyError::Unfit(format!("{} credit answers for {} rewards", answers.len(), items.len())));
             }
             Ok(())
         }
         (ReasonRequest::Gradient { .. }, ReasonAnswer::Gradient { .. }) => Ok(()),
         (ReasonRequest::Optimise { .. }, ReasonAnswer::Optimise { rules, .. }) => match rules {
-            Some(r) => crate::rules::parse_rules(r).map(|_| ()).map_err(|e| format!("the proposed rules do not parse: line {e}")),
+            Some(r) => crate::rules::parse_rules(r).map(|_| ()).map_err(|e| ReplyError::Unfit(format!("the proposed rules do not parse: line {e}"))),
             None => Ok(()),
         },
-        _ => Err("the answer does not fit the request".into()),
+        _ => Err(ReplyError::Unfit("the answer does not fit the request".into())),
     }
 }
 
@@ -251,7 +287,7 @@ impl OpenAi {
     }
 }
 
-async fn call(client: reqwest::Client, url: String, key: Option<String>, body: Value, retries: u32) -> Result<Reply, String> {
+async fn call(client: reqwest::Client, url: String, key: Option<String>, body: Value, retries: u32) -> Result<Reply, CallError> {
     let mut last = String::new();
     for attempt in 0..=retries {
         if attempt > 0 {
@@ -282,9 +318,9 @@ async fn call(client: reqwest::Client, url: String, key: Option<String>, body: V
         };
         if !status.is_success() {
             // A client error will not improve by retrying.
-            return Err(format!("HTTP {status}: {}", crate::util::text::sanitize(&text, 200)));
+            return Err(CallError::Refused { status, body: crate::util::text::sanitize(&text, 200) });
         }
-        let v: Value = serde_json::from_str(&text).map_err(|e| format!("the server's response is not JSON: {e}"))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| CallError::NotJson(e.to_string()))?;
         let content = v["choices"][0]["message"]["content"].as_str().unwrap_or("").to_string();
         return Ok(Reply {
             text: content,
@@ -292,7 +328,7 @@ async fn call(client: reqwest::Client, url: String, key: Option<String>, body: V
             tokens_out: v["usage"]["completion_tokens"].as_u64().unwrap_or(0),
         });
     }
-    Err(format!("no usable response after {} tries: {last}", retries + 1))
+    Err(CallError::GaveUp { tries: retries + 1, last })
 }
 
 impl Reasoner for OpenAi {
@@ -348,7 +384,7 @@ impl Reasoner for OpenAi {
                 let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
                 let mut out = Vec::new();
                 for h in handles {
-                    out.push(h.await.unwrap_or_else(|e| (Err(format!("task failed: {e}")), Duration::ZERO)));
+                    out.push(h.await.unwrap_or_else(|e| (Err(CallError::Task(e.to_string())), Duration::ZERO)));
                 }
                 out
             });
@@ -359,7 +395,7 @@ impl Reasoner for OpenAi {
                 match result {
                     Err(e) => {
                         // Transport failure after the retries: stop the run with a clear error.
-                        let e = redact(&e, self.key.as_deref());
+                        let e = redact(&e.to_string(), self.key.as_deref());
                         self.fatal = Some(format!("{}: {stage} request failed: {e}", self.cfg.base_url));
                         answers[i] = Some(self.offline.answer_one(req));
                     }
@@ -385,7 +421,7 @@ impl Reasoner for OpenAi {
                             Err(e) => {
                                 self.exchanges.push(EventBody::ReasonFailed {
                                     stage,
-                                    error: crate::util::text::sanitize(&e, 300),
+                                    error: crate::util::text::sanitize(&e.to_string(), 300),
                                     fallback: "the offline reasoner's decision was used".into(),
                                 });
                                 answers[i] = Some(self.offline.answer_one(req));

@@ -100,6 +100,9 @@ pub fn fork(
             if !(0.0..=1.0).contains(&tau) {
                 bail!("fork: tau {tau} must be between 0 and 1");
             }
+            if *fan_out == Some(0) {
+                bail!("fork: fan-out 0 would reach nobody; give at least 1");
+            }
             Some(EventBody::RouterEdited {
                 router: router.clone(),
                 fan_out: fan_out.unwrap_or(r.fan_out),

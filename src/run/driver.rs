@@ -132,7 +132,7 @@ impl Hooks for Recorder<'_> {
         }
         flush(&mut self.writer, &mut self.pending)?;
         if interrupted() {
-            bail!("interrupted at step {}: the session is complete up to there", engine.world().steps.saturating_sub(1));
+            bail!("interrupted at step {}: the session is complete up to there", engine.world().steps().saturating_sub(1));
         }
         Ok(Flow::Continue)
     }

@@ -100,28 +100,47 @@ pub struct LineError {
     pub reason: String,
 }
 
-pub fn parse_header(line: &[u8]) -> Result<Header, String> {
-    let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("header is not JSON: {e}"))?;
-    if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(format!("not a recnet session (header lacks \"format\": \"{FORMAT}\")"));
-    }
-    let version = v.get("version").and_then(|f| f.as_str()).unwrap_or("");
-    let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).ok_or_else(|| format!("bad version {version:?}"))?;
-    if major > VERSION_MAJOR {
-        return Err(format!(
-            "session format {version} is newer than this recnet reads ({VERSION_MAJOR}.x): upgrade recnet"
-        ));
-    }
-    serde_json::from_value(v).map_err(|e| format!("bad header: {e}"))
+/// Why one line of a session cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("header is not JSON: {0}")]
+    HeaderNotJson(String),
+    #[error("not a recnet session (header lacks \"format\": \"{}\")", FORMAT)]
+    NotASession,
+    #[error("bad version {0:?}")]
+    BadVersion(String),
+    #[error("session format {version} is newer than this recnet reads ({major}.x): upgrade recnet", major = VERSION_MAJOR)]
+    TooNew { version: String },
+    #[error("bad header: {0}")]
+    BadHeader(String),
+    /// The serde message, sanitised.
+    #[error("{0}")]
+    BadEvent(String),
+    #[error("step {found} where step {expected} was expected")]
+    WrongStep { found: u64, expected: u64 },
 }
 
-pub fn parse_event(line: &[u8], expect_step: u64) -> Result<Event, String> {
-    let ev: Event = serde_json::from_slice(line).map_err(|e| {
-        let msg = e.to_string();
-        crate::util::text::sanitize(&msg, 200)
-    })?;
+pub fn parse_header(line: &[u8]) -> Result<Header, SessionError> {
+    let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| SessionError::HeaderNotJson(e.to_string()))?;
+    if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(SessionError::NotASession);
+    }
+    let version = v.get("version").and_then(|f| f.as_str()).unwrap_or("");
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| SessionError::BadVersion(version.to_string()))?;
+    if major > VERSION_MAJOR {
+        return Err(SessionError::TooNew { version: version.to_string() });
+    }
+    serde_json::from_value(v).map_err(|e| SessionError::BadHeader(e.to_string()))
+}
+
+pub fn parse_event(line: &[u8], expect_step: u64) -> Result<Event, SessionError> {
+    let ev: Event = serde_json::from_slice(line).map_err(|e| SessionError::BadEvent(crate::util::text::sanitize(&e.to_string(), 200)))?;
     if ev.step != expect_step {
-        return Err(format!("step {} where step {expect_step} was expected", ev.step));
+        return Err(SessionError::WrongStep { found: ev.step, expected: expect_step });
     }
     Ok(ev)
 }
@@ -282,7 +301,7 @@ pub fn check_session(path: &Path) -> Result<u64, LineError> {
         let complete = line.ends_with(b"\n");
         let body = line.strip_suffix(b"\n").unwrap_or(&line);
         if line_no == 1 {
-            parse_header(body).map_err(|reason| LineError { line: 1, reason })?;
+            parse_header(body).map_err(|e| LineError { line: 1, reason: e.to_string() })?;
             if !complete {
                 return Err(LineError { line: 1, reason: "header line is cut short (no newline)".into() });
             }
@@ -290,7 +309,7 @@ pub fn check_session(path: &Path) -> Result<u64, LineError> {
         }
         let ev = parse_event(body, valid).map_err(|reason| LineError {
             line: line_no,
-            reason: if complete { reason } else { format!("last line is cut short (truncated file?): {reason}") },
+            reason: if complete { reason.to_string() } else { format!("last line is cut short (truncated file?): {reason}") },
         })?;
         if !complete {
             return Err(LineError { line: line_no, reason: "last line has no newline (truncated file?)".into() });

@@ -60,7 +60,7 @@ impl DiskKeyframes {
         let len = u32::try_from(bytes.len()).map_err(|_| anyhow!("a keyframe of {} bytes is too large", bytes.len()))?;
         self.file.seek(SeekFrom::Start(self.end)).context("writing a keyframe")?;
         self.file.write_all(&bytes).context("writing a keyframe")?;
-        self.index.insert(world.steps, (self.end, len));
+        self.index.insert(world.steps(), (self.end, len));
         self.end += len as u64;
         Ok(())
     }
@@ -74,8 +74,8 @@ impl DiskKeyframes {
         self.file.read_exact(&mut bytes).context("reading a keyframe")?;
         let packed = lz4_flex::decompress_size_prepended(&bytes).map_err(|e| anyhow!("keyframe at step {step}: {e}"))?;
         let mut world: World = rmp_serde::from_slice(&packed).with_context(|| format!("decoding the keyframe at step {step}"))?;
-        if world.steps != step {
-            return Err(anyhow!("the keyframe filed at step {step} holds step {}", world.steps));
+        if world.steps() != step {
+            return Err(anyhow!("the keyframe filed at step {step} holds step {}", world.steps()));
         }
         world.rebuild_derived(donor).map_err(|e| anyhow!("keyframe at step {step}: {e}"))?;
         Ok(world)

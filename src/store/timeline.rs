@@ -216,7 +216,7 @@ impl Timeline {
         let best = cached.unwrap_or(key);
         let penalty = self.limits.disk_load_events.map_or_else(|| self.costs.load_in_events(), |e| e as f64);
         if let (Some(d), Some(donor)) = (on_disk, self.donor.as_ref()) {
-            if (d - best.min(d)) as f64 > penalty && donor.steps >= d {
+            if (d - best.min(d)) as f64 > penalty && donor.steps() >= d {
                 let disk = self.disk.as_mut().expect("floor came from the store");
                 let store = &self.store;
                 let (loaded, events) = std::thread::scope(|s| {
@@ -242,7 +242,7 @@ impl Timeline {
 
     /// Keep `world` as a keyframe if its step calls for one, in memory or on disk.
     fn lay_keyframe(&mut self, world: &World) {
-        let at = world.steps;
+        let at = world.steps();
         let every = self.keyframe_every;
         if every == 0 {
             return;
@@ -287,7 +287,7 @@ impl Timeline {
     }
 
     fn spill(&mut self, world: &World) {
-        if self.disk.as_ref().is_some_and(|d| d.contains(world.steps)) {
+        if self.disk.as_ref().is_some_and(|d| d.contains(world.steps())) {
             return;
         }
         if self.disk.is_none() {
@@ -304,7 +304,7 @@ impl Timeline {
             self.disk_error = Some(format!(
                 "the keyframe file reached its budget of {} MB at step {}",
                 self.limits.disk_budget >> 20,
-                world.steps
+                world.steps()
             ));
             return;
         }
@@ -317,7 +317,7 @@ impl Timeline {
 
     /// Keep `world` as the donor if it is the furthest state reached.
     fn offer_donor(&mut self, world: &World) {
-        if self.donor.as_ref().is_none_or(|d| d.steps < world.steps) {
+        if self.donor.as_ref().is_none_or(|d| d.steps() < world.steps()) {
             self.donor = Some(world.clone());
         }
     }

@@ -165,22 +165,22 @@ pub struct Cursor {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct World {
     /// Number of events applied (the `step` the next event must carry).
-    pub steps: u64,
-    pub cursor: Cursor,
-    pub dim: usize,
+    steps: u64,
+    cursor: Cursor,
+    dim: usize,
     /// Clients and routers behind `Arc`s: cloning a world (a keyframe) copies pointers, and an
     /// event copies only the agents it changes (copy on write).
-    pub clients: Vec<Arc<Client>>,
-    pub routers: Vec<Arc<Router>>,
+    clients: Vec<Arc<Client>>,
+    routers: Vec<Arc<Router>>,
     /// Messages behind `Arc`s, like agents: a keyframe shares the unchanged ones.
-    pub messages: BTreeMap<u64, Arc<Message>>,
+    messages: BTreeMap<u64, Arc<Message>>,
     /// Id the next message gets.
-    pub next_message: u64,
-    pub counters: Counters,
+    next_message: u64,
+    counters: Counters,
     /// Credit evidence per module (`u7#2`, `R1`) since its last gradient.
-    pub evidence: BTreeMap<String, Arc<Vec<Evidence>>>,
+    evidence: BTreeMap<String, Arc<Vec<Evidence>>>,
     /// Evaluation metrics recorded during the run: (step, split, values).
-    pub metrics: Vec<(u64, String, BTreeMap<String, f64>)>,
+    metrics: Vec<(u64, String, BTreeMap<String, f64>)>,
     #[serde(skip)]
     client_index: Arc<HashMap<String, usize>>,
     #[serde(skip)]
@@ -205,20 +205,48 @@ pub struct World {
 }
 
 /// Why an event could not be applied: names the event and what it refers to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct ApplyError(pub String);
-
-impl std::fmt::Display for ApplyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ApplyError {}
 
 impl World {
     pub fn new() -> World {
         World::default()
+    }
+
+    // Read-only views: fields are private so that `apply` is the only way a world changes.
+
+    /// Number of events applied (the `step` the next event must carry).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+    pub fn cursor(&self) -> &Cursor {
+        &self.cursor
+    }
+    /// The embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    pub fn clients(&self) -> &[Arc<Client>] {
+        &self.clients
+    }
+    pub fn routers(&self) -> &[Arc<Router>] {
+        &self.routers
+    }
+    /// Messages still referred to by a buffer or a pending reward.
+    pub fn messages(&self) -> &BTreeMap<u64, Arc<Message>> {
+        &self.messages
+    }
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    /// Credit evidence per module (`u7#2`, `R1`) since its last gradient.
+    pub fn evidence(&self) -> &BTreeMap<String, Arc<Vec<Evidence>>> {
+        &self.evidence
+    }
+    /// Evaluation metrics recorded during the run: (step, split, values).
+    pub fn metrics(&self) -> &[(u64, String, BTreeMap<String, f64>)] {
+        &self.metrics
     }
 
     pub fn client_ix(&self, id: &str) -> Option<usize> {

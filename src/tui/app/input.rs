@@ -165,9 +165,9 @@ impl App {
 
     pub fn agent_order(&self) -> Vec<String> {
         let mut v: Vec<String> =
-            self.world.clients.iter().filter(|c| c.kind == crate::world::event::ClientKind::User).map(|c| c.id.clone()).collect();
-        v.extend(self.world.routers.iter().map(|r| r.id.clone()));
-        v.extend(self.world.clients.iter().filter(|c| c.kind == crate::world::event::ClientKind::Item).map(|c| c.id.clone()));
+            self.world.clients().iter().filter(|c| c.kind == crate::world::event::ClientKind::User).map(|c| c.id.clone()).collect();
+        v.extend(self.world.routers().iter().map(|r| r.id.clone()));
+        v.extend(self.world.clients().iter().filter(|c| c.kind == crate::world::event::ClientKind::Item).map(|c| c.id.clone()));
         v
     }
 
@@ -196,7 +196,7 @@ impl App {
                     }
                     Err(e) => {
                         if let Popup::Input { error, .. } = &mut self.popup {
-                            *error = Some(e);
+                            *error = Some(format!("{e:#}"));
                         }
                     }
                 }
@@ -205,7 +205,7 @@ impl App {
         }
     }
 
-    pub(super) fn submit(&mut self, kind: InputKind, input: &str) -> Result<(), String> {
+    pub(super) fn submit(&mut self, kind: InputKind, input: &str) -> anyhow::Result<()> {
         match kind {
             InputKind::Breakpoint => self.add_breakpoint(input),
             InputKind::Search if self.view == View::Events => {
@@ -217,7 +217,7 @@ impl App {
             InputKind::Command => {
                 if let Ok(n) = input.parse::<u64>() {
                     if n >= self.len() && self.live_done() {
-                        return Err(format!("the last step is {}", self.len().saturating_sub(1)));
+                        anyhow::bail!("the last step is {}", self.len().saturating_sub(1));
                     }
                     self.ensure_events(n + 1 - self.pos.min(n + 1), false);
                     self.jump(n + 1);
@@ -235,25 +235,25 @@ impl App {
                     self.quit = true;
                     Ok(())
                 } else {
-                    Err("a step number, b EXPR, clear, help or q".into())
+                    Err(anyhow::anyhow!("a step number, b EXPR, clear, help or q"))
                 }
             }
         }
     }
 
-    pub fn add_breakpoint(&mut self, expr: &str) -> Result<(), String> {
-        let c = breakpoint::parse(expr).map_err(|e| e.to_string())?;
+    pub fn add_breakpoint(&mut self, expr: &str) -> anyhow::Result<()> {
+        let c = breakpoint::parse(expr).map_err(|e| anyhow::anyhow!("{e}"))?;
         self.breakpoints.push((expr.to_string(), c));
         self.status = format!("breakpoint {} set: {}", self.breakpoints.len(), crate::util::text::sanitize(expr, 80));
         Ok(())
     }
 
-    pub(super) fn search(&mut self, q: &str) -> Result<(), String> {
+    pub(super) fn search(&mut self, q: &str) -> anyhow::Result<()> {
         if q.is_empty() {
-            return Err("type something to find".into());
+            anyhow::bail!("type something to find");
         }
         let ql = q.to_lowercase();
-        if let Some(c) = self.world.clients.iter().find(|c| {
+        if let Some(c) = self.world.clients().iter().find(|c| {
             c.id.to_lowercase() == ql || c.title.as_ref().is_some_and(|t| t.to_lowercase().contains(&ql))
         }) {
             self.selected = Some(c.id.clone());
@@ -262,7 +262,7 @@ impl App {
             self.status = format!("selected {}", c.id);
             return Ok(());
         }
-        if let Some(r) = self.world.routers.iter().find(|r| r.id.to_lowercase() == ql) {
+        if let Some(r) = self.world.routers().iter().find(|r| r.id.to_lowercase() == ql) {
             self.selected = Some(r.id.clone());
             self.follow = false;
             return Ok(());
@@ -276,7 +276,7 @@ impl App {
                 self.status = format!("found at step {i}");
                 Ok(())
             }
-            None => Err(format!("no agent or later event matches {}", crate::util::text::sanitize(q, 40))),
+            None => Err(anyhow::anyhow!("no agent or later event matches {}", crate::util::text::sanitize(q, 40))),
         }
     }
 
@@ -307,7 +307,7 @@ impl App {
                         let agent = agent.clone();
                         self.popup = Popup::None;
                         if let Err(e) = self.fork_with_rules(&agent, &text) {
-                            self.status = crate::util::text::sanitize(&e, 200);
+                            self.status = crate::util::text::sanitize(&format!("{e:#}"), 200);
                         }
                     }
                 }
@@ -321,8 +321,8 @@ impl App {
 
     /// Fork a branch at the current step with new rules for `agent`, re-run it (offline
     /// reasoner), and open the diff against the parent.
-    pub fn fork_with_rules(&mut self, agent: &str, rules: &str) -> Result<(), String> {
-        let header = self.branch().header.clone().ok_or("this session has no header to re-run from")?;
+    pub fn fork_with_rules(&mut self, agent: &str, rules: &str) -> anyhow::Result<()> {
+        let header = self.branch().header.clone().ok_or_else(|| anyhow::anyhow!("this session has no header to re-run from"))?;
         if !self.live_done() {
             // The parent must be complete to compare downstream; finish it first.
             self.ensure_events(u64::MAX / 4, true);
@@ -332,7 +332,7 @@ impl App {
         let edit = crate::run::branch::ForkEdit::Rules { agent: agent.to_string(), rules: rules.to_string() };
         let (branch_header, events) = {
             let tl = &mut self.branches[self.current].timeline;
-            crate::run::branch::fork(&header, &parent_path, tl, at, &edit, &mut Offline::new()).map_err(|e| format!("{e:#}"))?
+            crate::run::branch::fork(&header, &parent_path, tl, at, &edit, &mut Offline::new())?
         };
         let fork_step = branch_header.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
         let mut tl = Timeline::new(EventStore::Memory(events), crate::store::timeline::DEFAULT_KEYFRAME_EVERY);

@@ -48,10 +48,10 @@ impl App {
     /// Show the state after `n` events.
     pub fn goto(&mut self, n: u64) {
         let n = n.min(self.len());
-        if n == self.pos && self.world.steps == n && n != 0 {
+        if n == self.pos && self.world.steps() == n && n != 0 {
             return;
         }
-        if n > self.pos && n - self.pos <= 4096 && self.world.steps == self.pos {
+        if n > self.pos && n - self.pos <= 4096 && self.world.steps() == self.pos {
             let evs = self.branch().timeline.store.range(self.pos, n).unwrap_or_default();
             for e in &evs {
                 if let Err(err) = self.world.apply(e) {
@@ -74,7 +74,7 @@ impl App {
                 }
             }
         }
-        self.pos = self.world.steps;
+        self.pos = self.world.steps();
         self.refresh_tick_start();
         if self.follow {
             self.selected = self.follow_target();
@@ -87,7 +87,7 @@ impl App {
         let start = self
             .find_back(self.pos.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. }))
             .unwrap_or(0);
-        if start != self.tick_start || self.tick_start_world.steps != start {
+        if start != self.tick_start || self.tick_start_world.steps() != start {
             self.tick_start = start;
             if let Ok(w) = self.branch_mut().timeline.state(start) {
                 self.tick_start_world = w;
@@ -109,7 +109,7 @@ impl App {
                 return Some(a.to_string());
             }
         }
-        self.world.clients.first().map(|c| c.id.clone())
+        self.world.clients().first().map(|c| c.id.clone())
     }
 
     /// First index ≥ from whose event satisfies `f`.

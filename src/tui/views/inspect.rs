@@ -107,9 +107,9 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
         chosen.sort_by_key(|id| order[id]);
         (chosen.iter().map(|s| s.to_string()).collect(), hidden)
     };
-    let users: Vec<&str> = app.world.clients.iter().filter(|c| c.kind == ClientKind::User).map(|c| c.id.as_str()).collect();
-    let items: Vec<&str> = app.world.clients.iter().filter(|c| c.kind == ClientKind::Item).map(|c| c.id.as_str()).collect();
-    let routers: Vec<&str> = app.world.routers.iter().map(|r| r.id.as_str()).collect();
+    let users: Vec<&str> = app.world.clients().iter().filter(|c| c.kind == ClientKind::User).map(|c| c.id.as_str()).collect();
+    let items: Vec<&str> = app.world.clients().iter().filter(|c| c.kind == ClientKind::Item).map(|c| c.id.as_str()).collect();
+    let routers: Vec<&str> = app.world.routers().iter().map(|r| r.id.as_str()).collect();
     let (u, uh) = pick(users);
     let (r, rh) = pick(routers);
     let (i, ih) = pick(items);
@@ -262,12 +262,12 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         lines.push(Line::from(Span::styled(" empty: no messages waiting", st(app, Role::Dim))));
     }
     for b in c.buffer.iter().take(area.height.saturating_sub(2) as usize) {
-        let m = app.world.messages.get(&b.message);
+        let m = app.world.messages().get(&b.message);
         let what = m
             .map(|m| m.content.iter().map(|d| format!("{} {:+.2}", s(&d.attr, 16), d.delta)).collect::<Vec<_>>().join(", "))
             .unwrap_or_default();
         let router = m.map(|m| m.router.clone()).unwrap_or_default();
-        let age = app.world.cursor.tick.saturating_sub(b.arrived_tick);
+        let age = app.world.cursor().tick.saturating_sub(b.arrived_tick);
         let held = b.held.as_ref().map(|h| format!(" · held by rule {} ({} steps)", h.rule, h.steps)).unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(format!(" m{} ← {} ", b.message, s(&router, 8)), if b.held.is_some() { st(app, Role::Hold) } else { st(app, Role::Flight) }),

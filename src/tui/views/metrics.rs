@@ -37,7 +37,7 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
         .x_axis(Axis::default().bounds([0.0, max_t]))
         .y_axis(Axis::default().bounds([lo, hi]).labels(vec![Span::raw(format!("{lo:.2}")), Span::raw(format!("{hi:.2}"))]));
     f.render_widget(chart, mid);
-    let c = &app.world.counters;
+    let c = &app.world.counters();
     let mut lines = vec![Line::from(format!(
         " so far: {} interactions · {} messages sent · {} accepted · {} held · {} rejected · {} rule edits · {} router edits",
         c.interactions, c.messages_sent, c.accepted, c.held, c.rejected, c.rule_edits, c.router_edits
@@ -45,7 +45,7 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
     if c.model_calls > 0 || c.tokens_in > 0 {
         lines.push(Line::from(format!(" model: {} calls · {} tokens in · {} out · {} failures", c.model_calls, c.tokens_in, c.tokens_out, c.model_failures)));
     }
-    match app.world.metrics.last() {
+    match app.world.metrics().last() {
         Some((step, split, values)) => lines.push(Line::from(format!(
             " evaluation at step {step} ({split}): {}",
             values.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(" · ")

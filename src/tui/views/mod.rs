@@ -119,8 +119,8 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let total = if app.live_done() { format!("{}", app.len()) } else { format!("{}+", app.len()) };
     let line = format!(
         " round {}/{rounds} · time step {} · {} / {} · step {} of {total} · {mode} · {} breakpoint(s) · follow {}",
-        app.world.cursor.round + 1,
-        app.world.cursor.tick,
+        app.world.cursor().round + 1,
+        app.world.cursor().tick,
         stage.phase(),
         stage.name(),
         app.pos.saturating_sub(1),
