@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod engine;
+#[cfg(feature = "fuzzing")]
 pub mod hardening;
 pub mod inputs;
 pub mod reasoner;

@@ -166,3 +166,119 @@ fn the_backward_phase_edits_rules_and_routers_with_evidence() {
     let evs = e.run_to_end(&mut Offline::new());
     assert!(!evs.iter().any(|e| matches!(e.body.kind(), "reward" | "gradient" | "rule_edited")));
 }
+
+/// A reasoner that answers from a fixed script instead of thinking: reflection sets the user's
+/// weight of each of the item's attributes to 0.9, routers pass their inbox on unchanged, every message is rejected, credit is empty, no edit is proposed. It
+/// remembers the stages it was asked, and can be told to fail for good after some batches.
+#[derive(Default)]
+struct Scripted {
+    asked: Vec<recnet::engine::protocol::ReasonStage>,
+    fail_after: Option<usize>,
+}
+
+impl recnet::engine::protocol::Reasoner for Scripted {
+    fn answer(&mut self, requests: &[recnet::engine::protocol::ReasonRequest]) -> Vec<recnet::engine::protocol::ReasonAnswer> {
+        use recnet::engine::protocol::{CreditAnswer, FilterVerdict, ReasonAnswer, ReasonRequest};
+        self.asked.extend(requests.iter().map(|r| r.stage()));
+        requests
+            .iter()
+            .map(|r| match r {
+                ReasonRequest::Reflect { item_attrs, .. } => ReasonAnswer::Reflect {
+                    user: item_attrs.keys().map(|a| (a.clone(), 0.9)).collect(),
+                    item: Default::default(),
+                    reason: "scripted".into(),
+                },
+                ReasonRequest::Filter { messages, .. } => ReasonAnswer::Filter {
+                    verdicts: messages
+                        .iter()
+                        .map(|m| FilterVerdict { message: m.message, rule: None, decision: Decision::Reject, weight: 0.0, reason: "scripted".into() })
+                        .collect(),
+                },
+                ReasonRequest::Integrate { profile, inbox, .. } => {
+                    ReasonAnswer::Integrate { profile: profile.clone(), message: inbox.clone(), summary: "scripted".into() }
+                }
+                ReasonRequest::Credit { items, .. } => {
+                    ReasonAnswer::Credit { items: items.iter().map(|_| CreditAnswer { shares: Vec::new(), reason: "scripted".into() }).collect() }
+                }
+                ReasonRequest::Gradient { .. } => ReasonAnswer::Gradient { direction: "keep".into(), edit: recnet::world::event::Edit::NoChange },
+                ReasonRequest::Optimise { .. } => {
+                    ReasonAnswer::Optimise { rules: None, rule: 0, before: String::new(), after: String::new(), reason: "scripted".into() }
+                }
+            })
+            .collect()
+    }
+
+    fn fatal(&mut self) -> Option<String> {
+        let batches = self.asked.len();
+        self.fail_after.filter(|n| batches > *n).map(|_| "scripted endpoint died".to_string())
+    }
+}
+
+fn demo_engine(rounds: u32) -> Engine {
+    let src = resolve_source(Some("demo"), None, 7).unwrap();
+    let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
+    Engine::new(&src.spec, cfg, 7, rounds)
+}
+
+#[test]
+fn answers_that_do_not_fit_are_refused_and_the_requests_keep_waiting() {
+    use recnet::engine::protocol::{AnswerError, ReasonStage, Reasoner};
+    use recnet::engine::Poll;
+    let mut e = demo_engine(1);
+    assert_eq!(e.answer(Vec::new()), Err(AnswerError::NotAwaiting));
+    let reqs = loop {
+        match e.poll() {
+            Poll::Events(_) => {}
+            Poll::Reason(reqs) => break reqs,
+            Poll::Done => panic!("the demo asks for reasoning"),
+        }
+    };
+    let steps = e.world().steps();
+    let mut script = Scripted::default();
+    let answers = script.answer(&reqs);
+    assert_eq!(e.answer(Vec::new()), Err(AnswerError::Count { expected: reqs.len(), got: 0 }));
+    // The first batch is reflection; a filter answer in its place is the wrong stage.
+    assert_eq!(reqs[0].stage(), ReasonStage::Reflect);
+    let mut wrong = answers.clone();
+    wrong[0] = recnet::engine::protocol::ReasonAnswer::Filter { verdicts: Vec::new() };
+    assert_eq!(e.answer(wrong), Err(AnswerError::Stage { index: 0, expected: ReasonStage::Reflect, got: ReasonStage::Filter }));
+    assert_eq!(e.world().steps(), steps, "a refused answer changes nothing");
+    match e.poll() {
+        Poll::Reason(again) => assert_eq!(again, reqs, "the same requests still wait"),
+        _ => panic!("the requests were dropped"),
+    }
+    e.answer(answers).unwrap();
+    assert!(matches!(e.poll(), Poll::Events(_) | Poll::Reason(_)));
+}
+
+#[test]
+fn a_scripted_reasoner_drives_the_whole_cycle() {
+    let mut e = demo_engine(1);
+    let mut script = Scripted::default();
+    let events = e.run_to_end(&mut script);
+    use recnet::engine::protocol::ReasonStage::*;
+    for stage in [Reflect, Filter, Integrate] {
+        assert!(script.asked.contains(&stage), "never asked to {stage}");
+    }
+    // Every message was rejected, as scripted, so nothing was assimilated.
+    assert!(!events.iter().any(|ev| matches!(ev.body, EventBody::Assimilated { .. })));
+    let decisions: Vec<Decision> = events.iter().filter_map(|ev| match ev.body { EventBody::FilterDecision { decision, .. } => Some(decision), _ => None }).collect();
+    assert!(!decisions.is_empty() && decisions.iter().all(|d| *d == Decision::Reject));
+    assert_eq!(e.world().counters().accepted, 0);
+    // The same script gives the same events.
+    assert_eq!(demo_engine(1).run_to_end(&mut Scripted::default()), events);
+}
+
+#[test]
+fn a_reasoner_that_fails_for_good_stops_the_run() {
+    let mut whole = demo_engine(1);
+    let all = whole.run_to_end(&mut Scripted::default());
+    let mut e = demo_engine(1);
+    let mut script = Scripted { fail_after: Some(3), ..Scripted::default() };
+    let events = e.run_to_end(&mut script);
+    assert!(events.len() < all.len(), "run_to_end went on past a fatal failure");
+    assert_eq!(events[..], all[..events.len()], "what came before the failure is unchanged");
+    let mut e = demo_engine(1);
+    let err = recnet::run::driver::drive(&mut e, &mut Scripted { fail_after: Some(3), ..Scripted::default() }, |_| Ok(())).unwrap_err();
+    assert_eq!(err.to_string(), "scripted endpoint died");
+}

@@ -114,7 +114,7 @@ pub fn events_csv_header() -> &'static str {
 pub fn event_csv_row(e: &Event) -> String {
     let (agent, router, message) = event_refs(e);
     let stage = e.body.stage();
-    let text = crate::analysis::narrate::narrate(e, &World::default());
+    let text = crate::analysis::narrate::narrate(e);
     format!(
         "{},{},{},{},{},{},{},{},{},{}\n",
         e.step,

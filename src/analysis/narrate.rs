@@ -1,7 +1,6 @@
 //! One plain sentence per event, for teaching and for headless runs.
 
 use crate::world::event::{Decision, Event, EventBody};
-use crate::world::World;
 
 fn deltas(d: &[crate::world::event::AttrDelta]) -> String {
     d.iter()
@@ -10,8 +9,8 @@ fn deltas(d: &[crate::world::event::AttrDelta]) -> String {
         .join(", ")
 }
 
-/// Describe `ev`; `world` is the state *before* the event (for names and context).
-pub fn narrate(ev: &Event, world: &World) -> String {
+/// Describe `ev` from what the event itself says (so a reader needs no world beside it).
+pub fn narrate(ev: &Event) -> String {
     let s = match &ev.body {
         EventBody::WorldCreated { vocabulary, dim } => {
             format!("The world starts with {} attribute phrases, embedded in {dim} dimensions.", vocabulary.len())
@@ -120,6 +119,5 @@ pub fn narrate(ev: &Event, world: &World) -> String {
             values.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(", ")
         ),
     };
-    let _ = world;
     crate::util::text::sanitize(&s, 0)
 }

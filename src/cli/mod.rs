@@ -111,14 +111,12 @@ fn demo(rounds: u32) -> Result<()> {
     let config = Config::from_layers(&src.config_tables, &[])?;
     let mut engine = recnet::engine::Engine::new(&src.spec, config, 7, rounds);
     let mut reasoner = Offline::new();
-    let mut shadow = recnet::world::World::new();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = recnet::run::driver::drive(&mut engine, &mut reasoner, |evs| {
         for ev in evs {
             use std::io::Write;
-            writeln!(out, "[{:>4}] {}", ev.step, recnet::analysis::narrate::narrate(ev, &shadow))?;
-            shadow.apply(ev).map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(out, "[{:>4}] {}", ev.step, recnet::analysis::narrate::narrate(ev))?;
         }
         Ok(())
     });
@@ -342,9 +340,18 @@ fn check_rules(file: &Path) -> Result<bool> {
         eprintln!("{name}:{e}");
     }
     if errors.is_empty() {
+        // lint counts rules; blank and comment lines are not rules, so map back to lines.
+        let rule_lines: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(i, l)| matches!(recnet::rules::parse_rule_line(l, i + 1), Ok(Some(_))))
+            .map(|(i, _)| i + 1)
+            .collect();
         for (i, warning) in recnet::rules::lint(&rules) {
-            let _ = i;
-            eprintln!("{name}: warning: {warning}");
+            match rule_lines.get(i) {
+                Some(line) => eprintln!("{name}:{line}: warning: {warning}"),
+                None => eprintln!("{name}: warning: {warning}"),
+            }
         }
         println!("{name}: {} rule(s) ok", rules.len());
     }

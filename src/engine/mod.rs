@@ -367,7 +367,7 @@ impl Engine {
             }
             Task::Optimise => {
                 for (req, ans) in reqs.iter().zip(answers) {
-                    let (ReasonRequest::Optimise { agent, edit, .. }, ReasonAnswer::Optimise { rules, rule, before, after, reason }) =
+                    let (ReasonRequest::Optimise { agent, .. }, ReasonAnswer::Optimise { rules, rule, before, after, reason }) =
                         (req, ans)
                     else {
                         continue;
@@ -377,7 +377,6 @@ impl Engine {
                         continue;
                     }
                     let (direction, evidence) = self.optimise_evidence.remove(agent).unwrap_or_default();
-                    let _ = edit;
                     let reason = crate::util::text::sanitize(&format!("{direction}; {reason}"), 400);
                     self.emit(EventBody::RuleEdited { agent: agent.clone(), rule, before, after, rules, reason, evidence });
                 }

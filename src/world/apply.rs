@@ -230,6 +230,8 @@ impl World {
                 c.buffer.retain(|b| b.message != *message);
                 if c.buffer.len() < before {
                     self.release(*message);
+                } else {
+                    self.forget_if_undelivered(*message, agent);
                 }
                 self.counters.overflowed += 1;
             }
@@ -412,6 +414,19 @@ impl World {
         let parsed = Arc::new(parse_rules(text)?);
         Arc::make_mut(&mut self.rule_sets).insert(text.to_string(), parsed.clone());
         Ok(parsed)
+    }
+
+    /// A message its recipient dropped on arrival (`drop_new`): once its last recipient has had
+    /// its turn and nobody holds it, nothing will ever refer to it again. Deliveries go out in
+    /// recipient order, so the last recipient's turn is the last one.
+    pub(super) fn forget_if_undelivered(&mut self, id: u64, agent: &str) {
+        let unheld_at_last = self
+            .messages
+            .get(&id)
+            .is_some_and(|m| m.refs == 0 && m.recipients.last().is_some_and(|r| r.agent == agent));
+        if unheld_at_last {
+            self.messages.remove(&id);
+        }
     }
 
     pub(super) fn release(&mut self, id: u64) {

@@ -9,6 +9,8 @@ pub mod embed;
 pub mod event;
 mod heap;
 mod relevance;
+#[cfg(test)]
+mod tests;
 
 pub use heap::HeapSize;
 pub use relevance::{score, ContentKey};

@@ -160,7 +160,7 @@ impl App {
         }
         let f = &self.log_filter;
         e.body.kind().contains(f.as_str())
-            || crate::analysis::narrate::narrate(e, &self.world).to_lowercase().contains(f.as_str())
+            || crate::analysis::narrate::narrate(e).to_lowercase().contains(f.as_str())
     }
 
     pub fn agent_order(&self) -> Vec<String> {

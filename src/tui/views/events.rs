@@ -68,7 +68,7 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
             Line::from(vec![
                 Span::styled(format!("{}{:>6} ", if here { "▶" } else { " " }, e.step), style),
                 Span::styled(format!("t{:<4} {:<22}", e.tick, e.body.kind()), kind_style),
-                Span::styled(s(&crate::analysis::narrate::narrate(e, &app.world), 300), style),
+                Span::styled(s(&crate::analysis::narrate::narrate(e), 300), style),
             ])
         })
         .collect();

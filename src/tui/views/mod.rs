@@ -99,7 +99,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let [narr, time, scrub, status] =
         Layout::vertical([Constraint::Length(2), Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let (text, kind) = match app.current_event() {
-        Some(e) => (crate::analysis::narrate::narrate(&e, &app.world), e.body.kind()),
+        Some(e) => (crate::analysis::narrate::narrate(&e), e.body.kind()),
         None => ("Nothing has happened yet.".to_string(), ""),
     };
     f.render_widget(
@@ -186,7 +186,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             f.render_widget(Clear, r);
             let mut lines = Vec::new();
             if let Some(e) = app.event(*step) {
-                lines.push(Line::from(Span::styled(s(&crate::analysis::narrate::narrate(&e, &app.world), 500), st(app, Role::Accent))));
+                lines.push(Line::from(Span::styled(s(&crate::analysis::narrate::narrate(&e), 500), st(app, Role::Accent))));
                 if let EventBody::ReasonExchange { prompt, reply, tokens_in, tokens_out, latency_ms, .. } = &e.body {
                     lines.push(Line::from(format!("tokens {tokens_in} in / {tokens_out} out · {latency_ms} ms")));
                     lines.push(Line::from(Span::styled("prompt:", st(app, Role::Dim))));
