@@ -179,5 +179,5 @@ fn flush(writer: &mut SessionWriter, pending: &mut Vec<Event>) -> Result<()> {
     for ev in pending.drain(..) {
         writer.write(&ev)?;
     }
-    writer.flush()
+    Ok(writer.flush()?)
 }

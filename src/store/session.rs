@@ -3,7 +3,7 @@
 
 use crate::engine::config::Config;
 use crate::world::event::Event;
-use anyhow::{Context, Result};
+use super::{io, StoreError};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -68,11 +68,11 @@ pub struct SessionWriter {
 }
 
 impl SessionWriter {
-    pub fn create(path: &Path, header: &Header) -> Result<SessionWriter> {
-        let file = File::create(path).with_context(|| format!("{}: cannot create session file", path.display()))?;
+    pub fn create(path: &Path, header: &Header) -> Result<SessionWriter, StoreError> {
+        let file = File::create(path).map_err(io(format!("{}: cannot create session file", path.display())))?;
         let mut w = SessionWriter { path: path.to_path_buf(), out: BufWriter::with_capacity(1 << 16, file), events_written: 0 };
         serde_json::to_writer(&mut w.out, header)?;
-        w.out.write_all(b"\n").and_then(|_| w.out.flush()).with_context(|| w.place())?;
+        w.out.write_all(b"\n").and_then(|_| w.out.flush()).map_err(io(w.place()))?;
         Ok(w)
     }
 
@@ -80,16 +80,16 @@ impl SessionWriter {
         format!("{}: write failed", self.path.display())
     }
 
-    pub fn write(&mut self, ev: &Event) -> Result<()> {
-        serde_json::to_writer(&mut self.out, ev).with_context(|| self.place())?;
-        self.out.write_all(b"\n").with_context(|| self.place())?;
+    pub fn write(&mut self, ev: &Event) -> Result<(), StoreError> {
+        serde_json::to_writer(&mut self.out, ev).map_err(|source| StoreError::JsonWrite { what: self.place(), source })?;
+        self.out.write_all(b"\n").map_err(io(self.place()))?;
         self.events_written += 1;
         Ok(())
     }
 
     /// Called at stage boundaries.
-    pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().with_context(|| self.place())
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        self.out.flush().map_err(io(self.place()))
     }
 }
 
@@ -159,24 +159,24 @@ pub struct SessionFile {
 }
 
 impl SessionFile {
-    pub fn open(path: &Path) -> Result<SessionFile> {
+    pub fn open(path: &Path) -> Result<SessionFile, StoreError> {
         use std::io::BufRead;
         let name = path.display().to_string();
-        let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+        let file = File::open(path).map_err(io(format!("{name}: cannot open")))?;
         let mut r = std::io::BufReader::with_capacity(1 << 20, file);
         let mut line = Vec::new();
-        r.read_until(b'\n', &mut line).with_context(|| format!("{name}: read failed"))?;
+        r.read_until(b'\n', &mut line).map_err(io(format!("{name}: read failed")))?;
         if line.is_empty() {
-            anyhow::bail!("{name}:1: empty file, no header");
+            return Err(StoreError::Other(format!("{name}:1: empty file, no header")));
         }
-        let header = parse_header(line.strip_suffix(b"\n").unwrap_or(&line)).map_err(|e| anyhow::anyhow!("{name}:1: {e}"))?;
+        let header = parse_header(line.strip_suffix(b"\n").unwrap_or(&line)).map_err(|error| StoreError::Line { file: name.clone(), line: 1, error })?;
         let file_len = r.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
         let mut pos = line.len() as u64;
         let mut line_start = pos;
         let mut offsets: Vec<u64> = Vec::new();
         loop {
             // Find line ends without keeping the bytes.
-            let buf = r.fill_buf().with_context(|| format!("{name}: read failed"))?;
+            let buf = r.fill_buf().map_err(io(format!("{name}: read failed")))?;
             if buf.is_empty() {
                 break;
             }
@@ -197,7 +197,7 @@ impl SessionFile {
             }
         }
         let torn_tail = line_start < pos;
-        let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+        let file = File::open(path).map_err(io(format!("{name}: cannot open")))?;
         Ok(SessionFile {
             path: path.to_path_buf(),
             header,
@@ -217,20 +217,20 @@ impl SessionFile {
     }
 
     /// Event `i` (0-based), read from disk.
-    pub fn event(&self, i: u64) -> Result<Event> {
+    pub fn event(&self, i: u64) -> Result<Event, StoreError> {
         use std::io::{BufRead, Seek, SeekFrom};
-        let off = *self.offsets.get(i as usize).with_context(|| format!("{}: no event {i}", self.path.display()))?;
+        let off = *self.offsets.get(i as usize).ok_or_else(|| StoreError::Other(format!("{}: no event {i}", self.path.display())))?;
         let mut f = self.file.borrow_mut();
         f.seek(SeekFrom::Start(off))?;
         let mut line = Vec::new();
         f.read_until(b'\n', &mut line)?;
         let line = line.strip_suffix(b"\n").unwrap_or(&line);
-        parse_event(line, i).map_err(|e| anyhow::anyhow!("{}:{}: {e}", self.path.display(), i + 2))
+        parse_event(line, i).map_err(|error| StoreError::Line { file: self.path.display().to_string(), line: i + 2, error })
     }
 
     /// Events `from..to`: their bytes read at once, and long ranges parsed on two threads
     /// (parsing JSON is most of what replaying a session costs).
-    pub fn events(&self, from: u64, to: u64) -> Result<Vec<Event>> {
+    pub fn events(&self, from: u64, to: u64) -> Result<Vec<Event>, StoreError> {
         use std::io::{Read, Seek, SeekFrom};
         let to = to.min(self.len());
         if from >= to {
@@ -243,7 +243,7 @@ impl SessionFile {
         {
             let mut f = self.file.borrow_mut();
             f.seek(SeekFrom::Start(start))?;
-            f.read_exact(&mut bytes).with_context(|| format!("{}: read failed", self.path.display()))?;
+            f.read_exact(&mut bytes).map_err(io(format!("{}: read failed", self.path.display())))?;
         }
         let (offsets, path, bytes) = (&self.offsets, &self.path, &bytes);
         let line = |i: usize| -> &[u8] {
@@ -252,9 +252,11 @@ impl SessionFile {
             let l = &bytes[a..b];
             l.strip_suffix(b"\n").unwrap_or(l)
         };
-        let parse_range = |lo: usize, hi: usize| -> Result<Vec<Event>> {
+        let parse_range = |lo: usize, hi: usize| -> Result<Vec<Event>, StoreError> {
             (lo..hi)
-                .map(|i| parse_event(line(i), i as u64).map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 2)))
+                .map(|i| {
+                    parse_event(line(i), i as u64).map_err(|error| StoreError::Line { file: path.display().to_string(), line: i as u64 + 2, error })
+                })
                 .collect()
         };
         const PARALLEL_FROM: usize = 512;
@@ -268,14 +270,14 @@ impl SessionFile {
             (first, later.join())
         });
         let mut out = first?;
-        out.extend(second.map_err(|_| anyhow::anyhow!("{}: a parser thread panicked", self.path.display()))??);
+        out.extend(second.map_err(|_| StoreError::Other(format!("{}: a parser thread panicked", self.path.display())))??);
         Ok(out)
     }
 }
 
 /// Read a whole session; a torn last line (crash mid-write) is dropped, any other bad line is an
 /// error naming it.
-pub fn read_session(path: &Path) -> Result<(Header, Vec<Event>)> {
+pub fn read_session(path: &Path) -> Result<(Header, Vec<Event>), StoreError> {
     let f = SessionFile::open(path)?;
     let events = f.events(0, f.len())?;
     Ok((f.header.clone(), events))

@@ -6,7 +6,7 @@
 //! indexes from a donor world.
 
 use crate::world::World;
-use anyhow::{anyhow, Context, Result};
+use super::{io, StoreError};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -21,12 +21,12 @@ pub struct DiskKeyframes {
 
 impl DiskKeyframes {
     /// A store in `dir`, or in the system's temporary directory (`TMPDIR`).
-    pub fn create(dir: Option<&std::path::Path>) -> Result<DiskKeyframes> {
+    pub fn create(dir: Option<&std::path::Path>) -> Result<DiskKeyframes, StoreError> {
         let file = match dir {
             Some(d) => tempfile::tempfile_in(d),
             None => tempfile::tempfile(),
         }
-        .context("creating a temporary file for keyframes")?;
+        .map_err(io("creating a temporary file for keyframes"))?;
         Ok(DiskKeyframes { file, end: 0, index: BTreeMap::new() })
     }
 
@@ -54,12 +54,12 @@ impl DiskKeyframes {
 
     /// Store `world` as the keyframe for its step. A failed write leaves the store as it was
     /// (the index only learns of a keyframe once all of it is written).
-    pub fn put(&mut self, world: &World) -> Result<()> {
-        let packed = rmp_serde::to_vec(world).context("encoding a keyframe")?;
+    pub fn put(&mut self, world: &World) -> Result<(), StoreError> {
+        let packed = rmp_serde::to_vec(world).map_err(|source| StoreError::Encode { what: "encoding a keyframe".into(), source })?;
         let bytes = lz4_flex::compress_prepend_size(&packed);
-        let len = u32::try_from(bytes.len()).map_err(|_| anyhow!("a keyframe of {} bytes is too large", bytes.len()))?;
-        self.file.seek(SeekFrom::Start(self.end)).context("writing a keyframe")?;
-        self.file.write_all(&bytes).context("writing a keyframe")?;
+        let len = u32::try_from(bytes.len()).map_err(|_| StoreError::Other(format!("a keyframe of {} bytes is too large", bytes.len())))?;
+        self.file.seek(SeekFrom::Start(self.end)).map_err(io("writing a keyframe"))?;
+        self.file.write_all(&bytes).map_err(io("writing a keyframe"))?;
         self.index.insert(world.steps(), (self.end, len));
         self.end += len as u64;
         Ok(())
@@ -67,17 +67,17 @@ impl DiskKeyframes {
 
     /// The keyframe at `step`, with its derived state rebuilt from `donor` (a world of the same
     /// session at `step` or later).
-    pub fn get(&mut self, step: u64, donor: &World) -> Result<World> {
-        let (offset, len) = *self.index.get(&step).ok_or_else(|| anyhow!("no keyframe on disk at step {step}"))?;
+    pub fn get(&mut self, step: u64, donor: &World) -> Result<World, StoreError> {
+        let (offset, len) = *self.index.get(&step).ok_or_else(|| StoreError::Other(format!("no keyframe on disk at step {step}")))?;
         let mut bytes = vec![0u8; len as usize];
-        self.file.seek(SeekFrom::Start(offset)).context("reading a keyframe")?;
-        self.file.read_exact(&mut bytes).context("reading a keyframe")?;
-        let packed = lz4_flex::decompress_size_prepended(&bytes).map_err(|e| anyhow!("keyframe at step {step}: {e}"))?;
-        let mut world: World = rmp_serde::from_slice(&packed).with_context(|| format!("decoding the keyframe at step {step}"))?;
+        self.file.seek(SeekFrom::Start(offset)).map_err(io("reading a keyframe"))?;
+        self.file.read_exact(&mut bytes).map_err(io("reading a keyframe"))?;
+        let packed = lz4_flex::decompress_size_prepended(&bytes).map_err(|e| StoreError::Other(format!("keyframe at step {step}: {e}")))?;
+        let mut world: World = rmp_serde::from_slice(&packed).map_err(|source| StoreError::Decode { what: format!("decoding the keyframe at step {step}"), source })?;
         if world.steps() != step {
-            return Err(anyhow!("the keyframe filed at step {step} holds step {}", world.steps()));
+            return Err(StoreError::Other(format!("the keyframe filed at step {step} holds step {}", world.steps())));
         }
-        world.rebuild_derived(donor).map_err(|e| anyhow!("keyframe at step {step}: {e}"))?;
+        world.rebuild_derived(donor).map_err(|e| StoreError::Other(format!("keyframe at step {step}: {e}")))?;
         Ok(world)
     }
 }

@@ -6,7 +6,7 @@ use crate::world::event::Event;
 use crate::store::session::SessionFile;
 use crate::store::spill::DiskKeyframes;
 use crate::world::World;
-use anyhow::{anyhow, Result};
+use super::StoreError;
 use std::collections::BTreeMap;
 
 /// Where the events come from: a file read on demand, or a log held in memory (live runs).
@@ -27,7 +27,7 @@ impl EventStore {
         self.len() == 0
     }
     /// Events `from..to`.
-    pub fn range(&self, from: u64, to: u64) -> Result<Vec<Event>> {
+    pub fn range(&self, from: u64, to: u64) -> Result<Vec<Event>, StoreError> {
         match self {
             EventStore::File(f) => f.events(from, to),
             EventStore::Memory(v) => {
@@ -37,10 +37,10 @@ impl EventStore {
             }
         }
     }
-    pub fn get(&self, i: u64) -> Result<Event> {
+    pub fn get(&self, i: u64) -> Result<Event, StoreError> {
         match self {
             EventStore::File(f) => f.event(i),
-            EventStore::Memory(v) => v.get(i as usize).cloned().ok_or_else(|| anyhow!("no event {i}")),
+            EventStore::Memory(v) => v.get(i as usize).cloned().ok_or_else(|| StoreError::Other(format!("no event {i}"))),
         }
     }
 }
@@ -172,7 +172,7 @@ impl Timeline {
     }
 
     /// The world with the first `n` events applied (`n` is clamped to the log's length).
-    pub fn state(&mut self, n: u64) -> Result<World> {
+    pub fn state(&mut self, n: u64) -> Result<World, StoreError> {
         let n = n.min(self.len());
         if let Some((_, w)) = self.recent.iter().rev().find(|(k, _)| *k == n) {
             return Ok(w.clone());
@@ -187,7 +187,7 @@ impl Timeline {
         while at < n {
             let events = if prefetched.is_empty() { self.store.range(at, (at + CHUNK).min(n))? } else { std::mem::take(&mut prefetched) };
             for ev in events {
-                world.apply(&ev).map_err(|e| anyhow!("step {}: {e}", ev.step))?;
+                world.apply(&ev).map_err(|error| StoreError::Apply { step: ev.step, error })?;
                 at += 1;
                 if stride != u64::MAX && at < n && (at - from) % stride == 0 {
                     self.recent.push((at, world.clone()));
@@ -211,7 +211,7 @@ impl Timeline {
     /// The closest known state at or before `n` to replay from: a recent state, a memory
     /// keyframe, or (when that saves enough events) a disk keyframe. From disk, the events after
     /// the keyframe are read and parsed while it decodes, and come back with it.
-    fn start_for(&mut self, n: u64) -> Result<(u64, World, Vec<Event>)> {
+    fn start_for(&mut self, n: u64) -> Result<(u64, World, Vec<Event>), StoreError> {
         let Known { key, cached, on_disk } = self.known(n);
         let best = cached.unwrap_or(key);
         let penalty = self.limits.disk_load_events.map_or_else(|| self.costs.load_in_events(), |e| e as f64);
@@ -227,7 +227,7 @@ impl Timeline {
                     let events = store.range(d, (d + CHUNK).min(n));
                     (load.join(), events)
                 });
-                let (world, took) = loaded.map_err(|_| anyhow!("loading the keyframe at step {d} panicked"))??;
+                let (world, took) = loaded.map_err(|_| StoreError::Other(format!("loading the keyframe at step {d} panicked")))??;
                 self.costs.load_nanos = Costs::mix(self.costs.load_nanos, took.as_nanos() as f64);
                 self.disk_loads += 1;
                 return Ok((d, world, events?));
@@ -338,7 +338,7 @@ impl Timeline {
     }
 
     /// The world after event `step` (so `at(0)` has the first event applied).
-    pub fn at(&mut self, step: u64) -> Result<World> {
+    pub fn at(&mut self, step: u64) -> Result<World, StoreError> {
         self.state(step + 1)
     }
 
