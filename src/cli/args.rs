@@ -178,8 +178,12 @@ pub(crate) enum Command {
         dataset: PathBuf,
         #[arg(long, default_value = "table")]
         format: String,
+        /// The first seed (k-means++, negative sampling, BPR initialisation).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Run seeds SEED, SEED+1, …: means over users and seeds, paired intervals over users.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        seeds: u64,
         /// Passes over the training interactions.
         #[arg(long, default_value_t = 1)]
         rounds: u32,

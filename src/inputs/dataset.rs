@@ -37,6 +37,9 @@ pub struct Dataset {
     pub items: BTreeMap<String, ItemInfo>,
     /// Training interactions in time order.
     pub train: Vec<(String, String)>,
+    /// The training interactions plus each user's validation interaction, in time order: what a
+    /// model has seen when it is tested (the validation interaction happened before the test one).
+    pub train_through_valid: Vec<(String, String)>,
     pub valid: Vec<EvalCase>,
     pub test: Vec<EvalCase>,
     /// Per user, an ordered list of candidate negatives (the `.random` line).
@@ -185,20 +188,36 @@ fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
     let mut per_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for (_, c) in &train_rows {
-        if !per_user.contains_key(&c.user) {
+        let seq = per_user.entry(c.user.clone()).or_default();
+        if seq.is_empty() {
             order.push(c.user.clone());
+            // A user's first row lists the items before its target: they are history too (the
+            // first of them appears in no other row).
+            seq.extend(c.history.iter().cloned());
         }
-        per_user.entry(c.user.clone()).or_default().push(c.target.clone());
+        seq.push(c.target.clone());
     }
-    let longest = per_user.values().map(|v| v.len()).max().unwrap_or(0);
-    let mut train = Vec::new();
-    for pos in 0..longest {
-        for u in &order {
-            if let Some(i) = per_user[u].get(pos) {
-                train.push((u.clone(), i.clone()));
+    let interleave = |per_user: &BTreeMap<String, Vec<String>>, order: &[String]| {
+        let longest = per_user.values().map(|v| v.len()).max().unwrap_or(0);
+        let mut out = Vec::new();
+        for pos in 0..longest {
+            for u in order {
+                if let Some(i) = per_user.get(u).and_then(|seq| seq.get(pos)) {
+                    out.push((u.clone(), i.clone()));
+                }
             }
         }
+        out
+    };
+    let train = interleave(&per_user, &order);
+    let mut through_valid = per_user.clone();
+    for c in &valid {
+        if !through_valid.contains_key(&c.user) {
+            order.push(c.user.clone());
+        }
+        through_valid.entry(c.user.clone()).or_default().push(c.target.clone());
     }
+    let train_through_valid = interleave(&through_valid, &order);
     let mut users: BTreeSet<String> = per_user.keys().cloned().collect();
     users.extend(valid.iter().chain(&test).map(|c| c.user.clone()));
     let mut used: BTreeSet<&String> = train.iter().map(|x| &x.1).collect();
@@ -214,7 +233,17 @@ fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
         let info = all_items.get(id).cloned().unwrap_or(ItemInfo { title: String::new(), categories: Vec::new() });
         items.insert(id.clone(), info);
     }
-    Ok(Dataset { name, dir: dir.to_path_buf(), users: users.into_iter().collect(), items, train, valid, test, negatives })
+    Ok(Dataset {
+        name,
+        dir: dir.to_path_buf(),
+        users: users.into_iter().collect(),
+        items,
+        train,
+        train_through_valid,
+        valid,
+        test,
+        negatives,
+    })
 }
 
 fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
@@ -245,6 +274,7 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
     let item_path = dir.join(format!("{name}.item"));
     let all_items = if item_path.exists() { read_items(&item_path)? } else { BTreeMap::new() };
     let mut held_out: BTreeSet<usize> = BTreeSet::new();
+    let mut tested: BTreeSet<usize> = BTreeSet::new();
     let mut valid = Vec::new();
     let mut test = Vec::new();
     for (user, seq) in &per_user {
@@ -256,12 +286,19 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
             valid.push(EvalCase { user: user.clone(), history: items[..n - 2].to_vec(), target: items[n - 2].clone() });
             held_out.insert(seq[n - 1].0);
             held_out.insert(seq[n - 2].0);
+            tested.insert(seq[n - 1].0);
         }
     }
     let train: Vec<(String, String)> = rows
         .iter()
         .enumerate()
         .filter(|(n, _)| !held_out.contains(n))
+        .map(|(_, r)| (r.2.clone(), r.3.clone()))
+        .collect();
+    let train_through_valid: Vec<(String, String)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| !tested.contains(n))
         .map(|(_, r)| (r.2.clone(), r.3.clone()))
         .collect();
     let mut item_ids: BTreeSet<String> = rows.iter().map(|r| r.3.clone()).collect();
@@ -289,10 +326,30 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
             (id, info)
         })
         .collect();
-    Ok(Dataset { name, dir: dir.to_path_buf(), users: per_user.keys().cloned().collect(), items, train, valid, test, negatives })
+    Ok(Dataset {
+        name,
+        dir: dir.to_path_buf(),
+        users: per_user.keys().cloned().collect(),
+        items,
+        train,
+        train_through_valid,
+        valid,
+        test,
+        negatives,
+    })
 }
 
 impl Dataset {
+    /// The dataset as a model evaluated on `split` sees it: for `test`, the validation
+    /// interactions are training interactions too.
+    pub fn for_split(&self, split: &str) -> Dataset {
+        let mut ds = self.clone();
+        if split == "test" {
+            ds.train = self.train_through_valid.clone();
+        }
+        ds
+    }
+
     /// Agent id of a dataset user / item.
     pub fn user_agent(id: &str) -> String {
         format!("u{id}")
@@ -378,12 +435,21 @@ mod tests {
         let ds = load_dataset(d.path(), 1).unwrap();
         assert_eq!(ds.name, "toy");
         assert_eq!(ds.users, vec!["1", "2"]);
-        assert_eq!(ds.train, vec![("1".into(), "11".into()), ("2".into(), "21".into()), ("1".into(), "12".into())]);
+        // Every history item trains, the first row's `item_id_list` included; users interleave by
+        // position in their history.
+        let pairs = |v: &[(&str, &str)]| v.iter().map(|(u, i)| (u.to_string(), i.to_string())).collect::<Vec<_>>();
+        assert_eq!(ds.train, pairs(&[("1", "10"), ("2", "20"), ("1", "11"), ("2", "21"), ("1", "12")]));
+        // Tested, a model has also seen the validation interaction.
+        assert_eq!(
+            ds.for_split("test").train,
+            pairs(&[("1", "10"), ("2", "20"), ("1", "11"), ("2", "21"), ("1", "12"), ("2", "22"), ("1", "13")])
+        );
+        assert_eq!(ds.for_split("valid").train, ds.train);
         assert_eq!(ds.test[0].target, "14");
         assert_eq!(ds.items["10"].categories, vec!["Jazz", "Bebop"]);
         assert_eq!(ds.negatives["1"][0], "20");
         let spec = ds.world_spec(3);
-        assert_eq!(spec.schedule.len(), 3);
+        assert_eq!(spec.schedule.len(), 5);
         assert!(spec.schedule.iter().all(|s| s.negative.is_some() && s.negative.as_ref() != Some(&s.item)));
     }
 
@@ -417,6 +483,8 @@ mod tests {
         assert_eq!(ds.test, vec![EvalCase { user: "1".into(), history: vec!["6".into(), "7".into(), "5".into()], target: "8".into() }]);
         assert_eq!(ds.valid[0].target, "5");
         assert_eq!(ds.train, vec![("2".into(), "5".into()), ("1".into(), "6".into()), ("1".into(), "7".into())]);
+        let tested = ds.for_split("test").train;
+        assert_eq!(tested, vec![("2".into(), "5".into()), ("1".into(), "6".into()), ("1".into(), "7".into()), ("1".into(), "5".into())]);
         assert_eq!(ds.items["5"].categories, vec!["Action", "Comedy", "1990s"]);
         assert_eq!(ds.items["7"].categories, vec!["Action"], "no year, no decade");
         assert!(ds.negatives["1"].iter().all(|i| i == "9"));
