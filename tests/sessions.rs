@@ -41,7 +41,8 @@ fn check_finds_the_bad_line_without_panicking() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("garbled.jsonl:120:"));
     // An event that refers to an agent that does not exist.
     let mut h: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    h[60] = h[60].replacen("\"agent\":\"", "\"agent\":\"ghost", 1);
+    let line = (60..h.len()).find(|i| h[*i].contains("\"agent\":\"")).expect("an event naming an agent");
+    h[line] = h[line].replacen("\"agent\":\"", "\"agent\":\"ghost", 1);
     let ghost = d.path().join("ghost.jsonl");
     std::fs::write(&ghost, h.join("\n") + "\n").unwrap();
     let o = bin().arg("check").arg(&ghost).output().unwrap();

@@ -51,15 +51,27 @@ pub fn narrate(ev: &Event) -> String {
             "{agent}'s change {attr} {}{delta:.2} goes to router {router} (similarity {similarity:.2}).",
             if *delta >= 0.0 { "+" } else { "" }
         ),
+        EventBody::ChoiceRouted { user, item, router } => {
+            format!("{user}'s choice of {item} goes to router {router}, to be passed on as evidence.")
+        }
         EventBody::RouterIntegrated { router, inbox, summary, .. } => {
             format!("Router {router} integrates {inbox} routed change(s). {summary}")
         }
-        EventBody::MessageSent { router, content, sources, recipients, .. } => format!(
-            "Router {router} sends {} (from {}) to {}.",
-            deltas(content),
-            sources.join(", "),
-            recipients.iter().map(|r| format!("{} ({:.2})", r.agent, r.relevance)).collect::<Vec<_>>().join(", ")
-        ),
+        EventBody::MessageSent { router, content, sources, recipients, evidence, .. } => {
+            let mut parts = Vec::new();
+            if !content.is_empty() {
+                parts.push(format!("{} (from {})", deltas(content), sources.join(", ")));
+            }
+            if !evidence.is_empty() {
+                let choices: Vec<String> = evidence.iter().map(|c| format!("{} chose {}", c.user, c.item)).collect();
+                parts.push(format!("the evidence that {}", choices.join(", ")));
+            }
+            format!(
+                "Router {router} sends {} to {}.",
+                parts.join(" and "),
+                recipients.iter().map(|r| format!("{} ({:.2})", r.agent, r.relevance)).collect::<Vec<_>>().join(", ")
+            )
+        }
         EventBody::MessageBuffered { agent, message, relevance } => {
             format!("Message {message} waits in {agent}'s buffer (relevance {relevance:.2}).")
         }
@@ -82,6 +94,24 @@ pub fn narrate(ev: &Event) -> String {
             "{agent} assimilates message {message} at weight {weight:.2}: {}.",
             changes.iter().map(|c| format!("{} {:.2}→{:.2}", c.attr, c.from, c.to)).collect::<Vec<_>>().join(", ")
         ),
+        EventBody::EvidenceStored { agent, message, router, .. } if entries_empty(&ev.body) => {
+            format!("{agent} knew every choice in message {message} from {router} already: nothing new to keep.")
+        }
+        EventBody::EvidenceStored { agent, message, router, entries } => format!(
+            "{agent} keeps message {message}'s evidence from {router}: {}.",
+            entries
+                .iter()
+                .map(|e| format!("{} (chosen by {}) trusted {:.2}→{:.2}", e.item, e.chooser, e.from, e.to))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        EventBody::GateUpdated { router, agent, item, from, to, .. } => {
+            let how = if to > from { "opens" } else { "closes" };
+            format!(
+                "Router {router}'s gate {how} to {to:.3} (was {from:.3}): its evidence {} {agent}'s real choice {item} against the negatives.",
+                if to > from { "favoured" } else { "worked against" }
+            )
+        }
         EventBody::Reward { agent, message, decision, item, with, without, reward, .. } => {
             let what = if *decision == Decision::Accept { "accepting" } else { "rejecting" };
             format!(
@@ -120,4 +150,8 @@ pub fn narrate(ev: &Event) -> String {
         ),
     };
     crate::util::text::sanitize(&s, 0)
+}
+
+fn entries_empty(body: &EventBody) -> bool {
+    matches!(body, EventBody::EvidenceStored { entries, .. } if entries.is_empty())
 }

@@ -3,6 +3,7 @@
 
 use crate::world::event::EventBody;
 use crate::engine::protocol::ReasonRequest;
+use crate::engine::reward::{user_counterfactual, Candidate, Outcome};
 use crate::util::r4;
 use std::collections::BTreeSet;
 use super::{Engine, Task};
@@ -14,16 +15,26 @@ impl Engine {
             return;
         }
         let s = self.schedule[k].clone();
+        let negatives = self.negatives_for(k);
+        self.learn_gates(&s.user, &s.item, &negatives);
         let attrs = |id: &str| self.world.client(id).map(|c| c.attrs.clone()).unwrap_or_default();
         let (user, item) = (attrs(&s.user), attrs(&s.item));
-        let negative = s.negative.as_deref().map(attrs);
+        let negative_attrs: Vec<(String, std::collections::BTreeMap<String, f64>)> =
+            negatives.iter().map(|n| (n.clone(), attrs(n))).collect();
+        let negative_candidates: Vec<Candidate> = negative_attrs.iter().map(|(id, a)| (id.as_str(), a)).collect();
         let probe = self.cfg.backward.probe_weight;
         let mut out = Vec::new();
         for (agent, is_user) in [(&s.user, true), (&s.item, false)] {
             let Some(c) = self.world.client(agent) else { continue };
             for p in &c.feedback {
                 let (with, without) = if is_user {
-                    crate::engine::reward::user_counterfactual(&c.attrs, &p.deltas, p.decision, probe, &item, negative.as_ref())
+                    let gate = self.world.gate(&p.router);
+                    let added: Vec<(String, f64)> = match p.decision {
+                        crate::world::event::Decision::Accept => p.evidence.iter().map(|(i, w)| (i.clone(), w * gate)).collect(),
+                        _ => self.would_be_evidence(agent, p.message, probe * gate),
+                    };
+                    let now = self.evidence_view(c, &s.item);
+                    user_counterfactual(&c.attrs, &p.deltas, now, &added, p.decision, probe, Outcome { item: (&s.item, &item), negatives: &negative_candidates })
                 } else {
                     crate::engine::reward::item_counterfactual(&user, &c.attrs, &p.deltas, p.decision, probe)
                 };

@@ -15,6 +15,18 @@ pub struct Config {
     pub buffer: BufferConfig,
     pub filter: FilterConfig,
     pub backward: BackwardConfig,
+    pub evidence: EvidenceConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceConfig {
+    pub enabled: bool,
+    pub gate_init: f64,
+    pub gate_rate: f64,
+    pub gate_max: f64,
+    pub learn_gate: bool,
+    pub window: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +61,21 @@ pub struct RouterConfig {
     pub message_attributes: usize,
     pub fan_out: usize,
     pub tau: f64,
+    pub behaviour_weight: f64,
+    pub items: ItemUpdates,
+    pub placebo: bool,
+}
+
+/// Which item agents a router's update may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemUpdates {
+    /// Any relevant item member.
+    All,
+    /// Only items the update would turn (the topic absent, or held with the opposite sign):
+    /// raising what an item already holds moves its score by almost nothing.
+    Direction,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +117,7 @@ pub struct BackwardConfig {
     pub max_edits_per_step: usize,
     pub retire_after_ticks: u64,
     pub max_fan_out: usize,
+    pub negatives: usize,
 }
 
 impl Default for Config {
@@ -152,6 +180,25 @@ impl Config {
         }
         if self.buffer.capacity == 0 {
             return Err(ConfigError::OutOfRange("buffer.capacity must be at least 1"));
+        }
+        let e = &self.evidence;
+        for (key, value) in [("evidence.gate_init", e.gate_init), ("evidence.gate_rate", e.gate_rate), ("evidence.gate_max", e.gate_max)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(ConfigError::Invalid(format!("{key} must be a finite number ≥ 0, not {value}")));
+            }
+        }
+        if e.gate_init > e.gate_max {
+            return Err(ConfigError::Invalid(format!("evidence.gate_init ({}) is above evidence.gate_max ({})", e.gate_init, e.gate_max)));
+        }
+        let w = self.routers.behaviour_weight;
+        if !(w.is_finite() && (0.0..=1.0).contains(&w)) {
+            return Err(ConfigError::Invalid(format!("routers.behaviour_weight must be in [0, 1], not {w}")));
+        }
+        if e.window > 256 {
+            return Err(ConfigError::Invalid("evidence.window must be at most 256".into()));
+        }
+        if self.backward.negatives > 64 {
+            return Err(ConfigError::Invalid("backward.negatives must be at most 64".into()));
         }
         crate::rules::parse_rules(&self.filter.default_rules).map_err(ConfigError::DefaultRules)?;
         Ok(())

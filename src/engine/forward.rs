@@ -1,12 +1,12 @@
 //! The forward phase's steps: filter requests and verdicts, reflection, routing, router
 //! integration and delivery into buffers. Each emits events through `Engine::emit`.
 
-use crate::engine::config::OverflowPolicy;
+use crate::engine::config::{ItemUpdates, OverflowPolicy};
 use crate::world::embed::cosine;
-use crate::world::event::{AttrChange, AttrDelta, ClientKind, Decision, EventBody, Recipient};
+use crate::world::event::{AttrChange, AttrDelta, Choice, ClientKind, Decision, EventBody, Recipient};
 use crate::engine::protocol::{FilterItem, FilterVerdict, ReasonRequest};
 use crate::rules::Polarity;
-use crate::util::{clip, r4};
+use crate::util::{clip, fnv1a, r4};
 use crate::world::profile_text;
 use std::collections::{BTreeMap, BTreeSet};
 use super::{Engine, Task};
@@ -15,11 +15,20 @@ impl Engine {
     pub(super) fn filter_request(&self, agent: &str) -> ReasonRequest {
         let c = self.world.client(agent).expect("activated agent exists");
         let tick = self.world.cursor().tick;
+        let receiver = self.world.client_ix(agent);
         let messages = c
             .buffer
             .iter()
             .filter_map(|b| {
                 let m = self.world.messages().get(&b.message)?;
+                let behaviour = receiver
+                    .map(|rx| {
+                        self.choosers(&m.sources, &m.evidence)
+                            .into_iter()
+                            .map(|ch| self.world.behaviour_similarity(rx, ch))
+                            .fold(0.0, f64::max)
+                    })
+                    .unwrap_or(0.0);
                 let router_credit = self.world.router(&m.router).map(|r| r.credit).unwrap_or(0.0);
                 Some(FilterItem {
                     message: m.id,
@@ -31,9 +40,14 @@ impl Engine {
                     topic: m.topic.clone(),
                     polarity: m.polarity,
                     strength: m.strength(),
-                    relevance: r4(self.world.relevance(c, &m.content)),
+                    relevance: if m.content.is_empty() {
+                        r4(behaviour)
+                    } else {
+                        self.blend_relevance(behaviour, self.world.relevance(c, &m.content))
+                    },
                     support: self.world.support(c, m),
                     age: tick.saturating_sub(b.arrived_tick),
+                    evidence: m.evidence.len(),
                     text: m.text.clone(),
                     held_by: b.held.as_ref().map(|h| (h.rule, h.steps)),
                 })
@@ -88,6 +102,7 @@ impl Engine {
                     weight: r4(v.weight),
                     changes,
                 });
+                self.store_evidence(agent, v.message, r4(v.weight));
             }
         }
     }
@@ -173,9 +188,26 @@ impl Engine {
         }
     }
 
+    /// Routers that received real choices but no attribute moves this step still pass the choices
+    /// on: their profile stays as it is.
+    pub(super) fn integrate_choices_only(&mut self) {
+        let idle: Vec<(String, BTreeMap<String, f64>, String)> = self
+            .world
+            .routers()
+            .iter()
+            .filter(|r| r.inbox.is_empty() && r.choices.last().is_some_and(|c| c.tick == self.world.cursor().tick))
+            .map(|r| (r.id.clone(), r.profile.clone(), r.summary.clone()))
+            .collect();
+        for (router, profile, summary) in idle {
+            self.integrate(&router, profile, Vec::new(), summary);
+        }
+    }
+
     pub(super) fn integrate(&mut self, router: &str, profile: BTreeMap<String, f64>, content: Vec<AttrDelta>, summary: String) {
         let Some(r) = self.world.router(router) else { return };
         let inbox = r.inbox.len();
+        // Captured before `router_integrated` empties the router's inbox.
+        let evidence: Vec<Choice> = if self.cfg.evidence.enabled { r.choices.clone() } else { Vec::new() };
         let mut sources: Vec<String> = Vec::new();
         for x in &r.inbox {
             if !sources.contains(&x.agent) {
@@ -205,6 +237,7 @@ impl Engine {
             .collect();
         let source_kind = sources
             .first()
+            .or(evidence.first().map(|c| &c.user))
             .and_then(|s| self.world.client(s))
             .map(|c| c.kind)
             .unwrap_or(ClientKind::User);
@@ -214,35 +247,97 @@ impl Engine {
             changes,
             new_attributes,
             summary,
+            keep_choices: if self.cfg.evidence.enabled { self.cfg.evidence.window } else { 0 },
         });
         let content: Vec<AttrDelta> = content
             .into_iter()
             .filter(|d| d.delta.is_finite() && d.delta != 0.0)
             .map(|d| AttrDelta { attr: d.attr, delta: r4(d.delta.clamp(-1.0, 1.0)) })
             .collect();
-        let Some(top) = content.iter().max_by(|a, b| a.delta.abs().total_cmp(&b.delta.abs()).then(b.attr.cmp(&a.attr)))
-        else {
-            return;
-        };
-        let (topic, polarity) = (top.attr.clone(), Polarity::of(top.delta));
-        let r = self.world.router(router).expect("router exists");
+        let top = content.iter().max_by(|a, b| a.delta.abs().total_cmp(&b.delta.abs()).then(b.attr.cmp(&a.attr)));
+        if let Some(top) = top {
+            let (topic, polarity) = (top.attr.clone(), Polarity::of(top.delta));
+            self.send(router, sources.clone(), source_kind, content.clone(), topic, polarity, Vec::new());
+        }
+        // The community's choices go in a message of their own, to the members who share behaviour
+        // with the choosers, when there is a fresh one.
+        let fresh = evidence.last().is_some_and(|c| c.tick == self.world.cursor().tick);
+        if fresh {
+            // About the newest chosen item's strongest attribute (what topic rules can read).
+            let strongest = evidence.last().and_then(|c| self.world.client(&c.item)).and_then(|i| {
+                i.attrs.iter().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(a.0))).map(|(a, _)| a.clone())
+            });
+            if let Some(topic) = strongest {
+                self.send(router, Vec::new(), ClientKind::User, Vec::new(), topic, Polarity::Up, evidence);
+            }
+        }
+    }
+
+    /// Send one message to its most relevant members (or, as the placebo control, to random ones).
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &mut self,
+        router: &str,
+        sources: Vec<String>,
+        source_kind: ClientKind,
+        content: Vec<AttrDelta>,
+        topic: String,
+        polarity: Polarity,
+        evidence: Vec<Choice>,
+    ) {
+        let Some(r) = self.world.router(router) else { return };
         let content_key = self.world.content_key(&content);
-        let source_ix: Vec<usize> = sources.iter().filter_map(|s| self.world.client_ix(s)).collect();
+        let choosers = self.choosers(&sources, &evidence);
+        // Receivers are found by who chose this step: the rest of the window is passed on to them
+        // too, for whom it concerns.
+        let tick = self.world.cursor().tick;
+        let fresh: Vec<Choice> = evidence.iter().filter(|c| c.tick == tick).cloned().collect();
+        let behaviour = self.behaviour_relevance(&self.choosers(&sources, &fresh));
+        let mut excluded: Vec<usize> = sources.iter().filter_map(|s| self.world.client_ix(s)).collect();
+        excluded.extend(&choosers);
         let tau = r.tau;
+        let items = self.cfg.routers.items;
+        let has_content = !content.is_empty();
+        // An item may receive only what would turn it (see `ItemUpdates`), and never choices;
+        // users always may.
+        let eligible = |ix: usize| -> bool {
+            let c = &self.world.clients()[ix];
+            match (c.kind, items) {
+                (ClientKind::User, _) => true,
+                (ClientKind::Item, _) if !has_content => false,
+                (ClientKind::Item, ItemUpdates::All) => true,
+                (ClientKind::Item, ItemUpdates::None) => false,
+                (ClientKind::Item, ItemUpdates::Direction) => {
+                    c.attrs.get(&topic).is_none_or(|w| (*w > 0.0) != (polarity == Polarity::Up))
+                }
+            }
+        };
         // Rank by relevance, ties by creation order (the index): numbers only in the hot loop.
         let mut scored: Vec<(f64, usize)> = r
             .member_ix
             .iter()
-            .filter(|ix| !source_ix.contains(ix))
-            .map(|ix| (r4(self.world.relevance_to(&content_key, *ix)), *ix))
-            .filter(|(rel, _)| *rel >= tau)
+            .copied()
+            .filter(|ix| !excluded.contains(ix) && eligible(*ix))
+            .map(|ix| {
+                let b = behaviour.get(&ix).copied().unwrap_or(0.0);
+                let rel = if has_content { self.blend_relevance(b, self.world.relevance_to(&content_key, ix)) } else { r4(b) };
+                (rel, ix)
+            })
             .collect();
-        let by_relevance = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if scored.len() > r.fan_out && r.fan_out > 0 {
-            scored.select_nth_unstable_by(r.fan_out - 1, by_relevance);
+        if self.cfg.routers.placebo {
+            // The control: as many receivers, drawn at random instead of by relevance.
+            let salt = self.world.next_message_id();
+            scored.sort_by_key(|(_, ix)| fnv1a(format!("{salt}/{ix}").as_bytes()));
+        } else {
+            scored.retain(|(rel, _)| *rel >= tau);
+            let by_relevance = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+            if scored.len() > r.fan_out && r.fan_out > 0 {
+                scored.select_nth_unstable_by(r.fan_out - 1, by_relevance);
+            }
+            scored.truncate(r.fan_out);
+            scored.sort_by(by_relevance);
         }
         scored.truncate(r.fan_out);
-        scored.sort_by(by_relevance);
         let candidates: Vec<(String, f64)> =
             scored.into_iter().map(|(rel, ix)| (self.world.clients()[ix].id.clone(), rel)).collect();
         if candidates.is_empty() {
@@ -252,8 +347,13 @@ impl Engine {
         let moves: Vec<String> = content
             .iter()
             .map(|d| format!("{} {}{:.2}", d.attr, if d.delta >= 0.0 { "+" } else { "" }, d.delta))
+            .chain(evidence.iter().map(|c| format!("{} chose {}", c.user, c.item)))
             .collect();
-        let text = format!("{router}: {} (from {})", moves.join(", "), sources.join(", "));
+        let text = if evidence.is_empty() {
+            format!("{router}: {} (from {})", moves.join(", "), sources.join(", "))
+        } else {
+            format!("{router}: {}", moves.join(", "))
+        };
         let recipients: Vec<Recipient> =
             candidates.iter().map(|(a, rel)| Recipient { agent: a.clone(), relevance: *rel }).collect();
         self.emit(EventBody::MessageSent {
@@ -266,6 +366,7 @@ impl Engine {
             polarity,
             text,
             recipients: recipients.clone(),
+            evidence,
         });
         for rc in recipients {
             self.tasks.push_back(Task::Deliver { message: id, agent: rc.agent, relevance: rc.relevance, drained: false });

@@ -11,6 +11,7 @@
 mod backward;
 pub mod config;
 mod drive;
+mod evidence;
 mod forward;
 pub mod protocol;
 pub mod reward;
@@ -60,6 +61,10 @@ pub struct Engine {
     awaiting: Option<(Task, Vec<ReasonRequest>)>,
     out: Vec<Event>,
     tick_changes: Vec<(String, Vec<AttrDelta>)>,
+    /// This step's real choices (user, item), routed as evidence.
+    tick_choices: Vec<(String, String)>,
+    /// Item clients by index, for drawing extra negatives (filled on first use).
+    item_pool: Vec<usize>,
     /// Clients that read their buffer this tick (candidates for retiring unused rules).
     tick_activated: BTreeSet<String>,
     /// Reward events of the interaction being credited, in request order.
@@ -94,6 +99,8 @@ impl Engine {
             awaiting: None,
             out: Vec::new(),
             tick_changes: Vec::new(),
+            tick_choices: Vec::new(),
+            item_pool: Vec::new(),
             tick_activated: BTreeSet::new(),
             pending_credit: Vec::new(),
             optimise_evidence: BTreeMap::new(),
@@ -225,6 +232,7 @@ impl Engine {
                     negative: s.negative.clone(),
                     index: k,
                 });
+                self.tick_choices.push((s.user.clone(), s.item.clone()));
                 self.tasks.push_front(Task::Reflect(k));
                 self.tasks.push_front(Task::Receive { agent: s.item, reason: "interacted" });
                 self.tasks.push_front(Task::Receive { agent: s.user, reason: "interacted" });
@@ -273,7 +281,10 @@ impl Engine {
                 };
                 self.awaiting = Some((task, vec![req]));
             }
-            Task::Route => self.route(),
+            Task::Route => {
+                self.route();
+                self.route_choices();
+            }
             Task::Integrate => {
                 let reqs: Vec<ReasonRequest> = self
                     .world
@@ -291,6 +302,7 @@ impl Engine {
                 if !reqs.is_empty() {
                     self.awaiting = Some((task, reqs));
                 } else {
+                    self.integrate_choices_only();
                     self.tasks.push_back(Task::Backward);
                 }
             }
@@ -326,6 +338,7 @@ impl Engine {
                         self.integrate(router, profile, message, summary);
                     }
                 }
+                self.integrate_choices_only();
                 self.tasks.push_back(Task::Backward);
             }
             Task::Rewards(_) => {

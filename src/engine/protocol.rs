@@ -52,6 +52,9 @@ pub struct FilterItem {
     pub relevance: f64,
     pub support: usize,
     pub age: u64,
+    /// How many real choices the message carries as evidence.
+    #[serde(default)]
+    pub evidence: usize,
     pub text: String,
     /// Rule (1-based) and its hold length, if a hold rule holds it.
     pub held_by: Option<(usize, u32)>,

@@ -105,6 +105,7 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
             fan_out: cfg.routers.fan_out,
             tau: cfg.routers.tau,
             summary,
+            gate: if cfg.evidence.enabled { cfg.evidence.gate_init } else { 0.0 },
         });
     }
     out

@@ -192,6 +192,7 @@ pub fn filter_one(
         router_credit: m.router_credit,
         support: m.support as f64,
         age: m.age as f64,
+        evidence: m.evidence as f64,
         receiver_attrs: attrs,
         like_threshold,
     };

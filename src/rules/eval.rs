@@ -39,6 +39,7 @@ pub struct FilterInput<'a> {
     pub router_credit: f64,
     pub support: f64,
     pub age: f64,
+    pub evidence: f64,
     pub receiver_attrs: &'a BTreeMap<String, f64>,
     pub like_threshold: f64,
 }
@@ -51,6 +52,7 @@ impl FilterInput<'_> {
             Field::RouterCredit => self.router_credit,
             Field::Support => self.support,
             Field::Age => self.age,
+            Field::Evidence => self.evidence,
             _ => f64::NAN,
         }
     }

@@ -73,6 +73,7 @@ pub enum Field {
     RouterCredit,
     Support,
     Age,
+    Evidence,
 }
 
 pub const FIELDS: &[(&str, Field, &str)] = &[
@@ -86,6 +87,7 @@ pub const FIELDS: &[(&str, Field, &str)] = &[
     ("router.credit", Field::RouterCredit, "the sending router's credit so far"),
     ("support", Field::Support, "other buffered messages agreeing on topic and polarity"),
     ("age", Field::Age, "steps the message has waited in the buffer"),
+    ("evidence", Field::Evidence, "how many real choices of the community the message carries"),
 ];
 
 impl Field {
@@ -101,7 +103,7 @@ impl Field {
     pub fn is_numeric(self) -> bool {
         matches!(
             self,
-            Field::Relevance | Field::Strength | Field::RouterCredit | Field::Support | Field::Age
+            Field::Relevance | Field::Strength | Field::RouterCredit | Field::Support | Field::Age | Field::Evidence
         )
     }
 }
@@ -268,6 +270,7 @@ mod tests {
             router_credit: 0.0,
             support: 0.0,
             age: 0.0,
+            evidence: 0.0,
             receiver_attrs: &attrs,
             like_threshold: 0.1,
         };
@@ -307,7 +310,8 @@ mod tests {
                 Just(Field::Strength),
                 Just(Field::RouterCredit),
                 Just(Field::Support),
-                Just(Field::Age)
+                Just(Field::Age),
+                Just(Field::Evidence)
             ];
             let text_field = prop_oneof![
                 Just(Field::Topic),

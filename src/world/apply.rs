@@ -2,7 +2,8 @@
 //! around it (rebuilding derived indexes after a keyframe is loaded).
 
 use crate::world::embed::Embedder;
-use crate::world::event::{AttrChange, AttrDelta, Decision, Event, EventBody, Evidence};
+use crate::world::event::{AttrChange, AttrDelta, Choice, Decision, Event, EventBody, Evidence};
+use crate::world::evidence;
 use crate::rules::{parse_rules, Rule};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -76,10 +77,12 @@ impl World {
                     routers: BTreeSet::new(),
                     last_extracted: Vec::new(),
                     interactions: 0,
+                    history: Vec::new(),
+                    evidence: Vec::new(),
                 }));
                 self.refresh_interest(ix);
             }
-            EventBody::RouterCreated { router, attributes, profile, members, fan_out, tau, summary } => {
+            EventBody::RouterCreated { router, attributes, profile, members, fan_out, tau, summary, gate } => {
                 if self.router_index.contains_key(router) {
                     return Err(ApplyError(format!("{kind}: router {router} exists already")));
                 }
@@ -97,6 +100,8 @@ impl World {
                     tau: *tau,
                     credit: 0.0,
                     inbox: Vec::new(),
+                    choices: Vec::new(),
+                    gate: *gate,
                     summary: summary.clone(),
                     messages_sent: 0,
                     centroid: Vec::new(),
@@ -114,8 +119,17 @@ impl World {
                 self.cursor.started = true;
             }
             EventBody::Interaction { user, item, index, .. } => {
-                self.client_mut(user, kind)?.interactions += 1;
-                self.client_mut(item, kind)?.interactions += 1;
+                let (user_ix, item_ix) = (self.client_ix(user), self.client_ix(item));
+                let u = self.client_mut(user, kind)?;
+                u.interactions += 1;
+                if let Some(i) = item_ix {
+                    insert_sorted(&mut u.history, i as u32);
+                }
+                let i = self.client_mut(item, kind)?;
+                i.interactions += 1;
+                if let Some(u) = user_ix {
+                    insert_sorted(&mut i.history, u as u32);
+                }
                 self.cursor.next_index = index + 1;
                 self.counters.interactions += 1;
             }
@@ -163,10 +177,18 @@ impl World {
                 });
                 self.counters.attributes_routed += 1;
             }
-            EventBody::RouterIntegrated { router, changes, new_attributes, summary, .. } => {
+            EventBody::ChoiceRouted { user, item, router } => {
+                self.client_mut(user, kind)?;
+                self.client_mut(item, kind)?;
+                let tick = ev.tick;
+                self.router_mut(router, kind)?.choices.push(Choice { user: user.clone(), item: item.clone(), tick });
+            }
+            EventBody::RouterIntegrated { router, changes, new_attributes, summary, keep_choices, .. } => {
                 let r = self.router_mut(router, kind)?;
                 set_weights(&mut r.profile, changes);
                 r.inbox.clear();
+                let stale = r.choices.len().saturating_sub(*keep_choices);
+                r.choices.drain(..stale);
                 r.summary = summary.clone();
                 let grew = !new_attributes.is_empty();
                 r.attributes.extend(new_attributes.iter().cloned());
@@ -186,9 +208,15 @@ impl World {
                 polarity,
                 text,
                 recipients,
+                evidence,
             } => {
                 if self.messages.contains_key(message) {
                     return Err(ApplyError(format!("{kind}: message {message} exists already")));
+                }
+                for who in sources.iter().chain(recipients.iter().map(|r| &r.agent)).chain(evidence.iter().flat_map(|c| [&c.user, &c.item])) {
+                    if self.client_ix(who).is_none() {
+                        return Err(ApplyError(format!("{kind}: message {message} names unknown agent {who}")));
+                    }
                 }
                 self.router_mut(router, kind)?.messages_sent += 1;
                 self.messages.insert(
@@ -203,8 +231,11 @@ impl World {
                         polarity: *polarity,
                         text: text.clone(),
                         recipients: recipients.clone(),
+                        evidence: evidence.clone(),
                         tick: ev.tick,
-                        refs: 0,
+                        // One reference per delivery still to happen: each passes to the buffer
+                        // entry it becomes, or is released if the delivery is refused.
+                        refs: recipients.len() as u32,
                     }),
                 );
                 self.next_message = self.next_message.max(message + 1);
@@ -213,9 +244,6 @@ impl World {
             EventBody::MessageBuffered { agent, message, relevance } => {
                 self.known_message(*message, kind)?;
                 let tick = ev.tick;
-                if let Some(m) = self.messages.get_mut(message) {
-                    Arc::make_mut(m).refs += 1;
-                }
                 self.client_mut(agent, kind)?.buffer.push(Buffered {
                     message: *message,
                     arrived_tick: tick,
@@ -226,13 +254,9 @@ impl World {
             }
             EventBody::BufferOverflow { agent, message, .. } => {
                 let c = self.client_mut(agent, kind)?;
-                let before = c.buffer.len();
+                // The evicted buffer entry's reference, or (drop_new) the refused delivery's.
                 c.buffer.retain(|b| b.message != *message);
-                if c.buffer.len() < before {
-                    self.release(*message);
-                } else {
-                    self.forget_if_undelivered(*message, agent);
-                }
+                self.release(*message);
                 self.counters.overflowed += 1;
             }
             EventBody::Activated { agent, .. } => {
@@ -262,7 +286,15 @@ impl World {
                     // Deltas of an acceptance are filled in by the assimilation that follows. The
                     // buffer entry's reference passes to the pending reward.
                     let deltas = if *decision == Decision::Reject { content } else { Vec::new() };
-                    c.feedback.push(Arc::new(Pending { message: *message, router, rule: *rule, decision: *decision, relevance, deltas }));
+                    c.feedback.push(Arc::new(Pending {
+                        message: *message,
+                        router,
+                        rule: *rule,
+                        decision: *decision,
+                        relevance,
+                        deltas,
+                        evidence: Vec::new(),
+                    }));
                     if c.feedback.len() > FEEDBACK_CAP {
                         evicted = Some(c.feedback.remove(0).message);
                     }
@@ -300,6 +332,48 @@ impl World {
                 }
                 let ix = self.client_index[agent];
                 self.refresh_interest(ix);
+            }
+            EventBody::EvidenceStored { agent, message, router, entries } => {
+                self.known_message(*message, kind)?;
+                self.router_mut(router, kind)?;
+                let tick = ev.tick;
+                let c = self.client_mut(agent, kind)?;
+                for e in entries {
+                    if !(e.to.is_finite() && (0.0..=1.0).contains(&e.to)) {
+                        return Err(ApplyError(format!("{kind}: evidence weight {} for {} is outside [0, 1]", e.to, e.item)));
+                    }
+                    evidence::store(
+                        &mut c.evidence,
+                        evidence::EvidenceEntry {
+                            item: e.item.clone(),
+                            weight: e.to,
+                            router: router.clone(),
+                            chooser: e.chooser.clone(),
+                            tick,
+                            trust: e.trust,
+                        },
+                    );
+                }
+                let mut settled = false;
+                if let Some(pos) = c.feedback.iter().position(|p| p.message == *message) {
+                    if entries.is_empty() && c.feedback[pos].deltas.is_empty() {
+                        // Accepted but changed nothing: no outcome to wait for.
+                        c.feedback.remove(pos);
+                        settled = true;
+                    } else {
+                        Arc::make_mut(&mut c.feedback[pos]).evidence =
+                            entries.iter().map(|e| (e.item.clone(), e.to - e.from)).collect();
+                    }
+                }
+                if settled {
+                    self.release(*message);
+                }
+            }
+            EventBody::GateUpdated { router, to, .. } => {
+                if !(to.is_finite() && *to >= 0.0) {
+                    return Err(ApplyError(format!("{kind}: gate {to} of {router} is not a finite non-negative number")));
+                }
+                self.router_mut(router, kind)?.gate = *to;
             }
             EventBody::Reward { agent, message, .. } => {
                 let c = self.client_mut(agent, kind)?;
@@ -416,18 +490,6 @@ impl World {
         Ok(parsed)
     }
 
-    /// A message its recipient dropped on arrival (`drop_new`): once its last recipient has had
-    /// its turn and nobody holds it, nothing will ever refer to it again. Deliveries go out in
-    /// recipient order, so the last recipient's turn is the last one.
-    pub(super) fn forget_if_undelivered(&mut self, id: u64, agent: &str) {
-        let unheld_at_last = self
-            .messages
-            .get(&id)
-            .is_some_and(|m| m.refs == 0 && m.recipients.last().is_some_and(|r| r.agent == agent));
-        if unheld_at_last {
-            self.messages.remove(&id);
-        }
-    }
 
     pub(super) fn release(&mut self, id: u64) {
         if let Some(m) = self.messages.get_mut(&id) {
@@ -486,4 +548,11 @@ impl World {
         Ok(())
     }
 
+}
+
+/// Insert into a sorted list, once.
+fn insert_sorted(list: &mut Vec<u32>, x: u32) {
+    if let Err(pos) = list.binary_search(&x) {
+        list.insert(pos, x);
+    }
 }

@@ -65,6 +65,27 @@ pub struct AttrDelta {
     pub delta: f64,
 }
 
+/// A real choice a router passes on as evidence: `user` chose `item` at `tick`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub user: String,
+    pub item: String,
+    pub tick: u64,
+}
+
+/// One evidence entry a receiver stored or reinforced: its trust in the item moved `from` → `to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceChange {
+    pub item: String,
+    pub chooser: String,
+    pub from: f64,
+    pub to: f64,
+    /// The accept weight: with the receiver's current behaviour similarity to the chooser, what
+    /// the entry counts for when ranking.
+    #[serde(default)]
+    pub trust: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recipient {
     pub agent: String,
@@ -93,6 +114,9 @@ pub enum EventBody {
         fan_out: usize,
         tau: f64,
         summary: String,
+        /// How much receivers' scores trust this router's evidence (learned in the backward phase).
+        #[serde(default)]
+        gate: f64,
     },
     RoundStarted { index: u32 },
     TickStarted { index: u64, interactions: usize },
@@ -111,6 +135,8 @@ pub enum EventBody {
     AttributesExtracted { agent: String, changed: Vec<AttrDelta> },
     MembershipChanged { router: String, agent: String, joined: bool },
     AttributeRouted { agent: String, attr: String, delta: f64, router: String, similarity: f64 },
+    /// A real choice goes to the router of the chosen item's community, to be passed on as evidence.
+    ChoiceRouted { user: String, item: String, router: String },
     RouterIntegrated {
         router: String,
         /// How many routed attributes were integrated.
@@ -119,6 +145,9 @@ pub enum EventBody {
         #[serde(default)]
         new_attributes: Vec<String>,
         summary: String,
+        /// How many of its most recent choices the router keeps to pass on again.
+        #[serde(default)]
+        keep_choices: usize,
     },
     MessageSent {
         message: u64,
@@ -131,6 +160,9 @@ pub enum EventBody {
         polarity: Polarity,
         text: String,
         recipients: Vec<Recipient>,
+        /// The community's choices this message carries as evidence.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        evidence: Vec<Choice>,
     },
     MessageBuffered { agent: String, message: u64, relevance: f64 },
     /// A message lost to a full buffer (policy drop_oldest or drop_new).
@@ -154,6 +186,9 @@ pub enum EventBody {
         reason: String,
     },
     Assimilated { agent: String, message: u64, weight: f64, changes: Vec<AttrChange> },
+    /// An accepted message's choices enter the receiver's evidence memory (beside its profile),
+    /// each trusted by the accept weight times the receiver's similarity to the chooser.
+    EvidenceStored { agent: String, message: u64, router: String, entries: Vec<EvidenceChange> },
     /// Backward phase: the receiver's next real interaction scores a message it accepted (or
     /// rejected): the true item's margin with and without the message's contribution.
     Reward {
@@ -206,6 +241,17 @@ pub enum EventBody {
         tau_to: f64,
         reason: String,
         evidence: Vec<u64>,
+    },
+    /// Backward phase: a router's gate (how much its evidence counts in receivers' scores) moved,
+    /// learned from whether its evidence would have ranked a receiver's real choice higher.
+    GateUpdated {
+        router: String,
+        agent: String,
+        item: String,
+        from: f64,
+        to: f64,
+        /// Mean over the negatives of (1 − P(choice wins)) × (evidence for the choice − for the negative).
+        gradient: f64,
     },
     /// A model exchange: what was asked and answered, so replays never call the model again.
     ReasonExchange {
@@ -270,6 +316,7 @@ impl EventBody {
             EventBody::AttributesExtracted { .. } => "attributes_extracted",
             EventBody::MembershipChanged { .. } => "membership_changed",
             EventBody::AttributeRouted { .. } => "attribute_routed",
+            EventBody::ChoiceRouted { .. } => "choice_routed",
             EventBody::RouterIntegrated { .. } => "router_integrated",
             EventBody::MessageSent { .. } => "message_sent",
             EventBody::MessageBuffered { .. } => "message_buffered",
@@ -277,6 +324,7 @@ impl EventBody {
             EventBody::Activated { .. } => "activated",
             EventBody::FilterDecision { .. } => "filter_decision",
             EventBody::Assimilated { .. } => "assimilated",
+            EventBody::EvidenceStored { .. } => "evidence_stored",
             EventBody::Reward { .. } => "reward",
             EventBody::CreditAssigned { .. } => "credit_assigned",
             EventBody::Gradient { .. } => "gradient",
@@ -284,6 +332,7 @@ impl EventBody {
             EventBody::RulesReplaced { .. } => "rules_replaced",
             EventBody::RouterEdited { .. } => "router_edited",
             EventBody::RouterStrategyEdited { .. } => "router_strategy_edited",
+            EventBody::GateUpdated { .. } => "gate_updated",
             EventBody::ReasonExchange { .. } => "reason_exchange",
             EventBody::ReasonFailed { .. } => "reason_failed",
             EventBody::Metrics { .. } => "metrics",
@@ -299,18 +348,21 @@ impl EventBody {
             EventBody::RoundStarted { .. } | EventBody::TickStarted { .. } | EventBody::Interaction { .. } => {
                 Stage::Interaction
             }
-            EventBody::Activated { .. } | EventBody::FilterDecision { .. } | EventBody::Assimilated { .. } => {
+            EventBody::Activated { .. }
+            | EventBody::FilterDecision { .. }
+            | EventBody::Assimilated { .. }
+            | EventBody::EvidenceStored { .. } => {
                 Stage::Reception
             }
             EventBody::ProfileUpdated { .. } | EventBody::MembershipChanged { .. } => Stage::Reflection,
             EventBody::AttributesExtracted { .. } => Stage::Extraction,
-            EventBody::AttributeRouted { .. } => Stage::Routing,
+            EventBody::AttributeRouted { .. } | EventBody::ChoiceRouted { .. } => Stage::Routing,
             EventBody::RouterIntegrated { .. } => Stage::Integration,
             EventBody::MessageSent { .. } | EventBody::MessageBuffered { .. } | EventBody::BufferOverflow { .. } => {
                 Stage::Propagation
             }
             EventBody::Reward { .. } => Stage::Reward,
-            EventBody::CreditAssigned { .. } => Stage::Credit,
+            EventBody::CreditAssigned { .. } | EventBody::GateUpdated { .. } => Stage::Credit,
             EventBody::Gradient { .. } => Stage::Gradient,
             EventBody::RuleEdited { .. } | EventBody::RouterStrategyEdited { .. } => Stage::Optimisation,
             EventBody::RulesReplaced { .. } | EventBody::RouterEdited { .. } => Stage::Setup,

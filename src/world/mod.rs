@@ -7,6 +7,7 @@
 mod apply;
 pub mod embed;
 pub mod event;
+pub mod evidence;
 mod heap;
 mod relevance;
 #[cfg(test)]
@@ -48,6 +49,13 @@ pub struct Client {
     /// What this client's last reflection changed (shown by the inspector).
     pub last_extracted: Vec<AttrDelta>,
     pub interactions: u64,
+    /// Counterparts of this client's real interactions (a user's items, an item's users) as client
+    /// indices, sorted: relevance by shared behaviour reads them.
+    #[serde(default)]
+    pub history: Vec<u32>,
+    /// Items its community chose, as evidence beside the profile (see `evidence`).
+    #[serde(default)]
+    pub evidence: Vec<evidence::EvidenceEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +76,9 @@ pub struct Pending {
     pub relevance: f64,
     /// Accepted: what assimilation changed. Rejected: the message's content.
     pub deltas: Vec<AttrDelta>,
+    /// Accepted: the evidence weight it added, per item (for the counterfactual without it).
+    #[serde(default)]
+    pub evidence: Vec<(String, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +108,13 @@ pub struct Router {
     pub tau: f64,
     pub credit: f64,
     pub inbox: Vec<Routed>,
+    /// Real choices routed here: this step's, and the most recent earlier ones the router keeps
+    /// (`evidence.window`), passed on as evidence with its next message.
+    #[serde(default)]
+    pub choices: Vec<event::Choice>,
+    /// Trust receivers' scores give this router's evidence, learned in the backward phase.
+    #[serde(default)]
+    pub gate: f64,
     pub summary: String,
     pub messages_sent: u64,
     #[serde(skip)]
@@ -117,6 +135,8 @@ pub struct Message {
     pub polarity: Polarity,
     pub text: String,
     pub recipients: Vec<Recipient>,
+    #[serde(default)]
+    pub evidence: Vec<event::Choice>,
     pub tick: u64,
     /// Buffer entries and pending rewards that still refer to this message; at zero the message is
     /// forgotten, so a long run's state does not grow with every message ever sent.

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::rules::Polarity;
-use crate::world::event::{AttrChange, AttrDelta, ClientKind, CreditShare, Decision, Edit, Event, EventBody, Recipient};
+use crate::world::event::{AttrChange, AttrDelta, Choice, ClientKind, CreditShare, Decision, Edit, Event, EventBody, EvidenceChange, Recipient};
 use std::collections::BTreeMap;
 
 struct W {
@@ -35,6 +35,7 @@ impl W {
             fan_out: 2,
             tau: 0.15,
             summary: "jazz".into(),
+            gate: 0.5,
         });
         w
     }
@@ -73,6 +74,7 @@ impl W {
             polarity: Polarity::Up,
             text: "Bebop +0.3".into(),
             recipients: recipients.iter().map(|a| Recipient { agent: a.to_string(), relevance: 0.5 }).collect(),
+            evidence: vec![],
         });
     }
 
@@ -167,7 +169,7 @@ fn routing_fills_the_inbox_and_integration_empties_it() {
     let mut w = W::new();
     w.ok(EventBody::AttributeRouted { agent: "u1".into(), attr: "Bebop".into(), delta: 0.3, router: "R1".into(), similarity: 0.7 });
     assert_eq!(w.world.router("R1").unwrap().inbox.len(), 1);
-    w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 1, changes: vec![change("Bebop", 0.0, 0.2)], new_attributes: vec!["Bebop".into()], summary: "jazz, bebop".into() });
+    w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 1, changes: vec![change("Bebop", 0.0, 0.2)], new_attributes: vec!["Bebop".into()], summary: "jazz, bebop".into(), keep_choices: 0 });
     let r = w.world.router("R1").unwrap();
     assert!(r.inbox.is_empty());
     assert_eq!(r.profile.get("Bebop"), Some(&0.2));
@@ -190,6 +192,7 @@ fn a_message_lives_while_a_buffer_or_a_pending_reward_holds_it() {
         polarity: Polarity::Up,
         text: String::new(),
         recipients: vec![],
+        evidence: vec![],
     })
     .to_string()
     .contains("exists already"));
@@ -345,7 +348,7 @@ fn every_kind_names_its_serialised_tag() {
     w.ok(EventBody::AttributesExtracted { agent: "u1".into(), changed: vec![] });
     w.ok(EventBody::MembershipChanged { router: "R1".into(), agent: "u2".into(), joined: false });
     w.ok(EventBody::AttributeRouted { agent: "u1".into(), attr: "Bebop".into(), delta: 0.1, router: "R1".into(), similarity: 0.5 });
-    w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 1, changes: vec![], new_attributes: vec![], summary: String::new() });
+    w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 1, changes: vec![], new_attributes: vec![], summary: String::new(), keep_choices: 0 });
     w.send(1, &["u1", "i1"]);
     w.buffer("u1", 1);
     w.buffer("i1", 1);
@@ -363,12 +366,107 @@ fn every_kind_names_its_serialised_tag() {
     w.ok(EventBody::ReasonExchange { stage: "filter".into(), model: String::new(), prompt: String::new(), reply: String::new(), tokens_in: 0, tokens_out: 0, latency_ms: 0, cache_hit: false });
     w.ok(EventBody::ReasonFailed { stage: "filter".into(), error: String::new(), fallback: String::new() });
     w.ok(EventBody::Metrics { split: "valid".into(), values: BTreeMap::new() });
+    w.ok(EventBody::ChoiceRouted { user: "u1".into(), item: "i1".into(), router: "R1".into() });
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 0.6, gradient: 0.1 });
+    w.send(2, &["u2"]);
+    w.buffer("u2", 2);
+    w.decide("u2", 2, 1, Decision::Accept);
+    w.ok(EventBody::EvidenceStored { agent: "u2".into(), message: 2, router: "R1".into(), entries: vec![] });
     let mut kinds = std::collections::BTreeSet::new();
     for ev in &w.log {
         let tag = serde_json::to_value(ev).unwrap()["kind"].as_str().map(str::to_string);
         assert_eq!(tag.as_deref(), Some(ev.body.kind()), "{ev:?}");
         kinds.insert(ev.body.kind());
     }
-    // Every variant of EventBody (27 today): a new one belongs in the list above.
-    assert_eq!(kinds.len(), 27, "{kinds:?}");
+    // Every variant of EventBody (30 today): a new one belongs in the list above.
+    assert_eq!(kinds.len(), 30, "{kinds:?}");
+}
+
+#[test]
+fn choices_become_evidence_that_ranks_by_current_similarity() {
+    let mut w = W::new();
+    // Both users chose i1: their histories overlap entirely.
+    for (k, user) in ["u1", "u2"].iter().enumerate() {
+        w.ok(EventBody::Interaction { user: (*user).into(), item: "i1".into(), negative: None, index: k });
+    }
+    let i1 = w.world.client_ix("i1").unwrap() as u32;
+    assert_eq!(w.client("u1").history, vec![i1]);
+    assert_eq!(w.client("i1").history.len(), 2, "an item's history is its users");
+    let (u1, u2) = (w.world.client_ix("u1").unwrap(), w.world.client_ix("u2").unwrap());
+    assert!((w.world.behaviour_similarity(u1, u2) - 1.0).abs() < 1e-12);
+    // u2's choice goes to R1, which keeps one choice past integration.
+    w.ok(EventBody::ChoiceRouted { user: "u2".into(), item: "i1".into(), router: "R1".into() });
+    w.ok(EventBody::ChoiceRouted { user: "u2".into(), item: "i1".into(), router: "R1".into() });
+    w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 0, changes: vec![], new_attributes: vec![], summary: String::new(), keep_choices: 1 });
+    assert_eq!(w.world.router("R1").unwrap().choices.len(), 1, "the window keeps the most recent");
+    let choice = Choice { user: "u2".into(), item: "i1".into(), tick: 0 };
+    w.ok(EventBody::MessageSent {
+        message: 1,
+        router: "R1".into(),
+        sources: vec![],
+        source_kind: ClientKind::User,
+        content: vec![],
+        topic: "Jazz".into(),
+        polarity: Polarity::Up,
+        text: String::new(),
+        recipients: vec![Recipient { agent: "u1".into(), relevance: 1.0 }],
+        evidence: vec![choice.clone()],
+    });
+    assert_eq!(w.world.messages()[&1].evidence, vec![choice]);
+    w.buffer("u1", 1);
+    w.decide("u1", 1, 1, Decision::Accept);
+    w.ok(EventBody::EvidenceStored {
+        agent: "u1".into(),
+        message: 1,
+        router: "R1".into(),
+        entries: vec![EvidenceChange { item: "i1".into(), chooser: "u2".into(), from: 0.0, to: 0.8, trust: 0.8 }],
+    });
+    let u = w.client("u1").clone();
+    assert_eq!(u.evidence.len(), 1);
+    assert_eq!(u.feedback[0].evidence, vec![("i1".to_string(), 0.8)], "what the reward will take away");
+    // Gate 0.5 × trust 0.8 × similarity 1.0.
+    assert!((w.world.evidence_score(&u, "i1") - 0.4).abs() < 1e-12);
+    let item = w.client("i1").clone();
+    assert!((w.world.rank_score(&u, &item) - (score(&u.attrs, &item.attrs) + 0.4)).abs() < 1e-12);
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1.0, gradient: 0.5 });
+    assert!((w.world.evidence_score(&w.client("u1").clone(), "i1") - 0.8).abs() < 1e-12);
+    assert!(w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: -1.0, gradient: 0.0 }).to_string().contains("gate"));
+    assert!(w
+        .refused(EventBody::EvidenceStored {
+            agent: "u1".into(),
+            message: 1,
+            router: "R1".into(),
+            entries: vec![EvidenceChange { item: "i1".into(), chooser: "u2".into(), from: 0.0, to: 1.5, trust: 0.8 }],
+        })
+        .to_string()
+        .contains("outside [0, 1]"));
+    // A message naming an agent nobody knows is refused.
+    assert!(w
+        .refused(EventBody::MessageSent {
+            message: 2,
+            router: "R1".into(),
+            sources: vec![],
+            source_kind: ClientKind::User,
+            content: vec![],
+            topic: String::new(),
+            polarity: Polarity::Up,
+            text: String::new(),
+            recipients: vec![Recipient { agent: "ghost".into(), relevance: 1.0 }],
+            evidence: vec![],
+        })
+        .to_string()
+        .contains("ghost"));
+}
+
+#[test]
+fn an_acceptance_that_changed_nothing_is_settled_at_once() {
+    let mut w = W::new();
+    w.send(1, &["u1"]);
+    w.buffer("u1", 1);
+    w.decide("u1", 1, 1, Decision::Accept);
+    w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![] });
+    assert_eq!(w.client("u1").feedback.len(), 1);
+    w.ok(EventBody::EvidenceStored { agent: "u1".into(), message: 1, router: "R1".into(), entries: vec![] });
+    assert!(w.client("u1").feedback.is_empty(), "nothing to wait for");
+    assert!(!w.world.messages().contains_key(&1), "and the message is released");
 }

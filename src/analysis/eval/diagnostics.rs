@@ -28,6 +28,12 @@ pub struct Diagnostics {
     /// Rule edits other than retiring an unused rule.
     pub rule_edits_learned: u64,
     pub router_edits: u64,
+    /// Evidence entries stored or reinforced in receivers' memories.
+    pub evidence_stored: u64,
+    pub gate_updates: u64,
+    /// The routers' gates at the end of the run (mean), and the largest.
+    pub gate_mean: f64,
+    pub gate_max: f64,
 }
 
 pub fn diagnose(model: &str, events: &[Event]) -> Diagnostics {
@@ -35,6 +41,7 @@ pub fn diagnose(model: &str, events: &[Event]) -> Diagnostics {
     let mut kinds: HashMap<&str, ClientKind> = HashMap::new();
     let mut reached: BTreeSet<&str> = BTreeSet::new();
     let mut zero = 0u64;
+    let mut gates: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
     for ev in events {
         match &ev.body {
             EventBody::AgentCreated { agent, agent_kind, .. } => {
@@ -76,10 +83,22 @@ pub fn diagnose(model: &str, events: &[Event]) -> Diagnostics {
                 }
             }
             EventBody::RouterStrategyEdited { .. } => d.router_edits += 1,
+            EventBody::RouterCreated { router, gate, .. } => {
+                gates.insert(router, *gate);
+            }
+            EventBody::EvidenceStored { entries, .. } => d.evidence_stored += entries.len() as u64,
+            EventBody::GateUpdated { router, to, .. } => {
+                d.gate_updates += 1;
+                gates.insert(router, *to);
+            }
             _ => {}
         }
     }
     d.users_reached = reached.len();
+    if !gates.is_empty() {
+        d.gate_mean = gates.values().sum::<f64>() / gates.len() as f64;
+        d.gate_max = gates.values().fold(0.0, |a, b| a.max(*b));
+    }
     d.zero_reward_share = if d.rewards == 0 { 0.0 } else { zero as f64 / d.rewards as f64 };
     d
 }

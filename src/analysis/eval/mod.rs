@@ -73,6 +73,8 @@ pub fn variants() -> Vec<Variant> {
         v("recnet-minus-buffer", "messages read on arrival, no buffering", &["buffer.enabled=false"]),
         v("recnet-minus-filter", "every message assimilated at full weight", &["filter.enabled=false"]),
         v("recnet-minus-backward", "no rewards, credit or rule/router edits", &["backward.enabled=false"]),
+        v("recnet-minus-evidence", "messages carry attribute moves only: no evidence of choices", &["evidence.enabled=false"]),
+        v("recnet-placebo", "the same kind of messages, delivered to random members (control)", &["routers.placebo=true"]),
     ]
 }
 
@@ -97,7 +99,7 @@ pub fn recnet_model(
 
 fn world_score(world: &crate::world::World, user: &str, item: &str) -> f64 {
     match (world.client(&Dataset::user_agent(user)), world.client(&Dataset::item_agent(item))) {
-        (Some(u), Some(i)) => crate::world::score(&u.attrs, &i.attrs),
+        (Some(u), Some(i)) => world.rank_score(u, i),
         _ => f64::NAN,
     }
 }
@@ -370,6 +372,10 @@ fn average_diagnostics(model: &str, runs: &[Diagnostics]) -> Diagnostics {
         rule_edits: round(&|d| d.rule_edits as f64),
         rule_edits_learned: round(&|d| d.rule_edits_learned as f64),
         router_edits: round(&|d| d.router_edits as f64),
+        evidence_stored: round(&|d| d.evidence_stored as f64),
+        gate_updates: round(&|d| d.gate_updates as f64),
+        gate_mean: avg(&|d| d.gate_mean),
+        gate_max: avg(&|d| d.gate_max),
     }
 }
 
@@ -404,10 +410,10 @@ pub fn render_table(r: &Report) -> String {
         };
         o.push_str(&format!("  {:<24}{:>+8.4} [{:+.4}, {:+.4}]  {verdict}\n", p.baseline, p.mean_diff, p.ci_low, p.ci_high));
     }
-    o.push_str("\npropagation, per run: deliveries to users/items · users reached · rewards exactly 0 · accepted messages that helped/hurt the next choice · rule edits (learned) · router edits\n");
+    o.push_str("\npropagation, per run: deliveries to users/items · users reached · rewards exactly 0 · accepted messages that helped/hurt the next choice · rule edits (learned) · router edits · evidence entries stored · gates at the end (mean/max)\n");
     for d in &r.diagnostics {
         o.push_str(&format!(
-            "  {:<24}{:>6}/{:<6} {:>4}/{:<4} {:>5.1}% {:>5}/{:<5} {:>4} ({}) {:>4}\n",
+            "  {:<24}{:>6}/{:<6} {:>4}/{:<4} {:>5.1}% {:>5}/{:<5} {:>4} ({}) {:>4} {:>6} {:.2}/{:.2}\n",
             d.model,
             d.deliveries_to_users,
             d.deliveries_to_items,
@@ -418,7 +424,10 @@ pub fn render_table(r: &Report) -> String {
             d.accepted_hurt,
             d.rule_edits,
             d.rule_edits_learned,
-            d.router_edits
+            d.router_edits,
+            d.evidence_stored,
+            d.gate_mean,
+            d.gate_max
         ));
     }
     o

@@ -1,0 +1,212 @@
+//! Evidence and gates in the engine: real choices routed to the chosen item's community, the
+//! receivers an update reaches by shared behaviour, what an accepted message leaves in a receiver's
+//! evidence memory, the extra negatives rewards compare against, and each router's gate learned at
+//! the receivers' real interactions.
+
+use crate::world::embed::cosine;
+use crate::world::event::{Choice, ClientKind, EventBody, EvidenceChange};
+use crate::world::evidence::held;
+use crate::util::{fnv1a, r4};
+use std::collections::HashMap;
+use super::Engine;
+
+impl Engine {
+    /// Route this step's real choices: each goes to the router whose community best matches the
+    /// chosen item's attributes.
+    pub(super) fn route_choices(&mut self) {
+        let choices = std::mem::take(&mut self.tick_choices);
+        if !self.cfg.evidence.enabled || !self.cfg.routers.enabled || self.world.routers().is_empty() {
+            return;
+        }
+        for (user, item) in choices {
+            let Some(i) = self.world.client(&item) else { continue };
+            let total: f64 = i.attrs.values().map(|w| w.abs()).sum();
+            let mut best: Option<(String, f64)> = None;
+            for r in self.world.routers() {
+                let mut s = 0.0;
+                for (a, w) in &i.attrs {
+                    let sim = if r.attributes.contains(a) { 1.0 } else { cosine(&self.world.attr_vec(a), &r.centroid) };
+                    s += w.abs() * sim;
+                }
+                let s = if total > 0.0 { s / total } else { 0.0 };
+                if best.as_ref().is_none_or(|b| s > b.1) {
+                    best = Some((r.id.clone(), s));
+                }
+            }
+            if let Some((router, _)) = best {
+                self.emit(EventBody::ChoiceRouted { user, item, router });
+            }
+        }
+    }
+
+    /// For every client sharing behaviour with any of `choosers`: the highest similarity.
+    pub(super) fn behaviour_relevance(&self, choosers: &[usize]) -> HashMap<usize, f64> {
+        let mut best: HashMap<usize, f64> = HashMap::new();
+        for c in choosers {
+            for (f, s) in self.world.behaviour_neighbours(*c) {
+                let e = best.entry(f).or_insert(0.0);
+                if s > *e {
+                    *e = s;
+                }
+            }
+        }
+        best
+    }
+
+    /// The users a message speaks for: the user sources of its attribute moves and its choosers.
+    pub(super) fn choosers(&self, sources: &[String], evidence: &[Choice]) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for id in sources.iter().chain(evidence.iter().map(|c| &c.user)) {
+            if let Some(ix) = self.world.client_ix(id) {
+                if self.world.clients()[ix].kind == ClientKind::User && !out.contains(&ix) {
+                    out.push(ix);
+                }
+            }
+        }
+        out
+    }
+
+    /// Relevance of a message to a receiver: behaviour (shared interactions with the clients it
+    /// speaks for) mixed with how its attribute moves match the receiver's interests.
+    pub(super) fn blend_relevance(&self, behaviour: f64, content: f64) -> f64 {
+        let w = self.cfg.routers.behaviour_weight;
+        r4(w * behaviour + (1.0 - w) * content)
+    }
+
+    /// An accepted message's choices, as the receiver's evidence: each trusted by the accept
+    /// weight times the receiver's behaviour similarity to its chooser. Items the receiver already
+    /// chose teach it nothing.
+    pub(super) fn store_evidence(&mut self, agent: &str, message: u64, weight: f64) {
+        let Some(m) = self.world.messages().get(&message).cloned() else { return };
+        let Some(rx) = self.world.client_ix(agent) else { return };
+        let receiver = &self.world.clients()[rx];
+        if m.evidence.is_empty() || receiver.kind != ClientKind::User || weight <= 0.0 {
+            return;
+        }
+        let mut entries: Vec<EvidenceChange> = Vec::new();
+        for ch in &m.evidence {
+            let (Some(item_ix), Some(chooser_ix)) = (self.world.client_ix(&ch.item), self.world.client_ix(&ch.user)) else {
+                continue;
+            };
+            if receiver.history.binary_search(&(item_ix as u32)).is_ok() || chooser_ix == rx {
+                continue;
+            }
+            let sim = self.world.behaviour_similarity(rx, chooser_ix);
+            if sim <= 0.0 {
+                continue;
+            }
+            // A choice heard again is not new evidence: it keeps the stronger of the two trusts.
+            let from = held(&receiver.evidence, &ch.item, &ch.user);
+            let to = r4((weight * sim).min(1.0));
+            if to <= from || entries.iter().any(|e| e.item == ch.item && e.chooser == ch.user) {
+                continue;
+            }
+            entries.push(EvidenceChange { item: ch.item.clone(), chooser: ch.user.clone(), from, to, trust: weight });
+        }
+        // Also when nothing was new: the receiver knew every choice, and the message has no outcome
+        // left to score (`apply` settles it).
+        self.emit(EventBody::EvidenceStored { agent: agent.to_string(), message, router: m.router.clone(), entries });
+    }
+
+    /// The evidence a rejected message would have left, at `scale` (for its would-be reward).
+    pub(super) fn would_be_evidence(&self, agent: &str, message: u64, scale: f64) -> Vec<(String, f64)> {
+        let (Some(m), Some(rx)) = (self.world.messages().get(&message), self.world.client_ix(agent)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, f64)> = Vec::new();
+        for ch in &m.evidence {
+            let Some(chooser) = self.world.client_ix(&ch.user) else { continue };
+            let sim = self.world.behaviour_similarity(rx, chooser);
+            if sim > 0.0 && !out.iter().any(|(i, _)| *i == ch.item) {
+                out.push((ch.item.clone(), scale * sim));
+            }
+        }
+        out
+    }
+
+    /// A user's gated evidence for one item and over all items, with the pool's size.
+    pub(super) fn evidence_view(&self, user: &crate::world::Client, item: &str) -> crate::engine::reward::EvidenceView {
+        let total = user.evidence.iter().map(|e| self.world.entry_weight(user, e) * self.world.gate(&e.router)).sum();
+        crate::engine::reward::EvidenceView { for_item: self.world.evidence_score(user, item), total, pool: self.item_pool.len() }
+    }
+
+    /// The negatives an interaction is judged against: its own, then `backward.negatives` more,
+    /// drawn by a stable hash of the interaction (no state to carry, the same on every replay)
+    /// from the items the user has not chosen.
+    pub(super) fn negatives_for(&mut self, k: usize) -> Vec<String> {
+        let s = &self.schedule[k];
+        let mut out: Vec<String> = s.negative.iter().cloned().collect();
+        if self.item_pool.is_empty() {
+            self.item_pool =
+                self.world.clients().iter().enumerate().filter(|(_, c)| c.kind == ClientKind::Item).map(|(ix, _)| ix).collect();
+        }
+        let Some(user) = self.world.client(&s.user) else { return out };
+        let pool = &self.item_pool;
+        let want = self.cfg.backward.negatives;
+        let target = out.len() + want;
+        for j in 0..want * 8 {
+            if out.len() >= target || pool.is_empty() {
+                break;
+            }
+            let h = fnv1a(format!("{}/{k}/{j}", s.user).as_bytes());
+            let ix = pool[(h % pool.len() as u64) as usize];
+            let id = &self.world.clients()[ix].id;
+            if *id != s.item && !out.contains(id) && user.history.binary_search(&(ix as u32)).is_err() {
+                out.push(id.clone());
+            }
+        }
+        out
+    }
+
+    /// Learn the gates of the routers whose evidence bears on this interaction: a step along the
+    /// gradient of the log-likelihood that the real choice beats each negative (BPR on one
+    /// parameter per router), from the state before the interaction is learned from.
+    pub(super) fn learn_gates(&mut self, user: &str, item: &str, negatives: &[String]) {
+        let e = &self.cfg.evidence;
+        if !e.enabled || !e.learn_gate || negatives.is_empty() {
+            return;
+        }
+        let (Some(u), Some(pos)) = (self.world.client(user), self.world.client(item)) else { return };
+        if u.evidence.is_empty() {
+            return;
+        }
+        let negs: Vec<&crate::world::Client> = negatives.iter().filter_map(|n| self.world.client(n)).collect();
+        let s_pos = self.world.rank_score(u, pos);
+        let mut routers: Vec<&str> = u.evidence.iter().map(|e| e.router.as_str()).collect();
+        routers.sort_unstable();
+        routers.dedup();
+        let pool = self.item_pool.len().max(1) as f64;
+        let from_router = |router: &str, item: &str| -> f64 {
+            u.evidence.iter().filter(|e| e.router == router && e.item == item).map(|e| self.world.entry_weight(u, e)).sum()
+        };
+        let router_total =
+            |router: &str| -> f64 { u.evidence.iter().filter(|e| e.router == router).map(|e| self.world.entry_weight(u, e)).sum() };
+        // How likely the real choice loses to a negative, on average over the sampled ones.
+        let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score(u, n)).exp())).sum::<f64>()
+            / negs.len().max(1) as f64;
+        let mut updates = Vec::new();
+        for router in routers {
+            // The router's evidence for the real choice against its expectation for a uniformly
+            // drawn negative (it names few of the pool's items).
+            let grad = miss * (from_router(router, item) - router_total(router) / pool);
+            if grad == 0.0 {
+                continue;
+            }
+            let from = self.world.gate(router);
+            let to = r4((from + e.gate_rate * grad).clamp(0.0, e.gate_max));
+            if to != from {
+                updates.push(EventBody::GateUpdated {
+                    router: router.to_string(),
+                    agent: user.to_string(),
+                    item: item.to_string(),
+                    from,
+                    to,
+                    gradient: r4(grad),
+                });
+            }
+        }
+        for u in updates {
+            self.emit(u);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Evidence memory: the items a client's community chose, kept beside (not inside) its weighted
+//! profile, each with who chose it, through which router, and how much the client trusts it. The
+//! ranking score adds it, scaled by the sending router's gate, which the backward phase learns.
+
+use serde::{Deserialize, Serialize};
+
+/// Entries a client keeps; past it the weakest (then the oldest) is forgotten.
+pub const EVIDENCE_CAP: usize = 64;
+
+/// One item a client's community chose, as the client holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceEntry {
+    pub item: String,
+    /// Accumulated trust in [0, 1]: accept weight times the receiver's similarity to the chooser.
+    pub weight: f64,
+    pub router: String,
+    /// Who chose it, and when it was heard.
+    pub chooser: String,
+    pub tick: u64,
+    /// The accept weight it came with (0 in older sessions: `weight` then counts as it is).
+    #[serde(default)]
+    pub trust: f64,
+}
+
+/// Store an entry, keeping the memory bounded. Entries are keyed by (item, chooser): one person's
+/// choice is one piece of evidence however often it is passed on, and two people choosing the same
+/// item are two.
+pub fn store(memory: &mut Vec<EvidenceEntry>, entry: EvidenceEntry) {
+    if let Some(e) = memory.iter_mut().find(|e| e.item == entry.item && e.chooser == entry.chooser) {
+        *e = entry;
+        return;
+    }
+    memory.push(entry);
+    if memory.len() > EVIDENCE_CAP {
+        let weakest = memory
+            .iter()
+            .enumerate()
+            .min_by(|(_, a), (_, b)| a.weight.total_cmp(&b.weight).then(a.tick.cmp(&b.tick)))
+            .map(|(ix, _)| ix)
+            .unwrap_or(0);
+        memory.remove(weakest);
+    }
+}
+
+/// The weight one chooser's choice of an item already holds (0 when none).
+pub fn held(memory: &[EvidenceEntry], item: &str, chooser: &str) -> f64 {
+    memory.iter().find(|e| e.item == item && e.chooser == chooser).map(|e| e.weight).unwrap_or(0.0)
+}
+
+/// What the evidence adds to an item's score: each entry's weight times its router's gate.
+pub fn evidence_score(memory: &[EvidenceEntry], item: &str, gate: impl Fn(&str) -> f64) -> f64 {
+    memory.iter().filter(|e| e.item == item).map(|e| e.weight * gate(&e.router)).sum()
+}
+
+impl super::World {
+    /// A router's gate (0 for an unknown router: evidence nobody vouches for counts for nothing).
+    pub fn gate(&self, router: &str) -> f64 {
+        self.router(router).map(|r| r.gate).unwrap_or(0.0)
+    }
+
+    /// What one entry counts for now: its trust times the holder's current behaviour similarity
+    /// to the chooser (people drift apart and together), ungated.
+    pub fn entry_weight(&self, holder: &super::Client, e: &EvidenceEntry) -> f64 {
+        if e.trust <= 0.0 {
+            return e.weight;
+        }
+        match (self.client_ix(&holder.id), self.client_ix(&e.chooser)) {
+            (Some(h), Some(c)) => e.trust * self.behaviour_similarity(h, c),
+            _ => 0.0,
+        }
+    }
+
+    /// The evidence part of `user`'s score for `item`.
+    pub fn evidence_score(&self, user: &super::Client, item: &str) -> f64 {
+        user.evidence.iter().filter(|e| e.item == item).map(|e| self.entry_weight(user, e) * self.gate(&e.router)).sum()
+    }
+
+    /// The score ranking uses: the profile's overlap with the item's attributes, plus the gated
+    /// evidence the user holds for the item.
+    pub fn rank_score(&self, user: &super::Client, item: &super::Client) -> f64 {
+        super::score(&user.attrs, &item.attrs) + self.evidence_score(user, &item.id)
+    }
+
+    /// Cosine of two clients' interaction sets (shared interactions over the geometric mean of
+    /// their counts).
+    pub fn behaviour_similarity(&self, a: usize, b: usize) -> f64 {
+        let (Some(x), Some(y)) = (self.clients.get(a), self.clients.get(b)) else { return 0.0 };
+        let (hx, hy) = (&x.history, &y.history);
+        if hx.is_empty() || hy.is_empty() {
+            return 0.0;
+        }
+        let (mut i, mut j, mut both) = (0, 0, 0usize);
+        while i < hx.len() && j < hy.len() {
+            match hx[i].cmp(&hy[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    both += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        both as f64 / ((hx.len() * hy.len()) as f64).sqrt()
+    }
+
+    /// Every client sharing an interaction with `client`, with their behaviour similarity: found
+    /// through the counterparts' own histories, so the cost follows the neighbourhood, not the world.
+    pub fn behaviour_neighbours(&self, client: usize) -> std::collections::HashMap<usize, f64> {
+        let mut shared: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+        let Some(c) = self.clients.get(client) else { return Default::default() };
+        for &j in &c.history {
+            if let Some(counterpart) = self.clients.get(j as usize) {
+                for &f in &counterpart.history {
+                    if f as usize != client {
+                        *shared.entry(f as usize).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        let n = c.history.len() as f64;
+        shared
+            .into_iter()
+            .map(|(f, both)| {
+                let m = self.clients[f].history.len() as f64;
+                (f, both as f64 / (n * m).sqrt())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(item: &str, chooser: &str, router: &str, weight: f64, tick: u64) -> EvidenceEntry {
+        EvidenceEntry { item: item.into(), weight, router: router.into(), chooser: chooser.into(), tick, trust: 0.0 }
+    }
+
+    #[test]
+    fn entries_are_keyed_by_item_and_chooser_and_bounded() {
+        let mut m = Vec::new();
+        store(&mut m, entry("i1", "u1", "R1", 0.2, 1));
+        store(&mut m, entry("i1", "u2", "R2", 0.3, 1));
+        store(&mut m, entry("i1", "u1", "R1", 0.5, 2));
+        assert_eq!(m.len(), 2, "u1's choice passed on twice is one piece of evidence");
+        assert_eq!(held(&m, "i1", "u1"), 0.5);
+        let gate = |r: &str| if r == "R1" { 2.0 } else { 0.0 };
+        assert!((evidence_score(&m, "i1", gate) - 1.0).abs() < 1e-12, "R2's evidence is gated shut");
+        for k in 0..EVIDENCE_CAP + 5 {
+            store(&mut m, entry(&format!("x{k}"), "u3", "R1", 0.4, 10 + k as u64));
+        }
+        assert_eq!(m.len(), EVIDENCE_CAP);
+        assert_eq!(held(&m, "i1", "u1"), 0.5, "the strongest entry survives");
+        assert_eq!(held(&m, "x0", "u3"), 0.0, "the weakest, oldest went first");
+    }
+}
