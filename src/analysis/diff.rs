@@ -5,7 +5,7 @@
 use crate::world::event::{Event, EventBody};
 use crate::store::timeline::Timeline;
 use crate::world::World;
-use anyhow::Result;
+use crate::store::StoreError;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -191,14 +191,14 @@ pub fn diff_worlds(a: &World, b: &World) -> (Vec<ProfileDiff>, Vec<RulesDiff>, V
 }
 
 /// Two timelines (branches) compared over their whole length.
-pub fn diff_sessions(a_name: &str, b_name: &str, a: &mut Timeline, b: &mut Timeline) -> Result<DiffReport> {
+pub fn diff_sessions(a_name: &str, b_name: &str, a: &mut Timeline, b: &mut Timeline) -> Result<DiffReport, StoreError> {
     let (ea, eb) = (a.store.range(0, a.len())?, b.store.range(0, b.len())?);
     let (wa, wb) = (a.state(a.len())?, b.state(b.len())?);
     Ok(diff_events(a_name, b_name, &ea, &eb, &wa, &wb))
 }
 
 /// Two steps of one session: the state after `from` against the state after `to`.
-pub fn diff_steps(name: &str, tl: &mut Timeline, from: u64, to: u64) -> Result<DiffReport> {
+pub fn diff_steps(name: &str, tl: &mut Timeline, from: u64, to: u64) -> Result<DiffReport, StoreError> {
     let (lo, hi) = (from.min(to), from.max(to));
     let wa = tl.at(lo)?;
     let wb = tl.at(hi)?;

@@ -4,7 +4,26 @@
 use crate::engine::{ClientSpec, Scheduled, WorldSpec};
 use crate::world::event::ClientKind;
 use crate::util::{fnv1a, Rng};
-use anyhow::{bail, Context, Result};
+
+/// Why a scenario cannot be loaded: each message names the file and line, or the client or
+/// interaction at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{path}: cannot read scenario")]
+    Read { path: String, source: std::io::Error },
+    /// Not TOML or JSON, or not text: `FILE:LINE[:COL]: message`.
+    #[error("{0}")]
+    Syntax(String),
+    /// Well-formed, but not a world: names what is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Write(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+type Result<T> = std::result::Result<T, ScenarioError>;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -71,10 +90,10 @@ pub fn load_scenario(arg: &str, seed: u64) -> Result<Scenario> {
     if arg == "demo" && !Path::new(arg).exists() {
         return parse_scenario(DEMO, "builtin:demo", true, seed);
     }
-    let bytes = std::fs::read(arg).with_context(|| format!("{arg}: cannot read scenario"))?;
+    let bytes = std::fs::read(arg).map_err(|source| ScenarioError::Read { path: arg.to_string(), source })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-        anyhow::anyhow!("{arg}:{line}: not valid UTF-8")
+        ScenarioError::Syntax(format!("{arg}:{line}: not valid UTF-8"))
     })?;
     // JSON by extension or by content (generated scenarios may have no extension).
     let is_toml = !(arg.ends_with(".json") || text.trim_start().starts_with('{'));
@@ -93,10 +112,10 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
                     format!("{line}:{col}")
                 })
                 .unwrap_or_else(|| "1".into());
-            anyhow::anyhow!("{source}:{at}: {}", e.message())
+            ScenarioError::Syntax(format!("{source}:{at}: {}", e.message()))
         })?
     } else {
-        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{source}:{}:{}: {e}", e.line(), e.column()))?
+        serde_json::from_str(text).map_err(|e| ScenarioError::Syntax(format!("{source}:{}:{}: {e}", e.line(), e.column())))?
     };
     let mut clients = Vec::new();
     let mut kinds: HashMap<String, ClientKind> = HashMap::new();
@@ -104,10 +123,10 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
         for c in list {
             let what = format!("{source}: {} {}", kind.name(), crate::util::text::sanitize(&c.id, 40));
             if c.id.is_empty() || c.id.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-                bail!("{what}: an id must be non-empty, without spaces or control characters");
+                return Err(ScenarioError::Invalid(format!("{what}: an id must be non-empty, without spaces or control characters")));
             }
             if kinds.insert(c.id.clone(), kind).is_some() {
-                bail!("{what}: the id is used twice");
+                return Err(ScenarioError::Invalid(format!("{what}: the id is used twice")));
             }
             let mut attrs = c.attrs.clone();
             for cat in &c.categories {
@@ -115,11 +134,11 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
             }
             for (a, w) in &attrs {
                 if !w.is_finite() || !(-1.0..=1.0).contains(w) {
-                    bail!("{what}: attribute {:?} has weight {w}, outside [-1, 1]", crate::util::text::sanitize(a, 40));
+                    return Err(ScenarioError::Invalid(format!("{what}: attribute {:?} has weight {w}, outside [-1, 1]", crate::util::text::sanitize(a, 40))));
                 }
             }
             if let Some(r) = &c.rules {
-                crate::rules::parse_rules(r).map_err(|e| anyhow::anyhow!("{what}: rules line {e}"))?;
+                crate::rules::parse_rules(r).map_err(|e| ScenarioError::Invalid(format!("{what}: rules line {e}")))?;
             }
             clients.push(ClientSpec { id: c.id.clone(), kind, title: c.title.clone(), attrs, rules: c.rules.clone() });
         }
@@ -134,13 +153,13 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
     for (n, row) in file.schedule.interactions.iter().enumerate() {
         let what = format!("{source}: schedule.interactions[{n}]");
         if row.len() < 2 || row.len() > 3 {
-            bail!("{what}: expected [user, item] or [user, item, negative], found {} values", row.len());
+            return Err(ScenarioError::Invalid(format!("{what}: expected [user, item] or [user, item, negative], found {} values", row.len())));
         }
         let check = |id: &str, want: ClientKind, role: &str| -> Result<()> {
             match kinds.get(id) {
                 Some(k) if *k == want => Ok(()),
-                Some(k) => bail!("{what}: {role} {} is a {}, not a {}", crate::util::text::sanitize(id, 40), k.name(), want.name()),
-                None => bail!("{what}: unknown {role} {}", crate::util::text::sanitize(id, 40)),
+                Some(k) => Err(ScenarioError::Invalid(format!("{what}: {role} {} is a {}, not a {}", crate::util::text::sanitize(id, 40), k.name(), want.name()))),
+                None => Err(ScenarioError::Invalid(format!("{what}: unknown {role} {}", crate::util::text::sanitize(id, 40)))),
             }
         };
         check(&row[0], ClientKind::User, "user")?;

@@ -104,6 +104,19 @@ pub enum ReplyError {
     Unfit(String),
 }
 
+/// Why the reasoner could not start: no runtime or HTTP client, or no model to talk to.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Runtime(#[from] std::io::Error),
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error("{url}: cannot list models after {tries} tries: {error}")]
+    NoModels { url: String, tries: u32, error: String },
+    #[error("{url}: the server lists no model; pass --llm-model")]
+    NoModel { url: String },
+}
+
 /// Why a call to the endpoint gave no reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
@@ -210,7 +223,7 @@ impl std::fmt::Debug for OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(mut cfg: OpenAiConfig) -> anyhow::Result<OpenAi> {
+    pub fn new(mut cfg: OpenAiConfig) -> Result<OpenAi, ConnectError> {
         cfg.base_url = cfg.base_url.trim_end_matches('/').to_string();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let client = reqwest::Client::builder().timeout(cfg.timeout).connect_timeout(Duration::from_secs(10)).build()?;
@@ -238,7 +251,7 @@ impl OpenAi {
         &self.cfg.model
     }
 
-    fn first_model(&self) -> anyhow::Result<String> {
+    fn first_model(&self) -> Result<String, ConnectError> {
         let url = format!("{}/models", self.cfg.base_url);
         let (client, key) = (self.client.clone(), self.key.clone());
         let retries = self.cfg.retries;
@@ -259,12 +272,13 @@ impl OpenAi {
                 tokio::time::sleep(Duration::from_millis(300 << attempt)).await;
             }
             Err(last)
-        }).map_err(|e| anyhow::anyhow!("{}: cannot list models after {} tries: {}", url, self.cfg.retries + 1, redact(&e, self.key.as_deref())))?;
+        })
+        .map_err(|e| ConnectError::NoModels { url: url.clone(), tries: self.cfg.retries + 1, error: redact(&e, self.key.as_deref()) })?;
         v["data"][0]["id"]
             .as_str()
             .or_else(|| v["models"][0]["name"].as_str())
             .map(|s| s.to_string())
-            .ok_or_else(|| anyhow::anyhow!("{url}: the server lists no model; pass --llm-model"))
+            .ok_or(ConnectError::NoModel { url })
     }
 
     fn request_body(&self, req: &ReasonRequest) -> (String, Value) {
