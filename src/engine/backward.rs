@@ -26,6 +26,8 @@ impl Engine {
         let mut out = Vec::new();
         for (agent, is_user) in [(&s.user, true), (&s.item, false)] {
             let Some(c) = self.world.client(agent) else { continue };
+            // The same for every pending decision of this client: computed once.
+            let now = if is_user && !c.feedback.is_empty() { Some(self.evidence_view(c, &s.item)) } else { None };
             for p in &c.feedback {
                 let (with, without) = if is_user {
                     let gate = self.world.gate(&p.router);
@@ -33,7 +35,7 @@ impl Engine {
                         crate::world::event::Decision::Accept => p.evidence.iter().map(|(i, w)| (i.clone(), w * gate)).collect(),
                         _ => self.would_be_evidence(agent, p.message, probe * gate),
                     };
-                    let now = self.evidence_view(c, &s.item);
+                    let now = now.expect("computed for a user with pending decisions");
                     user_counterfactual(&c.attrs, &p.deltas, now, &added, p.decision, probe, Outcome { item: (&s.item, &item), negatives: &negative_candidates })
                 } else {
                     crate::engine::reward::item_counterfactual(&user, &c.attrs, &p.deltas, p.decision, probe)

@@ -26,6 +26,7 @@ pub struct EvidenceConfig {
     pub gate_rate: f64,
     pub gate_max: f64,
     pub learn_gate: bool,
+    pub gate_decay: f64,
     pub window: usize,
 }
 
@@ -182,7 +183,7 @@ impl Config {
             return Err(ConfigError::OutOfRange("buffer.capacity must be at least 1"));
         }
         let e = &self.evidence;
-        for (key, value) in [("evidence.gate_init", e.gate_init), ("evidence.gate_rate", e.gate_rate), ("evidence.gate_max", e.gate_max)] {
+        for (key, value) in [("evidence.gate_init", e.gate_init), ("evidence.gate_rate", e.gate_rate), ("evidence.gate_max", e.gate_max), ("evidence.gate_decay", e.gate_decay)] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(ConfigError::Invalid(format!("{key} must be a finite number ≥ 0, not {value}")));
             }

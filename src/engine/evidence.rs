@@ -175,12 +175,15 @@ impl Engine {
         let mut routers: Vec<&str> = u.evidence.iter().map(|e| e.router.as_str()).collect();
         routers.sort_unstable();
         routers.dedup();
-        let pool = self.item_pool.len().max(1) as f64;
+        // The items the user could still choose: the pool without its history.
+        let pool = self.item_pool.len().saturating_sub(u.history.len()).max(1) as f64;
+        // Each entry's current weight, once (it reads the user's and the chooser's histories).
+        let weights: Vec<f64> = u.evidence.iter().map(|e| self.world.entry_weight(u, e)).collect();
         let from_router = |router: &str, item: &str| -> f64 {
-            u.evidence.iter().filter(|e| e.router == router && e.item == item).map(|e| self.world.entry_weight(u, e)).sum()
+            u.evidence.iter().zip(&weights).filter(|(e, _)| e.router == router && e.item == item).map(|(_, w)| w).sum()
         };
         let router_total =
-            |router: &str| -> f64 { u.evidence.iter().filter(|e| e.router == router).map(|e| self.world.entry_weight(u, e)).sum() };
+            |router: &str| -> f64 { u.evidence.iter().zip(&weights).filter(|(e, _)| e.router == router).map(|(_, w)| w).sum() };
         // How likely the real choice loses to a negative, on average over the sampled ones.
         let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score(u, n)).exp())).sum::<f64>()
             / negs.len().max(1) as f64;
@@ -193,7 +196,9 @@ impl Engine {
                 continue;
             }
             let from = self.world.gate(router);
-            let to = r4((from + e.gate_rate * grad).clamp(0.0, e.gate_max));
+            // The decay is a prior that evidence is worth nothing until shown otherwise: without
+            // it, noise alone would push a gate up from its floor at 0.
+            let to = r4((from + e.gate_rate * (grad - e.gate_decay * from)).clamp(0.0, e.gate_max));
             if to != from {
                 updates.push(EventBody::GateUpdated {
                     router: router.to_string(),

@@ -4,7 +4,7 @@
 
 use crate::inputs::dataset::Dataset;
 use crate::util::Rng;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Each user's training items, in order.
 pub fn histories(train: &[(String, String)]) -> HashMap<String, Vec<String>> {
@@ -79,7 +79,9 @@ impl ItemKnn {
 pub struct Content {
     categories: HashMap<String, Vec<String>>,
     idf: HashMap<String, f64>,
-    profiles: HashMap<String, HashMap<String, f64>>,
+    /// Ordered maps: sums in a fixed order give the same floating-point result on every run, so
+    /// exact ties stay ties (a hash map's order would break them differently each time).
+    profiles: HashMap<String, BTreeMap<String, f64>>,
 }
 
 impl Content {
@@ -94,7 +96,7 @@ impl Content {
             }
         }
         let idf: HashMap<String, f64> = df.into_iter().map(|(c, d)| (c, (1.0 + n / d).ln())).collect();
-        let mut profiles: HashMap<String, HashMap<String, f64>> = HashMap::new();
+        let mut profiles: HashMap<String, BTreeMap<String, f64>> = HashMap::new();
         for (u, i) in train {
             let cats = categories.get(i).map(|c| c.as_slice()).unwrap_or(&[]);
             let share = 1.0 / (cats.len().max(1) as f64);
@@ -110,7 +112,7 @@ impl Content {
         let (Some(p), Some(cats)) = (self.profiles.get(user), self.categories.get(item)) else {
             return 0.0;
         };
-        let item_vec: HashMap<&str, f64> = cats.iter().map(|c| (c.as_str(), self.idf.get(c).copied().unwrap_or(0.0))).collect();
+        let item_vec: BTreeMap<&str, f64> = cats.iter().map(|c| (c.as_str(), self.idf.get(c).copied().unwrap_or(0.0))).collect();
         let dot: f64 = item_vec.iter().map(|(c, w)| p.get(*c).copied().unwrap_or(0.0) * w).sum();
         let norm_i = item_vec.values().map(|w| w * w).sum::<f64>().sqrt();
         let norm_u = p.values().map(|w| w * w).sum::<f64>().sqrt();
