@@ -247,12 +247,39 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         Line::from(Span::styled(format!(" {:<24}{:>6} {:>6}", "attribute", "weight", "step Δ"), st(app, Role::Dim))),
     ];
     let room = area.height.saturating_sub(2 + 3) as usize;
+    // The evidence memory gets up to a third of the room (and a heading) when there is any.
+    let evidence_room = if c.evidence.is_empty() { 0 } else { (room / 3).clamp(2, 6).min(c.evidence.len() + 1) };
+    let room = room.saturating_sub(evidence_room);
     let extra = c.attrs.len().saturating_sub(room);
     lines.extend(attr_lines(app, &c.attrs, before, room.saturating_sub(usize::from(extra > 0))));
     if extra > 0 {
         lines.push(Line::from(Span::styled(format!(" … {} more", extra + 1), st(app, Role::Dim))));
     }
+    if evidence_room > 0 {
+        lines.extend(evidence_lines(app, c, evidence_room));
+    }
     f.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
+}
+
+/// The evidence memory, strongest first: what each entry adds to its item's score now (its trust
+/// times current similarity to the chooser, times the router's gate).
+fn evidence_lines(app: &App, c: &Client, room: usize) -> Vec<Line<'static>> {
+    let mut entries: Vec<(f64, &crate::world::evidence::EvidenceEntry)> =
+        c.evidence.iter().map(|e| (app.world.entry_weight(c, e) * app.world.gate(&e.router), e)).collect();
+    entries.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.item.cmp(&b.1.item)));
+    let shown = room.saturating_sub(1);
+    let mut lines = vec![Line::from(Span::styled(
+        format!(" evidence: {} choice(s) heard · adds to the item's score", c.evidence.len()),
+        st(app, Role::Dim),
+    ))];
+    for (adds, e) in entries.iter().take(shown) {
+        lines.push(Line::from(vec![
+            Span::raw(format!(" {:<12}", s(&e.item, 12))),
+            Span::styled(format!("{adds:+.3}"), st(app, Role::Flight)),
+            Span::styled(format!(" chosen by {} · via {} · heard step {}", s(&e.chooser, 10), s(&e.router, 6), e.tick), st(app, Role::Dim)),
+        ]));
+    }
+    lines
 }
 
 pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
@@ -264,7 +291,14 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
     for b in c.buffer.iter().take(area.height.saturating_sub(2) as usize) {
         let m = app.world.messages().get(&b.message);
         let what = m
-            .map(|m| m.content.iter().map(|d| format!("{} {:+.2}", s(&d.attr, 16), d.delta)).collect::<Vec<_>>().join(", "))
+            .map(|m| {
+                m.content
+                    .iter()
+                    .map(|d| format!("{} {:+.2}", s(&d.attr, 16), d.delta))
+                    .chain(m.evidence.iter().rev().map(|ch| format!("{} chose {}", s(&ch.user, 10), s(&ch.item, 10))))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default();
         let router = m.map(|m| m.router.clone()).unwrap_or_default();
         let age = app.world.cursor().tick.saturating_sub(b.arrived_tick);
@@ -343,6 +377,10 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
     let lines = vec![
         Line::from(format!(" sends to the top {} members above τ {:.2}", r.fan_out, r.tau)),
         Line::from(format!(" credit {:+.3} · {} messages sent", r.credit, r.messages_sent)),
+        Line::from(format!(
+            " gate {:.2}: its evidence counts ×{:.2} in receivers' scores · {} recent choice(s) to pass on",
+            r.gate, r.gate, r.choices.len()
+        )),
         Line::from(format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > 12 { " …" } else { "" })),
         Line::from(Span::styled(" routers have no filter rules; their strategy is edited by the backward phase", st(app, Role::Dim))),
     ];
