@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 pub const FORMAT: &str = "recnet-session";
 /// Major.minor: a reader refuses a newer major version.
 pub const VERSION_MAJOR: u32 = 1;
-pub const VERSION_MINOR: u32 = 0;
+pub const VERSION_MINOR: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceRef {
