@@ -127,3 +127,44 @@ fn evaluation_is_deterministic() {
     let again = serde_json::to_string(&eval(d.path(), "test")).unwrap();
     assert_eq!(once, again);
 }
+
+#[test]
+fn each_router_integrates_once_a_step_and_gates_learn_from_the_interaction_in_hand() {
+    let d = tempfile::tempdir().unwrap();
+    write_planted(d.path(), 4, 10, 12, 6, true);
+    let out = d.path().join("run.jsonl");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_recnet"))
+        .args(["run", "--dataset"])
+        .arg(d.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut gates, mut evidence) = (0, 0);
+    let mut last_interaction: Option<(String, String)> = None;
+    for line in text.lines().skip(1) {
+        let ev: serde_json::Value = serde_json::from_str(line).unwrap();
+        let kind = ev["kind"].as_str().unwrap().to_string();
+        let pair = |a: &str, b: &str| (ev[a].as_str().unwrap_or("").to_string(), ev[b].as_str().unwrap_or("").to_string());
+        if kind == "interaction" {
+            last_interaction = Some(pair("user", "item"));
+        }
+        // A gate step is learned from the interaction just recorded (judged on the state before it).
+        if kind == "gate_updated" {
+            assert_eq!(last_interaction.as_ref(), Some(&pair("agent", "item")));
+        }
+        match kind.as_str() {
+            "router_integrated" => {
+                let key = (ev["tick"].as_u64().unwrap(), ev["router"].as_str().unwrap().to_string());
+                assert!(seen.insert(key.clone()), "{key:?} integrated twice");
+            }
+            "gate_updated" => gates += 1,
+            "evidence_stored" => evidence += 1,
+            _ => {}
+        }
+    }
+    assert!(gates > 0 && evidence > 0, "gates {gates}, evidence {evidence}");
+}

@@ -8,15 +8,19 @@ use crate::util::r4;
 use std::collections::BTreeSet;
 use super::{Engine, Task};
 
+/// What an interaction's outcome teaches, computed before the interaction is recorded.
+pub(super) struct Prepared {
+    gates: Vec<EventBody>,
+    rewards: Vec<(EventBody, crate::engine::protocol::CreditItem)>,
+}
+
 impl Engine {
-    /// Backward phase, at a client's real interaction: score every decision awaiting its outcome.
-    pub(super) fn rewards(&mut self, k: usize) {
-        if !self.cfg.backward.enabled {
-            return;
-        }
+    /// Backward phase, at a client's real interaction, before it is recorded: the gate steps it
+    /// teaches, and the reward of every decision awaiting this outcome.
+    pub(super) fn prepare_outcome(&mut self, k: usize) -> Prepared {
         let s = self.schedule[k].clone();
         let negatives = self.negatives_for(k);
-        self.learn_gates(&s.user, &s.item, &negatives);
+        let gates = self.learn_gates(&s.user, &s.item, &negatives);
         let attrs = |id: &str| self.world.client(id).map(|c| c.attrs.clone()).unwrap_or_default();
         let (user, item) = (attrs(&s.user), attrs(&s.item));
         let negative_attrs: Vec<(String, std::collections::BTreeMap<String, f64>)> =
@@ -71,8 +75,17 @@ impl Engine {
                 ));
             }
         }
+        Prepared { gates, rewards: out }
+    }
+
+    /// Emit what `prepare_outcome` found, and ask for the credit of what taught something.
+    pub(super) fn rewards(&mut self, k: usize) {
+        let Some(Prepared { gates, rewards }) = self.prepared.take() else { return };
+        for ev in gates {
+            self.emit(ev);
+        }
         let mut items = Vec::new();
-        for (ev, item) in out {
+        for (ev, item) in rewards {
             self.emit(ev);
             // A message that changed nothing teaches nothing: no credit to spread.
             if item.reward != 0.0 {

@@ -15,6 +15,8 @@ pub struct Config {
     pub buffer: BufferConfig,
     pub filter: FilterConfig,
     pub backward: BackwardConfig,
+    /// Missing from sessions recorded before evidence existed: off, as they ran.
+    #[serde(default = "EvidenceConfig::off")]
     pub evidence: EvidenceConfig,
 }
 
@@ -62,9 +64,26 @@ pub struct RouterConfig {
     pub message_attributes: usize,
     pub fan_out: usize,
     pub tau: f64,
+    // The next three are missing from older sessions' headers: the behaviour they ran with.
+    #[serde(default)]
     pub behaviour_weight: f64,
+    #[serde(default = "ItemUpdates::all")]
     pub items: ItemUpdates,
+    #[serde(default)]
     pub placebo: bool,
+}
+
+impl EvidenceConfig {
+    /// Evidence switched off (what sessions recorded before it existed ran with).
+    pub fn off() -> EvidenceConfig {
+        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0 }
+    }
+}
+
+impl ItemUpdates {
+    fn all() -> ItemUpdates {
+        ItemUpdates::All
+    }
 }
 
 /// Which item agents a router's update may reach.
@@ -118,6 +137,7 @@ pub struct BackwardConfig {
     pub max_edits_per_step: usize,
     pub retire_after_ticks: u64,
     pub max_fan_out: usize,
+    #[serde(default)]
     pub negatives: usize,
 }
 
@@ -187,6 +207,9 @@ impl Config {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(ConfigError::Invalid(format!("{key} must be a finite number ≥ 0, not {value}")));
             }
+        }
+        if e.gate_max > crate::world::GATE_LIMIT {
+            return Err(ConfigError::Invalid(format!("evidence.gate_max must be at most {}", crate::world::GATE_LIMIT)));
         }
         if e.gate_init > e.gate_max {
             return Err(ConfigError::Invalid(format!("evidence.gate_init ({}) is above evidence.gate_max ({})", e.gate_init, e.gate_max)));

@@ -80,9 +80,11 @@ impl Engine {
         let Some(m) = self.world.messages().get(&message).cloned() else { return };
         let Some(rx) = self.world.client_ix(agent) else { return };
         let receiver = &self.world.clients()[rx];
-        if m.evidence.is_empty() || receiver.kind != ClientKind::User || weight <= 0.0 {
+        if m.evidence.is_empty() || receiver.kind != ClientKind::User || weight.is_nan() || weight <= 0.0 {
             return;
         }
+        // An accept weight is a share: whatever a reasoner answered, trust stays within [0, 1].
+        let weight = weight.min(1.0);
         let mut entries: Vec<EvidenceChange> = Vec::new();
         for ch in &m.evidence {
             let (Some(item_ix), Some(chooser_ix)) = (self.world.client_ix(&ch.item), self.world.client_ix(&ch.user)) else {
@@ -161,14 +163,14 @@ impl Engine {
     /// Learn the gates of the routers whose evidence bears on this interaction: a step along the
     /// gradient of the log-likelihood that the real choice beats each negative (BPR on one
     /// parameter per router), from the state before the interaction is learned from.
-    pub(super) fn learn_gates(&mut self, user: &str, item: &str, negatives: &[String]) {
+    pub(super) fn learn_gates(&self, user: &str, item: &str, negatives: &[String]) -> Vec<EventBody> {
         let e = &self.cfg.evidence;
         if !e.enabled || !e.learn_gate || negatives.is_empty() {
-            return;
+            return Vec::new();
         }
-        let (Some(u), Some(pos)) = (self.world.client(user), self.world.client(item)) else { return };
+        let (Some(u), Some(pos)) = (self.world.client(user), self.world.client(item)) else { return Vec::new() };
         if u.evidence.is_empty() {
-            return;
+            return Vec::new();
         }
         let negs: Vec<&crate::world::Client> = negatives.iter().filter_map(|n| self.world.client(n)).collect();
         let s_pos = self.world.rank_score(u, pos);
@@ -210,8 +212,6 @@ impl Engine {
                 });
             }
         }
-        for u in updates {
-            self.emit(u);
-        }
+        updates
     }
 }

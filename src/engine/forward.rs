@@ -195,16 +195,18 @@ impl Engine {
             .world
             .routers()
             .iter()
-            .filter(|r| r.inbox.is_empty() && r.choices.last().is_some_and(|c| c.tick == self.world.cursor().tick))
+            .filter(|r| !self.tick_integrated.contains(&r.id) && r.choices.last().is_some_and(|c| c.tick == self.world.cursor().tick))
             .map(|r| (r.id.clone(), r.profile.clone(), r.summary.clone()))
             .collect();
         for (router, profile, summary) in idle {
             self.integrate(&router, profile, Vec::new(), summary);
         }
+        self.tick_integrated.clear();
     }
 
     pub(super) fn integrate(&mut self, router: &str, profile: BTreeMap<String, f64>, content: Vec<AttrDelta>, summary: String) {
         let Some(r) = self.world.router(router) else { return };
+        self.tick_integrated.insert(router.to_string());
         let inbox = r.inbox.len();
         // Captured before `router_integrated` empties the router's inbox.
         let evidence: Vec<Choice> = if self.cfg.evidence.enabled { r.choices.clone() } else { Vec::new() };

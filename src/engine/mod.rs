@@ -63,6 +63,10 @@ pub struct Engine {
     tick_changes: Vec<(String, Vec<AttrDelta>)>,
     /// This step's real choices (user, item), routed as evidence.
     tick_choices: Vec<(String, String)>,
+    /// Gate steps and rewards of the interaction in hand, computed before it was recorded.
+    prepared: Option<backward::Prepared>,
+    /// Routers that integrated this step (each integrates once).
+    tick_integrated: BTreeSet<String>,
     /// Item clients by index, for drawing extra negatives (filled on first use).
     item_pool: Vec<usize>,
     /// Clients that read their buffer this tick (candidates for retiring unused rules).
@@ -100,6 +104,8 @@ impl Engine {
             out: Vec::new(),
             tick_changes: Vec::new(),
             tick_choices: Vec::new(),
+            prepared: None,
+            tick_integrated: BTreeSet::new(),
             item_pool: Vec::new(),
             tick_activated: BTreeSet::new(),
             pending_credit: Vec::new(),
@@ -226,6 +232,10 @@ impl Engine {
         match task {
             Task::Interact(k) => {
                 let s = self.schedule[k].clone();
+                // The outcome is judged on the state before the interaction is recorded: once
+                // recorded, the chosen item is in the user's history and would raise its
+                // similarity to everyone who chose it (and so the evidence for it).
+                self.prepared = if self.cfg.backward.enabled { Some(self.prepare_outcome(k)) } else { None };
                 self.emit(EventBody::Interaction {
                     user: s.user.clone(),
                     item: s.item.clone(),

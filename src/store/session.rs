@@ -134,7 +134,10 @@ pub fn parse_header(line: &[u8]) -> Result<Header, SessionError> {
     if major > VERSION_MAJOR {
         return Err(SessionError::TooNew { version: version.to_string() });
     }
-    serde_json::from_value(v).map_err(|e| SessionError::BadHeader(e.to_string()))
+    let header: Header = serde_json::from_value(v).map_err(|e| SessionError::BadHeader(e.to_string()))?;
+    // The config re-runs forks: one an engine could not run with is refused here, by name.
+    header.config.validate().map_err(|e| SessionError::BadHeader(crate::util::text::sanitize(&e.to_string(), 200)))?;
+    Ok(header)
 }
 
 pub fn parse_event(line: &[u8], expect_step: u64) -> Result<Event, SessionError> {

@@ -4,6 +4,9 @@
 use crate::world::embed::Embedder;
 use crate::world::event::{AttrChange, AttrDelta, Choice, Decision, Event, EventBody, Evidence};
 use crate::world::evidence;
+
+/// The largest gate a session may set (the config's `evidence.gate_max` is at most this).
+pub const GATE_LIMIT: f64 = 100.0;
 use crate::rules::{parse_rules, Rule};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -85,6 +88,9 @@ impl World {
             EventBody::RouterCreated { router, attributes, profile, members, fan_out, tau, summary, gate } => {
                 if self.router_index.contains_key(router) {
                     return Err(ApplyError(format!("{kind}: router {router} exists already")));
+                }
+                if !(gate.is_finite() && (0.0..=GATE_LIMIT).contains(gate)) {
+                    return Err(ApplyError(format!("{kind}: gate {gate} of {router} is outside [0, {GATE_LIMIT}]")));
                 }
                 for m in members {
                     self.client_mut(m, kind)?.routers.insert(router.clone());
@@ -213,6 +219,14 @@ impl World {
                 if self.messages.contains_key(message) {
                     return Err(ApplyError(format!("{kind}: message {message} exists already")));
                 }
+                // Each recipient holds a reference until its delivery is settled; a message for
+                // nobody would never be released.
+                if recipients.is_empty() || recipients.len() > u32::MAX as usize / 2 {
+                    return Err(ApplyError(format!("{kind}: message {message} has {} recipients", recipients.len())));
+                }
+                if evidence.len() > 4096 {
+                    return Err(ApplyError(format!("{kind}: message {message} carries {} choices (at most 4096)", evidence.len())));
+                }
                 for who in sources.iter().chain(recipients.iter().map(|r| &r.agent)).chain(evidence.iter().flat_map(|c| [&c.user, &c.item])) {
                     if self.client_ix(who).is_none() {
                         return Err(ApplyError(format!("{kind}: message {message} names unknown agent {who}")));
@@ -335,13 +349,27 @@ impl World {
             }
             EventBody::EvidenceStored { agent, message, router, entries } => {
                 self.known_message(*message, kind)?;
-                self.router_mut(router, kind)?;
+                if self.router_ix(router).is_none() {
+                    return Err(ApplyError(format!("{kind}: unknown router {router}")));
+                }
+                // Checked whole before anything changes: a refused event leaves no trace.
+                let unit = |x: f64| x.is_finite() && (0.0..=1.0).contains(&x);
+                for e in entries {
+                    if !(unit(e.to) && unit(e.from) && unit(e.trust)) {
+                        return Err(ApplyError(format!("{kind}: evidence for {} has a weight or trust outside [0, 1]", e.item)));
+                    }
+                    for who in [&e.item, &e.chooser] {
+                        if self.client_ix(who).is_none() {
+                            return Err(ApplyError(format!("{kind}: evidence names unknown agent {who}")));
+                        }
+                    }
+                }
+                if entries.len() > evidence::EVIDENCE_CAP * 4 {
+                    return Err(ApplyError(format!("{kind}: {} evidence entries at once (at most {})", entries.len(), evidence::EVIDENCE_CAP * 4)));
+                }
                 let tick = ev.tick;
                 let c = self.client_mut(agent, kind)?;
                 for e in entries {
-                    if !(e.to.is_finite() && (0.0..=1.0).contains(&e.to)) {
-                        return Err(ApplyError(format!("{kind}: evidence weight {} for {} is outside [0, 1]", e.to, e.item)));
-                    }
                     evidence::store(
                         &mut c.evidence,
                         evidence::EvidenceEntry {
@@ -370,8 +398,8 @@ impl World {
                 }
             }
             EventBody::GateUpdated { router, to, .. } => {
-                if !(to.is_finite() && *to >= 0.0) {
-                    return Err(ApplyError(format!("{kind}: gate {to} of {router} is not a finite non-negative number")));
+                if !(to.is_finite() && (0.0..=GATE_LIMIT).contains(to)) {
+                    return Err(ApplyError(format!("{kind}: gate {to} of {router} is outside [0, {GATE_LIMIT}]")));
                 }
                 self.router_mut(router, kind)?.gate = *to;
             }

@@ -62,7 +62,7 @@ impl super::World {
     /// to the chooser (people drift apart and together), ungated.
     pub fn entry_weight(&self, holder: &super::Client, e: &EvidenceEntry) -> f64 {
         if e.trust <= 0.0 {
-            return e.weight;
+            return 0.0;
         }
         match (self.client_ix(&holder.id), self.client_ix(&e.chooser)) {
             (Some(h), Some(c)) => e.trust * self.behaviour_similarity(h, c),

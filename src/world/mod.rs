@@ -13,6 +13,7 @@ mod relevance;
 #[cfg(test)]
 mod tests;
 
+pub use apply::GATE_LIMIT;
 pub use heap::HeapSize;
 pub use relevance::{score, ContentKey};
 use relevance::{AttrSpace, Terms};
