@@ -327,9 +327,11 @@ impl Engine {
             })
             .collect();
         if self.cfg.routers.placebo {
-            // The control: as many receivers, drawn at random instead of by relevance.
+            // The control: as many receivers as relevance would have chosen, drawn at random.
+            let matched = scored.iter().filter(|(rel, _)| *rel >= tau).count().min(r.fan_out);
             let salt = self.world.next_message_id();
             scored.sort_by_key(|(_, ix)| fnv1a(format!("{salt}/{ix}").as_bytes()));
+            scored.truncate(matched);
         } else {
             scored.retain(|(rel, _)| *rel >= tau);
             let by_relevance = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
