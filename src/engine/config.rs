@@ -115,6 +115,9 @@ pub struct BufferConfig {
     pub enabled: bool,
     pub capacity: usize,
     pub overflow: OverflowPolicy,
+    /// Missing from older sessions' headers, which ended with their buffers unread.
+    #[serde(default)]
+    pub read_when_ranked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -65,6 +65,8 @@ pub struct Engine {
     tick_choices: Vec<(String, String)>,
     /// Gate steps and rewards of the interaction in hand, computed before it was recorded.
     prepared: Option<backward::Prepared>,
+    /// The users' buffers have been read for the final ranking.
+    read_for_ranking: bool,
     /// Routers that integrated this step (each integrates once).
     tick_integrated: BTreeSet<String>,
     /// Item clients by index, for drawing extra negatives (filled on first use).
@@ -105,6 +107,7 @@ impl Engine {
             tick_changes: Vec::new(),
             tick_choices: Vec::new(),
             prepared: None,
+            read_for_ranking: false,
             tick_integrated: BTreeSet::new(),
             item_pool: Vec::new(),
             tick_activated: BTreeSet::new(),
@@ -210,6 +213,22 @@ impl Engine {
             return true;
         } else if c.next_index >= len {
             if c.round + 1 >= self.rounds {
+                // Being ranked activates a user too: what waits in its buffer is read before the
+                // run ends, so the state a ranking sees has heard everything sent to it.
+                if self.cfg.buffer.read_when_ranked && !self.read_for_ranking {
+                    self.read_for_ranking = true;
+                    let waiting: Vec<String> = self
+                        .world
+                        .clients()
+                        .iter()
+                        .filter(|c| c.kind == crate::world::event::ClientKind::User && !c.buffer.is_empty())
+                        .map(|c| c.id.clone())
+                        .collect();
+                    for agent in waiting {
+                        self.tasks.push_back(Task::Receive { agent, reason: "ranked" });
+                    }
+                    return !self.tasks.is_empty();
+                }
                 return false;
             }
             self.emit(EventBody::RoundStarted { index: c.round + 1 });
