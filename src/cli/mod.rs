@@ -13,6 +13,15 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// A line on stdout that a reader who stopped early (`| head`, `| true`) does not turn into a
+/// panic: a closed pipe leaves nothing to tell.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
     let mut tables = tables;
     if let Some(path) = &args.config {
@@ -64,20 +73,20 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
     let w = engine.world();
     let c = &w.counters();
     let users = w.clients().iter().filter(|c| c.kind == recnet::world::event::ClientKind::User).count();
-    println!("recnet run: {} ({})", src.source.name, src.source.path);
-    println!("  agents      {} users, {} items, {} routers", users, w.clients().len() - users, w.routers().len());
-    println!("  interactions {} over {rounds} round(s), {} time steps", c.interactions, w.cursor().tick + 1);
-    println!("  routing     {} attributes routed, {} integrations", c.attributes_routed, c.integrations);
-    println!("  messages    {} sent, {} delivered, {} overflowed", c.messages_sent, c.deliveries, c.overflowed);
-    println!("  filter      {} accepted, {} held, {} rejected", c.accepted, c.held, c.rejected);
-    println!("  backward    {} rewards, {} gradients, {} rule edits, {} router edits", c.rewards, c.gradients, c.rule_edits, c.router_edits);
+    say!("recnet run: {} ({})", src.source.name, src.source.path);
+    say!("  agents      {} users, {} items, {} routers", users, w.clients().len() - users, w.routers().len());
+    say!("  interactions {} over {rounds} round(s), {} time steps", c.interactions, w.cursor().tick + 1);
+    say!("  routing     {} attributes routed, {} integrations", c.attributes_routed, c.integrations);
+    say!("  messages    {} sent, {} delivered, {} overflowed", c.messages_sent, c.deliveries, c.overflowed);
+    say!("  filter      {} accepted, {} held, {} rejected", c.accepted, c.held, c.rejected);
+    say!("  backward    {} rewards, {} gradients, {} rule edits, {} router edits", c.rewards, c.gradients, c.rule_edits, c.router_edits);
     if let Some(m) = &model {
-        println!("  model       {} ({} calls, {} failures/fallbacks)", m.model(), c.model_calls, c.model_failures);
+        say!("  model       {} ({} calls, {} failures/fallbacks)", m.model(), c.model_calls, c.model_failures);
         for (stage, (calls, tin, tout, ms)) in &m.usage {
-            println!("    {stage:<10} {calls:>4} calls  {tin:>7} tokens in  {tout:>6} out  {:>7.0} ms/call", *ms as f64 / (*calls).max(1) as f64);
+            say!("    {stage:<10} {calls:>4} calls  {tin:>7} tokens in  {tout:>6} out  {:>7.0} ms/call", *ms as f64 / (*calls).max(1) as f64);
         }
     }
-    println!("  session     {} events written to {} in {:.2}s", written, out.display(), started.elapsed().as_secs_f64());
+    say!("  session     {} events written to {} in {:.2}s", written, out.display(), started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -167,7 +176,7 @@ fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed
         .with_context(|| format!("{}: write failed", out.display()))?;
     use std::io::Write;
     w.flush().with_context(|| format!("{}: write failed", out.display()))?;
-    println!("{}: {users} users, {items} items, {interactions} interactions, {communities} communities", out.display());
+    say!("{}: {users} users, {items} items, {interactions} interactions, {communities} communities", out.display());
     Ok(())
 }
 
@@ -175,7 +184,7 @@ fn check(file: &Path) -> Result<bool> {
     let name = file.display();
     match recnet::store::session::check_session(file) {
         Ok(n) => {
-            println!("{name}: ok, {n} events");
+            say!("{name}: ok, {n} events");
             Ok(true)
         }
         Err(e) => {
@@ -284,7 +293,7 @@ fn fork(
     }
     w.flush()?;
     let point = branch.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
-    println!(
+    say!(
         "{}: branch of {} from step {point} ({}): {} events ({} shared)",
         out.display(),
         file.display(),
@@ -354,7 +363,7 @@ fn check_rules(file: &Path) -> Result<bool> {
                 None => eprintln!("{name}: warning: {warning}"),
             }
         }
-        println!("{name}: {} rule(s) ok", rules.len());
+        say!("{name}: {} rule(s) ok", rules.len());
     }
     Ok(errors.is_empty())
 }
