@@ -90,7 +90,7 @@ impl World {
                     return Err(ApplyError(format!("{kind}: router {router} exists already")));
                 }
                 if !(gate.is_finite() && (0.0..=GATE_LIMIT).contains(gate)) {
-                    return Err(ApplyError(format!("{kind}: gate {gate} of {router} is outside [0, {GATE_LIMIT}]")));
+                    return Err(ApplyError(format!("{kind}: gate {gate} of {} is outside [0, {GATE_LIMIT}]", crate::util::text::sanitize(router, 40))));
                 }
                 for m in members {
                     self.client_mut(m, kind)?.routers.insert(router.clone());
@@ -184,8 +184,12 @@ impl World {
                 self.counters.attributes_routed += 1;
             }
             EventBody::ChoiceRouted { user, item, router } => {
-                self.client_mut(user, kind)?;
-                self.client_mut(item, kind)?;
+                // Looked up, not borrowed mutably: a mutable borrow would copy shared agents.
+                for who in [user, item] {
+                    if self.client_ix(who).is_none() {
+                        return Err(ApplyError(format!("{kind}: unknown agent {}", crate::util::text::sanitize(who, 40))));
+                    }
+                }
                 let tick = ev.tick;
                 self.router_mut(router, kind)?.choices.push(Choice { user: user.clone(), item: item.clone(), tick });
             }
@@ -229,7 +233,7 @@ impl World {
                 }
                 for who in sources.iter().chain(recipients.iter().map(|r| &r.agent)).chain(evidence.iter().flat_map(|c| [&c.user, &c.item])) {
                     if self.client_ix(who).is_none() {
-                        return Err(ApplyError(format!("{kind}: message {message} names unknown agent {who}")));
+                        return Err(ApplyError(format!("{kind}: message {message} names unknown agent {}", crate::util::text::sanitize(who, 40))));
                     }
                 }
                 self.router_mut(router, kind)?.messages_sent += 1;
@@ -350,17 +354,17 @@ impl World {
             EventBody::EvidenceStored { agent, message, router, entries } => {
                 self.known_message(*message, kind)?;
                 if self.router_ix(router).is_none() {
-                    return Err(ApplyError(format!("{kind}: unknown router {router}")));
+                    return Err(ApplyError(format!("{kind}: unknown router {}", crate::util::text::sanitize(router, 40))));
                 }
                 // Checked whole before anything changes: a refused event leaves no trace.
                 let unit = |x: f64| x.is_finite() && (0.0..=1.0).contains(&x);
                 for e in entries {
                     if !(unit(e.to) && unit(e.from) && unit(e.trust)) {
-                        return Err(ApplyError(format!("{kind}: evidence for {} has a weight or trust outside [0, 1]", e.item)));
+                        return Err(ApplyError(format!("{kind}: evidence for {} has a weight or trust outside [0, 1]", crate::util::text::sanitize(&e.item, 40))));
                     }
                     for who in [&e.item, &e.chooser] {
                         if self.client_ix(who).is_none() {
-                            return Err(ApplyError(format!("{kind}: evidence names unknown agent {who}")));
+                            return Err(ApplyError(format!("{kind}: evidence names unknown agent {}", crate::util::text::sanitize(who, 40))));
                         }
                     }
                 }
@@ -399,7 +403,7 @@ impl World {
             }
             EventBody::GateUpdated { router, to, .. } => {
                 if !(to.is_finite() && (0.0..=GATE_LIMIT).contains(to)) {
-                    return Err(ApplyError(format!("{kind}: gate {to} of {router} is outside [0, {GATE_LIMIT}]")));
+                    return Err(ApplyError(format!("{kind}: gate {to} of {} is outside [0, {GATE_LIMIT}]", crate::util::text::sanitize(router, 40))));
                 }
                 self.router_mut(router, kind)?.gate = *to;
             }

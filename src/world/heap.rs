@@ -43,7 +43,10 @@ impl HeapSize for Client {
                 let own = if shared.binary_search(&Arc::as_ptr(p)).is_ok() {
                     0
                 } else {
-                    std::mem::size_of::<Pending>() + p.router.len() + deltas_bytes(&p.deltas)
+                    std::mem::size_of::<Pending>()
+                        + p.router.len()
+                        + deltas_bytes(&p.deltas)
+                        + p.evidence.iter().map(|(i, _)| 8 + str_bytes(i)).sum::<usize>()
                 };
                 8 + own
             })
@@ -58,6 +61,12 @@ impl HeapSize for Client {
             + self.buffer.len() * std::mem::size_of::<Buffered>()
             + names_bytes(&self.routers)
             + deltas_bytes(&self.last_extracted)
+            + self.history.capacity() * 4
+            + self
+                .evidence
+                .iter()
+                .map(|e| std::mem::size_of::<crate::world::evidence::EvidenceEntry>() + e.item.len() + e.router.len() + e.chooser.len())
+                .sum::<usize>()
     }
 }
 
@@ -70,6 +79,7 @@ impl HeapSize for Router {
             + weights_bytes(&self.profile)
             + members
             + self.inbox.iter().map(|r| std::mem::size_of::<Routed>() + r.agent.len() + r.attr.len()).sum::<usize>()
+            + self.choices.iter().map(|c| std::mem::size_of::<crate::world::event::Choice>() + c.user.len() + c.item.len()).sum::<usize>()
             + self.summary.len()
             + self.centroid.len() * 4
             + self.member_ix.len() * 8
@@ -85,6 +95,7 @@ impl HeapSize for Message {
             + self.topic.len()
             + self.text.len()
             + self.recipients.iter().map(|r| 8 + str_bytes(&r.agent)).sum::<usize>()
+            + self.evidence.iter().map(|c| 8 + str_bytes(&c.user) + str_bytes(&c.item)).sum::<usize>()
     }
 }
 
