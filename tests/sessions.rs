@@ -133,3 +133,33 @@ fn fork_refuses_bad_edits_clearly() {
     let o = bin().arg("fork").arg(&s).args(["--at", "50", "--router", "R2", "--fan-out", "1", "--out"]).arg(d.path().join("r.jsonl")).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn a_header_from_before_evidence_still_loads() {
+    // Sessions written before format 1.1 have no evidence knobs in their config; they ran without
+    // evidence, and must still open, check and replay.
+    let d = tempfile::tempdir().unwrap();
+    let s = d.path().join("new.jsonl");
+    let o = bin().args(["run", "--scenario", "demo", "--out"]).arg(&s).output().unwrap();
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(&s).unwrap();
+    let (head, rest) = text.split_once('\n').unwrap();
+    let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
+    h["version"] = "1.0".into();
+    let cfg = h["config"].as_object_mut().unwrap();
+    cfg.remove("evidence");
+    for (section, key) in [("routers", "behaviour_weight"), ("routers", "items"), ("routers", "placebo"), ("backward", "negatives"), ("buffer", "read_when_ranked")] {
+        cfg[section].as_object_mut().unwrap().remove(key).expect(key);
+    }
+    let old = d.path().join("old.jsonl");
+    std::fs::write(&old, format!("{h}\n{rest}")).unwrap();
+    let o = bin().arg("check").arg(&old).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A header whose config an engine could not run with is refused, by name.
+    h["config"]["evidence"] = serde_json::json!({"enabled": true, "gate_init": 0.5, "gate_rate": 1.0, "gate_max": -1.0, "learn_gate": true, "gate_decay": 0.0, "window": 4});
+    let bad = d.path().join("bad.jsonl");
+    std::fs::write(&bad, format!("{h}\n{rest}")).unwrap();
+    let o = bin().arg("check").arg(&bad).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("gate"), "{}", String::from_utf8_lossy(&o.stderr));
+}
