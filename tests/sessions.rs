@@ -163,3 +163,25 @@ fn a_header_from_before_evidence_still_loads() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("gate"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let s = d.path().join("run.jsonl");
+    assert!(bin().args(["run", "--scenario", "demo", "--out"]).arg(&s).output().unwrap().status.success());
+    let before = std::fs::read(&s).unwrap();
+    for args in [
+        vec!["fork", "--at", "100", "--router", "R1", "--fan-out", "3", "--out"],
+        vec!["export", "--at", "10", "--format", "json", "--out"],
+    ] {
+        let o = bin().arg(args[0]).arg(&s).args(&args[1..]).arg(&s).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to overwrite"), "{args:?}");
+        assert_eq!(std::fs::read(&s).unwrap(), before, "{args:?} overwrote its input");
+    }
+    let scenario = d.path().join("demo.toml");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.toml"), &scenario).unwrap();
+    let o = bin().args(["run", "--scenario"]).arg(&scenario).arg("--out").arg(&scenario).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(std::fs::read_to_string(&scenario).unwrap().contains("[["), "the scenario is intact");
+}

@@ -33,6 +33,9 @@ fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
 }
 
 fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()> {
+    let scenario = source.scenario.as_deref().map(Path::new);
+    let inputs: Vec<&Path> = scenario.into_iter().chain(source.dataset.as_deref()).chain(source.config.as_deref()).collect();
+    refuse_overwriting_inputs(out, &inputs)?;
     let src = resolve_source(source.scenario.as_deref(), source.dataset.as_deref(), source.seed)?;
     let config = build_config(src.config_tables.clone(), &source)?;
     let total = src.spec.schedule.len() as u64 * rounds as u64;
@@ -199,6 +202,21 @@ fn check(file: &Path) -> Result<bool> {
     }
 }
 
+/// Refuse an output that would overwrite one of the command's inputs (a file, or a file inside an
+/// input folder): no input is ever overwritten.
+fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<()> {
+    let Ok(out_real) = std::fs::canonicalize(out) else { return Ok(()) };
+    for input in inputs {
+        let Ok(input_real) = std::fs::canonicalize(input) else { continue };
+        anyhow::ensure!(
+            !(out_real == input_real || (input_real.is_dir() && out_real.starts_with(&input_real))),
+            "{}: is an input of this command; refusing to overwrite it (choose another --out)",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 fn open_timeline(file: &Path, keyframe_every: u64) -> Result<(recnet::store::session::Header, recnet::store::timeline::Timeline)> {
     let f = recnet::store::session::SessionFile::open(file)?;
     let header = f.header.clone();
@@ -222,6 +240,9 @@ fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
 }
 
 fn export(file: &Path, at: Option<u64>, format: &str, events: bool, keyframe_every: u64, out: Option<&Path>) -> Result<()> {
+    if let Some(out) = out {
+        refuse_overwriting_inputs(out, &[file])?;
+    }
     let (_, mut tl) = open_timeline(file, keyframe_every)?;
     if events {
         anyhow::ensure!(format == "csv" || format == "json", "--events takes --format csv (or json)");
@@ -270,6 +291,7 @@ fn fork(
     out: &Path,
 ) -> Result<()> {
     use recnet::run::branch::ForkEdit;
+    refuse_overwriting_inputs(out, &[Some(file), rules.as_deref()].into_iter().flatten().collect::<Vec<_>>())?;
     let edit = match (agent, rules, router) {
         (Some(agent), Some(path), None) => {
             let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read rules", path.display()))?;
