@@ -21,12 +21,14 @@ impl Engine {
         for (user, item) in choices {
             let Some(i) = self.world.client(&item) else { continue };
             let total: f64 = i.attrs.values().map(|w| w.abs()).sum();
+            // Each attribute's embedding once, not once per router.
+            let attrs: Vec<(&String, f64, Vec<f32>)> = i.attrs.iter().map(|(a, w)| (a, w.abs(), self.world.attr_vec(a))).collect();
             let mut best: Option<(String, f64)> = None;
             for r in self.world.routers() {
                 let mut s = 0.0;
-                for (a, w) in &i.attrs {
-                    let sim = if r.attributes.contains(a) { 1.0 } else { cosine(&self.world.attr_vec(a), &r.centroid) };
-                    s += w.abs() * sim;
+                for (a, w, v) in &attrs {
+                    let sim = if r.attributes.contains(*a) { 1.0 } else { cosine(v, &r.centroid) };
+                    s += w * sim;
                 }
                 let s = if total > 0.0 { s / total } else { 0.0 };
                 if best.as_ref().is_none_or(|b| s > b.1) {
