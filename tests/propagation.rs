@@ -68,7 +68,7 @@ fn write_planted(dir: &Path, communities: usize, users_each: usize, pool: usize,
 }
 
 fn eval(dir: &Path, split: &str) -> recnet::analysis::eval::Report {
-    let opts = EvalOptions { split: split.into(), rounds: 1, seeds: vec![1, 2] };
+    let opts = EvalOptions { split: split.into(), rounds: 1, seeds: vec![1, 2], models: Vec::new() };
     run_eval(|seed| load_dataset(dir, seed), &Config::default(), &opts, |_| {}).unwrap()
 }
 

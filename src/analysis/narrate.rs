@@ -1,6 +1,6 @@
 //! One plain sentence per event, for teaching and for headless runs.
 
-use crate::world::event::{Decision, Event, EventBody};
+use crate::world::event::{Decision, Event, EventBody, GateChannel};
 
 fn deltas(d: &[crate::world::event::AttrDelta]) -> String {
     d.iter()
@@ -105,12 +105,23 @@ pub fn narrate(ev: &Event) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        EventBody::GateUpdated { router, agent, item, from, to, .. } => {
+        EventBody::GateUpdated { router, agent, item, from, to, gradient, channel } => {
             let how = if to > from { "opens" } else { "closes" };
-            format!(
-                "Router {router}'s gate {how} to {to:.3} (was {from:.3}): its evidence {} {agent}'s real choice {item} against the negatives.",
-                if to > from { "favoured" } else { "worked against" }
-            )
+            let (gate, what) = match channel {
+                GateChannel::Evidence => ("gate", "its evidence"),
+                GateChannel::Updates => ("update gate", "what its updates added to profiles"),
+            };
+            // The step is the gradient less a decay: a gate can close although the evidence
+            // favoured the choice, a little.
+            let verdict = if *gradient > 0.0 {
+                "favoured"
+            } else if *gradient < 0.0 {
+                "worked against"
+            } else {
+                "did not bear on"
+            };
+            let decay = if (*gradient > 0.0) != (to > from) { " (the decay outweighed it)" } else { "" };
+            format!("Router {router}'s {gate} {how} to {to:.3} (was {from:.3}): {what} {verdict} {agent}'s real choice {item} against the negatives{decay}.")
         }
         EventBody::Reward { agent, message, decision, item, with, without, reward, .. } => {
             let what = if *decision == Decision::Accept { "accepting" } else { "rejecting" };

@@ -190,6 +190,10 @@ pub(crate) enum Command {
         /// test (report) or valid (choose knobs here).
         #[arg(long, default_value = "test")]
         split: String,
+        /// Only these models (comma-separated; `recnet` is always run, as every interval's
+        /// reference; naming any baseline runs the baselines).
+        #[arg(long, value_delimiter = ',', value_name = "NAME,…")]
+        models: Vec<String>,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },

@@ -139,13 +139,20 @@ fn demo(rounds: u32) -> Result<()> {
     }
 }
 
-fn eval(dataset: &Path, format: &str, seed: u64, seeds: u64, rounds: u32, split: &str, sets: &[String]) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn eval(dataset: &Path, format: &str, seed: u64, seeds: u64, rounds: u32, split: &str, models: &[String], sets: &[String]) -> Result<()> {
     anyhow::ensure!(format == "table" || format == "json", "--format {format}: use table or json");
     anyhow::ensure!(split == "test" || split == "valid", "--split {split}: use test or valid");
     let config = Config::from_layers(&[], sets)?;
-    let opts = recnet::analysis::eval::EvalOptions { split: split.to_string(), rounds, seeds: (seed..seed.saturating_add(seeds)).collect() };
+    let opts = recnet::analysis::eval::EvalOptions {
+        split: split.to_string(),
+        rounds,
+        seeds: (seed..seed.saturating_add(seeds)).collect(),
+        models: models.to_vec(),
+    };
+    let jobs_per_seed = recnet::analysis::eval::jobs_per_seed(&opts.models)?;
     let bar = std::io::stderr().is_terminal().then(|| {
-        let b = indicatif::ProgressBar::new(seeds * (1 + recnet::analysis::eval::variants().len() as u64));
+        let b = indicatif::ProgressBar::new(seeds * jobs_per_seed as u64);
         b.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
         b
     });
@@ -414,8 +421,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             fork(&file, at, agent, rules, router, fan_out, tau, sets, &out).map(|_| true)
         }
         Command::Diff { a, b, steps, format } => diff(&a, b.as_deref(), steps, &format).map(|_| true),
-        Command::Eval { dataset, format, seed, seeds, rounds, split, sets } => {
-            eval(&dataset, &format, seed, seeds, rounds, &split, &sets).map(|_| true)
+        Command::Eval { dataset, format, seed, seeds, rounds, split, models, sets } => {
+            eval(&dataset, &format, seed, seeds, rounds, &split, &models, &sets).map(|_| true)
         }
         Command::Gen { users, items, interactions, communities, seed, out } => {
             gen(users, items, interactions, communities, seed, &out).map(|_| true)

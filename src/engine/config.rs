@@ -142,6 +142,15 @@ pub struct BackwardConfig {
     pub max_fan_out: usize,
     #[serde(default)]
     pub negatives: usize,
+    // Missing from sessions recorded before update gates: updates counted fully, nothing learned.
+    #[serde(default = "crate::world::event::full_gate")]
+    pub update_gate_init: f64,
+    #[serde(default)]
+    pub learn_update_gate: bool,
+    #[serde(default)]
+    pub update_gate_rate: f64,
+    #[serde(default)]
+    pub update_gate_decay: f64,
 }
 
 impl Default for Config {
@@ -216,6 +225,15 @@ impl Config {
         }
         if e.gate_init > e.gate_max {
             return Err(ConfigError::Invalid(format!("evidence.gate_init ({}) is above evidence.gate_max ({})", e.gate_init, e.gate_max)));
+        }
+        let b = &self.backward;
+        for (key, value) in [("backward.update_gate_rate", b.update_gate_rate), ("backward.update_gate_decay", b.update_gate_decay)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(ConfigError::Invalid(format!("{key} must be a finite number ≥ 0, not {value}")));
+            }
+        }
+        if !(b.update_gate_init.is_finite() && (0.0..=1.0).contains(&b.update_gate_init)) {
+            return Err(ConfigError::Invalid(format!("backward.update_gate_init must be in [0, 1], not {}", b.update_gate_init)));
         }
         let w = self.routers.behaviour_weight;
         if !(w.is_finite() && (0.0..=1.0).contains(&w)) {

@@ -4,7 +4,7 @@
 //! the receivers' real interactions.
 
 use crate::world::embed::cosine;
-use crate::world::event::{Choice, ClientKind, EventBody, EvidenceChange};
+use crate::world::event::{Choice, ClientKind, EventBody, EvidenceChange, GateChannel};
 use crate::world::evidence::held;
 use crate::util::{fnv1a, r4};
 use std::collections::HashMap;
@@ -166,6 +166,55 @@ impl Engine {
     /// gradient of the log-likelihood that the real choice beats each negative (BPR on one
     /// parameter per router), from the state before the interaction is learned from.
     pub(super) fn learn_gates(&self, user: &str, item: &str, negatives: &[String]) -> Vec<EventBody> {
+        let mut out = self.learn_update_gates(user, item, negatives);
+        out.extend(self.learn_evidence_gates(user, item, negatives));
+        out
+    }
+
+    /// Update gates: the same step for what each router's accepted updates added to the user's
+    /// and the items' profiles (on either side of the comparison).
+    fn learn_update_gates(&self, user: &str, item: &str, negatives: &[String]) -> Vec<EventBody> {
+        let b = &self.cfg.backward;
+        if !b.learn_update_gate || negatives.is_empty() {
+            return Vec::new();
+        }
+        let (Some(u), Some(pos)) = (self.world.client(user), self.world.client(item)) else { return Vec::new() };
+        let negs: Vec<&crate::world::Client> = negatives.iter().filter_map(|n| self.world.client(n)).collect();
+        let mut routers: Vec<&str> =
+            u.heard.keys().chain(pos.heard.keys()).chain(negs.iter().flat_map(|n| n.heard.keys())).map(|r| r.as_str()).collect();
+        routers.sort_unstable();
+        routers.dedup();
+        if routers.is_empty() || negs.is_empty() {
+            return Vec::new();
+        }
+        let s_pos = self.world.rank_score(u, pos);
+        let losing: Vec<f64> = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score(u, n)).exp())).collect();
+        let mut updates = Vec::new();
+        for router in routers {
+            let at_pos = self.world.update_gate_slope(u, pos, router);
+            let grad = negs.iter().zip(&losing).map(|(n, p)| p * (at_pos - self.world.update_gate_slope(u, n, router))).sum::<f64>()
+                / negs.len() as f64;
+            if grad == 0.0 {
+                continue;
+            }
+            let from = self.world.update_gate(router);
+            let to = r4((from + b.update_gate_rate * (grad - b.update_gate_decay * from)).clamp(0.0, 1.0));
+            if to != from {
+                updates.push(EventBody::GateUpdated {
+                    router: router.to_string(),
+                    agent: user.to_string(),
+                    item: item.to_string(),
+                    from,
+                    to,
+                    gradient: r4(grad),
+                    channel: GateChannel::Updates,
+                });
+            }
+        }
+        updates
+    }
+
+    fn learn_evidence_gates(&self, user: &str, item: &str, negatives: &[String]) -> Vec<EventBody> {
         let e = &self.cfg.evidence;
         if !e.enabled || !e.learn_gate || negatives.is_empty() {
             return Vec::new();
@@ -211,9 +260,107 @@ impl Engine {
                     from,
                     to,
                     gradient: r4(grad),
+                    channel: GateChannel::Evidence,
                 });
             }
         }
         updates
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::Config;
+    use crate::engine::spec::{ClientSpec, Scheduled, WorldSpec};
+    use crate::rules::Polarity;
+    use crate::world::event::{AttrChange, AttrDelta, Decision, Recipient};
+
+    fn client(id: &str, kind: ClientKind, attr: &str) -> ClientSpec {
+        ClientSpec { id: id.into(), kind, title: None, attrs: [(attr.to_string(), 0.8)].into(), rules: None }
+    }
+
+    /// u1 likes Jazz and has accepted an update that added Metal 0.4 to its profile.
+    fn engine_with_a_heard_update() -> (Engine, String) {
+        let spec = WorldSpec {
+            name: "gates".into(),
+            clients: vec![
+                client("u1", ClientKind::User, "Jazz"),
+                client("u2", ClientKind::User, "Metal"),
+                client("j1", ClientKind::Item, "Jazz"),
+                client("m1", ClientKind::Item, "Metal"),
+                client("m2", ClientKind::Item, "Metal"),
+            ],
+            schedule: vec![Scheduled { user: "u1".into(), item: "j1".into(), negative: None }],
+        };
+        let cfg = Config::from_layers(&[], &["routers.count=1".into(), "backward.update_gate_init=0.5".into()]).unwrap();
+        let mut e = Engine::new(&spec, cfg, 1, 1);
+        let router = e.world().routers()[0].id.clone();
+        e.inject(EventBody::MessageSent {
+            message: 1,
+            router: router.clone(),
+            sources: vec!["u2".into()],
+            source_kind: ClientKind::User,
+            content: vec![AttrDelta { attr: "Metal".into(), delta: 0.5 }],
+            topic: "Metal".into(),
+            polarity: Polarity::Up,
+            text: String::new(),
+            recipients: vec![Recipient { agent: "u1".into(), relevance: 0.5 }],
+            evidence: vec![],
+        });
+        e.inject(EventBody::MessageBuffered { agent: "u1".into(), message: 1, relevance: 0.5 });
+        e.inject(EventBody::FilterDecision {
+            agent: "u1".into(),
+            message: 1,
+            router: router.clone(),
+            rule: Some(1),
+            rule_text: String::new(),
+            decision: Decision::Accept,
+            weight: 0.8,
+            relevance: 0.5,
+            support: 0,
+            age: 0,
+            reason: String::new(),
+        });
+        e.inject(EventBody::Assimilated {
+            agent: "u1".into(),
+            message: 1,
+            weight: 0.8,
+            changes: vec![AttrChange { attr: "Metal".into(), from: 0.0, to: 0.4 }],
+        });
+        (e, router)
+    }
+
+    fn update_step(e: &Engine, item: &str, negatives: &[&str]) -> (f64, f64, f64) {
+        let negatives: Vec<String> = negatives.iter().map(|n| n.to_string()).collect();
+        let steps = e.learn_update_gates("u1", item, &negatives);
+        match steps.as_slice() {
+            [EventBody::GateUpdated { from, to, gradient, channel: GateChannel::Updates, .. }] => (*from, *to, *gradient),
+            other => panic!("one update-gate step expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_update_that_misled_the_real_choice_closes_its_routers_update_gate() {
+        let (e, _) = engine_with_a_heard_update();
+        // u1 chose Jazz over Metal: the Metal it heard worked against the choice.
+        let (from, to, gradient) = update_step(&e, "j1", &["m1", "m2"]);
+        assert!(gradient < 0.0 && to < from, "{from} → {to} ({gradient})");
+    }
+
+    #[test]
+    fn an_update_that_foretold_the_real_choice_opens_it() {
+        let (e, router) = engine_with_a_heard_update();
+        let (from, to, gradient) = update_step(&e, "m1", &["j1"]);
+        assert!(gradient > 0.0 && to > from, "{from} → {to} ({gradient})");
+        assert_eq!(from, e.world().update_gate(&router));
+    }
+
+    #[test]
+    fn nothing_is_learned_when_switched_off_or_when_no_update_was_heard() {
+        let (mut e, _) = engine_with_a_heard_update();
+        assert!(e.learn_update_gates("u2", "m1", &["j1".into()]).is_empty(), "u2 heard nothing");
+        e.cfg.backward.learn_update_gate = false;
+        assert!(e.learn_update_gates("u1", "j1", &["m1".into()]).is_empty());
     }
 }

@@ -106,6 +106,7 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
             tau: cfg.routers.tau,
             summary,
             gate: if cfg.evidence.enabled { cfg.evidence.gate_init } else { 0.0 },
+            update_gate: cfg.backward.update_gate_init,
         });
     }
     out

@@ -2,7 +2,7 @@
 //! around it (rebuilding derived indexes after a keyframe is loaded).
 
 use crate::world::embed::Embedder;
-use crate::world::event::{AttrChange, AttrDelta, Choice, Decision, Event, EventBody, Evidence};
+use crate::world::event::{AttrChange, AttrDelta, Choice, Decision, Event, EventBody, Evidence, GateChannel};
 use crate::world::evidence;
 
 /// The largest gate a session may set (the config's `evidence.gate_max` is at most this).
@@ -22,6 +22,22 @@ pub(super) fn set_weights(attrs: &mut BTreeMap<String, f64>, changes: &[AttrChan
         } else {
             attrs.insert(c.attr.clone(), c.to);
         }
+    }
+}
+
+/// A gate a session may hold: evidence gates up to `GATE_LIMIT`, update gates a share in [0, 1].
+fn check_gate(kind: &str, router: &str, channel: GateChannel, gate: f64) -> Result<(), ApplyError> {
+    let limit = match channel {
+        GateChannel::Evidence => GATE_LIMIT,
+        GateChannel::Updates => 1.0,
+    };
+    if gate.is_finite() && (0.0..=limit).contains(&gate) {
+        Ok(())
+    } else {
+        let which = if channel == GateChannel::Updates { "update gate" } else { "gate" };
+        // Huge numbers in scientific notation: a crafted 1e308 is not 309 digits of error.
+        let shown = if gate.abs() < 1e6 { format!("{gate}") } else { format!("{gate:e}") };
+        Err(ApplyError(format!("{kind}: {which} {shown} of {} is outside [0, {limit}]", crate::util::text::sanitize(router, 40))))
     }
 }
 
@@ -66,6 +82,7 @@ impl World {
                 let ix = self.clients.len();
                 Arc::make_mut(&mut self.client_index).insert(agent.clone(), ix);
                 self.clients.push(Arc::new(Client {
+                    heard: BTreeMap::new(),
                     id: agent.clone(),
                     kind: *agent_kind,
                     title: title.clone(),
@@ -85,13 +102,12 @@ impl World {
                 }));
                 self.refresh_interest(ix);
             }
-            EventBody::RouterCreated { router, attributes, profile, members, fan_out, tau, summary, gate } => {
+            EventBody::RouterCreated { router, attributes, profile, members, fan_out, tau, summary, gate, update_gate } => {
                 if self.router_index.contains_key(router) {
                     return Err(ApplyError(format!("{kind}: router {router} exists already")));
                 }
-                if !(gate.is_finite() && (0.0..=GATE_LIMIT).contains(gate)) {
-                    return Err(ApplyError(format!("{kind}: gate {gate} of {} is outside [0, {GATE_LIMIT}]", crate::util::text::sanitize(router, 40))));
-                }
+                check_gate(kind, router, GateChannel::Evidence, *gate)?;
+                check_gate(kind, router, GateChannel::Updates, *update_gate)?;
                 for m in members {
                     self.client_mut(m, kind)?.routers.insert(router.clone());
                 }
@@ -108,6 +124,7 @@ impl World {
                     inbox: Vec::new(),
                     choices: Vec::new(),
                     gate: *gate,
+                    update_gate: *update_gate,
                     summary: summary.clone(),
                     messages_sent: 0,
                     centroid: Vec::new(),
@@ -343,7 +360,18 @@ impl World {
             }
             EventBody::Assimilated { agent, message, changes, .. } => {
                 self.known_message(*message, kind)?;
+                let router = self.messages[message].router.clone();
                 let c = self.client_mut(agent, kind)?;
+                // The share of the profile propagation wrote, by the router it came through.
+                let heard = c.heard.entry(router).or_default();
+                for ch in changes {
+                    let added = heard.entry(ch.attr.clone()).or_insert(0.0);
+                    *added += ch.to - ch.from;
+                    if added.abs() < ZERO {
+                        heard.remove(&ch.attr);
+                    }
+                }
+                c.heard.retain(|_, h| !h.is_empty());
                 set_weights(&mut c.attrs, changes);
                 if let Some(p) = c.feedback.iter_mut().find(|p| p.message == *message) {
                     Arc::make_mut(p).deltas = changes.iter().map(|ch| AttrDelta { attr: ch.attr.clone(), delta: ch.to - ch.from }).collect();
@@ -401,11 +429,13 @@ impl World {
                     self.release(*message);
                 }
             }
-            EventBody::GateUpdated { router, to, .. } => {
-                if !(to.is_finite() && (0.0..=GATE_LIMIT).contains(to)) {
-                    return Err(ApplyError(format!("{kind}: gate {to} of {} is outside [0, {GATE_LIMIT}]", crate::util::text::sanitize(router, 40))));
+            EventBody::GateUpdated { router, to, channel, .. } => {
+                check_gate(kind, router, *channel, *to)?;
+                let r = self.router_mut(router, kind)?;
+                match channel {
+                    GateChannel::Evidence => r.gate = *to,
+                    GateChannel::Updates => r.update_gate = *to,
                 }
-                self.router_mut(router, kind)?.gate = *to;
             }
             EventBody::Reward { agent, message, .. } => {
                 let c = self.client_mut(agent, kind)?;

@@ -117,6 +117,9 @@ pub enum EventBody {
         /// How much receivers' scores trust this router's evidence (learned in the backward phase).
         #[serde(default)]
         gate: f64,
+        /// How much receivers' scores count what its accepted updates added (learned).
+        #[serde(default = "full_gate")]
+        update_gate: f64,
     },
     RoundStarted { index: u32 },
     TickStarted { index: u64, interactions: usize },
@@ -250,8 +253,12 @@ pub enum EventBody {
         item: String,
         from: f64,
         to: f64,
-        /// Mean over the negatives of (1 − P(choice wins)) × (evidence for the choice − for the negative).
+        /// Mean over the negatives of (1 − P(choice wins)) × (what the channel adds to the choice's
+        /// score − to the negative's).
         gradient: f64,
+        /// Which of the router's gates: its evidence, or its attribute updates.
+        #[serde(default)]
+        channel: GateChannel,
     },
     /// A model exchange: what was asked and answered, so replays never call the model again.
     ReasonExchange {
@@ -418,4 +425,20 @@ impl Stage {
             _ => "forward",
         }
     }
+}
+
+/// The gate a session recorded before update gates existed ran with: updates counted fully.
+pub fn full_gate() -> f64 {
+    1.0
+}
+
+/// A router's two learned gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateChannel {
+    /// How much its evidence (the choices it passed on) counts in receivers' scores.
+    #[default]
+    Evidence,
+    /// How much what its accepted attribute updates added to receivers' profiles counts.
+    Updates,
 }

@@ -70,10 +70,61 @@ impl super::World {
         user.evidence.iter().filter(|e| e.item == item).map(|e| self.entry_weight(user, e) * self.gate(&e.router)).sum()
     }
 
-    /// The score ranking uses: the profile's overlap with the item's attributes, plus the gated
-    /// evidence the user holds for the item.
+    /// A router's update gate (1 for an unknown router: nothing to scale).
+    pub fn update_gate(&self, router: &str) -> f64 {
+        self.router(router).map(|r| r.update_gate).unwrap_or(1.0)
+    }
+
+    /// How much of attribute `attr` a client's profile does not count: the part accepted updates
+    /// added, times what each sending router's update gate withholds.
+    fn withheld(&self, c: &super::Client, attr: &str) -> f64 {
+        c.heard.iter().map(|(r, h)| h.get(attr).map_or(0.0, |x| (1.0 - self.update_gate(r)) * x)).sum()
+    }
+
+    /// The profile overlap ranking uses: `score` of the two profiles with each one's propagated
+    /// share scaled by its routers' update gates.
+    pub fn profile_score(&self, user: &super::Client, item: &super::Client) -> f64 {
+        if user.heard.is_empty() && item.heard.is_empty() {
+            return super::score(&user.attrs, &item.attrs);
+        }
+        let (mut dot, mut norm) = (0.0, 0.0);
+        for (a, w) in &item.attrs {
+            let w = w - self.withheld(item, a);
+            norm += w * w;
+            dot += (user.attrs.get(a).copied().unwrap_or(0.0) - self.withheld(user, a)) * w;
+        }
+        if norm == 0.0 {
+            0.0
+        } else {
+            dot / norm.sqrt()
+        }
+    }
+
+    /// How `profile_score` moves as router `router`'s update gate opens (the item's norm held
+    /// fixed): what the router's updates added on either side, as the other side sees it.
+    pub fn update_gate_slope(&self, user: &super::Client, item: &super::Client, router: &str) -> f64 {
+        let (uh, ih) = (user.heard.get(router), item.heard.get(router));
+        if uh.is_none() && ih.is_none() {
+            return 0.0;
+        }
+        let (mut slope, mut norm) = (0.0, 0.0);
+        for (a, w) in &item.attrs {
+            let w = w - self.withheld(item, a);
+            norm += w * w;
+            let u = user.attrs.get(a).copied().unwrap_or(0.0) - self.withheld(user, a);
+            slope += uh.and_then(|h| h.get(a)).copied().unwrap_or(0.0) * w + u * ih.and_then(|h| h.get(a)).copied().unwrap_or(0.0);
+        }
+        if norm == 0.0 {
+            0.0
+        } else {
+            slope / norm.sqrt()
+        }
+    }
+
+    /// The score ranking uses: the gated profile overlap with the item, plus the gated evidence
+    /// the user holds for the item.
     pub fn rank_score(&self, user: &super::Client, item: &super::Client) -> f64 {
-        super::score(&user.attrs, &item.attrs) + self.evidence_score(user, &item.id)
+        self.profile_score(user, item) + self.evidence_score(user, &item.id)
     }
 
     /// Cosine of two clients' interaction sets (shared interactions over the geometric mean of

@@ -57,6 +57,10 @@ pub struct Client {
     /// Items its community chose, as evidence beside the profile (see `evidence`).
     #[serde(default)]
     pub evidence: Vec<evidence::EvidenceEntry>,
+    /// What accepted updates added to `attrs`, per sending router: the share of the profile that
+    /// came from propagation, which each router's update gate scales when ranking.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub heard: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +120,10 @@ pub struct Router {
     /// Trust receivers' scores give this router's evidence, learned in the backward phase.
     #[serde(default)]
     pub gate: f64,
+    /// How much of what its accepted updates added to receivers' profiles counts when ranking
+    /// (1: all of it, as sessions before this gate ran), learned in the backward phase.
+    #[serde(default = "event::full_gate")]
+    pub update_gate: f64,
     pub summary: String,
     pub messages_sent: u64,
     #[serde(skip)]

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::rules::Polarity;
-use crate::world::event::{AttrChange, AttrDelta, Choice, ClientKind, CreditShare, Decision, Edit, Event, EventBody, EvidenceChange, Recipient};
+use crate::world::event::{AttrChange, AttrDelta, Choice, ClientKind, CreditShare, Decision, Edit, Event, EventBody, EvidenceChange, GateChannel, Recipient};
 use std::collections::BTreeMap;
 
 struct W {
@@ -36,6 +36,7 @@ impl W {
             tau: 0.15,
             summary: "jazz".into(),
             gate: 0.5,
+            update_gate: 1.0,
         });
         w
     }
@@ -367,7 +368,7 @@ fn every_kind_names_its_serialised_tag() {
     w.ok(EventBody::ReasonFailed { stage: "filter".into(), error: String::new(), fallback: String::new() });
     w.ok(EventBody::Metrics { split: "valid".into(), values: BTreeMap::new() });
     w.ok(EventBody::ChoiceRouted { user: "u1".into(), item: "i1".into(), router: "R1".into() });
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 0.6, gradient: 0.1 });
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 0.6, gradient: 0.1, channel: GateChannel::Evidence });
     w.send(2, &["u2"]);
     w.buffer("u2", 2);
     w.decide("u2", 2, 1, Decision::Accept);
@@ -428,9 +429,9 @@ fn choices_become_evidence_that_ranks_by_current_similarity() {
     assert!((w.world.evidence_score(&u, "i1") - 0.4).abs() < 1e-12);
     let item = w.client("i1").clone();
     assert!((w.world.rank_score(&u, &item) - (score(&u.attrs, &item.attrs) + 0.4)).abs() < 1e-12);
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1.0, gradient: 0.5 });
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1.0, gradient: 0.5, channel: GateChannel::Evidence });
     assert!((w.world.evidence_score(&w.client("u1").clone(), "i1") - 0.8).abs() < 1e-12);
-    assert!(w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: -1.0, gradient: 0.0 }).to_string().contains("gate"));
+    assert!(w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: -1.0, gradient: 0.0, channel: GateChannel::Evidence }).to_string().contains("gate"));
     assert!(w
         .refused(EventBody::EvidenceStored {
             agent: "u1".into(),
@@ -469,4 +470,42 @@ fn an_acceptance_that_changed_nothing_is_settled_at_once() {
     w.ok(EventBody::EvidenceStored { agent: "u1".into(), message: 1, router: "R1".into(), entries: vec![] });
     assert!(w.client("u1").feedback.is_empty(), "nothing to wait for");
     assert!(!w.world.messages().contains_key(&1), "and the message is released");
+}
+
+#[test]
+fn an_update_gate_scales_what_accepted_updates_added_to_the_profile() {
+    let mut w = W::new();
+    w.send(1, &["u1"]);
+    w.buffer("u1", 1);
+    w.decide("u1", 1, 1, Decision::Accept);
+    w.ok(EventBody::Assimilated {
+        agent: "u1".into(),
+        message: 1,
+        weight: 0.8,
+        changes: vec![AttrChange { attr: "Bebop".into(), from: 0.0, to: 0.24 }],
+    });
+    let u = w.client("u1").clone();
+    assert_eq!(u.heard["R1"]["Bebop"], 0.24, "the profile's propagated share, by router");
+    let item = w.client("i1").clone();
+    // Update gate 1: the profile counts as it is.
+    let full = score(&u.attrs, &item.attrs);
+    assert!((w.world.profile_score(&u, &item) - full).abs() < 1e-12);
+    // Closed: ranking sees the profile as it was before the update.
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: 0.0, gradient: -0.1, channel: GateChannel::Updates });
+    assert_eq!(w.world.router("R1").map(|r| (r.gate, r.update_gate)), Some((0.5, 0.0)), "the evidence gate is another gate");
+    let before: BTreeMap<String, f64> = [("Jazz".to_string(), 0.8)].into();
+    assert!((w.world.profile_score(&u, &item) - score(&before, &item.attrs)).abs() < 1e-12);
+    // Half open: half the update counts; the slope is what the update adds at gate 1 minus at 0.
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.0, to: 0.5, gradient: 0.1, channel: GateChannel::Updates });
+    let half = w.world.profile_score(&u, &item);
+    assert!((half - (score(&before, &item.attrs) + full) / 2.0).abs() < 1e-12);
+    assert!((w.world.update_gate_slope(&u, &item, "R1") - (full - score(&before, &item.attrs))).abs() < 1e-12);
+    assert_eq!(w.world.update_gate_slope(&u, &item, "R9"), 0.0, "a router that sent nothing moves nothing");
+    // An update gate is a share: outside [0, 1] (or not a number) is refused, naming the gate.
+    for bad in [1.5, -0.1, f64::NAN] {
+        let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: bad, gradient: 0.0, channel: GateChannel::Updates });
+        assert!(err.to_string().contains("update gate"), "{err}");
+    }
+    let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1e308, gradient: 0.0, channel: GateChannel::Evidence });
+    assert!(err.to_string().contains("1e308"), "huge numbers stay short: {err}");
 }

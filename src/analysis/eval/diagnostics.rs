@@ -2,7 +2,7 @@
 //! backward phase had anything to learn from, and whether accepted messages helped their receivers'
 //! later choices.
 
-use crate::world::event::{ClientKind, Decision, Event, EventBody};
+use crate::world::event::{ClientKind, Decision, Event, EventBody, GateChannel};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -34,6 +34,9 @@ pub struct Diagnostics {
     /// The routers' gates at the end of the run (mean), and the largest.
     pub gate_mean: f64,
     pub gate_max: f64,
+    /// The routers' update gates at the end (mean), and the smallest.
+    pub update_gate_mean: f64,
+    pub update_gate_min: f64,
 }
 
 pub fn diagnose(model: &str, events: &[Event]) -> Diagnostics {
@@ -42,6 +45,7 @@ pub fn diagnose(model: &str, events: &[Event]) -> Diagnostics {
     let mut reached: BTreeSet<&str> = BTreeSet::new();
     let mut zero = 0u64;
     let mut gates: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+    let mut update_gates: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
     for ev in events {
         match &ev.body {
             EventBody::AgentCreated { agent, agent_kind, .. } => {
@@ -83,18 +87,26 @@ pub fn diagnose(model: &str, events: &[Event]) -> Diagnostics {
                 }
             }
             EventBody::RouterStrategyEdited { .. } => d.router_edits += 1,
-            EventBody::RouterCreated { router, gate, .. } => {
+            EventBody::RouterCreated { router, gate, update_gate, .. } => {
                 gates.insert(router, *gate);
+                update_gates.insert(router, *update_gate);
             }
             EventBody::EvidenceStored { entries, .. } => d.evidence_stored += entries.len() as u64,
-            EventBody::GateUpdated { router, to, .. } => {
+            EventBody::GateUpdated { router, to, channel, .. } => {
                 d.gate_updates += 1;
-                gates.insert(router, *to);
+                match channel {
+                    GateChannel::Evidence => gates.insert(router, *to),
+                    GateChannel::Updates => update_gates.insert(router, *to),
+                };
             }
             _ => {}
         }
     }
     d.users_reached = reached.len();
+    if !update_gates.is_empty() {
+        d.update_gate_mean = update_gates.values().sum::<f64>() / update_gates.len() as f64;
+        d.update_gate_min = update_gates.values().fold(f64::INFINITY, |a, b| a.min(*b));
+    }
     if !gates.is_empty() {
         d.gate_mean = gates.values().sum::<f64>() / gates.len() as f64;
         d.gate_max = gates.values().fold(0.0, |a, b| a.max(*b));

@@ -151,6 +151,31 @@ pub struct EvalOptions {
     pub split: String,
     pub rounds: u32,
     pub seeds: Vec<u64>,
+    /// Only these models (empty: all). `recnet` always runs: it is every interval's reference.
+    pub models: Vec<String>,
+}
+
+/// The baselines, all computed by one job.
+pub const BASELINES: [&str; 6] = ["random", "pop", "item-knn", "content", "hybrid", "bpr"];
+
+/// Which jobs a model selection runs: whether the baselines do, and which variants.
+fn selection(models: &[String]) -> Result<(bool, Vec<usize>)> {
+    let vs = variants();
+    for m in models {
+        if !BASELINES.contains(&m.as_str()) && !vs.iter().any(|v| v.name == m) {
+            let known: Vec<&str> = BASELINES.iter().copied().chain(vs.iter().map(|v| v.name)).collect();
+            bail!("--models: unknown model {m:?}; known: {}", known.join(", "));
+        }
+    }
+    let baselines = models.is_empty() || models.iter().any(|m| BASELINES.contains(&m.as_str()));
+    let chosen = (0..vs.len()).filter(|&ix| models.is_empty() || ix == 0 || models.iter().any(|m| m == vs[ix].name)).collect();
+    Ok((baselines, chosen))
+}
+
+/// Jobs one seed of an evaluation runs (for progress bars).
+pub fn jobs_per_seed(models: &[String]) -> Result<usize> {
+    let (baselines, chosen) = selection(models)?;
+    Ok(usize::from(baselines) + chosen.len())
 }
 
 /// One unit of work: one seed's baselines, or one seed's RecNet variant.
@@ -238,10 +263,13 @@ pub fn run_eval(
     let datasets: Vec<Dataset> = opts.seeds.iter().map(|s| load(*s)).collect::<Result<_>>()?;
     let case_lists: Vec<Vec<Case>> = datasets.iter().map(|ds| cases(ds, &opts.split)).collect::<Result<_>>()?;
     let vs = variants();
+    let (baselines, chosen) = selection(&opts.models)?;
     let mut jobs = Vec::new();
     for seed_ix in 0..opts.seeds.len() {
-        jobs.push(Job::Baselines { seed_ix });
-        for variant in 0..vs.len() {
+        if baselines {
+            jobs.push(Job::Baselines { seed_ix });
+        }
+        for &variant in &chosen {
             jobs.push(Job::Recnet { seed_ix, variant });
         }
     }
@@ -380,6 +408,8 @@ fn average_diagnostics(model: &str, runs: &[Diagnostics]) -> Diagnostics {
         gate_updates: round(&|d| d.gate_updates as f64),
         gate_mean: avg(&|d| d.gate_mean),
         gate_max: avg(&|d| d.gate_max),
+        update_gate_mean: avg(&|d| d.update_gate_mean),
+        update_gate_min: avg(&|d| d.update_gate_min),
     }
 }
 
@@ -414,10 +444,10 @@ pub fn render_table(r: &Report) -> String {
         };
         o.push_str(&format!("  {:<24}{:>+8.4} [{:+.4}, {:+.4}]  {verdict}\n", p.baseline, p.mean_diff, p.ci_low, p.ci_high));
     }
-    o.push_str("\npropagation, per run: deliveries to users/items · users reached · rewards exactly 0 · accepted messages that helped/hurt the next choice · rule edits (learned) · router edits · evidence entries stored · gates at the end (mean/max)\n");
+    o.push_str("\npropagation, per run: deliveries to users/items · users reached · rewards exactly 0 · accepted messages that helped/hurt the next choice · rule edits (learned) · router edits · evidence entries stored · evidence gates at the end (mean/max) · update gates (mean/min)\n");
     for d in &r.diagnostics {
         o.push_str(&format!(
-            "  {:<24}{:>6}/{:<6} {:>4}/{:<4} {:>5.1}% {:>5}/{:<5} {:>4} ({}) {:>4} {:>6} {:.2}/{:.2}\n",
+            "  {:<24}{:>6}/{:<6} {:>4}/{:<4} {:>5.1}% {:>5}/{:<5} {:>4} ({}) {:>4} {:>6} {:.2}/{:.2} {:.2}/{:.2}\n",
             d.model,
             d.deliveries_to_users,
             d.deliveries_to_items,
@@ -431,7 +461,9 @@ pub fn render_table(r: &Report) -> String {
             d.router_edits,
             d.evidence_stored,
             d.gate_mean,
-            d.gate_max
+            d.gate_max,
+            d.update_gate_mean,
+            d.update_gate_min
         ));
     }
     o

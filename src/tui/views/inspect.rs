@@ -244,9 +244,18 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             Span::styled(format!(" · {} interactions", c.interactions), st(app, Role::Dim)),
         ]),
         Line::from(s(&crate::world::profile_text(&c.attrs, 4), 300)),
-        Line::from(Span::styled(format!(" {:<24}{:>6} {:>6}", "attribute", "weight", "step Δ"), st(app, Role::Dim))),
     ];
-    let room = area.height.saturating_sub(2 + 3) as usize;
+    if !c.heard.is_empty() {
+        // Which routers' updates shaped this profile, and how much of that ranking counts.
+        let parts: Vec<String> = c
+            .heard
+            .iter()
+            .map(|(r, h)| format!("{} {} attr(s) ×{:.2}", s(r, 12), h.len(), app.world.update_gate(r)))
+            .collect();
+        lines.push(Line::from(Span::styled(format!("from updates: {}", parts.join(", ")), st(app, Role::Dim))));
+    }
+    lines.push(Line::from(Span::styled(format!(" {:<24}{:>6} {:>6}", "attribute", "weight", "step Δ"), st(app, Role::Dim))));
+    let room = area.height.saturating_sub(2 + lines.len() as u16) as usize;
     // The evidence memory gets up to a third of the room (and a heading) when there is any.
     let evidence_room = if c.evidence.is_empty() { 0 } else { (room / 3).clamp(2, 6).min(c.evidence.len() + 1) };
     let room = room.saturating_sub(evidence_room);
@@ -380,6 +389,11 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
         Line::from(format!(
             " gate {:.2}: its evidence counts ×{:.2} in receivers' scores · {} recent choice(s) to pass on",
             r.gate, r.gate, r.choices.len()
+        )),
+        Line::from(format!(
+            " update gate {:.2}: {:.0}% of what its accepted updates added to profiles counts in ranking",
+            r.update_gate,
+            100.0 * r.update_gate
         )),
         Line::from(format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > 12 { " …" } else { "" })),
         Line::from(Span::styled(" routers have no filter rules; their strategy is edited by the backward phase", st(app, Role::Dim))),
