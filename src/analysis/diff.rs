@@ -165,8 +165,10 @@ pub fn diff_worlds(a: &World, b: &World) -> (Vec<ProfileDiff>, Vec<RulesDiff>, V
     for ca in a.clients() {
         let Some(cb) = b.client(&ca.id) else { continue };
         let mut attrs: Vec<AttrDiff> = Vec::new();
-        for k in ca.attrs.keys().chain(cb.attrs.keys()) {
-            let (x, y) = (ca.attrs.get(k).copied().unwrap_or(0.0), cb.attrs.get(k).copied().unwrap_or(0.0));
+        // As ranking sees them: the profile with the updates kept beside it, at their gates.
+        let (pa, pb) = (a.ranked_profile(ca), b.ranked_profile(cb));
+        for k in pa.keys().chain(pb.keys()) {
+            let (x, y) = (pa.get(k).copied().unwrap_or(0.0), pb.get(k).copied().unwrap_or(0.0));
             if (x - y).abs() > 1e-9 && !attrs.iter().any(|d| &d.attr == k) {
                 attrs.push(AttrDiff { attr: k.clone(), a: x, b: y });
             }

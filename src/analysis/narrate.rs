@@ -1,6 +1,6 @@
 //! One plain sentence per event, for teaching and for headless runs.
 
-use crate::world::event::{Decision, Event, EventBody, GateChannel};
+use crate::world::event::{AssimilatedInto, Decision, Event, EventBody, GateChannel};
 
 fn deltas(d: &[crate::world::event::AttrDelta]) -> String {
     d.iter()
@@ -90,8 +90,12 @@ pub fn narrate(ev: &Event) -> String {
             };
             format!("{agent}'s {by} {verb} message {message} from {router}: {reason}.")
         }
-        EventBody::Assimilated { agent, message, weight, changes } => format!(
-            "{agent} assimilates message {message} at weight {weight:.2}: {}.",
+        EventBody::Assimilated { agent, message, weight, changes, into } => format!(
+            "{agent} assimilates message {message} at weight {weight:.2}{}: {}.",
+            match into {
+                AssimilatedInto::Profile => "",
+                AssimilatedInto::Updates => ", beside its profile (ranking counts it at the router's update gate)",
+            },
             changes.iter().map(|c| format!("{} {:.2}→{:.2}", c.attr, c.from, c.to)).collect::<Vec<_>>().join(", ")
         ),
         EventBody::EvidenceStored { agent, message, router, .. } if entries_empty(&ev.body) => {

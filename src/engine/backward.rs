@@ -21,7 +21,8 @@ impl Engine {
         let s = self.schedule[k].clone();
         let negatives = self.negatives_for(k);
         let gates = self.learn_gates(&s.user, &s.item, &negatives);
-        let attrs = |id: &str| self.world.client(id).map(|c| c.attrs.clone()).unwrap_or_default();
+        // A message's content is judged as if counted in full, whatever the update gates say.
+        let attrs = |id: &str| self.world.client(id).map(|c| self.world.with_updates(c)).unwrap_or_default();
         let (user, item) = (attrs(&s.user), attrs(&s.item));
         let negative_attrs: Vec<(String, std::collections::BTreeMap<String, f64>)> =
             negatives.iter().map(|n| (n.clone(), attrs(n))).collect();
@@ -40,9 +41,9 @@ impl Engine {
                         _ => self.would_be_evidence(agent, p.message, probe * gate),
                     };
                     let now = now.expect("computed for a user with pending decisions");
-                    user_counterfactual(&c.attrs, &p.deltas, now, &added, p.decision, probe, Outcome { item: (&s.item, &item), negatives: &negative_candidates })
+                    user_counterfactual(&user, &p.deltas, now, &added, p.decision, probe, Outcome { item: (&s.item, &item), negatives: &negative_candidates })
                 } else {
-                    crate::engine::reward::item_counterfactual(&user, &c.attrs, &p.deltas, p.decision, probe)
+                    crate::engine::reward::item_counterfactual(&user, &item, &p.deltas, p.decision, probe)
                 };
                 let rule_text = p
                     .rule

@@ -126,6 +126,9 @@ pub struct FilterConfig {
     pub enabled: bool,
     pub like_threshold: f64,
     pub default_rules: String,
+    /// Missing from older sessions' headers, which wrote accepted updates into the profile.
+    #[serde(default)]
+    pub assimilate_into: crate::world::event::AssimilatedInto,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

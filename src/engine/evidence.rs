@@ -274,7 +274,7 @@ mod tests {
     use crate::engine::config::Config;
     use crate::engine::spec::{ClientSpec, Scheduled, WorldSpec};
     use crate::rules::Polarity;
-    use crate::world::event::{AttrChange, AttrDelta, Decision, Recipient};
+    use crate::world::event::{AssimilatedInto, AttrChange, AttrDelta, Decision, Recipient};
 
     fn client(id: &str, kind: ClientKind, attr: &str) -> ClientSpec {
         ClientSpec { id: id.into(), kind, title: None, attrs: [(attr.to_string(), 0.8)].into(), rules: None }
@@ -327,6 +327,7 @@ mod tests {
             message: 1,
             weight: 0.8,
             changes: vec![AttrChange { attr: "Metal".into(), from: 0.0, to: 0.4 }],
+            into: AssimilatedInto::Updates,
         });
         (e, router)
     }

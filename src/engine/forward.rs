@@ -3,7 +3,7 @@
 
 use crate::engine::config::{ItemUpdates, OverflowPolicy};
 use crate::world::embed::cosine;
-use crate::world::event::{AttrChange, AttrDelta, Choice, ClientKind, Decision, EventBody, Recipient};
+use crate::world::event::{AssimilatedInto, AttrChange, AttrDelta, Choice, ClientKind, Decision, EventBody, Recipient};
 use crate::engine::protocol::{FilterItem, FilterVerdict, ReasonRequest};
 use crate::rules::Polarity;
 use crate::util::{clip, fnv1a, r4};
@@ -87,11 +87,16 @@ impl Engine {
             });
             if v.decision == Decision::Accept {
                 let c = self.world.client(agent).expect("agent exists");
+                let into = self.cfg.filter.assimilate_into;
+                let layer = match into {
+                    AssimilatedInto::Profile => Some(&c.attrs),
+                    AssimilatedInto::Updates => c.heard.get(&item.router),
+                };
                 let changes: Vec<AttrChange> = item
                     .content
                     .iter()
                     .filter_map(|d| {
-                        let from = c.attrs.get(&d.attr).copied().unwrap_or(0.0);
+                        let from = layer.and_then(|l| l.get(&d.attr)).copied().unwrap_or(0.0);
                         let to = r4(clip(from + v.weight * d.delta));
                         (to != from).then(|| AttrChange { attr: d.attr.clone(), from, to })
                     })
@@ -101,6 +106,7 @@ impl Engine {
                     message: v.message,
                     weight: r4(v.weight),
                     changes,
+                    into,
                 });
                 self.store_evidence(agent, v.message, r4(v.weight));
             }

@@ -2,7 +2,7 @@
 //! around it (rebuilding derived indexes after a keyframe is loaded).
 
 use crate::world::embed::Embedder;
-use crate::world::event::{AttrChange, AttrDelta, Choice, Decision, Event, EventBody, Evidence, GateChannel};
+use crate::world::event::{AttrChange, AttrDelta, Choice, Decision, Event, EventBody, Evidence, GateChannel, AssimilatedInto};
 use crate::world::evidence;
 
 /// The largest gate a session may set (the config's `evidence.gate_max` is at most this).
@@ -358,21 +358,20 @@ impl World {
                     Decision::Reject => self.counters.rejected += 1,
                 }
             }
-            EventBody::Assimilated { agent, message, changes, .. } => {
+            EventBody::Assimilated { agent, message, changes, into, .. } => {
                 self.known_message(*message, kind)?;
+                if changes.iter().any(|ch| !(ch.to.is_finite() && ch.to.abs() <= 1.0)) {
+                    return Err(ApplyError(format!("{kind}: a weight outside [-1, 1]")));
+                }
                 let router = self.messages[message].router.clone();
                 let c = self.client_mut(agent, kind)?;
-                // The share of the profile propagation wrote, by the router it came through.
-                let heard = c.heard.entry(router).or_default();
-                for ch in changes {
-                    let added = heard.entry(ch.attr.clone()).or_insert(0.0);
-                    *added += ch.to - ch.from;
-                    if added.abs() < ZERO {
-                        heard.remove(&ch.attr);
+                match into {
+                    AssimilatedInto::Profile => set_weights(&mut c.attrs, changes),
+                    AssimilatedInto::Updates => {
+                        set_weights(c.heard.entry(router).or_default(), changes);
+                        c.heard.retain(|_, h| !h.is_empty());
                     }
                 }
-                c.heard.retain(|_, h| !h.is_empty());
-                set_weights(&mut c.attrs, changes);
                 if let Some(p) = c.feedback.iter_mut().find(|p| p.message == *message) {
                     Arc::make_mut(p).deltas = changes.iter().map(|ch| AttrDelta { attr: ch.attr.clone(), delta: ch.to - ch.from }).collect();
                 }

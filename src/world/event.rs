@@ -188,7 +188,16 @@ pub enum EventBody {
         age: u64,
         reason: String,
     },
-    Assimilated { agent: String, message: u64, weight: f64, changes: Vec<AttrChange> },
+    /// An accepted message's attribute moves, written where `into` says: `changes` are that
+    /// layer's weights before and after.
+    Assimilated {
+        agent: String,
+        message: u64,
+        weight: f64,
+        changes: Vec<AttrChange>,
+        #[serde(default)]
+        into: AssimilatedInto,
+    },
     /// An accepted message's choices enter the receiver's evidence memory (beside its profile),
     /// each trusted by the accept weight times the receiver's similarity to the chooser.
     EvidenceStored { agent: String, message: u64, router: String, entries: Vec<EvidenceChange> },
@@ -440,5 +449,17 @@ pub enum GateChannel {
     #[default]
     Evidence,
     /// How much what its accepted attribute updates added to receivers' profiles counts.
+    Updates,
+}
+
+/// Where an accepted update goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssimilatedInto {
+    /// Into the profile itself (sessions recorded before update layers).
+    #[default]
+    Profile,
+    /// Into the receiver's layer for the sending router, beside the profile: ranking adds it
+    /// scaled by the router's update gate; reflection and membership read the profile alone.
     Updates,
 }

@@ -3,6 +3,7 @@
 //! ranking score adds it, scaled by the sending router's gate, which the backward phase learns.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Entries a client keeps; past it the weakest (then the oldest) is forgotten.
 pub const EVIDENCE_CAP: usize = 64;
@@ -75,23 +76,59 @@ impl super::World {
         self.router(router).map(|r| r.update_gate).unwrap_or(1.0)
     }
 
-    /// How much of attribute `attr` a client's profile does not count: the part accepted updates
-    /// added, times what each sending router's update gate withholds.
-    fn withheld(&self, c: &super::Client, attr: &str) -> f64 {
-        c.heard.iter().map(|(r, h)| h.get(attr).map_or(0.0, |x| (1.0 - self.update_gate(r)) * x)).sum()
+    /// A client's weight for `attr` as ranking sees it: the profile's, plus each router's layer
+    /// of accepted updates scaled by that router's update gate.
+    fn ranked_weight(&self, c: &super::Client, attr: &str) -> f64 {
+        c.attrs.get(attr).copied().unwrap_or(0.0)
+            + c.heard.iter().map(|(r, h)| h.get(attr).map_or(0.0, |x| self.update_gate(r) * x)).sum::<f64>()
     }
 
-    /// The profile overlap ranking uses: `score` of the two profiles with each one's propagated
-    /// share scaled by its routers' update gates.
+    /// An item's weights as ranking sees them (borrowed when it heard nothing).
+    fn ranked_item<'a>(&self, item: &'a super::Client) -> std::borrow::Cow<'a, BTreeMap<String, f64>> {
+        if item.heard.is_empty() {
+            return std::borrow::Cow::Borrowed(&item.attrs);
+        }
+        std::borrow::Cow::Owned(self.ranked_profile(item))
+    }
+
+    /// A client's weights as ranking sees them: the profile plus each router's layer of accepted
+    /// updates at that router's update gate.
+    pub fn ranked_profile(&self, c: &super::Client) -> BTreeMap<String, f64> {
+        let mut out = c.attrs.clone();
+        for h in c.heard.values() {
+            for a in h.keys() {
+                out.entry(a.clone()).or_insert(0.0);
+            }
+        }
+        for (a, w) in out.iter_mut() {
+            *w = self.ranked_weight(c, a);
+        }
+        out
+    }
+
+    /// A client's profile with every accepted update added in full (what rewards judge a
+    /// message's content against, whatever the gates).
+    pub fn with_updates(&self, c: &super::Client) -> BTreeMap<String, f64> {
+        let mut out = c.attrs.clone();
+        for h in c.heard.values() {
+            for (a, x) in h {
+                *out.entry(a.clone()).or_insert(0.0) += x;
+            }
+        }
+        out
+    }
+
+    /// The profile overlap ranking uses: `score` of the two profiles, each with its layers of
+    /// accepted updates added at their routers' update gates.
     pub fn profile_score(&self, user: &super::Client, item: &super::Client) -> f64 {
         if user.heard.is_empty() && item.heard.is_empty() {
             return super::score(&user.attrs, &item.attrs);
         }
         let (mut dot, mut norm) = (0.0, 0.0);
-        for (a, w) in &item.attrs {
-            let w = w - self.withheld(item, a);
+        let weights = self.ranked_item(item);
+        for (a, w) in weights.iter() {
             norm += w * w;
-            dot += (user.attrs.get(a).copied().unwrap_or(0.0) - self.withheld(user, a)) * w;
+            dot += self.ranked_weight(user, a) * w;
         }
         if norm == 0.0 {
             0.0
@@ -108,11 +145,11 @@ impl super::World {
             return 0.0;
         }
         let (mut slope, mut norm) = (0.0, 0.0);
-        for (a, w) in &item.attrs {
-            let w = w - self.withheld(item, a);
+        let weights = self.ranked_item(item);
+        for (a, w) in weights.iter() {
             norm += w * w;
-            let u = user.attrs.get(a).copied().unwrap_or(0.0) - self.withheld(user, a);
-            slope += uh.and_then(|h| h.get(a)).copied().unwrap_or(0.0) * w + u * ih.and_then(|h| h.get(a)).copied().unwrap_or(0.0);
+            let at = |h: Option<&BTreeMap<String, f64>>| h.and_then(|h| h.get(a)).copied().unwrap_or(0.0);
+            slope += at(uh) * w + self.ranked_weight(user, a) * at(ih);
         }
         if norm == 0.0 {
             0.0

@@ -57,8 +57,8 @@ pub struct Client {
     /// Items its community chose, as evidence beside the profile (see `evidence`).
     #[serde(default)]
     pub evidence: Vec<evidence::EvidenceEntry>,
-    /// What accepted updates added to `attrs`, per sending router: the share of the profile that
-    /// came from propagation, which each router's update gate scales when ranking.
+    /// What accepted updates added, per sending router, kept beside `attrs`: ranking adds each
+    /// router's layer scaled by its update gate.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub heard: BTreeMap<String, BTreeMap<String, f64>>,
 }
@@ -120,8 +120,8 @@ pub struct Router {
     /// Trust receivers' scores give this router's evidence, learned in the backward phase.
     #[serde(default)]
     pub gate: f64,
-    /// How much of what its accepted updates added to receivers' profiles counts when ranking
-    /// (1: all of it, as sessions before this gate ran), learned in the backward phase.
+    /// How much what its accepted updates added beside receivers' profiles counts when ranking,
+    /// learned in the backward phase.
     #[serde(default = "event::full_gate")]
     pub update_gate: f64,
     pub summary: String,

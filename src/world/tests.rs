@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::rules::Polarity;
-use crate::world::event::{AttrChange, AttrDelta, Choice, ClientKind, CreditShare, Decision, Edit, Event, EventBody, EvidenceChange, GateChannel, Recipient};
+use crate::world::event::{AttrChange, AttrDelta, Choice, ClientKind, CreditShare, Decision, Edit, Event, EventBody, EvidenceChange, GateChannel, Recipient, AssimilatedInto};
 use std::collections::BTreeMap;
 
 struct W {
@@ -204,7 +204,7 @@ fn a_message_lives_while_a_buffer_or_a_pending_reward_holds_it() {
     assert!(w.client("u1").buffer.is_empty());
     assert_eq!(w.client("u1").rule_hits, vec![1, 0, 0]);
     assert_eq!(w.client("u1").feedback.len(), 1, "the buffer's reference passed to the pending reward");
-    w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![change("Bebop", 0.0, 0.24)] });
+    w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![change("Bebop", 0.0, 0.24)], into: AssimilatedInto::Profile });
     assert_eq!(w.client("u1").attrs.get("Bebop"), Some(&0.24));
     assert_eq!(w.client("u1").feedback[0].deltas, vec![AttrDelta { attr: "Bebop".into(), delta: 0.24 }]);
     w.ok(EventBody::Reward {
@@ -236,7 +236,7 @@ fn held_messages_stay_and_rejected_ones_keep_their_content_for_the_reward() {
     assert!(w.client("u1").buffer.is_empty());
     assert_eq!(w.client("u1").feedback[0].deltas, vec![AttrDelta { attr: "Bebop".into(), delta: 0.3 }]);
     assert_eq!((w.world.counters().held, w.world.counters().rejected), (1, 1));
-    assert!(w.refused(EventBody::Assimilated { agent: "u1".into(), message: 9, weight: 1.0, changes: vec![] }).to_string().contains("unknown message"));
+    assert!(w.refused(EventBody::Assimilated { agent: "u1".into(), message: 9, weight: 1.0, changes: vec![], into: AssimilatedInto::Profile }).to_string().contains("unknown message"));
 }
 
 #[test]
@@ -356,7 +356,7 @@ fn every_kind_names_its_serialised_tag() {
     w.ok(EventBody::BufferOverflow { agent: "i1".into(), message: 1, policy: "drop_oldest".into() });
     w.ok(EventBody::Activated { agent: "u1".into(), reason: String::new(), buffered: 1 });
     w.decide("u1", 1, 1, Decision::Accept);
-    w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![] });
+    w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![], into: AssimilatedInto::Profile });
     w.ok(EventBody::Reward { agent: "u1".into(), message: 1, router: "R1".into(), rule: Some(1), decision: Decision::Accept, item: "i1".into(), negative: None, with: 0.1, without: 0.0, reward: 0.1 });
     w.ok(EventBody::CreditAssigned { agent: "u1".into(), message: 1, decision: Decision::Accept, relevance: 0.5, reward: 0.1, shares: vec![], reason: String::new() });
     w.ok(EventBody::Gradient { module: "R1".into(), direction: String::new(), edit: Edit::NoChange, evidence: vec![] });
@@ -465,7 +465,7 @@ fn an_acceptance_that_changed_nothing_is_settled_at_once() {
     w.send(1, &["u1"]);
     w.buffer("u1", 1);
     w.decide("u1", 1, 1, Decision::Accept);
-    w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![] });
+    w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![], into: AssimilatedInto::Profile });
     assert_eq!(w.client("u1").feedback.len(), 1);
     w.ok(EventBody::EvidenceStored { agent: "u1".into(), message: 1, router: "R1".into(), entries: vec![] });
     assert!(w.client("u1").feedback.is_empty(), "nothing to wait for");
@@ -473,33 +473,37 @@ fn an_acceptance_that_changed_nothing_is_settled_at_once() {
 }
 
 #[test]
-fn an_update_gate_scales_what_accepted_updates_added_to_the_profile() {
+fn an_update_gate_scales_the_layer_of_accepted_updates_beside_the_profile() {
     let mut w = W::new();
     w.send(1, &["u1"]);
     w.buffer("u1", 1);
     w.decide("u1", 1, 1, Decision::Accept);
+    let attrs_before = w.client("u1").attrs.clone();
     w.ok(EventBody::Assimilated {
         agent: "u1".into(),
         message: 1,
         weight: 0.8,
         changes: vec![AttrChange { attr: "Bebop".into(), from: 0.0, to: 0.24 }],
+        into: AssimilatedInto::Updates,
     });
     let u = w.client("u1").clone();
-    assert_eq!(u.heard["R1"]["Bebop"], 0.24, "the profile's propagated share, by router");
+    assert_eq!(u.attrs, attrs_before, "the profile itself is as it was");
+    assert_eq!(u.heard["R1"]["Bebop"], 0.24, "the update is kept beside it, by router");
     let item = w.client("i1").clone();
-    // Update gate 1: the profile counts as it is.
-    let full = score(&u.attrs, &item.attrs);
+    let with_update: BTreeMap<String, f64> = [("Jazz".to_string(), 0.8), ("Bebop".to_string(), 0.24)].into();
+    assert_eq!(w.world.with_updates(&u), with_update);
+    // Update gate 1: ranking counts the update in full.
+    let full = score(&with_update, &item.attrs);
     assert!((w.world.profile_score(&u, &item) - full).abs() < 1e-12);
-    // Closed: ranking sees the profile as it was before the update.
+    // Closed: ranking sees the profile alone.
     w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: 0.0, gradient: -0.1, channel: GateChannel::Updates });
     assert_eq!(w.world.router("R1").map(|r| (r.gate, r.update_gate)), Some((0.5, 0.0)), "the evidence gate is another gate");
-    let before: BTreeMap<String, f64> = [("Jazz".to_string(), 0.8)].into();
-    assert!((w.world.profile_score(&u, &item) - score(&before, &item.attrs)).abs() < 1e-12);
-    // Half open: half the update counts; the slope is what the update adds at gate 1 minus at 0.
+    let alone = score(&u.attrs, &item.attrs);
+    assert!((w.world.profile_score(&u, &item) - alone).abs() < 1e-12);
+    // Half open: half the update counts; the slope is what the whole update adds.
     w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.0, to: 0.5, gradient: 0.1, channel: GateChannel::Updates });
-    let half = w.world.profile_score(&u, &item);
-    assert!((half - (score(&before, &item.attrs) + full) / 2.0).abs() < 1e-12);
-    assert!((w.world.update_gate_slope(&u, &item, "R1") - (full - score(&before, &item.attrs))).abs() < 1e-12);
+    assert!((w.world.profile_score(&u, &item) - (alone + full) / 2.0).abs() < 1e-12);
+    assert!((w.world.update_gate_slope(&u, &item, "R1") - (full - alone)).abs() < 1e-12);
     assert_eq!(w.world.update_gate_slope(&u, &item, "R9"), 0.0, "a router that sent nothing moves nothing");
     // An update gate is a share: outside [0, 1] (or not a number) is refused, naming the gate.
     for bad in [1.5, -0.1, f64::NAN] {
@@ -508,4 +512,46 @@ fn an_update_gate_scales_what_accepted_updates_added_to_the_profile() {
     }
     let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1e308, gradient: 0.0, channel: GateChannel::Evidence });
     assert!(err.to_string().contains("1e308"), "huge numbers stay short: {err}");
+}
+
+#[test]
+fn an_item_layer_counts_on_the_item_side() {
+    let mut w = W::new();
+    w.send(1, &["i1"]);
+    w.buffer("i1", 1);
+    w.ok(EventBody::FilterDecision {
+        agent: "i1".into(),
+        message: 1,
+        router: "R1".into(),
+        rule: Some(1),
+        rule_text: String::new(),
+        decision: Decision::Accept,
+        weight: 0.8,
+        relevance: 0.5,
+        support: 0,
+        age: 0,
+        reason: String::new(),
+    });
+    // An update that gives the item an attribute it did not have.
+    w.ok(EventBody::Assimilated {
+        agent: "i1".into(),
+        message: 1,
+        weight: 0.8,
+        changes: vec![AttrChange { attr: "Metal".into(), from: 0.0, to: 0.5 }],
+        into: AssimilatedInto::Updates,
+    });
+    let (u2, item) = (w.client("u2").clone(), w.client("i1").clone());
+    assert_eq!(score(&u2.attrs, &item.attrs), 0.0, "u2 likes Metal only");
+    assert!(w.world.profile_score(&u2, &item) > 0.0, "the item's layer reaches u2's Metal");
+    assert!(w.world.update_gate_slope(&u2, &item, "R1") > 0.0);
+    // A layer weight outside [-1, 1] is refused.
+    w.send(2, &["i1"]);
+    let err = w.refused(EventBody::Assimilated {
+        agent: "i1".into(),
+        message: 2,
+        weight: 0.8,
+        changes: vec![AttrChange { attr: "Metal".into(), from: 0.5, to: f64::INFINITY }],
+        into: AssimilatedInto::Updates,
+    });
+    assert!(err.to_string().contains("outside"), "{err}");
 }

@@ -246,13 +246,19 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         Line::from(s(&crate::world::profile_text(&c.attrs, 4), 300)),
     ];
     if !c.heard.is_empty() {
-        // Which routers' updates shaped this profile, and how much of that ranking counts.
+        // The accepted updates kept beside the profile, by router, and how much ranking counts.
         let parts: Vec<String> = c
             .heard
             .iter()
-            .map(|(r, h)| format!("{} {} attr(s) ×{:.2}", s(r, 12), h.len(), app.world.update_gate(r)))
+            .map(|(r, h)| {
+                let mut top: Vec<(&String, &f64)> = h.iter().collect();
+                top.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+                let shown: Vec<String> = top.iter().take(2).map(|(a, x)| format!("{} {:+.2}", s(a, 16), x)).collect();
+                let more = if h.len() > 2 { format!(" +{}", h.len() - 2) } else { String::new() };
+                format!("{} ×{:.2}: {}{more}", s(r, 12), app.world.update_gate(r), shown.join(", "))
+            })
             .collect();
-        lines.push(Line::from(Span::styled(format!("from updates: {}", parts.join(", ")), st(app, Role::Dim))));
+        lines.push(Line::from(Span::styled(format!("updates beside: {}", parts.join(" · ")), st(app, Role::Dim))));
     }
     lines.push(Line::from(Span::styled(format!(" {:<24}{:>6} {:>6}", "attribute", "weight", "step Δ"), st(app, Role::Dim))));
     let room = area.height.saturating_sub(2 + lines.len() as u16) as usize;
