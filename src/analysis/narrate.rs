@@ -141,7 +141,7 @@ pub fn narrate(ev: &Event) -> String {
             "{model} answered the {stage} request ({tokens_in}→{tokens_out} tokens, {latency_ms} ms{}).",
             if *cache_hit { ", cached" } else { "" }
         ),
-        EventBody::ReasonFailed { stage, error, fallback } => {
+        EventBody::ReasonFailed { stage, error, fallback, .. } => {
             format!("The model's {stage} answer was unusable ({error}); {fallback}.")
         }
         EventBody::Metrics { split, values } => format!(
