@@ -220,7 +220,7 @@ fn a_server_refusing_the_schema_format_falls_back_to_json_object_once() {
 
 #[test]
 #[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
-fn the_local_model_gives_valid_replies_within_the_token_limit() {
+fn a_real_local_model_answers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let up = Command::new(root.join("scripts/local-llm.sh")).arg("up").output().unwrap();
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
@@ -229,27 +229,13 @@ fn the_local_model_gives_valid_replies_within_the_token_limit() {
     let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "40", "--out", "r.jsonl"], d.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let evs = kinds(&d.path().join("r.jsonl"));
-    let calls: Vec<_> = evs.iter().filter(|e| e["kind"] == "reason_exchange" && e["cache_hit"] == false).collect();
-    let failed = evs.iter().filter(|e| e["kind"] == "reason_failed" && e["cause"] != "budget" && e["cause"] != "format_fallback").count();
-    assert_eq!(calls.len(), 40, "the budget of 40 is used");
-    assert!(failed * 10 <= calls.len(), "{failed} of {} replies fell back: {}", calls.len(), String::from_utf8_lossy(&o.stdout));
-    assert!(calls.iter().all(|e| e["finish_reason"] != "length"), "a reply was cut at the token limit");
-}
-
-#[test]
-#[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
-fn a_real_local_model_answers() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let up = Command::new(root.join("scripts/local-llm.sh")).arg("up").output().unwrap();
-    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
-    let url = String::from_utf8(up.stdout).unwrap().lines().last().unwrap().trim().to_string();
-    let d = tempfile::tempdir().unwrap();
-    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "6", "--out", "r.jsonl"], d.path());
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let evs = kinds(&d.path().join("r.jsonl"));
     let real: Vec<_> = evs.iter().filter(|e| e["kind"] == "reason_exchange" && e["cache_hit"] == false).collect();
-    assert_eq!(real.len(), 6);
+    assert_eq!(real.len(), 40, "the budget of 40 is used");
     assert!(real.iter().all(|e| e["tokens_out"].as_u64().unwrap() > 0 && !e["reply"].as_str().unwrap().is_empty()));
+    // With a schema built per request even a 135M model answers: ≥ 90 % valid, none cut short.
+    let failed = evs.iter().filter(|e| e["kind"] == "reason_failed" && e["cause"] != "budget" && e["cause"] != "format_fallback").count();
+    assert!(failed * 10 <= real.len(), "{failed} of {} replies fell back: {}", real.len(), String::from_utf8_lossy(&o.stdout));
+    assert!(real.iter().all(|e| e["finish_reason"] != "length"), "a reply was cut at the token limit");
     let _ = Command::new(root.join("scripts/local-llm.sh")).arg("down").output();
     // Replays and exports with the server down.
     assert!(recnet(&["check", "r.jsonl"], d.path()).status.success());
