@@ -6,8 +6,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How the fake server answers chat completions.
 #[derive(Clone, Copy, PartialEq)]
@@ -18,17 +18,31 @@ enum Mode {
     Errors,
     /// Never answer completions.
     Hang,
+    /// 429 with `Retry-After: 1` to the first completion, then a reply.
+    RateLimited,
+    /// 400 to a json_schema response_format; a reply to anything else.
+    RefuseSchema,
 }
 
 fn serve(mode: Mode) -> (String, Arc<AtomicUsize>) {
+    let (url, hits, _) = serve_timed(mode);
+    (url, hits)
+}
+
+/// The server, its completion count and when each completion request arrived.
+#[allow(clippy::type_complexity)]
+fn serve_timed(mode: Mode) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<(Instant, String)>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen_in = seen.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { continue };
             let h = h.clone();
+            let seen = seen_in.clone();
             std::thread::spawn(move || {
                 let mut r = BufReader::new(s.try_clone().unwrap());
                 let mut first = String::new();
@@ -47,14 +61,27 @@ fn serve(mode: Mode) -> (String, Arc<AtomicUsize>) {
                 }
                 let mut body = vec![0u8; len];
                 let _ = r.read_exact(&mut body);
-                let reply = |status: &str, json: String| {
-                    format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}", json.len())
+                let reply_with = |status: &str, extra: &str, json: String| {
+                    format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{json}", json.len())
+                };
+                let reply = |status: &str, json: String| reply_with(status, "", json);
+                let body = String::from_utf8_lossy(&body).to_string();
+                let answer = |content: &str| {
+                    let v = serde_json::json!({"choices":[{"message":{"role":"assistant","content":content},"finish_reason":"stop"}],"usage":{"prompt_tokens":100,"completion_tokens":20}});
+                    reply("200 OK", v.to_string())
                 };
                 let out = if first.contains("/models") {
                     reply("200 OK", r#"{"data":[{"id":"fake-model"}]}"#.into())
                 } else {
                     let n = h.fetch_add(1, Ordering::SeqCst);
+                    seen.lock().unwrap().push((Instant::now(), body.clone()));
                     match mode {
+                        Mode::RateLimited if n == 0 => reply_with("429 Too Many Requests", "retry-after: 1\r\n", r#"{"error":"slow down"}"#.into()),
+                        Mode::RateLimited => answer("{}"),
+                        Mode::RefuseSchema if body.contains("json_schema") => {
+                            reply("400 Bad Request", r#"{"error":{"message":"response_format json_schema is not supported"}}"#.into())
+                        }
+                        Mode::RefuseSchema => answer("{}"),
                         Mode::Hang => {
                             std::thread::sleep(Duration::from_secs(30));
                             return;
@@ -66,7 +93,9 @@ fn serve(mode: Mode) -> (String, Arc<AtomicUsize>) {
                                 1 => "{\"profile\": {\"Jazz\": 0.5}, \"message\": [{\"attr\": \"Jazz\", \"delta\": 0.1}], \"summary\": \"\\u001b[31mjazz up\"}".to_string(),
                                 _ => "{\"verdicts\": [{\"message\": 1, \"decision\": \"acc".to_string(),
                             };
-                            let v = serde_json::json!({"choices":[{"message":{"role":"assistant","content":content}}],"usage":{"prompt_tokens":100,"completion_tokens":20}});
+                            // The cut-short one ran to the token limit, as a real server says.
+                            let finish = if n % 3 == 2 { "length" } else { "stop" };
+                            let v = serde_json::json!({"choices":[{"message":{"role":"assistant","content":content},"finish_reason":finish}],"usage":{"prompt_tokens":100,"completion_tokens":20}});
                             reply("200 OK", v.to_string())
                         }
                     }
@@ -75,7 +104,7 @@ fn serve(mode: Mode) -> (String, Arc<AtomicUsize>) {
             });
         }
     });
-    (format!("http://127.0.0.1:{port}/v1"), hits)
+    (format!("http://127.0.0.1:{port}/v1"), hits, seen)
 }
 
 fn recnet(args: &[&str], dir: &Path) -> std::process::Output {
@@ -104,12 +133,13 @@ fn malformed_replies_fall_back_and_the_session_replays_without_the_server() {
     assert_eq!(exchanges.len(), 9);
     assert!(exchanges.iter().all(|e| e["tokens_in"] == 100 && e["tokens_out"] == 20 && e["model"] == "fake-model"));
     assert!(failures.iter().any(|e| e["error"].as_str().unwrap().contains("no JSON object")));
-    assert!(failures.iter().any(|e| e["error"].as_str().unwrap().contains("cut short")));
+    assert!(failures.iter().any(|e| e["error"] == "cut at max_tokens (384)" && e["cause"] == "cut_off"));
+    assert!(exchanges.iter().any(|e| e["finish_reason"] == "length"));
     assert!(failures.iter().any(|e| e["error"].as_str().unwrap().contains("budget of 9")));
     // The run still completed every stage (fallbacks decided).
     assert!(evs.iter().any(|e| e["kind"] == "filter_decision"));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("calls") && out.contains("tokens in"), "{out}");
+    assert!(out.contains("calls") && out.contains("tok in") && out.contains("0 valid") && out.contains("p95 ms"), "{out}");
     // No server now: check, export and replay-from-header work from the file alone.
     let chk = recnet(&["check", "s.jsonl"], d.path());
     assert!(chk.status.success(), "{}", String::from_utf8_lossy(&chk.stderr));
@@ -157,6 +187,38 @@ fn server_errors_and_hangs_stop_the_run_after_retries() {
 }
 
 #[test]
+fn a_rate_limit_is_waited_out_as_the_server_asks() {
+    let (url, hits, seen) = serve_timed(Mode::RateLimited);
+    let d = tempfile::tempdir().unwrap();
+    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "1", "--llm-retries", "0", "--out", "s.jsonl"], d.path());
+    assert!(o.status.success(), "a 429 is retried even with no retries for errors: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    let seen = seen.lock().unwrap();
+    let waited = seen[1].0 - seen[0].0;
+    assert!(waited >= Duration::from_secs(1), "retried after {waited:?}, before Retry-After: 1");
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+}
+
+#[test]
+fn a_server_refusing_the_schema_format_falls_back_to_json_object_once() {
+    let (url, hits, seen) = serve_timed(Mode::RefuseSchema);
+    let d = tempfile::tempdir().unwrap();
+    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "3", "--llm-concurrency", "1", "--out", "s.jsonl"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // One refusal, then every call in JSON mode with the schema in the prompt.
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+    let seen = seen.lock().unwrap();
+    assert!(seen[0].1.contains("\"json_schema\""));
+    assert!(seen[1..].iter().all(|(_, b)| b.contains("\"json_object\"") && b.contains("JSON schema")));
+    let evs = kinds(&d.path().join("s.jsonl"));
+    let notes: Vec<_> = evs.iter().filter(|e| e["kind"] == "reason_failed" && e["cause"] == "format_fallback").collect();
+    assert_eq!(notes.len(), 1, "one event for the fallback");
+    assert!(notes[0]["error"].as_str().unwrap().contains("json_schema") && notes[0]["fallback"].as_str().unwrap().contains("json_object"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("replies json_object"));
+    assert!(recnet(&["check", "s.jsonl"], d.path()).status.success());
+}
+
+#[test]
 #[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
 fn a_real_local_model_answers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -164,12 +226,16 @@ fn a_real_local_model_answers() {
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
     let url = String::from_utf8(up.stdout).unwrap().lines().last().unwrap().trim().to_string();
     let d = tempfile::tempdir().unwrap();
-    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "6", "--out", "r.jsonl"], d.path());
+    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "40", "--out", "r.jsonl"], d.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let evs = kinds(&d.path().join("r.jsonl"));
     let real: Vec<_> = evs.iter().filter(|e| e["kind"] == "reason_exchange" && e["cache_hit"] == false).collect();
-    assert_eq!(real.len(), 6);
+    assert_eq!(real.len(), 40, "the budget of 40 is used");
     assert!(real.iter().all(|e| e["tokens_out"].as_u64().unwrap() > 0 && !e["reply"].as_str().unwrap().is_empty()));
+    // With a schema built per request even a 135M model answers: ≥ 90 % valid, none cut short.
+    let failed = evs.iter().filter(|e| e["kind"] == "reason_failed" && e["cause"] != "budget" && e["cause"] != "format_fallback").count();
+    assert!(failed * 10 <= real.len(), "{failed} of {} replies fell back: {}", real.len(), String::from_utf8_lossy(&o.stdout));
+    assert!(real.iter().all(|e| e["finish_reason"] != "length"), "a reply was cut at the token limit");
     let _ = Command::new(root.join("scripts/local-llm.sh")).arg("down").output();
     // Replays and exports with the server down.
     assert!(recnet(&["check", "r.jsonl"], d.path()).status.success());

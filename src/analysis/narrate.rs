@@ -152,11 +152,12 @@ pub fn narrate(ev: &Event) -> String {
         EventBody::RouterStrategyEdited { router, fan_out_from, fan_out_to, tau_from, tau_to, reason, .. } => format!(
             "Router {router} now reaches {fan_out_to} members above τ {tau_to:.2} (was {fan_out_from} above {tau_from:.2}): {reason}."
         ),
-        EventBody::ReasonExchange { stage, model, tokens_in, tokens_out, latency_ms, cache_hit, .. } => format!(
-            "{model} answered the {stage} request ({tokens_in}→{tokens_out} tokens, {latency_ms} ms{}).",
-            if *cache_hit { ", cached" } else { "" }
+        EventBody::ReasonExchange { stage, model, tokens_in, tokens_out, latency_ms, cache_hit, finish_reason, .. } => format!(
+            "{model} answered the {stage} request ({tokens_in}→{tokens_out} tokens, {latency_ms} ms{}{}).",
+            if *cache_hit { ", cached" } else { "" },
+            if finish_reason == "length" { ", cut at the token limit" } else { "" }
         ),
-        EventBody::ReasonFailed { stage, error, fallback } => {
+        EventBody::ReasonFailed { stage, error, fallback, .. } => {
             format!("The model's {stage} answer was unusable ({error}); {fallback}.")
         }
         EventBody::Metrics { split, values } => format!(

@@ -51,6 +51,13 @@ pub(crate) struct LlmArgs {
     /// Calls in flight at once.
     #[arg(long, default_value_t = 2)]
     pub(crate) llm_concurrency: usize,
+    /// Longest reply, in tokens (a reply cut there is reported as such).
+    #[arg(long, default_value_t = 384)]
+    pub(crate) llm_max_tokens: u32,
+    /// How replies are constrained: json_schema (a schema built per request), json_object, or
+    /// none. A server that answers 400 to it falls back to the next, once, with an event.
+    #[arg(long, default_value = "json_schema", value_parser = ["json_schema", "json_object", "none"])]
+    pub(crate) llm_structured: String,
 }
 
 impl LlmArgs {
@@ -63,6 +70,9 @@ impl LlmArgs {
             timeout: std::time::Duration::from_secs(self.llm_timeout.max(1)),
             retries: self.llm_retries,
             concurrency: self.llm_concurrency.max(1),
+            max_tokens: self.llm_max_tokens.max(1),
+            structured: recnet::reasoner::openai::Structured::parse(&self.llm_structured).unwrap_or(recnet::reasoner::openai::Structured::JsonSchema),
+            cancelled: Some(recnet::run::signals::interrupted),
             ..Default::default()
         };
         Ok(Some(recnet::reasoner::openai::OpenAi::new(cfg)?))

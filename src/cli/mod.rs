@@ -84,9 +84,22 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
     say!("  filter      {} accepted, {} held, {} rejected", c.accepted, c.held, c.rejected);
     say!("  backward    {} rewards, {} gradients, {} rule edits, {} router edits", c.rewards, c.gradients, c.rule_edits, c.router_edits);
     if let Some(m) = &model {
-        say!("  model       {} ({} calls, {} failures/fallbacks)", m.model(), c.model_calls, c.model_failures);
-        for (stage, (calls, tin, tout, ms)) in &m.usage {
-            say!("    {stage:<10} {calls:>4} calls  {tin:>7} tokens in  {tout:>6} out  {:>7.0} ms/call", *ms as f64 / (*calls).max(1) as f64);
+        let a = &m.accounting;
+        let t = a.total();
+        say!(
+            "  model       {} ({} calls, {} valid, {} fell back, {} cut at max_tokens; replies {})",
+            recnet::util::text::sanitize(m.model(), 80),
+            t.calls,
+            t.valid(),
+            t.fallbacks.values().sum::<u64>(),
+            a.cut_at_limit,
+            m.structured().as_str()
+        );
+        for line in a.table() {
+            say!("    {line}");
+        }
+        for note in &a.notes {
+            say!("    note: {}", recnet::util::text::sanitize(note, 200));
         }
     }
     say!("  session     {} events written to {} in {:.2}s", written, out.display(), started.elapsed().as_secs_f64());

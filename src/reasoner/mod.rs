@@ -3,6 +3,8 @@
 //! OpenAI-compatible endpoint, falling back to `offline` on a bad reply). May import `engine` (for
 //! the protocol types), `world`, `rules` and `util`.
 
+pub mod accounting;
 pub mod offline;
 pub mod openai;
 pub mod policy;
+pub mod schema;

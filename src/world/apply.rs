@@ -517,6 +517,8 @@ impl World {
                 self.counters.tokens_in += tokens_in;
                 self.counters.tokens_out += tokens_out;
             }
+            // A budget notice or a response_format downgrade is not a reply that failed.
+            EventBody::ReasonFailed { cause, .. } if cause == "budget" || cause == "format_fallback" => {}
             EventBody::ReasonFailed { .. } => self.counters.model_failures += 1,
             EventBody::Metrics { split, values } => self.metrics.push((ev.step, split.clone(), values.clone())),
         }

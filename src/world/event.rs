@@ -279,9 +279,21 @@ pub enum EventBody {
         tokens_out: u64,
         latency_ms: u64,
         cache_hit: bool,
+        /// Why the model stopped (`stop`, `length` = cut at max_tokens, …); empty in sessions from
+        /// before it was recorded, and for cache hits.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        finish_reason: String,
     },
-    /// A model's answer could not be used; the offline reasoner decided instead.
-    ReasonFailed { stage: String, error: String, fallback: String },
+    /// A model's answer could not be used; the offline reasoner decided instead. `cause` sorts it
+    /// for the accounting (`cut_off`, `invalid_json`, `wrong_shape`, `rules_do_not_parse`,
+    /// `http_error`, `budget`, `format_fallback`); empty in sessions from before it was recorded.
+    ReasonFailed {
+        stage: String,
+        error: String,
+        fallback: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        cause: String,
+    },
     /// Evaluation metrics at a point of the run (the inspector plots them).
     Metrics { split: String, values: BTreeMap<String, f64> },
 }

@@ -328,10 +328,13 @@ fn model_exchanges_failures_and_metrics_are_counted() {
         tokens_out: 3,
         latency_ms: 5,
         cache_hit,
+        finish_reason: "stop".into(),
     };
     w.ok(exchange(false));
     w.ok(exchange(true));
-    w.ok(EventBody::ReasonFailed { stage: "filter".into(), error: "bad JSON".into(), fallback: "offline".into() });
+    w.ok(EventBody::ReasonFailed { stage: "filter".into(), error: "bad JSON".into(), fallback: "offline".into(), cause: "invalid_json".into() });
+    // A budget notice is not a failed reply.
+    w.ok(EventBody::ReasonFailed { stage: "filter".into(), error: "spent".into(), fallback: "offline".into(), cause: "budget".into() });
     let c = w.world.counters();
     assert_eq!((c.model_calls, c.tokens_in, c.tokens_out, c.model_failures), (1, 20, 6, 1));
     w.ok(EventBody::Metrics { split: "valid".into(), values: [("ndcg@10".to_string(), 0.5)].into() });
@@ -364,8 +367,8 @@ fn every_kind_names_its_serialised_tag() {
     w.ok(EventBody::RulesReplaced { agent: "u1".into(), rules: "default reject\n".into(), reason: String::new() });
     w.ok(EventBody::RouterEdited { router: "R1".into(), fan_out: 1, tau: 0.1, reason: String::new() });
     w.ok(EventBody::RouterStrategyEdited { router: "R1".into(), fan_out_from: 1, fan_out_to: 2, tau_from: 0.1, tau_to: 0.2, reason: String::new(), evidence: vec![] });
-    w.ok(EventBody::ReasonExchange { stage: "filter".into(), model: String::new(), prompt: String::new(), reply: String::new(), tokens_in: 0, tokens_out: 0, latency_ms: 0, cache_hit: false });
-    w.ok(EventBody::ReasonFailed { stage: "filter".into(), error: String::new(), fallback: String::new() });
+    w.ok(EventBody::ReasonExchange { stage: "filter".into(), model: String::new(), prompt: String::new(), reply: String::new(), tokens_in: 0, tokens_out: 0, latency_ms: 0, cache_hit: false, finish_reason: String::new() });
+    w.ok(EventBody::ReasonFailed { stage: "filter".into(), error: String::new(), fallback: String::new(), cause: String::new() });
     w.ok(EventBody::Metrics { split: "valid".into(), values: BTreeMap::new() });
     w.ok(EventBody::ChoiceRouted { user: "u1".into(), item: "i1".into(), router: "R1".into() });
     w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 0.6, gradient: 0.1, channel: GateChannel::Evidence });

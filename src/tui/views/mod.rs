@@ -187,8 +187,9 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             let mut lines = Vec::new();
             if let Some(e) = app.event(*step) {
                 lines.push(Line::from(Span::styled(s(&crate::analysis::narrate::narrate(&e), 500), st(app, Role::Accent))));
-                if let EventBody::ReasonExchange { prompt, reply, tokens_in, tokens_out, latency_ms, .. } = &e.body {
-                    lines.push(Line::from(format!("tokens {tokens_in} in / {tokens_out} out · {latency_ms} ms")));
+                if let EventBody::ReasonExchange { prompt, reply, tokens_in, tokens_out, latency_ms, finish_reason, .. } = &e.body {
+                    let finish = if finish_reason.is_empty() { String::new() } else { format!(" · finish {}", s(finish_reason, 40)) };
+                    lines.push(Line::from(format!("tokens {tokens_in} in / {tokens_out} out · {latency_ms} ms{finish}")));
                     lines.push(Line::from(Span::styled("prompt:", st(app, Role::Dim))));
                     lines.extend(prompt.lines().map(|l| Line::from(s(l, 300))));
                     lines.push(Line::from(Span::styled("reply:", st(app, Role::Dim))));

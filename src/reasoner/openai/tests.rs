@@ -1,0 +1,135 @@
+use super::reply::one_rule_changed;
+use super::*;
+use crate::engine::protocol::FilterItem;
+use crate::reasoner::schema::reply_schema;
+use crate::world::event::Edit;
+use serde_json::json;
+use std::time::SystemTime;
+use reqwest::header::{HeaderMap, HeaderValue};
+
+#[test]
+fn retry_after_reads_seconds_milliseconds_and_http_dates() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+    let mut h = HeaderMap::new();
+    assert_eq!(retry_after(&h, now), None);
+    h.insert("retry-after", HeaderValue::from_static("2"));
+    assert_eq!(retry_after(&h, now), Some(Duration::from_secs(2)));
+    h.insert("retry-after", HeaderValue::from_static("Sun, 06 Nov 1994 08:49:47 GMT"));
+    assert_eq!(retry_after(&h, now), Some(Duration::from_secs(10)));
+    h.insert("retry-after", HeaderValue::from_static("Sun, 06 Nov 1994 08:49:00 GMT"));
+    assert_eq!(retry_after(&h, now), Some(Duration::ZERO), "a date in the past: no wait");
+    h.insert("retry-after", HeaderValue::from_static("soon"));
+    assert_eq!(retry_after(&h, now), None);
+    h.insert("retry-after-ms", HeaderValue::from_static("1500"));
+    assert_eq!(retry_after(&h, now), Some(Duration::from_millis(1500)));
+}
+
+#[test]
+fn backoff_grows_with_jitter_under_its_cap() {
+    let cap = Duration::from_secs(4);
+    for attempt in 0..12 {
+        let d = backoff(attempt, cap);
+        let step = Duration::from_millis(500 << attempt.min(16)).min(cap);
+        assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?}");
+    }
+}
+
+#[test]
+fn reasoning_models_are_told_apart() {
+    for m in ["o1", "o3-mini", "openai/o4-mini", "gpt-5", "gpt-5-nano"] {
+        assert!(is_reasoning_model(m), "{m}");
+    }
+    for m in ["gpt-4o", "smollm2", "o1x", "llama-3.1-8b", "gpt-50"] {
+        assert!(!is_reasoning_model(m), "{m}");
+    }
+}
+
+fn ctx(model: &str, mode: Structured) -> CallCtx {
+    CallCtx {
+        client: reqwest::Client::new(),
+        url: String::new(),
+        key: None,
+        model: model.into(),
+        max_tokens: 99,
+        retries: 0,
+        max_backoff: Duration::from_secs(1),
+        mode: Arc::new(AtomicU8::new(mode as u8)),
+    }
+}
+
+fn filter_request() -> ReasonRequest {
+    let item = |message| FilterItem {
+        message,
+        router: "R1".into(),
+        router_credit: 0.0,
+        source: "i1".into(),
+        source_kind: "item".into(),
+        content: vec![],
+        topic: "Jazz".into(),
+        polarity: crate::rules::Polarity::Up,
+        strength: 0.1,
+        relevance: 0.5,
+        support: 0,
+        age: 0,
+        evidence: 0,
+        text: "R1: Jazz +0.10".into(),
+        held_by: None,
+    };
+    ReasonRequest::Filter {
+        agent: "u1".into(),
+        attrs: [("Jazz".to_string(), 0.5)].into(),
+        rules: "accept 0.8 when relevance >= 0.3\ndefault reject\n".into(),
+        like_threshold: 0.1,
+        messages: vec![item(3), item(5)],
+    }
+}
+
+#[test]
+fn request_bodies_follow_the_mode_and_the_model() {
+    let req = filter_request();
+    let (prompt, b) = ctx("smollm2", Structured::JsonSchema).body(&req, Structured::JsonSchema);
+    assert_eq!(b["response_format"]["json_schema"]["strict"], json!(true));
+    assert_eq!(b["response_format"]["json_schema"]["schema"], reply_schema(&req));
+    assert_eq!((b["max_tokens"].clone(), b["temperature"].clone()), (json!(99), json!(0)));
+    assert!(!prompt.contains("JSON schema"), "the schema travels in response_format");
+    let (prompt, b) = ctx("gpt-5-mini", Structured::JsonObject).body(&req, Structured::JsonObject);
+    assert_eq!(b["response_format"], json!({"type": "json_object"}));
+    assert!(b.get("temperature").is_none() && b.get("max_tokens").is_none());
+    assert_eq!(b["max_completion_tokens"], json!(99));
+    assert!(prompt.contains("JSON schema") && prompt.contains("\"verdicts\""));
+    let (_, b) = ctx("m", Structured::None).body(&req, Structured::None);
+    assert!(b.get("response_format").is_none());
+}
+
+#[test]
+fn replies_are_checked_and_their_failures_sorted_by_cause() {
+    let req = filter_request();
+    let ok = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "weight": 0.8, "reason": "r1"},
+                 "5": {"rule": 2, "decision": "reject", "weight": 0, "reason": "default"}}}"#;
+    let ReasonAnswer::Filter { verdicts } = parse_reply(&req, ok).unwrap() else { panic!() };
+    assert_eq!((verdicts[0].rule, verdicts[1].rule, verdicts[1].message), (Some(1), Some(2), 5));
+    let missing = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "weight": 0.8, "reason": "r1"}}}"#;
+    assert_eq!(parse_reply(&req, missing).unwrap_err().cause(), Cause::WrongShape);
+    let rule9 = ok.replace("\"rule\": 2", "\"rule\": 9");
+    assert!(parse_reply(&req, &rule9).unwrap_err().to_string().contains("maximum"));
+    assert_eq!(parse_reply(&req, "{\"verdicts\": {\"3\": ").unwrap_err().cause(), Cause::InvalidJson);
+    assert_eq!(parse_reply(&req, "sure!").unwrap_err().cause(), Cause::InvalidJson);
+}
+
+#[test]
+fn an_optimise_reply_may_change_one_rule_only() {
+    let old = "accept 0.8 when relevance >= 0.3\nreject when relevance < 0.1\ndefault reject\n";
+    let p = |t: &str| crate::rules::parse_rules(t).unwrap();
+    assert!(one_rule_changed(old, &p("accept 0.8 when relevance >= 0.35\nreject when relevance < 0.1\ndefault reject\n")).is_ok());
+    assert!(one_rule_changed(old, &p("accept 0.3 when relevance >= 0.2\naccept 0.8 when relevance >= 0.3\nreject when relevance < 0.1\ndefault reject\n")).is_ok());
+    assert!(one_rule_changed(old, &p("accept 0.8 when relevance >= 0.3\ndefault reject\n")).is_ok());
+    assert!(one_rule_changed(old, &p("accept 1 when relevance >= 0\ndefault accept 1\n")).is_err(), "a rewrite of the whole list");
+    let req = ReasonRequest::Optimise {
+        agent: "u1".into(),
+        rules: old.into(),
+        edit: Edit::Tighten { agent: "u1".into(), rule: 1 },
+        step: 0.05,
+    };
+    let bad = json!({"rules": "accept when when", "rule": 1, "before": "", "after": "", "reason": ""}).to_string();
+    assert_eq!(parse_reply(&req, &bad).unwrap_err().cause(), Cause::RulesDoNotParse);
+}
