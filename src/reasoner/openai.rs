@@ -24,6 +24,8 @@ pub struct OpenAiConfig {
     pub retries: u32,
     pub concurrency: usize,
     pub max_tokens: u32,
+    /// The API key; `None` reads RECNET_API_KEY or OPENAI_API_KEY.
+    pub api_key: Option<String>,
 }
 
 impl Default for OpenAiConfig {
@@ -36,6 +38,7 @@ impl Default for OpenAiConfig {
             retries: 2,
             concurrency: 2,
             max_tokens: 384,
+            api_key: None,
         }
     }
 }
@@ -227,7 +230,7 @@ impl OpenAi {
         cfg.base_url = cfg.base_url.trim_end_matches('/').to_string();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let client = reqwest::Client::builder().timeout(cfg.timeout).connect_timeout(Duration::from_secs(10)).build()?;
-        let key = api_key();
+        let key = cfg.api_key.clone().filter(|k| !k.is_empty()).or_else(api_key);
         let mut me = OpenAi {
             cfg,
             key,

@@ -1,0 +1,180 @@
+//! The command line's conventions, through the real binary: exit codes, `-` for standard input and
+//! output, closed pipes, completions and the manual page.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_recnet"))
+}
+
+fn run_demo(dir: &Path) -> PathBuf {
+    let out = dir.join("demo.jsonl");
+    let o = bin().args(["run", "--scenario", "demo", "--rounds", "1", "--seed", "1", "--out"]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// Run with stdout on a pipe that is closed after `keep` bytes were read.
+fn with_reader_leaving_early(cmd: &mut Command, keep: usize) -> (Option<i32>, String) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; keep];
+    let _ = out.read_exact(&mut buf);
+    drop(out);
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (child.wait().unwrap().code(), err)
+}
+
+#[test]
+fn a_closed_pipe_is_a_normal_end() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["export", s.to_str().unwrap(), "--events", "--format", "json"],
+        vec!["export", s.to_str().unwrap(), "--events", "--format", "csv"],
+        vec!["export", s.to_str().unwrap(), "--format", "json"],
+        vec!["run", "--scenario", "demo", "--rounds", "2", "--out", "-"],
+        vec!["demo", "--headless", "--rounds", "2"],
+        vec!["check", s.to_str().unwrap()],
+    ];
+    for args in cases {
+        for keep in [0, 100] {
+            let (code, err) = with_reader_leaving_early(bin().args(&args), keep);
+            assert_eq!(code, Some(0), "{args:?} after {keep} bytes: {err}");
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_list_the_allowed_values() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    let o = bin().arg("export").arg(&s).args(["--events", "--format", "xml"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("xml") && err.contains("json") && err.contains("dot") && err.contains("csv"), "{err}");
+    for args in [
+        vec!["diff", "a.jsonl", "--format", "html"],
+        vec!["eval", "--dataset", "x", "--split", "train"],
+        vec!["run", "--out", "x.jsonl"],
+        vec!["run", "--scenario", "demo", "--dataset", "d", "--out", "x.jsonl"],
+        vec!["completions", "tcsh"],
+        vec!["--color", "sometimes", "check", "x"],
+        vec!["fork", "s.jsonl", "--at", "3", "--agent", "u1", "--out", "x.jsonl"],
+    ] {
+        let o = bin().current_dir(d.path()).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    // A state has no CSV: exit 2 with the reason.
+    let o = bin().arg("export").arg(&s).args(["--format", "csv"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--events"));
+    // An unreadable input is exit 2 (a session with a problem is exit 1).
+    assert_eq!(bin().args(["check", "/nonexistent/s.jsonl"]).output().unwrap().status.code(), Some(2));
+    assert_eq!(bin().args(["export", "/nonexistent/s.jsonl"]).output().unwrap().status.code(), Some(2));
+}
+
+#[test]
+fn run_out_dash_writes_the_session_to_stdout() {
+    let d = tempfile::tempdir().unwrap();
+    let o = bin().current_dir(d.path()).args(["run", "--scenario", "demo", "--seed", "1", "--out", "-"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!d.path().join("-").exists(), "a file named - was created");
+    let text = String::from_utf8(o.stdout).unwrap();
+    let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(header["format"], "recnet-session");
+    // The summary went to stderr, and the session is the same as one written to a file.
+    assert!(String::from_utf8_lossy(&o.stderr).contains("events written to standard output"));
+    let file = run_demo(d.path());
+    assert_eq!(text.lines().count(), std::fs::read_to_string(file).unwrap().lines().count());
+}
+
+#[test]
+fn dash_reads_stdin() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    let feed = |args: &[&str], input: &[u8]| {
+        let mut c = bin().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stdin = c.stdin.take().unwrap();
+        let input = input.to_vec();
+        let t = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let o = c.wait_with_output().unwrap();
+        t.join().unwrap();
+        o
+    };
+    let bytes = std::fs::read(&s).unwrap();
+    let o = feed(&["check", "-"], &bytes);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("<stdin>: ok"));
+    // A cut stream is a problem found (exit 1), named as standard input.
+    let o = feed(&["check", "-"], &bytes[..bytes.len() / 2]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("<stdin>:"));
+    // Commands that seek in a session take it from stdin too.
+    let from_file = bin().arg("export").arg(&s).args(["--at", "50"]).output().unwrap();
+    let from_stdin = feed(&["export", "-", "--at", "50"], &bytes);
+    assert!(from_stdin.status.success());
+    assert_eq!(from_file.stdout, from_stdin.stdout);
+    let o = feed(&["check-rules", "-"], b"accept when relevance >= 0.5\ndefault reject\n");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = feed(&["check-rules", "-"], b"accept when relevance >>= 1\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("<stdin>:1:"));
+}
+
+#[test]
+fn diff_exit_code_says_whether_sessions_differ() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    let same = bin().arg("diff").arg(&s).arg(&s).arg("--exit-code").output().unwrap();
+    assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stdout));
+    let other = d.path().join("other.jsonl");
+    let fork = bin().arg("fork").arg(&s).args(["--at", "100", "--router", "R1", "--fan-out", "1", "--out"]).arg(&other).output().unwrap();
+    assert!(fork.status.success(), "{}", String::from_utf8_lossy(&fork.stderr));
+    let differ = bin().arg("diff").arg(&s).arg(&other).arg("--exit-code").output().unwrap();
+    assert_eq!(differ.status.code(), Some(1));
+    // Without the flag, differences are a report, not a failure.
+    assert!(bin().arg("diff").arg(&s).arg(&other).output().unwrap().status.success());
+}
+
+#[test]
+fn completions_parse_and_the_manual_is_roff() {
+    let d = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let o = bin().args(["completions", shell]).output().unwrap();
+        assert!(o.status.success() && !o.stdout.is_empty(), "{shell}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("check-rules"), "{shell} completions lack the subcommands");
+    }
+    let o = bin().args(["completions", "bash"]).output().unwrap();
+    let path = d.path().join("recnet.bash");
+    std::fs::write(&path, &o.stdout).unwrap();
+    let n = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert!(n.status.success(), "bash -n: {}", String::from_utf8_lossy(&n.stderr));
+    let man = bin().arg("man").output().unwrap();
+    let man = String::from_utf8(man.stdout).unwrap();
+    assert!(man.contains(".TH recnet 1") && man.contains("recnet check\\-rules") && man.contains("RECNET_LLM_URL") && man.contains("\\-\\-keyframe\\-every"), "{}", &man[..man.len().min(500)]);
+}
+
+#[test]
+fn sigterm_exits_143_with_a_valid_session() {
+    let d = tempfile::tempdir().unwrap();
+    let scen = d.path().join("big.json");
+    let gen = ["gen", "--users", "20000", "--items", "4000", "--interactions", "20000", "--communities", "20", "--out"];
+    assert!(bin().args(gen).arg(&scen).status().unwrap().success());
+    let out = d.path().join("s.jsonl");
+    let child = bin().args(["run", "--scenario"]).arg(&scen).arg("--out").arg(&out).stderr(Stdio::piped()).spawn().unwrap();
+    let t = std::time::Instant::now();
+    while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < 200_000 && t.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(bin().arg("check").arg(&out).status().unwrap().success());
+}
