@@ -178,3 +178,70 @@ fn sigterm_exits_143_with_a_valid_session() {
     assert_eq!(o.status.code(), Some(143), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(bin().arg("check").arg(&out).status().unwrap().success());
 }
+
+#[test]
+fn query_prints_the_matching_events_and_names_the_column_of_a_bad_name() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    let o = bin().arg("query").arg(&s).arg("kind == filter_decision and decision == reject").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<serde_json::Value> = String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let all = std::fs::read_to_string(&s).unwrap();
+    let expected = all.lines().filter(|l| l.contains("\"kind\":\"filter_decision\"") && l.contains("\"decision\":\"reject\"")).count();
+    assert!(!rows.is_empty());
+    assert_eq!(rows.len(), expected);
+    assert!(rows.iter().all(|r| r["kind"] == "filter_decision" && r["decision"] == "reject"));
+    // CSV: a header and one row per match.
+    let o = bin().arg("query").arg(&s).args(["kind == filter_decision and decision == reject", "--format", "csv"]).output().unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), expected + 1);
+    for (expr, col, word) in [("foo > 3", 1, "unknown field foo"), ("kind == reward and decison == reject", 20, "unknown field"), ("kind == rewad", 9, "no value rewad"), ("kind ==", 8, "expected a value")] {
+        let o = bin().arg("query").arg(&s).arg(expr).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{expr}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&format!("col {col}:")) && err.contains(word), "{expr}: {err}");
+        // The caret sits under the column.
+        let caret = err.lines().find(|l| l.trim() == "^").unwrap_or_else(|| panic!("{err}"));
+        assert_eq!(caret.len(), 2 + col, "{expr}: {err}");
+    }
+}
+
+#[test]
+fn metrics_csv_has_one_row_per_time_step() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    let o = bin().arg("export").arg(&s).args(["--metrics", "--format", "csv"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    // A minimal CSV reader: no field here is quoted, so a split on commas is exact.
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.iter().all(|r| r.len() == header.len()));
+    for col in ["round", "tick", "interactions", "messages_sent", "accepted", "held", "rejected", "reward_sum", "rule_edits", "router_edits"] {
+        assert!(header.contains(&col), "{col}");
+    }
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    // One row per (round, tick), in order, covering every event.
+    let keys: Vec<(u64, u64)> = rows.iter().map(|r| (r[at("round")].parse().unwrap(), r[at("tick")].parse().unwrap())).collect();
+    let mut dedup = keys.clone();
+    dedup.dedup();
+    assert_eq!(keys, dedup);
+    let ticks: std::collections::BTreeSet<(u64, u64)> = std::fs::read_to_string(&s)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["round"].as_u64().unwrap(), v["tick"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), ticks.len());
+    let sum = |name: &str| rows.iter().map(|r| r[at(name)].parse::<u64>().unwrap()).sum::<u64>();
+    let summary = String::from_utf8(bin().arg("query").arg(&s).arg("kind == interaction").output().unwrap().stdout).unwrap();
+    assert_eq!(sum("interactions"), summary.lines().count() as u64);
+    // JSON Lines: the same rows.
+    let o = bin().arg("export").arg(&s).args(["--metrics", "--format", "json"]).output().unwrap();
+    let json: Vec<serde_json::Value> = String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(json.len(), rows.len());
+    assert_eq!(json.iter().map(|r| r["accepted"].as_u64().unwrap()).sum::<u64>(), sum("accepted"));
+}

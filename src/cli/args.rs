@@ -65,6 +65,15 @@ pub(crate) enum ExportFormat {
     Csv,
 }
 
+/// How `query` prints the matching events.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum QueryFormat {
+    /// Each event as recorded, one JSON object a line.
+    Jsonl,
+    /// One row an event: step, round, tick, phase, stage, kind, agent, router, message, text.
+    Csv,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DiffFormat {
     /// A report to read.
@@ -242,26 +251,42 @@ pub(crate) enum Command {
         /// The session to validate (`-`: standard input).
         file: PathBuf,
     },
-    /// The world at a step (json | dot), or every event (--events --format csv|json).
-    #[command(after_help = "Examples:\n  recnet export run.jsonl --at 400 --format dot | dot -Tsvg > graph.svg\n  recnet export run.jsonl --events --format csv --out events.csv")]
+    /// The world at a step (json | dot), every event (--events), or the counters per time step (--metrics).
+    #[command(after_help = "Examples:\n  recnet export run.jsonl --at 400 --format dot | dot -Tsvg > graph.svg\n  recnet export run.jsonl --events --format csv --out events.csv\n  recnet export run.jsonl --metrics --format csv > steps.csv")]
     Export {
         /// The session (`-`: standard input).
         file: PathBuf,
         /// The step whose state to export (after that event is applied); default: the last.
-        #[arg(long, value_name = "STEP", conflicts_with = "events")]
+        #[arg(long, value_name = "STEP", conflicts_with_all = ["events", "metrics"])]
         at: Option<u64>,
-        /// The output format: json or dot for a state, csv or json for --events.
+        /// The output format: json or dot for a state; csv or json (JSON Lines) for --events and --metrics.
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
-        /// Export the events instead of a state.
-        #[arg(long)]
+        /// Export the events instead of a state (streamed: memory stays flat).
+        #[arg(long, conflicts_with = "metrics")]
         events: bool,
+        /// Export one row per time step: interactions, messages, accepted/held/rejected, rewards,
+        /// credit, rule and router edits, model calls, and evaluation metrics where recorded.
+        #[arg(long)]
+        metrics: bool,
         /// Keep a full state every K events (0: none; results never depend on it).
         #[arg(long, default_value_t = recnet::store::timeline::DEFAULT_KEYFRAME_EVERY, value_name = "K")]
         keyframe_every: u64,
         /// Write here instead of standard output (`-`: standard output).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// The events of a session that satisfy a condition (the breakpoint language), as JSON Lines or CSV.
+    #[command(after_help = "Fields are an event's as recorded (kind, agent, router, message, rule, decision, reward, edit.op, …);\n`target` and `target.kind` are the agents an event is about. Operators: == != < <= > >=, and, or, not, ( ).\n\nExamples:\n  recnet query run.jsonl 'kind == filter_decision and agent == u7 and rule == 2 and decision == reject'\n  recnet query run.jsonl 'kind == reward and reward < -0.05' --format csv\n  recnet query run.jsonl 'kind == message_sent and target.kind == item' | wc -l")]
+    Query {
+        /// The session (`-`: standard input).
+        file: PathBuf,
+        /// The condition, e.g. `kind == filter_decision and decision == reject`.
+        #[arg(value_name = "EXPR")]
+        expr: String,
+        /// How to print the matching events.
+        #[arg(long, value_enum, default_value_t = QueryFormat::Jsonl)]
+        format: QueryFormat,
     },
     /// Re-run a session from a step with an edit, writing a branch session.
     #[command(after_help = "Examples:\n  recnet fork run.jsonl --at 300 --agent u1 --rules strict.rules --out branch.jsonl\n  recnet fork run.jsonl --at 300 --router R2 --fan-out 1 --out branch.jsonl\n  recnet fork run.jsonl --at 300 --set filter.enabled=false --out branch.jsonl")]

@@ -3,10 +3,11 @@
 
 mod args;
 mod docs;
+mod export;
 mod io;
 
 pub use args::Cli;
-use args::{ColorWhen, Command, DiffFormat, EvalFormat, ExportFormat, LlmArgs, SourceArgs, Split, UiArgs};
+use args::{ColorWhen, Command, DiffFormat, EvalFormat, LlmArgs, SourceArgs, Split, UiArgs};
 use io::{display_name, input_file, is_std, write_out};
 use anyhow::{Context, Result};
 use recnet::engine::config::Config;
@@ -238,7 +239,7 @@ fn check(file: &Path) -> Result<bool> {
 
 /// Refuse an output that would overwrite one of the command's inputs (a file, or a file inside an
 /// input folder): no input is ever overwritten.
-fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<()> {
+pub(crate) fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<()> {
     if is_std(out) {
         return Ok(());
     }
@@ -254,57 +255,12 @@ fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<()> {
     Ok(())
 }
 
-fn open_timeline(file: &Path, keyframe_every: u64) -> Result<(recnet::store::session::Header, recnet::store::timeline::Timeline)> {
+pub(crate) fn open_timeline(file: &Path, keyframe_every: u64) -> Result<(recnet::store::session::Header, recnet::store::timeline::Timeline)> {
     let f = recnet::store::session::SessionFile::open(file)?;
     let header = f.header.clone();
     // Commands here visit a step or two once: keyframes on disk would only cost writing them.
     let limits = recnet::store::timeline::Limits { disk_every: 0, ..Default::default() };
     Ok((header, recnet::store::timeline::Timeline::with_limits(recnet::store::timeline::EventStore::File(f), keyframe_every, limits)))
-}
-
-fn export(file: &Path, at: Option<u64>, format: ExportFormat, events: bool, keyframe_every: u64, out: Option<&Path>) -> Result<()> {
-    if let Some(out) = out {
-        refuse_overwriting_inputs(out, &[file])?;
-    }
-    if events {
-        return export_events(file, format, out);
-    }
-    anyhow::ensure!(format != ExportFormat::Csv, "--format csv exports events: add --events (a state exports as json or dot)");
-    let input = input_file(file)?;
-    let (_, mut tl) = open_timeline(&input.path, keyframe_every)?;
-    anyhow::ensure!(!tl.is_empty(), "{}: the session has no events", display_name(file));
-    let last = tl.len() - 1;
-    let at = at.unwrap_or(last);
-    anyhow::ensure!(at <= last, "--at {at}: the session's last step is {last}");
-    let world = tl.at(at)?;
-    let text = match format {
-        ExportFormat::Dot => recnet::analysis::export::world_dot(&world),
-        _ => recnet::analysis::export::world_json(&world),
-    };
-    write_out(out, &text)
-}
-
-/// Every event, read and written one at a time: memory stays flat however long the session.
-fn export_events(file: &Path, format: ExportFormat, out: Option<&Path>) -> Result<()> {
-    use std::io::Write;
-    anyhow::ensure!(format != ExportFormat::Dot, "--events exports as csv or json (dot is a state: drop --events)");
-    let (_, mut events) = recnet::store::session::EventReader::new(&display_name(file), io::open_in(file)?)?;
-    let mut w = io::open_out(out)?;
-    if format == ExportFormat::Csv {
-        w.write_all(recnet::analysis::export::events_csv_header().as_bytes())?;
-    }
-    while let Some(next) = events.next_raw() {
-        let (ev, raw) = next?;
-        if format == ExportFormat::Csv {
-            w.write_all(recnet::analysis::export::event_csv_row(&ev).as_bytes())?;
-        } else {
-            // The line as recorded, made safe to print.
-            w.write_all(recnet::analysis::export::json_safe(&String::from_utf8_lossy(raw)).as_bytes())?;
-            w.write_all(b"\n")?;
-        }
-    }
-    w.flush()?;
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -463,9 +419,17 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Replay { file, ui } => replay(&file, ui, color).map(|_| true),
         Command::CheckRules { file } => check_rules(&file),
         Command::Check { file } => check(&file),
-        Command::Export { file, at, format, events, keyframe_every, out } => {
-            export(&file, at, format, events, keyframe_every, out.as_deref()).map(|_| true)
+        Command::Export { file, at, format, events, metrics, keyframe_every, out } => {
+            let what = if events {
+                export::What::Events
+            } else if metrics {
+                export::What::Metrics
+            } else {
+                export::What::State { at, keyframe_every }
+            };
+            export::export(&file, what, format, out.as_deref()).map(|_| true)
         }
+        Command::Query { file, expr, format } => export::query(&file, &expr, format).map(|_| true),
         Command::Fork { file, at, agent, rules, router, fan_out, tau, sets, out } => {
             fork(&file, at, agent, rules, router, fan_out, tau, sets, &out).map(|_| true)
         }
