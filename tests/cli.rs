@@ -245,3 +245,59 @@ fn metrics_csv_has_one_row_per_time_step() {
     assert_eq!(json.len(), rows.len());
     assert_eq!(json.iter().map(|r| r["accepted"].as_u64().unwrap()).sum::<u64>(), sum("accepted"));
 }
+
+/// A session of `n` events: the demo's events repeated with their steps renumbered (export and
+/// query only parse lines; they do not need the events to apply).
+fn long_session(dir: &Path, n: u64) -> PathBuf {
+    let demo = std::fs::read_to_string(run_demo(dir)).unwrap();
+    let mut lines = demo.lines();
+    let header = lines.next().unwrap().to_string();
+    let events: Vec<serde_json::Value> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+    let path = dir.join("long.jsonl");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(w, "{header}").unwrap();
+    for step in 0..n {
+        let mut e = events[step as usize % events.len()].clone();
+        e["step"] = step.into();
+        serde_json::to_writer(&mut w, &e).unwrap();
+        w.write_all(b"\n").unwrap();
+    }
+    w.flush().unwrap();
+    path
+}
+
+/// Peak resident memory (VmHWM, kB) of a child, polled from /proc until it exits.
+fn peak_rss_kb(mut child: std::process::Child) -> (std::process::ExitStatus, u64) {
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            if let Some(kb) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok()) {
+                peak = peak.max(kb);
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            return (st, peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+#[ignore = "writes a 1M-event session (~300 MB) and takes a minute: cargo test --release --test cli -- --ignored"]
+fn exporting_a_million_events_stays_under_50_mb() {
+    let d = tempfile::tempdir().unwrap();
+    let s = long_session(d.path(), 1_000_000);
+    for format in ["csv", "json"] {
+        let child = bin().arg("export").arg(&s).args(["--events", "--format", format]).stdout(Stdio::null()).spawn().unwrap();
+        let (status, kb) = peak_rss_kb(child);
+        assert!(status.success());
+        eprintln!("export --events --format {format}: peak RSS {:.1} MB", kb as f64 / 1024.0);
+        assert!(kb < 50 * 1024, "{format}: peak RSS {kb} kB");
+    }
+    let child = bin().arg("export").arg(&s).args(["--metrics", "--format", "csv"]).stdout(Stdio::null()).spawn().unwrap();
+    let (status, kb) = peak_rss_kb(child);
+    assert!(status.success());
+    eprintln!("export --metrics --format csv: peak RSS {:.1} MB", kb as f64 / 1024.0);
+    assert!(kb < 50 * 1024);
+}
