@@ -301,3 +301,41 @@ fn exporting_a_million_events_stays_under_50_mb() {
     eprintln!("export --metrics --format csv: peak RSS {:.1} MB", kb as f64 / 1024.0);
     assert!(kb < 50 * 1024);
 }
+
+#[test]
+fn the_dot_export_lays_out_in_three_ranks() {
+    let d = tempfile::tempdir().unwrap();
+    let s = d.path().join("s.jsonl");
+    assert!(bin().args(["run", "--scenario", "demo", "--rounds", "2", "--out"]).arg(&s).status().unwrap().success());
+    let o = bin().arg("export").arg(&s).args(["--at", "400", "--format", "dot"]).output().unwrap();
+    let dot = String::from_utf8(o.stdout).unwrap();
+    assert!(dot.contains("rank=min") && dot.contains("rank=same") && dot.contains("rank=max"));
+    // Message edges never move the ranks, and parallel ones are merged into one edge with a count.
+    let messages: Vec<&str> = dot.lines().filter(|l| l.contains("buffered\"") || l.contains("held\"")).collect();
+    assert!(!messages.is_empty());
+    assert!(messages.iter().all(|l| l.contains("constraint=false")));
+    let keys: Vec<(String, bool)> = messages.iter().map(|l| (l.split(" [").next().unwrap().to_string(), l.contains("held\""))).collect();
+    let unique: std::collections::BTreeSet<&(String, bool)> = keys.iter().collect();
+    assert_eq!(unique.len(), keys.len(), "parallel message edges were not merged");
+    assert!(messages.iter().any(|l| !l.contains("label=\"1 ")), "no merged edge carries a count above 1");
+    // With Graphviz at hand, check the picture itself: users left of routers left of items.
+    let Ok(plain) = Command::new("dot").arg("-Tplain").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn() else {
+        eprintln!("graphviz not installed: layout not checked");
+        return;
+    };
+    let mut child = plain;
+    child.stdin.take().unwrap().write_all(dot.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let mut x: std::collections::BTreeMap<char, (f64, f64)> = Default::default();
+    for l in String::from_utf8(out.stdout).unwrap().lines() {
+        let p: Vec<&str> = l.split_whitespace().collect();
+        if p.first() == Some(&"node") {
+            let id = p[1].trim_matches('"');
+            let v: f64 = p[2].parse().unwrap();
+            let e = x.entry(id.chars().next().unwrap()).or_insert((f64::MAX, f64::MIN));
+            *e = (e.0.min(v), e.1.max(v));
+        }
+    }
+    assert!(x[&'u'].1 < x[&'R'].0 && x[&'R'].1 < x[&'i'].0, "ranks: {x:?}");
+}
