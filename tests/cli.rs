@@ -339,3 +339,50 @@ fn the_dot_export_lays_out_in_three_ranks() {
     }
     assert!(x[&'u'].1 < x[&'R'].0 && x[&'R'].1 < x[&'i'].0, "ranks: {x:?}");
 }
+
+/// RFC 4180 fields of one line (quotes doubled inside quoted fields; no newlines in cells here).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted, mut chars) = (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+#[test]
+fn events_of_one_kind_export_with_typed_columns() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    let o = bin().arg("export").arg(&s).args(["--events", "--kind", "filter_decision", "--format", "csv"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    let header = csv_fields(lines.next().unwrap());
+    for col in ["step", "round", "tick", "agent", "message", "router", "rule", "rule_text", "decision", "weight", "relevance", "support", "age", "reason"] {
+        assert!(header.iter().any(|h| h == col), "no column {col}: {header:?}");
+    }
+    let rows: Vec<Vec<String>> = lines.map(csv_fields).collect();
+    let matches = bin().arg("query").arg(&s).arg("kind == filter_decision").output().unwrap().stdout;
+    let expected: Vec<serde_json::Value> = String::from_utf8(matches).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), expected.len());
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for (row, ev) in rows.iter().zip(&expected) {
+        assert_eq!(row.len(), header.len());
+        assert_eq!(row[at("step")].parse::<u64>().unwrap(), ev["step"].as_u64().unwrap());
+        assert_eq!(row[at("decision")], ev["decision"].as_str().unwrap());
+        assert_eq!(row[at("relevance")].parse::<f64>().unwrap(), ev["relevance"].as_f64().unwrap());
+        assert!(["accept", "hold", "reject"].contains(&row[at("decision")].as_str()));
+    }
+    let o = bin().arg("export").arg(&s).args(["--events", "--kind", "filter_decisions"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("filter_decision"));
+}

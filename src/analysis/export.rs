@@ -153,3 +153,48 @@ pub fn event_csv_row(e: &Event) -> String {
         csv_field(&text)
     )
 }
+
+/// The columns of one event kind as a table: the fields of its events in the order they are
+/// written, gathered over every event of that kind (optional fields appear where first seen).
+#[derive(Debug, Default, Clone)]
+pub struct KindColumns {
+    pub names: Vec<String>,
+}
+
+impl KindColumns {
+    /// Take in one event (as its JSON object); `kind` itself is not a column.
+    pub fn add(&mut self, event: &serde_json::Value) {
+        if let Some(o) = event.as_object() {
+            for k in o.keys().filter(|k| *k != "kind") {
+                if !self.names.iter().any(|n| n == k) {
+                    self.names.push(k.clone());
+                }
+            }
+        }
+    }
+
+    pub fn csv_header(&self) -> String {
+        self.names.iter().map(|n| csv_field(n)).collect::<Vec<_>>().join(",") + "\n"
+    }
+
+    /// One event as a row: numbers and booleans as they are, text cleaned for a terminal, lists and
+    /// objects as compact JSON in one cell, a field the event lacks as an empty cell.
+    pub fn csv_row(&self, event: &serde_json::Value) -> String {
+        use serde_json::Value;
+        let cells: Vec<String> = self
+            .names
+            .iter()
+            .map(|n| match event.get(n) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(t)) => csv_field(t),
+                Some(Value::Number(x)) => x.to_string(),
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(other) => {
+                    let json = json_safe(&other.to_string());
+                    format!("\"{}\"", json.replace('"', "\"\""))
+                }
+            })
+            .collect();
+        cells.join(",") + "\n"
+    }
+}

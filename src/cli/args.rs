@@ -265,6 +265,10 @@ pub(crate) enum Command {
         /// Export the events instead of a state (streamed: memory stays flat).
         #[arg(long, conflicts_with = "metrics")]
         events: bool,
+        /// Only events of this kind; with --format csv, one typed column per field of the kind
+        /// (filter_decision: step, round, tick, agent, message, router, rule, rule_text, decision, …).
+        #[arg(long, requires = "events", value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(recnet::analysis::breakpoint::KINDS))]
+        kind: Option<String>,
         /// Export one row per time step: interactions, messages, accepted/held/rejected, rewards,
         /// credit, rule and router edits, model calls, and evaluation metrics where recorded.
         #[arg(long)]

@@ -13,7 +13,7 @@ use std::path::Path;
 
 pub(crate) enum What {
     State { at: Option<u64>, keyframe_every: u64 },
-    Events,
+    Events { kind: Option<String> },
     Metrics,
 }
 
@@ -22,7 +22,8 @@ pub(crate) fn export(file: &Path, what: What, format: ExportFormat, out: Option<
         refuse_overwriting_inputs(out, &[file])?;
     }
     match what {
-        What::Events => events(file, format, out),
+        What::Events { kind: None } => events(file, format, out),
+        What::Events { kind: Some(kind) } => events_of_kind(file, &kind, format, out),
         What::Metrics => metrics(file, format, out),
         What::State { at, keyframe_every } => state(file, at, keyframe_every, format, out),
     }
@@ -58,6 +59,52 @@ fn events(file: &Path, format: ExportFormat, out: Option<&Path>) -> Result<()> {
             w.write_all(ex::event_csv_row(&ev).as_bytes())?;
         } else {
             // The line as recorded, made safe to print.
+            w.write_all(ex::json_safe(&String::from_utf8_lossy(raw)).as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// The events of one kind, streamed; as CSV, one typed column per field of the kind (found by a
+/// first pass over that kind's lines, so the header is complete before the first row).
+fn events_of_kind(file: &Path, kind: &str, format: ExportFormat, out: Option<&Path>) -> Result<()> {
+    anyhow::ensure!(format != ExportFormat::Dot, "--events exports as csv or json (dot is a state: drop --events)");
+    let input = input_file(file)?;
+    let tag = format!("\"kind\":\"{kind}\"");
+    let mut columns = ex::KindColumns::default();
+    if format == ExportFormat::Csv {
+        let (_, mut events) = EventReader::new(&display_name(file), open_in(&input.path)?)?;
+        while let Some(next) = events.next_raw() {
+            let (ev, raw) = next?;
+            if ev.body.kind() == kind {
+                columns.add(&serde_json::from_slice(raw)?);
+            }
+        }
+        if columns.names.is_empty() {
+            // No event of the kind: the header still names the fields every event has.
+            columns.names = ["step", "round", "tick"].map(String::from).to_vec();
+        }
+    }
+    let (_, mut events) = EventReader::new(&display_name(file), open_in(&input.path)?)?;
+    let mut w = open_out(out)?;
+    if format == ExportFormat::Csv {
+        w.write_all(columns.csv_header().as_bytes())?;
+    }
+    while let Some(next) = events.next_raw() {
+        let (_, raw) = next?;
+        // A cheap test first: most lines are of other kinds.
+        if memchr::memmem::find(raw, tag.as_bytes()).is_none() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(raw)?;
+        if v.get("kind").and_then(|k| k.as_str()) != Some(kind) {
+            continue;
+        }
+        if format == ExportFormat::Csv {
+            w.write_all(columns.csv_row(&v).as_bytes())?;
+        } else {
             w.write_all(ex::json_safe(&String::from_utf8_lossy(raw)).as_bytes())?;
             w.write_all(b"\n")?;
         }

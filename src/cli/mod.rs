@@ -419,9 +419,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Replay { file, ui } => replay(&file, ui, color).map(|_| true),
         Command::CheckRules { file } => check_rules(&file),
         Command::Check { file } => check(&file),
-        Command::Export { file, at, format, events, metrics, keyframe_every, out } => {
+        Command::Export { file, at, format, events, kind, metrics, keyframe_every, out } => {
             let what = if events {
-                export::What::Events
+                export::What::Events { kind }
             } else if metrics {
                 export::What::Metrics
             } else {
