@@ -386,3 +386,37 @@ fn events_of_one_kind_export_with_typed_columns() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("filter_decision"));
 }
+
+#[test]
+fn the_config_directory_gives_defaults_and_names_a_bad_key() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("cfg");
+    std::fs::create_dir(&cfg).unwrap();
+    let o = bin().args(["config", "path"]).env("RECNET_CONFIG_DIR", &cfg).output().unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap().trim(), cfg.display().to_string());
+    // Without the override, the platform's place.
+    let o = bin().args(["config", "path"]).env_remove("RECNET_CONFIG_DIR").env("HOME", d.path()).env("XDG_CONFIG_HOME", d.path().join("xdg")).output().unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap().trim(), d.path().join("xdg/recnet").display().to_string());
+    // A knob the demo scenario does not set: the user's default reaches the session header.
+    std::fs::write(cfg.join("config.toml"), "[buffer]\ncapacity = 3\n").unwrap();
+    let s = d.path().join("s.jsonl");
+    let o = bin().args(["run", "--scenario", "demo", "--out"]).arg(&s).env("RECNET_CONFIG_DIR", &cfg).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let header: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&s).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(header["config"]["buffer"]["capacity"], 3);
+    // --set still overrides it.
+    let o = bin().args(["run", "--scenario", "demo", "--set", "buffer.capacity=5", "--out"]).arg(&s).env("RECNET_CONFIG_DIR", &cfg).output().unwrap();
+    assert!(o.status.success());
+    let header: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&s).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(header["config"]["buffer"]["capacity"], 5);
+    // A bad value names the key and points at its line.
+    std::fs::write(cfg.join("config.toml"), "# mine\n[routers]\ncount = \"many\"\n").unwrap();
+    let o = bin().args(["run", "--scenario", "demo", "--out"]).arg(&s).env("RECNET_CONFIG_DIR", &cfg).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("config.toml:3:1: routers.count:") && err.contains("3 | count = \"many\"") && err.contains("  | ^"), "{err}");
+    std::fs::write(cfg.join("config.toml"), "[routers]\ncuont = 3\n").unwrap();
+    let o = bin().args(["run", "--scenario", "demo", "--out"]).arg(&s).env("RECNET_CONFIG_DIR", &cfg).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("config.toml:2:1: routers.cuont:"), "{}", String::from_utf8_lossy(&o.stderr));
+}

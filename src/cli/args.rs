@@ -163,14 +163,23 @@ pub(crate) struct LlmArgs {
 
 impl LlmArgs {
     pub(crate) fn reasoner(&self) -> Result<Option<recnet::reasoner::openai::OpenAi>> {
-        let url = self.llm_url.clone().or_else(|| std::env::var("OPENAI_BASE_URL").ok().filter(|u| !u.is_empty()));
+        let mut url = self.llm_url.clone().or_else(|| std::env::var("OPENAI_BASE_URL").ok().filter(|u| !u.is_empty()));
+        let mut model = self.llm_model.clone();
+        // The config file's [llm] comes last: flags and the environment win.
+        if url.is_none() || model.is_empty() {
+            let user = super::config::load()?;
+            url = url.or(user.llm_url);
+            if model.is_empty() {
+                model = user.llm_model.unwrap_or_default();
+            }
+        }
         let Some(url) = url else { return Ok(None) };
         if let Some(key) = &self.api_key {
             super::io::add_secret(key);
         }
         let cfg = recnet::reasoner::openai::OpenAiConfig {
             base_url: url,
-            model: self.llm_model.clone(),
+            model,
             budget: self.llm_budget,
             timeout: std::time::Duration::from_secs(self.llm_timeout.max(1)),
             retries: self.llm_retries,
@@ -184,12 +193,19 @@ impl LlmArgs {
 
 #[derive(clap::Args, Clone)]
 pub(crate) struct UiArgs {
-    /// A TOML keymap laid over the default (see assets/keymap.toml).
+    /// A TOML keymap laid over the default (see assets/keymap.toml); default: keymap.toml in the
+    /// config directory, if there is one.
     #[arg(long, value_name = "FILE")]
     pub(crate) keys: Option<PathBuf>,
     /// No colours: the same as --color never.
     #[arg(long)]
     pub(crate) mono: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConfigCmd {
+    /// Print the config directory (XDG_CONFIG_HOME/recnet on Linux, the platform's place elsewhere).
+    Path,
 }
 
 #[derive(Subcommand)]
@@ -394,6 +410,9 @@ pub(crate) enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// The config directory: `config.toml` (engine defaults, `[llm] url/model`) and `keymap.toml`.
+    #[command(subcommand, after_help = "Example:\n  recnet config path\n  $EDITOR \"$(recnet config path)/config.toml\"\n\nRECNET_CONFIG_DIR overrides the directory.")]
+    Config(ConfigCmd),
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  recnet man > ~/.local/share/man/man1/recnet.1 && man recnet")]
     Man,

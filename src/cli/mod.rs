@@ -2,6 +2,7 @@
 //! types and one function per subcommand. May import every library layer; errors are `anyhow`.
 
 mod args;
+mod config;
 mod docs;
 mod export;
 mod io;
@@ -27,7 +28,8 @@ macro_rules! say {
 }
 
 fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
-    let mut tables = tables;
+    // The user's defaults lie under the scenario's own config.
+    let mut tables: Vec<toml::Table> = config::load()?.engine.into_iter().chain(tables).collect();
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let t: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -123,7 +125,8 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
 }
 
 fn ui_options(ui: &UiArgs, color: ColorWhen) -> Result<recnet::tui::UiOptions> {
-    let mut opts = recnet::tui::UiOptions::from_env(ui.keys.as_deref(), ui.mono)?;
+    let keys = ui.keys.clone().or_else(config::keymap);
+    let mut opts = recnet::tui::UiOptions::from_env(keys.as_deref(), ui.mono)?;
     opts.mono = ui.mono || color.mono();
     Ok(opts)
 }
@@ -442,6 +445,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Completions { shell } => docs::completions(shell).map(|_| true),
         Command::Man => docs::man().map(|_| true),
+        Command::Config(args::ConfigCmd::Path) => config::print_path().map(|_| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
