@@ -420,3 +420,23 @@ fn the_config_directory_gives_defaults_and_names_a_bad_key() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("config.toml:2:1: routers.cuont:"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn the_event_schema_covers_every_kind_a_run_writes() {
+    let o = bin().args(["schema", "events"]).output().unwrap();
+    assert!(o.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = schema.to_string();
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    let session = std::fs::read_to_string(s).unwrap();
+    for line in session.lines().skip(1) {
+        let ev: serde_json::Value = serde_json::from_str(line).unwrap();
+        let kind = ev["kind"].as_str().unwrap();
+        assert!(text.contains(&format!("\"const\":\"{kind}\"")), "the schema lacks kind {kind}");
+        for field in ev.as_object().unwrap().keys() {
+            assert!(text.contains(&format!("\"{field}\":")), "the schema lacks field {field}");
+        }
+    }
+    assert!(text.contains("\"filter_decision\"") && text.contains("\"reject\""));
+}

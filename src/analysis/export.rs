@@ -198,3 +198,10 @@ impl KindColumns {
         cells.join(",") + "\n"
     }
 }
+
+/// The JSON Schema of one session line after the header (an event), generated from the event
+/// types, so it cannot drift from what a run writes.
+pub fn events_schema() -> String {
+    let schema = schemars::schema_for!(crate::world::event::Event);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}

@@ -202,6 +202,12 @@ pub(crate) struct UiArgs {
     pub(crate) mono: bool,
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SchemaWhat {
+    /// One line of a session after the header: an event, tagged by `kind`.
+    Events,
+}
+
 #[derive(Subcommand)]
 pub(crate) enum ConfigCmd {
     /// Print the config directory (XDG_CONFIG_HOME/recnet on Linux, the platform's place elsewhere).
@@ -413,6 +419,13 @@ pub(crate) enum Command {
     /// The config directory: `config.toml` (engine defaults, `[llm] url/model`) and `keymap.toml`.
     #[command(subcommand, after_help = "Example:\n  recnet config path\n  $EDITOR \"$(recnet config path)/config.toml\"\n\nRECNET_CONFIG_DIR overrides the directory.")]
     Config(ConfigCmd),
+    /// Print the JSON Schema of a session's events, generated from the event types.
+    #[command(after_help = "Example:\n  recnet schema events > recnet-events.schema.json")]
+    Schema {
+        /// What to describe.
+        #[arg(value_enum)]
+        what: SchemaWhat,
+    },
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  recnet man > ~/.local/share/man/man1/recnet.1 && man recnet")]
     Man,

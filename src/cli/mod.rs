@@ -445,6 +445,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Completions { shell } => docs::completions(shell).map(|_| true),
         Command::Man => docs::man().map(|_| true),
+        Command::Schema { what: args::SchemaWhat::Events } => write_out(None, &recnet::analysis::export::events_schema()).map(|_| true),
         Command::Config(args::ConfigCmd::Path) => config::print_path().map(|_| true),
     };
     match result {
