@@ -440,3 +440,22 @@ fn the_event_schema_covers_every_kind_a_run_writes() {
     }
     assert!(text.contains("\"filter_decision\"") && text.contains("\"reject\""));
 }
+
+#[test]
+fn color_follows_the_flag_then_no_color() {
+    let help = |args: &[&str], no_color: bool| {
+        let mut c = bin();
+        c.args(args);
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        String::from_utf8(c.output().unwrap().stdout).unwrap()
+    };
+    assert!(help(&["--color", "always", "check", "--help"], true).contains('\u{1b}'), "--color always beats NO_COLOR");
+    assert!(help(&["--color=always", "check", "--help"], false).contains('\u{1b}'));
+    assert!(!help(&["--color", "never", "check", "--help"], false).contains('\u{1b}'));
+    // auto: not a terminal here, so no colours either way.
+    assert!(!help(&["check", "--help"], false).contains('\u{1b}'));
+}

@@ -403,6 +403,31 @@ fn check_rules(file: &Path) -> Result<bool> {
     Ok(errors.is_empty())
 }
 
+/// The command line, parsed with clap's own help and errors coloured as `--color` says (clap
+/// alone would only look at the terminal and NO_COLOR): the flag is found before parsing.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut when = None;
+    for (i, a) in args.iter().enumerate() {
+        let a = a.to_string_lossy();
+        let value = match a.strip_prefix("--color=") {
+            Some(v) => Some(v.to_string()),
+            None if a == "--color" => args.get(i + 1).map(|v| v.to_string_lossy().into_owned()),
+            None => None,
+        };
+        when = value.or(when);
+    }
+    let choice = match when.as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ if ColorWhen::Auto.mono() => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    };
+    let matches = Cli::command().color(choice).get_matches_from(args);
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 /// Runs one parsed command line. Exit codes: 0 ok, 1 problems found, 2 a usage or I/O error
 /// (clap exits 2 itself on a bad command line), 128+N on signal N (130 SIGINT, 143 SIGTERM).
 pub fn dispatch(cli: Cli) -> ExitCode {
