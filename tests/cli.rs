@@ -459,3 +459,18 @@ fn color_follows_the_flag_then_no_color() {
     // auto: not a terminal here, so no colours either way.
     assert!(!help(&["check", "--help"], false).contains('\u{1b}'));
 }
+
+#[test]
+fn a_failed_output_is_exit_2_naming_it() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    for args in [vec!["gen", "--users", "10", "--items", "10", "--interactions", "20", "--communities", "2", "--out", "/dev/full"], vec!["export", s.to_str().unwrap(), "--events", "--out", "/dev/full"]] {
+        let o = bin().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("/dev/full: write failed"), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let o = bin().arg("export").arg(&s).arg("--events").stdout(full).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("<stdout>: write failed"));
+}

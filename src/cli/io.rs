@@ -41,8 +41,8 @@ pub(crate) fn is_closed_pipe(e: &anyhow::Error) -> bool {
 /// buffered. Errors name the file.
 pub(crate) fn open_out(out: Option<&Path>) -> Result<Box<dyn Write + Send>> {
     match out {
-        None => Ok(Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))),
-        Some(p) if is_std(p) => Ok(Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))),
+        None => Ok(Box::new(Named { name: "<stdout>".into(), inner: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()) })),
+        Some(p) if is_std(p) => open_out(None),
         Some(p) => {
             let f = std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?;
             Ok(Box::new(Named { name: p.to_path_buf(), inner: std::io::BufWriter::with_capacity(1 << 16, f) }))

@@ -208,9 +208,9 @@ fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed
     config.insert("routers".into(), toml::Value::Table(routers));
     use std::io::Write as _;
     let mut w = io::open_out(Some(out))?;
-    recnet::inputs::scenario::write_json(&spec, "generated: planted communities with drift (recnet gen)", &config, &mut w)
-        .with_context(|| format!("{}: write failed", out.display()))?;
-    w.flush().with_context(|| format!("{}: write failed", out.display()))?;
+    // The writer's errors name the file.
+    recnet::inputs::scenario::write_json(&spec, "generated: planted communities with drift (recnet gen)", &config, &mut w)?;
+    w.flush()?;
     if is_std(out) {
         return Ok(());
     }
