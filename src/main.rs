@@ -2,7 +2,6 @@
 
 mod cli;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 /// mimalloc: replaying and seeking allocate and free many small agent copies, where glibc's
@@ -11,5 +10,5 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    cli::dispatch(cli::Cli::parse())
+    cli::dispatch(cli::parse())
 }

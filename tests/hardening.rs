@@ -93,11 +93,11 @@ fn sigint_mid_run_leaves_a_valid_session() {
 #[test]
 fn full_disks_and_bad_paths_are_clear_errors() {
     let o = bin().args(["run", "--scenario", "demo", "--out", "/dev/full"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("/dev/full: write failed"), "{err}");
     let o = bin().args(["run", "--scenario", "demo", "--out", "/nonexistent/dir/s.jsonl"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/dir/s.jsonl: cannot create session file"));
     let o = bin().args(["run", "--scenario", "nowhere.toml", "--out", "x.jsonl"]).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere.toml: cannot read scenario"));
@@ -143,7 +143,7 @@ fn api_keys_never_leak_into_errors() {
         .env("OPENAI_API_KEY", "sk-LEAK-9999")
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(!all.contains("sk-LEAK-9999"), "{all}");
     // The error names the endpoint, with the key in its URL redacted.

@@ -159,7 +159,7 @@ fn a_dead_endpoint_is_a_clear_error_and_loses_nothing() {
     let url = format!("http://127.0.0.1:{port}/v1");
     let d = tempfile::tempdir().unwrap();
     let o = recnet(&["run", "--scenario", "demo", "--llm-url", &url, "--llm-model", "m", "--llm-retries", "1", "--out", "s.jsonl"], d.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(&url) && err.contains("connection failed"), "{err}");
     assert!(err.contains("session up to the last completed stage"), "{err}");
@@ -174,14 +174,14 @@ fn server_errors_and_hangs_stop_the_run_after_retries() {
     let (url, hits) = serve(Mode::Errors);
     let d = tempfile::tempdir().unwrap();
     let o = recnet(&["run", "--scenario", "demo", "--llm-url", &url, "--llm-retries", "2", "--out", "s.jsonl"], d.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("HTTP 500"));
     assert_eq!(hits.load(Ordering::SeqCst), 3, "one call and two retries");
     assert!(recnet(&["check", "s.jsonl"], d.path()).status.success());
 
     let (url, _) = serve(Mode::Hang);
     let o = recnet(&["run", "--scenario", "demo", "--llm-url", &url, "--llm-retries", "0", "--llm-timeout", "1", "--out", "h.jsonl"], d.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("timed out"), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(recnet(&["check", "h.jsonl"], d.path()).status.success());
 }

@@ -127,6 +127,8 @@ struct P {
     pos: usize,
     end: usize,
     depth: usize,
+    /// Each comparison's field and value with their columns, for `parse_checked`.
+    spans: Vec<(String, usize, Lit, usize)>,
 }
 
 impl P {
@@ -171,6 +173,7 @@ impl P {
             self.pos += 1;
             c
         } else {
+            let path_col = self.toks.get(self.pos).map(|t| t.1).unwrap_or(self.end);
             let path = match self.toks.get(self.pos) {
                 Some((Tok::Word(w), _)) if !matches!(w.as_str(), "and" | "or" | "not") => w.clone(),
                 _ => return Err(self.err("expected a field such as kind, agent, router, decision")),
@@ -181,6 +184,7 @@ impl P {
                 _ => return Err(self.err("expected == != < <= > >=")),
             };
             self.pos += 1;
+            let value_col = self.toks.get(self.pos).map(|t| t.1).unwrap_or(self.end);
             let value = match self.toks.get(self.pos) {
                 Some((Tok::Num(n), _)) => Lit::Num(*n),
                 Some((Tok::Word(w), _)) => Lit::Text(w.clone()),
@@ -188,6 +192,7 @@ impl P {
                 _ => return Err(self.err("expected a value")),
             };
             self.pos += 1;
+            self.spans.push((path.clone(), path_col, value.clone(), value_col));
             Cond::Cmp { path, op, value }
         };
         self.depth -= 1;
@@ -196,16 +201,82 @@ impl P {
 }
 
 pub fn parse(s: &str) -> Result<Cond, BreakError> {
+    parse_spanned(s).map(|(c, _)| c)
+}
+
+type Spans = Vec<(String, usize, Lit, usize)>;
+
+fn parse_spanned(s: &str) -> Result<(Cond, Spans), BreakError> {
     let toks = lex(s)?;
     if toks.is_empty() {
         return Err(BreakError { col: 1, message: "empty breakpoint".into() });
     }
-    let mut p = P { toks, pos: 0, end: s.chars().count() + 1, depth: 0 };
+    let mut p = P { toks, pos: 0, end: s.chars().count() + 1, depth: 0, spans: Vec::new() };
     let c = p.or()?;
     if p.pos < p.toks.len() {
         return Err(p.err("unexpected text after the condition"));
     }
-    Ok(c)
+    Ok((c, p.spans))
+}
+
+/// Every event kind, as written in a session (`EventBody::kind`).
+pub const KINDS: &[&str] = &[
+    "world_created", "agent_created", "router_created", "round_started", "tick_started", "interaction", "profile_updated",
+    "attributes_extracted", "membership_changed", "attribute_routed", "choice_routed", "router_integrated", "message_sent",
+    "message_buffered", "buffer_overflow", "activated", "filter_decision", "assimilated", "evidence_stored", "reward",
+    "credit_assigned", "gradient", "rule_edited", "rules_replaced", "router_edited", "router_strategy_edited", "gate_updated",
+    "reason_exchange", "reason_failed", "metrics",
+];
+
+/// Every field an event has at the top level, over all kinds (and `edit.*` of a gradient);
+/// a test keeps this in step with the event types.
+pub const FIELDS: &[&str] = &[
+    "step", "round", "tick", "kind", "dim", "vocabulary", "agent", "agent_kind", "title", "attrs", "rules", "router",
+    "attributes", "profile", "members", "fan_out", "tau", "summary", "gate", "index", "interactions", "user", "item",
+    "negative", "changes", "reason", "text", "changed", "joined", "attr", "delta", "similarity", "inbox",
+    "new_attributes", "keep_choices", "message", "sources", "source_kind", "content", "topic", "polarity",
+    "recipients", "evidence", "relevance", "policy", "buffered", "rule", "rule_text", "decision", "weight", "support",
+    "age", "entries", "with", "without", "reward", "shares", "module", "direction", "edit", "edit.op", "edit.agent",
+    "edit.rule", "edit.min_relevance", "edit.router", "edit.fan_out_delta", "edit.tau_delta", "before", "after",
+    "fan_out_from", "fan_out_to", "tau_from", "tau_to", "from", "to", "gradient", "stage", "model", "prompt", "reply",
+    "tokens_in", "tokens_out", "latency_ms", "cache_hit", "error", "fallback", "split", "values", "target",
+    "target.kind", "target.id", "update_gate", "into", "channel", "finish_reason", "cause",
+];
+
+/// Fields that are maps from names to numbers: `values.ndcg`, `attrs.Jazz`.
+const MAP_FIELDS: &[&str] = &["attrs", "profile", "values"];
+
+/// The closed sets of values some fields take.
+const VALUES: &[(&str, &[&str])] = &[
+    ("decision", &["accept", "hold", "reject"]),
+    ("agent_kind", &["user", "item"]),
+    ("source_kind", &["user", "item"]),
+    ("target.kind", &["user", "item"]),
+    ("polarity", &["up", "down"]),
+    ("edit.op", &["tighten", "loosen", "retire", "router", "no_change"]),
+];
+
+/// `parse`, then every field, kind and closed-set value checked against the event format: a
+/// misspelt name is an error at its column instead of a query that silently matches nothing.
+pub fn parse_checked(s: &str) -> Result<Cond, BreakError> {
+    let (cond, spans) = parse_spanned(s)?;
+    for (path, path_col, value, value_col) in spans {
+        let known = FIELDS.contains(&path.as_str()) || MAP_FIELDS.iter().any(|m| path.strip_prefix(m).is_some_and(|r| r.starts_with('.')));
+        if !known {
+            return Err(BreakError { col: path_col, message: format!("unknown field {}", crate::util::text::sanitize(&path, 40)) });
+        }
+        let allowed = if path == "kind" { Some(KINDS) } else { VALUES.iter().find(|(f, _)| *f == path).map(|(_, v)| *v) };
+        if let (Some(allowed), Lit::Text(t)) = (allowed, &value) {
+            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(t)) {
+                let shown = if allowed.len() > 8 { format!("{}, …", allowed[..8].join(", ")) } else { allowed.join(", ") };
+                return Err(BreakError {
+                    col: value_col,
+                    message: format!("{path} has no value {} (one of: {shown})", crate::util::text::sanitize(t, 40)),
+                });
+            }
+        }
+    }
+    Ok(cond)
 }
 
 /// The agents an event is about (for `target`): its agent, or a message's recipients.
@@ -301,6 +372,39 @@ mod tests {
         assert!(e.message.contains("deeper"));
         assert!(parse("kind == \"x").is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn checked_queries_name_the_column_of_an_unknown_name() {
+        assert!(parse_checked("kind == filter_decision and decision == reject and values.ndcg > 0").is_ok());
+        let e = parse_checked("foo > 3").unwrap_err();
+        assert_eq!((e.col, e.message.as_str()), (1, "unknown field foo"));
+        let e = parse_checked("kind == filter_decison").unwrap_err();
+        assert_eq!(e.col, 9);
+        assert!(e.message.contains("no value filter_decison"), "{}", e.message);
+        let e = parse_checked("kind == reward and decision == maybe").unwrap_err();
+        assert_eq!(e.col, 32);
+    }
+
+    /// The field and kind lists are kept in step with the event types: every field and kind a
+    /// real run writes is known.
+    #[test]
+    fn every_recorded_field_and_kind_is_known() {
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
+        let cfg = crate::engine::config::Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+        let mut e = crate::engine::Engine::new(&sc.spec, cfg, 7, 2);
+        for ev in e.run_to_end(&mut crate::reasoner::offline::Offline::new()) {
+            assert!(KINDS.contains(&ev.body.kind()), "{}", ev.body.kind());
+            let v = serde_json::to_value(&ev).unwrap();
+            for (k, x) in v.as_object().unwrap() {
+                assert!(FIELDS.contains(&k.as_str()), "{} has an unknown field {k}", ev.body.kind());
+                if let (Some(o), false) = (x.as_object(), MAP_FIELDS.contains(&k.as_str())) {
+                    for sub in o.keys() {
+                        assert!(FIELDS.contains(&format!("{k}.{sub}").as_str()), "{k}.{sub}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -29,46 +29,70 @@ fn dot_str(s: &str) -> String {
     format!("\"{}\"", clean.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// The agent graph: users | routers | items, membership edges, and the messages in flight (still
-/// in a buffer) as edges from their router, coloured by fate so far.
+/// The agent graph laid out in three ranks, users │ routers │ items: memberships drawn router →
+/// member (the edges that set the ranks), the messages still in a buffer as router → receiver
+/// edges that do not move the ranks (`constraint=false`), parallel ones merged with a count.
 pub fn world_dot(w: &World) -> String {
-    let mut o = String::from("digraph recnet {\n  rankdir=LR;\n  node [fontsize=10];\n");
-    for (kind, label, shape) in [(crate::world::event::ClientKind::User, "users", "ellipse"), (crate::world::event::ClientKind::Item, "items", "note")] {
-        let _ = writeln!(o, "  subgraph cluster_{label} {{\n    label={};", dot_str(label));
+    use crate::world::event::ClientKind;
+    use std::collections::BTreeMap;
+    let mut o = String::from("digraph recnet {\n  rankdir=LR;\n  newrank=true;\n  ranksep=1.5;\n  node [fontsize=10];\n");
+    for (kind, label, shape, rank) in [(ClientKind::User, "users", "ellipse", "min"), (ClientKind::Item, "items", "note", "max")] {
+        let _ = writeln!(o, "  subgraph cluster_{label} {{\n    label={};\n    {{ rank={rank};", dot_str(label));
         for c in w.clients().iter().filter(|c| c.kind == kind) {
             let title = c.title.as_deref().map(|t| format!("\\n{}", crate::util::text::sanitize(t, 30))).unwrap_or_default();
             let _ = writeln!(
                 o,
-                "    {} [shape={shape}, label={}];",
+                "      {} [shape={shape}, label={}];",
                 dot_str(&c.id),
                 dot_str(&format!("{}{}", c.id, title)).replace("\\\\n", "\\n")
             );
         }
-        o.push_str("  }\n");
+        o.push_str("    }\n  }\n");
     }
-    o.push_str("  subgraph cluster_routers {\n    label=\"routers\";\n");
+    o.push_str("  subgraph cluster_routers {\n    label=\"routers\";\n    { rank=same;\n");
     for r in w.routers() {
         let attrs: Vec<&str> = r.attributes.iter().take(3).map(|s| s.as_str()).collect();
-        let _ = writeln!(o, "    {} [shape=box, style=bold, label={}];", dot_str(&r.id), dot_str(&format!("{} ({})", r.id, attrs.join(", "))));
+        let _ = writeln!(o, "      {} [shape=box, style=bold, label={}];", dot_str(&r.id), dot_str(&format!("{} ({})", r.id, attrs.join(", "))));
     }
-    o.push_str("  }\n");
+    o.push_str("    }\n  }\n");
+    let kinds: BTreeMap<&str, ClientKind> = w.clients().iter().map(|c| (c.id.as_str(), c.kind)).collect();
     for r in w.routers() {
         for m in r.members.iter() {
-            let _ = writeln!(o, "  {} -> {} [dir=none, color=gray70];", dot_str(m), dot_str(&r.id));
+            // A user sits left of its router: the edge runs user → router (keeping the ranks) and
+            // is drawn backwards, so every membership arrow points from the router to the member.
+            if kinds.get(m.as_str()) == Some(&ClientKind::User) {
+                let _ = writeln!(o, "  {} -> {} [dir=back, color=gray70];", dot_str(m), dot_str(&r.id));
+            } else {
+                let _ = writeln!(o, "  {} -> {} [color=gray70];", dot_str(&r.id), dot_str(m));
+            }
         }
     }
+    // (router, receiver, fate) → how many messages.
+    let mut flows: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
     for c in w.clients() {
         for b in &c.buffer {
             let Some(m) = w.messages().get(&b.message) else { continue };
-            let (fate, color) = if b.held.is_some() { ("held", "orange") } else { ("buffered", "blue") };
-            let _ = writeln!(
-                o,
-                "  {} -> {} [color={color}, label={}];",
-                dot_str(&m.router),
-                dot_str(&c.id),
-                dot_str(&format!("m{} {} {}", m.id, m.topic, fate))
-            );
+            let fate = if b.held.is_some() { "held" } else { "buffered" };
+            *flows.entry((m.router.as_str(), c.id.as_str(), fate)).or_default() += 1;
         }
+    }
+    for ((router, to, fate), n) in flows {
+        let color = if fate == "held" { "orange" } else { "blue" };
+        let label = if n == 1 { format!("1 {fate}") } else { format!("{n} {fate}") };
+        // To a user: written backwards and drawn forwards, as memberships are, so the edge runs
+        // left of its router instead of looping around it.
+        let (tail, head, dir) = match kinds.get(to) {
+            Some(ClientKind::User) => (to, router, ", dir=back"),
+            _ => (router, to, ""),
+        };
+        let _ = writeln!(
+            o,
+            "  {} -> {} [constraint=false{dir}, color={color}, penwidth={:.1}, label={}];",
+            dot_str(tail),
+            dot_str(head),
+            1.0 + (n as f64).ln(),
+            dot_str(&label)
+        );
     }
     o.push_str("}\n");
     o
@@ -128,4 +152,56 @@ pub fn event_csv_row(e: &Event) -> String {
         message.map(|m| m.to_string()).unwrap_or_default(),
         csv_field(&text)
     )
+}
+
+/// The columns of one event kind as a table: the fields of its events in the order they are
+/// written, gathered over every event of that kind (optional fields appear where first seen).
+#[derive(Debug, Default, Clone)]
+pub struct KindColumns {
+    pub names: Vec<String>,
+}
+
+impl KindColumns {
+    /// Take in one event (as its JSON object); `kind` itself is not a column.
+    pub fn add(&mut self, event: &serde_json::Value) {
+        if let Some(o) = event.as_object() {
+            for k in o.keys().filter(|k| *k != "kind") {
+                if !self.names.iter().any(|n| n == k) {
+                    self.names.push(k.clone());
+                }
+            }
+        }
+    }
+
+    pub fn csv_header(&self) -> String {
+        self.names.iter().map(|n| csv_field(n)).collect::<Vec<_>>().join(",") + "\n"
+    }
+
+    /// One event as a row: numbers and booleans as they are, text cleaned for a terminal, lists and
+    /// objects as compact JSON in one cell, a field the event lacks as an empty cell.
+    pub fn csv_row(&self, event: &serde_json::Value) -> String {
+        use serde_json::Value;
+        let cells: Vec<String> = self
+            .names
+            .iter()
+            .map(|n| match event.get(n) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(t)) => csv_field(t),
+                Some(Value::Number(x)) => x.to_string(),
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(other) => {
+                    let json = json_safe(&other.to_string());
+                    format!("\"{}\"", json.replace('"', "\"\""))
+                }
+            })
+            .collect();
+        cells.join(",") + "\n"
+    }
+}
+
+/// The JSON Schema of one session line after the header (an event), generated from the event
+/// types, so it cannot drift from what a run writes.
+pub fn events_schema() -> String {
+    let schema = schemars::schema_for!(crate::world::event::Event);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }

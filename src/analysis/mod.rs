@@ -1,6 +1,6 @@
 //! Layer: analysis. Owns reading results out of sessions and runs: differences (`diff`), headless
 //! exports (`export`), one sentence an event (`narrate`), the breakpoint language (`breakpoint`)
-//! and the AgentCF evaluation (`eval`). May import `store`, `inputs`, `reasoner`, `engine`,
+//! the counters over time (`timeseries`) and the AgentCF evaluation (`eval`). May import `store`, `inputs`, `reasoner`, `engine`,
 //! `world`, `rules` and `util`.
 
 pub mod breakpoint;
@@ -8,6 +8,7 @@ pub mod diff;
 pub mod eval;
 pub mod export;
 pub mod narrate;
+pub mod timeseries;
 
 use crate::inputs::dataset::Dataset;
 use crate::world::World;

@@ -2,9 +2,14 @@
 //! types and one function per subcommand. May import every library layer; errors are `anyhow`.
 
 mod args;
+mod config;
+mod docs;
+mod export;
+mod io;
 
 pub use args::Cli;
-use args::{Command, LlmArgs, SourceArgs, UiArgs};
+use args::{ColorWhen, Command, DiffFormat, EvalFormat, LlmArgs, SourceArgs, Split, UiArgs};
+use io::{display_name, input_file, is_std, write_out};
 use anyhow::{Context, Result};
 use recnet::engine::config::Config;
 use recnet::run::driver::{record, resolve_source, RecordHooks};
@@ -23,7 +28,8 @@ macro_rules! say {
 }
 
 fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
-    let mut tables = tables;
+    // The user's defaults lie under the scenario's own config.
+    let mut tables: Vec<toml::Table> = config::load()?.engine.into_iter().chain(tables).collect();
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let t: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -33,10 +39,22 @@ fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
 }
 
 fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()> {
-    let scenario = source.scenario.as_deref().map(Path::new);
-    let inputs: Vec<&Path> = scenario.into_iter().chain(source.dataset.as_deref()).chain(source.config.as_deref()).collect();
+    // With the session on standard output, the summary goes to stderr.
+    let to_stdout = is_std(out);
+    macro_rules! say {
+        ($($arg:tt)*) => {{
+            if to_stdout {
+                eprintln!($($arg)*);
+            } else {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+            }
+        }};
+    }
+    let scenario = source.origin.scenario.as_deref().map(Path::new);
+    let inputs: Vec<&Path> = scenario.into_iter().chain(source.origin.dataset.as_deref()).chain(source.config.as_deref()).collect();
     refuse_overwriting_inputs(out, &inputs)?;
-    let src = resolve_source(source.scenario.as_deref(), source.dataset.as_deref(), source.seed)?;
+    let src = resolve_source(source.origin.scenario.as_deref(), source.origin.dataset.as_deref(), source.seed)?;
     let config = build_config(src.config_tables.clone(), &source)?;
     let total = src.spec.schedule.len() as u64 * rounds as u64;
     let bar = if std::io::stderr().is_terminal() {
@@ -68,11 +86,23 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
             None => None,
         },
     };
-    let result = record(&src, config, source.seed, rounds, out, reasoner, hooks);
+    let result = if to_stdout {
+        let header = recnet::run::driver::header_for(&src, source.seed, rounds, &config);
+        let writer = recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), &header)?;
+        recnet::run::driver::record_to(&src, config, source.seed, rounds, writer, reasoner, hooks)
+    } else {
+        record(&src, config, source.seed, rounds, out, reasoner, hooks)
+    };
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let (engine, written) = result.map_err(|e| anyhow::anyhow!("{e:#}\n(the session up to the last completed stage is in {})", out.display()))?;
+    let (engine, written) = match result {
+        Ok(r) => r,
+        // The reader went away: nothing to tell it.
+        Err(e) if io::is_closed_pipe(&e) => return Err(e),
+        Err(e) if to_stdout => return Err(e),
+        Err(e) => anyhow::bail!("{e:#}\n(the session up to the last completed stage is in {})", out.display()),
+    };
     let w = engine.world();
     let c = &w.counters();
     let users = w.clients().iter().filter(|c| c.kind == recnet::world::event::ClientKind::User).count();
@@ -102,14 +132,23 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
             say!("    note: {}", recnet::util::text::sanitize(note, 200));
         }
     }
-    say!("  session     {} events written to {} in {:.2}s", written, out.display(), started.elapsed().as_secs_f64());
+    let dest = if to_stdout { "standard output".to_string() } else { out.display().to_string() };
+    say!("  session     {} events written to {} in {:.2}s", written, dest, started.elapsed().as_secs_f64());
     Ok(())
 }
 
-fn replay(file: &Path, ui: UiArgs) -> Result<()> {
-    let opts = recnet::tui::UiOptions::from_env(ui.keys.as_deref(), ui.mono)?;
+fn ui_options(ui: &UiArgs, color: ColorWhen) -> Result<recnet::tui::UiOptions> {
+    let keys = ui.keys.clone().or_else(config::keymap);
+    let mut opts = recnet::tui::UiOptions::from_env(keys.as_deref(), ui.mono)?;
+    opts.mono = ui.mono || color.mono();
+    Ok(opts)
+}
+
+fn replay(file: &Path, ui: UiArgs, color: ColorWhen) -> Result<()> {
+    let opts = ui_options(&ui, color)?;
     need_terminal()?;
-    let app = recnet::tui::replay_app(file, opts)?;
+    let input = input_file(file)?;
+    let app = recnet::tui::replay_app(&input.path, opts)?;
     recnet::tui::run(app)
 }
 
@@ -120,10 +159,10 @@ fn need_terminal() -> Result<()> {
     Ok(())
 }
 
-fn inspect(source: SourceArgs, rounds: u32, ui: UiArgs, title: &str) -> Result<()> {
-    let opts = recnet::tui::UiOptions::from_env(ui.keys.as_deref(), ui.mono)?;
+fn inspect(source: SourceArgs, rounds: u32, ui: UiArgs, color: ColorWhen, title: &str) -> Result<()> {
+    let opts = ui_options(&ui, color)?;
     need_terminal()?;
-    let src = resolve_source(source.scenario.as_deref(), source.dataset.as_deref(), source.seed)?;
+    let src = resolve_source(source.origin.scenario.as_deref(), source.origin.dataset.as_deref(), source.seed)?;
     let config = build_config(src.config_tables.clone(), &source)?;
     let header = recnet::run::driver::header_for(&src, source.seed, rounds, &config);
     let engine = recnet::engine::Engine::new(&src.spec, config, source.seed, rounds);
@@ -145,20 +184,14 @@ fn demo(rounds: u32) -> Result<()> {
         }
         Ok(())
     });
-    match result {
-        // A reader that stopped early (`| head`) is not an error.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => Ok(()),
-        r => r,
-    }
+    result
 }
 
 #[allow(clippy::too_many_arguments)]
-fn eval(dataset: &Path, format: &str, seed: u64, seeds: u64, rounds: u32, split: &str, models: &[String], sets: &[String]) -> Result<()> {
-    anyhow::ensure!(format == "table" || format == "json", "--format {format}: use table or json");
-    anyhow::ensure!(split == "test" || split == "valid", "--split {split}: use test or valid");
+fn eval(dataset: &Path, format: EvalFormat, seed: u64, seeds: u64, rounds: u32, split: Split, models: &[String], sets: &[String]) -> Result<()> {
     let config = Config::from_layers(&[], sets)?;
     let opts = recnet::analysis::eval::EvalOptions {
-        split: split.to_string(),
+        split: split.name().to_string(),
         rounds,
         seeds: (seed..seed.saturating_add(seeds)).collect(),
         models: models.to_vec(),
@@ -179,7 +212,7 @@ fn eval(dataset: &Path, format: &str, seed: u64, seeds: u64, rounds: u32, split:
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let text = if format == "json" {
+    let text = if format == EvalFormat::Json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
         format!("{}({:.1}s)\n", recnet::analysis::eval::render_table(&report), started.elapsed().as_secs_f64())
@@ -193,30 +226,35 @@ fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed
     let mut routers = toml::Table::new();
     routers.insert("count".into(), toml::Value::Integer(communities.max(1) as i64));
     config.insert("routers".into(), toml::Value::Table(routers));
-    let file = std::fs::File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
-    let mut w = std::io::BufWriter::new(file);
-    recnet::inputs::scenario::write_json(&spec, "generated: planted communities with drift (recnet gen)", &config, &mut w)
-        .with_context(|| format!("{}: write failed", out.display()))?;
-    use std::io::Write;
-    w.flush().with_context(|| format!("{}: write failed", out.display()))?;
+    use std::io::Write as _;
+    let mut w = io::open_out(Some(out))?;
+    // The writer's errors name the file.
+    recnet::inputs::scenario::write_json(&spec, "generated: planted communities with drift (recnet gen)", &config, &mut w)?;
+    w.flush()?;
+    if is_std(out) {
+        return Ok(());
+    }
     say!("{}: {users} users, {items} items, {interactions} interactions, {communities} communities", out.display());
     Ok(())
 }
 
 fn check(file: &Path) -> Result<bool> {
-    let name = file.display();
-    match recnet::store::session::check_session(file) {
+    let name = display_name(file);
+    let result = if is_std(file) {
+        recnet::store::session::check_reader(std::io::stdin().lock())
+    } else {
+        recnet::store::session::check_session(file)
+    };
+    match result {
         Ok(n) => {
             say!("{name}: ok, {n} events");
             Ok(true)
         }
+        // Not a problem with the session: it could not be read at all.
+        Err(e) if e.line == 0 => anyhow::bail!("{name}: {}", e.reason),
         Err(e) => {
-            if e.line == 0 {
-                eprintln!("{name}: {}", recnet::util::text::sanitize(&e.reason, 300));
-            } else {
-                eprintln!("{name}:{}: {}", e.line, recnet::util::text::sanitize(&e.reason, 300));
-                eprintln!("{name}: the {} event(s) before line {} are valid", e.line.saturating_sub(2), e.line);
-            }
+            eprintln!("{name}:{}: {}", e.line, recnet::util::text::sanitize(&e.reason, 300));
+            eprintln!("{name}: the {} event(s) before line {} are valid", e.line.saturating_sub(2), e.line);
             Ok(false)
         }
     }
@@ -224,7 +262,10 @@ fn check(file: &Path) -> Result<bool> {
 
 /// Refuse an output that would overwrite one of the command's inputs (a file, or a file inside an
 /// input folder): no input is ever overwritten.
-fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<()> {
+pub(crate) fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<()> {
+    if is_std(out) {
+        return Ok(());
+    }
     let Ok(out_real) = std::fs::canonicalize(out) else { return Ok(()) };
     for input in inputs {
         let Ok(input_real) = std::fs::canonicalize(input) else { continue };
@@ -237,65 +278,12 @@ fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<()> {
     Ok(())
 }
 
-fn open_timeline(file: &Path, keyframe_every: u64) -> Result<(recnet::store::session::Header, recnet::store::timeline::Timeline)> {
+pub(crate) fn open_timeline(file: &Path, keyframe_every: u64) -> Result<(recnet::store::session::Header, recnet::store::timeline::Timeline)> {
     let f = recnet::store::session::SessionFile::open(file)?;
     let header = f.header.clone();
     // Commands here visit a step or two once: keyframes on disk would only cost writing them.
     let limits = recnet::store::timeline::Limits { disk_every: 0, ..Default::default() };
     Ok((header, recnet::store::timeline::Timeline::with_limits(recnet::store::timeline::EventStore::File(f), keyframe_every, limits)))
-}
-
-fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
-    use std::io::Write;
-    match out {
-        Some(p) => std::fs::write(p, text).with_context(|| format!("{}: write failed", p.display())),
-        None => {
-            let mut o = std::io::stdout().lock();
-            match o.write_all(text.as_bytes()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                r => r.context("stdout"),
-            }
-        }
-    }
-}
-
-fn export(file: &Path, at: Option<u64>, format: &str, events: bool, keyframe_every: u64, out: Option<&Path>) -> Result<()> {
-    if let Some(out) = out {
-        refuse_overwriting_inputs(out, &[file])?;
-    }
-    let (_, mut tl) = open_timeline(file, keyframe_every)?;
-    if events {
-        anyhow::ensure!(format == "csv" || format == "json", "--events takes --format csv (or json)");
-        let mut text = String::new();
-        if format == "csv" {
-            text.push_str(recnet::analysis::export::events_csv_header());
-        }
-        let n = tl.len();
-        let mut from = 0;
-        while from < n {
-            for e in tl.store.range(from, from + 4096)? {
-                if format == "csv" {
-                    text.push_str(&recnet::analysis::export::event_csv_row(&e));
-                } else {
-                    text.push_str(&recnet::analysis::export::json_safe(&serde_json::to_string(&e)?));
-                    text.push('\n');
-                }
-            }
-            from += 4096;
-        }
-        return write_out(out, &text);
-    }
-    anyhow::ensure!(!tl.is_empty(), "{}: the session has no events", file.display());
-    let last = tl.len() - 1;
-    let at = at.unwrap_or(last);
-    anyhow::ensure!(at <= last, "--at {at}: the session's last step is {last}");
-    let world = tl.at(at)?;
-    let text = match format {
-        "json" => recnet::analysis::export::world_json(&world),
-        "dot" => recnet::analysis::export::world_dot(&world),
-        other => anyhow::bail!("--format {other}: use json or dot (or --events --format csv)"),
-    };
-    write_out(out, &text)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -311,6 +299,7 @@ fn fork(
     out: &Path,
 ) -> Result<()> {
     use recnet::run::branch::ForkEdit;
+    anyhow::ensure!(!is_std(file), "fork needs the parent session as a file: the branch refers to it by path");
     refuse_overwriting_inputs(out, &[Some(file), rules.as_deref()].into_iter().flatten().collect::<Vec<_>>())?;
     let edit = match (agent, rules, router) {
         (Some(agent), Some(path), None) => {
@@ -329,12 +318,19 @@ fn fork(
     anyhow::ensure!(at < tl.len(), "--at {at}: the session's last step is {}", tl.len().saturating_sub(1));
     let mut reasoner = Offline::new();
     let (branch, events) = recnet::run::branch::fork(&header, file, &mut tl, at, &edit, &mut reasoner)?;
-    let mut w = recnet::store::session::SessionWriter::create(out, &branch)?;
+    let mut w = if is_std(out) {
+        recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), &branch)?
+    } else {
+        recnet::store::session::SessionWriter::create(out, &branch)?
+    };
     for e in &events {
         w.write(e)?;
     }
     w.flush()?;
     let point = branch.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
+    if is_std(out) {
+        return Ok(());
+    }
     say!(
         "{}: branch of {} from step {point} ({}): {} events ({} shared)",
         out.display(),
@@ -346,31 +342,48 @@ fn fork(
     Ok(())
 }
 
-fn diff(a: &Path, b: Option<&Path>, steps: Option<Vec<u64>>, format: &str) -> Result<()> {
+/// Returns whether the two sides are the same.
+fn diff(a: &Path, b: Option<&Path>, steps: Option<Vec<u64>>, format: DiffFormat) -> Result<bool> {
+    let every = recnet::store::timeline::DEFAULT_KEYFRAME_EVERY;
+    let ia = input_file(a)?;
     let report = match (b, steps) {
         (Some(b), None) => {
-            let (_, mut ta) = open_timeline(a, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
-            let (_, mut tb) = open_timeline(b, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
-            recnet::analysis::diff::diff_sessions(&a.display().to_string(), &b.display().to_string(), &mut ta, &mut tb)?
+            let ib = input_file(b)?;
+            let (_, mut ta) = open_timeline(&ia.path, every)?;
+            let (_, mut tb) = open_timeline(&ib.path, every)?;
+            recnet::analysis::diff::diff_sessions(&display_name(a), &display_name(b), &mut ta, &mut tb)?
         }
         (None, Some(s)) => {
-            let (_, mut t) = open_timeline(a, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
+            let (_, mut t) = open_timeline(&ia.path, every)?;
             anyhow::ensure!(s.iter().all(|x| *x < t.len()), "--steps: the session's last step is {}", t.len().saturating_sub(1));
-            recnet::analysis::diff::diff_steps(&a.display().to_string(), &mut t, s[0], s[1])?
+            recnet::analysis::diff::diff_steps(&display_name(a), &mut t, s[0], s[1])?
         }
         _ => anyhow::bail!("give two sessions, or one session and --steps FROM TO"),
     };
     let text = match format {
-        "json" => serde_json::to_string_pretty(&report)? + "\n",
-        "text" => recnet::analysis::diff::render(&report, 20),
-        other => anyhow::bail!("--format {other}: use text or json"),
+        DiffFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        DiffFormat::Text => recnet::analysis::diff::render(&report, 20),
     };
-    write_out(None, &text)
+    write_out(None, &text)?;
+    let r = &report;
+    Ok(r.first_divergence.is_none()
+        && r.a_events == r.b_events
+        && r.decisions.is_empty()
+        && r.profiles.is_empty()
+        && r.rules.is_empty()
+        && r.routers.is_empty()
+        && r.counters.is_empty())
 }
 
 fn check_rules(file: &Path) -> Result<bool> {
-    let name = file.display().to_string();
-    let bytes = std::fs::read(file).with_context(|| format!("{name}: cannot read"))?;
+    let name = display_name(file);
+    let bytes = if is_std(file) {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b).context("<stdin>: read failed")?;
+        b
+    } else {
+        std::fs::read(file).with_context(|| format!("{name}: cannot read"))?
+    };
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t.to_string(),
         Err(e) => {
@@ -410,48 +423,88 @@ fn check_rules(file: &Path) -> Result<bool> {
     Ok(errors.is_empty())
 }
 
-/// Runs one parsed command line; the exit code is 0, 1 (problems found or an error) or 130.
+/// The command line, parsed with clap's own help and errors coloured as `--color` says (clap
+/// alone would only look at the terminal and NO_COLOR): the flag is found before parsing.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut when = None;
+    for (i, a) in args.iter().enumerate() {
+        let a = a.to_string_lossy();
+        let value = match a.strip_prefix("--color=") {
+            Some(v) => Some(v.to_string()),
+            None if a == "--color" => args.get(i + 1).map(|v| v.to_string_lossy().into_owned()),
+            None => None,
+        };
+        when = value.or(when);
+    }
+    let choice = match when.as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ if ColorWhen::Auto.mono() => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    };
+    let matches = Cli::command().color(choice).get_matches_from(args);
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// Runs one parsed command line. Exit codes: 0 ok, 1 problems found, 2 a usage or I/O error
+/// (clap exits 2 itself on a bad command line), 128+N on signal N (130 SIGINT, 143 SIGTERM).
 pub fn dispatch(cli: Cli) -> ExitCode {
     recnet::run::signals::install_interrupt_handler();
+    let color = cli.color;
     let result = match cli.command {
         Command::Run { source, rounds, out, llm } => run(source, rounds, &out, &llm).map(|_| true),
         Command::Demo { rounds, headless: true, .. } => demo(rounds).map(|_| true),
         Command::Demo { rounds, headless: false, ui } => {
-            let source = SourceArgs { scenario: Some("demo".into()), dataset: None, seed: 7, sets: Vec::new(), config: None };
-            inspect(source, rounds, ui, "demo").map(|_| true)
+            let source = SourceArgs { origin: args::Origin { scenario: Some("demo".into()), dataset: None }, seed: 7, sets: Vec::new(), config: None };
+            inspect(source, rounds, ui, color, "demo").map(|_| true)
         }
         Command::Inspect { source, rounds, ui } => {
-            let title = source.scenario.clone().unwrap_or_else(|| source.dataset.as_ref().map(|d| d.display().to_string()).unwrap_or_default());
-            inspect(source, rounds, ui, &title).map(|_| true)
+            let title = source.origin.scenario.clone().unwrap_or_else(|| source.origin.dataset.as_ref().map(|d| d.display().to_string()).unwrap_or_default());
+            inspect(source, rounds, ui, color, &title).map(|_| true)
         }
-        Command::Replay { file, ui } => replay(&file, ui).map(|_| true),
+        Command::Replay { file, ui } => replay(&file, ui, color).map(|_| true),
         Command::CheckRules { file } => check_rules(&file),
         Command::Check { file } => check(&file),
-        Command::Export { file, at, format, events, keyframe_every, out } => {
-            export(&file, at, &format, events, keyframe_every, out.as_deref()).map(|_| true)
+        Command::Export { file, at, format, events, kind, metrics, keyframe_every, out } => {
+            let what = if events {
+                export::What::Events { kind }
+            } else if metrics {
+                export::What::Metrics
+            } else {
+                export::What::State { at, keyframe_every }
+            };
+            export::export(&file, what, format, out.as_deref()).map(|_| true)
         }
+        Command::Query { file, expr, format } => export::query(&file, &expr, format).map(|_| true),
         Command::Fork { file, at, agent, rules, router, fan_out, tau, sets, out } => {
             fork(&file, at, agent, rules, router, fan_out, tau, sets, &out).map(|_| true)
         }
-        Command::Diff { a, b, steps, format } => diff(&a, b.as_deref(), steps, &format).map(|_| true),
+        Command::Diff { a, b, steps, format, exit_code } => diff(&a, b.as_deref(), steps, format).map(|same| same || !exit_code),
         Command::Eval { dataset, format, seed, seeds, rounds, split, models, sets } => {
-            eval(&dataset, &format, seed, seeds, rounds, &split, &models, &sets).map(|_| true)
+            eval(&dataset, format, seed, seeds, rounds, split, &models, &sets).map(|_| true)
         }
         Command::Gen { users, items, interactions, communities, seed, out } => {
             gen(users, items, interactions, communities, seed, &out).map(|_| true)
         }
+        Command::Completions { shell } => docs::completions(shell).map(|_| true),
+        Command::Man => docs::man().map(|_| true),
+        Command::Schema { what: args::SchemaWhat::Events } => write_out(None, &recnet::analysis::export::events_schema()).map(|_| true),
+        Command::Config(args::ConfigCmd::Path) => config::print_path().map(|_| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        // The reader of our output stopped early (`| head`): a normal end.
+        Err(e) if io::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let key = recnet::reasoner::openai::api_key();
-            let msg = recnet::reasoner::openai::redact(&format!("{e:#}"), key.as_deref());
+            let msg = io::redact(&format!("{e:#}"));
             eprintln!("recnet: {}", recnet::util::text::sanitize(&msg, 2000).replace("\\n", "\n"));
-            if recnet::run::signals::interrupted() {
-                return ExitCode::from(130);
+            match recnet::run::signals::signal() {
+                Some(n) => ExitCode::from((128 + n.clamp(1, 127)) as u8),
+                None => ExitCode::from(2),
             }
-            ExitCode::from(1)
         }
     }
 }

@@ -81,6 +81,8 @@ pub struct OpenAiConfig {
     pub cancelled: Option<fn() -> bool>,
     /// Longest wait between two tries, whatever the server asks.
     pub max_backoff: Duration,
+    /// The API key; `None` reads RECNET_API_KEY or OPENAI_API_KEY.
+    pub api_key: Option<String>,
 }
 
 impl Default for OpenAiConfig {
@@ -96,6 +98,7 @@ impl Default for OpenAiConfig {
             structured: Structured::JsonSchema,
             cancelled: None,
             max_backoff: Duration::from_secs(60),
+            api_key: None,
         }
     }
 }
@@ -169,7 +172,7 @@ impl OpenAi {
         cfg.base_url = cfg.base_url.trim_end_matches('/').to_string();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let client = reqwest::Client::builder().timeout(cfg.timeout).connect_timeout(Duration::from_secs(10)).build()?;
-        let key = api_key();
+        let key = cfg.api_key.clone().filter(|k| !k.is_empty()).or_else(api_key);
         let mode = Arc::new(AtomicU8::new(cfg.structured as u8));
         let mut me = OpenAi {
             cfg,

@@ -169,6 +169,20 @@ pub fn record(
 ) -> Result<(Engine, u64)> {
     let header = header_for(source, seed, rounds, &config);
     let writer = SessionWriter::create(out, &header)?;
+    record_to(source, config, seed, rounds, writer, reasoner, hooks)
+}
+
+/// `record` into a writer already holding the header (`header_for` makes it): standard output,
+/// for one.
+pub fn record_to(
+    source: &Source,
+    config: Config,
+    seed: u64,
+    rounds: u32,
+    writer: SessionWriter,
+    reasoner: &mut dyn Reasoner,
+    hooks: RecordHooks,
+) -> Result<(Engine, u64)> {
     let mut engine = Engine::new(&source.spec, config, seed, rounds);
     let mut recorder = Recorder { writer, pending: Vec::new(), hooks, rounds, offline: Offline::new() };
     engine::drive(&mut engine, reasoner, &mut recorder)?;

@@ -63,14 +63,19 @@ impl Header {
 
 pub struct SessionWriter {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: BufWriter<Box<dyn Write + Send>>,
     pub events_written: u64,
 }
 
 impl SessionWriter {
     pub fn create(path: &Path, header: &Header) -> Result<SessionWriter, StoreError> {
         let file = File::create(path).map_err(io(format!("{}: cannot create session file", path.display())))?;
-        let mut w = SessionWriter { path: path.to_path_buf(), out: BufWriter::with_capacity(1 << 16, file), events_written: 0 };
+        SessionWriter::to_writer(path, Box::new(file), header)
+    }
+
+    /// A session written to any byte sink (standard output, a pipe); `name` is what errors call it.
+    pub fn to_writer(name: &Path, out: Box<dyn Write + Send>, header: &Header) -> Result<SessionWriter, StoreError> {
+        let mut w = SessionWriter { path: name.to_path_buf(), out: BufWriter::with_capacity(1 << 16, out), events_written: 0 };
         serde_json::to_writer(&mut w.out, header)?;
         w.out.write_all(b"\n").and_then(|_| w.out.flush()).map_err(io(w.place()))?;
         Ok(w)
@@ -289,9 +294,12 @@ pub fn read_session(path: &Path) -> Result<(Header, Vec<Event>), StoreError> {
 /// Validate a session: each line parses, steps are in order, and every event applies to the world
 /// the ones before it built. Returns the number of valid events, or the first bad line.
 pub fn check_session(path: &Path) -> Result<u64, LineError> {
-    use std::io::BufRead;
     let file = File::open(path).map_err(|e| LineError { line: 0, reason: format!("cannot open: {e}") })?;
-    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+    check_reader(std::io::BufReader::with_capacity(1 << 20, file))
+}
+
+/// `check_session` over any reader (standard input, a pipe).
+pub fn check_reader(mut r: impl std::io::BufRead) -> Result<u64, LineError> {
     let mut line = Vec::new();
     let mut line_no = 0u64;
     let mut world = crate::world::World::new();
@@ -326,6 +334,56 @@ pub fn check_session(path: &Path) -> Result<u64, LineError> {
         return Err(LineError { line: 1, reason: "empty file, no header".into() });
     }
     Ok(valid)
+}
+
+/// A session read front to back in constant memory: the header, then each event in order. Works
+/// on any reader (a pipe too); a torn last line (a crash mid-write) ends it, as in `SessionFile`.
+pub struct EventReader<R> {
+    name: String,
+    r: R,
+    line: Vec<u8>,
+    next_step: u64,
+}
+
+impl<R: std::io::BufRead> EventReader<R> {
+    /// Reads the header; `name` is what errors call the input.
+    pub fn new(name: &str, mut r: R) -> Result<(Header, EventReader<R>), StoreError> {
+        let mut line = Vec::new();
+        r.read_until(b'\n', &mut line).map_err(io(format!("{name}: read failed")))?;
+        if line.is_empty() {
+            return Err(StoreError::Other(format!("{name}:1: empty file, no header")));
+        }
+        let header = parse_header(line.strip_suffix(b"\n").unwrap_or(&line))
+            .map_err(|error| StoreError::Line { file: name.to_string(), line: 1, error })?;
+        Ok((header, EventReader { name: name.to_string(), r, line, next_step: 0 }))
+    }
+
+    /// The next event with its line as written (without the newline), or `None` at the end.
+    pub fn next_raw(&mut self) -> Option<Result<(Event, &[u8]), StoreError>> {
+        self.line.clear();
+        match self.r.read_until(b'\n', &mut self.line) {
+            Err(e) => return Some(Err(StoreError::Io { what: format!("{}: read failed", self.name), source: e })),
+            Ok(0) => return None,
+            Ok(_) if !self.line.ends_with(b"\n") => return None,
+            Ok(_) => {}
+        }
+        let body = &self.line[..self.line.len() - 1];
+        let step = self.next_step;
+        match parse_event(body, step) {
+            Ok(ev) => {
+                self.next_step += 1;
+                Some(Ok((ev, body)))
+            }
+            Err(error) => Some(Err(StoreError::Line { file: self.name.clone(), line: step + 2, error })),
+        }
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for EventReader<R> {
+    type Item = Result<Event, StoreError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_raw().map(|r| r.map(|(ev, _)| ev))
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// One line of a session: `step` is the event's position (0, 1, 2, …), `round` and `tick` say
 /// where in simulated time it happened, `kind` names the body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     pub step: u64,
     pub round: u32,
@@ -16,7 +16,7 @@ pub struct Event {
     pub body: EventBody,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientKind {
     User,
@@ -32,7 +32,7 @@ impl ClientKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Accept,
@@ -51,7 +51,7 @@ impl Decision {
 }
 
 /// One attribute's weight moving from `from` to `to`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AttrChange {
     pub attr: String,
     pub from: f64,
@@ -59,14 +59,14 @@ pub struct AttrChange {
 }
 
 /// One attribute and a signed amount (a change, or a message's content).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AttrDelta {
     pub attr: String,
     pub delta: f64,
 }
 
 /// A real choice a router passes on as evidence: `user` chose `item` at `tick`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Choice {
     pub user: String,
     pub item: String,
@@ -74,7 +74,7 @@ pub struct Choice {
 }
 
 /// One evidence entry a receiver stored or reinforced: its trust in the item moved `from` → `to`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EvidenceChange {
     pub item: String,
     pub chooser: String,
@@ -86,13 +86,13 @@ pub struct EvidenceChange {
     pub trust: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Recipient {
     pub agent: String,
     pub relevance: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     /// The world's vocabulary and embedding size; always the first event.
@@ -299,14 +299,14 @@ pub enum EventBody {
 }
 
 /// A share of a reward given to one module (`u7#2` = rule 2 of u7, `R1` = router R1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreditShare {
     pub module: String,
     pub amount: f64,
 }
 
 /// One piece of evidence behind a gradient.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evidence {
     pub message: u64,
     pub agent: String,
@@ -316,7 +316,7 @@ pub struct Evidence {
 }
 
 /// A structured edit a gradient proposes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Edit {
     /// Make an accepting rule match less (raise its relevance bar).
@@ -454,7 +454,7 @@ pub fn full_gate() -> f64 {
 }
 
 /// A router's two learned gates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GateChannel {
     /// How much its evidence (the choices it passed on) counts in receivers' scores.
@@ -465,7 +465,7 @@ pub enum GateChannel {
 }
 
 /// Where an accepted update goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AssimilatedInto {
     /// Into the profile itself (sessions recorded before update layers).

@@ -1,0 +1,109 @@
+//! Where commands read and write: `-` as standard input or output, one writer for every output
+//! (a reader that stopped early — `| head`, `| true` — ends the command quietly, exit 0), and the
+//! secrets every printed error is cleaned of.
+
+use anyhow::{Context, Result};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Keys given on the command line (the environment's are read where they are used): never printed.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+pub(crate) fn add_secret(key: &str) {
+    if let Ok(mut s) = SECRETS.lock() {
+        s.push(key.to_string());
+    }
+}
+
+/// `text` with every known key replaced by `[redacted]`.
+pub(crate) fn redact(text: &str) -> String {
+    let mut out = recnet::reasoner::openai::redact(text, recnet::reasoner::openai::api_key().as_deref());
+    if let Ok(s) = SECRETS.lock() {
+        for k in s.iter() {
+            out = recnet::reasoner::openai::redact(&out, Some(k));
+        }
+    }
+    out
+}
+
+/// `-` names standard input or output.
+pub(crate) fn is_std(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// A failure caused by the reader of our output going away: not an error of ours.
+pub(crate) fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// The one writer for a command's output: standard output (`None` or `-`) or a created file,
+/// buffered. Errors name the file.
+pub(crate) fn open_out(out: Option<&Path>) -> Result<Box<dyn Write + Send>> {
+    match out {
+        None => Ok(Box::new(Named { name: "<stdout>".into(), inner: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()) })),
+        Some(p) if is_std(p) => open_out(None),
+        Some(p) => {
+            let f = std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?;
+            Ok(Box::new(Named { name: p.to_path_buf(), inner: std::io::BufWriter::with_capacity(1 << 16, f) }))
+        }
+    }
+}
+
+/// A file writer whose errors say which file (a full disk, for one).
+struct Named<W> {
+    name: PathBuf,
+    inner: W,
+}
+
+impl<W: Write> Write for Named<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| std::io::Error::new(e.kind(), format!("{}: write failed: {e}", self.name.display())))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| std::io::Error::new(e.kind(), format!("{}: write failed: {e}", self.name.display())))
+    }
+}
+
+/// Write all of `text` to `out` (see `open_out`) and flush.
+pub(crate) fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
+    let mut w = open_out(out)?;
+    w.write_all(text.as_bytes())?;
+    w.flush()?;
+    Ok(())
+}
+
+/// A streaming reader: the file, or standard input for `-`.
+pub(crate) fn open_in(path: &Path) -> Result<Box<dyn BufRead>> {
+    if is_std(path) {
+        return Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())));
+    }
+    let f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
+}
+
+/// An input that must be a file (commands that seek in a session): the file itself, or for `-`
+/// standard input copied to a temporary file that lives as long as this value.
+pub(crate) struct InputFile {
+    pub(crate) path: PathBuf,
+    _spool: Option<tempfile::NamedTempFile>,
+}
+
+pub(crate) fn input_file(path: &Path) -> Result<InputFile> {
+    if !is_std(path) {
+        return Ok(InputFile { path: path.to_path_buf(), _spool: None });
+    }
+    let mut tmp = tempfile::NamedTempFile::new().context("standard input: cannot make a temporary file to hold it")?;
+    std::io::copy(&mut std::io::stdin().lock(), tmp.as_file_mut()).context("standard input: read failed")?;
+    tmp.as_file_mut().flush().context("standard input: cannot hold it in a temporary file")?;
+    Ok(InputFile { path: tmp.path().to_path_buf(), _spool: Some(tmp) })
+}
+
+/// What errors call an input: its path, or `<stdin>`.
+pub(crate) fn display_name(path: &Path) -> String {
+    if is_std(path) {
+        "<stdin>".into()
+    } else {
+        path.display().to_string()
+    }
+}
