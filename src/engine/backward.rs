@@ -20,6 +20,7 @@ impl Engine {
     pub(super) fn prepare_outcome(&mut self, k: usize) -> Prepared {
         let s = self.schedule[k].clone();
         let negatives = self.negatives_for(k);
+        self.weigh_users();
         let gates = self.learn_gates(&s.user, &s.item, &negatives);
         // A message's content is judged as if counted in full, whatever the update gates say.
         let attrs = |id: &str| self.world.client(id).map(|c| self.world.with_updates(c)).unwrap_or_default();

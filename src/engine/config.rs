@@ -154,6 +154,9 @@ pub struct BackwardConfig {
     pub update_gate_rate: f64,
     #[serde(default)]
     pub update_gate_decay: f64,
+    /// Missing from older headers: every interaction weighed the same.
+    #[serde(default)]
+    pub gates_per_user: bool,
 }
 
 impl Default for Config {

@@ -162,6 +162,33 @@ impl Engine {
         out
     }
 
+    /// How much one of `user`'s interactions weighs in a gate step: 1, or with
+    /// `backward.gates_per_user` the mean interactions per user over the user's own, so that a
+    /// user with ten times the interactions does not decide the gates ten times over (evaluation
+    /// averages over users).
+    fn gate_weight(&self, user: &str) -> f64 {
+        if !self.cfg.backward.gates_per_user {
+            return 1.0;
+        }
+        self.user_weight.get(user).copied().unwrap_or(1.0)
+    }
+
+    /// Fill `user_weight` from the schedule (once).
+    pub(super) fn weigh_users(&mut self) {
+        if !self.cfg.backward.gates_per_user || !self.user_weight.is_empty() {
+            return;
+        }
+        let mut counts: HashMap<&str, f64> = HashMap::new();
+        for s in self.schedule.iter() {
+            *counts.entry(s.user.as_str()).or_insert(0.0) += 1.0;
+        }
+        if counts.is_empty() {
+            return;
+        }
+        let mean = self.schedule.len() as f64 / counts.len() as f64;
+        self.user_weight = counts.into_iter().map(|(u, n)| (u.to_string(), mean / n)).collect();
+    }
+
     /// Learn the gates of the routers whose evidence bears on this interaction: a step along the
     /// gradient of the log-likelihood that the real choice beats each negative (BPR on one
     /// parameter per router), from the state before the interaction is learned from.
@@ -198,7 +225,8 @@ impl Engine {
                 continue;
             }
             let from = self.world.update_gate(router);
-            let to = r4((from + b.update_gate_rate * (grad - b.update_gate_decay * from)).clamp(0.0, 1.0));
+            let rate = b.update_gate_rate * self.gate_weight(user);
+            let to = r4((from + rate * (grad - b.update_gate_decay * from)).clamp(0.0, 1.0));
             if to != from {
                 updates.push(EventBody::GateUpdated {
                     router: router.to_string(),
@@ -251,7 +279,8 @@ impl Engine {
             let from = self.world.gate(router);
             // The decay is a prior that evidence is worth nothing until shown otherwise: without
             // it, noise alone would push a gate up from its floor at 0.
-            let to = r4((from + e.gate_rate * (grad - e.gate_decay * from)).clamp(0.0, e.gate_max));
+            let rate = e.gate_rate * self.gate_weight(user);
+            let to = r4((from + rate * (grad - e.gate_decay * from)).clamp(0.0, e.gate_max));
             if to != from {
                 updates.push(EventBody::GateUpdated {
                     router: router.to_string(),
@@ -355,6 +384,24 @@ mod tests {
         let (from, to, gradient) = update_step(&e, "m1", &["j1"]);
         assert!(gradient > 0.0 && to > from, "{from} → {to} ({gradient})");
         assert_eq!(from, e.world().update_gate(&router));
+    }
+
+    #[test]
+    fn per_user_weighting_makes_every_user_count_the_same() {
+        let (mut e, _) = engine_with_a_heard_update();
+        assert_eq!(e.gate_weight("u1"), 1.0, "off by default: every interaction counts the same");
+        e.cfg.backward.gates_per_user = true;
+        e.schedule = std::sync::Arc::new(
+            [("u1", "j1"), ("u1", "m1"), ("u1", "m2"), ("u2", "m1")]
+                .iter()
+                .map(|(u, i)| Scheduled { user: u.to_string(), item: i.to_string(), negative: None })
+                .collect(),
+        );
+        e.weigh_users();
+        // Two interactions per user on average: u1's three weigh 2/3 each, u2's one weighs 2.
+        assert!((e.gate_weight("u1") - 2.0 / 3.0).abs() < 1e-12 && (e.gate_weight("u2") - 2.0).abs() < 1e-12);
+        let (from, to, gradient) = update_step(&e, "j1", &["m1", "m2"]);
+        assert!((to - from - (2.0 / 3.0) * gradient).abs() < 1e-3, "the step shrinks with the weight: {from} → {to} ({gradient})");
     }
 
     #[test]

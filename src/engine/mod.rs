@@ -71,6 +71,9 @@ pub struct Engine {
     tick_integrated: BTreeSet<String>,
     /// Item clients by index, for drawing extra negatives (filled on first use).
     item_pool: Vec<usize>,
+    /// Per user: the mean number of scheduled interactions per user over this user's number
+    /// (filled on first use), so that gates weigh users as evaluation does, not interactions.
+    user_weight: std::collections::HashMap<String, f64>,
     /// Clients that read their buffer this tick (candidates for retiring unused rules).
     tick_activated: BTreeSet<String>,
     /// Reward events of the interaction being credited, in request order.
@@ -110,6 +113,7 @@ impl Engine {
             read_for_ranking: false,
             tick_integrated: BTreeSet::new(),
             item_pool: Vec::new(),
+            user_weight: std::collections::HashMap::new(),
             tick_activated: BTreeSet::new(),
             pending_credit: Vec::new(),
             optimise_evidence: BTreeMap::new(),
