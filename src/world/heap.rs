@@ -67,6 +67,7 @@ impl HeapSize for Client {
                 .iter()
                 .map(|e| std::mem::size_of::<crate::world::evidence::EvidenceEntry>() + e.item.len() + e.router.len() + e.chooser.len())
                 .sum::<usize>()
+            + self.heard.iter().map(|(r, layer)| str_bytes(r) + weights_bytes(layer)).sum::<usize>()
     }
 }
 
