@@ -10,6 +10,7 @@
 //! `target.kind` and `target` compare against their kinds and ids. Comparisons with a missing field
 //! are false. Errors carry the column.
 
+use crate::rules::CmpOp;
 use crate::world::event::{Event, EventBody};
 use crate::world::World;
 use serde_json::Value;
@@ -62,64 +63,36 @@ enum Tok {
     RParen,
 }
 
+/// The rules' lexer, in the breakpoint dialect (`#` is part of a word, words may hold any
+/// letter), with the tokens this language has no use for refused where they stand.
 fn lex(s: &str) -> Result<Vec<(Tok, usize)>, BreakError> {
-    let cs: Vec<char> = s.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < cs.len() {
-        let c = cs[i];
-        let col = i + 1;
-        if c.is_whitespace() {
-            i += 1;
-        } else if c.is_alphabetic() || c == '_' {
-            let st = i;
-            while i < cs.len() && (cs[i].is_alphanumeric() || matches!(cs[i], '_' | '.' | '#' | '-' | ':')) {
-                i += 1;
-            }
-            out.push((Tok::Word(cs[st..i].iter().collect()), col));
-        } else if c.is_ascii_digit() || (c == '-' && cs.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.')) {
-            let st = i;
-            i += 1;
-            while i < cs.len() && (cs[i].is_ascii_digit() || cs[i] == '.') {
-                i += 1;
-            }
-            let t: String = cs[st..i].iter().collect();
-            let n: f64 = t.parse().map_err(|_| BreakError { col, message: format!("bad number {t}") })?;
-            out.push((Tok::Num(n), col));
-        } else if c == '"' {
-            let mut t = String::new();
-            i += 1;
-            loop {
-                match cs.get(i) {
-                    None => return Err(BreakError { col, message: "unterminated string".into() }),
-                    Some('"') => break,
-                    Some(ch) => t.push(*ch),
+    use crate::rules::lex::{lex_with, Dialect, Tok as RuleTok};
+    const BREAKPOINTS: Dialect = Dialect { comments: false, unicode_words: true };
+    let (toks, _) = lex_with(s, 1, &BREAKPOINTS).map_err(|e| BreakError { col: e.col, message: e.message })?;
+    toks.into_iter()
+        .map(|t| {
+            let tok = match t.tok {
+                RuleTok::Ident(w) => Tok::Word(w),
+                RuleTok::Num(n) => Tok::Num(n),
+                RuleTok::Str(x) => Tok::Str(x),
+                RuleTok::Op(op) => Tok::Op(match op {
+                    CmpOp::Eq => Op::Eq,
+                    CmpOp::Ne => Op::Ne,
+                    CmpOp::Lt => Op::Lt,
+                    CmpOp::Le => Op::Le,
+                    CmpOp::Gt => Op::Gt,
+                    CmpOp::Ge => Op::Ge,
+                }),
+                RuleTok::LParen => Tok::LParen,
+                RuleTok::RParen => Tok::RParen,
+                RuleTok::LBracket | RuleTok::RBracket | RuleTok::Comma => {
+                    let c = s.chars().nth(t.col - 1).unwrap_or('?');
+                    return Err(BreakError { col: t.col, message: format!("unexpected {}", crate::util::text::sanitize(&c.to_string(), 4)) });
                 }
-                i += 1;
-            }
-            i += 1;
-            out.push((Tok::Str(t), col));
-        } else {
-            let two: String = cs[i..(i + 2).min(cs.len())].iter().collect();
-            let (t, n) = match two.as_str() {
-                "==" => (Tok::Op(Op::Eq), 2),
-                "!=" => (Tok::Op(Op::Ne), 2),
-                "<=" => (Tok::Op(Op::Le), 2),
-                ">=" => (Tok::Op(Op::Ge), 2),
-                _ => match c {
-                    '=' => (Tok::Op(Op::Eq), 1),
-                    '<' => (Tok::Op(Op::Lt), 1),
-                    '>' => (Tok::Op(Op::Gt), 1),
-                    '(' => (Tok::LParen, 1),
-                    ')' => (Tok::RParen, 1),
-                    _ => return Err(BreakError { col, message: format!("unexpected {}", crate::util::text::sanitize(&c.to_string(), 4)) }),
-                },
             };
-            out.push((t, col));
-            i += n;
-        }
-    }
-    Ok(out)
+            Ok((tok, t.col))
+        })
+        .collect()
 }
 
 struct P {
@@ -359,6 +332,19 @@ pub fn matches(c: &Cond, ev: &Event, json: &Value, world: &World) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rules_lexer_reads_breakpoints_in_their_dialect() {
+        // Escapes as in rule strings; `#` inside a word; letters beyond ASCII in words.
+        assert!(parse(r#"title == "say \"hi\"""#).is_ok());
+        assert!(parse("agent == u#1").is_ok());
+        assert!(parse("title == Café").is_ok());
+        // What only rules use is refused at its column.
+        assert_eq!(parse("agent == [u1]").unwrap_err().col, 10);
+        // A control character inside a string is refused (it would reach the terminal).
+        let e = parse("title == \"a\u{1b}b\"").unwrap_err();
+        assert!(e.message.contains("control character"), "{}", e.message);
+    }
 
     #[test]
     fn parses_and_reports_columns() {

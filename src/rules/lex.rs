@@ -1,9 +1,10 @@
-//! The lexer: a rule line into spanned tokens and its trailing `# comment`.
+//! The lexer: a rule line into spanned tokens and its trailing `# comment`. The breakpoint and
+//! query language reads its expressions with the same lexer, in its own dialect.
 
 use super::*;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Tok {
+pub(crate) enum Tok {
     Ident(String),
     Num(f64),
     Str(String),
@@ -16,10 +17,20 @@ pub(super) enum Tok {
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct Spanned {
-    pub(super) tok: Tok,
-    pub(super) col: usize,
+pub(crate) struct Spanned {
+    pub(crate) tok: Tok,
+    pub(crate) col: usize,
 }
+
+/// Where the two languages read a line differently.
+pub(crate) struct Dialect {
+    /// `#` starts a comment (rules) or is part of a word (breakpoints: `R1#3`).
+    pub(crate) comments: bool,
+    /// Words may hold any letter, not only ASCII (breakpoints match titles and ids).
+    pub(crate) unicode_words: bool,
+}
+
+pub(crate) const RULES: Dialect = Dialect { comments: true, unicode_words: false };
 
 /// Show text from a rule file safely inside an error message.
 pub(super) fn visible(s: &str) -> String {
@@ -27,6 +38,10 @@ pub(super) fn visible(s: &str) -> String {
 }
 
 pub(super) fn lex(line: &str, line_no: usize) -> Result<(Vec<Spanned>, Option<String>), RuleError> {
+    lex_with(line, line_no, &RULES)
+}
+
+pub(crate) fn lex_with(line: &str, line_no: usize, d: &Dialect) -> Result<(Vec<Spanned>, Option<String>), RuleError> {
     let chars: Vec<char> = line.chars().collect();
     let mut toks = Vec::new();
     let mut i = 0;
@@ -34,17 +49,22 @@ pub(super) fn lex(line: &str, line_no: usize) -> Result<(Vec<Spanned>, Option<St
     while i < chars.len() {
         let c = chars[i];
         let col = i + 1;
-        if c == ' ' || c == '\t' || c == '\r' {
+        let word_start = |c: char| c.is_ascii_alphabetic() || c == '_' || (d.unicode_words && c.is_alphabetic());
+        let word_char = |c: char| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '.' | '-' | ':')
+                || (d.unicode_words && c.is_alphanumeric())
+                || (!d.comments && c == '#')
+        };
+        if c == ' ' || c == '\t' || c == '\r' || (d.unicode_words && c.is_whitespace()) {
             i += 1;
-        } else if c == '#' {
+        } else if c == '#' && d.comments {
             let text: String = chars[i + 1..].iter().collect();
             let text = text.trim();
             return Ok((toks, (!text.is_empty()).then(|| text.to_string())));
-        } else if c.is_ascii_alphabetic() || c == '_' {
+        } else if word_start(c) {
             let start = i;
-            while i < chars.len()
-                && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '_' | '.' | '-' | ':'))
-            {
+            while i < chars.len() && word_char(chars[i]) {
                 i += 1;
             }
             toks.push(Spanned { tok: Tok::Ident(chars[start..i].iter().collect()), col });

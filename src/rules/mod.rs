@@ -10,7 +10,7 @@
 //! `parse(print(rules)) == rules` holds for every rule set.
 
 mod eval;
-mod lex;
+pub(crate) mod lex;
 mod parse;
 mod print;
 
