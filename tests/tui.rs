@@ -163,10 +163,16 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
     let shown = screen(&app, 120, 40);
     assert!(shown.contains("first divergence at step"), "{shown}");
     assert!(shown.contains("u1 message"), "the diff does not list u1's changed decisions");
-    // B switches back to the parent at the same step.
-    let pos = app.pos;
+    // The branch list opens the parent at the same step, keeping the selection.
+    let (pos, sel) = (app.pos, app.selected.clone());
     press(&mut app, "B");
+    assert!(matches!(app.popup, Popup::Branches { cursor: 1 }));
+    let shown = screen(&app, 120, 40);
+    assert!(shown.contains("unsaved") && shown.contains("from main at step"), "{shown}");
+    press(&mut app, "k");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!((app.current, app.pos), (0, pos));
+    assert_eq!(app.selected, sel);
 }
 
 #[test]
@@ -436,4 +442,33 @@ fn an_ambiguous_title_lists_the_candidates() {
     press(&mut app, "/");
     type_line(&mut app, "U1");
     assert_eq!(app.selected.as_deref(), Some("u1"));
+}
+
+#[test]
+fn a_saved_branch_is_a_session_and_quit_asks_before_losing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    // q with an unsaved branch asks; any other key forgets the question.
+    press(&mut app, "q");
+    assert!(!app.quit && app.status.contains("1 unsaved branch"), "{}", app.status);
+    press(&mut app, "l");
+    press(&mut app, "q");
+    assert!(!app.quit);
+    press(&mut app, "B");
+    insta::assert_snapshot!("branches_80x24", screen(&app, 80, 24));
+    let path = app.save_branch_in(1, dir.path()).unwrap();
+    assert_eq!(app.unsaved_branches(), 0);
+    // The file is a normal session: it opens in the replay inspector with the fork's events.
+    let events = app.branches[1].timeline.len();
+    let replay = recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
+    assert_eq!(replay.len(), events);
+    assert!(screen(&app, 120, 40).contains("recnet-branch-1.jsonl"));
+    // Saving again never overwrites.
+    let again = app.save_branch_in(1, dir.path()).unwrap();
+    assert_ne!(again, path);
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    press(&mut app, "q");
+    assert!(app.quit);
 }

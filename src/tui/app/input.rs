@@ -21,6 +21,28 @@ impl App {
             _ => {}
         }
         let Some(action) = self.keymap.action(&key) else { return };
+        if let Popup::Branches { cursor } = &mut self.popup {
+            let n = self.branches.len();
+            match action {
+                Action::Up => *cursor = cursor.saturating_sub(1),
+                Action::Down => *cursor = (*cursor + 1).min(n - 1),
+                Action::PaneTop => *cursor = 0,
+                Action::PaneBottom => *cursor = n - 1,
+                Action::Open => {
+                    let b = *cursor;
+                    self.popup = Popup::None;
+                    self.switch_branch(b);
+                }
+                Action::SaveBranch => {
+                    let b = *cursor;
+                    self.save_branch(b);
+                }
+                Action::Close | Action::Branches => self.popup = Popup::None,
+                Action::Quit => self.request_quit(),
+                _ => {}
+            }
+            return;
+        }
         if let Popup::Pick { items, cursor, .. } = &mut self.popup {
             let n = items.len();
             match action {
@@ -39,7 +61,7 @@ impl App {
                     return;
                 }
                 Action::Close | Action::Help => self.popup = Popup::None,
-                Action::Quit => self.quit = true,
+                Action::Quit => self.request_quit(),
                 _ => {}
             }
             if let Popup::Pick { cursor, .. } = &self.popup {
@@ -50,7 +72,7 @@ impl App {
         if !matches!(self.popup, Popup::None) {
             match action {
                 Action::Close | Action::Help => self.popup = Popup::None,
-                Action::Quit => self.quit = true,
+                Action::Quit => self.request_quit(),
                 Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::PaneTop | Action::PaneBottom => {
                     self.scroll_or_select(action)
                 }
@@ -63,6 +85,9 @@ impl App {
 
     pub fn update(&mut self, action: Action) {
         self.dirty = true;
+        if action != Action::Quit {
+            self.quit_armed = false;
+        }
         if let Some(target) = self.far_seek {
             if action == Action::Close || is_motion(action) {
                 // Stopped, or overridden by another move; the keyframes laid so far stay.
@@ -178,12 +203,7 @@ impl App {
             }
             Action::NextBranch => {
                 if self.branches.len() > 1 {
-                    self.current = (self.current + 1) % self.branches.len();
-                    let pos = self.pos.min(self.len());
-                    self.pos = 0;
-                    self.world = World::new();
-                    self.goto(pos);
-                    self.status = format!("branch {}", self.branch().name);
+                    self.switch_branch((self.current + 1) % self.branches.len());
                 } else {
                     self.status = "only one branch: edit a rule (e) to fork one".into();
                 }
@@ -193,7 +213,11 @@ impl App {
                 self.popup = Popup::Help;
             }
             Action::Close => self.popup = Popup::None,
-            Action::Quit => self.quit = true,
+            Action::Quit => self.request_quit(),
+            Action::Branches => {
+                self.popup = Popup::Branches { cursor: self.current };
+            }
+            Action::SaveBranch => self.save_branch(self.current),
         }
     }
 
@@ -329,7 +353,7 @@ impl App {
                     self.popup = Popup::Help;
                     Ok(())
                 } else if input == "q" || input == "quit" {
-                    self.quit = true;
+                    self.request_quit();
                     Ok(())
                 } else {
                     Err(anyhow::anyhow!("a step number, b EXPR, clear, help or q"))
@@ -418,6 +442,7 @@ impl App {
             parent: Some((parent, fork_step)),
             live: None,
             diff,
+            saved: None,
         });
         self.current = self.branches.len() - 1;
         let pos = self.pos;
@@ -427,7 +452,7 @@ impl App {
         self.view = View::Diff;
         self.scroll.diff.top();
         self.prepare_diff();
-        self.status = format!("{name}: forked at step {fork_step} and re-run; {} switches branches", self.keymap.key_for(Action::NextBranch));
+        self.status = format!("{name}: forked at step {fork_step} and re-run; {} lists branches (open, save)", self.keymap.key_for(Action::Branches));
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 mod diffview;
 mod input;
+mod branches;
 mod nav;
 mod search;
 
@@ -129,6 +130,8 @@ pub enum Popup {
     Event(u64),
     Input { kind: InputKind, text: String, error: Option<String> },
     Rules { agent: String, editor: Box<TextArea<'static>>, error: Option<String> },
+    /// The branch tree: open one, or save it as a session file.
+    Branches { cursor: usize },
     /// A search that named several agents: (id, title) to choose from.
     Pick { query: String, items: Vec<(String, String)>, cursor: usize },
 }
@@ -160,6 +163,8 @@ pub struct Branch {
     pub live: Option<Live>,
     /// Rendered diff against the parent (computed once, when the branch is made).
     pub diff: Option<String>,
+    /// Where the branch was saved (forks start unsaved; q asks before losing them).
+    pub saved: Option<PathBuf>,
 }
 
 /// Accepted / held / rejected and credit per time step, for the metrics view.
@@ -215,6 +220,8 @@ pub struct App {
     /// The last search, for n/N.
     pub search: Option<Search>,
     pub quit: bool,
+    /// q was pressed once with unsaved branches: a second q quits.
+    pub quit_armed: bool,
     pub dirty: bool,
     /// A forward step waiting for the live engine.
     pub pending_forward: u64,
@@ -256,6 +263,7 @@ impl App {
             log_filter: String::new(),
             search: None,
             quit: false,
+            quit_armed: false,
             dirty: true,
             pending_forward: 0,
             mono,

@@ -241,6 +241,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(" breakpoints: kind == filter_decision and agent == u7 and decision == reject"));
             lines.push(Line::from("              router == R2 and target.kind == item"));
             lines.push(Line::from(" graph: green accepted · yellow held · red rejected · blue waiting in a buffer"));
+            lines.push(Line::from(" B lists branches: Enter opens one, w saves it as a session file (q asks first)"));
             lines.push(Line::from(" Tab moves the focus (▸) between panes; ↑↓ PageUp PageDown Home End scroll it"));
             let h = (lines.len() as u16 + 2).min(area.height);
             let r = centered(area, if two { 100 } else { 80 }, h);
@@ -267,6 +268,41 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 }
             }
             pane_text(f, app, r, &format!("Event {step} (↑↓ PgUp PgDn Home End scroll · Esc closes)"), rows.iter().map(|(t, st)| (t.as_str(), *st)), &app.scroll.popup, true);
+        }
+        Popup::Branches { cursor } => {
+            let h = (app.branches.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
+            let r = centered(area, 100, h);
+            f.render_widget(Clear, r);
+            let lines: Vec<Line> = app
+                .branches
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
+                    let from = match b.parent {
+                        Some((p, step)) => format!(" · from {} at step {step}", s(app.branches.get(p).map(|x| x.name.as_str()).unwrap_or("?"), 20)),
+                        None => String::new(),
+                    };
+                    let saved = match &b.saved {
+                        _ if b.parent.is_none() => format!(" · {}", s(&b.parent_path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), 40)),
+                        // The file name: the directory is where the inspector was started.
+                        Some(p) => format!(" · {}", s(&p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), 40)),
+                        None => " · unsaved".to_string(),
+                    };
+                    let mark = if i == app.current { "●" } else { " " };
+                    Line::from(vec![
+                        Span::styled(format!(" {mark} {}", s(&b.name, 50)), style),
+                        Span::styled(from, st(app, Role::Dim)),
+                        Span::styled(saved, if b.saved.is_none() && b.parent.is_some() { st(app, Role::Changed) } else { st(app, Role::Dim) }),
+                    ])
+                })
+                .collect();
+            let title = format!(
+                "Branches — ↑↓ choose · {} opens · {} saves · Esc",
+                app.keymap.key_for(super::keymap::Action::Open),
+                app.keymap.key_for(super::keymap::Action::SaveBranch)
+            );
+            pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
         }
         Popup::Pick { query, items, cursor } => {
             let h = (items.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);

@@ -1,0 +1,79 @@
+//! Branches: switching, saving one as a normal session file, and not losing unsaved ones on quit.
+
+use super::*;
+use std::path::Path;
+
+impl App {
+    /// Show branch `b` at the same step (the selection stays).
+    pub fn switch_branch(&mut self, b: usize) {
+        if b >= self.branches.len() || b == self.current {
+            return;
+        }
+        self.current = b;
+        let pos = self.pos.min(self.len());
+        self.pos = 0;
+        self.world = World::new();
+        let follow = self.follow;
+        // Keep the agent the user was looking at, whatever the new branch's events are about.
+        self.follow = false;
+        self.goto(pos);
+        self.follow = follow;
+        self.status = format!("branch {}", crate::util::text::sanitize(&self.branch().name, 60));
+    }
+
+    pub fn unsaved_branches(&self) -> usize {
+        self.branches.iter().filter(|b| b.saved.is_none() && b.parent.is_some()).count()
+    }
+
+    /// q: quits, unless forks would be lost; then it says so and a second q quits.
+    pub(super) fn request_quit(&mut self) {
+        let n = self.unsaved_branches();
+        if n == 0 || self.quit_armed {
+            self.quit = true;
+            return;
+        }
+        self.quit_armed = true;
+        self.status = format!(
+            "{n} unsaved branch(es) would be lost: {} again quits; {} lists them and {} saves one",
+            self.keymap.key_for(Action::Quit),
+            self.keymap.key_for(Action::Branches),
+            self.keymap.key_for(Action::SaveBranch)
+        );
+    }
+
+    /// Save branch `b` as a session file in the current directory (a normal session:
+    /// `recnet replay`, `check` and `diff` read it).
+    pub fn save_branch(&mut self, b: usize) {
+        match self.save_branch_in(b, Path::new(".")) {
+            Ok(p) => self.status = format!("saved {}", crate::util::text::sanitize(&p.display().to_string(), 120)),
+            Err(e) => self.status = crate::util::text::sanitize(&format!("{e:#}"), 200),
+        }
+    }
+
+    pub fn save_branch_in(&mut self, b: usize, dir: &Path) -> anyhow::Result<PathBuf> {
+        let branch = self.branches.get(b).ok_or_else(|| anyhow::anyhow!("no branch {b}"))?;
+        if branch.parent.is_none() {
+            anyhow::bail!("{} is the session itself ({}); only forks are saved", branch.name, branch.parent_path.display());
+        }
+        let header = branch.header.clone().ok_or_else(|| anyhow::anyhow!("this branch has no header"))?;
+        // A fresh name: never overwrite an earlier save.
+        let path = (1..)
+            .map(|k| dir.join(if k == 1 { format!("recnet-branch-{b}.jsonl") } else { format!("recnet-branch-{b}-{k}.jsonl") }))
+            .find(|p| !p.exists())
+            .expect("some name is free");
+        let mut w = crate::store::session::SessionWriter::create(&path, &header)?;
+        let store = &branch.timeline.store;
+        let len = store.len();
+        let mut i = 0;
+        while i < len {
+            let chunk = store.range(i, (i + 4096).min(len))?;
+            for e in &chunk {
+                w.write(e)?;
+            }
+            i += chunk.len().max(1) as u64;
+        }
+        w.flush()?;
+        self.branches[b].saved = Some(path.clone());
+        Ok(path)
+    }
+}
