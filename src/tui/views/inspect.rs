@@ -349,14 +349,12 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
 
 pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, inbox: Rect, strategy: Rect) {
     let before = app.tick_start_world.router(&r.id).map(|b| &b.profile);
+    // Summary and community wrap to the pane; the weights below are one line each.
+    let width = detail.width.saturating_sub(2) as usize;
     let summary = s(&r.summary, 400);
-    let mut lines: Vec<Line> = wrap_str(&summary, detail.width.saturating_sub(2) as usize).into_iter().map(Line::from).collect();
-    lines.extend([
-        Line::from(Span::styled(
-            format!("community: {}", r.attributes.iter().map(|a| s(a, 20)).collect::<Vec<_>>().join(", ")),
-            st(app, Role::Dim),
-        )),
-    ]);
+    let community = format!("community: {}", r.attributes.iter().map(|a| s(a, 20)).collect::<Vec<_>>().join(", "));
+    let mut lines: Vec<Line> = wrap_str(&summary, width).into_iter().map(Line::from).collect();
+    lines.extend(wrap_str(&community, width).into_iter().map(|l| Line::from(Span::styled(l.to_string(), st(app, Role::Dim)))));
     lines.extend(attr_lines(app, &r.profile, before, usize::MAX));
     pane_lines(f, app, detail, &format!("Router {}", s(&r.id, 20)), lines, &app.scroll.detail, app.focus == Focus::Detail);
     let mut ib: Vec<Line> = r

@@ -241,7 +241,12 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(" breakpoints: kind == filter_decision and agent == u7 and decision == reject"));
             lines.push(Line::from("              router == R2 and target.kind == item"));
             lines.push(Line::from(" graph: green accepted · yellow held · red rejected · blue waiting in a buffer"));
-            lines.push(Line::from(" B lists branches: Enter opens one, w saves it as a session file (q asks first)"));
+            lines.push(Line::from(format!(
+                " {}: branches ({} opens, {} saves a session file; q asks if unsaved)",
+                app.keymap.key_for(super::keymap::Action::Branches),
+                app.keymap.key_for(super::keymap::Action::Open),
+                app.keymap.key_for(super::keymap::Action::SaveBranch)
+            )));
             lines.push(Line::from(" Tab moves the focus (▸) between panes; ↑↓ PageUp PageDown Home End scroll it"));
             let h = (lines.len() as u16 + 2).min(area.height);
             let r = centered(area, if two { 100 } else { 80 }, h);
