@@ -171,7 +171,8 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
     assert!(shown.contains("unsaved") && shown.contains("from main at step"), "{shown}");
     press(&mut app, "k");
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!((app.current, app.pos), (0, pos));
+    // The branch showed its edit event; the parent shows the state just before it.
+    assert_eq!((app.current, app.pos), (0, pos - 1));
     assert_eq!(app.selected, sel);
 }
 
@@ -471,4 +472,36 @@ fn a_saved_branch_is_a_session_and_quit_asks_before_losing_one() {
     app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     press(&mut app, "q");
     assert!(app.quit);
+}
+
+#[test]
+fn switching_branches_keeps_the_logical_position() {
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    let fork = app.branches[1].parent.unwrap().1;
+    // In the parent, a few events past the fork step (before the runs diverge in content).
+    press(&mut app, "B");
+    press(&mut app, "k");
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.current, 0);
+    app.goto(fork + 3);
+    let (pos, sel) = (app.pos, app.selected.clone());
+    let here = app.current_event().unwrap();
+    let cursor = app.world.cursor().clone();
+    press(&mut app, "B");
+    press(&mut app, "j");
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.current, 1);
+    // The same event, one raw step later (the edit was inserted before it).
+    assert_eq!(app.pos, pos + 1);
+    let there = app.current_event().unwrap();
+    assert_eq!(there.body.kind(), here.body.kind());
+    assert_eq!(app.world.cursor().tick, cursor.tick);
+    assert_eq!(app.selected, sel, "the selection changed with the branch");
+    // And back again.
+    press(&mut app, "B");
+    press(&mut app, "k");
+    code(&mut app, KeyCode::Enter);
+    assert_eq!((app.current, app.pos), (0, pos));
 }

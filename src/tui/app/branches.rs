@@ -9,8 +9,9 @@ impl App {
         if b >= self.branches.len() || b == self.current {
             return;
         }
+        let pos = self.logical_pos(self.current, b, self.pos);
         self.current = b;
-        let pos = self.pos.min(self.len());
+        let pos = pos.min(self.len());
         self.pos = 0;
         self.world = World::new();
         let follow = self.follow;
@@ -19,6 +20,35 @@ impl App {
         self.goto(pos);
         self.follow = follow;
         self.status = format!("branch {}", crate::util::text::sanitize(&self.branch().name, 60));
+    }
+
+    /// The same logical position in another branch: a fork inserts one edit event at its fork
+    /// step, so later steps shift by one between a parent and its child (by the raw index,
+    /// "step 300" would be a different event). Goes up to the common root, then down.
+    pub fn logical_pos(&self, from: usize, to: usize, pos: u64) -> u64 {
+        let chain = |mut b: usize| {
+            let mut v = vec![b];
+            while let Some((p, _)) = self.branches[b].parent {
+                b = p;
+                v.push(b);
+            }
+            v
+        };
+        let (up, down) = (chain(from), chain(to));
+        let common = up.iter().find(|b| down.contains(b)).copied().unwrap_or(0);
+        let mut pos = pos;
+        for &b in up.iter().take_while(|&&b| b != common) {
+            if let Some((_, f)) = self.branches[b].parent {
+                // Showing the edit itself maps to the parent just before it.
+                pos = if pos > f { pos - 1 } else { pos };
+            }
+        }
+        for &b in down.iter().take_while(|&&b| b != common).collect::<Vec<_>>().iter().rev() {
+            if let Some((_, f)) = self.branches[*b].parent {
+                pos = if pos > f { pos + 1 } else { pos };
+            }
+        }
+        pos
     }
 
     pub fn unsaved_branches(&self) -> usize {
