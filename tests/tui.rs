@@ -484,6 +484,23 @@ fn a_saved_branch_is_a_session_and_quit_asks_before_losing_one() {
 }
 
 #[test]
+fn a_branch_can_be_deleted_but_not_main() {
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    let pos = app.pos;
+    press(&mut app, "B");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1);
+    assert_eq!(app.current, 0);
+    assert_eq!(app.pos, pos - 1, "not back at the parent's logical position");
+    assert_eq!(app.unsaved_branches(), 0);
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1);
+    assert!(app.status.contains("cannot be deleted"), "{}", app.status);
+}
+
+#[test]
 fn switching_branches_keeps_the_logical_position() {
     let mut app = demo_app(1);
     press(&mut app, "....");

@@ -51,6 +51,35 @@ impl App {
         pos
     }
 
+    /// Drop a fork that has no forks of its own (main stays); a saved file stays on disk.
+    pub fn delete_branch(&mut self, b: usize) {
+        if b == 0 || b >= self.branches.len() {
+            self.status = "the session itself cannot be deleted".into();
+            return;
+        }
+        if self.branches.iter().any(|x| x.parent.is_some_and(|(p, _)| p == b)) {
+            self.status = "this branch has forks of its own: delete those first".into();
+            return;
+        }
+        if self.current == b {
+            let parent = self.branches[b].parent.map(|(p, _)| p).unwrap_or(0);
+            self.switch_branch(parent);
+        }
+        let gone = self.branches.remove(b);
+        // Indices after it move down by one.
+        for x in &mut self.branches {
+            if let Some((p, _)) = &mut x.parent {
+                if *p > b {
+                    *p -= 1;
+                }
+            }
+        }
+        if self.current > b {
+            self.current -= 1;
+        }
+        self.status = format!("deleted {}", crate::util::text::sanitize(&gone.name, 60));
+    }
+
     pub fn unsaved_branches(&self) -> usize {
         self.branches.iter().filter(|b| b.saved.is_none() && b.parent.is_some()).count()
     }

@@ -37,6 +37,11 @@ impl App {
                     let b = *cursor;
                     self.save_branch(b);
                 }
+                Action::DeleteBranch => {
+                    let b = *cursor;
+                    self.delete_branch(b);
+                    self.popup = Popup::Branches { cursor: b.min(self.branches.len() - 1) };
+                }
                 Action::Close | Action::Branches => self.popup = Popup::None,
                 Action::Quit => self.request_quit(),
                 _ => {}
@@ -218,6 +223,7 @@ impl App {
                 self.popup = Popup::Branches { cursor: self.current };
             }
             Action::SaveBranch => self.save_branch(self.current),
+            Action::DeleteBranch => self.popup = Popup::Branches { cursor: self.current },
         }
     }
 

@@ -242,10 +242,11 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from("              router == R2 and target.kind == item"));
             lines.push(Line::from(" graph: green accepted · yellow held · red rejected · blue waiting in a buffer"));
             lines.push(Line::from(format!(
-                " {}: branches ({} opens, {} saves a session file; q asks if unsaved)",
+                " {}: branches ({} opens, {} saves a session, {} deletes; q asks if unsaved)",
                 app.keymap.key_for(super::keymap::Action::Branches),
                 app.keymap.key_for(super::keymap::Action::Open),
-                app.keymap.key_for(super::keymap::Action::SaveBranch)
+                app.keymap.key_for(super::keymap::Action::SaveBranch),
+                app.keymap.key_for(super::keymap::Action::DeleteBranch)
             )));
             lines.push(Line::from(" Tab moves the focus (▸) between panes; ↑↓ PageUp PageDown Home End scroll it"));
             let h = (lines.len() as u16 + 2).min(area.height);
@@ -303,9 +304,10 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 })
                 .collect();
             let title = format!(
-                "Branches — ↑↓ choose · {} opens · {} saves · Esc",
+                "Branches — ↑↓ choose · {} opens · {} saves · {} deletes · Esc",
                 app.keymap.key_for(super::keymap::Action::Open),
-                app.keymap.key_for(super::keymap::Action::SaveBranch)
+                app.keymap.key_for(super::keymap::Action::SaveBranch),
+                app.keymap.key_for(super::keymap::Action::DeleteBranch)
             );
             pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
         }
