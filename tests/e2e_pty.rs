@@ -167,3 +167,54 @@ fn the_inspector_leaves_when_its_terminal_hangs_up() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A branch made in the inspector (edit a rule, Ctrl+S), saved from the branch list, is a
+/// session `recnet check` accepts; quitting asks nothing once it is saved.
+#[test]
+fn a_branch_saved_in_the_inspector_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let pty = native_pty_system();
+    let pair = pty.openpty(PtySize { rows: 40, cols: 120, pixel_width: 0, pixel_height: 0 }).unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_recnet"));
+    cmd.args(["demo", "--rounds", "1"]);
+    cmd.cwd(dir.path());
+    cmd.env("TERM", "xterm-256color");
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let mut writer = pair.master.take_writer().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut s = Screen { parser: vt100::Parser::new(40, 120, 0), rx, raw: Vec::new() };
+    assert!(s.wait_for("Agent graph"), "the inspector did not open:\n{}", s.text());
+    let mut keys = |bytes: &[u8], s: &mut Screen| {
+        writer.write_all(bytes).unwrap();
+        writer.flush().unwrap();
+        s.settle();
+    };
+    keys(b"....", &mut s);
+    keys(b"e", &mut s);
+    assert!(s.wait_for("Rules of"), "e opened no editor:\n{}", s.text());
+    keys(b"\x13", &mut s);
+    assert!(s.wait_for("branch 1"), "Ctrl+S forked nothing:\n{}", s.text());
+    keys(b"B", &mut s);
+    assert!(s.wait_for("Branches"), "B shows no branch list:\n{}", s.text());
+    keys(b"w", &mut s);
+    assert!(s.wait_for("saved"), "w saved nothing:\n{}", s.text());
+    keys(b"\x1bq", &mut s);
+    let end = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < end, "q did not quit after saving:\n{}", s.text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let path = dir.path().join("recnet-branch-1.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recnet")).arg("check").arg(&path).output().unwrap();
+    assert!(out.status.success(), "check refused the saved branch: {}", String::from_utf8_lossy(&out.stderr));
+}

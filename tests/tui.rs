@@ -163,10 +163,17 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
     let shown = screen(&app, 120, 40);
     assert!(shown.contains("first divergence at step"), "{shown}");
     assert!(shown.contains("u1 message"), "the diff does not list u1's changed decisions");
-    // n switches back to the parent at the same step.
-    let pos = app.pos;
-    press(&mut app, "n");
-    assert_eq!((app.current, app.pos), (0, pos));
+    // The branch list opens the parent at the same step, keeping the selection.
+    let (pos, sel) = (app.pos, app.selected.clone());
+    press(&mut app, "B");
+    assert!(matches!(app.popup, Popup::Branches { cursor: 1 }));
+    let shown = screen(&app, 120, 40);
+    assert!(shown.contains("unsaved") && shown.contains("from main at step"), "{shown}");
+    press(&mut app, "k");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    // The branch showed its edit event; the parent shows the state just before it.
+    assert_eq!((app.current, app.pos), (0, pos - 1));
+    assert_eq!(app.selected, sel);
 }
 
 #[test]
@@ -258,4 +265,269 @@ fn a_far_jump_replays_a_slice_per_tick_and_esc_stops_it() {
     assert!(app.far_seek.is_none());
     assert_eq!(app.pos, start);
     assert!(app.status.starts_with("stopped replaying"), "{}", app.status);
+}
+
+fn code(app: &mut App, c: KeyCode) {
+    app.on_key(KeyEvent::new(c, KeyModifiers::NONE));
+}
+
+fn type_line(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.on_key(key(c));
+    }
+    code(app, KeyCode::Enter);
+}
+
+#[test]
+fn the_help_scrolls_and_every_key_is_reachable_at_80x24() {
+    let mut app = demo_app(1);
+    press(&mut app, "?");
+    let first = screen(&app, 80, 24);
+    assert!(first.contains("of "), "the help does not say it scrolls:\n{first}");
+    // Page through with j, collecting every screen: each key's description must appear.
+    let mut seen = first.clone();
+    for _ in 0..80 {
+        press(&mut app, "j");
+        seen.push_str(&screen(&app, 80, 24));
+    }
+    for (keys, what) in app.keymap.help_rows() {
+        assert!(seen.contains(what), "{keys} ({what}) is never on screen at 80×24");
+    }
+    assert!(seen.contains("graph: green accepted"), "the colour legend is cut off");
+    code(&mut app, KeyCode::Home);
+    assert_eq!(screen(&app, 80, 24), first, "Home does not return to the top");
+    code(&mut app, KeyCode::End);
+    insta::assert_snapshot!("help_end_80x24", screen(&app, 80, 24));
+    code(&mut app, KeyCode::PageUp);
+    assert_ne!(screen(&app, 80, 24), first);
+    insta::assert_snapshot!("help_end_120x40", screen(&app, 120, 40));
+}
+
+#[test]
+fn the_diff_after_a_fork_scrolls_to_its_end() {
+    let mut app = demo_app(2);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    let top = screen(&app, 120, 40);
+    assert!(top.contains("▸ Diff") && top.contains(" of "), "{top}");
+    // Only decisions that changed are listed: the same decision by a renumbered rule is not one.
+    let listed: Vec<&String> = app.diff_lines.iter().filter(|l| l.contains(" message ") && l.contains(" → B ")).collect();
+    assert!(!listed.is_empty());
+    for l in listed {
+        let (a, b) = l.split_once(" → B ").unwrap();
+        let a = a.rsplit(": A ").next().unwrap();
+        let word = |s: &str| s.split_whitespace().next().unwrap_or("").to_string();
+        assert_ne!(word(a), word(b), "{l}");
+    }
+    code(&mut app, KeyCode::End);
+    let end = screen(&app, 120, 40);
+    assert!(end.contains("profiles that differ") || end.contains("counters"), "{end}");
+    assert!(!end.contains("first divergence at step"), "End did not move the diff:\n{end}");
+    insta::assert_snapshot!("diff_end_120x40", end);
+    insta::assert_snapshot!("diff_end_80x24", screen(&app, 80, 24));
+    code(&mut app, KeyCode::PageUp);
+    code(&mut app, KeyCode::Home);
+    assert_eq!(screen(&app, 120, 40), top);
+}
+
+#[test]
+fn a_too_small_terminal_says_so() {
+    let app = demo_app(1);
+    let shown = screen(&app, 50, 12);
+    assert!(shown.contains("60×16"), "{shown}");
+    assert!(!shown.contains('┌'), "empty boxes drawn:\n{shown}");
+    insta::assert_snapshot!("too_small", shown);
+}
+
+#[test]
+fn tab_moves_the_focus_and_the_focused_pane_scrolls() {
+    let mut app = demo_app(2);
+    app.ensure_events(u64::MAX / 4, true);
+    press(&mut app, "G");
+    press(&mut app, "/");
+    type_line(&mut app, "u7");
+    assert_eq!(app.selected.as_deref(), Some("u7"));
+    let before = screen(&app, 80, 24);
+    assert!(before.contains("▸ Agent graph"), "the focus is not visible:\n{before}");
+    code(&mut app, KeyCode::Tab);
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("▸ u7"), "Tab did not focus the details:\n{shown}");
+    assert!(shown.contains(" of "), "the details do not say they scroll:\n{shown}");
+    // j scrolls the details, not the selection.
+    press(&mut app, "j");
+    assert_eq!(app.selected.as_deref(), Some("u7"));
+    assert_ne!(screen(&app, 80, 24), shown);
+    code(&mut app, KeyCode::End);
+    let end = screen(&app, 80, 24);
+    code(&mut app, KeyCode::PageDown);
+    assert_eq!(screen(&app, 80, 24), end, "PageDown went past the end");
+    code(&mut app, KeyCode::Home);
+    assert_eq!(screen(&app, 80, 24), shown);
+    // Around the panes and back to the agent list, where j moves the selection again.
+    for _ in 0..3 {
+        code(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(app.focus, recnet::tui::app::Focus::Agents);
+    code(&mut app, KeyCode::BackTab);
+    assert_eq!(app.focus, recnet::tui::app::Focus::Rules);
+    assert!(screen(&app, 120, 40).contains("▸ Rules"));
+    code(&mut app, KeyCode::Tab);
+    press(&mut app, "j");
+    assert_ne!(app.selected.as_deref(), Some("u7"));
+}
+
+#[test]
+fn the_event_popup_scrolls() {
+    let mut app = demo_app(1);
+    press(&mut app, ".");
+    // The first event whose details overflow the popup at 80×24.
+    let mut top = String::new();
+    for _ in 0..200 {
+        code(&mut app, KeyCode::Enter);
+        top = screen(&app, 80, 24);
+        if top.contains("Esc closes) · 1–") {
+            break;
+        }
+        code(&mut app, KeyCode::Esc);
+        press(&mut app, "l");
+    }
+    assert!(top.contains("Esc closes) · 1–"), "no event overflows the popup:\n{top}");
+    press(&mut app, "j");
+    assert!(screen(&app, 80, 24).contains("Esc closes) · 2–"));
+    code(&mut app, KeyCode::End);
+    assert_ne!(screen(&app, 80, 24), top);
+    code(&mut app, KeyCode::Home);
+    assert_eq!(screen(&app, 80, 24), top);
+    code(&mut app, KeyCode::Esc);
+    assert!(matches!(app.popup, Popup::None));
+}
+
+#[test]
+fn search_next_and_previous_count_the_matches() {
+    let mut app = demo_app(2);
+    app.ensure_events(u64::MAX / 4, true);
+    press(&mut app, "/");
+    type_line(&mut app, "REJECTS");
+    assert!(app.status.starts_with("match 1 of "), "{}", app.status);
+    let first = app.pos;
+    let text = app.current_event().map(|e| recnet::analysis::narrate::narrate(&e).to_lowercase()).unwrap();
+    assert!(text.contains("rejects"), "{text}");
+    press(&mut app, "n");
+    assert!(app.status.starts_with("match 2 of "), "{}", app.status);
+    assert!(app.pos > first);
+    press(&mut app, "N");
+    assert!(app.status.starts_with("match 1 of "), "{}", app.status);
+    assert_eq!(app.pos, first);
+    // Before the first match, N wraps to the last.
+    press(&mut app, "N");
+    assert!(app.status.contains("(wrapped)"), "{}", app.status);
+    assert!(screen(&app, 120, 40).contains("match "));
+    // The event log uses the same matcher: its filter and n move between the same steps.
+    press(&mut app, "2/");
+    type_line(&mut app, "rejects");
+    let total: String = app.status.split(" of ").nth(1).unwrap().chars().take_while(|c| c.is_ascii_digit()).collect();
+    let at = app.log_cursor;
+    press(&mut app, "n");
+    assert!(app.log_cursor > at && app.log_matches(&app.event(app.log_cursor).unwrap()));
+    assert!(app.status.contains(&format!(" of {total}")), "{}", app.status);
+}
+
+#[test]
+fn an_ambiguous_title_lists_the_candidates() {
+    let mut app = demo_app(1);
+    press(&mut app, "/");
+    type_line(&mut app, "blue");
+    let Popup::Pick { items, .. } = &app.popup else { panic!("no pick list") };
+    let ids: Vec<&str> = items.iter().map(|(id, _)| id.as_str()).collect();
+    assert!(ids.len() >= 3, "{ids:?}");
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains("Kind of Blue") && shown.contains("Blue Train"), "{shown}");
+    insta::assert_snapshot!("pick_80x24", shown);
+    let second = ids[1].to_string();
+    press(&mut app, "j");
+    code(&mut app, KeyCode::Enter);
+    assert!(matches!(app.popup, Popup::None));
+    assert_eq!(app.selected.as_deref(), Some(second.as_str()));
+    // An exact id selects without asking, whatever the case.
+    press(&mut app, "/");
+    type_line(&mut app, "U1");
+    assert_eq!(app.selected.as_deref(), Some("u1"));
+}
+
+#[test]
+fn a_saved_branch_is_a_session_and_quit_asks_before_losing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    // q with an unsaved branch asks; any other key forgets the question.
+    press(&mut app, "q");
+    assert!(!app.quit && app.status.contains("1 unsaved branch"), "{}", app.status);
+    press(&mut app, "l");
+    press(&mut app, "q");
+    assert!(!app.quit);
+    press(&mut app, "B");
+    insta::assert_snapshot!("branches_80x24", screen(&app, 80, 24));
+    let path = app.save_branch_in(1, dir.path()).unwrap();
+    assert_eq!(app.unsaved_branches(), 0);
+    // The file is a normal session: it opens in the replay inspector with the fork's events.
+    let events = app.branches[1].timeline.len();
+    let replay = recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
+    assert_eq!(replay.len(), events);
+    assert!(screen(&app, 120, 40).contains("recnet-branch-1.jsonl"));
+    // Saving again never overwrites.
+    let again = app.save_branch_in(1, dir.path()).unwrap();
+    assert_ne!(again, path);
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    press(&mut app, "q");
+    assert!(app.quit);
+}
+
+#[test]
+fn a_branch_can_be_deleted_but_not_main() {
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    let pos = app.pos;
+    press(&mut app, "B");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1);
+    assert_eq!(app.current, 0);
+    assert_eq!(app.pos, pos - 1, "not back at the parent's logical position");
+    assert_eq!(app.unsaved_branches(), 0);
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1);
+    assert!(app.status.contains("cannot be deleted"), "{}", app.status);
+}
+
+#[test]
+fn switching_branches_keeps_the_logical_position() {
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    let fork = app.branches[1].parent.unwrap().1;
+    // In the parent, a few events past the fork step (before the runs diverge in content).
+    press(&mut app, "B");
+    press(&mut app, "k");
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.current, 0);
+    app.goto(fork + 3);
+    let (pos, sel) = (app.pos, app.selected.clone());
+    let here = app.current_event().unwrap();
+    let cursor = app.world.cursor().clone();
+    press(&mut app, "B");
+    press(&mut app, "j");
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.current, 1);
+    // The same event, one raw step later (the edit was inserted before it).
+    assert_eq!(app.pos, pos + 1);
+    let there = app.current_event().unwrap();
+    assert_eq!(there.body.kind(), here.body.kind());
+    assert_eq!(app.world.cursor().tick, cursor.tick);
+    assert_eq!(app.selected, sel, "the selection changed with the branch");
+    // And back again.
+    press(&mut app, "B");
+    press(&mut app, "k");
+    code(&mut app, KeyCode::Enter);
+    assert_eq!((app.current, app.pos), (0, pos));
 }

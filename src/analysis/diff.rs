@@ -111,7 +111,10 @@ pub fn diff_events(a_name: &str, b_name: &str, a: &[Event], b: &[Event], wa: &Wo
         .into_iter()
         .filter_map(|k| {
             let (x, y) = (da.get(k).unwrap_or(&none), db.get(k).unwrap_or(&none));
-            (x != y).then(|| DecisionChange { agent: k.0.clone(), message: k.1, a: x.clone(), b: y.clone() })
+            // The same decision by another rule number (rules were edited, so numbers moved) is
+            // not a different decision.
+            let name = |d: &str| d.split(" (rule ").next().unwrap_or(d).to_string();
+            (name(x) != name(y)).then(|| DecisionChange { agent: k.0.clone(), message: k.1, a: x.clone(), b: y.clone() })
         })
         .collect();
     let (profiles, rules, routers) = diff_worlds(wa, wb);

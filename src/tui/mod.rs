@@ -57,6 +57,7 @@ pub fn live_app(
         parent: None,
         live: Some(live),
         diff: None,
+        saved: None,
     };
     App::new(title.to_string(), branch, opts.keymap, opts.mono)
 }
@@ -73,6 +74,7 @@ pub fn replay_app(path: &std::path::Path, opts: UiOptions) -> Result<App> {
         parent: None,
         live: None,
         diff: None,
+        saved: Some(path.to_path_buf()),
     };
     Ok(App::new(format!("replay {}", path.display()), branch, opts.keymap, opts.mono))
 }

@@ -21,10 +21,66 @@ impl App {
             _ => {}
         }
         let Some(action) = self.keymap.action(&key) else { return };
+        if let Popup::Branches { cursor } = &mut self.popup {
+            let n = self.branches.len();
+            match action {
+                Action::Up => *cursor = cursor.saturating_sub(1),
+                Action::Down => *cursor = (*cursor + 1).min(n - 1),
+                Action::PaneTop => *cursor = 0,
+                Action::PaneBottom => *cursor = n - 1,
+                Action::Open => {
+                    let b = *cursor;
+                    self.popup = Popup::None;
+                    self.switch_branch(b);
+                }
+                Action::SaveBranch => {
+                    let b = *cursor;
+                    self.save_branch(b);
+                }
+                Action::DeleteBranch => {
+                    let b = *cursor;
+                    self.delete_branch(b);
+                    self.popup = Popup::Branches { cursor: b.min(self.branches.len() - 1) };
+                }
+                Action::Close | Action::Branches => self.popup = Popup::None,
+                Action::Quit => self.request_quit(),
+                _ => {}
+            }
+            return;
+        }
+        if let Popup::Pick { items, cursor, .. } = &mut self.popup {
+            let n = items.len();
+            match action {
+                Action::Up => *cursor = cursor.saturating_sub(1),
+                Action::Down => *cursor = (*cursor + 1).min(n.saturating_sub(1)),
+                Action::PageUp => *cursor = cursor.saturating_sub(self.scroll.popup.page() as usize),
+                Action::PageDown => *cursor = (*cursor + self.scroll.popup.page() as usize).min(n.saturating_sub(1)),
+                Action::PaneTop => *cursor = 0,
+                Action::PaneBottom => *cursor = n.saturating_sub(1),
+                Action::Open => {
+                    let id = items.get(*cursor).map(|x| x.0.clone());
+                    self.popup = Popup::None;
+                    if let Some(id) = id {
+                        self.pick_agent(id);
+                    }
+                    return;
+                }
+                Action::Close | Action::Help => self.popup = Popup::None,
+                Action::Quit => self.request_quit(),
+                _ => {}
+            }
+            if let Popup::Pick { cursor, .. } = &self.popup {
+                self.scroll.popup.show(*cursor);
+            }
+            return;
+        }
         if !matches!(self.popup, Popup::None) {
             match action {
                 Action::Close | Action::Help => self.popup = Popup::None,
-                Action::Quit => self.quit = true,
+                Action::Quit => self.request_quit(),
+                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::PaneTop | Action::PaneBottom => {
+                    self.scroll_or_select(action)
+                }
                 _ => {}
             }
             return;
@@ -34,6 +90,9 @@ impl App {
 
     pub fn update(&mut self, action: Action) {
         self.dirty = true;
+        if action != Action::Quit {
+            self.quit_armed = false;
+        }
         if let Some(target) = self.far_seek {
             if action == Action::Close || is_motion(action) {
                 // Stopped, or overridden by another move; the keyframes laid so far stay.
@@ -84,29 +143,40 @@ impl App {
                 self.speed_ix = self.speed_ix.saturating_sub(1);
                 self.status = format!("speed {} events/s", self.speed());
             }
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
-                let delta: i64 = match action {
-                    Action::Up => -1,
-                    Action::Down => 1,
-                    Action::PageUp => -10,
-                    _ => 10,
-                };
-                self.move_selection(delta);
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::PaneTop | Action::PaneBottom => {
+                self.scroll_or_select(action)
             }
             Action::Open => {
-                if self.view == View::Events || self.focus == Focus::Log {
-                    self.popup = Popup::Event(self.log_cursor);
+                if self.view == View::Events {
+                    self.open_event(self.log_cursor);
                 } else if let Some(e) = self.current_event() {
-                    self.popup = Popup::Event(e.step);
+                    self.open_event(e.step);
                 }
             }
             Action::FocusNext | Action::FocusPrev => {
-                self.focus = if self.focus == Focus::Agents { Focus::Log } else { Focus::Agents };
+                if self.view == View::Inspect {
+                    let n = Focus::ORDER.len();
+                    let i = Focus::ORDER.iter().position(|f| *f == self.focus).unwrap_or(0);
+                    let step = if action == Action::FocusNext { 1 } else { n - 1 };
+                    self.focus = Focus::ORDER[(i + step) % n];
+                    self.status = format!("focus: {} (↑↓ PageUp PageDown Home End act on it)", self.focus.name());
+                } else {
+                    self.status = "this view has one pane".into();
+                }
             }
             Action::ShowInspect => self.view = View::Inspect,
             Action::ShowEvents => self.view = View::Events,
             Action::ShowMetrics => self.view = View::Metrics,
-            Action::ShowDiff => self.view = View::Diff,
+            Action::ShowDiff => {
+                self.view = View::Diff;
+                self.prepare_diff();
+            }
+            Action::SearchNext => {
+                self.search_step(true);
+            }
+            Action::SearchPrev => {
+                self.search_step(false);
+            }
             Action::Search => self.popup = Popup::Input { kind: InputKind::Search, text: String::new(), error: None },
             Action::Command => self.popup = Popup::Input { kind: InputKind::Command, text: String::new(), error: None },
             Action::AddBreakpoint => {
@@ -131,25 +201,77 @@ impl App {
             Action::ToggleFollow => {
                 self.follow = !self.follow;
                 if self.follow {
-                    self.selected = self.follow_target();
+                    let target = self.follow_target();
+                    self.select(target);
                 }
                 self.status = if self.follow { "selection follows the events".into() } else { "selection stays put".into() };
             }
             Action::NextBranch => {
                 if self.branches.len() > 1 {
-                    self.current = (self.current + 1) % self.branches.len();
-                    let pos = self.pos.min(self.len());
-                    self.pos = 0;
-                    self.world = World::new();
-                    self.goto(pos);
-                    self.status = format!("branch {}", self.branch().name);
+                    self.switch_branch((self.current + 1) % self.branches.len());
                 } else {
                     self.status = "only one branch: edit a rule (e) to fork one".into();
                 }
             }
-            Action::Help => self.popup = Popup::Help,
+            Action::Help => {
+                self.scroll.help.top();
+                self.popup = Popup::Help;
+            }
             Action::Close => self.popup = Popup::None,
-            Action::Quit => self.quit = true,
+            Action::Quit => self.request_quit(),
+            Action::Branches => {
+                self.popup = Popup::Branches { cursor: self.current };
+            }
+            Action::SaveBranch => self.save_branch(self.current),
+            Action::DeleteBranch => self.popup = Popup::Branches { cursor: self.current },
+        }
+    }
+
+    fn open_event(&mut self, step: u64) {
+        self.scroll.popup.top();
+        self.popup = Popup::Event(step);
+    }
+
+    /// The scroll of the pane the motion keys act on: an open popup, the diff, or the focused
+    /// pane of the inspect view (the agent list and the event log move a selection instead).
+    fn focused_scroll(&mut self) -> Option<&mut Scroll> {
+        match self.popup {
+            Popup::Help => return Some(&mut self.scroll.help),
+            Popup::Event(_) => return Some(&mut self.scroll.popup),
+            Popup::None => {}
+            _ => return None,
+        }
+        match (self.view, self.focus) {
+            (View::Diff, _) => Some(&mut self.scroll.diff),
+            (View::Inspect, Focus::Detail) => Some(&mut self.scroll.detail),
+            (View::Inspect, Focus::Buffer) => Some(&mut self.scroll.buffer),
+            (View::Inspect, Focus::Rules) => Some(&mut self.scroll.rules),
+            _ => None,
+        }
+    }
+
+    pub(super) fn scroll_or_select(&mut self, action: Action) {
+        if let Some(sc) = self.focused_scroll() {
+            match action {
+                Action::Up => sc.by(-1),
+                Action::Down => sc.by(1),
+                Action::PageUp => sc.by(-sc.page()),
+                Action::PageDown => sc.by(sc.page()),
+                Action::PaneTop => sc.top(),
+                Action::PaneBottom => sc.bottom(),
+                _ => {}
+            }
+            return;
+        }
+        let page = if self.view == View::Events { self.scroll.log.page() } else { 10 };
+        match action {
+            Action::Up => self.move_selection(-1),
+            Action::Down => self.move_selection(1),
+            Action::PageUp => self.move_selection(-page),
+            Action::PageDown => self.move_selection(page),
+            Action::PaneTop => self.selection_to_end(false),
+            Action::PaneBottom => self.selection_to_end(true),
+            _ => {}
         }
     }
 
@@ -158,9 +280,7 @@ impl App {
         if self.log_filter.is_empty() {
             return true;
         }
-        let f = &self.log_filter;
-        e.body.kind().contains(f.as_str())
-            || crate::analysis::narrate::narrate(e).to_lowercase().contains(f.as_str())
+        self.event_matches(e, &self.log_filter)
     }
 
     pub fn agent_order(&self) -> Vec<String> {
@@ -210,7 +330,14 @@ impl App {
             InputKind::Breakpoint => self.add_breakpoint(input),
             InputKind::Search if self.view == View::Events => {
                 self.log_filter = input.to_lowercase();
-                self.status = if input.is_empty() { "log filter cleared".into() } else { format!("log filtered by {}", crate::util::text::sanitize(input, 40)) };
+                if input.is_empty() {
+                    self.search = None;
+                    self.status = "log filter cleared".into();
+                } else {
+                    self.search = Some(Search { query: self.log_filter.clone(), matches: Vec::new(), scanned: 0 });
+                    self.search_step(true);
+                    self.status = format!("log filtered by {} · {}", crate::util::text::sanitize(input, 40), self.status);
+                }
                 Ok(())
             }
             InputKind::Search => self.search(input),
@@ -232,7 +359,7 @@ impl App {
                     self.popup = Popup::Help;
                     Ok(())
                 } else if input == "q" || input == "quit" {
-                    self.quit = true;
+                    self.request_quit();
                     Ok(())
                 } else {
                     Err(anyhow::anyhow!("a step number, b EXPR, clear, help or q"))
@@ -246,38 +373,6 @@ impl App {
         self.breakpoints.push((expr.to_string(), c));
         self.status = format!("breakpoint {} set: {}", self.breakpoints.len(), crate::util::text::sanitize(expr, 80));
         Ok(())
-    }
-
-    pub(super) fn search(&mut self, q: &str) -> anyhow::Result<()> {
-        if q.is_empty() {
-            anyhow::bail!("type something to find");
-        }
-        let ql = q.to_lowercase();
-        if let Some(c) = self.world.clients().iter().find(|c| {
-            c.id.to_lowercase() == ql || c.title.as_ref().is_some_and(|t| t.to_lowercase().contains(&ql))
-        }) {
-            self.selected = Some(c.id.clone());
-            self.follow = false;
-            self.view = View::Inspect;
-            self.status = format!("selected {}", c.id);
-            return Ok(());
-        }
-        if let Some(r) = self.world.routers().iter().find(|r| r.id.to_lowercase() == ql) {
-            self.selected = Some(r.id.clone());
-            self.follow = false;
-            return Ok(());
-        }
-        let found = self.find_forward(self.pos, |e| {
-            e.body.kind().contains(&ql) || serde_json::to_string(&e.body).map(|s| s.to_lowercase().contains(&ql)).unwrap_or(false)
-        });
-        match found {
-            Some(i) => {
-                self.goto(i + 1);
-                self.status = format!("found at step {i}");
-                Ok(())
-            }
-            None => Err(anyhow::anyhow!("no agent or later event matches {}", crate::util::text::sanitize(q, 40))),
-        }
     }
 
     pub(super) fn open_rule_editor(&mut self) {
@@ -353,6 +448,7 @@ impl App {
             parent: Some((parent, fork_step)),
             live: None,
             diff,
+            saved: None,
         });
         self.current = self.branches.len() - 1;
         let pos = self.pos;
@@ -360,7 +456,9 @@ impl App {
         self.pos = 0;
         self.goto(pos);
         self.view = View::Diff;
-        self.status = format!("{name}: forked at step {fork_step} and re-run; n switches branches");
+        self.scroll.diff.top();
+        self.prepare_diff();
+        self.status = format!("{name}: forked at step {fork_step} and re-run; {} lists branches (open, save)", self.keymap.key_for(Action::Branches));
         Ok(())
     }
 }

@@ -1,7 +1,12 @@
 //! The inspector's state and what actions do to it. No drawing here (see `views`), no terminal.
 
+mod diffview;
 mod input;
+mod branches;
 mod nav;
+mod search;
+
+pub use search::{Search, SEARCH_SCAN};
 mod stats;
 
 use super::keymap::{Action, Keymap};
@@ -12,6 +17,7 @@ use crate::store::session::Header;
 use crate::store::timeline::Timeline;
 use crate::world::World;
 use ratatui_textarea::TextArea;
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,10 +30,98 @@ pub enum View {
     Diff,
 }
 
+/// The pane of the inspect view that the scrolling keys act on (Tab cycles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     Agents,
-    Log,
+    Detail,
+    Buffer,
+    Rules,
+}
+
+impl Focus {
+    pub const ORDER: [Focus; 4] = [Focus::Agents, Focus::Detail, Focus::Buffer, Focus::Rules];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Focus::Agents => "agents",
+            Focus::Detail => "agent details",
+            Focus::Buffer => "buffer / inbox",
+            Focus::Rules => "rules / strategy",
+        }
+    }
+}
+
+/// A scrollable pane's offset. The view records the content and window heights each frame
+/// (hence `Cell`: drawing borrows the app immutably), so keys clamp against what is on screen.
+#[derive(Debug, Default)]
+pub struct Scroll {
+    offset: usize,
+    total: Cell<usize>,
+    window: Cell<usize>,
+}
+
+impl Scroll {
+    fn max(&self) -> usize {
+        self.total.get().saturating_sub(self.window.get())
+    }
+
+    pub fn by(&mut self, delta: i64) {
+        let from = self.offset.min(self.max()) as i64;
+        self.offset = (from + delta).clamp(0, self.max() as i64) as usize;
+    }
+
+    pub fn page(&self) -> i64 {
+        self.window.get().saturating_sub(1).max(1) as i64
+    }
+
+    pub fn top(&mut self) {
+        self.offset = 0;
+    }
+
+    pub fn bottom(&mut self) {
+        self.offset = self.max();
+    }
+
+    /// Scroll just enough for line `line` to be in the window (a moving cursor stays visible).
+    pub fn show(&mut self, line: usize) {
+        let window = self.window.get().max(1);
+        if line < self.offset {
+            self.offset = line;
+        } else if line >= self.offset + window {
+            self.offset = line + 1 - window;
+        }
+    }
+
+    /// For the view: record this frame's sizes and get the offset to draw from.
+    pub fn frame(&self, total: usize, window: usize) -> usize {
+        self.total.set(total);
+        self.window.set(window);
+        self.offset.min(self.max())
+    }
+
+    /// "lines a–b of N" for a title, empty when everything fits.
+    pub fn label(&self) -> String {
+        let (total, window) = (self.total.get(), self.window.get());
+        if total <= window {
+            return String::new();
+        }
+        let off = self.offset.min(self.max());
+        format!("· {}–{} of {} ", off + 1, (off + window).min(total), total)
+    }
+}
+
+/// Scroll offsets of every pane that can hold more than its window.
+#[derive(Debug, Default)]
+pub struct Scrolls {
+    pub detail: Scroll,
+    pub buffer: Scroll,
+    pub rules: Scroll,
+    pub diff: Scroll,
+    pub help: Scroll,
+    pub popup: Scroll,
+    /// Only its window is used: the event log pages by what it shows.
+    pub log: Scroll,
 }
 
 pub enum Popup {
@@ -36,6 +130,10 @@ pub enum Popup {
     Event(u64),
     Input { kind: InputKind, text: String, error: Option<String> },
     Rules { agent: String, editor: Box<TextArea<'static>>, error: Option<String> },
+    /// The branch tree: open one, or save it as a session file.
+    Branches { cursor: usize },
+    /// A search that named several agents: (id, title) to choose from.
+    Pick { query: String, items: Vec<(String, String)>, cursor: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +146,7 @@ pub enum InputKind {
 impl InputKind {
     pub fn title(self) -> &'static str {
         match self {
-            InputKind::Search => "search agents and events (in the event log: filter it; empty clears)",
+            InputKind::Search => "ids, titles and what the events say; n/N next/previous (in the log: filters; empty clears)",
             InputKind::Command => "command: a step number, b EXPR (breakpoint), clear",
             InputKind::Breakpoint => "breakpoint, e.g. kind == filter_decision and agent == u7 and decision == reject",
         }
@@ -65,6 +163,8 @@ pub struct Branch {
     pub live: Option<Live>,
     /// Rendered diff against the parent (computed once, when the branch is made).
     pub diff: Option<String>,
+    /// Where the branch was saved (forks start unsaved; q asks before losing them).
+    pub saved: Option<PathBuf>,
 }
 
 /// Accepted / held / rejected and credit per time step, for the metrics view.
@@ -96,6 +196,10 @@ pub struct App {
     pub follow: bool,
     pub view: View,
     pub focus: Focus,
+    pub scroll: Scrolls,
+    /// The step diff or the branch diff, prepared when the diff view is shown or the step moves
+    /// (drawing only reads it).
+    pub diff_lines: Vec<String>,
     pub popup: Popup,
     pub running: bool,
     pub speed_ix: usize,
@@ -113,7 +217,11 @@ pub struct App {
     pub log_cursor: u64,
     /// The event log shows only events whose kind or text contains this (set with / in the log).
     pub log_filter: String,
+    /// The last search, for n/N.
+    pub search: Option<Search>,
     pub quit: bool,
+    /// q was pressed once with unsaved branches: a second q quits.
+    pub quit_armed: bool,
     pub dirty: bool,
     /// A forward step waiting for the live engine.
     pub pending_forward: u64,
@@ -139,6 +247,8 @@ impl App {
             follow: true,
             view: View::Inspect,
             focus: Focus::Agents,
+            scroll: Scrolls::default(),
+            diff_lines: Vec::new(),
             popup: Popup::None,
             running: false,
             speed_ix: 3,
@@ -151,7 +261,9 @@ impl App {
             disk_warned: false,
             log_cursor: 0,
             log_filter: String::new(),
+            search: None,
             quit: false,
+            quit_armed: false,
             dirty: true,
             pending_forward: 0,
             mono,

@@ -77,9 +77,13 @@ impl App {
         self.pos = self.world.steps();
         self.refresh_tick_start();
         if self.follow {
-            self.selected = self.follow_target();
+            let target = self.follow_target();
+            self.select(target);
         }
         self.log_cursor = self.pos.saturating_sub(1);
+        if self.view == View::Diff {
+            self.prepare_diff();
+        }
         self.dirty = true;
     }
 
@@ -230,7 +234,7 @@ impl App {
     }
 
     pub(super) fn move_selection(&mut self, delta: i64) {
-        if self.view == View::Events || self.focus == Focus::Log {
+        if self.view == View::Events {
             if !self.log_filter.is_empty() {
                 for _ in 0..delta.unsigned_abs() {
                     let next = if delta > 0 {
@@ -258,8 +262,40 @@ impl App {
         }
         let cur = self.selected.as_ref().and_then(|s| ids.iter().position(|x| x == s)).unwrap_or(0) as i64;
         let next = (cur + delta).clamp(0, ids.len() as i64 - 1) as usize;
-        self.selected = Some(ids[next].clone());
+        self.select(Some(ids[next].clone()));
         self.follow = false;
+    }
+
+    /// Home/End where a selection moves: the first/last (matching) event of the log, or the
+    /// first/last agent.
+    pub(super) fn selection_to_end(&mut self, last: bool) {
+        if self.view == View::Events {
+            let len = self.len();
+            if len == 0 {
+                return;
+            }
+            let found = if last { self.find_back(len - 1, |e| self.log_matches(e)) } else { self.find_forward(0, |e| self.log_matches(e)) };
+            if let Some(i) = found {
+                self.log_cursor = i;
+            }
+            return;
+        }
+        let ids = self.agent_order();
+        let pick = if last { ids.last() } else { ids.first() };
+        if let Some(id) = pick.cloned() {
+            self.select(Some(id));
+            self.follow = false;
+        }
+    }
+
+    /// Change the selected agent; its panes start again at the top.
+    pub(super) fn select(&mut self, id: Option<String>) {
+        if id != self.selected {
+            self.scroll.detail.top();
+            self.scroll.buffer.top();
+            self.scroll.rules.top();
+            self.selected = id;
+        }
     }
 
     /// Timer work: run mode steps, live events. Returns how long the loop may sleep.

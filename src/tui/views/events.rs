@@ -19,6 +19,7 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let h = inner.height as u64;
+    app.scroll.log.frame(0, h as usize);
     let len = app.len();
     let evs = if app.log_filter.is_empty() {
         let first = app.log_cursor.saturating_sub(h / 2).min(len.saturating_sub(h));

@@ -9,7 +9,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::canvas::{Canvas, Line as CanvasLine};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::Block;
 use ratatui::Frame;
 use std::collections::{BTreeMap, BTreeSet};
 use super::*;
@@ -27,9 +27,9 @@ pub(super) fn inspect(f: &mut Frame, app: &App, area: Rect) {
     } else if let Some(r) = sel.and_then(|id| app.world.router(id)) {
         router_detail(f, app, r, detail, buffer, rules);
     } else {
-        f.render_widget(Paragraph::new("No agent selected (j/k to choose).").block(Block::bordered().title(" Agent ")), detail);
-        f.render_widget(Block::bordered().title(" Buffer "), buffer);
-        f.render_widget(Block::bordered().title(" Rules "), rules);
+        pane_lines(f, app, detail, "Agent", vec![Line::from("No agent selected (j/k to choose).")], &app.scroll.detail, app.focus == Focus::Detail);
+        pane_lines(f, app, buffer, "Buffer", Vec::new(), &app.scroll.buffer, app.focus == Focus::Buffer);
+        pane_lines(f, app, rules, "Rules", Vec::new(), &app.scroll.rules, app.focus == Focus::Rules);
     }
 }
 
@@ -63,7 +63,7 @@ pub(super) fn tick_messages(app: &App) -> Vec<(String, String, Option<Decision>)
 pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Agents;
     let block = Block::bordered()
-        .title(" Agent graph: users │ routers │ items ")
+        .title(if focused { "▸ Agent graph: users │ routers │ items (j/k select) " } else { " Agent graph: users │ routers │ items " })
         .border_style(if focused { st(app, Role::Accent) } else { Style::new() });
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -231,7 +231,7 @@ pub(super) fn attr_lines(app: &App, attrs: &BTreeMap<String, f64>, before: Optio
 
 pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
     let title = format!(
-        " {} {} · {} ",
+        "{} {} · {}",
         s(&c.id, 20),
         c.title.as_deref().map(|t| format!("“{}”", s(t, 30))).unwrap_or_default(),
         c.kind.name()
@@ -261,19 +261,12 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         lines.push(Line::from(Span::styled(format!("updates beside: {}", parts.join(" · ")), st(app, Role::Dim))));
     }
     lines.push(Line::from(Span::styled(format!(" {:<24}{:>6} {:>6}", "attribute", "weight", "step Δ"), st(app, Role::Dim))));
-    let room = area.height.saturating_sub(2 + lines.len() as u16) as usize;
-    // The evidence memory gets up to a third of the room (and a heading) when there is any.
-    let evidence_room = if c.evidence.is_empty() { 0 } else { (room / 3).clamp(2, 6).min(c.evidence.len() + 1) };
-    let room = room.saturating_sub(evidence_room);
-    let extra = c.attrs.len().saturating_sub(room);
-    lines.extend(attr_lines(app, &c.attrs, before, room.saturating_sub(usize::from(extra > 0))));
-    if extra > 0 {
-        lines.push(Line::from(Span::styled(format!(" … {} more", extra + 1), st(app, Role::Dim))));
+    // Every attribute and every evidence entry; the pane scrolls (Tab focuses it).
+    lines.extend(attr_lines(app, &c.attrs, before, usize::MAX));
+    if !c.evidence.is_empty() {
+        lines.extend(evidence_lines(app, c, usize::MAX));
     }
-    if evidence_room > 0 {
-        lines.extend(evidence_lines(app, c, evidence_room));
-    }
-    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
+    pane_lines(f, app, area, &title, lines, &app.scroll.detail, app.focus == Focus::Detail);
 }
 
 /// The evidence memory, strongest first: what each entry adds to its item's score now (its trust
@@ -303,7 +296,7 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
     if c.buffer.is_empty() {
         lines.push(Line::from(Span::styled(" empty: no messages waiting", st(app, Role::Dim))));
     }
-    for b in c.buffer.iter().take(area.height.saturating_sub(2) as usize) {
+    for b in c.buffer.iter() {
         let m = app.world.messages().get(&b.message);
         let what = m
             .map(|m| {
@@ -324,10 +317,7 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             Span::styled(format!(" · rel {:.2} · age {age}{held}", b.relevance), st(app, Role::Dim)),
         ]));
     }
-    f.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(format!(" Buffer {}/{cap} ", c.buffer.len()))),
-        area,
-    );
+    pane_lines(f, app, area, &format!("Buffer {}/{cap}", c.buffer.len()), lines, &app.scroll.buffer, app.focus == Focus::Buffer);
 }
 
 pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
@@ -340,9 +330,7 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         format!(" {:<3}{:<tw$}{:>6}{:>8}", "#", "rule (first match wins)", "hits", "credit"),
         st(app, Role::Dim),
     ))];
-    let room = (area.height as usize).saturating_sub(3);
-    let hidden = c.rules.len().saturating_sub(room);
-    for (i, r) in c.rules.iter().enumerate().take(if hidden > 0 { room.saturating_sub(1) } else { room }) {
+    for (i, r) in c.rules.iter().enumerate() {
         let text = crate::rules::print_rule(r);
         let hits = c.rule_hits.get(i).copied().unwrap_or(0);
         let credit = c.rule_credit.get(i).copied().unwrap_or(0.0);
@@ -356,29 +344,19 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             Span::styled(format!("{credit:>+8.3}"), if credit < 0.0 { st(app, Role::Reject) } else { Style::new() }),
         ]));
     }
-    if hidden > 0 {
-        lines.push(Line::from(Span::styled(format!(" … {} more (e shows all)", hidden + 1), st(app, Role::Dim))));
-    }
-    f.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(format!(" Rules ({} · e edits) ", c.rules.len()))),
-        area,
-    );
+    pane_lines(f, app, area, &format!("Rules ({} · e edits)", c.rules.len()), lines, &app.scroll.rules, app.focus == Focus::Rules);
 }
 
 pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, inbox: Rect, strategy: Rect) {
     let before = app.tick_start_world.router(&r.id).map(|b| &b.profile);
-    let mut lines = vec![
-        Line::from(s(&r.summary, 400)),
-        Line::from(Span::styled(
-            format!("community: {}", r.attributes.iter().map(|a| s(a, 20)).collect::<Vec<_>>().join(", ")),
-            st(app, Role::Dim),
-        )),
-    ];
-    lines.extend(attr_lines(app, &r.profile, before, detail.height.saturating_sub(4) as usize));
-    f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(format!(" Router {} ", s(&r.id, 20)))),
-        detail,
-    );
+    // Summary and community wrap to the pane; the weights below are one line each.
+    let width = detail.width.saturating_sub(2) as usize;
+    let summary = s(&r.summary, 400);
+    let community = format!("community: {}", r.attributes.iter().map(|a| s(a, 20)).collect::<Vec<_>>().join(", "));
+    let mut lines: Vec<Line> = wrap_str(&summary, width).into_iter().map(Line::from).collect();
+    lines.extend(wrap_str(&community, width).into_iter().map(|l| Line::from(Span::styled(l.to_string(), st(app, Role::Dim)))));
+    lines.extend(attr_lines(app, &r.profile, before, usize::MAX));
+    pane_lines(f, app, detail, &format!("Router {}", s(&r.id, 20)), lines, &app.scroll.detail, app.focus == Focus::Detail);
     let mut ib: Vec<Line> = r
         .inbox
         .iter()
@@ -387,22 +365,36 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
     if ib.is_empty() {
         ib.push(Line::from(Span::styled(" inbox empty (a router has no message buffer)", st(app, Role::Dim))));
     }
-    f.render_widget(Paragraph::new(ib).block(Block::bordered().title(format!(" Inbox {} · buffer: none ", r.inbox.len()))), inbox);
-    let members: Vec<&str> = r.members.iter().map(|s| s.as_str()).take(12).collect();
-    let lines = vec![
-        Line::from(format!(" sends to the top {} members above τ {:.2}", r.fan_out, r.tau)),
-        Line::from(format!(" credit {:+.3} · {} messages sent", r.credit, r.messages_sent)),
-        Line::from(format!(
-            " gate {:.2}: its evidence counts ×{:.2} in receivers' scores · {} recent choice(s) to pass on",
-            r.gate, r.gate, r.choices.len()
-        )),
-        Line::from(format!(
-            " update gate {:.2}: {:.0}% of what its accepted updates added to profiles counts in ranking",
-            r.update_gate,
-            100.0 * r.update_gate
-        )),
-        Line::from(format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > 12 { " …" } else { "" })),
-        Line::from(Span::styled(" routers have no filter rules; their strategy is edited by the backward phase", st(app, Role::Dim))),
+    pane_lines(f, app, inbox, &format!("Inbox {} · buffer: none", r.inbox.len()), ib, &app.scroll.buffer, app.focus == Focus::Buffer);
+    // A bounded list: a router of a huge world must not cost a frame per member.
+    const SHOWN: usize = 40;
+    let members: Vec<&str> = r.members.iter().map(|s| s.as_str()).take(SHOWN).collect();
+    let plain = Style::new();
+    let rows = [
+        (format!(" sends to the top {} members above τ {:.2}", r.fan_out, r.tau), plain),
+        (format!(" credit {:+.3} · {} messages sent", r.credit, r.messages_sent), plain),
+        (
+            format!(
+                " gate {:.2}: its evidence counts ×{:.2} in receivers' scores · {} recent choice(s) to pass on",
+                r.gate,
+                r.gate,
+                r.choices.len()
+            ),
+            plain,
+        ),
+        (
+            format!(
+                " update gate {:.2}: {:.0}% of what its accepted updates added to profiles counts in ranking",
+                r.update_gate,
+                100.0 * r.update_gate
+            ),
+            plain,
+        ),
+        (
+            s(&format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > SHOWN { " …" } else { "" }), 0),
+            plain,
+        ),
+        (" routers have no filter rules; their strategy is edited by the backward phase".to_string(), st(app, Role::Dim)),
     ];
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(Block::bordered().title(" Strategy (rules: none) ")), strategy);
+    pane_text(f, app, strategy, "Strategy (rules: none)", rows.iter().map(|(t, st)| (t.as_str(), *st)), &app.scroll.rules, app.focus == Focus::Rules);
 }

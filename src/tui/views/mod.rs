@@ -10,7 +10,7 @@ use diff::diff_view;
 use events::events_view;
 use inspect::inspect;
 use metrics::metrics_view;
-use super::app::{App, InputKind, Popup, View};
+use super::app::{App, InputKind, Popup, Scroll, View};
 use crate::world::event::{Decision, EventBody};
 use crate::util::text::sanitize;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -66,8 +66,73 @@ fn s(t: &str, max: usize) -> String {
     sanitize(t, max)
 }
 
+/// Below this the panes would be empty boxes; say so instead.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+/// A bordered pane: "▸" and an accent border when it has the focus, "a–b of N" when it scrolls.
+fn pane_block(app: &App, title: &str, focused: bool, sc: &Scroll) -> Block<'static> {
+    let mark = if focused { "▸" } else { "" };
+    let b = Block::bordered().title(format!("{mark} {title} {}", sc.label()));
+    if focused {
+        b.border_style(st(app, Role::Accent))
+    } else {
+        b
+    }
+}
+
+/// Lines in a bordered pane, scrolled to the pane's offset (lines wider than the pane are cut).
+fn pane_lines(f: &mut Frame, app: &App, area: Rect, title: &str, lines: Vec<Line<'_>>, sc: &Scroll, focused: bool) {
+    let window = area.height.saturating_sub(2) as usize;
+    let off = sc.frame(lines.len(), window);
+    let block = pane_block(app, title, focused, sc);
+    f.render_widget(Paragraph::new(lines).scroll((off.min(u16::MAX as usize) as u16, 0)).block(block), area);
+}
+
+/// Text rows wrapped to the pane's width, then scrolled; only the rows in the window become lines.
+fn pane_text<'a>(
+    f: &mut Frame,
+    app: &App,
+    area: Rect,
+    title: &str,
+    rows: impl Iterator<Item = (&'a str, Style)>,
+    sc: &Scroll,
+    focused: bool,
+) {
+    let width = area.width.saturating_sub(2).max(1) as usize;
+    let window = area.height.saturating_sub(2) as usize;
+    let wrapped: Vec<(&str, Style)> = rows.flat_map(|(t, style)| wrap_str(t, width).into_iter().map(move |r| (r, style))).collect();
+    let off = sc.frame(wrapped.len(), window);
+    let lines: Vec<Line> = wrapped.iter().skip(off).take(window).map(|(r, style)| Line::from(Span::styled(*r, *style))).collect();
+    f.render_widget(Paragraph::new(lines).block(pane_block(app, title, focused, sc)), area);
+}
+
+/// Break `s` into rows of at most `width` characters, at the last space where there is one.
+fn wrap_str(s: &str, width: usize) -> Vec<&str> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some((cut, _)) = rest.char_indices().nth(width) {
+        let brk = rest[..cut].rfind(' ').filter(|&i| i > 0).map(|i| i + 1).unwrap_or(cut);
+        out.push(&rest[..brk]);
+        rest = &rest[brk..];
+    }
+    out.push(rest);
+    out
+}
+
 pub fn render(f: &mut Frame, app: &App) {
     let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "The terminal is {}×{}; the inspector needs at least {MIN_WIDTH}×{MIN_HEIGHT}. Enlarge it, or press {} to quit.",
+            area.width,
+            area.height,
+            app.keymap.key_for(super::keymap::Action::Quit)
+        );
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+        return;
+    }
     let [top, body, bottom] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(5), Constraint::Length(5)]).areas(area);
     title_bar(f, app, top);
@@ -156,7 +221,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             let cell = |(k, d): &(String, &str), w: usize| -> Vec<Span<'static>> {
                 vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(format!("{:<w$}", s(d, w), w = w))]
             };
-            // Two columns when one would not fit the terminal.
+            // Two columns when one would not fit the terminal; beyond that, it scrolls.
             let two = rows.len() + 8 > area.height as usize && area.width >= 100;
             let mut lines: Vec<Line> = if two {
                 let half = rows.len().div_ceil(2);
@@ -176,33 +241,90 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(" breakpoints: kind == filter_decision and agent == u7 and decision == reject"));
             lines.push(Line::from("              router == R2 and target.kind == item"));
             lines.push(Line::from(" graph: green accepted · yellow held · red rejected · blue waiting in a buffer"));
+            lines.push(Line::from(format!(
+                " {}: branches ({} opens, {} saves a session, {} deletes; q asks if unsaved)",
+                app.keymap.key_for(super::keymap::Action::Branches),
+                app.keymap.key_for(super::keymap::Action::Open),
+                app.keymap.key_for(super::keymap::Action::SaveBranch),
+                app.keymap.key_for(super::keymap::Action::DeleteBranch)
+            )));
+            lines.push(Line::from(" Tab moves the focus (▸) between panes; ↑↓ PageUp PageDown Home End scroll it"));
             let h = (lines.len() as u16 + 2).min(area.height);
-            let r = centered(area, if two { 100 } else { 78 }, h);
+            let r = centered(area, if two { 100 } else { 80 }, h);
             f.render_widget(Clear, r);
-            f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Help — keys (Esc closes) ")), r);
+            pane_lines(f, app, r, "Help — keys (↑↓ PgUp PgDn Home End scroll · Esc closes)", lines, &app.scroll.help, true);
         }
         Popup::Event(step) => {
             let r = centered(area, area.width.saturating_sub(8), area.height.saturating_sub(4));
             f.render_widget(Clear, r);
-            let mut lines = Vec::new();
+            let mut rows: Vec<(String, Style)> = Vec::new();
+            let plain = Style::new();
             if let Some(e) = app.event(*step) {
-                lines.push(Line::from(Span::styled(s(&crate::analysis::narrate::narrate(&e), 500), st(app, Role::Accent))));
+                rows.push((s(&crate::analysis::narrate::narrate(&e), 500), st(app, Role::Accent)));
                 if let EventBody::ReasonExchange { prompt, reply, tokens_in, tokens_out, latency_ms, finish_reason, .. } = &e.body {
                     let finish = if finish_reason.is_empty() { String::new() } else { format!(" · finish {}", s(finish_reason, 40)) };
-                    lines.push(Line::from(format!("tokens {tokens_in} in / {tokens_out} out · {latency_ms} ms{finish}")));
-                    lines.push(Line::from(Span::styled("prompt:", st(app, Role::Dim))));
-                    lines.extend(prompt.lines().map(|l| Line::from(s(l, 300))));
-                    lines.push(Line::from(Span::styled("reply:", st(app, Role::Dim))));
-                    lines.extend(reply.lines().map(|l| Line::from(s(l, 300))));
+                    rows.push((format!("tokens {tokens_in} in / {tokens_out} out · {latency_ms} ms{finish}"), plain));
+                    rows.push(("prompt:".into(), st(app, Role::Dim)));
+                    rows.extend(prompt.lines().map(|l| (s(l, 300), plain)));
+                    rows.push(("reply:".into(), st(app, Role::Dim)));
+                    rows.extend(reply.lines().map(|l| (s(l, 300), plain)));
                 } else {
                     let json = serde_json::to_string_pretty(&e).unwrap_or_default();
-                    lines.extend(json.lines().map(|l| Line::from(s(l, 300))));
+                    rows.extend(json.lines().map(|l| (s(l, 300), plain)));
                 }
             }
-            f.render_widget(
-                Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(format!(" Event {step} (Esc closes) "))),
-                r,
+            pane_text(f, app, r, &format!("Event {step} (↑↓ PgUp PgDn Home End scroll · Esc closes)"), rows.iter().map(|(t, st)| (t.as_str(), *st)), &app.scroll.popup, true);
+        }
+        Popup::Branches { cursor } => {
+            let h = (app.branches.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
+            let r = centered(area, 100, h);
+            f.render_widget(Clear, r);
+            let lines: Vec<Line> = app
+                .branches
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
+                    let from = match b.parent {
+                        Some((p, step)) => format!(" · from {} at step {step}", s(app.branches.get(p).map(|x| x.name.as_str()).unwrap_or("?"), 20)),
+                        None => String::new(),
+                    };
+                    let saved = match &b.saved {
+                        _ if b.parent.is_none() => format!(" · {}", s(&b.parent_path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), 40)),
+                        // The file name: the directory is where the inspector was started.
+                        Some(p) => format!(" · {}", s(&p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), 40)),
+                        None => " · unsaved".to_string(),
+                    };
+                    let mark = if i == app.current { "●" } else { " " };
+                    Line::from(vec![
+                        Span::styled(format!(" {mark} {}", s(&b.name, 50)), style),
+                        Span::styled(from, st(app, Role::Dim)),
+                        Span::styled(saved, if b.saved.is_none() && b.parent.is_some() { st(app, Role::Changed) } else { st(app, Role::Dim) }),
+                    ])
+                })
+                .collect();
+            let title = format!(
+                "Branches — ↑↓ choose · {} opens · {} saves · {} deletes · Esc",
+                app.keymap.key_for(super::keymap::Action::Open),
+                app.keymap.key_for(super::keymap::Action::SaveBranch),
+                app.keymap.key_for(super::keymap::Action::DeleteBranch)
             );
+            pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
+        }
+        Popup::Pick { query, items, cursor } => {
+            let h = (items.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
+            let r = centered(area, 70, h);
+            f.render_widget(Clear, r);
+            let lines: Vec<Line> = items
+                .iter()
+                .enumerate()
+                .map(|(i, (id, title))| {
+                    let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
+                    Line::from(vec![Span::styled(format!(" {:<12}", s(id, 12)), style.patch(st(app, Role::Accent))), Span::styled(s(title, 50), style)])
+                })
+                .collect();
+            let title = format!("{} agents match “{}” — ↑↓ choose · Enter selects · Esc", items.len(), s(query, 20));
+            pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
         }
         Popup::Input { kind, text, error } => {
             let r = centered(area, 90, 5);

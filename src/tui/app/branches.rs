@@ -1,0 +1,138 @@
+//! Branches: switching, saving one as a normal session file, and not losing unsaved ones on quit.
+
+use super::*;
+use std::path::Path;
+
+impl App {
+    /// Show branch `b` at the same step (the selection stays).
+    pub fn switch_branch(&mut self, b: usize) {
+        if b >= self.branches.len() || b == self.current {
+            return;
+        }
+        let pos = self.logical_pos(self.current, b, self.pos);
+        self.current = b;
+        let pos = pos.min(self.len());
+        self.pos = 0;
+        self.world = World::new();
+        let follow = self.follow;
+        // Keep the agent the user was looking at, whatever the new branch's events are about.
+        self.follow = false;
+        self.goto(pos);
+        self.follow = follow;
+        self.status = format!("branch {}", crate::util::text::sanitize(&self.branch().name, 60));
+    }
+
+    /// The same logical position in another branch: a fork inserts one edit event at its fork
+    /// step, so later steps shift by one between a parent and its child (by the raw index,
+    /// "step 300" would be a different event). Goes up to the common root, then down.
+    pub fn logical_pos(&self, from: usize, to: usize, pos: u64) -> u64 {
+        let chain = |mut b: usize| {
+            let mut v = vec![b];
+            while let Some((p, _)) = self.branches[b].parent {
+                b = p;
+                v.push(b);
+            }
+            v
+        };
+        let (up, down) = (chain(from), chain(to));
+        let common = up.iter().find(|b| down.contains(b)).copied().unwrap_or(0);
+        let mut pos = pos;
+        for &b in up.iter().take_while(|&&b| b != common) {
+            if let Some((_, f)) = self.branches[b].parent {
+                // Showing the edit itself maps to the parent just before it.
+                pos = if pos > f { pos - 1 } else { pos };
+            }
+        }
+        for &b in down.iter().take_while(|&&b| b != common).collect::<Vec<_>>().iter().rev() {
+            if let Some((_, f)) = self.branches[*b].parent {
+                pos = if pos > f { pos + 1 } else { pos };
+            }
+        }
+        pos
+    }
+
+    /// Drop a fork that has no forks of its own (main stays); a saved file stays on disk.
+    pub fn delete_branch(&mut self, b: usize) {
+        if b == 0 || b >= self.branches.len() {
+            self.status = "the session itself cannot be deleted".into();
+            return;
+        }
+        if self.branches.iter().any(|x| x.parent.is_some_and(|(p, _)| p == b)) {
+            self.status = "this branch has forks of its own: delete those first".into();
+            return;
+        }
+        if self.current == b {
+            let parent = self.branches[b].parent.map(|(p, _)| p).unwrap_or(0);
+            self.switch_branch(parent);
+        }
+        let gone = self.branches.remove(b);
+        // Indices after it move down by one.
+        for x in &mut self.branches {
+            if let Some((p, _)) = &mut x.parent {
+                if *p > b {
+                    *p -= 1;
+                }
+            }
+        }
+        if self.current > b {
+            self.current -= 1;
+        }
+        self.status = format!("deleted {}", crate::util::text::sanitize(&gone.name, 60));
+    }
+
+    pub fn unsaved_branches(&self) -> usize {
+        self.branches.iter().filter(|b| b.saved.is_none() && b.parent.is_some()).count()
+    }
+
+    /// q: quits, unless forks would be lost; then it says so and a second q quits.
+    pub(super) fn request_quit(&mut self) {
+        let n = self.unsaved_branches();
+        if n == 0 || self.quit_armed {
+            self.quit = true;
+            return;
+        }
+        self.quit_armed = true;
+        self.status = format!(
+            "{n} unsaved branch(es) would be lost: {} again quits; {} lists them and {} saves one",
+            self.keymap.key_for(Action::Quit),
+            self.keymap.key_for(Action::Branches),
+            self.keymap.key_for(Action::SaveBranch)
+        );
+    }
+
+    /// Save branch `b` as a session file in the current directory (a normal session:
+    /// `recnet replay`, `check` and `diff` read it).
+    pub fn save_branch(&mut self, b: usize) {
+        match self.save_branch_in(b, Path::new(".")) {
+            Ok(p) => self.status = format!("saved {}", crate::util::text::sanitize(&p.display().to_string(), 120)),
+            Err(e) => self.status = crate::util::text::sanitize(&format!("{e:#}"), 200),
+        }
+    }
+
+    pub fn save_branch_in(&mut self, b: usize, dir: &Path) -> anyhow::Result<PathBuf> {
+        let branch = self.branches.get(b).ok_or_else(|| anyhow::anyhow!("no branch {b}"))?;
+        if branch.parent.is_none() {
+            anyhow::bail!("{} is the session itself ({}); only forks are saved", branch.name, branch.parent_path.display());
+        }
+        let header = branch.header.clone().ok_or_else(|| anyhow::anyhow!("this branch has no header"))?;
+        // A fresh name: never overwrite an earlier save.
+        let path = (1..)
+            .map(|k| dir.join(if k == 1 { format!("recnet-branch-{b}.jsonl") } else { format!("recnet-branch-{b}-{k}.jsonl") }))
+            .find(|p| !p.exists())
+            .expect("some name is free");
+        let mut w = crate::store::session::SessionWriter::create(&path, &header)?;
+        let store = &branch.timeline.store;
+        let len = store.len();
+        let mut i = 0;
+        while i < len {
+            let chunk = store.range(i, (i + 4096).min(len))?;
+            for e in &chunk {
+                w.write(e)?;
+            }
+            i += chunk.len().max(1) as u64;
+        }
+        w.flush()?;
+        self.branches[b].saved = Some(path.clone());
+        Ok(path)
+    }
+}

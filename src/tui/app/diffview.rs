@@ -1,0 +1,35 @@
+//! The diff view's text, prepared when the view is shown or the step moves, so drawing only
+//! reads lines.
+
+use super::*;
+
+impl App {
+    pub fn prepare_diff(&mut self) {
+        let text = match &self.branch().diff {
+            Some(d) => format!("What the edit changed downstream (whole runs, parent vs this branch):\n\n{d}"),
+            None => {
+                let (p, r, ro) = crate::analysis::diff::diff_worlds(&self.tick_start_world, &self.world);
+                let mut o = format!(
+                    "What this time step changed so far (state at step {} → step {}). Edit a rule (e) to fork a branch and compare runs.\n\n",
+                    self.tick_start,
+                    self.pos.saturating_sub(1)
+                );
+                if p.is_empty() && r.is_empty() && ro.is_empty() {
+                    o.push_str("nothing yet\n");
+                }
+                for d in p {
+                    let parts: Vec<String> = d.attrs.iter().take(5).map(|a| format!("{} {:.3}→{:.3}", a.attr, a.a, a.b)).collect();
+                    o.push_str(&format!("profile {}: {}\n", d.agent, parts.join(", ")));
+                }
+                for d in r {
+                    o.push_str(&format!("rules of {}:\n  before: {}\n  after:  {}\n", d.agent, d.a.replace('\n', " | "), d.b.replace('\n', " | ")));
+                }
+                for d in ro {
+                    o.push_str(&format!("router {}: {} → {}\n", d.router, d.a, d.b));
+                }
+                o
+            }
+        };
+        self.diff_lines = text.lines().map(|l| crate::util::text::sanitize(l, 400)).collect();
+    }
+}
