@@ -96,13 +96,8 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let (engine, written) = match result {
-        Ok(r) => r,
-        // The reader went away: nothing to tell it.
-        Err(e) if io::is_closed_pipe(&e) => return Err(e),
-        Err(e) if to_stdout => return Err(e),
-        Err(e) => anyhow::bail!("{e:#}\n(the session up to the last completed stage is in {})", out.display()),
-    };
+    // The recorder's error says where the session is, if anywhere.
+    let (engine, written) = result?;
     let w = engine.world();
     let c = &w.counters();
     let users = w.clients().iter().filter(|c| c.kind == recnet::world::event::ClientKind::User).count();
@@ -226,11 +221,10 @@ fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed
     let mut routers = toml::Table::new();
     routers.insert("count".into(), toml::Value::Integer(communities.max(1) as i64));
     config.insert("routers".into(), toml::Value::Table(routers));
-    use std::io::Write as _;
     let mut w = io::open_out(Some(out))?;
     // The writer's errors name the file.
     recnet::inputs::scenario::write_json(&spec, "generated: planted communities with drift (recnet gen)", &config, &mut w)?;
-    w.flush()?;
+    w.finish()?;
     if is_std(out) {
         return Ok(());
     }
@@ -321,12 +315,14 @@ fn fork(
     let mut w = if is_std(out) {
         recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), &branch)?
     } else {
-        recnet::store::session::SessionWriter::create(out, &branch)?
+        recnet::store::session::SessionWriter::create_atomic(out, &branch)?
     };
+    // A signal during the re-run stopped it above; one since leaves no output either.
+    anyhow::ensure!(!recnet::run::signals::interrupted(), "interrupted: no branch was written");
     for e in &events {
         w.write(e)?;
     }
-    w.flush()?;
+    w.finish()?;
     let point = branch.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
     if is_std(out) {
         return Ok(());

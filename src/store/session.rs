@@ -65,36 +65,89 @@ pub struct SessionWriter {
     path: PathBuf,
     out: BufWriter<Box<dyn Write + Send>>,
     pub events_written: u64,
+    /// Set by `create_atomic`: the file appears at `path` only on `finish`.
+    pending: Option<crate::util::atomic::Pending>,
+    /// A write or flush failed: what was written is not a whole prefix to keep.
+    pub failed: bool,
 }
 
 impl SessionWriter {
+    /// A session file written in place: every flush is visible at `path` at once.
     pub fn create(path: &Path, header: &Header) -> Result<SessionWriter, StoreError> {
         let file = File::create(path).map_err(io(format!("{}: cannot create session file", path.display())))?;
         SessionWriter::to_writer(path, Box::new(file), header)
     }
 
-    /// A session written to any byte sink (standard output, a pipe); `name` is what errors call it.
-    pub fn to_writer(name: &Path, out: Box<dyn Write + Send>, header: &Header) -> Result<SessionWriter, StoreError> {
-        let mut w = SessionWriter { path: name.to_path_buf(), out: BufWriter::with_capacity(1 << 16, out), events_written: 0 };
-        serde_json::to_writer(&mut w.out, header)?;
-        w.out.write_all(b"\n").and_then(|_| w.out.flush()).map_err(io(w.place()))?;
+    /// A session file that replaces `path` only when `finish`ed; dropped before, it vanishes and
+    /// whatever was at `path` stays.
+    pub fn create_atomic(path: &Path, header: &Header) -> Result<SessionWriter, StoreError> {
+        let (file, pending) = crate::util::atomic::create(path)
+            .map_err(|e| StoreError::Other(format!("{}: cannot create session file: {e}{}", path.display(), crate::util::atomic::hint(&e))))?;
+        let mut w = SessionWriter::to_writer(path, Box::new(file), header)?;
+        w.pending = Some(pending);
         Ok(w)
     }
 
-    fn place(&self) -> String {
-        format!("{}: write failed", self.path.display())
+    /// A session written to any byte sink (standard output, a pipe); `name` is what errors call it.
+    pub fn to_writer(name: &Path, out: Box<dyn Write + Send>, header: &Header) -> Result<SessionWriter, StoreError> {
+        let mut w = SessionWriter { path: name.to_path_buf(), out: BufWriter::with_capacity(1 << 16, out), events_written: 0, pending: None, failed: false };
+        serde_json::to_writer(&mut w.out, header)?;
+        let r = w.out.write_all(b"\n").and_then(|_| w.out.flush());
+        w.check(r)?;
+        Ok(w)
+    }
+
+    fn check(&mut self, r: std::io::Result<()>) -> Result<(), StoreError> {
+        r.map_err(|e| {
+            self.failed = true;
+            let what = format!("{}: write failed{}", self.path.display(), crate::util::atomic::hint(&e));
+            StoreError::Io { what, source: e }
+        })
     }
 
     pub fn write(&mut self, ev: &Event) -> Result<(), StoreError> {
-        serde_json::to_writer(&mut self.out, ev).map_err(|source| StoreError::JsonWrite { what: self.place(), source })?;
-        self.out.write_all(b"\n").map_err(io(self.place()))?;
+        if let Err(source) = serde_json::to_writer(&mut self.out, ev) {
+            self.failed = true;
+            let what = match source.io_error_kind() {
+                Some(k) => format!("{}: write failed{}", self.path.display(), crate::util::atomic::hint(&std::io::Error::from(k))),
+                None => format!("{}: write failed", self.path.display()),
+            };
+            return Err(StoreError::JsonWrite { what, source });
+        }
+        let r = self.out.write_all(b"\n");
+        self.check(r)?;
         self.events_written += 1;
         Ok(())
     }
 
+    /// Whether the file appears only on `finish` (see `create_atomic`).
+    pub fn is_atomic(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// What errors call the output.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Called at stage boundaries.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        self.out.flush().map_err(io(self.place()))
+        let r = self.out.flush();
+        self.check(r)
+    }
+
+    /// Flush, and put an atomic file in place. Returns where the session now is (`None` for a
+    /// sink that is not a file of ours).
+    pub fn finish(mut self) -> Result<Option<PathBuf>, StoreError> {
+        self.flush()?;
+        match self.pending.take() {
+            None => Ok(None),
+            Some(p) => {
+                let dest = p.dest().to_path_buf();
+                p.commit().map_err(io(format!("{}: cannot put the session in place", dest.display())))?;
+                Ok(Some(dest))
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! Layer: the bottom. Owns leaf helpers (seeded RNG, stable hash, rounding, `text` sanitising) that
 //! every layer may use. Imports nothing from the crate.
 
+pub mod atomic;
 pub mod jsonschema;
 pub mod text;
 
