@@ -353,6 +353,10 @@ pub(crate) enum Command {
         /// The branch session to write (`-`: standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Re-run even when the session's scenario or dataset changed since it was recorded
+        /// (warns; the branch records the new digest).
+        #[arg(long)]
+        allow_changed_inputs: bool,
     },
     /// Compare two sessions (e.g. a branch and its parent), or two steps of one (--steps A B).
     #[command(after_help = "Examples:\n  recnet diff run.jsonl branch.jsonl\n  recnet diff run.jsonl --steps 100 400 --format json\n  recnet diff a.jsonl b.jsonl --exit-code >/dev/null || echo differ")]

@@ -137,11 +137,17 @@ pub(crate) fn input_file(path: &Path) -> Result<InputFile> {
     Ok(InputFile { path: tmp.path().to_path_buf(), _spool: Some(tmp) })
 }
 
-/// What errors call an input: its path, or `<stdin>`.
+/// What errors and reports call an input: its path (escape sequences in a file name made
+/// visible, as everything from the file system is), or `<stdin>`.
 pub(crate) fn display_name(path: &Path) -> String {
     if is_std(path) {
         "<stdin>".into()
     } else {
-        path.display().to_string()
+        shown(path)
     }
+}
+
+/// A path as printed: control characters and escape sequences in it made visible.
+pub(crate) fn shown(path: &Path) -> String {
+    recnet::util::text::sanitize(&path.display().to_string(), 0)
 }

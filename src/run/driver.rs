@@ -37,9 +37,10 @@ pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64)
         }
         (None, Some(d)) => {
             let ds = load_dataset(d, seed)?;
+            let digest = crate::inputs::dataset::digest(d)?;
             Ok(Source {
                 spec: ds.world_spec(seed),
-                source: SourceRef { kind: "dataset".into(), name: ds.name.clone(), path: d.display().to_string(), digest: String::new() },
+                source: SourceRef { kind: "dataset".into(), name: ds.name.clone(), path: d.display().to_string(), digest },
                 config_tables: Vec::new(),
                 dataset: Some(ds),
             })

@@ -192,6 +192,17 @@ pub fn parse_header(line: &[u8]) -> Result<Header, SessionError> {
     if major > VERSION_MAJOR {
         return Err(SessionError::TooNew { version: version.to_string() });
     }
+    // A non-finite number was written as `null` by older versions: name its key, which serde's
+    // "invalid type: null" would not.
+    if let Some(serde_json::Value::Object(sections)) = v.get("config") {
+        for (section, knobs) in sections {
+            if let serde_json::Value::Object(knobs) = knobs {
+                if let Some((key, _)) = knobs.iter().find(|(_, x)| x.is_null()) {
+                    return Err(SessionError::BadHeader(crate::util::text::sanitize(&format!("config {section}.{key} is null, not a number"), 200)));
+                }
+            }
+        }
+    }
     let header: Header = serde_json::from_value(v).map_err(|e| SessionError::BadHeader(e.to_string()))?;
     // The config re-runs forks: one an engine could not run with is refused here, by name.
     header.config.validate().map_err(|e| SessionError::BadHeader(crate::util::text::sanitize(&e.to_string(), 200)))?;
