@@ -281,3 +281,21 @@ fn names_from_data_and_the_file_system_are_sanitised() {
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert!(!raw(&o.stdout) && !raw(&o.stderr), "fork: {:?}", o.stdout);
 }
+
+/// Reads are bounded: a file without newlines ends with an error naming line 1, not a memory
+/// blow-up; `eval` over a split with no users is an error, not a score of −0.
+#[test]
+fn bounded_reads_and_empty_evaluations_are_errors() {
+    for args in [vec!["check", "/dev/zero"], vec!["export", "/dev/zero", "--events"], vec!["export", "/dev/zero", "--format", "json"]] {
+        let o = run(bin().args(&args), 30);
+        assert!(matches!(o.code, Some(1) | Some(2)), "{args:?}: {:?} {}", o.code, o.stderr);
+        assert!(o.stderr.contains("/dev/zero:1") && o.stderr.contains("line longer than"), "{args:?}: {}", o.stderr);
+    }
+    let d = tempfile::tempdir().unwrap();
+    let ds = d.path().join("ds");
+    tiny_dataset(&ds);
+    std::fs::write(ds.join("t.test.inter"), "user_id:token\titem_id_list:token_seq\titem_id:token\n").unwrap();
+    let o = run(bin().current_dir(d.path()).args(["eval", "--dataset", "ds", "--seeds", "1"]), 120);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("no test users"), "{}", o.stderr);
+}

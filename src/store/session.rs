@@ -151,6 +151,36 @@ impl SessionWriter {
     }
 }
 
+/// The longest header line read (a config and a source: a few kilobytes in practice).
+pub const HEADER_LINE_LIMIT: usize = 1 << 20;
+/// The longest event line read: far past any real event, short of exhausting memory on a file
+/// with no newlines (`/dev/zero`).
+pub const EVENT_LINE_LIMIT: usize = 256 << 20;
+
+/// `read_until(b'\n')` that stops with an error past `limit` bytes instead of growing `buf`
+/// without bound.
+pub fn read_line_bounded(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<usize> {
+    let start = buf.len();
+    loop {
+        let avail = r.fill_buf()?;
+        if avail.is_empty() {
+            return Ok(buf.len() - start);
+        }
+        let (take, done) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        if buf.len() - start + take > limit {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("line longer than {} MiB (not a session?)", limit >> 20)));
+        }
+        buf.extend_from_slice(&avail[..take]);
+        r.consume(take);
+        if done {
+            return Ok(buf.len() - start);
+        }
+    }
+}
+
 /// A problem at a line of a session file (1-based; line 1 is the header).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError {
@@ -237,7 +267,7 @@ impl SessionFile {
         let file = File::open(path).map_err(io(format!("{name}: cannot open")))?;
         let mut r = std::io::BufReader::with_capacity(1 << 20, file);
         let mut line = Vec::new();
-        r.read_until(b'\n', &mut line).map_err(io(format!("{name}: read failed")))?;
+        read_line_bounded(&mut r, &mut line, HEADER_LINE_LIMIT).map_err(io(format!("{name}:1: read failed")))?;
         if line.is_empty() {
             return Err(StoreError::Other(format!("{name}:1: empty file, no header")));
         }
@@ -370,7 +400,8 @@ pub fn check_reader(mut r: impl std::io::BufRead) -> Result<u64, LineError> {
     let mut valid = 0u64;
     loop {
         line.clear();
-        let n = r.read_until(b'\n', &mut line).map_err(|e| LineError { line: line_no + 1, reason: format!("read failed: {e}") })?;
+        let limit = if line_no == 0 { HEADER_LINE_LIMIT } else { EVENT_LINE_LIMIT };
+        let n = read_line_bounded(&mut r, &mut line, limit).map_err(|e| LineError { line: line_no + 1, reason: format!("read failed: {e}") })?;
         if n == 0 {
             break;
         }
@@ -413,7 +444,7 @@ impl<R: std::io::BufRead> EventReader<R> {
     /// Reads the header; `name` is what errors call the input.
     pub fn new(name: &str, mut r: R) -> Result<(Header, EventReader<R>), StoreError> {
         let mut line = Vec::new();
-        r.read_until(b'\n', &mut line).map_err(io(format!("{name}: read failed")))?;
+        read_line_bounded(&mut r, &mut line, HEADER_LINE_LIMIT).map_err(io(format!("{name}:1: read failed")))?;
         if line.is_empty() {
             return Err(StoreError::Other(format!("{name}:1: empty file, no header")));
         }
@@ -425,8 +456,8 @@ impl<R: std::io::BufRead> EventReader<R> {
     /// The next event with its line as written (without the newline), or `None` at the end.
     pub fn next_raw(&mut self) -> Option<Result<(Event, &[u8]), StoreError>> {
         self.line.clear();
-        match self.r.read_until(b'\n', &mut self.line) {
-            Err(e) => return Some(Err(StoreError::Io { what: format!("{}: read failed", self.name), source: e })),
+        match read_line_bounded(&mut self.r, &mut self.line, EVENT_LINE_LIMIT) {
+            Err(e) => return Some(Err(StoreError::Io { what: format!("{}:{}: read failed", self.name, self.next_step + 2), source: e })),
             Ok(0) => return None,
             Ok(_) if !self.line.ends_with(b"\n") => return None,
             Ok(_) => {}
