@@ -299,3 +299,86 @@ fn bounded_reads_and_empty_evaluations_are_errors() {
     assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(o.stderr.contains("no test users"), "{}", o.stderr);
 }
+
+/// A hostile OpenAI-compatible server on loopback: it echoes the API key back in its replies,
+/// answers with HTML instead of JSON, and sends 2 MB bodies. The run goes on (each such reply
+/// falls back offline with a `reason_failed` saying why), and the key is in no output.
+#[test]
+fn a_hostile_model_server_is_contained() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    const KEY: &str = "sk-hostile-SECRET-9876";
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let h = h.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut first = String::new();
+                let _ = r.read_line(&mut first);
+                let (mut len, mut auth) = (0usize, String::new());
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if lower.starts_with("authorization:") {
+                        auth = line["authorization:".len()..].trim().to_string();
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = r.read_exact(&mut body);
+                let reply = |ctype: &str, body: String| {
+                    format!("HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+                };
+                let out = if first.contains("/models") {
+                    reply("application/json", r#"{"data":[{"id":"fake-model"}]}"#.into())
+                } else {
+                    let n = h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    match n % 3 {
+                        // The key echoed, in the content and beside it.
+                        0 => {
+                            let content = format!("{{\"summary\": \"your key is {auth}\"}}");
+                            let v = serde_json::json!({"choices":[{"message":{"role":"assistant","content":content},"finish_reason":"stop"}],"echo":auth,"usage":{"prompt_tokens":1,"completion_tokens":1}});
+                            reply("application/json", v.to_string())
+                        }
+                        1 => reply("text/html", "<html>502 from a proxy</html>".into()),
+                        _ => {
+                            let content = "x".repeat(2 << 20);
+                            let v = serde_json::json!({"choices":[{"message":{"role":"assistant","content":content},"finish_reason":"stop"}]});
+                            reply("application/json", v.to_string())
+                        }
+                    }
+                };
+                let _ = s.write_all(out.as_bytes());
+            });
+        }
+    });
+    let d = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let o = run(
+        bin().current_dir(d.path()).env("RECNET_API_KEY", KEY).args(["run", "--scenario", "demo", "--llm-url", &url, "--llm-budget", "9", "--out", "s.jsonl"]),
+        120,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    let session = std::fs::read_to_string(d.path().join("s.jsonl")).unwrap();
+    assert!(session.len() < 2 << 20, "a huge reply was recorded: {} bytes", session.len());
+    assert!(session.contains("larger than 1 MiB"), "no reason_failed for the huge reply");
+    assert!(session.contains("not JSON"), "no reason_failed for the HTML reply");
+    let export = run(bin().current_dir(d.path()).args(["export", "s.jsonl", "--events", "--format", "csv"]), 60);
+    for (what, text) in [("session", &session), ("stdout", &o.stdout), ("stderr", &o.stderr), ("export", &export.stdout)] {
+        assert!(!text.contains(KEY), "the key is in the {what}");
+    }
+    // Credentials in the URL are printed nowhere either.
+    let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "demo", "--llm-url", "http://user:hunter2-pass@127.0.0.1:9/v1", "--llm-retries", "0", "--out", "t.jsonl"]), 120);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(!o.stderr.contains("hunter2-pass"), "{}", o.stderr);
+}

@@ -184,6 +184,15 @@ impl LlmArgs {
         if let Some(key) = &self.api_key {
             super::io::add_secret(key);
         }
+        // Credentials in the URL (`https://user:secret@host/v1`) are printed nowhere.
+        if let Some((_, rest)) = url.split_once("://") {
+            if let Some((userinfo, _)) = rest[..rest.find('/').unwrap_or(rest.len())].rsplit_once('@') {
+                super::io::add_secret(userinfo);
+                if let Some((_, password)) = userinfo.split_once(':') {
+                    super::io::add_secret(password);
+                }
+            }
+        }
         let cfg = recnet::reasoner::openai::OpenAiConfig {
             base_url: url,
             model,
