@@ -382,3 +382,19 @@ fn a_hostile_model_server_is_contained() {
     assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(!o.stderr.contains("hunter2-pass"), "{}", o.stderr);
 }
+
+/// Replaying a session with a corrupt line: a jump across it shows the line's FILE:LINE error
+/// in the status bar instead of silently staying where it was.
+#[test]
+fn the_inspector_shows_a_corrupt_line_on_a_jump() {
+    let d = tempfile::tempdir().unwrap();
+    let s = demo_session(d.path());
+    let text = std::fs::read_to_string(&s).unwrap();
+    let lines: Vec<&str> = text.lines().enumerate().map(|(i, l)| if i + 1 == 150 { "{\"step\": oops" } else { l }).collect();
+    std::fs::write(&s, lines.join("\n") + "\n").unwrap();
+    let opts = recnet::tui::UiOptions { keymap: recnet::tui::keymap::Keymap::default_map(), mono: true };
+    let mut app = recnet::tui::replay_app(&s, opts).unwrap();
+    app.goto(app.len());
+    assert!(app.status.contains("p.jsonl:150"), "status: {:?}", app.status);
+    assert!(app.pos < 148, "it claimed to be past the bad line at {}", app.pos);
+}
