@@ -59,8 +59,12 @@ struct Sink<F> {
 impl<F: FnMut(&[Event]) -> Result<()>> Hooks for Sink<F> {
     type Error = anyhow::Error;
 
-    fn events(&mut self, _engine: &mut Engine, events: Vec<Event>) -> Result<Flow> {
+    fn events(&mut self, engine: &mut Engine, events: Vec<Event>) -> Result<Flow> {
         (self.sink)(&events)?;
+        // A signal stops a fork's re-run (or a headless demo) at the next stage boundary.
+        if interrupted() {
+            bail!("interrupted at step {}", engine.world().steps().saturating_sub(1));
+        }
         Ok(Flow::Continue)
     }
 
