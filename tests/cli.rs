@@ -170,7 +170,9 @@ fn sigterm_exits_143_with_a_valid_session() {
     let out = d.path().join("s.jsonl");
     let child = bin().args(["run", "--scenario"]).arg(&scen).arg("--out").arg(&out).stderr(Stdio::piped()).spawn().unwrap();
     let t = std::time::Instant::now();
-    while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < 200_000 && t.elapsed().as_secs() < 20 {
+    // The session grows in a temporary file beside `out` until the run ends.
+    let written = || -> u64 { std::fs::read_dir(d.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".partial")).map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).sum() };
+    while written() < 200_000 && t.elapsed().as_secs() < 20 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();

@@ -78,7 +78,9 @@ fn sigint_mid_run_leaves_a_valid_session() {
     let child = bin().args(["run", "--scenario"]).arg(&scen).arg("--out").arg(&out).stderr(std::process::Stdio::piped()).spawn().unwrap();
     // Wait until it is well into the run.
     let t = std::time::Instant::now();
-    while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < 200_000 && t.elapsed().as_secs() < 20 {
+    // The session grows in a temporary file beside `out` until the run ends.
+    let written = || -> u64 { std::fs::read_dir(d.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".partial")).map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).sum() };
+    while written() < 200_000 && t.elapsed().as_secs() < 20 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();

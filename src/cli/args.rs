@@ -184,6 +184,15 @@ impl LlmArgs {
         if let Some(key) = &self.api_key {
             super::io::add_secret(key);
         }
+        // Credentials in the URL (`https://user:secret@host/v1`) are printed nowhere.
+        if let Some((_, rest)) = url.split_once("://") {
+            if let Some((userinfo, _)) = rest[..rest.find('/').unwrap_or(rest.len())].rsplit_once('@') {
+                super::io::add_secret(userinfo);
+                if let Some((_, password)) = userinfo.split_once(':') {
+                    super::io::add_secret(password);
+                }
+            }
+        }
         let cfg = recnet::reasoner::openai::OpenAiConfig {
             base_url: url,
             model,
@@ -353,6 +362,10 @@ pub(crate) enum Command {
         /// The branch session to write (`-`: standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Re-run even when the session's scenario or dataset changed since it was recorded
+        /// (warns; the branch records the new digest).
+        #[arg(long)]
+        allow_changed_inputs: bool,
     },
     /// Compare two sessions (e.g. a branch and its parent), or two steps of one (--steps A B).
     #[command(after_help = "Examples:\n  recnet diff run.jsonl branch.jsonl\n  recnet diff run.jsonl --steps 100 400 --format json\n  recnet diff a.jsonl b.jsonl --exit-code >/dev/null || echo differ")]

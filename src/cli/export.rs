@@ -63,8 +63,7 @@ fn events(file: &Path, format: ExportFormat, out: Option<&Path>) -> Result<()> {
             w.write_all(b"\n")?;
         }
     }
-    w.flush()?;
-    Ok(())
+    w.finish()
 }
 
 /// The events of one kind, streamed; as CSV, one typed column per field of the kind (found by a
@@ -109,8 +108,7 @@ fn events_of_kind(file: &Path, kind: &str, format: ExportFormat, out: Option<&Pa
             w.write_all(b"\n")?;
         }
     }
-    w.flush()?;
-    Ok(())
+    w.finish()
 }
 
 /// The metric columns of a session: a first pass that parses only the (rare) metrics lines, so
@@ -146,7 +144,7 @@ fn metrics(file: &Path, format: ExportFormat, out: Option<&Path>) -> Result<()> 
     if format == ExportFormat::Csv {
         w.write_all(timeseries::csv_header(&columns).as_bytes())?;
     }
-    let put = |row: &timeseries::StepRow, w: &mut Box<dyn Write + Send>| -> Result<()> {
+    let put = |row: &timeseries::StepRow, w: &mut super::io::Output| -> Result<()> {
         if format == ExportFormat::Csv {
             w.write_all(timeseries::csv_row(row, &columns).as_bytes())?;
         } else {
@@ -164,8 +162,7 @@ fn metrics(file: &Path, format: ExportFormat, out: Option<&Path>) -> Result<()> 
     if let Some(row) = steps.finish() {
         put(&row, &mut w)?;
     }
-    w.flush()?;
-    Ok(())
+    w.finish()
 }
 
 /// The events that satisfy `expr`, streamed; a bad expression is a usage error naming its column.
@@ -203,6 +200,5 @@ pub(crate) fn query(file: &Path, expr: &str, format: QueryFormat) -> Result<()> 
         }
         world.apply(&ev).map_err(|e| anyhow::anyhow!("{name}:{}: {}", ev.step + 2, e.0))?;
     }
-    w.flush()?;
-    Ok(())
+    w.finish()
 }

@@ -37,16 +37,48 @@ pub(crate) fn is_closed_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
-/// The one writer for a command's output: standard output (`None` or `-`) or a created file,
-/// buffered. Errors name the file.
-pub(crate) fn open_out(out: Option<&Path>) -> Result<Box<dyn Write + Send>> {
+/// The one writer for a command's output: standard output (`None` or `-`) or a file, buffered.
+/// A file is written beside its destination and put in place by `finish`: an error or a signal
+/// before that leaves the destination as it was. Errors name the file.
+pub(crate) fn open_out(out: Option<&Path>) -> Result<Output> {
     match out {
-        None => Ok(Box::new(Named { name: "<stdout>".into(), inner: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()) })),
+        None => Ok(Output { inner: Named { name: "<stdout>".into(), inner: std::io::BufWriter::with_capacity(1 << 16, Box::new(std::io::stdout())) }, pending: None }),
         Some(p) if is_std(p) => open_out(None),
         Some(p) => {
-            let f = std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?;
-            Ok(Box::new(Named { name: p.to_path_buf(), inner: std::io::BufWriter::with_capacity(1 << 16, f) }))
+            let (f, pending) = recnet::util::atomic::create(p)
+                .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}{}", p.display(), recnet::util::atomic::hint(&e)))?;
+            Ok(Output { inner: Named { name: p.to_path_buf(), inner: std::io::BufWriter::with_capacity(1 << 16, Box::new(f)) }, pending: Some(pending) })
         }
+    }
+}
+
+pub(crate) struct Output {
+    inner: Named<std::io::BufWriter<Box<dyn Write + Send>>>,
+    pending: Option<recnet::util::atomic::Pending>,
+}
+
+impl Output {
+    /// Flush, and put a file in place (unless a signal came first: then nothing is written).
+    pub(crate) fn finish(mut self) -> Result<()> {
+        self.inner.flush()?;
+        if let Some(p) = self.pending.take() {
+            anyhow::ensure!(!recnet::run::signals::interrupted(), "interrupted: nothing was written to {}", p.dest().display());
+            let dest = p.dest().display().to_string();
+            p.commit().with_context(|| format!("{dest}: cannot put the output in place"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -58,19 +90,25 @@ struct Named<W> {
 
 impl<W: Write> Write for Named<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.inner.write(buf).map_err(|e| std::io::Error::new(e.kind(), format!("{}: write failed: {e}", self.name.display())))
+        self.inner.write(buf).map_err(|e| self.named(e))
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush().map_err(|e| std::io::Error::new(e.kind(), format!("{}: write failed: {e}", self.name.display())))
+        self.inner.flush().map_err(|e| self.named(e))
     }
 }
 
-/// Write all of `text` to `out` (see `open_out`) and flush.
+impl<W> Named<W> {
+    fn named(&self, e: std::io::Error) -> std::io::Error {
+        let hint = recnet::util::atomic::hint(&e);
+        std::io::Error::new(e.kind(), format!("{}: write failed: {e}{hint}", self.name.display()))
+    }
+}
+
+/// Write all of `text` to `out` (see `open_out`) and put it in place.
 pub(crate) fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
     let mut w = open_out(out)?;
     w.write_all(text.as_bytes())?;
-    w.flush()?;
-    Ok(())
+    w.finish()
 }
 
 /// A streaming reader: the file, or standard input for `-`.
@@ -99,11 +137,17 @@ pub(crate) fn input_file(path: &Path) -> Result<InputFile> {
     Ok(InputFile { path: tmp.path().to_path_buf(), _spool: Some(tmp) })
 }
 
-/// What errors call an input: its path, or `<stdin>`.
+/// What errors and reports call an input: its path (escape sequences in a file name made
+/// visible, as everything from the file system is), or `<stdin>`.
 pub(crate) fn display_name(path: &Path) -> String {
     if is_std(path) {
         "<stdin>".into()
     } else {
-        path.display().to_string()
+        shown(path)
     }
+}
+
+/// A path as printed: control characters and escape sequences in it made visible.
+pub(crate) fn shown(path: &Path) -> String {
+    recnet::util::text::sanitize(&path.display().to_string(), 0)
 }

@@ -9,7 +9,7 @@ mod io;
 
 pub use args::Cli;
 use args::{ColorWhen, Command, DiffFormat, EvalFormat, LlmArgs, SourceArgs, Split, UiArgs};
-use io::{display_name, input_file, is_std, write_out};
+use io::{display_name, input_file, is_std, shown, write_out};
 use anyhow::{Context, Result};
 use recnet::engine::config::Config;
 use recnet::run::driver::{record, resolve_source, RecordHooks};
@@ -96,17 +96,13 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let (engine, written) = match result {
-        Ok(r) => r,
-        // The reader went away: nothing to tell it.
-        Err(e) if io::is_closed_pipe(&e) => return Err(e),
-        Err(e) if to_stdout => return Err(e),
-        Err(e) => anyhow::bail!("{e:#}\n(the session up to the last completed stage is in {})", out.display()),
-    };
+    // The recorder's error says where the session is, if anywhere.
+    let (engine, written) = result?;
     let w = engine.world();
     let c = &w.counters();
     let users = w.clients().iter().filter(|c| c.kind == recnet::world::event::ClientKind::User).count();
-    say!("recnet run: {} ({})", src.source.name, src.source.path);
+    // The scenario's name is data: printed as text, never as terminal commands.
+    say!("recnet run: {} ({})", recnet::util::text::sanitize(&src.source.name, 200), recnet::util::text::sanitize(&src.source.path, 0));
     say!("  agents      {} users, {} items, {} routers", users, w.clients().len() - users, w.routers().len());
     say!("  interactions {} over {rounds} round(s), {} time steps", c.interactions, w.cursor().tick + 1);
     say!("  routing     {} attributes routed, {} integrations", c.attributes_routed, c.integrations);
@@ -132,7 +128,7 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
             say!("    note: {}", recnet::util::text::sanitize(note, 200));
         }
     }
-    let dest = if to_stdout { "standard output".to_string() } else { out.display().to_string() };
+    let dest = if to_stdout { "standard output".to_string() } else { shown(out) };
     say!("  session     {} events written to {} in {:.2}s", written, dest, started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -226,15 +222,14 @@ fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed
     let mut routers = toml::Table::new();
     routers.insert("count".into(), toml::Value::Integer(communities.max(1) as i64));
     config.insert("routers".into(), toml::Value::Table(routers));
-    use std::io::Write as _;
     let mut w = io::open_out(Some(out))?;
     // The writer's errors name the file.
     recnet::inputs::scenario::write_json(&spec, "generated: planted communities with drift (recnet gen)", &config, &mut w)?;
-    w.flush()?;
+    w.finish()?;
     if is_std(out) {
         return Ok(());
     }
-    say!("{}: {users} users, {items} items, {interactions} interactions, {communities} communities", out.display());
+    say!("{}: {users} users, {items} items, {interactions} interactions, {communities} communities", shown(out));
     Ok(())
 }
 
@@ -267,10 +262,20 @@ pub(crate) fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<
         return Ok(());
     }
     let Ok(out_real) = std::fs::canonicalize(out) else { return Ok(()) };
+    let out_meta = std::fs::metadata(out).ok();
     for input in inputs {
         let Ok(input_real) = std::fs::canonicalize(input) else { continue };
+        // The same file under another name (a hard link) is the same file.
+        let same_file = match (&out_meta, std::fs::metadata(input).ok()) {
+            #[cfg(unix)]
+            (Some(o), Some(i)) => {
+                use std::os::unix::fs::MetadataExt;
+                o.dev() == i.dev() && o.ino() == i.ino()
+            }
+            _ => false,
+        };
         anyhow::ensure!(
-            !(out_real == input_real || (input_real.is_dir() && out_real.starts_with(&input_real))),
+            !(same_file || out_real == input_real || (input_real.is_dir() && out_real.starts_with(&input_real))),
             "{}: is an input of this command; refusing to overwrite it (choose another --out)",
             out.display()
         );
@@ -297,6 +302,7 @@ fn fork(
     tau: Option<f64>,
     sets: Vec<String>,
     out: &Path,
+    allow_changed_inputs: bool,
 ) -> Result<()> {
     use recnet::run::branch::ForkEdit;
     anyhow::ensure!(!is_std(file), "fork needs the parent session as a file: the branch refers to it by path");
@@ -317,25 +323,34 @@ fn fork(
     let (header, mut tl) = open_timeline(file, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
     anyhow::ensure!(at < tl.len(), "--at {at}: the session's last step is {}", tl.len().saturating_sub(1));
     let mut reasoner = Offline::new();
-    let (branch, events) = recnet::run::branch::fork(&header, file, &mut tl, at, &edit, &mut reasoner)?;
+    let (branch, events) = recnet::run::branch::fork(&header, file, &mut tl, at, &edit, allow_changed_inputs, &mut reasoner)?;
+    if branch.source.digest != header.source.digest && !header.source.digest.is_empty() {
+        eprintln!(
+            "recnet: warning: {} changed since {} was recorded: the branch re-ran it as it is now",
+            recnet::util::text::sanitize(&header.source.path, 200),
+            recnet::util::text::sanitize(&file.display().to_string(), 200)
+        );
+    }
     let mut w = if is_std(out) {
         recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), &branch)?
     } else {
-        recnet::store::session::SessionWriter::create(out, &branch)?
+        recnet::store::session::SessionWriter::create_atomic(out, &branch)?
     };
+    // A signal during the re-run stopped it above; one since leaves no output either.
+    anyhow::ensure!(!recnet::run::signals::interrupted(), "interrupted: no branch was written");
     for e in &events {
         w.write(e)?;
     }
-    w.flush()?;
+    w.finish()?;
     let point = branch.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
     if is_std(out) {
         return Ok(());
     }
     say!(
         "{}: branch of {} from step {point} ({}): {} events ({} shared)",
-        out.display(),
-        file.display(),
-        edit.describe(),
+        shown(out),
+        shown(file),
+        recnet::util::text::sanitize(&edit.describe(), 300),
         events.len(),
         point
     );
@@ -478,8 +493,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             export::export(&file, what, format, out.as_deref()).map(|_| true)
         }
         Command::Query { file, expr, format } => export::query(&file, &expr, format).map(|_| true),
-        Command::Fork { file, at, agent, rules, router, fan_out, tau, sets, out } => {
-            fork(&file, at, agent, rules, router, fan_out, tau, sets, &out).map(|_| true)
+        Command::Fork { file, at, agent, rules, router, fan_out, tau, sets, out, allow_changed_inputs } => {
+            fork(&file, at, agent, rules, router, fan_out, tau, sets, &out, allow_changed_inputs).map(|_| true)
         }
         Command::Diff { a, b, steps, format, exit_code } => diff(&a, b.as_deref(), steps, format).map(|same| same || !exit_code),
         Command::Eval { dataset, format, seed, seeds, rounds, split, models, sets } => {

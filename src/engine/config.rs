@@ -172,9 +172,6 @@ pub enum ConfigError {
     Default(String),
     #[error("invalid config: {0}")]
     Invalid(String),
-    /// A knob outside its range: `time.batch_size must be at least 1`.
-    #[error("config {0}")]
-    OutOfRange(&'static str),
     #[error("config filter.default_rules:{0}")]
     DefaultRules(RuleError),
     #[error("--set {set:?}: {problem}")]
@@ -199,57 +196,72 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Every knob against its bounds, by key: the one check `--set`, config files, scenarios and
+    /// session headers all pass through (a header is a config like any other, and forks re-run it).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.time.batch_size == 0 {
-            return Err(ConfigError::OutOfRange("time.batch_size must be at least 1"));
-        }
-        if self.embedding.dim < 8 {
-            return Err(ConfigError::OutOfRange("embedding.dim must be at least 8"));
-        }
-        if self.routers.count == 0 {
-            return Err(ConfigError::OutOfRange("routers.count must be at least 1"));
-        }
-        // A router that reaches nobody, or a relevance bar that no number passes, silently
-        // switches propagation off.
-        if self.routers.fan_out == 0 {
-            return Err(ConfigError::OutOfRange("routers.fan_out must be at least 1"));
-        }
-        if !self.routers.tau.is_finite() {
-            return Err(ConfigError::OutOfRange("routers.tau must be a finite number"));
-        }
-        if self.buffer.capacity == 0 {
-            return Err(ConfigError::OutOfRange("buffer.capacity must be at least 1"));
-        }
-        let e = &self.evidence;
-        for (key, value) in [("evidence.gate_init", e.gate_init), ("evidence.gate_rate", e.gate_rate), ("evidence.gate_max", e.gate_max), ("evidence.gate_decay", e.gate_decay)] {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(ConfigError::Invalid(format!("{key} must be a finite number ≥ 0, not {value}")));
+        let out = |key: &str, bounds: String| ConfigError::Invalid(format!("{key} must be {bounds}"));
+        // Counts: a lower bound the engine needs (0 loops or indexes nothing), and an upper bound
+        // that keeps memory and time proportional to the world rather than to a typo.
+        let (r, b, f, e) = (&self.routers, &self.backward, &self.filter, &self.evidence);
+        let counts: [(&str, usize, usize, usize); 11] = [
+            ("time.batch_size", self.time.batch_size, 1, 1 << 20),
+            ("embedding.dim", self.embedding.dim, 8, 4096),
+            ("routers.count", r.count, 1, 4096),
+            ("routers.kmeans_iterations", r.kmeans_iterations, 0, 10_000),
+            ("routers.message_attributes", r.message_attributes, 1, 1024),
+            ("routers.fan_out", r.fan_out, 1, 1 << 20),
+            ("buffer.capacity", self.buffer.capacity, 1, 1 << 16),
+            ("backward.min_evidence", b.min_evidence, 0, 1 << 20),
+            ("backward.max_edits_per_step", b.max_edits_per_step, 0, 1 << 16),
+            ("backward.max_fan_out", b.max_fan_out, 1, 1 << 20),
+            ("backward.negatives", b.negatives, 0, 64),
+        ];
+        for (key, value, lo, hi) in counts {
+            if !(lo..=hi).contains(&value) {
+                return Err(out(key, format!("between {lo} and {hi}, not {value}")));
             }
         }
-        if e.gate_max > crate::world::GATE_LIMIT {
-            return Err(ConfigError::Invalid(format!("evidence.gate_max must be at most {}", crate::world::GATE_LIMIT)));
+        if e.window > 256 {
+            return Err(out("evidence.window", format!("at most 256, not {}", e.window)));
+        }
+        if b.retire_after_ticks > 1 << 40 {
+            return Err(out("backward.retire_after_ticks", format!("at most {}, not {}", 1u64 << 40, b.retire_after_ticks)));
+        }
+        // Reals: all finite (a NaN would be written as null and no reader could load the session
+        // again), each in the range its meaning allows.
+        let unit = (0.0, 1.0);
+        let reals: [(&str, f64, (f64, f64)); 20] = [
+            ("reflection.user_rate", self.reflection.user_rate, unit),
+            ("reflection.item_rate", self.reflection.item_rate, unit),
+            ("reflection.margin", self.reflection.margin, (0.0, 1e6)),
+            ("reflection.change_epsilon", self.reflection.change_epsilon, (0.0, 1e6)),
+            ("routers.cooccurrence_weight", r.cooccurrence_weight, unit),
+            ("routers.profile_decay", r.profile_decay, unit),
+            ("routers.tau", r.tau, unit),
+            ("routers.behaviour_weight", r.behaviour_weight, unit),
+            ("filter.like_threshold", f.like_threshold, (-1e6, 1e6)),
+            ("backward.probe_weight", b.probe_weight, (0.0, 1e6)),
+            ("backward.router_share", b.router_share, unit),
+            ("backward.threshold", b.threshold, (0.0, 1e6)),
+            ("backward.step", b.step, unit),
+            ("backward.update_gate_init", b.update_gate_init, unit),
+            ("backward.update_gate_rate", b.update_gate_rate, (0.0, 1e6)),
+            ("backward.update_gate_decay", b.update_gate_decay, unit),
+            ("evidence.gate_init", e.gate_init, (0.0, crate::world::GATE_LIMIT)),
+            ("evidence.gate_rate", e.gate_rate, (0.0, 1e6)),
+            ("evidence.gate_max", e.gate_max, (0.0, crate::world::GATE_LIMIT)),
+            ("evidence.gate_decay", e.gate_decay, unit),
+        ];
+        for (key, value, (lo, hi)) in reals {
+            if !(value.is_finite() && (lo..=hi).contains(&value)) {
+                return Err(out(key, format!("a finite number in [{lo}, {hi}], not {value}")));
+            }
         }
         if e.gate_init > e.gate_max {
             return Err(ConfigError::Invalid(format!("evidence.gate_init ({}) is above evidence.gate_max ({})", e.gate_init, e.gate_max)));
         }
-        let b = &self.backward;
-        for (key, value) in [("backward.update_gate_rate", b.update_gate_rate), ("backward.update_gate_decay", b.update_gate_decay)] {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(ConfigError::Invalid(format!("{key} must be a finite number ≥ 0, not {value}")));
-            }
-        }
-        if !(b.update_gate_init.is_finite() && (0.0..=1.0).contains(&b.update_gate_init)) {
-            return Err(ConfigError::Invalid(format!("backward.update_gate_init must be in [0, 1], not {}", b.update_gate_init)));
-        }
-        let w = self.routers.behaviour_weight;
-        if !(w.is_finite() && (0.0..=1.0).contains(&w)) {
-            return Err(ConfigError::Invalid(format!("routers.behaviour_weight must be in [0, 1], not {w}")));
-        }
-        if e.window > 256 {
-            return Err(ConfigError::Invalid("evidence.window must be at most 256".into()));
-        }
-        if self.backward.negatives > 64 {
-            return Err(ConfigError::Invalid("backward.negatives must be at most 64".into()));
+        if f.default_rules.len() > 1 << 16 {
+            return Err(out("filter.default_rules", "at most 64 KiB of text".into()));
         }
         crate::rules::parse_rules(&self.filter.default_rules).map_err(ConfigError::DefaultRules)?;
         Ok(())
@@ -313,5 +325,34 @@ mod tests {
         assert!(err.to_string().contains("cuont"), "{err}");
         let t: toml::Table = "[routers]\nfanout = 2".parse().unwrap();
         assert!(Config::from_layers(&[t], &[]).is_err());
+    }
+
+    /// Every real knob refuses NaN and infinities, and every count refuses 0 and absurd sizes,
+    /// each naming its key (`--set`, and a header's config, which goes through `validate` too).
+    #[test]
+    fn every_knob_is_bounded_and_named() {
+        let base: toml::Table = DEFAULT_CONFIG.parse().unwrap();
+        let mut tried = 0;
+        for (section, table) in &base {
+            let toml::Value::Table(table) = table else { continue };
+            for (key, value) in table {
+                let name = format!("{section}.{key}");
+                let bad: &[&str] = match value {
+                    toml::Value::Float(_) => &["nan", "inf", "-inf", "1e308"],
+                    toml::Value::Integer(_) => &["10000000000000000"],
+                    _ => continue,
+                };
+                for v in bad {
+                    let err = Config::from_layers(&[], &[format!("{name}={v}")]).expect_err(&format!("{name}={v} accepted"));
+                    assert!(err.to_string().contains(&name), "{name}={v}: {err}");
+                    tried += 1;
+                }
+            }
+        }
+        assert!(tried > 30, "{tried}");
+        for zero in ["time.batch_size", "buffer.capacity", "routers.count", "routers.fan_out", "embedding.dim"] {
+            let err = Config::from_layers(&[], &[format!("{zero}=0")]).unwrap_err();
+            assert!(err.to_string().contains(zero), "{err}");
+        }
     }
 }

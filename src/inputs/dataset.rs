@@ -136,6 +136,35 @@ fn read_items(path: &Path) -> Result<BTreeMap<String, ItemInfo>> {
     Ok(items)
 }
 
+/// A digest of every file in the dataset folder (names and bytes, in name order), recorded in a
+/// session's header so that a fork notices a changed input.
+pub fn digest(dir: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot read the folder", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let mut h = crate::util::fnv1a(b"recnet-dataset");
+    let mut buf = vec![0u8; 1 << 16];
+    for path in files {
+        h = crate::util::fnv1a_extend(h, path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+        h = crate::util::fnv1a_extend(h, b"\0");
+        let mut f = std::fs::File::open(&path).with_context(|| format!("{}: cannot open", path.display()))?;
+        loop {
+            let n = f.read(&mut buf).with_context(|| format!("{}: read failed", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            h = crate::util::fnv1a_extend(h, &buf[..n]);
+        }
+        h = crate::util::fnv1a_extend(h, b"\0");
+    }
+    Ok(format!("{h:016x}"))
+}
+
 pub fn load_dataset(dir: &Path, seed: u64) -> Result<Dataset> {
     if let Some(train) = find_one(dir, ".train.inter")? {
         load_presplit(dir, &train)

@@ -115,6 +115,16 @@ pub fn redact(text: &str, key: Option<&str>) -> String {
     }
 }
 
+/// `url` without the user and password it may carry (`http://user:secret@host/v1`).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// OpenAI's reasoning models refuse `max_tokens` and `temperature`.
 pub fn is_reasoning_model(model: &str) -> bool {
     let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
@@ -368,16 +378,23 @@ impl Reasoner for OpenAi {
                             self.fatal = Some(CallError::Cancelled.to_string());
                         }
                     }
+                    Some(Err(e)) if e.is_bad_reply() => {
+                        // The server answered with nothing usable: this request falls back.
+                        self.calls += 1;
+                        self.fail(&stage, e.to_string(), Cause::InvalidJson.as_str(), "the offline reasoner's decision was used");
+                    }
                     Some(Err(e)) => {
                         // Transport failure after the retries: stop the run with a clear error.
                         let e = redact(&e.to_string(), self.key.as_deref());
                         self.fail(&stage, e.clone(), Cause::Http.as_str(), "the run stops");
                         if self.fatal.is_none() {
-                            self.fatal = Some(format!("{}: {stage} request failed: {e}", self.cfg.base_url));
+                            self.fatal = Some(format!("{}: {stage} request failed: {e}", redact_url(&self.cfg.base_url)));
                         }
                     }
-                    Some(Ok(reply)) => {
+                    Some(Ok(mut reply)) => {
                         self.calls += 1;
+                        // A server that echoes the key back must not get it recorded.
+                        reply.text = redact(&reply.text, self.key.as_deref());
                         if let Some((from, to, said)) = &reply.downgraded {
                             let error = format!("the server refused response_format {} (HTTP 400: {said})", from.as_str());
                             self.fail(&stage, error, "format_fallback", &format!("{} from here on", to.as_str()));

@@ -81,6 +81,7 @@ pub fn fork(
     tl: &mut Timeline,
     at: u64,
     edit: &ForkEdit,
+    allow_changed_inputs: bool,
     reasoner: &mut dyn Reasoner,
 ) -> Result<(Header, Vec<Event>)> {
     let point = fork_point(tl, at)?;
@@ -123,8 +124,15 @@ pub fn fork(
     };
     let src = resolve_source(scenario, dataset, header.seed)
         .with_context(|| format!("fork needs the session's source {} to re-run", header.source.path))?;
-    if !header.source.digest.is_empty() && src.source.digest != header.source.digest {
-        bail!("fork: {} changed since the session was recorded (digest {} ≠ {})", header.source.path, src.source.digest, header.source.digest);
+    // A changed input re-runs a different world than the parent's prefix was recorded from. The
+    // branch's header says which digest it ran with, so a caller who allowed it can tell.
+    if !header.source.digest.is_empty() && src.source.digest != header.source.digest && !allow_changed_inputs {
+        bail!(
+            "fork: {} changed since the session was recorded (digest {} ≠ {}); --allow-changed-inputs re-runs it as it is now",
+            crate::util::text::sanitize(&header.source.path, 200),
+            src.source.digest,
+            header.source.digest
+        );
     }
     let mut prefix = tl.store.range(0, point)?;
     let mut engine = Engine::resume(world, Arc::new(src.spec.schedule), config.clone(), header.rounds);
@@ -137,6 +145,7 @@ pub fn fork(
     })?;
     let mut branch = header.clone();
     branch.config = config;
+    branch.source.digest = src.source.digest.clone();
     branch.parent = Some(ParentRef {
         path: parent_path.display().to_string(),
         fork_step: point,

@@ -37,9 +37,10 @@ pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64)
         }
         (None, Some(d)) => {
             let ds = load_dataset(d, seed)?;
+            let digest = crate::inputs::dataset::digest(d)?;
             Ok(Source {
                 spec: ds.world_spec(seed),
-                source: SourceRef { kind: "dataset".into(), name: ds.name.clone(), path: d.display().to_string(), digest: String::new() },
+                source: SourceRef { kind: "dataset".into(), name: ds.name.clone(), path: d.display().to_string(), digest },
                 config_tables: Vec::new(),
                 dataset: Some(ds),
             })
@@ -58,8 +59,12 @@ struct Sink<F> {
 impl<F: FnMut(&[Event]) -> Result<()>> Hooks for Sink<F> {
     type Error = anyhow::Error;
 
-    fn events(&mut self, _engine: &mut Engine, events: Vec<Event>) -> Result<Flow> {
+    fn events(&mut self, engine: &mut Engine, events: Vec<Event>) -> Result<Flow> {
         (self.sink)(&events)?;
+        // A signal stops a fork's re-run (or a headless demo) at the next stage boundary.
+        if interrupted() {
+            bail!("interrupted at step {}", engine.world().steps().saturating_sub(1));
+        }
         Ok(Flow::Continue)
     }
 
@@ -168,7 +173,7 @@ pub fn record(
     hooks: RecordHooks,
 ) -> Result<(Engine, u64)> {
     let header = header_for(source, seed, rounds, &config);
-    let writer = SessionWriter::create(out, &header)?;
+    let writer = SessionWriter::create_atomic(out, &header)?;
     record_to(source, config, seed, rounds, writer, reasoner, hooks)
 }
 
@@ -185,8 +190,25 @@ pub fn record_to(
 ) -> Result<(Engine, u64)> {
     let mut engine = Engine::new(&source.spec, config, seed, rounds);
     let mut recorder = Recorder { writer, pending: Vec::new(), hooks, rounds, offline: Offline::new() };
-    engine::drive(&mut engine, reasoner, &mut recorder)?;
-    Ok((engine, recorder.writer.events_written))
+    let result = engine::drive(&mut engine, reasoner, &mut recorder);
+    let writer = recorder.writer;
+    let written = writer.events_written;
+    let Err(e) = result else {
+        writer.finish()?;
+        return Ok((engine, written));
+    };
+    // A stopped run (a signal, a model that gave up) keeps its valid prefix; a failed write
+    // (a full disk, the file-size limit) leaves the destination as it was.
+    if !writer.is_atomic() {
+        return Err(e);
+    }
+    let (failed, dest) = (writer.failed, writer.path().to_path_buf());
+    match (failed, writer.finish()) {
+        (_, Ok(None)) => Err(e),
+        (true, _) => Err(anyhow::anyhow!("{e:#}\n(no session was written: {} is as it was)", dest.display())),
+        (false, Ok(Some(dest))) => Err(anyhow::anyhow!("{e:#}\n(the session up to the last completed stage is in {})", dest.display())),
+        (false, Err(kept)) => Err(anyhow::anyhow!("{e:#}\n(and the session could not be kept: {kept})")),
+    }
 }
 
 fn flush(writer: &mut SessionWriter, pending: &mut Vec<Event>) -> Result<()> {

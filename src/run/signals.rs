@@ -29,6 +29,9 @@ fn on_signal(signo: i32) {
 #[cfg(unix)]
 pub fn install_interrupt_handler() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    // Past the file-size limit the kernel's default is to kill us without a word; caught, the
+    // write fails with EFBIG instead and the error says which file and why.
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGXFSZ, Arc::new(AtomicBool::new(false)));
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
     let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
         for signo in signals.forever() {

@@ -65,36 +65,119 @@ pub struct SessionWriter {
     path: PathBuf,
     out: BufWriter<Box<dyn Write + Send>>,
     pub events_written: u64,
+    /// Set by `create_atomic`: the file appears at `path` only on `finish`.
+    pending: Option<crate::util::atomic::Pending>,
+    /// A write or flush failed: what was written is not a whole prefix to keep.
+    pub failed: bool,
 }
 
 impl SessionWriter {
+    /// A session file written in place: every flush is visible at `path` at once.
     pub fn create(path: &Path, header: &Header) -> Result<SessionWriter, StoreError> {
         let file = File::create(path).map_err(io(format!("{}: cannot create session file", path.display())))?;
         SessionWriter::to_writer(path, Box::new(file), header)
     }
 
-    /// A session written to any byte sink (standard output, a pipe); `name` is what errors call it.
-    pub fn to_writer(name: &Path, out: Box<dyn Write + Send>, header: &Header) -> Result<SessionWriter, StoreError> {
-        let mut w = SessionWriter { path: name.to_path_buf(), out: BufWriter::with_capacity(1 << 16, out), events_written: 0 };
-        serde_json::to_writer(&mut w.out, header)?;
-        w.out.write_all(b"\n").and_then(|_| w.out.flush()).map_err(io(w.place()))?;
+    /// A session file that replaces `path` only when `finish`ed; dropped before, it vanishes and
+    /// whatever was at `path` stays.
+    pub fn create_atomic(path: &Path, header: &Header) -> Result<SessionWriter, StoreError> {
+        let (file, pending) = crate::util::atomic::create(path)
+            .map_err(|e| StoreError::Other(format!("{}: cannot create session file: {e}{}", path.display(), crate::util::atomic::hint(&e))))?;
+        let mut w = SessionWriter::to_writer(path, Box::new(file), header)?;
+        w.pending = Some(pending);
         Ok(w)
     }
 
-    fn place(&self) -> String {
-        format!("{}: write failed", self.path.display())
+    /// A session written to any byte sink (standard output, a pipe); `name` is what errors call it.
+    pub fn to_writer(name: &Path, out: Box<dyn Write + Send>, header: &Header) -> Result<SessionWriter, StoreError> {
+        let mut w = SessionWriter { path: name.to_path_buf(), out: BufWriter::with_capacity(1 << 16, out), events_written: 0, pending: None, failed: false };
+        serde_json::to_writer(&mut w.out, header)?;
+        let r = w.out.write_all(b"\n").and_then(|_| w.out.flush());
+        w.check(r)?;
+        Ok(w)
+    }
+
+    fn check(&mut self, r: std::io::Result<()>) -> Result<(), StoreError> {
+        r.map_err(|e| {
+            self.failed = true;
+            let what = format!("{}: write failed{}", self.path.display(), crate::util::atomic::hint(&e));
+            StoreError::Io { what, source: e }
+        })
     }
 
     pub fn write(&mut self, ev: &Event) -> Result<(), StoreError> {
-        serde_json::to_writer(&mut self.out, ev).map_err(|source| StoreError::JsonWrite { what: self.place(), source })?;
-        self.out.write_all(b"\n").map_err(io(self.place()))?;
+        if let Err(source) = serde_json::to_writer(&mut self.out, ev) {
+            self.failed = true;
+            let what = match source.io_error_kind() {
+                Some(k) => format!("{}: write failed{}", self.path.display(), crate::util::atomic::hint(&std::io::Error::from(k))),
+                None => format!("{}: write failed", self.path.display()),
+            };
+            return Err(StoreError::JsonWrite { what, source });
+        }
+        let r = self.out.write_all(b"\n");
+        self.check(r)?;
         self.events_written += 1;
         Ok(())
     }
 
+    /// Whether the file appears only on `finish` (see `create_atomic`).
+    pub fn is_atomic(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// What errors call the output.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Called at stage boundaries.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        self.out.flush().map_err(io(self.place()))
+        let r = self.out.flush();
+        self.check(r)
+    }
+
+    /// Flush, and put an atomic file in place. Returns where the session now is (`None` for a
+    /// sink that is not a file of ours).
+    pub fn finish(mut self) -> Result<Option<PathBuf>, StoreError> {
+        self.flush()?;
+        match self.pending.take() {
+            None => Ok(None),
+            Some(p) => {
+                let dest = p.dest().to_path_buf();
+                p.commit().map_err(io(format!("{}: cannot put the session in place", dest.display())))?;
+                Ok(Some(dest))
+            }
+        }
+    }
+}
+
+/// The longest header line read (a config and a source: a few kilobytes in practice).
+pub const HEADER_LINE_LIMIT: usize = 1 << 20;
+/// The longest event line read: far past any real event, short of exhausting memory on a file
+/// with no newlines (`/dev/zero`).
+pub const EVENT_LINE_LIMIT: usize = 256 << 20;
+
+/// `read_until(b'\n')` that stops with an error past `limit` bytes instead of growing `buf`
+/// without bound.
+pub fn read_line_bounded(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<usize> {
+    let start = buf.len();
+    loop {
+        let avail = r.fill_buf()?;
+        if avail.is_empty() {
+            return Ok(buf.len() - start);
+        }
+        let (take, done) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        if buf.len() - start + take > limit {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("line longer than {} MiB (not a session?)", limit >> 20)));
+        }
+        buf.extend_from_slice(&avail[..take]);
+        r.consume(take);
+        if done {
+            return Ok(buf.len() - start);
+        }
     }
 }
 
@@ -139,6 +222,17 @@ pub fn parse_header(line: &[u8]) -> Result<Header, SessionError> {
     if major > VERSION_MAJOR {
         return Err(SessionError::TooNew { version: version.to_string() });
     }
+    // A non-finite number was written as `null` by older versions: name its key, which serde's
+    // "invalid type: null" would not.
+    if let Some(serde_json::Value::Object(sections)) = v.get("config") {
+        for (section, knobs) in sections {
+            if let serde_json::Value::Object(knobs) = knobs {
+                if let Some((key, _)) = knobs.iter().find(|(_, x)| x.is_null()) {
+                    return Err(SessionError::BadHeader(crate::util::text::sanitize(&format!("config {section}.{key} is null, not a number"), 200)));
+                }
+            }
+        }
+    }
     let header: Header = serde_json::from_value(v).map_err(|e| SessionError::BadHeader(e.to_string()))?;
     // The config re-runs forks: one an engine could not run with is refused here, by name.
     header.config.validate().map_err(|e| SessionError::BadHeader(crate::util::text::sanitize(&e.to_string(), 200)))?;
@@ -173,7 +267,7 @@ impl SessionFile {
         let file = File::open(path).map_err(io(format!("{name}: cannot open")))?;
         let mut r = std::io::BufReader::with_capacity(1 << 20, file);
         let mut line = Vec::new();
-        r.read_until(b'\n', &mut line).map_err(io(format!("{name}: read failed")))?;
+        read_line_bounded(&mut r, &mut line, HEADER_LINE_LIMIT).map_err(io(format!("{name}:1: read failed")))?;
         if line.is_empty() {
             return Err(StoreError::Other(format!("{name}:1: empty file, no header")));
         }
@@ -306,7 +400,8 @@ pub fn check_reader(mut r: impl std::io::BufRead) -> Result<u64, LineError> {
     let mut valid = 0u64;
     loop {
         line.clear();
-        let n = r.read_until(b'\n', &mut line).map_err(|e| LineError { line: line_no + 1, reason: format!("read failed: {e}") })?;
+        let limit = if line_no == 0 { HEADER_LINE_LIMIT } else { EVENT_LINE_LIMIT };
+        let n = read_line_bounded(&mut r, &mut line, limit).map_err(|e| LineError { line: line_no + 1, reason: format!("read failed: {e}") })?;
         if n == 0 {
             break;
         }
@@ -349,7 +444,7 @@ impl<R: std::io::BufRead> EventReader<R> {
     /// Reads the header; `name` is what errors call the input.
     pub fn new(name: &str, mut r: R) -> Result<(Header, EventReader<R>), StoreError> {
         let mut line = Vec::new();
-        r.read_until(b'\n', &mut line).map_err(io(format!("{name}: read failed")))?;
+        read_line_bounded(&mut r, &mut line, HEADER_LINE_LIMIT).map_err(io(format!("{name}:1: read failed")))?;
         if line.is_empty() {
             return Err(StoreError::Other(format!("{name}:1: empty file, no header")));
         }
@@ -361,8 +456,8 @@ impl<R: std::io::BufRead> EventReader<R> {
     /// The next event with its line as written (without the newline), or `None` at the end.
     pub fn next_raw(&mut self) -> Option<Result<(Event, &[u8]), StoreError>> {
         self.line.clear();
-        match self.r.read_until(b'\n', &mut self.line) {
-            Err(e) => return Some(Err(StoreError::Io { what: format!("{}: read failed", self.name), source: e })),
+        match read_line_bounded(&mut self.r, &mut self.line, EVENT_LINE_LIMIT) {
+            Err(e) => return Some(Err(StoreError::Io { what: format!("{}:{}: read failed", self.name, self.next_step + 2), source: e })),
             Ok(0) => return None,
             Ok(_) if !self.line.ends_with(b"\n") => return None,
             Ok(_) => {}

@@ -4,6 +4,7 @@
 //! Layer: the bottom. Owns leaf helpers (seeded RNG, stable hash, rounding, `text` sanitising) that
 //! every layer may use. Imports nothing from the crate.
 
+pub mod atomic;
 pub mod jsonschema;
 pub mod text;
 
@@ -34,7 +35,11 @@ impl Rng {
 
 /// FNV-1a, 64 bit: a stable hash for feature hashing and digests.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_extend(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// FNV-1a continued from `h` (a digest of something read in pieces).
+pub fn fnv1a_extend(mut h: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
         h ^= *b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);

@@ -262,6 +262,10 @@ pub fn run_eval(
     }
     let datasets: Vec<Dataset> = opts.seeds.iter().map(|s| load(*s)).collect::<Result<_>>()?;
     let case_lists: Vec<Vec<Case>> = datasets.iter().map(|ds| cases(ds, &opts.split)).collect::<Result<_>>()?;
+    // A mean over no users is no score (it printed −0.0000 and exited 0).
+    if let Some(ds) = datasets.iter().zip(&case_lists).find_map(|(ds, c)| c.is_empty().then_some(ds)) {
+        bail!("{}: no {} users to evaluate (the {} split is empty)", crate::util::text::sanitize(&ds.name, 100), opts.split, opts.split);
+    }
     let vs = variants();
     let (baselines, chosen) = selection(&opts.models)?;
     let mut jobs = Vec::new();

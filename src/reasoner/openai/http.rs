@@ -18,6 +18,9 @@ pub enum CallError {
     Refused { status: reqwest::StatusCode, body: String },
     #[error("the server's response is not JSON: {0}")]
     NotJson(String),
+    /// A body past `REPLY_LIMIT`: refused unread, so a hostile server cannot fill the session.
+    #[error("the server's response is larger than {} MiB", REPLY_LIMIT >> 20)]
+    TooLarge,
     /// The call's task died (a panic in the HTTP stack).
     #[error("task failed: {0}")]
     Task(String),
@@ -25,6 +28,38 @@ pub enum CallError {
     GaveUp { tries: u32, last: String },
     #[error("interrupted: the model calls in flight were cancelled")]
     Cancelled,
+}
+
+/// The largest response body read (a reply is a few kilobytes of JSON).
+pub const REPLY_LIMIT: usize = 1 << 20;
+
+impl CallError {
+    /// A failure of this one reply (the server answered, with nothing usable): the request falls
+    /// back offline and the run goes on, where a dead endpoint stops it.
+    pub fn is_bad_reply(&self) -> bool {
+        matches!(self, CallError::NotJson(_) | CallError::TooLarge)
+    }
+}
+
+/// The body, read up to `REPLY_LIMIT` bytes.
+async fn body_text(mut resp: reqwest::Response) -> Result<Result<String, String>, CallError> {
+    if resp.content_length().is_some_and(|n| n > REPLY_LIMIT as u64) {
+        return Err(CallError::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Err(e) => return Ok(Err(format!("reading the reply failed: {e}"))),
+            Ok(None) => break,
+            Ok(Some(c)) => {
+                if bytes.len() + c.len() > REPLY_LIMIT {
+                    return Err(CallError::TooLarge);
+                }
+                bytes.extend_from_slice(&c);
+            }
+        }
+    }
+    Ok(Ok(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 pub(super) struct Reply {
@@ -163,7 +198,7 @@ pub(super) async fn call(ctx: CallCtx, req: ReasonRequest) -> Result<Reply, Call
                 if status.is_server_error() {
                     format!("HTTP {status}")
                 } else {
-                    match resp.text().await {
+                    match body_text(resp).await? {
                         Err(e) => format!("reading the reply failed: {e}"),
                         Ok(text) => {
                             if status.as_u16() == 400 && refuses_format(&text) {

@@ -114,14 +114,65 @@ fn validate(req: &ReasonRequest, a: &ReasonAnswer) -> Result<(), ReplyError> {
                 _ => Ok(()),
             }
         }
-        (ReasonRequest::Optimise { rules: old, .. }, ReasonAnswer::Optimise { rules, .. }) => match rules {
+        (ReasonRequest::Optimise { rules: old, edit, .. }, ReasonAnswer::Optimise { rules, .. }) => match rules {
             Some(r) => {
                 let new = crate::rules::parse_rules(r).map_err(|e| ReplyError::RulesDoNotParse(e.to_string()))?;
-                one_rule_changed(old, &new).map_err(ReplyError::Unfit)
+                one_rule_changed(old, &new).map_err(ReplyError::Unfit)?;
+                edit_applied_where_asked(old, &new, edit).map_err(ReplyError::Unfit)
             }
             None => Ok(()),
         },
         _ => Err(ReplyError::Unfit("the answer does not fit the request".into())),
+    }
+}
+
+/// The one change an optimise reply makes must be the edit the gradient asked for, at the rule
+/// it named (1-based): tighten changes that rule, keeping its action and a condition; retire
+/// removes it; loosen changes it or the rule before it, or inserts a conditional rule before it.
+/// Anything else (a `default accept` slipped in by a prompt injection, another rule rewritten)
+/// is refused and the offline edit is used.
+pub(super) fn edit_applied_where_asked(old: &str, new: &[crate::rules::Rule], edit: &Edit) -> Result<(), String> {
+    use crate::rules::Rule;
+    let bare = |r: &Rule| Rule { comment: None, ..r.clone() };
+    let old: Vec<Rule> = crate::rules::parse_rules(old).unwrap_or_default().iter().map(bare).collect();
+    let new: Vec<Rule> = new.iter().map(bare).collect();
+    if old == new {
+        return Ok(());
+    }
+    let without = |v: &[Rule], i: usize| -> Vec<Rule> { v.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, r)| r.clone()).collect() };
+    // Rule `i` (0-based) changed in place: same action kind, still conditional, the rest as they were.
+    let changed_at = |i: usize| {
+        old.len() == new.len()
+            && i < old.len()
+            && without(&old, i) == without(&new, i)
+            && std::mem::discriminant(&old[i].action) == std::mem::discriminant(&new[i].action)
+            && old[i].cond.is_some()
+            && new[i].cond.is_some()
+    };
+    let ok = match edit {
+        Edit::Tighten { rule, .. } => rule.checked_sub(1).is_some_and(changed_at),
+        Edit::Retire { rule, .. } => rule.checked_sub(1).is_some_and(|i| i < old.len() && new == without(&old, i)),
+        Edit::Loosen { rule, .. } => rule.checked_sub(1).is_some_and(|i| {
+            changed_at(i)
+                || (i > 0 && changed_at(i - 1))
+                || (new.len() == old.len() + 1 && i < new.len() && without(&new, i) == old && new[i].cond.is_some())
+        }),
+        Edit::Router { .. } | Edit::NoChange => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("the proposed rules do not apply the requested edit ({}) where it was asked", edit_name(edit)))
+    }
+}
+
+fn edit_name(edit: &Edit) -> String {
+    match edit {
+        Edit::Tighten { rule, .. } => format!("tighten rule {rule}"),
+        Edit::Loosen { rule, .. } => format!("loosen rule {rule}"),
+        Edit::Retire { rule, .. } => format!("retire rule {rule}"),
+        Edit::Router { .. } => "a router edit".into(),
+        Edit::NoChange => "no change".into(),
     }
 }
 

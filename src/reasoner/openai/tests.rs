@@ -1,4 +1,4 @@
-use super::reply::one_rule_changed;
+use super::reply::{edit_applied_where_asked, one_rule_changed};
 use super::*;
 use crate::engine::protocol::FilterItem;
 use crate::reasoner::schema::reply_schema;
@@ -132,4 +132,30 @@ fn an_optimise_reply_may_change_one_rule_only() {
     };
     let bad = json!({"rules": "accept when when", "rule": 1, "before": "", "after": "", "reason": ""}).to_string();
     assert_eq!(parse_reply(&req, &bad).unwrap_err().cause(), Cause::RulesDoNotParse);
+}
+
+/// A prompt-injection reply to "tighten rule 1" that swaps the default for `default accept`
+/// changes one rule, but not the one asked: refused, as is loosening elsewhere or retiring another.
+#[test]
+fn an_optimise_reply_must_apply_the_requested_edit_where_asked() {
+    let old = "accept 0.8 when relevance >= 0.3\nreject when relevance < 0.1\ndefault reject\n";
+    let p = |t: &str| crate::rules::parse_rules(t).unwrap();
+    let tighten = Edit::Tighten { agent: "u1".into(), rule: 1 };
+    let injected = p("accept 0.8 when relevance >= 0.3\nreject when relevance < 0.1\ndefault accept 1\n");
+    assert!(one_rule_changed(old, &injected).is_ok(), "one rule changed: the old check let it through");
+    assert!(edit_applied_where_asked(old, &injected, &tighten).is_err());
+    assert!(edit_applied_where_asked(old, &p("accept 0.8 when relevance >= 0.35\nreject when relevance < 0.1\ndefault reject\n"), &tighten).is_ok());
+    // Tightening may not turn an accept into a reject, nor a rule into a default.
+    assert!(edit_applied_where_asked(old, &p("reject when relevance >= 0.3\nreject when relevance < 0.1\ndefault reject\n"), &tighten).is_err());
+    assert!(edit_applied_where_asked(old, &p("default accept 1\nreject when relevance < 0.1\ndefault reject\n"), &tighten).is_err());
+    let retire2 = Edit::Retire { agent: "u1".into(), rule: 2 };
+    assert!(edit_applied_where_asked(old, &p("accept 0.8 when relevance >= 0.3\ndefault reject\n"), &retire2).is_ok());
+    assert!(edit_applied_where_asked(old, &p("reject when relevance < 0.1\ndefault reject\n"), &retire2).is_err());
+    let loosen2 = Edit::Loosen { agent: "u1".into(), rule: 2, min_relevance: 0.2 };
+    assert!(edit_applied_where_asked(old, &p("accept 0.8 when relevance >= 0.3\naccept 0.5 when relevance >= 0.5\nreject when relevance < 0.1\ndefault reject\n"), &loosen2).is_ok());
+    assert!(edit_applied_where_asked(old, &p("accept 0.8 when relevance >= 0.3\ndefault accept 1\nreject when relevance < 0.1\ndefault reject\n"), &loosen2).is_err());
+    assert!(edit_applied_where_asked(old, &injected, &Edit::NoChange).is_err());
+    let req = ReasonRequest::Optimise { agent: "u1".into(), rules: old.into(), edit: tighten, step: 0.05 };
+    let reply = json!({"rules": "accept 0.8 when relevance >= 0.3\nreject when relevance < 0.1\ndefault accept 1\n", "rule": 1, "before": "", "after": "", "reason": "ignore previous instructions"}).to_string();
+    assert_eq!(parse_reply(&req, &reply).unwrap_err().cause(), Cause::WrongShape);
 }

@@ -427,7 +427,7 @@ impl App {
         let edit = crate::run::branch::ForkEdit::Rules { agent: agent.to_string(), rules: rules.to_string() };
         let (branch_header, events) = {
             let tl = &mut self.branches[self.current].timeline;
-            crate::run::branch::fork(&header, &parent_path, tl, at, &edit, &mut Offline::new())?
+            crate::run::branch::fork(&header, &parent_path, tl, at, &edit, false, &mut Offline::new())?
         };
         let fork_step = branch_header.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
         let mut tl = Timeline::new(EventStore::Memory(events), crate::store::timeline::DEFAULT_KEYFRAME_EVERY);

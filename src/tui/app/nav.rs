@@ -52,7 +52,15 @@ impl App {
             return;
         }
         if n > self.pos && n - self.pos <= 4096 && self.world.steps() == self.pos {
-            let evs = self.branch().timeline.store.range(self.pos, n).unwrap_or_default();
+            // A line that cannot be read is shown (FILE:LINE), not taken for "no events".
+            let evs = match self.branch().timeline.store.range(self.pos, n) {
+                Ok(evs) => evs,
+                Err(e) => {
+                    self.status = crate::util::text::sanitize(&format!("{e}"), 200);
+                    self.dirty = true;
+                    return;
+                }
+            };
             for e in &evs {
                 if let Err(err) = self.world.apply(e) {
                     self.status = crate::util::text::sanitize(&format!("step {}: {err}", e.step), 200);

@@ -1,0 +1,400 @@
+//! The hostile-input suite (issue 6/7): settings, session-header and output-path mutants, changed
+//! inputs, escape sequences in names. Every case asserts: no panic (exit 101), no hang past a
+//! timeout, no input changed, and every error names its place (a key, a file, a limit).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_recnet"))
+}
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd`, killing it past `secs`; a hang or a panic fails the test, naming the command.
+fn run(cmd: &mut Command, secs: u64) -> Out {
+    let what = format!("{cmd:?}");
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let to = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut so, &mut s);
+        s
+    });
+    let te = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut se, &mut s);
+        s
+    });
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {secs}s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = Out {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&to.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&te.join().unwrap()).into_owned(),
+    };
+    assert_ne!(out.code, Some(101), "{what} panicked: {}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{what}: {}", out.stderr);
+    out
+}
+
+fn demo_session(dir: &Path) -> PathBuf {
+    let s = dir.join("p.jsonl");
+    let o = run(bin().args(["run", "--scenario", "demo", "--out"]).arg(&s), 60);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    s
+}
+
+/// Every real knob given NaN, ±∞ or an absurd value, and every count 0 or absurd, through
+/// `--set`, a `--config` file and a scenario's `[config]`: exit 2, naming the key.
+#[test]
+fn setting_mutants_are_refused_by_key() {
+    let d = tempfile::tempdir().unwrap();
+    let cases = [
+        ("routers.tau", "nan"),
+        ("routers.tau", "inf"),
+        ("reflection.user_rate", "nan"),
+        ("backward.step", "inf"),
+        ("backward.threshold", "-inf"),
+        ("filter.like_threshold", "nan"),
+        ("reflection.margin", "1e308"),
+        ("embedding.dim", "100000"),
+        ("embedding.dim", "0"),
+        ("buffer.capacity", "0"),
+        ("time.batch_size", "0"),
+        ("routers.count", "100000"),
+        ("routers.kmeans_iterations", "100000000"),
+        ("routers.message_attributes", "0"),
+        ("evidence.window", "100000"),
+    ];
+    let scenario_base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo.toml")).ok();
+    let mut tried = 0;
+    for (key, value) in cases {
+        let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "demo", "--set", &format!("{key}={value}"), "--out", "t.jsonl"]), 60);
+        assert_eq!(o.code, Some(2), "--set {key}={value}: {}", o.stderr);
+        assert!(o.stderr.contains(key), "--set {key}={value}: {}", o.stderr);
+        let (section, k) = key.split_once('.').unwrap();
+        // TOML has no NaN spelled `nan` bare in every position: write it as TOML does.
+        let toml_value = value.to_string();
+        std::fs::write(d.path().join("c.toml"), format!("[{section}]\n{k} = {toml_value}\n")).unwrap();
+        let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "demo", "--config", "c.toml", "--out", "t.jsonl"]), 60);
+        assert_eq!(o.code, Some(2), "--config {key}={value}: {}", o.stderr);
+        assert!(o.stderr.contains(key), "--config {key}={value}: {}", o.stderr);
+        tried += 2;
+        if let Some(base) = &scenario_base {
+            std::fs::write(d.path().join("s.toml"), format!("{base}\n[config.{section}]\n{k} = {toml_value}\n")).unwrap();
+            let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "s.toml", "--out", "t.jsonl"]), 60);
+            assert_eq!(o.code, Some(2), "scenario {key}={value}: {}", o.stderr);
+            tried += 1;
+        }
+        assert!(!d.path().join("t.jsonl").exists(), "{key}={value}: a refused run left a session");
+    }
+    assert!(tried >= 30);
+}
+
+/// A session whose header config an engine cannot run with: fork, check, export and diff refuse
+/// it naming line 1 and the key, where fork used to panic (capacity 0), loop growing without end
+/// (batch size 0) or panic in the embedding (dim 100000).
+#[test]
+fn header_mutants_are_refused_not_run() {
+    let d = tempfile::tempdir().unwrap();
+    let s = demo_session(d.path());
+    let text = std::fs::read_to_string(&s).unwrap();
+    let (head, rest) = text.split_once('\n').unwrap();
+    let mut tried = 0;
+    for (section, key, value) in [
+        ("buffer", "capacity", serde_json::json!(0)),
+        ("time", "batch_size", serde_json::json!(0)),
+        ("embedding", "dim", serde_json::json!(100000)),
+        ("routers", "tau", serde_json::Value::Null),
+        ("routers", "tau", serde_json::json!(-5.0)),
+        ("reflection", "user_rate", serde_json::json!(1e300)),
+        ("backward", "negatives", serde_json::json!(1_000_000)),
+    ] {
+        let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
+        h["config"][section][key] = value.clone();
+        let bad = d.path().join("bad.jsonl");
+        std::fs::write(&bad, format!("{h}\n{rest}")).unwrap();
+        let before = std::fs::read(&bad).unwrap();
+        let name = format!("{section}.{key}");
+        let cmds: Vec<Vec<String>> = vec![
+            vec!["fork".into(), "bad.jsonl".into(), "--at".into(), "100".into(), "--set".into(), "filter.enabled=false".into(), "--out".into(), "b.jsonl".into()],
+            vec!["check".into(), "bad.jsonl".into()],
+            vec!["export".into(), "bad.jsonl".into(), "--format".into(), "json".into()],
+            vec!["diff".into(), "bad.jsonl".into(), "p.jsonl".into()],
+        ];
+        for args in cmds {
+            let o = run(bin().current_dir(d.path()).args(&args), 60);
+            assert!(matches!(o.code, Some(1) | Some(2)), "{args:?} with {name}={value}: exit {:?}: {}", o.code, o.stderr);
+            // serde names a null real by its field; validation by its key.
+            assert!(o.stderr.contains("bad.jsonl") && (o.stderr.contains(&name) || o.stderr.contains(key)), "{args:?} with {name}={value}: {}", o.stderr);
+            tried += 1;
+        }
+        assert_eq!(std::fs::read(&bad).unwrap(), before, "an input changed");
+        assert!(!d.path().join("b.jsonl").exists());
+    }
+    assert!(tried >= 28);
+}
+
+/// `--out` naming an input (by another name too: a hard link) is refused and the input is left
+/// as it was.
+#[test]
+fn outputs_never_overwrite_inputs() {
+    let d = tempfile::tempdir().unwrap();
+    let s = demo_session(d.path());
+    let before = std::fs::read(&s).unwrap();
+    std::fs::hard_link(&s, d.path().join("alias.jsonl")).unwrap();
+    std::fs::write(d.path().join("sc.toml"), std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo.toml")).unwrap_or_default()).unwrap();
+    let sc_before = std::fs::read(d.path().join("sc.toml")).unwrap();
+    for args in [
+        vec!["fork", "p.jsonl", "--at", "50", "--set", "filter.enabled=false", "--out", "p.jsonl"],
+        vec!["fork", "p.jsonl", "--at", "50", "--set", "filter.enabled=false", "--out", "alias.jsonl"],
+        vec!["export", "p.jsonl", "--events", "--format", "json", "--out", "p.jsonl"],
+        vec!["export", "p.jsonl", "--format", "json", "--out", "./alias.jsonl"],
+        vec!["run", "--scenario", "sc.toml", "--out", "sc.toml"],
+    ] {
+        let o = run(bin().current_dir(d.path()).args(&args), 60);
+        assert_eq!(o.code, Some(2), "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains("refusing to overwrite"), "{args:?}: {}", o.stderr);
+    }
+    assert_eq!(std::fs::read(&s).unwrap(), before);
+    assert_eq!(std::fs::read(d.path().join("sc.toml")).unwrap(), sc_before);
+}
+
+/// Past the file-size limit (and on a full disk) a write fails with an error naming the file and
+/// the limit; the file that was there stays whole, no temporary file is left, and `run` does not
+/// claim a session it did not write.
+#[test]
+fn failed_writes_leave_the_old_file_whole() {
+    let d = tempfile::tempdir().unwrap();
+    let s = demo_session(d.path());
+    std::fs::write(d.path().join("old.jsonl"), "a good file\n").unwrap();
+    std::fs::write(d.path().join("old.csv"), "a good file\n").unwrap();
+    let recnet = env!("CARGO_BIN_EXE_recnet");
+    for (cmd, dest) in [
+        (format!("ulimit -f 20; exec {recnet} run --scenario demo --out old.jsonl"), "old.jsonl"),
+        (format!("ulimit -f 20; exec {recnet} export p.jsonl --events --format json --out old.csv"), "old.csv"),
+        (format!("ulimit -f 20; exec {recnet} fork p.jsonl --at 100 --set filter.enabled=false --out old.jsonl"), "old.jsonl"),
+    ] {
+        let o = run(Command::new("sh").current_dir(d.path()).args(["-c", &cmd]), 60);
+        assert_eq!(o.code, Some(2), "{cmd}: {}", o.stderr);
+        assert!(o.stderr.contains(dest) && o.stderr.contains("file-size limit"), "{cmd}: {}", o.stderr);
+        assert!(!o.stderr.contains("the session up to the last completed stage is in"), "{cmd}: {}", o.stderr);
+        assert_eq!(std::fs::read_to_string(d.path().join(dest)).unwrap(), "a good file\n", "{cmd}");
+    }
+    let o = run(bin().args(["export"]).arg(&s).args(["--events", "--out", "/dev/full"]), 60);
+    assert_eq!(o.code, Some(2));
+    assert!(o.stderr.contains("/dev/full: write failed") && o.stderr.contains("disk is full"), "{}", o.stderr);
+    assert!(!std::fs::metadata("/dev/full").unwrap().is_file(), "a device was replaced by a file");
+    let left: Vec<String> = std::fs::read_dir(d.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".partial")).collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+fn tiny_dataset(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let head = "user_id:token\titem_id_list:token_seq\titem_id:token\n";
+    let (mut train, mut valid, mut test, mut random) = (head.to_string(), head.to_string(), head.to_string(), String::new());
+    let mut items = String::from("item_id:token\ttitle:token_seq\tcategory:token_seq\n");
+    for i in 0..30 {
+        items += &format!("{i}\tItem {i}\t{}\n", ["Jazz", "Rock", "Folk"][i % 3]);
+    }
+    for u in 0..12 {
+        let seq: Vec<usize> = (0..6).map(|k| (u * 7 + k * 3) % 30).collect();
+        let ids: Vec<String> = seq.iter().map(|i| i.to_string()).collect();
+        for n in 1..4 {
+            train += &format!("{u}\t{}\t{}\n", ids[..n].join(" "), ids[n]);
+        }
+        valid += &format!("{u}\t{}\t{}\n", ids[..4].join(" "), ids[4]);
+        test += &format!("{u}\t{}\t{}\n", ids[..5].join(" "), ids[5]);
+        let negs: Vec<String> = (0..30).filter(|i| !seq.contains(i)).take(10).map(|i| i.to_string()).collect();
+        random += &format!("{u}\t{}\n", negs.join(" "));
+    }
+    for (name, text) in [("t.item", items), ("t.train.inter", train), ("t.valid.inter", valid), ("t.test.inter", test), ("t.random", random)] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+/// A dataset session records its input's digest; a fork after the dataset changed is refused,
+/// or with `--allow-changed-inputs` goes on with a warning and records the new digest.
+#[test]
+fn forks_notice_a_changed_dataset() {
+    let d = tempfile::tempdir().unwrap();
+    let ds = d.path().join("ds");
+    tiny_dataset(&ds);
+    let o = run(bin().current_dir(d.path()).args(["run", "--dataset", "ds", "--out", "p.jsonl"]), 120);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let head: serde_json::Value = serde_json::from_str(std::fs::read_to_string(d.path().join("p.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(head["source"]["digest"].as_str().unwrap().len(), 16, "{head}");
+    let fork = ["fork", "p.jsonl", "--at", "40", "--set", "filter.enabled=false", "--out", "b.jsonl"];
+    let o = run(bin().current_dir(d.path()).args(fork), 120);
+    assert_eq!(o.code, Some(0), "an unchanged dataset forks: {}", o.stderr);
+    // One interaction changed.
+    let train = ds.join("t.train.inter");
+    let text = std::fs::read_to_string(&train).unwrap().replacen("\t1\n", "\t2\n", 1);
+    std::fs::write(&train, text).unwrap();
+    std::fs::remove_file(d.path().join("b.jsonl")).unwrap();
+    let o = run(bin().current_dir(d.path()).args(fork), 120);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("changed since the session was recorded") && o.stderr.contains("--allow-changed-inputs"), "{}", o.stderr);
+    assert!(!d.path().join("b.jsonl").exists());
+    let o = run(bin().current_dir(d.path()).args(fork).arg("--allow-changed-inputs"), 120);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stderr.contains("warning") && o.stderr.contains("changed"), "{}", o.stderr);
+    let bh: serde_json::Value = serde_json::from_str(std::fs::read_to_string(d.path().join("b.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    assert_ne!(bh["source"]["digest"], head["source"]["digest"]);
+}
+
+/// Escape sequences in a scenario's name and in file names are printed visibly on the headless
+/// paths (the run summary, check, fork), never sent to the terminal raw.
+#[test]
+fn names_from_data_and_the_file_system_are_sanitised() {
+    let d = tempfile::tempdir().unwrap();
+    let raw = |s: &str| s.chars().any(|c| c == '\u{1b}' || c == '\u{7}' || c == '\u{202e}');
+    let evil = "e\u{1b}]52;c;aGk=\u{7}\u{202e}.toml";
+    let scen = "name = \"n\\u001b[2J\\u202e\"\n[[user]]\nid = \"u1\"\nattrs = { Jazz = 0.5 }\n[[item]]\nid = \"i1\"\ncategories = [\"Jazz\"]\n[[item]]\nid = \"i2\"\ncategories = [\"Rock\"]\n[schedule]\ninteractions = [[\"u1\", \"i1\", \"i2\"]]\n";
+    std::fs::write(d.path().join(evil), scen).unwrap();
+    let session = "s\u{1b}[31m.jsonl";
+    let o = run(bin().current_dir(d.path()).args(["run", "--scenario", evil, "--out", session]), 60);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(!raw(&o.stdout) && !raw(&o.stderr), "run: {:?}", o.stdout);
+    let o = run(bin().current_dir(d.path()).args(["check", session]), 60);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(!raw(&o.stdout) && o.stdout.contains("\\e[31m"), "check: {:?}", o.stdout);
+    let o = run(bin().current_dir(d.path()).args(["fork", session, "--at", "3", "--set", "filter.enabled=false", "--out", "b\u{1b}[2J.jsonl"]), 60);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(!raw(&o.stdout) && !raw(&o.stderr), "fork: {:?}", o.stdout);
+}
+
+/// Reads are bounded: a file without newlines ends with an error naming line 1, not a memory
+/// blow-up; `eval` over a split with no users is an error, not a score of −0.
+#[test]
+fn bounded_reads_and_empty_evaluations_are_errors() {
+    for args in [vec!["check", "/dev/zero"], vec!["export", "/dev/zero", "--events"], vec!["export", "/dev/zero", "--format", "json"]] {
+        let o = run(bin().args(&args), 30);
+        assert!(matches!(o.code, Some(1) | Some(2)), "{args:?}: {:?} {}", o.code, o.stderr);
+        assert!(o.stderr.contains("/dev/zero:1") && o.stderr.contains("line longer than"), "{args:?}: {}", o.stderr);
+    }
+    let d = tempfile::tempdir().unwrap();
+    let ds = d.path().join("ds");
+    tiny_dataset(&ds);
+    std::fs::write(ds.join("t.test.inter"), "user_id:token\titem_id_list:token_seq\titem_id:token\n").unwrap();
+    let o = run(bin().current_dir(d.path()).args(["eval", "--dataset", "ds", "--seeds", "1"]), 120);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("no test users"), "{}", o.stderr);
+}
+
+/// A hostile OpenAI-compatible server on loopback: it echoes the API key back in its replies,
+/// answers with HTML instead of JSON, and sends 2 MB bodies. The run goes on (each such reply
+/// falls back offline with a `reason_failed` saying why), and the key is in no output.
+#[test]
+fn a_hostile_model_server_is_contained() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    const KEY: &str = "sk-hostile-SECRET-9876";
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let h = h.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut first = String::new();
+                let _ = r.read_line(&mut first);
+                let (mut len, mut auth) = (0usize, String::new());
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if lower.starts_with("authorization:") {
+                        auth = line["authorization:".len()..].trim().to_string();
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = r.read_exact(&mut body);
+                let reply = |ctype: &str, body: String| {
+                    format!("HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+                };
+                let out = if first.contains("/models") {
+                    reply("application/json", r#"{"data":[{"id":"fake-model"}]}"#.into())
+                } else {
+                    let n = h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    match n % 3 {
+                        // The key echoed, in the content and beside it.
+                        0 => {
+                            let content = format!("{{\"summary\": \"your key is {auth}\"}}");
+                            let v = serde_json::json!({"choices":[{"message":{"role":"assistant","content":content},"finish_reason":"stop"}],"echo":auth,"usage":{"prompt_tokens":1,"completion_tokens":1}});
+                            reply("application/json", v.to_string())
+                        }
+                        1 => reply("text/html", "<html>502 from a proxy</html>".into()),
+                        _ => {
+                            let content = "x".repeat(2 << 20);
+                            let v = serde_json::json!({"choices":[{"message":{"role":"assistant","content":content},"finish_reason":"stop"}]});
+                            reply("application/json", v.to_string())
+                        }
+                    }
+                };
+                let _ = s.write_all(out.as_bytes());
+            });
+        }
+    });
+    let d = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let o = run(
+        bin().current_dir(d.path()).env("RECNET_API_KEY", KEY).args(["run", "--scenario", "demo", "--llm-url", &url, "--llm-budget", "9", "--out", "s.jsonl"]),
+        120,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    let session = std::fs::read_to_string(d.path().join("s.jsonl")).unwrap();
+    assert!(session.len() < 2 << 20, "a huge reply was recorded: {} bytes", session.len());
+    assert!(session.contains("larger than 1 MiB"), "no reason_failed for the huge reply");
+    assert!(session.contains("not JSON"), "no reason_failed for the HTML reply");
+    let export = run(bin().current_dir(d.path()).args(["export", "s.jsonl", "--events", "--format", "csv"]), 60);
+    for (what, text) in [("session", &session), ("stdout", &o.stdout), ("stderr", &o.stderr), ("export", &export.stdout)] {
+        assert!(!text.contains(KEY), "the key is in the {what}");
+    }
+    // Credentials in the URL are printed nowhere either.
+    let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "demo", "--llm-url", "http://user:hunter2-pass@127.0.0.1:9/v1", "--llm-retries", "0", "--out", "t.jsonl"]), 120);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(!o.stderr.contains("hunter2-pass"), "{}", o.stderr);
+}
+
+/// Replaying a session with a corrupt line: a jump across it shows the line's FILE:LINE error
+/// in the status bar instead of silently staying where it was.
+#[test]
+fn the_inspector_shows_a_corrupt_line_on_a_jump() {
+    let d = tempfile::tempdir().unwrap();
+    let s = demo_session(d.path());
+    let text = std::fs::read_to_string(&s).unwrap();
+    let lines: Vec<&str> = text.lines().enumerate().map(|(i, l)| if i + 1 == 150 { "{\"step\": oops" } else { l }).collect();
+    std::fs::write(&s, lines.join("\n") + "\n").unwrap();
+    let opts = recnet::tui::UiOptions { keymap: recnet::tui::keymap::Keymap::default_map(), mono: true };
+    let mut app = recnet::tui::replay_app(&s, opts).unwrap();
+    app.goto(app.len());
+    assert!(app.status.contains("p.jsonl:150"), "status: {:?}", app.status);
+    assert!(app.pos < 148, "it claimed to be past the bad line at {}", app.pos);
+}
