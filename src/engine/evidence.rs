@@ -10,6 +10,27 @@ use crate::util::{fnv1a, r4};
 use std::collections::HashMap;
 use super::Engine;
 
+/// How one gate moves: its step size, its decay toward 0, and its ceiling.
+struct GateRule {
+    rate: f64,
+    decay: f64,
+    max: f64,
+}
+
+/// One step of a gate along `grad`, less its decay, clamped; `None` when it does not move.
+fn gate_step(channel: GateChannel, router: &str, user: &str, item: &str, from: f64, grad: f64, rule: GateRule) -> Option<EventBody> {
+    let to = r4((from + rule.rate * (grad - rule.decay * from)).clamp(0.0, rule.max));
+    (to != from).then(|| EventBody::GateUpdated {
+        router: router.to_string(),
+        agent: user.to_string(),
+        item: item.to_string(),
+        from,
+        to,
+        gradient: r4(grad),
+        channel,
+    })
+}
+
 impl Engine {
     /// Route this step's real choices: each goes to the router whose community best matches the
     /// chosen item's attributes.
@@ -224,20 +245,8 @@ impl Engine {
             if grad == 0.0 {
                 continue;
             }
-            let from = self.world.update_gate(router);
-            let rate = b.update_gate_rate * self.gate_weight(user);
-            let to = r4((from + rate * (grad - b.update_gate_decay * from)).clamp(0.0, 1.0));
-            if to != from {
-                updates.push(EventBody::GateUpdated {
-                    router: router.to_string(),
-                    agent: user.to_string(),
-                    item: item.to_string(),
-                    from,
-                    to,
-                    gradient: r4(grad),
-                    channel: GateChannel::Updates,
-                });
-            }
+            let rule = GateRule { rate: b.update_gate_rate * self.gate_weight(user), decay: b.update_gate_decay, max: 1.0 };
+            updates.extend(gate_step(GateChannel::Updates, router, user, item, self.world.update_gate(router), grad, rule));
         }
         updates
     }
@@ -276,22 +285,10 @@ impl Engine {
             if grad == 0.0 {
                 continue;
             }
-            let from = self.world.gate(router);
             // The decay is a prior that evidence is worth nothing until shown otherwise: without
             // it, noise alone would push a gate up from its floor at 0.
-            let rate = e.gate_rate * self.gate_weight(user);
-            let to = r4((from + rate * (grad - e.gate_decay * from)).clamp(0.0, e.gate_max));
-            if to != from {
-                updates.push(EventBody::GateUpdated {
-                    router: router.to_string(),
-                    agent: user.to_string(),
-                    item: item.to_string(),
-                    from,
-                    to,
-                    gradient: r4(grad),
-                    channel: GateChannel::Evidence,
-                });
-            }
+            let rule = GateRule { rate: e.gate_rate * self.gate_weight(user), decay: e.gate_decay, max: e.gate_max };
+            updates.extend(gate_step(GateChannel::Evidence, router, user, item, self.world.gate(router), grad, rule));
         }
         updates
     }
