@@ -83,6 +83,8 @@ fn setting_mutants_are_refused_by_key() {
         ("routers.kmeans_iterations", "100000000"),
         ("routers.message_attributes", "0"),
         ("evidence.window", "100000"),
+        ("evidence.memory", "0"),
+        ("evidence.memory", "100000"),
     ];
     let scenario_base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo.toml")).ok();
     let mut tried = 0;

@@ -171,3 +171,92 @@ fn each_router_integrates_once_a_step_and_gates_learn_from_the_interaction_in_ha
     }
     assert!(gates > 0 && evidence > 0, "gates {gates}, evidence {evidence}");
 }
+
+/// Run the planted fixture headless with `sets`, and return its events.
+fn run_events(dir: &Path, sets: &[&str]) -> Vec<serde_json::Value> {
+    let out = dir.join(format!("run-{}.jsonl", sets.len()));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_recnet"));
+    cmd.args(["run", "--dataset"]).arg(dir).arg("--out").arg(&out);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(&out).unwrap().lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn a_chooser_hears_in_a_digest_what_its_new_neighbours_chose() {
+    let d = tempfile::tempdir().unwrap();
+    write_planted(d.path(), 4, 10, 12, 6, true);
+    let events = run_events(d.path(), &[]);
+    // Replay histories to check each digest against the state it was sent in.
+    let mut history: std::collections::HashMap<String, std::collections::BTreeSet<String>> = Default::default();
+    let mut chose_this_tick: std::collections::BTreeSet<String> = Default::default();
+    let (mut digests, mut named) = (0, 0);
+    for ev in &events {
+        let s = |k: &str| ev[k].as_str().unwrap_or("").to_string();
+        match ev["kind"].as_str().unwrap() {
+            "tick_started" => chose_this_tick.clear(),
+            "interaction" => {
+                history.entry(s("user")).or_default().insert(s("item"));
+                chose_this_tick.insert(s("user"));
+            }
+            "message_sent" if s("text").contains(": digest for ") => {
+                digests += 1;
+                let recipients = ev["recipients"].as_array().unwrap();
+                assert_eq!(recipients.len(), 1, "a digest is personal: {ev}");
+                let to = recipients[0]["agent"].as_str().unwrap().to_string();
+                assert!(chose_this_tick.contains(&to), "a digest goes to a user who chose this step: {ev}");
+                let mine = history.get(&to).cloned().unwrap_or_default();
+                for c in ev["evidence"].as_array().unwrap() {
+                    let (user, item) = (c["user"].as_str().unwrap(), c["item"].as_str().unwrap());
+                    assert_ne!(user, to, "not its own choices");
+                    assert!(!mine.contains(item), "not what it chose already: {item}");
+                    let theirs = history.get(user).cloned().unwrap_or_default();
+                    assert!(mine.intersection(&theirs).next().is_some(), "{user} shares behaviour with {to}");
+                    named += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(digests > 0 && named > 0, "digests {digests}, choices named {named}");
+    // Switched off, none is sent, and less evidence is stored.
+    let stored = |events: &[serde_json::Value]| -> usize {
+        events.iter().filter(|e| e["kind"] == "evidence_stored").map(|e| e["entries"].as_array().unwrap().len()).sum()
+    };
+    let off = run_events(d.path(), &["evidence.digest=false"]);
+    assert!(!off.iter().any(|e| e["text"].as_str().is_some_and(|t| t.contains(": digest for "))));
+    assert!(stored(&events) > stored(&off), "digests carry evidence: {} vs {}", stored(&events), stored(&off));
+}
+
+#[test]
+fn the_evidence_memory_keeps_what_the_setting_allows() {
+    let d = tempfile::tempdir().unwrap();
+    write_planted(d.path(), 4, 10, 12, 6, true);
+    let most = |events: &[serde_json::Value]| -> usize {
+        let mut held: std::collections::HashMap<String, std::collections::BTreeSet<(String, String)>> = Default::default();
+        let mut most = 0;
+        for e in events.iter().filter(|e| e["kind"] == "evidence_stored") {
+            let m = held.entry(e["agent"].as_str().unwrap().to_string()).or_default();
+            for x in e["entries"].as_array().unwrap() {
+                m.insert((x["item"].as_str().unwrap().into(), x["chooser"].as_str().unwrap().into()));
+            }
+            most = most.max(m.len());
+        }
+        most
+    };
+    let events = run_events(d.path(), &["evidence.memory=4"]);
+    assert_eq!(events[0]["evidence_memory"], 4, "the session records the memory it ran with");
+    assert!(most(&events) > 4, "the fixture offers more than four pieces of evidence to someone");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_recnet"))
+        .args(["export", "--format", "json"])
+        .arg(d.path().join("run-1.jsonl"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let world: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fullest = world["clients"].as_array().unwrap().iter().map(|c| c["evidence"].as_array().unwrap().len()).max().unwrap();
+    assert_eq!(fullest, 4, "no client holds more than the memory keeps");
+}

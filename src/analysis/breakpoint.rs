@@ -204,7 +204,7 @@ pub const KINDS: &[&str] = &[
 /// Every field an event has at the top level, over all kinds (and `edit.*` of a gradient);
 /// a test keeps this in step with the event types.
 pub const FIELDS: &[&str] = &[
-    "step", "round", "tick", "kind", "dim", "vocabulary", "agent", "agent_kind", "title", "attrs", "rules", "router",
+    "step", "round", "tick", "kind", "dim", "vocabulary", "evidence_memory", "agent", "agent_kind", "title", "attrs", "rules", "router",
     "attributes", "profile", "members", "fan_out", "tau", "summary", "gate", "index", "interactions", "user", "item",
     "negative", "changes", "reason", "text", "changed", "joined", "attr", "delta", "similarity", "inbox",
     "new_attributes", "keep_choices", "message", "sources", "source_kind", "content", "topic", "polarity",

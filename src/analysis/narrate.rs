@@ -12,7 +12,7 @@ fn deltas(d: &[crate::world::event::AttrDelta]) -> String {
 /// Describe `ev` from what the event itself says (so a reader needs no world beside it).
 pub fn narrate(ev: &Event) -> String {
     let s = match &ev.body {
-        EventBody::WorldCreated { vocabulary, dim } => {
+        EventBody::WorldCreated { vocabulary, dim, .. } => {
             format!("The world starts with {} attribute phrases, embedded in {dim} dimensions.", vocabulary.len())
         }
         EventBody::AgentCreated { agent, agent_kind, title, attrs, .. } => {

@@ -30,6 +30,15 @@ pub struct EvidenceConfig {
     pub learn_gate: bool,
     pub gate_decay: f64,
     pub window: usize,
+    /// Missing from sessions recorded before digests: none sent, as they ran.
+    #[serde(default)]
+    pub digest: bool,
+    /// Missing from sessions recorded before it was a setting: re-sent, as they ran.
+    #[serde(default = "crate::world::event::yes")]
+    pub resend_window: bool,
+    /// Missing from sessions recorded before it was a setting: the 64 they kept.
+    #[serde(default = "crate::world::evidence::old_memory")]
+    pub memory: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,7 +85,7 @@ pub struct RouterConfig {
 impl EvidenceConfig {
     /// Evidence switched off (what sessions recorded before it existed ran with).
     pub fn off() -> EvidenceConfig {
-        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0 }
+        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0, digest: false, resend_window: true, memory: crate::world::evidence::EVIDENCE_CAP }
     }
 }
 
@@ -220,6 +229,9 @@ impl Config {
             if !(lo..=hi).contains(&value) {
                 return Err(out(key, format!("between {lo} and {hi}, not {value}")));
             }
+        }
+        if e.memory < 1 || e.memory > crate::world::evidence::MEMORY_LIMIT {
+            return Err(out("evidence.memory", format!("from 1 to {}, not {}", crate::world::evidence::MEMORY_LIMIT, e.memory)));
         }
         if e.window > 256 {
             return Err(out("evidence.window", format!("at most 256, not {}", e.window)));

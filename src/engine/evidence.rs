@@ -5,8 +5,7 @@
 
 use crate::world::embed::cosine;
 use crate::world::event::{Choice, ClientKind, EventBody, EvidenceChange, GateChannel};
-use crate::world::evidence::held;
-use crate::util::{fnv1a, r4};
+use crate::util::{fnv1a, r4, FastMap};
 use std::collections::HashMap;
 use super::Engine;
 
@@ -62,9 +61,99 @@ impl Engine {
         }
     }
 
+    /// Each user who chose this step hears, in a message of its own, what the window's other
+    /// choosers it now shares behaviour with chose (and it has not): the choice that made them
+    /// neighbours came after the choices they would have passed on. Under the placebo control the
+    /// digest goes to a random member instead.
+    pub(super) fn send_digests(&mut self, router: &str, window: &[Choice]) {
+        let tick = self.world.cursor().tick;
+        let Some(fan_out) = self.world.router(router).map(|r| r.fan_out) else { return };
+        let mut fresh: Vec<&str> = window.iter().filter(|c| c.tick == tick).map(|c| c.user.as_str()).collect();
+        fresh.sort_unstable();
+        fresh.dedup();
+        let mut digests: Vec<(String, Vec<Choice>, f64)> = Vec::new();
+        for user in fresh {
+            let Some(ux) = self.world.client_ix(user) else { continue };
+            let u = &self.world.clients()[ux];
+            if u.kind != ClientKind::User {
+                continue;
+            }
+            // The window's choosers it shares behaviour with, nearest first; the digest speaks for
+            // the router's fan-out of them (the nearest neighbours, as its messages reach).
+            let mut near: Vec<(f64, usize)> = Vec::new();
+            for c in window {
+                let Some(chooser_ix) = self.world.client_ix(&c.user) else { continue };
+                if chooser_ix != ux && !near.iter().any(|(_, n)| *n == chooser_ix) {
+                    let sim = self.world.behaviour_similarity(ux, chooser_ix);
+                    if sim > 0.0 {
+                        near.push((sim, chooser_ix));
+                    }
+                }
+            }
+            near.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            near.truncate(fan_out);
+            let closest = near.first().map_or(0.0, |n| n.0);
+            let mut picked: Vec<Choice> = Vec::new();
+            for c in window.iter().rev() {
+                let (Some(item_ix), Some(chooser_ix)) = (self.world.client_ix(&c.item), self.world.client_ix(&c.user)) else { continue };
+                if !near.iter().any(|(_, n)| *n == chooser_ix) || u.history.binary_search(&(item_ix as u32)).is_ok() {
+                    continue;
+                }
+                if !picked.iter().any(|p| p.item == c.item && p.user == c.user) {
+                    picked.push(c.clone());
+                }
+            }
+            if picked.is_empty() {
+                continue;
+            }
+            picked.reverse();
+            let receiver = if self.cfg.routers.placebo { self.random_member(router, user) } else { Some(user.to_string()) };
+            if let Some(receiver) = receiver {
+                digests.push((receiver, picked, r4(closest)));
+            }
+        }
+        for (receiver, picked, relevance) in digests {
+            let strongest = picked.last().and_then(|c| self.world.client(&c.item)).and_then(|i| {
+                i.attrs.iter().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(a.0))).map(|(a, _)| a.clone())
+            });
+            let Some(topic) = strongest else { continue };
+            let id = self.world.next_message_id();
+            let moves: Vec<String> = picked.iter().map(|c| format!("{} chose {}", c.user, c.item)).collect();
+            self.emit(EventBody::MessageSent {
+                message: id,
+                router: router.to_string(),
+                sources: Vec::new(),
+                source_kind: ClientKind::User,
+                content: Vec::new(),
+                topic,
+                polarity: crate::rules::Polarity::Up,
+                text: format!("{router}: digest for {receiver}: {}", moves.join(", ")),
+                recipients: vec![crate::world::event::Recipient { agent: receiver.clone(), relevance }],
+                evidence: picked,
+            });
+            self.tasks.push_back(super::Task::Deliver { message: id, agent: receiver, relevance, drained: false });
+        }
+    }
+
+    /// A user member of `router` other than `not`, drawn by a stable hash (the placebo's receiver).
+    fn random_member(&self, router: &str, not: &str) -> Option<String> {
+        let r = self.world.router(router)?;
+        let users: Vec<usize> = r
+            .member_ix
+            .iter()
+            .copied()
+            .filter(|ix| self.world.clients()[*ix].kind == ClientKind::User && self.world.clients()[*ix].id != not)
+            .collect();
+        if users.is_empty() {
+            return None;
+        }
+        let salt = self.world.next_message_id();
+        Some(self.world.clients()[users[(fnv1a(format!("{salt}/{not}").as_bytes()) % users.len() as u64) as usize]].id.clone())
+    }
+
     /// For every client sharing behaviour with any of `choosers`: the highest similarity.
-    pub(super) fn behaviour_relevance(&self, choosers: &[usize]) -> HashMap<usize, f64> {
-        let mut best: HashMap<usize, f64> = HashMap::new();
+    pub(super) fn behaviour_relevance(&self, choosers: &[usize]) -> crate::world::IxMap<f64> {
+        let mut best: crate::world::IxMap<f64> = crate::world::IxMap::default();
         for c in choosers {
             for (f, s) in self.world.behaviour_neighbours(*c) {
                 let e = best.entry(f).or_insert(0.0);
@@ -109,6 +198,10 @@ impl Engine {
         // An accept weight is a share: whatever a reasoner answered, trust stays within [0, 1].
         let weight = weight.min(1.0);
         let mut entries: Vec<EvidenceChange> = Vec::new();
+        // Indexed once: a digest names hundreds of choices, by a handful of choosers.
+        let held: FastMap<(&str, &str), f64> = receiver.evidence.iter().map(|e| ((e.item.as_str(), e.chooser.as_str()), e.weight)).collect();
+        let mut sims: FastMap<usize, f64> = FastMap::default();
+        let mut named: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();
         for ch in &m.evidence {
             let (Some(item_ix), Some(chooser_ix)) = (self.world.client_ix(&ch.item), self.world.client_ix(&ch.user)) else {
                 continue;
@@ -116,17 +209,23 @@ impl Engine {
             if receiver.history.binary_search(&(item_ix as u32)).is_ok() || chooser_ix == rx {
                 continue;
             }
-            let sim = self.world.behaviour_similarity(rx, chooser_ix);
+            let sim = *sims.entry(chooser_ix).or_insert_with(|| self.world.behaviour_similarity(rx, chooser_ix));
             if sim <= 0.0 {
                 continue;
             }
             // A choice heard again is not new evidence: it keeps the stronger of the two trusts.
-            let from = held(&receiver.evidence, &ch.item, &ch.user);
+            let from = held.get(&(ch.item.as_str(), ch.user.as_str())).copied().unwrap_or(0.0);
             let to = r4((weight * sim).min(1.0));
-            if to <= from || entries.iter().any(|e| e.item == ch.item && e.chooser == ch.user) {
+            if to <= from || !named.insert((ch.item.as_str(), ch.user.as_str())) {
                 continue;
             }
             entries.push(EvidenceChange { item: ch.item.clone(), chooser: ch.user.clone(), from, to, trust: weight });
+        }
+        // The memory keeps what `evidence.memory` allows: a long message leaves its strongest.
+        let cap = self.world.evidence_memory();
+        if entries.len() > cap {
+            entries.sort_by(|a, b| b.to.total_cmp(&a.to));
+            entries.truncate(cap);
         }
         // Also when nothing was new: the receiver knew every choice, and the message has no outcome
         // left to score (`apply` settles it).
@@ -151,8 +250,10 @@ impl Engine {
 
     /// A user's gated evidence for one item and over all items, with the pool's size.
     pub(super) fn evidence_view(&self, user: &crate::world::Client, item: &str) -> crate::engine::reward::EvidenceView {
-        let total = user.evidence.iter().map(|e| self.world.entry_weight(user, e) * self.world.gate(&e.router)).sum();
-        crate::engine::reward::EvidenceView { for_item: self.world.evidence_score(user, item), total, pool: self.item_pool.len() }
+        let weights = self.world.entry_weights(user);
+        let total = user.evidence.iter().zip(&weights).map(|(e, w)| w * self.world.gate(&e.router)).sum();
+        let for_item = user.evidence.iter().zip(&weights).filter(|(e, _)| e.item == item).map(|(e, w)| w * self.world.gate(&e.router)).sum();
+        crate::engine::reward::EvidenceView { for_item, total, pool: self.item_pool.len() }
     }
 
     /// The negatives an interaction is judged against: its own, then `backward.negatives` more,
@@ -214,14 +315,18 @@ impl Engine {
     /// gradient of the log-likelihood that the real choice beats each negative (BPR on one
     /// parameter per router), from the state before the interaction is learned from.
     pub(super) fn learn_gates(&self, user: &str, item: &str, negatives: &[String]) -> Vec<EventBody> {
-        let mut out = self.learn_update_gates(user, item, negatives);
-        out.extend(self.learn_evidence_gates(user, item, negatives));
+        let Some(u) = self.world.client(user) else { return Vec::new() };
+        // The user's evidence weighed and summed per item once, for every score below.
+        let weights = self.world.entry_weights(u);
+        let gated = self.world.gated_evidence(u, &weights);
+        let mut out = self.learn_update_gates(user, item, negatives, &gated);
+        out.extend(self.learn_evidence_gates(user, item, negatives, &weights, &gated));
         out
     }
 
     /// Update gates: the same step for what each router's accepted updates added to the user's
     /// and the items' profiles (on either side of the comparison).
-    fn learn_update_gates(&self, user: &str, item: &str, negatives: &[String]) -> Vec<EventBody> {
+    fn learn_update_gates(&self, user: &str, item: &str, negatives: &[String], gated: &FastMap<&str, f64>) -> Vec<EventBody> {
         let b = &self.cfg.backward;
         if !b.learn_update_gate || negatives.is_empty() {
             return Vec::new();
@@ -235,8 +340,8 @@ impl Engine {
         if routers.is_empty() || negs.is_empty() {
             return Vec::new();
         }
-        let s_pos = self.world.rank_score(u, pos);
-        let losing: Vec<f64> = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score(u, n)).exp())).collect();
+        let s_pos = self.world.rank_score_with(u, pos, gated);
+        let losing: Vec<f64> = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).collect();
         let mut updates = Vec::new();
         for router in routers {
             let at_pos = self.world.update_gate_slope(u, pos, router);
@@ -251,7 +356,7 @@ impl Engine {
         updates
     }
 
-    fn learn_evidence_gates(&self, user: &str, item: &str, negatives: &[String]) -> Vec<EventBody> {
+    fn learn_evidence_gates(&self, user: &str, item: &str, negatives: &[String], weights: &[f64], gated: &FastMap<&str, f64>) -> Vec<EventBody> {
         let e = &self.cfg.evidence;
         if !e.enabled || !e.learn_gate || negatives.is_empty() {
             return Vec::new();
@@ -261,21 +366,19 @@ impl Engine {
             return Vec::new();
         }
         let negs: Vec<&crate::world::Client> = negatives.iter().filter_map(|n| self.world.client(n)).collect();
-        let s_pos = self.world.rank_score(u, pos);
+        let s_pos = self.world.rank_score_with(u, pos, gated);
         let mut routers: Vec<&str> = u.evidence.iter().map(|e| e.router.as_str()).collect();
         routers.sort_unstable();
         routers.dedup();
         // The items the user could still choose: the pool without its history.
         let pool = self.item_pool.len().saturating_sub(u.history.len()).max(1) as f64;
-        // Each entry's current weight, once (it reads the user's and the chooser's histories).
-        let weights: Vec<f64> = u.evidence.iter().map(|e| self.world.entry_weight(u, e)).collect();
         let from_router = |router: &str, item: &str| -> f64 {
-            u.evidence.iter().zip(&weights).filter(|(e, _)| e.router == router && e.item == item).map(|(_, w)| w).sum()
+            u.evidence.iter().zip(weights).filter(|(e, _)| e.router == router && e.item == item).map(|(_, w)| w).sum()
         };
         let router_total =
-            |router: &str| -> f64 { u.evidence.iter().zip(&weights).filter(|(e, _)| e.router == router).map(|(_, w)| w).sum() };
+            |router: &str| -> f64 { u.evidence.iter().zip(weights).filter(|(e, _)| e.router == router).map(|(_, w)| w).sum() };
         // How likely the real choice loses to a negative, on average over the sampled ones.
-        let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score(u, n)).exp())).sum::<f64>()
+        let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).sum::<f64>()
             / negs.len().max(1) as f64;
         let mut updates = Vec::new();
         for router in routers {
@@ -360,7 +463,7 @@ mod tests {
 
     fn update_step(e: &Engine, item: &str, negatives: &[&str]) -> (f64, f64, f64) {
         let negatives: Vec<String> = negatives.iter().map(|n| n.to_string()).collect();
-        let steps = e.learn_update_gates("u1", item, &negatives);
+        let steps = e.learn_update_gates("u1", item, &negatives, &FastMap::default());
         match steps.as_slice() {
             [EventBody::GateUpdated { from, to, gradient, channel: GateChannel::Updates, .. }] => (*from, *to, *gradient),
             other => panic!("one update-gate step expected, got {other:?}"),
@@ -404,8 +507,8 @@ mod tests {
     #[test]
     fn nothing_is_learned_when_switched_off_or_when_no_update_was_heard() {
         let (mut e, _) = engine_with_a_heard_update();
-        assert!(e.learn_update_gates("u2", "m1", &["j1".into()]).is_empty(), "u2 heard nothing");
+        assert!(e.learn_update_gates("u2", "m1", &["j1".into()], &FastMap::default()).is_empty(), "u2 heard nothing");
         e.cfg.backward.learn_update_gate = false;
-        assert!(e.learn_update_gates("u1", "j1", &["m1".into()]).is_empty());
+        assert!(e.learn_update_gates("u1", "j1", &["m1".into()], &FastMap::default()).is_empty());
     }
 }

@@ -276,7 +276,17 @@ impl Engine {
                 i.attrs.iter().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(a.0))).map(|(a, _)| a.clone())
             });
             if let Some(topic) = strongest {
-                self.send(router, Vec::new(), ClientKind::User, Vec::new(), topic, Polarity::Up, evidence);
+                // Without the window, the news carries this step's choices alone (members who come
+                // to share behaviour later catch up through their digests).
+                let news: Vec<Choice> = if !self.cfg.evidence.resend_window {
+                    evidence.iter().filter(|c| c.tick == self.world.cursor().tick).cloned().collect()
+                } else {
+                    evidence.clone()
+                };
+                self.send(router, Vec::new(), ClientKind::User, Vec::new(), topic, Polarity::Up, news);
+            }
+            if self.cfg.evidence.digest {
+                self.send_digests(router, &evidence);
             }
         }
     }

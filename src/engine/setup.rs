@@ -17,7 +17,7 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
         }
     }
     let vocabulary: Vec<String> = freq.keys().map(|s| s.to_string()).collect();
-    let mut out = vec![EventBody::WorldCreated { dim: cfg.embedding.dim, vocabulary: vocabulary.clone() }];
+    let mut out = vec![EventBody::WorldCreated { dim: cfg.embedding.dim, vocabulary: vocabulary.clone(), evidence_memory: cfg.evidence.memory }];
     for c in &spec.clients {
         out.push(EventBody::AgentCreated {
             agent: c.id.clone(),

@@ -62,6 +62,12 @@ pub fn clip(x: f64) -> f64 {
     x.clamp(-1.0, 1.0)
 }
 
+/// A hash map with a fast hash and a fixed seed, for hot lookups by agent id or index: lookups
+/// stay deterministic, and no caller relies on its iteration order.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+/// The set of the same kind.
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

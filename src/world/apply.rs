@@ -65,10 +65,14 @@ impl World {
         }
         let kind = ev.body.kind();
         match &ev.body {
-            EventBody::WorldCreated { dim, vocabulary } => {
+            EventBody::WorldCreated { dim, vocabulary, evidence_memory } => {
                 if *dim < 8 || *dim > 4096 {
                     return Err(ApplyError(format!("{kind}: embedding dimension {dim} out of range 8..4096")));
                 }
+                if *evidence_memory < 1 || *evidence_memory > evidence::MEMORY_LIMIT {
+                    return Err(ApplyError(format!("{kind}: evidence memory {evidence_memory} out of range 1..{}", evidence::MEMORY_LIMIT)));
+                }
+                self.evidence_memory = *evidence_memory;
                 let e = Embedder::new(*dim, vocabulary);
                 self.attr_vecs = Arc::new(vocabulary.iter().map(|w| (w.clone(), e.embed(w))).collect());
                 self.embedder = Some(Arc::new(e));
@@ -395,24 +399,26 @@ impl World {
                         }
                     }
                 }
-                if entries.len() > evidence::EVIDENCE_CAP * 4 {
-                    return Err(ApplyError(format!("{kind}: {} evidence entries at once (at most {})", entries.len(), evidence::EVIDENCE_CAP * 4)));
+                // Sessions from before the setting carried up to 256 entries at once.
+                let at_once = self.evidence_memory().max(evidence::EVIDENCE_CAP * 4);
+                if entries.len() > at_once {
+                    return Err(ApplyError(format!("{kind}: {} evidence entries at once (at most {at_once})", entries.len())));
                 }
+                let cap = self.evidence_memory();
                 let tick = ev.tick;
                 let c = self.client_mut(agent, kind)?;
-                for e in entries {
-                    evidence::store(
-                        &mut c.evidence,
-                        evidence::EvidenceEntry {
-                            item: e.item.clone(),
-                            weight: e.to,
-                            router: router.clone(),
-                            chooser: e.chooser.clone(),
-                            tick,
-                            trust: e.trust,
-                        },
-                    );
-                }
+                let stored = entries
+                    .iter()
+                    .map(|e| evidence::EvidenceEntry {
+                        item: e.item.clone(),
+                        weight: e.to,
+                        router: router.clone(),
+                        chooser: e.chooser.clone(),
+                        tick,
+                        trust: e.trust,
+                    })
+                    .collect();
+                evidence::store_all(&mut c.evidence, stored, cap);
                 let mut settled = false;
                 if let Some(pos) = c.feedback.iter().position(|p| p.message == *message) {
                     if entries.is_empty() && c.feedback[pos].deltas.is_empty() {

@@ -96,7 +96,14 @@ pub struct Recipient {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     /// The world's vocabulary and embedding size; always the first event.
-    WorldCreated { dim: usize, vocabulary: Vec<String> },
+    WorldCreated {
+        dim: usize,
+        vocabulary: Vec<String>,
+        /// Entries each client's evidence memory keeps (sessions recorded before it was a
+        /// setting kept 64).
+        #[serde(default = "crate::world::evidence::old_memory")]
+        evidence_memory: usize,
+    },
     AgentCreated {
         agent: String,
         agent_kind: ClientKind,
@@ -449,6 +456,11 @@ impl Stage {
 }
 
 /// The gate a session recorded before update gates existed ran with: updates counted fully.
+/// Serde default `true` (for a switch older sessions ran with on).
+pub fn yes() -> bool {
+    true
+}
+
 pub fn full_gate() -> f64 {
     1.0
 }

@@ -8,6 +8,14 @@ use std::collections::BTreeMap;
 /// Entries a client keeps; past it the weakest (then the oldest) is forgotten.
 pub const EVIDENCE_CAP: usize = 64;
 
+/// The evidence memory sessions recorded before `evidence.memory` existed kept.
+pub fn old_memory() -> usize {
+    EVIDENCE_CAP
+}
+
+/// The largest evidence memory a session may ask for.
+pub const MEMORY_LIMIT: usize = 4096;
+
 /// One item a client's community chose, as the client holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvidenceEntry {
@@ -26,13 +34,13 @@ pub struct EvidenceEntry {
 /// Store an entry, keeping the memory bounded. Entries are keyed by (item, chooser): one person's
 /// choice is one piece of evidence however often it is passed on, and two people choosing the same
 /// item are two.
-pub fn store(memory: &mut Vec<EvidenceEntry>, entry: EvidenceEntry) {
+pub fn store(memory: &mut Vec<EvidenceEntry>, entry: EvidenceEntry, cap: usize) {
     if let Some(e) = memory.iter_mut().find(|e| e.item == entry.item && e.chooser == entry.chooser) {
         *e = entry;
         return;
     }
     memory.push(entry);
-    if memory.len() > EVIDENCE_CAP {
+    if memory.len() > cap {
         let weakest = memory
             .iter()
             .enumerate()
@@ -40,6 +48,59 @@ pub fn store(memory: &mut Vec<EvidenceEntry>, entry: EvidenceEntry) {
             .map(|(ix, _)| ix)
             .unwrap_or(0);
         memory.remove(weakest);
+    }
+}
+
+/// Store a batch of entries as `store` would one by one, in one pass: an index instead of a scan
+/// per entry, and the weakest dropped at the end. The same entries stay (one among the `cap`
+/// strongest is never the weakest of `cap + 1`, and the engine stores a choice heard again only
+/// with more trust than it had); an entry heard again keeps its place.
+pub fn store_all(memory: &mut Vec<EvidenceEntry>, entries: Vec<EvidenceEntry>, cap: usize) {
+    // Where each incoming entry goes: over an entry already held, or after the memory (the first
+    // time its key appears, with the value it last has).
+    let mut place: Vec<Option<usize>> = vec![None; entries.len()];
+    let mut appended: Vec<usize> = Vec::new();
+    {
+        let mut last: crate::util::FastMap<(&str, &str), usize> = crate::util::FastMap::default();
+        let mut order: Vec<(&str, &str)> = Vec::new();
+        for (k, e) in entries.iter().enumerate() {
+            let key = (e.item.as_str(), e.chooser.as_str());
+            if last.insert(key, k).is_none() {
+                order.push(key);
+            }
+        }
+        let mut held: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();
+        for (ix, m) in memory.iter().enumerate() {
+            let key = (m.item.as_str(), m.chooser.as_str());
+            if let Some(&k) = last.get(&key) {
+                place[k] = Some(ix);
+                held.insert(key);
+            }
+        }
+        appended.extend(order.iter().filter(|key| !held.contains(*key)).map(|key| last[key]));
+    }
+    let mut entries: Vec<Option<EvidenceEntry>> = entries.into_iter().map(Some).collect();
+    for (k, p) in place.iter().enumerate() {
+        if let Some(ix) = p {
+            if let Some(e) = entries[k].take() {
+                memory[*ix] = e;
+            }
+        }
+    }
+    memory.extend(appended.into_iter().filter_map(|k| entries[k].take()));
+    if memory.len() > cap {
+        // Weakest first, then oldest, then first in the memory (as `store`'s `min_by` picks).
+        let mut order: Vec<usize> = (0..memory.len()).collect();
+        order.sort_by(|&a, &b| memory[a].weight.total_cmp(&memory[b].weight).then(memory[a].tick.cmp(&memory[b].tick)).then(a.cmp(&b)));
+        let mut drop = vec![false; memory.len()];
+        for &ix in &order[..memory.len() - cap] {
+            drop[ix] = true;
+        }
+        let mut ix = 0;
+        memory.retain(|_| {
+            ix += 1;
+            !drop[ix - 1]
+        });
     }
 }
 
@@ -64,6 +125,41 @@ impl super::World {
             (Some(h), Some(c)) => e.trust * self.behaviour_similarity(h, c),
             _ => 0.0,
         }
+    }
+
+    /// Each of `holder`'s entries' `entry_weight`, each chooser's similarity computed once.
+    pub fn entry_weights(&self, holder: &super::Client) -> Vec<f64> {
+        let Some(h) = self.client_ix(&holder.id) else { return vec![0.0; holder.evidence.len()] };
+        let mut sims: crate::util::FastMap<&str, f64> = crate::util::FastMap::default();
+        holder
+            .evidence
+            .iter()
+            .map(|e| {
+                if e.trust <= 0.0 {
+                    return 0.0;
+                }
+                let sim = *sims
+                    .entry(e.chooser.as_str())
+                    .or_insert_with(|| self.client_ix(&e.chooser).map_or(0.0, |c| self.behaviour_similarity(h, c)));
+                e.trust * sim
+            })
+            .collect()
+    }
+
+    /// `holder`'s gated evidence for every item it holds some for, from its `entry_weights`.
+    pub fn gated_evidence<'a>(&self, holder: &'a super::Client, weights: &[f64]) -> crate::util::FastMap<&'a str, f64> {
+        let mut gates: crate::util::FastMap<&str, f64> = crate::util::FastMap::default();
+        let mut out: crate::util::FastMap<&'a str, f64> = crate::util::FastMap::default();
+        for (e, w) in holder.evidence.iter().zip(weights) {
+            let g = *gates.entry(e.router.as_str()).or_insert_with(|| self.gate(&e.router));
+            *out.entry(e.item.as_str()).or_insert(0.0) += w * g;
+        }
+        out
+    }
+
+    /// `rank_score` with the user's gated evidence already summed per item (`gated_evidence`).
+    pub fn rank_score_with(&self, user: &super::Client, item: &super::Client, gated: &crate::util::FastMap<&str, f64>) -> f64 {
+        self.profile_score(user, item) + gated.get(item.id.as_str()).copied().unwrap_or(0.0)
     }
 
     /// The evidence part of `user`'s score for `item`.
@@ -189,8 +285,8 @@ impl super::World {
 
     /// Every client sharing an interaction with `client`, with their behaviour similarity: found
     /// through the counterparts' own histories, so the cost follows the neighbourhood, not the world.
-    pub fn behaviour_neighbours(&self, client: usize) -> std::collections::HashMap<usize, f64> {
-        let mut shared: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    pub fn behaviour_neighbours(&self, client: usize) -> super::IxMap<f64> {
+        let mut shared: super::IxMap<usize> = super::IxMap::default();
         let Some(c) = self.clients.get(client) else { return Default::default() };
         for &j in &c.history {
             if let Some(counterpart) = self.clients.get(j as usize) {
@@ -220,18 +316,59 @@ mod tests {
         EvidenceEntry { item: item.into(), weight, router: router.into(), chooser: chooser.into(), tick, trust: 0.0 }
     }
 
+    fn store_test(m: &mut Vec<EvidenceEntry>, e: EvidenceEntry) {
+        store(m, e, EVIDENCE_CAP);
+    }
+
+    #[test]
+    fn a_batch_keeps_the_entries_one_by_one_would() {
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let mut serial = 0u64;
+        for round in 0..200 {
+            let cap = 1 + next(6) as usize;
+            let (mut one, mut batch) = (Vec::new(), Vec::new());
+            for tick in 0..4 {
+                // As the engine stores: a choice heard again only ever with more trust.
+                let mut entries: Vec<EvidenceEntry> = Vec::new();
+                for _ in 0..next(8) {
+                    let (item, chooser) = (format!("i{}", next(5)), format!("u{}", next(3)));
+                    let before = entries.iter().rev().find(|e| e.item == item && e.chooser == chooser).map(|e| e.weight);
+                    let from = before.unwrap_or_else(|| held(&one, &item, &chooser));
+                    // Distinct weights: between equal ones the order of arrival decides, which a
+                    // batch need not repeat.
+                    serial += 1;
+                    entries.push(entry(&item, &chooser, "R1", from + (1 + next(3)) as f64 / 4.0 + serial as f64 * 1e-9, tick));
+                }
+                for e in entries.clone() {
+                    store(&mut one, e, cap);
+                }
+                store_all(&mut batch, entries, cap);
+                let key = |m: &Vec<EvidenceEntry>| {
+                    let mut k: Vec<String> = m.iter().map(|e| format!("{}/{}/{}/{}", e.item, e.chooser, e.weight, e.tick)).collect();
+                    k.sort();
+                    k
+                };
+                assert_eq!(key(&one), key(&batch), "round {round}, tick {tick}, cap {cap}");
+            }
+        }
+    }
+
     #[test]
     fn entries_are_keyed_by_item_and_chooser_and_bounded() {
         let mut m = Vec::new();
-        store(&mut m, entry("i1", "u1", "R1", 0.2, 1));
-        store(&mut m, entry("i1", "u2", "R2", 0.3, 1));
-        store(&mut m, entry("i1", "u1", "R1", 0.5, 2));
+        store_test(&mut m, entry("i1", "u1", "R1", 0.2, 1));
+        store_test(&mut m, entry("i1", "u2", "R2", 0.3, 1));
+        store_test(&mut m, entry("i1", "u1", "R1", 0.5, 2));
         assert_eq!(m.len(), 2, "u1's choice passed on twice is one piece of evidence");
         assert_eq!(held(&m, "i1", "u1"), 0.5);
         let stored: f64 = m.iter().filter(|e| e.item == "i1").map(|e| e.weight).sum();
         assert!((stored - 0.8).abs() < 1e-12, "two choosers of i1, two pieces of evidence");
         for k in 0..EVIDENCE_CAP + 5 {
-            store(&mut m, entry(&format!("x{k}"), "u3", "R1", 0.4, 10 + k as u64));
+            store_test(&mut m, entry(&format!("x{k}"), "u3", "R1", 0.4, 10 + k as u64));
         }
         assert_eq!(m.len(), EVIDENCE_CAP);
         assert_eq!(held(&m, "i1", "u1"), 0.5, "the strongest entry survives");

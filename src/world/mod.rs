@@ -213,9 +213,9 @@ pub struct World {
     /// Evaluation metrics recorded during the run: (step, split, values).
     metrics: Vec<(u64, String, BTreeMap<String, f64>)>,
     #[serde(skip)]
-    client_index: Arc<HashMap<String, usize>>,
+    client_index: Arc<IdIndex>,
     #[serde(skip)]
-    router_index: Arc<HashMap<String, usize>>,
+    router_index: Arc<IdIndex>,
     #[serde(skip)]
     embedder: Option<Arc<Embedder>>,
     #[serde(skip)]
@@ -233,7 +233,18 @@ pub struct World {
     /// Parsed rule lists by their text.
     #[serde(skip)]
     rule_sets: Arc<HashMap<String, Arc<Vec<Rule>>>>,
+    /// Entries each client's evidence memory keeps, as `world_created` set it (0 before it:
+    /// read through `evidence_memory()`).
+    #[serde(default)]
+    evidence_memory: usize,
 }
+
+/// Index of agent ids: a fast hash with a fixed seed (lookups stay deterministic; iteration order
+/// is never relied on).
+pub type IdIndex = crate::util::FastMap<String, usize>;
+
+/// A map keyed by agent index in a hot loop, with the same fast hash.
+pub type IxMap<V> = crate::util::FastMap<usize, V>;
 
 /// Why an event could not be applied: names the event and what it refers to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -257,6 +268,14 @@ impl World {
     /// The embedding dimension.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+    /// Entries each client's evidence memory keeps.
+    pub fn evidence_memory(&self) -> usize {
+        if self.evidence_memory == 0 {
+            evidence::EVIDENCE_CAP
+        } else {
+            self.evidence_memory
+        }
     }
     pub fn clients(&self) -> &[Arc<Client>] {
         &self.clients

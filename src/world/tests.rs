@@ -17,7 +17,7 @@ impl W {
     fn new() -> W {
         let mut w = W { world: World::new(), tick: 0, log: Vec::new() };
         let rules = "accept 0.8 when relevance >= 0.1\nhold 2 when support < 1\ndefault reject\n";
-        w.ok(EventBody::WorldCreated { dim: 32, vocabulary: vec!["Jazz".into(), "Metal".into(), "Bebop".into()] });
+        w.ok(EventBody::WorldCreated { dim: 32, vocabulary: vec!["Jazz".into(), "Metal".into(), "Bebop".into()], evidence_memory: 64 });
         for (id, kind, attrs) in [("u1", ClientKind::User, vec![("Jazz", 0.8)]), ("u2", ClientKind::User, vec![("Metal", 0.6)]), ("i1", ClientKind::Item, vec![("Jazz", 0.9), ("Bebop", 0.5)])] {
             w.ok(EventBody::AgentCreated {
                 agent: id.into(),
@@ -121,7 +121,7 @@ fn setup_refuses_duplicates_bad_dimensions_and_bad_rules() {
     let bad = EventBody::AgentCreated { agent: "u9".into(), agent_kind: ClientKind::User, title: None, attrs: BTreeMap::new(), rules: "accept when".into() };
     assert!(w.refused(bad).to_string().contains("rules"));
     let mut fresh = W { world: World::new(), tick: 0, log: Vec::new() };
-    assert!(fresh.refused(EventBody::WorldCreated { dim: 4, vocabulary: vec![] }).to_string().contains("out of range"));
+    assert!(fresh.refused(EventBody::WorldCreated { dim: 4, vocabulary: vec![], evidence_memory: 64 }).to_string().contains("out of range"));
 }
 
 #[test]

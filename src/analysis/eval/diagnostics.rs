@@ -4,7 +4,8 @@
 
 use crate::world::event::{ClientKind, Decision, Event, EventBody, GateChannel};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use crate::engine::{DriveError, Flow, Hooks};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Diagnostics {
@@ -39,26 +40,45 @@ pub struct Diagnostics {
     pub update_gate_min: f64,
 }
 
-pub fn diagnose(model: &str, events: &[Event]) -> Diagnostics {
-    let mut d = Diagnostics { model: model.to_string(), ..Diagnostics::default() };
-    let mut kinds: HashMap<&str, ClientKind> = HashMap::new();
-    let mut reached: BTreeSet<&str> = BTreeSet::new();
-    let mut zero = 0u64;
-    let mut gates: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
-    let mut update_gates: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
-    for ev in events {
+/// Diagnostics gathered event by event while a run goes (a MovieLens-sized run's events do not
+/// all fit in memory at once); also the hooks that drive such a run.
+pub struct Diagnose {
+    d: Diagnostics,
+    kinds: HashMap<String, ClientKind>,
+    reached: HashSet<String>,
+    zero: u64,
+    gates: BTreeMap<String, f64>,
+    update_gates: BTreeMap<String, f64>,
+}
+
+impl Diagnose {
+    pub fn new(model: &str) -> Diagnose {
+        Diagnose {
+            d: Diagnostics { model: model.to_string(), ..Diagnostics::default() },
+            kinds: HashMap::new(),
+            reached: HashSet::new(),
+            zero: 0,
+            gates: BTreeMap::new(),
+            update_gates: BTreeMap::new(),
+        }
+    }
+
+    pub fn observe(&mut self, ev: &Event) {
+        let d = &mut self.d;
         match &ev.body {
             EventBody::AgentCreated { agent, agent_kind, .. } => {
-                kinds.insert(agent, *agent_kind);
+                self.kinds.insert(agent.clone(), *agent_kind);
                 if *agent_kind == ClientKind::User {
                     d.users += 1;
                 }
             }
             EventBody::MessageSent { .. } => d.messages_sent += 1,
-            EventBody::MessageBuffered { agent, .. } => match kinds.get(agent.as_str()) {
+            EventBody::MessageBuffered { agent, .. } => match self.kinds.get(agent.as_str()) {
                 Some(ClientKind::User) => {
                     d.deliveries_to_users += 1;
-                    reached.insert(agent);
+                    if !self.reached.contains(agent) {
+                        self.reached.insert(agent.clone());
+                    }
                 }
                 _ => d.deliveries_to_items += 1,
             },
@@ -70,7 +90,7 @@ pub fn diagnose(model: &str, events: &[Event]) -> Diagnostics {
             EventBody::Reward { decision, reward, .. } => {
                 d.rewards += 1;
                 if *reward == 0.0 {
-                    zero += 1;
+                    self.zero += 1;
                 }
                 if *decision == Decision::Accept {
                     if *reward > 0.0 {
@@ -88,29 +108,44 @@ pub fn diagnose(model: &str, events: &[Event]) -> Diagnostics {
             }
             EventBody::RouterStrategyEdited { .. } => d.router_edits += 1,
             EventBody::RouterCreated { router, gate, update_gate, .. } => {
-                gates.insert(router, *gate);
-                update_gates.insert(router, *update_gate);
+                self.gates.insert(router.clone(), *gate);
+                self.update_gates.insert(router.clone(), *update_gate);
             }
             EventBody::EvidenceStored { entries, .. } => d.evidence_stored += entries.len() as u64,
             EventBody::GateUpdated { router, to, channel, .. } => {
                 d.gate_updates += 1;
                 match channel {
-                    GateChannel::Evidence => gates.insert(router, *to),
-                    GateChannel::Updates => update_gates.insert(router, *to),
+                    GateChannel::Evidence => self.gates.insert(router.clone(), *to),
+                    GateChannel::Updates => self.update_gates.insert(router.clone(), *to),
                 };
             }
             _ => {}
         }
     }
-    d.users_reached = reached.len();
-    if !update_gates.is_empty() {
-        d.update_gate_mean = update_gates.values().sum::<f64>() / update_gates.len() as f64;
-        d.update_gate_min = update_gates.values().fold(f64::INFINITY, |a, b| a.min(*b));
+
+    pub fn finish(self) -> Diagnostics {
+        let mut d = self.d;
+        d.users_reached = self.reached.len();
+        if !self.update_gates.is_empty() {
+            d.update_gate_mean = self.update_gates.values().sum::<f64>() / self.update_gates.len() as f64;
+            d.update_gate_min = self.update_gates.values().fold(f64::INFINITY, |a, b| a.min(*b));
+        }
+        if !self.gates.is_empty() {
+            d.gate_mean = self.gates.values().sum::<f64>() / self.gates.len() as f64;
+            d.gate_max = self.gates.values().fold(0.0, |a, b| a.max(*b));
+        }
+        d.zero_reward_share = if d.rewards == 0 { 0.0 } else { self.zero as f64 / d.rewards as f64 };
+        d
     }
-    if !gates.is_empty() {
-        d.gate_mean = gates.values().sum::<f64>() / gates.len() as f64;
-        d.gate_max = gates.values().fold(0.0, |a, b| a.max(*b));
+}
+
+impl Hooks for Diagnose {
+    type Error = DriveError;
+
+    fn events(&mut self, _engine: &mut crate::engine::Engine, events: Vec<Event>) -> Result<Flow, DriveError> {
+        for ev in &events {
+            self.observe(ev);
+        }
+        Ok(Flow::Continue)
     }
-    d.zero_reward_share = if d.rewards == 0 { 0.0 } else { zero as f64 / d.rewards as f64 };
-    d
 }

@@ -14,7 +14,7 @@ use crate::engine::Engine;
 use crate::reasoner::offline::Offline;
 use anyhow::{bail, Result};
 use baselines::{standardise, Bpr, Content, ItemKnn};
-use diagnostics::{diagnose, Diagnostics};
+use diagnostics::Diagnostics;
 use metrics::{mean_metrics, paired_interval, random_expected, tie_fair, CaseMetrics, METRIC_NAMES};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -86,15 +86,19 @@ pub fn recnet_model(
     sets: &[&str],
     rounds: u32,
     seed: u64,
-) -> Result<(impl Fn(&str, &str) -> f64, Vec<crate::world::event::Event>)> {
+    name: &str,
+) -> Result<(impl Fn(&str, &str) -> f64, diagnostics::Diagnostics)> {
     let current: toml::Table = toml::Table::try_from(base)?;
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let cfg = Config::from_layers(&[current], &sets)?;
     let spec = ds.world_spec(seed);
     let mut engine = Engine::new(&spec, cfg, seed, rounds);
-    let events = engine.run_to_end(&mut Offline::new());
+    // Diagnosed as the run goes: the events themselves are not kept.
+    let mut diagnose = diagnostics::Diagnose::new(name);
+    // The offline reasoner does not fail; were it to, the model is what the run reached.
+    let _ = crate::engine::drive(&mut engine, &mut Offline::new(), &mut diagnose);
     let world = engine.world().clone();
-    Ok((move |u: &str, i: &str| world_score(&world, u, i), events))
+    Ok((move |u: &str, i: &str| world_score(&world, u, i), diagnose.finish()))
 }
 
 fn world_score(world: &crate::world::World, user: &str, item: &str) -> f64 {
@@ -239,9 +243,7 @@ fn run_baselines(ds: &Dataset, cs: &[Case], split: &str, seed: u64) -> Result<Jo
 
 fn run_variant(ds: &Dataset, cs: &[Case], base: &Config, v: &Variant, opts: &EvalOptions, seed: u64) -> Result<JobOutput> {
     let tested = ds.for_split(&opts.split);
-    let (model, events) = recnet_model(&tested, base, &v.sets, opts.rounds, seed)?;
-    let diagnostics = diagnose(v.name, &events);
-    drop(events);
+    let (model, diagnostics) = recnet_model(&tested, base, &v.sets, opts.rounds, seed, v.name)?;
     Ok(JobOutput {
         models: vec![(v.name.into(), v.description.into(), score_cases(cs, &model))],
         diagnostics: Some(diagnostics),
