@@ -213,7 +213,7 @@ pub const FIELDS: &[&str] = &[
     "edit.rule", "edit.min_relevance", "edit.router", "edit.fan_out_delta", "edit.tau_delta", "before", "after",
     "fan_out_from", "fan_out_to", "tau_from", "tau_to", "from", "to", "gradient", "stage", "model", "prompt", "reply",
     "tokens_in", "tokens_out", "latency_ms", "cache_hit", "error", "fallback", "split", "values", "target",
-    "target.kind", "target.id", "update_gate", "into", "channel", "finish_reason", "cause",
+    "target.kind", "target.id", "update_gate", "into", "channel", "finish_reason", "cause", "community",
 ];
 
 /// Fields that are maps from names to numbers: `values.ndcg`, `attrs.Jazz`.
