@@ -531,3 +531,61 @@ fn switching_branches_keeps_the_logical_position() {
     code(&mut app, KeyCode::Enter);
     assert_eq!((app.current, app.pos), (0, pos));
 }
+
+#[test]
+fn step_zero_is_shown_once() {
+    let mut app = demo_app(1);
+    press(&mut app, "g");
+    assert_eq!(app.pos, 1);
+    let first = screen(&app, 120, 40);
+    assert!(first.contains("step 0 of"), "{first}");
+    // Back from the first event stays there and says so, instead of a second "step 0" with
+    // nothing to say.
+    press(&mut app, "h");
+    assert_eq!(app.pos, 1);
+    assert_eq!(app.status, "at the first event (step 0)");
+    let again = screen(&app, 120, 40);
+    assert!(!again.contains("Nothing has happened yet"), "{again}");
+    assert_eq!(again.matches("step 0 of").count(), 1);
+}
+
+#[test]
+fn follow_selects_the_rule_or_router_a_gradient_is_about() {
+    let mut app = demo_app(3);
+    app.ensure_events(u64::MAX / 4, true);
+    let is_grad = |e: &recnet::world::event::Event, rule: bool| {
+        matches!(&e.body, recnet::world::event::EventBody::Gradient { module, .. } if module.contains('#') == rule)
+    };
+    // A router's gradient selects the router.
+    let i = app.find_forward(0, |e| is_grad(e, false)).expect("a router gradient");
+    let router = match app.event(i).unwrap().body {
+        recnet::world::event::EventBody::Gradient { module, .. } => module,
+        _ => unreachable!(),
+    };
+    app.jump(i + 1);
+    assert_eq!(app.selected.as_deref(), Some(router.as_str()));
+    // A rule's gradient selects its agent and highlights the rule in the rules pane.
+    let i = app.find_forward(0, |e| is_grad(e, true)).expect("a rule gradient");
+    let module = match app.event(i).unwrap().body {
+        recnet::world::event::EventBody::Gradient { module, .. } => module,
+        _ => unreachable!(),
+    };
+    let (agent, rule) = recnet::world::parse_rule_module(&module).unwrap();
+    // From elsewhere with follow off, then f: the selection moves to what the event is about.
+    press(&mut app, "f");
+    assert!(!app.follow);
+    app.jump(i + 1);
+    press(&mut app, "f");
+    assert_eq!(app.selected.as_deref(), Some(agent));
+    // The rule's line is drawn highlighted (reversed, in mono).
+    let text = recnet::rules::print_rule(&app.world.client(agent).unwrap().rules[rule - 1]);
+    let needle: String = format!(" {rule:<3}{}", text).chars().take(20).collect();
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let rows: Vec<(u16, String)> =
+        (0..buf.area.height).map(|y| (y, (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect())).collect();
+    let (y, row) = rows.iter().find(|(_, r)| r.contains(&needle)).unwrap_or_else(|| panic!("rule {rule} not shown: {needle:?}\n{}", screen(&app, 120, 40)));
+    let x = row[..row.find(&needle).unwrap()].chars().count() as u16 + 2;
+    assert!(buf[(x, *y)].modifier.contains(ratatui::style::Modifier::REVERSED), "rule {rule} is not highlighted");
+}

@@ -201,8 +201,7 @@ impl App {
             Action::ToggleFollow => {
                 self.follow = !self.follow;
                 if self.follow {
-                    let target = self.follow_target();
-                    self.select(target);
+                    self.follow_now();
                 }
                 self.status = if self.follow { "selection follows the events".into() } else { "selection stays put".into() };
             }

@@ -85,8 +85,7 @@ impl App {
         self.pos = self.world.steps();
         self.refresh_tick_start();
         if self.follow {
-            let target = self.follow_target();
-            self.select(target);
+            self.follow_now();
         }
         self.log_cursor = self.pos.saturating_sub(1);
         if self.view == View::Diff {
@@ -103,6 +102,20 @@ impl App {
             self.tick_start = start;
             if let Ok(w) = self.branch_mut().timeline.state(start) {
                 self.tick_start_world = w;
+            }
+        }
+    }
+
+    /// Select what the story is about at this step, and bring the rule it concerns (a decision,
+    /// reward, credit, gradient or edit) into the rules pane.
+    pub(super) fn follow_now(&mut self) {
+        let target = self.follow_target();
+        self.select(target);
+        let rule = self.current_event().and_then(|e| crate::analysis::export::event_rule(&e).map(|(a, r)| (a.to_string(), r)));
+        if let Some((agent, r)) = rule {
+            if self.selected.as_deref() == Some(agent.as_str()) {
+                // Line 0 of the pane is its header: rule r is line r.
+                self.scroll.rules.show(r);
             }
         }
     }
@@ -210,7 +223,14 @@ impl App {
                 self.goto(target);
             }
         } else {
-            self.goto(self.pos.saturating_sub(n.unsigned_abs()));
+            // The first event (step 0) is as far back as the story goes: the empty world before
+            // it would show "step 0" a second time with nothing to say.
+            let first = 1.min(self.len());
+            let target = self.pos.saturating_sub(n.unsigned_abs()).max(first);
+            if target == self.pos {
+                self.status = "at the first event (step 0)".into();
+            }
+            self.goto(target);
         }
     }
 

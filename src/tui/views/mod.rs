@@ -183,12 +183,13 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     };
     let total = if app.live_done() { format!("{}", app.len()) } else { format!("{}+", app.len()) };
     let line = format!(
-        " round {}/{rounds} · time step {} · {} / {} · step {} of {total} · {mode} · {} breakpoint(s) · follow {}",
+        " round {}/{rounds} · time step {} · {} / {} · {} of {total} · {mode} · {} breakpoint(s) · follow {}",
         app.world.cursor().round + 1,
         app.world.cursor().tick,
         stage.phase(),
         stage.name(),
-        app.pos.saturating_sub(1),
+        // Before the first event there is no step to name (step 0 is the first event's).
+        app.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
         app.breakpoints.len(),
         if app.follow { "on" } else { "off" }
     );
