@@ -589,3 +589,108 @@ fn follow_selects_the_rule_or_router_a_gradient_is_about() {
     let x = row[..row.find(&needle).unwrap()].chars().count() as u16 + 2;
     assert!(buf[(x, *y)].modifier.contains(ratatui::style::Modifier::REVERSED), "rule {rule} is not highlighted");
 }
+
+#[test]
+fn breakpoints_are_checked_listed_disabled_and_deleted() {
+    let mut app = demo_app(3);
+    // Each mistake is an error with its column, and sets nothing.
+    for (expr, col, says) in [
+        ("foo > 3", 1, "unknown field foo"),
+        ("kind == filter_decison", 9, "no value filter_decison"),
+        ("kind == reward and reward < high", 29, "reward is a number"),
+        ("agent == u99", 10, "no agent u99"),
+    ] {
+        let e = app.add_breakpoint(expr).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("col {col}: ")) && e.contains(says), "{expr}: {e}");
+    }
+    assert!(app.breakpoints.is_empty());
+    // Typed in the inspector, the error shows in the input line.
+    press(&mut app, "b");
+    type_line(&mut app, "kind == rewrd");
+    match &app.popup {
+        Popup::Input { error: Some(e), .. } => assert!(e.starts_with("col 9:"), "{e}"),
+        _ => panic!("no error shown"),
+    }
+    code(&mut app, KeyCode::Esc);
+    app.add_breakpoint("kind == filter_decision and agent == u7 and decision == reject").unwrap();
+    app.add_breakpoint("kind == reward").unwrap();
+    press(&mut app, "x");
+    assert!(matches!(app.popup, Popup::Breakpoints { cursor: 0 }));
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains(" 1 ● on  kind == filter_decision") && shown.contains(" 2 ● on  kind == reward"), "{shown}");
+    // Disable the first: only the reward breakpoint stops the run.
+    code(&mut app, KeyCode::Enter);
+    assert!(!app.breakpoints[0].enabled);
+    assert!(screen(&app, 80, 24).contains(" 1 ○ off kind == filter_decision"));
+    code(&mut app, KeyCode::Esc);
+    app.update(recnet::tui::keymap::Action::RunPause);
+    app.run_steps(100_000);
+    assert_eq!(app.current_event().unwrap().body.kind(), "reward");
+    assert!(app.status.contains("breakpoint 2 hit"), "{}", app.status);
+    // Delete the second; the first (disabled) stays, so nothing stops a run any more.
+    press(&mut app, "xjd");
+    assert_eq!(app.breakpoints.len(), 1);
+    assert!(app.breakpoints[0].expr.contains("filter_decision"));
+    code(&mut app, KeyCode::Esc);
+    let before = app.pos;
+    app.update(recnet::tui::keymap::Action::RunPause);
+    app.run_steps(100_000);
+    assert!(app.pos > before + 100, "a disabled breakpoint stopped the run");
+}
+
+#[test]
+fn running_backward_stops_at_the_previous_hit() {
+    let mut app = demo_app(3);
+    app.add_breakpoint("kind == rule_edited or kind == router_strategy_edited").unwrap();
+    let mut hits = Vec::new();
+    for _ in 0..3 {
+        app.update(recnet::tui::keymap::Action::RunPause);
+        app.run_steps(100_000);
+        hits.push(app.pos);
+    }
+    assert!(hits[0] < hits[1] && hits[1] < hits[2], "{hits:?}");
+    // From the third hit back: the second, the first, then nowhere.
+    for want in hits[..2].iter().rev() {
+        press(&mut app, "p");
+        assert_eq!(app.pos, *want, "{}", app.status);
+        assert!(app.status.contains("running backward"), "{}", app.status);
+    }
+    let pos = app.pos;
+    press(&mut app, "p");
+    assert_eq!(app.pos, pos);
+    assert_eq!(app.status, "no earlier breakpoint hit: still here");
+}
+
+#[test]
+fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
+    let mut app = demo_app(1);
+    press(&mut app, ".");
+    app.selected = Some("u1".into());
+    press(&mut app, "e");
+    // Replace the rules with one that can never match.
+    app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
+        Popup::Rules { agent, .. } => Popup::Rules {
+            agent,
+            editor: Box::new(ratatui_textarea::TextArea::new(vec!["reject when polarity == sideways".into()])),
+            error: None,
+        },
+        _ => panic!("no editor"),
+    };
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    match &app.popup {
+        Popup::Rules { error: Some(e), .. } => assert!(e.starts_with("line 1:25: `polarity` is up or down"), "{e}"),
+        _ => panic!("no error shown"),
+    }
+    // No rules: the first Ctrl+S warns, the second forks.
+    app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
+        Popup::Rules { agent, .. } => {
+            Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["# none".into()])), error: None }
+        }
+        _ => panic!("no editor"),
+    };
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert!(screen(&app, 120, 40).contains("warning: no rules"));
+    assert_eq!(app.branches.len(), 1);
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert_eq!(app.branches.len(), 2);
+}

@@ -48,6 +48,41 @@ impl App {
             }
             return;
         }
+        if let Popup::Breakpoints { cursor } = &mut self.popup {
+            let n = self.breakpoints.len();
+            let c = *cursor;
+            match action {
+                Action::Up => *cursor = c.saturating_sub(1),
+                Action::Down => *cursor = (c + 1).min(n.saturating_sub(1)),
+                Action::PaneTop => *cursor = 0,
+                Action::PaneBottom => *cursor = n.saturating_sub(1),
+                Action::Open | Action::RunPause => {
+                    if let Some(b) = self.breakpoints.get_mut(c) {
+                        b.enabled = !b.enabled;
+                        self.status = format!("breakpoint {} {}", c + 1, if b.enabled { "enabled" } else { "disabled" });
+                    }
+                }
+                Action::DeleteBranch if c < n => {
+                    let b = self.breakpoints.remove(c);
+                    self.status = format!("breakpoint {} deleted: {}", c + 1, crate::util::text::sanitize(&b.expr, 60));
+                    self.popup = Popup::Breakpoints { cursor: c.min(self.breakpoints.len().saturating_sub(1)) };
+                }
+                Action::AddBreakpoint => {
+                    self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None }
+                }
+                Action::PreviousHit => {
+                    self.popup = Popup::None;
+                    self.previous_hit();
+                }
+                Action::Close | Action::Breakpoints => self.popup = Popup::None,
+                Action::Quit => self.request_quit(),
+                _ => {}
+            }
+            if let Popup::Breakpoints { cursor } = &self.popup {
+                self.scroll.popup.show(*cursor);
+            }
+            return;
+        }
         if let Popup::Pick { items, cursor, .. } = &mut self.popup {
             let n = items.len();
             match action {
@@ -183,6 +218,15 @@ impl App {
                 self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None }
             }
             Action::EditRules => self.open_rule_editor(),
+            Action::Breakpoints => {
+                if self.breakpoints.is_empty() {
+                    self.status = format!("no breakpoints ({} adds one)", self.keymap.key_for(Action::AddBreakpoint));
+                } else {
+                    self.scroll.popup.top();
+                    self.popup = Popup::Breakpoints { cursor: 0 };
+                }
+            }
+            Action::PreviousHit => self.previous_hit(),
             Action::ToggleBookmark => {
                 if !self.bookmarks.remove(&self.pos) {
                     self.bookmarks.insert(self.pos);
@@ -352,6 +396,9 @@ impl App {
                     self.add_breakpoint(expr.trim())
                 } else if input == "clear" {
                     self.breakpoints.clear();
+                    if matches!(self.popup, Popup::Breakpoints { .. }) {
+                        self.popup = Popup::None;
+                    }
                     self.status = "breakpoints cleared".into();
                     Ok(())
                 } else if input == "help" {
@@ -368,8 +415,10 @@ impl App {
     }
 
     pub fn add_breakpoint(&mut self, expr: &str) -> anyhow::Result<()> {
-        let c = breakpoint::parse(expr).map_err(|e| anyhow::anyhow!("{e}"))?;
-        self.breakpoints.push((expr.to_string(), c));
+        // Checked against the event format and this world: a misspelt field, kind or id would
+        // otherwise be a breakpoint that never stops.
+        let cond = breakpoint::parse_in(expr, &self.world).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.breakpoints.push(Breakpoint { expr: expr.to_string(), cond, enabled: true });
         self.status = format!("breakpoint {} set: {}", self.breakpoints.len(), crate::util::text::sanitize(expr, 80));
         Ok(())
     }
@@ -397,6 +446,8 @@ impl App {
                 let text = editor.lines().join("\n") + "\n";
                 match crate::rules::parse_rules(&text) {
                     Err(e) => *error = Some(format!("line {}:{}: {}", e.line, e.col, e.message)),
+                    // A warning, not an error: the first Ctrl+S says what it means, the second forks.
+                    Ok(rules) if rules.is_empty() && error.as_deref() != Some(EMPTY_RULES) => *error = Some(EMPTY_RULES.into()),
                     Ok(_) => {
                         let agent = agent.clone();
                         self.popup = Popup::None;
@@ -461,6 +512,8 @@ impl App {
         Ok(())
     }
 }
+
+const EMPTY_RULES: &str = "warning: no rules: every message would be rejected; Ctrl+S again forks anyway";
 
 fn is_motion(a: Action) -> bool {
     use Action::*;

@@ -124,8 +124,17 @@ pub struct Scrolls {
     pub log: Scroll,
 }
 
+/// A breakpoint as typed, parsed; a disabled one stays listed but stops nothing.
+pub struct Breakpoint {
+    pub expr: String,
+    pub cond: Cond,
+    pub enabled: bool,
+}
+
 pub enum Popup {
     None,
+    /// The breakpoints: toggle, delete, add.
+    Breakpoints { cursor: usize },
     Help,
     Event(u64),
     Input { kind: InputKind, text: String, error: Option<String> },
@@ -204,7 +213,7 @@ pub struct App {
     pub running: bool,
     pub speed_ix: usize,
     pub last_run_step: Instant,
-    pub breakpoints: Vec<(String, Cond)>,
+    pub breakpoints: Vec<Breakpoint>,
     pub bookmarks: BTreeSet<u64>,
     pub status: String,
     /// The target of a jump far from any known state, replayed a slice per tick so the inspector

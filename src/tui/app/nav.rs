@@ -376,11 +376,37 @@ impl App {
     }
 
     pub(super) fn breakpoint_hit(&self) -> Option<usize> {
-        if self.breakpoints.is_empty() {
+        let ev = self.current_event()?;
+        self.hit_of(&ev)
+    }
+
+    /// The first enabled breakpoint (1-based) that `ev` satisfies. Agent kinds are looked up in
+    /// the shown world: an agent's kind never changes, so any step's world answers alike.
+    fn hit_of(&self, ev: &Event) -> Option<usize> {
+        if !self.breakpoints.iter().any(|b| b.enabled) {
             return None;
         }
-        let ev = self.current_event()?;
-        let json = serde_json::to_value(&ev).ok()?;
-        self.breakpoints.iter().position(|(_, c)| breakpoint::matches(c, &ev, &json, &self.world)).map(|i| i + 1)
+        let json = serde_json::to_value(ev).ok()?;
+        self.breakpoints.iter().position(|b| b.enabled && breakpoint::matches(&b.cond, ev, &json, &self.world)).map(|i| i + 1)
+    }
+
+    /// Run backward: the latest event before the shown one that an enabled breakpoint stops at.
+    pub(super) fn previous_hit(&mut self) {
+        if !self.breakpoints.iter().any(|b| b.enabled) {
+            self.status = format!("no enabled breakpoints ({} adds one)", self.keymap.key_for(crate::tui::keymap::Action::AddBreakpoint));
+            return;
+        }
+        self.running = false;
+        let found = match self.pos.checked_sub(2) {
+            Some(from) => self.find_back(from, |e| self.hit_of(e).is_some()),
+            None => None,
+        };
+        match found.and_then(|i| Some((i, self.event(i).and_then(|e| self.hit_of(&e))?))) {
+            Some((i, hit)) => {
+                self.goto(i + 1);
+                self.status = format!("breakpoint {hit} hit at step {i} (running backward)");
+            }
+            None => self.status = "no earlier breakpoint hit: still here".into(),
+        }
     }
 }

@@ -190,7 +190,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         stage.name(),
         // Before the first event there is no step to name (step 0 is the first event's).
         app.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
-        app.breakpoints.len(),
+        app.breakpoints.iter().filter(|b| b.enabled).count(),
         if app.follow { "on" } else { "off" }
     );
     f.render_widget(Paragraph::new(line), time);
@@ -312,6 +312,30 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             );
             pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
         }
+        Popup::Breakpoints { cursor } => {
+            let h = (app.breakpoints.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
+            let r = centered(area, 100, h);
+            f.render_widget(Clear, r);
+            let lines: Vec<Line> = app
+                .breakpoints
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
+                    // The mark carries the state in mono too: ● stops, ○ is disabled.
+                    let (mark, state) = if b.enabled { ("● on ", Style::new()) } else { ("○ off", st(app, Role::Dim)) };
+                    Line::from(vec![Span::styled(format!(" {:>2} {mark} ", i + 1), style), Span::styled(s(&b.expr, 90), style.patch(state))])
+                })
+                .collect();
+            let title = format!(
+                "Breakpoints — ↑↓ choose · Space/{} disables · {} deletes · {} adds · {} runs back to a hit · Esc",
+                app.keymap.key_for(super::keymap::Action::Open),
+                app.keymap.key_for(super::keymap::Action::DeleteBranch),
+                app.keymap.key_for(super::keymap::Action::AddBreakpoint),
+                app.keymap.key_for(super::keymap::Action::PreviousHit)
+            );
+            pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
+        }
         Popup::Pick { query, items, cursor } => {
             let h = (items.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
             let r = centered(area, 70, h);
@@ -351,6 +375,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             f.render_widget(block, ed);
             f.render_widget(&**editor, inner);
             let m = match error {
+                Some(e) if e.starts_with("warning:") => Line::from(Span::styled(format!(" {}", s(e, 200)), st(app, Role::Changed))),
                 Some(e) => Line::from(Span::styled(format!(" {} — nothing changed", s(e, 200)), st(app, Role::Reject))),
                 None => Line::from(Span::styled(" one rule a line: accept W | hold N | reject  when …  ·  default reject", st(app, Role::Dim))),
             };
