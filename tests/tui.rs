@@ -208,7 +208,11 @@ fn the_event_log_filters() {
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(app.log_filter, "rejects");
     let shown = screen(&app, 120, 40);
-    let rows: Vec<&str> = shown.lines().filter(|l| l.contains("filter_decision") || l.contains(" t")).filter(|l| l.starts_with('│')).collect();
+    let rows: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.contains("filter_decision") || l.contains(" t"))
+        .filter(|l| l.starts_with('│') && !l.contains("what happened"))
+        .collect();
     assert!(!rows.is_empty(), "{shown}");
     assert!(rows.iter().all(|r| r.contains("rejects")), "{shown}");
     // j moves to the next matching event.
@@ -693,4 +697,57 @@ fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     assert_eq!(app.branches.len(), 1);
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
     assert_eq!(app.branches.len(), 2);
+}
+
+#[test]
+fn the_event_log_is_a_table_whose_cursor_rows_open_and_go() {
+    let mut app = demo_app(2);
+    press(&mut app, "..");
+    press(&mut app, "2");
+    let shown = screen(&app, 120, 40);
+    // Column headers, and the cursor visible from the start on the step shown.
+    let header = shown.lines().nth(2).unwrap();
+    assert!(header.contains("step") && header.contains("time") && header.contains("kind") && header.contains("what happened"), "{shown}");
+    let cursor_row = shown.lines().find(|l| l.starts_with("│▸")).unwrap_or_else(|| panic!("no cursor row:\n{shown}"));
+    assert!(cursor_row.contains(&format!("▶{:>6}", app.pos - 1)), "{cursor_row}");
+    // Filtered: Enter opens the row under the cursor, a row the filter shows.
+    press(&mut app, "/");
+    type_line(&mut app, "rejects");
+    let ev = app.event(app.log_cursor).unwrap();
+    assert!(app.log_matches(&ev));
+    code(&mut app, KeyCode::Enter);
+    assert!(matches!(app.popup, Popup::Event(s) if s == app.log_cursor));
+    code(&mut app, KeyCode::Esc);
+    // Moving the timeline while filtered leaves the cursor on a shown row, never on the
+    // (unshown) event the timeline is at.
+    press(&mut app, "l");
+    assert!(app.log_matches(&app.event(app.log_cursor).unwrap()));
+    // A new filter: Enter opens one of its rows, not the previous filter's.
+    press(&mut app, "/");
+    type_line(&mut app, "accepts");
+    code(&mut app, KeyCode::Enter);
+    match app.popup {
+        Popup::Event(s) => {
+            let text = recnet::analysis::narrate::narrate(&app.event(s).unwrap());
+            assert!(text.contains("accepts"), "{text}");
+        }
+        _ => panic!("nothing opened"),
+    }
+    code(&mut app, KeyCode::Esc);
+    // t takes the timeline to the row.
+    press(&mut app, "jj");
+    let row = app.log_cursor;
+    press(&mut app, "t");
+    assert_eq!(app.pos, row + 1);
+    assert_eq!(app.current_event().unwrap().step, row);
+    // Long lines scroll sideways: L shifts the text column, H brings it back.
+    let before = screen(&app, 80, 24);
+    press(&mut app, "L");
+    assert!(app.log_hscroll > 0);
+    let after = screen(&app, 80, 24);
+    assert_ne!(before, after);
+    assert!(after.contains("text from column"), "{after}");
+    press(&mut app, "H");
+    assert_eq!(app.log_hscroll, 0);
+    assert_eq!(screen(&app, 80, 24), before);
 }

@@ -183,9 +183,36 @@ impl App {
             }
             Action::Open => {
                 if self.view == View::Events {
-                    self.open_event(self.log_cursor);
+                    // The row under the cursor: with a filter, always one the filter shows.
+                    if self.snap_log_cursor() {
+                        self.open_event(self.log_cursor);
+                    } else {
+                        self.status = "no event in the log matches the filter".into();
+                    }
                 } else if let Some(e) = self.current_event() {
                     self.open_event(e.step);
+                }
+            }
+            Action::LogGoto => {
+                if self.view != View::Events {
+                    self.status = format!("{} works in the event log (2)", self.keymap.key_for(Action::LogGoto));
+                } else if self.snap_log_cursor() {
+                    let step = self.log_cursor;
+                    self.running = false;
+                    self.jump(step + 1);
+                    self.status = format!("went to step {step}");
+                } else {
+                    self.status = "no event in the log matches the filter".into();
+                }
+            }
+            Action::ScrollLeft | Action::ScrollRight => {
+                if self.view == View::Events {
+                    // A few words at a time: enough to read on, little enough to keep one's place.
+                    let by = 16;
+                    self.log_hscroll =
+                        if action == Action::ScrollLeft { self.log_hscroll.saturating_sub(by) } else { (self.log_hscroll + by).min(2000) };
+                } else {
+                    self.status = "only the event log scrolls sideways".into();
                 }
             }
             Action::FocusNext | Action::FocusPrev => {
@@ -200,7 +227,10 @@ impl App {
                 }
             }
             Action::ShowInspect => self.view = View::Inspect,
-            Action::ShowEvents => self.view = View::Events,
+            Action::ShowEvents => {
+                self.view = View::Events;
+                self.snap_log_cursor();
+            }
             Action::ShowMetrics => self.view = View::Metrics,
             Action::ShowDiff => {
                 self.view = View::Diff;
@@ -373,6 +403,7 @@ impl App {
             InputKind::Breakpoint => self.add_breakpoint(input),
             InputKind::Search if self.view == View::Events => {
                 self.log_filter = input.to_lowercase();
+                self.log_hscroll = 0;
                 if input.is_empty() {
                     self.search = None;
                     self.status = "log filter cleared".into();

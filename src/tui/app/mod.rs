@@ -224,6 +224,8 @@ pub struct App {
     /// The timeline's disk keyframes failed and the user was told (once).
     disk_warned: bool,
     pub log_cursor: u64,
+    /// How many characters of the event log's text column are scrolled off to the left.
+    pub log_hscroll: usize,
     /// The event log shows only events whose kind or text contains this (set with / in the log).
     pub log_filter: String,
     /// The last search, for n/N.
@@ -269,6 +271,7 @@ impl App {
             far_seek_events: FAR_SEEK_EVENTS,
             disk_warned: false,
             log_cursor: 0,
+            log_hscroll: 0,
             log_filter: String::new(),
             search: None,
             quit: false,

@@ -88,6 +88,10 @@ impl App {
             self.follow_now();
         }
         self.log_cursor = self.pos.saturating_sub(1);
+        if !self.log_filter.is_empty() && self.view == View::Events {
+            // A short scan: this runs at every step while running.
+            self.snap_log_cursor_within(4096);
+        }
         if self.view == View::Diff {
             self.prepare_diff();
         }
@@ -137,10 +141,43 @@ impl App {
         self.world.clients().first().map(|c| c.id.clone())
     }
 
+    /// With a log filter, put the cursor on a row the filter shows: the nearest match at or
+    /// before it, else after it (scans bounded, so a rare match in a huge session stays fast).
+    /// Whether the cursor is on a shown row.
+    pub(super) fn snap_log_cursor(&mut self) -> bool {
+        self.snap_log_cursor_within(50_000)
+    }
+
+    fn snap_log_cursor_within(&mut self, near: u64) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        self.log_cursor = self.log_cursor.min(self.len() - 1);
+        if self.log_filter.is_empty() {
+            return true;
+        }
+        let c = self.log_cursor;
+        let found = self
+            .find_back_until(c, c.saturating_sub(near), |e| self.log_matches(e))
+            .or_else(|| self.find_forward_until(c, (c + near).min(self.len()), |e| self.log_matches(e)));
+        match found {
+            Some(i) => {
+                self.log_cursor = i;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// First index ≥ from whose event satisfies `f`.
     pub fn find_forward(&self, from: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
+        self.find_forward_until(from, self.branch().timeline.store.len(), f)
+    }
+
+    /// First index in from..end whose event satisfies `f`.
+    pub fn find_forward_until(&self, from: u64, end: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
         let store = &self.branch().timeline.store;
-        let n = store.len();
+        let n = store.len().min(end);
         let mut i = from;
         while i < n {
             let chunk = store.range(i, (i + 512).min(n)).ok()?;
@@ -156,13 +193,18 @@ impl App {
 
     /// Last index ≤ from whose event satisfies `f`.
     pub fn find_back(&self, from: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
+        self.find_back_until(from, 0, f)
+    }
+
+    /// Last index in stop..=from whose event satisfies `f`.
+    pub fn find_back_until(&self, from: u64, stop: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
         let store = &self.branch().timeline.store;
         if store.is_empty() {
             return None;
         }
         let mut hi = from.min(store.len() - 1) + 1;
-        while hi > 0 {
-            let lo = hi.saturating_sub(512);
+        while hi > stop {
+            let lo = hi.saturating_sub(512).max(stop);
             let chunk = store.range(lo, hi).ok()?;
             for e in chunk.iter().rev() {
                 if f(e) {
