@@ -32,6 +32,20 @@ fn screen(app: &App, w: u16, h: u16) -> String {
     out
 }
 
+/// The screen without its status line (a message about the last key, which other keys replace).
+fn panes(app: &App, w: u16, h: u16) -> String {
+    let full = screen(app, w, h);
+    let mut lines: Vec<&str> = full.lines().collect();
+    lines.pop();
+    lines.join("\n")
+}
+
+fn panes_of(full: &str) -> String {
+    let mut lines: Vec<&str> = full.lines().collect();
+    lines.pop();
+    lines.join("\n")
+}
+
 fn key(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
 }
@@ -331,7 +345,7 @@ fn the_diff_after_a_fork_scrolls_to_its_end() {
     insta::assert_snapshot!("diff_end_80x24", screen(&app, 80, 24));
     code(&mut app, KeyCode::PageUp);
     code(&mut app, KeyCode::Home);
-    assert_eq!(screen(&app, 120, 40), top);
+    assert_eq!(panes(&app, 120, 40), panes_of(&top));
 }
 
 #[test]
@@ -362,11 +376,11 @@ fn tab_moves_the_focus_and_the_focused_pane_scrolls() {
     assert_eq!(app.selected.as_deref(), Some("u7"));
     assert_ne!(screen(&app, 80, 24), shown);
     code(&mut app, KeyCode::End);
-    let end = screen(&app, 80, 24);
+    let end = panes(&app, 80, 24);
     code(&mut app, KeyCode::PageDown);
-    assert_eq!(screen(&app, 80, 24), end, "PageDown went past the end");
+    assert_eq!(panes(&app, 80, 24), end, "PageDown went past the end");
     code(&mut app, KeyCode::Home);
-    assert_eq!(screen(&app, 80, 24), shown);
+    assert_eq!(panes(&app, 80, 24), panes_of(&shown));
     // Around the panes and back to the agent list, where j moves the selection again.
     for _ in 0..3 {
         code(&mut app, KeyCode::Tab);
@@ -741,7 +755,7 @@ fn the_event_log_is_a_table_whose_cursor_rows_open_and_go() {
     assert_eq!(app.pos, row + 1);
     assert_eq!(app.current_event().unwrap().step, row);
     // Long lines scroll sideways: L shifts the text column, H brings it back.
-    let before = screen(&app, 80, 24);
+    let before = panes(&app, 80, 24);
     press(&mut app, "L");
     assert!(app.log_hscroll > 0);
     let after = screen(&app, 80, 24);
@@ -749,5 +763,41 @@ fn the_event_log_is_a_table_whose_cursor_rows_open_and_go() {
     assert!(after.contains("text from column"), "{after}");
     press(&mut app, "H");
     assert_eq!(app.log_hscroll, 0);
-    assert_eq!(screen(&app, 80, 24), before);
+    assert_eq!(panes(&app, 80, 24), before);
+}
+
+#[test]
+fn the_status_line_tells_the_truth() {
+    let mut app = demo_app(1);
+    app.ensure_events(u64::MAX / 4, true);
+    // A message lasts a few seconds on its own…
+    press(&mut app, "m");
+    assert!(app.status.starts_with("bookmarked"));
+    let t0 = std::time::Instant::now();
+    app.on_tick(t0);
+    app.on_tick(t0 + std::time::Duration::from_secs(2));
+    assert!(app.status.starts_with("bookmarked"));
+    app.on_tick(t0 + recnet::tui::app::STATUS_TTL + std::time::Duration::from_millis(10));
+    assert_eq!(app.status, "");
+    assert!(screen(&app, 120, 40).contains("l one event forward · h back · Space runs · ? help · q quit"));
+    // …or until the next action: "at the end of the run" goes when you leave the end.
+    press(&mut app, "G");
+    press(&mut app, "l");
+    assert_eq!(app.status, "at the end of the run");
+    press(&mut app, "h");
+    assert!(!app.status.contains("end of the run"), "{}", app.status);
+    // Running past the last event pauses and says so.
+    app.jump(app.len() - 3);
+    app.update(recnet::tui::keymap::Action::RunPause);
+    app.run_steps(10);
+    assert!(!app.running);
+    assert_eq!(app.status, "paused at the end of the run");
+    let shown = screen(&app, 120, 40);
+    assert!(shown.contains("⏸ paused") && shown.contains("paused at the end of the run"), "{shown}");
+    // A run stopped by a move says it stopped.
+    press(&mut app, "g ");
+    assert!(app.running);
+    press(&mut app, ".");
+    assert!(!app.running);
+    assert!(app.status.starts_with("run stopped by a move at step"), "{}", app.status);
 }

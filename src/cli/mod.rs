@@ -509,6 +509,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Config(args::ConfigCmd::Path) => config::print_path().map(|_| true),
     };
     match result {
+        // Left because of a signal (the inspector quits cleanly on SIGTERM): 128+N all the same.
+        Ok(_) if recnet::run::signals::signal().is_some() => {
+            ExitCode::from((128 + recnet::run::signals::signal().unwrap_or(15).clamp(1, 127)) as u8)
+        }
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         // The reader of our output stopped early (`| head`): a normal end.

@@ -15,6 +15,8 @@ use super::*;
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) {
         self.dirty = true;
+        // A message is about the last action: the next key replaces it (or clears it).
+        self.status.clear();
         match &mut self.popup {
             Popup::Input { .. } => return self.on_input_key(key),
             Popup::Rules { .. } => return self.on_rules_key(key),
@@ -138,7 +140,8 @@ impl App {
                 }
             }
         }
-        if !matches!(action, Action::RunPause | Action::Faster | Action::Slower) && self.running && is_motion(action) {
+        let stopped_run = !matches!(action, Action::RunPause | Action::Faster | Action::Slower) && self.running && is_motion(action);
+        if stopped_run {
             self.running = false;
         }
         match action {
@@ -297,6 +300,11 @@ impl App {
             }
             Action::SaveBranch => self.save_branch(self.current),
             Action::DeleteBranch => self.popup = Popup::Branches { cursor: self.current },
+        }
+        if stopped_run {
+            // The mode line says paused; the status says why.
+            let why = format!("run stopped by a move at step {}; {} runs again", self.pos.saturating_sub(1), self.keymap.key_for(Action::RunPause));
+            self.status = if self.status.is_empty() { why } else { format!("{why} · {}", self.status) };
         }
     }
 

@@ -188,6 +188,9 @@ pub struct TickStats {
 
 pub const SPEEDS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0];
 
+/// A status message lasts this long, or until the next key.
+pub const STATUS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A jump replaying more events than this goes a slice per tick (about a quarter second each).
 pub const FAR_SEEK_EVENTS: u64 = 200_000;
 
@@ -216,6 +219,8 @@ pub struct App {
     pub breakpoints: Vec<Breakpoint>,
     pub bookmarks: BTreeSet<u64>,
     pub status: String,
+    /// The status text last seen by the timer and since when: it expires after `STATUS_TTL`.
+    status_seen: Option<(String, Instant)>,
     /// The target of a jump far from any known state, replayed a slice per tick so the inspector
     /// stays live (the shown step does not move until it arrives).
     pub far_seek: Option<u64>,
@@ -267,6 +272,7 @@ impl App {
             breakpoints: Vec::new(),
             bookmarks: BTreeSet::new(),
             status: String::new(),
+            status_seen: None,
             far_seek: None,
             far_seek_events: FAR_SEEK_EVENTS,
             disk_warned: false,
@@ -288,13 +294,8 @@ impl App {
         // Open paused at the first step of the simulation: everything set up, nothing run yet.
         let start = app.find_forward(0, |e| matches!(e.body, EventBody::RoundStarted { .. })).unwrap_or(app.len());
         app.goto(start);
-        app.status = format!(
-            "paused · {} one event forward · {} back · {} help · {} quit",
-            app.keymap.key_for(Action::StepForward),
-            app.keymap.key_for(Action::StepBack),
-            app.keymap.key_for(Action::Help),
-            app.keymap.key_for(Action::Quit)
-        );
+        // No status: the footer shows the key hint while nothing is to be reported.
+        app.status.clear();
         app
     }
 
@@ -389,6 +390,26 @@ impl App {
                 }
                 None => return,
             }
+        }
+    }
+
+    /// Clear the status once it has been shown for `STATUS_TTL` (the timer calls this).
+    fn expire_status(&mut self, now: Instant) {
+        if self.status.is_empty() {
+            self.status_seen = None;
+            return;
+        }
+        match &self.status_seen {
+            Some((text, since)) if *text == self.status => {
+                if now.saturating_duration_since(*since) >= STATUS_TTL {
+                    self.status.clear();
+                    // The warning about unsaved branches is gone: so is its second-q promise.
+                    self.quit_armed = false;
+                    self.status_seen = None;
+                    self.dirty = true;
+                }
+            }
+            _ => self.status_seen = Some((self.status.clone(), now)),
         }
     }
 

@@ -371,6 +371,7 @@ impl App {
     /// Timer work: run mode steps, live events. Returns how long the loop may sleep.
     pub fn on_tick(&mut self, now: Instant) -> Option<Duration> {
         self.pump();
+        self.expire_status(now);
         if self.far_seek.is_some() {
             self.continue_far_seek();
             return Some(Duration::ZERO);

@@ -205,7 +205,22 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let at = ((app.pos * w) / len).min(w - 1) as usize;
     bar[at] = '●';
     f.render_widget(Paragraph::new(format!(" {}", bar.iter().collect::<String>())).style(st(app, Role::Dim)), scrub);
-    f.render_widget(Paragraph::new(format!(" {}", s(&app.status, 300))).style(st(app, Role::Accent)), status);
+    if app.status.is_empty() {
+        // Nothing to report: the keys that matter most, dimmed.
+        use super::keymap::Action as A;
+        let k = |a| app.keymap.key_for(a);
+        let hint = format!(
+            " {} one event forward · {} back · {} runs · {} help · {} quit",
+            k(A::StepForward),
+            k(A::StepBack),
+            k(A::RunPause),
+            k(A::Help),
+            k(A::Quit)
+        );
+        f.render_widget(Paragraph::new(hint).style(st(app, Role::Dim)), status);
+    } else {
+        f.render_widget(Paragraph::new(format!(" {}", s(&app.status, 300))).style(st(app, Role::Accent)), status);
+    }
 }
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
