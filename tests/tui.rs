@@ -801,3 +801,47 @@ fn the_status_line_tells_the_truth() {
     assert!(!app.running);
     assert!(app.status.starts_with("run stopped by a move at step"), "{}", app.status);
 }
+
+#[test]
+fn the_tour_pauses_at_each_mechanism_once_and_space_goes_on() {
+    let mut app = demo_app(3);
+    app.start_tour();
+    assert!(matches!(app.popup, Popup::Tour));
+    insta::assert_snapshot!("tour_intro_80x24", screen(&app, 80, 24));
+    press(&mut app, " ");
+    assert!(app.running && app.tick_pace);
+    assert!(matches!(app.popup, Popup::None));
+    // The first stop: the run pauses with the panel over the panes.
+    app.run_steps(1_000_000);
+    assert!(!app.running);
+    assert!(matches!(app.popup, Popup::Tour));
+    let first = app.tour.as_ref().unwrap().showing.unwrap();
+    assert!((recnet::tui::tour::STOPS[first].matches)(&app.current_event().unwrap()));
+    insta::assert_snapshot!("tour_stop_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("tour_stop_120x40", screen(&app, 120, 40));
+    // Other keys do not dismiss it; Space does, and the run goes on to the next stop.
+    press(&mut app, "l");
+    assert!(matches!(app.popup, Popup::Tour));
+    let mut shown = vec![first];
+    while !app.tour.as_ref().unwrap().done() {
+        press(&mut app, " ");
+        let at = app.pos;
+        app.run_steps(1_000_000);
+        assert!(app.pos > at, "the run did not move");
+        let i = app.tour.as_ref().unwrap().showing.expect("stopped without a panel");
+        assert!(!shown.contains(&i), "{} shown twice", recnet::tui::tour::STOPS[i].name);
+        assert!((recnet::tui::tour::STOPS[i].matches)(&app.current_event().unwrap()));
+        shown.push(i);
+    }
+    assert_eq!(shown.len(), recnet::tui::tour::STOPS.len());
+    press(&mut app, " ");
+    assert!(app.status.starts_with("tour complete"));
+    // Lecture pace: one time step per tick of the clock.
+    app.update(recnet::tui::keymap::Action::First);
+    app.update(recnet::tui::keymap::Action::TickForward);
+    app.running = true;
+    let t = app.world.cursor().tick;
+    app.run_tick();
+    assert_eq!(app.world.cursor().tick, t + 1);
+    assert!(matches!(app.current_event().unwrap().body, recnet::world::event::EventBody::TickStarted { .. }));
+}

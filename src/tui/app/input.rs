@@ -50,6 +50,30 @@ impl App {
             }
             return;
         }
+        if matches!(self.popup, Popup::Tour) {
+            match action {
+                Action::RunPause => {
+                    self.popup = Popup::None;
+                    if let Some(t) = self.tour.as_mut() {
+                        t.intro = false;
+                        t.showing = None;
+                        if t.done() {
+                            self.status = "tour complete: every mechanism has been shown; the run goes on".into();
+                        }
+                    }
+                    self.running = true;
+                    self.last_run_step = Instant::now();
+                }
+                Action::Close => {
+                    self.popup = Popup::None;
+                    self.status = format!("tour paused: {} goes on", self.keymap.key_for(Action::RunPause));
+                }
+                Action::Quit => self.request_quit(),
+                Action::Help => self.popup = Popup::Help,
+                _ => self.status = format!("{} goes on · Esc closes the panel", self.keymap.key_for(Action::RunPause)),
+            }
+            return;
+        }
         if let Popup::Breakpoints { cursor } = &mut self.popup {
             let n = self.breakpoints.len();
             let c = *cursor;
@@ -171,13 +195,24 @@ impl App {
             Action::RunPause => {
                 self.running = !self.running;
                 self.last_run_step = Instant::now();
-                self.status = if self.running { format!("running at {} events/s", self.speed()) } else { "paused".into() };
+                self.status = match (self.running, self.tick_pace) {
+                    (true, true) => "running one time step a second (lecture pace)".into(),
+                    (true, false) => format!("running at {} events/s", self.speed()),
+                    _ => "paused".into(),
+                };
+            }
+            Action::LecturePace => {
+                self.tick_pace = !self.tick_pace;
+                self.last_run_step = Instant::now();
+                self.status = if self.tick_pace { "lecture pace: one time step a second".into() } else { format!("pace: {} events/s", self.speed()) };
             }
             Action::Faster => {
+                self.tick_pace = false;
                 self.speed_ix = (self.speed_ix + 1).min(SPEEDS.len() - 1);
                 self.status = format!("speed {} events/s", self.speed());
             }
             Action::Slower => {
+                self.tick_pace = false;
                 self.speed_ix = self.speed_ix.saturating_sub(1);
                 self.status = format!("speed {} events/s", self.speed());
             }

@@ -133,6 +133,8 @@ pub struct Breakpoint {
 
 pub enum Popup {
     None,
+    /// The guided tour's panel (what it shows is in `App::tour`).
+    Tour,
     /// The breakpoints: toggle, delete, add.
     Breakpoints { cursor: usize },
     Help,
@@ -242,6 +244,10 @@ pub struct App {
     /// A forward step waiting for the live engine.
     pub pending_forward: u64,
     pub mono: bool,
+    /// The guided tour, when the inspector was opened with `--tour`.
+    pub tour: Option<crate::tui::tour::Tour>,
+    /// Run one time step a second (lecture pace) instead of `speed()` events a second.
+    pub tick_pace: bool,
     pub spinner: usize,
     stats_cache: Vec<TickStats>,
     stats_upto: u64,
@@ -285,6 +291,8 @@ impl App {
             dirty: true,
             pending_forward: 0,
             mono,
+            tour: None,
+            tick_pace: false,
             spinner: 0,
             stats_cache: Vec::new(),
             stats_upto: 0,
@@ -297,6 +305,14 @@ impl App {
         // No status: the footer shows the key hint while nothing is to be reported.
         app.status.clear();
         app
+    }
+
+    /// Start the guided tour: its opening panel, then lecture pace when Space goes on.
+    pub fn start_tour(&mut self) {
+        self.tour = Some(crate::tui::tour::Tour::new());
+        self.tick_pace = true;
+        self.running = false;
+        self.popup = Popup::Tour;
     }
 
     pub fn branch(&self) -> &Branch {

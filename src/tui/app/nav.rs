@@ -380,6 +380,15 @@ impl App {
             self.spinner = self.spinner.wrapping_add(1);
             self.dirty = true;
         }
+        if self.running && self.tick_pace {
+            let every = Duration::from_secs(1);
+            let due = now.saturating_duration_since(self.last_run_step);
+            if due >= every {
+                self.last_run_step = now;
+                self.run_tick();
+            }
+            return Some((every - due.min(every)).max(Duration::from_millis(20)));
+        }
         if self.running {
             let every = Duration::from_secs_f64(1.0 / self.speed());
             let due = now.saturating_duration_since(self.last_run_step);
@@ -396,26 +405,56 @@ impl App {
         None
     }
 
-    /// Advance up to `n` events in run mode, stopping at a breakpoint or the end.
+    /// Advance up to `n` events in run mode, stopping at a breakpoint, a tour stop or the end.
     pub fn run_steps(&mut self, n: u64) {
         for _ in 0..n {
-            if self.pos >= self.len() {
-                if self.live_done() {
-                    self.running = false;
-                    self.status = "paused at the end of the run".into();
-                } else {
-                    self.ensure_events(1, false);
-                }
-                return;
-            }
-            let target = self.pos + 1;
-            self.goto(target);
-            if let Some(hit) = self.breakpoint_hit() {
-                self.running = false;
-                self.status = format!("breakpoint {hit} hit at step {}", self.pos - 1);
+            if !self.run_one() {
                 return;
             }
         }
+    }
+
+    /// Lecture pace: run to the start of the next time step (stops as `run_steps` does).
+    pub fn run_tick(&mut self) {
+        while self.run_one() {
+            if self.current_event().is_some_and(|e| matches!(e.body, EventBody::TickStarted { .. })) {
+                return;
+            }
+        }
+    }
+
+    /// One event forward in run mode; false when the run stopped or must wait for the engine.
+    fn run_one(&mut self) -> bool {
+        if self.pos >= self.len() {
+            if self.live_done() {
+                self.running = false;
+                self.status = "paused at the end of the run".into();
+            } else {
+                self.ensure_events(1, false);
+            }
+            return false;
+        }
+        let target = self.pos + 1;
+        self.goto(target);
+        if let Some(hit) = self.breakpoint_hit() {
+            self.running = false;
+            self.status = format!("breakpoint {hit} hit at step {}", self.pos - 1);
+            return false;
+        }
+        !self.tour_stop()
+    }
+
+    /// With the tour on: pause with its panel at the first occurrence of a mechanism.
+    fn tour_stop(&mut self) -> bool {
+        let Some(e) = self.current_event() else { return false };
+        let Some(tour) = self.tour.as_mut() else { return false };
+        let Some(i) = tour.stop_at(&e) else { return false };
+        tour.showing = Some(i);
+        let seen = tour.seen.iter().filter(|s| **s).count();
+        self.running = false;
+        self.popup = Popup::Tour;
+        self.status = format!("tour: {} ({seen} of {})", crate::tui::tour::STOPS[i].name, crate::tui::tour::STOPS.len());
+        true
     }
 
     pub(super) fn breakpoint_hit(&self) -> Option<usize> {

@@ -175,7 +175,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let stage = app.current_event().map(|e| e.body.stage()).unwrap_or(crate::world::event::Stage::Setup);
     let rounds = app.branch().header.as_ref().map(|h| h.rounds.to_string()).unwrap_or_else(|| "?".into());
     let mode = if app.running {
-        format!("▶ running {}/s", app.speed())
+        if app.tick_pace { "▶ running 1 time step/s".to_string() } else { format!("▶ running {}/s", app.speed()) }
     } else if app.waiting() || app.pending_forward > 0 {
         format!("{} engine working", ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][app.spinner % 10])
     } else {
@@ -326,6 +326,25 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 app.keymap.key_for(super::keymap::Action::DeleteBranch)
             );
             pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
+        }
+        Popup::Tour => {
+            let Some(tour) = &app.tour else { return };
+            let (name, lines) = match tour.showing {
+                Some(i) if !tour.intro => (crate::tui::tour::STOPS[i].name, crate::tui::tour::STOPS[i].lines),
+                _ => ("RecNet, step by step", crate::tui::tour::INTRO),
+            };
+            let seen = tour.seen.iter().filter(|s| **s).count();
+            // Along the bottom of the panes, above the footer: the graph and the agent stay in view.
+            let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(6));
+            let r = Rect { x: area.x, y: area.bottom().saturating_sub(5 + h), width: area.width, height: h };
+            f.render_widget(Clear, r);
+            let title = format!(
+                " Tour · {name} · {seen} of {} — {} goes on · Esc closes ",
+                crate::tui::tour::STOPS.len(),
+                app.keymap.key_for(super::keymap::Action::RunPause)
+            );
+            let text: Vec<Line> = lines.iter().map(|l| Line::from(format!(" {l}"))).collect();
+            f.render_widget(Paragraph::new(text).block(Block::bordered().title(title).border_style(st(app, Role::Accent))), r);
         }
         Popup::Breakpoints { cursor } => {
             let h = (app.breakpoints.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
