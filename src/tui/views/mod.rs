@@ -336,7 +336,9 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             let seen = tour.seen.iter().filter(|s| **s).count();
             // Along the bottom of the panes, above the footer: the graph and the agent stay in view.
             let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(6));
-            let r = Rect { x: area.x, y: area.bottom().saturating_sub(5 + h), width: area.width, height: h };
+            // As wide as its lines need (they are wrapped for 80 columns), centred.
+            let w = area.width.min(82);
+            let r = Rect { x: area.x + (area.width - w) / 2, y: area.bottom().saturating_sub(5 + h), width: w, height: h };
             f.render_widget(Clear, r);
             let title = format!(
                 " Tour · {name} · {seen} of {} — {} goes on · Esc closes ",
