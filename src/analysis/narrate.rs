@@ -160,7 +160,11 @@ pub fn narrate(ev: &Event) -> String {
             "Credit for message {message}: {} ({reason}).",
             shares.iter().map(|s| format!("{} {:+.3}", s.module, s.amount)).collect::<Vec<_>>().join(", ")
         ),
-        EventBody::Gradient { module, direction, .. } => format!("Gradient for {module}: {direction}."),
+        // A module is `agent#rule` or a router: named as a reader would.
+        EventBody::Gradient { module, direction, .. } => match crate::world::parse_rule_module(module) {
+            Some((agent, rule)) => format!("Gradient for {agent}'s rule {rule}: {direction}."),
+            None => format!("Gradient for router {module}: {direction}."),
+        },
         EventBody::RuleEdited { agent, rule, before, after, reason, .. } => match (before.is_empty(), after.is_empty()) {
             (true, _) => format!("{agent} gains rule {rule}: `{after}` ({reason})."),
             (_, true) => format!("{agent} retires rule {rule}: `{before}` ({reason})."),
@@ -253,6 +257,20 @@ mod tests {
             into: AssimilatedInto::Profile,
         }));
         assert_eq!(s, "u1 assimilates message 12 at weight 0.50: Jazz 0.10→0.20.");
+    }
+
+    #[test]
+    fn a_gradient_names_its_rule_or_router() {
+        let grad = |module: &str| {
+            narrate(&ev(EventBody::Gradient {
+                module: module.into(),
+                direction: "keep it".into(),
+                edit: crate::world::event::Edit::NoChange,
+                evidence: vec![],
+            }))
+        };
+        assert_eq!(grad("u10#6"), "Gradient for u10's rule 6: keep it.");
+        assert_eq!(grad("R1"), "Gradient for router R1: keep it.");
     }
 
     #[test]
