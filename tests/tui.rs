@@ -834,6 +834,19 @@ fn the_tour_pauses_at_each_mechanism_once_and_space_goes_on() {
         shown.push(i);
     }
     assert_eq!(shown.len(), recnet::tui::tour::STOPS.len());
+    // Stepping by hand meets the stops as well (a fresh tour).
+    let mut by_hand = demo_app(1);
+    by_hand.start_tour();
+    code(&mut by_hand, KeyCode::Esc);
+    for _ in 0..200 {
+        if matches!(by_hand.popup, Popup::Tour) {
+            break;
+        }
+        press(&mut by_hand, "l");
+    }
+    assert!(matches!(by_hand.popup, Popup::Tour), "no stop met by hand");
+    let i = by_hand.tour.as_ref().unwrap().showing.unwrap();
+    assert!((recnet::tui::tour::STOPS[i].matches)(&by_hand.current_event().unwrap()));
     press(&mut app, " ");
     assert!(app.status.starts_with("tour complete"));
     // Lecture pace: one time step per tick of the clock.

@@ -336,6 +336,12 @@ impl App {
             Action::SaveBranch => self.save_branch(self.current),
             Action::DeleteBranch => self.popup = Popup::Branches { cursor: self.current },
         }
+        if self.tour.is_some()
+            && matches!(action, Action::StepForward | Action::StageForward | Action::PhaseForward | Action::TickForward | Action::RoundForward)
+        {
+            // Stepping by hand meets the mechanisms too: the event landed on may be a stop.
+            self.tour_stop();
+        }
         if stopped_run {
             // The mode line says paused; the status says why.
             let why = format!("run stopped by a move at step {}; {} runs again", self.pos.saturating_sub(1), self.keymap.key_for(Action::RunPause));

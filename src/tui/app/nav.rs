@@ -445,7 +445,7 @@ impl App {
     }
 
     /// With the tour on: pause with its panel at the first occurrence of a mechanism.
-    fn tour_stop(&mut self) -> bool {
+    pub(super) fn tour_stop(&mut self) -> bool {
         let Some(e) = self.current_event() else { return false };
         let Some(tour) = self.tour.as_mut() else { return false };
         let Some(i) = tour.stop_at(&e) else { return false };
