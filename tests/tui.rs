@@ -847,6 +847,9 @@ fn the_tour_pauses_at_each_mechanism_once_and_space_goes_on() {
     assert!(matches!(by_hand.popup, Popup::Tour), "no stop met by hand");
     let i = by_hand.tour.as_ref().unwrap().showing.unwrap();
     assert!((recnet::tui::tour::STOPS[i].matches)(&by_hand.current_event().unwrap()));
+    let panel = screen(&by_hand, 80, 24);
+    assert!(panel.contains(&format!("Tour · {} · 1 of", recnet::tui::tour::STOPS[i].name)), "{panel}");
+    assert!(panel.contains(recnet::tui::tour::STOPS[i].lines[0]), "{panel}");
     press(&mut app, " ");
     assert!(app.status.starts_with("tour complete"));
     // Lecture pace: one time step per tick of the clock.

@@ -450,6 +450,8 @@ impl App {
         let Some(tour) = self.tour.as_mut() else { return false };
         let Some(i) = tour.stop_at(&e) else { return false };
         tour.showing = Some(i);
+        // Past the opening panel, however it was left (Space, Esc, or stepping by hand).
+        tour.intro = false;
         let seen = tour.seen.iter().filter(|s| **s).count();
         self.running = false;
         self.popup = Popup::Tour;
