@@ -126,6 +126,16 @@ fn dash_reads_stdin() {
     let o = feed(&["check-rules", "-"], b"accept when relevance >>= 1\n");
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("<stdin>:1:"));
+    // A word a closed field never takes is an error at its column.
+    let o = feed(&["check-rules", "-"], b"reject when polarity == sideways\naccept when source.kind == robot\n");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("<stdin>:1:25: `polarity` is up or down, never `sideways`"), "{err}");
+    assert!(err.contains("<stdin>:2:28: `source.kind` is user or item, never `robot`"), "{err}");
+    // No rules at all: a warning, not a failure.
+    let o = feed(&["check-rules", "-"], b"# nothing yet\n");
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("<stdin>: warning: no rules"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

@@ -218,3 +218,95 @@ fn a_branch_saved_in_the_inspector_passes_check() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_recnet")).arg("check").arg(&path).output().unwrap();
     assert!(out.status.success(), "check refused the saved branch: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// SIGTERM and SIGINT sent to the inspector (not Ctrl+C typed, which is a key) leave it cleanly
+/// with 128+N, as every other command does.
+#[test]
+fn the_inspector_exits_128_plus_the_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("demo.jsonl");
+    let recorded = std::process::Command::new(env!("CARGO_BIN_EXE_recnet"))
+        .args(["run", "--scenario", "demo", "--rounds", "1", "--out"])
+        .arg(&session)
+        .output()
+        .unwrap();
+    assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
+    for (sig, code) in [(15, 143), (2, 130)] {
+        let pty = native_pty_system();
+        let pair = pty.openpty(PtySize { rows: 30, cols: 100, pixel_width: 0, pixel_height: 0 }).unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_recnet"));
+        cmd.arg("replay");
+        cmd.arg(&session);
+        cmd.env("TERM", "xterm-256color");
+        let mut child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let reader = pair.master.try_clone_reader().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut reader = reader;
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut screen = Screen { parser: vt100::Parser::new(30, 100, 0), rx, raw: Vec::new() };
+        assert!(screen.wait_for("Agent graph"), "the inspector did not open");
+        let pid = child.process_id().expect("a pid");
+        let killed = std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap();
+        assert!(killed.success());
+        let end = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            screen.pump(Duration::from_millis(100));
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > end {
+                let _ = child.kill();
+                panic!("the inspector did not leave on signal {sig}");
+            }
+        };
+        assert_eq!(status.exit_code(), code, "signal {sig}");
+    }
+}
+
+/// `recnet demo --tour` opens on the tour's panel; Space runs at lecture pace to the first
+/// mechanism, whose panel appears within a couple of time steps.
+#[test]
+fn demo_tour_in_a_pty() {
+    let pty = native_pty_system();
+    let pair = pty.openpty(PtySize { rows: 24, cols: 80, pixel_width: 0, pixel_height: 0 }).unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_recnet"));
+    cmd.args(["demo", "--tour"]);
+    cmd.env("TERM", "xterm-256color");
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let mut writer = pair.master.take_writer().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut s = Screen { parser: vt100::Parser::new(24, 80, 0), rx, raw: Vec::new() };
+    assert!(s.wait_for("Tour · RecNet, step by step"), "no tour panel:\n{}", s.text());
+    writer.write_all(b" ").unwrap();
+    writer.flush().unwrap();
+    assert!(s.wait_for("Tour · Reflection · 1 of 15"), "the tour did not stop at reflection:\n{}", s.text());
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "{st:?}");
+            break;
+        }
+        assert!(Instant::now() < end, "q did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -282,3 +282,39 @@ fn a_reasoner_that_fails_for_good_stops_the_run() {
     let err = recnet::run::driver::drive(&mut e, &mut Scripted { fail_after: Some(3), ..Scripted::default() }, |_| Ok(())).unwrap_err();
     assert_eq!(err.to_string(), "scripted endpoint died");
 }
+
+/// The complaints a class found in the 3-round demo's narration (issue 14, item 6), checked over
+/// every line: none may come back.
+#[test]
+fn the_demo_narration_says_what_happened() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("s.jsonl");
+    record_demo(&path, 7, 3);
+    let (_, events) = read_session(&path).unwrap();
+    let (mut routed, mut own) = (0, 0);
+    for e in &events {
+        let line = recnet::analysis::narrate::narrate(e);
+        assert!(!line.ends_with(": ."), "an empty list: {line}");
+        match &e.body {
+            EventBody::Reward { agent, item, .. } if agent == item => {
+                assert!(line.starts_with(&format!("{agent} was chosen")), "{line}")
+            }
+            EventBody::ProfileUpdated { changes, .. } => {
+                assert!(!changes.is_empty());
+                assert!(!line.contains("no change"), "weights changed: {line}");
+                assert!(line.contains(&changes[0].attr), "{line}");
+            }
+            EventBody::AttributeRouted { community, attr, .. } => {
+                routed += 1;
+                if *community {
+                    own += 1;
+                    assert!(line.contains(&format!("{attr} belongs to its community")), "{line}");
+                } else {
+                    assert!(line.contains("similarity"), "{line}");
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(routed > 0 && own > 0, "routing was not exercised");
+}

@@ -32,6 +32,20 @@ fn screen(app: &App, w: u16, h: u16) -> String {
     out
 }
 
+/// The screen without its status line (a message about the last key, which other keys replace).
+fn panes(app: &App, w: u16, h: u16) -> String {
+    let full = screen(app, w, h);
+    let mut lines: Vec<&str> = full.lines().collect();
+    lines.pop();
+    lines.join("\n")
+}
+
+fn panes_of(full: &str) -> String {
+    let mut lines: Vec<&str> = full.lines().collect();
+    lines.pop();
+    lines.join("\n")
+}
+
 fn key(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
 }
@@ -208,7 +222,11 @@ fn the_event_log_filters() {
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(app.log_filter, "rejects");
     let shown = screen(&app, 120, 40);
-    let rows: Vec<&str> = shown.lines().filter(|l| l.contains("filter_decision") || l.contains(" t")).filter(|l| l.starts_with('│')).collect();
+    let rows: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.contains("filter_decision") || l.contains(" t"))
+        .filter(|l| l.starts_with('│') && !l.contains("what happened"))
+        .collect();
     assert!(!rows.is_empty(), "{shown}");
     assert!(rows.iter().all(|r| r.contains("rejects")), "{shown}");
     // j moves to the next matching event.
@@ -327,7 +345,7 @@ fn the_diff_after_a_fork_scrolls_to_its_end() {
     insta::assert_snapshot!("diff_end_80x24", screen(&app, 80, 24));
     code(&mut app, KeyCode::PageUp);
     code(&mut app, KeyCode::Home);
-    assert_eq!(screen(&app, 120, 40), top);
+    assert_eq!(panes(&app, 120, 40), panes_of(&top));
 }
 
 #[test]
@@ -358,11 +376,11 @@ fn tab_moves_the_focus_and_the_focused_pane_scrolls() {
     assert_eq!(app.selected.as_deref(), Some("u7"));
     assert_ne!(screen(&app, 80, 24), shown);
     code(&mut app, KeyCode::End);
-    let end = screen(&app, 80, 24);
+    let end = panes(&app, 80, 24);
     code(&mut app, KeyCode::PageDown);
-    assert_eq!(screen(&app, 80, 24), end, "PageDown went past the end");
+    assert_eq!(panes(&app, 80, 24), end, "PageDown went past the end");
     code(&mut app, KeyCode::Home);
-    assert_eq!(screen(&app, 80, 24), shown);
+    assert_eq!(panes(&app, 80, 24), panes_of(&shown));
     // Around the panes and back to the agent list, where j moves the selection again.
     for _ in 0..3 {
         code(&mut app, KeyCode::Tab);
@@ -530,4 +548,316 @@ fn switching_branches_keeps_the_logical_position() {
     press(&mut app, "k");
     code(&mut app, KeyCode::Enter);
     assert_eq!((app.current, app.pos), (0, pos));
+}
+
+#[test]
+fn step_zero_is_shown_once() {
+    let mut app = demo_app(1);
+    press(&mut app, "g");
+    assert_eq!(app.pos, 1);
+    let first = screen(&app, 120, 40);
+    assert!(first.contains("step 0 of"), "{first}");
+    // Back from the first event stays there and says so, instead of a second "step 0" with
+    // nothing to say.
+    press(&mut app, "h");
+    assert_eq!(app.pos, 1);
+    assert_eq!(app.status, "at the first event (step 0)");
+    let again = screen(&app, 120, 40);
+    assert!(!again.contains("Nothing has happened yet"), "{again}");
+    assert_eq!(again.matches("step 0 of").count(), 1);
+}
+
+#[test]
+fn follow_selects_the_rule_or_router_a_gradient_is_about() {
+    let mut app = demo_app(3);
+    app.ensure_events(u64::MAX / 4, true);
+    let is_grad = |e: &recnet::world::event::Event, rule: bool| {
+        matches!(&e.body, recnet::world::event::EventBody::Gradient { module, .. } if module.contains('#') == rule)
+    };
+    // A router's gradient selects the router.
+    let i = app.find_forward(0, |e| is_grad(e, false)).expect("a router gradient");
+    let router = match app.event(i).unwrap().body {
+        recnet::world::event::EventBody::Gradient { module, .. } => module,
+        _ => unreachable!(),
+    };
+    app.jump(i + 1);
+    assert_eq!(app.selected.as_deref(), Some(router.as_str()));
+    // A rule's gradient selects its agent and highlights the rule in the rules pane.
+    let i = app.find_forward(0, |e| is_grad(e, true)).expect("a rule gradient");
+    let module = match app.event(i).unwrap().body {
+        recnet::world::event::EventBody::Gradient { module, .. } => module,
+        _ => unreachable!(),
+    };
+    let (agent, rule) = recnet::world::parse_rule_module(&module).unwrap();
+    // From elsewhere with follow off, then f: the selection moves to what the event is about.
+    press(&mut app, "f");
+    assert!(!app.follow);
+    app.jump(i + 1);
+    press(&mut app, "f");
+    assert_eq!(app.selected.as_deref(), Some(agent));
+    // The rule's line is drawn highlighted (reversed, in mono).
+    let text = recnet::rules::print_rule(&app.world.client(agent).unwrap().rules[rule - 1]);
+    let needle: String = format!(" {rule:<3}{}", text).chars().take(20).collect();
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let rows: Vec<(u16, String)> =
+        (0..buf.area.height).map(|y| (y, (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect())).collect();
+    let (y, row) = rows.iter().find(|(_, r)| r.contains(&needle)).unwrap_or_else(|| panic!("rule {rule} not shown: {needle:?}\n{}", screen(&app, 120, 40)));
+    let x = row[..row.find(&needle).unwrap()].chars().count() as u16 + 2;
+    assert!(buf[(x, *y)].modifier.contains(ratatui::style::Modifier::REVERSED), "rule {rule} is not highlighted");
+}
+
+#[test]
+fn breakpoints_are_checked_listed_disabled_and_deleted() {
+    let mut app = demo_app(3);
+    // Each mistake is an error with its column, and sets nothing.
+    for (expr, col, says) in [
+        ("foo > 3", 1, "unknown field foo"),
+        ("kind == filter_decison", 9, "no value filter_decison"),
+        ("kind == reward and reward < high", 29, "reward is a number"),
+        ("agent == u99", 10, "no agent u99"),
+    ] {
+        let e = app.add_breakpoint(expr).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("col {col}: ")) && e.contains(says), "{expr}: {e}");
+    }
+    assert!(app.breakpoints.is_empty());
+    // Typed in the inspector, the error shows in the input line.
+    press(&mut app, "b");
+    type_line(&mut app, "kind == rewrd");
+    match &app.popup {
+        Popup::Input { error: Some(e), .. } => assert!(e.starts_with("col 9:"), "{e}"),
+        _ => panic!("no error shown"),
+    }
+    code(&mut app, KeyCode::Esc);
+    app.add_breakpoint("kind == filter_decision and agent == u7 and decision == reject").unwrap();
+    app.add_breakpoint("kind == reward").unwrap();
+    press(&mut app, "x");
+    assert!(matches!(app.popup, Popup::Breakpoints { cursor: 0 }));
+    let shown = screen(&app, 80, 24);
+    assert!(shown.contains(" 1 ● on  kind == filter_decision") && shown.contains(" 2 ● on  kind == reward"), "{shown}");
+    // Disable the first: only the reward breakpoint stops the run.
+    code(&mut app, KeyCode::Enter);
+    assert!(!app.breakpoints[0].enabled);
+    assert!(screen(&app, 80, 24).contains(" 1 ○ off kind == filter_decision"));
+    code(&mut app, KeyCode::Esc);
+    app.update(recnet::tui::keymap::Action::RunPause);
+    app.run_steps(100_000);
+    assert_eq!(app.current_event().unwrap().body.kind(), "reward");
+    assert!(app.status.contains("breakpoint 2 hit"), "{}", app.status);
+    // Delete the second; the first (disabled) stays, so nothing stops a run any more.
+    press(&mut app, "xjd");
+    assert_eq!(app.breakpoints.len(), 1);
+    assert!(app.breakpoints[0].expr.contains("filter_decision"));
+    code(&mut app, KeyCode::Esc);
+    let before = app.pos;
+    app.update(recnet::tui::keymap::Action::RunPause);
+    app.run_steps(100_000);
+    assert!(app.pos > before + 100, "a disabled breakpoint stopped the run");
+}
+
+#[test]
+fn running_backward_stops_at_the_previous_hit() {
+    let mut app = demo_app(3);
+    app.add_breakpoint("kind == rule_edited or kind == router_strategy_edited").unwrap();
+    let mut hits = Vec::new();
+    for _ in 0..3 {
+        app.update(recnet::tui::keymap::Action::RunPause);
+        app.run_steps(100_000);
+        hits.push(app.pos);
+    }
+    assert!(hits[0] < hits[1] && hits[1] < hits[2], "{hits:?}");
+    // From the third hit back: the second, the first, then nowhere.
+    for want in hits[..2].iter().rev() {
+        press(&mut app, "p");
+        assert_eq!(app.pos, *want, "{}", app.status);
+        assert!(app.status.contains("running backward"), "{}", app.status);
+    }
+    let pos = app.pos;
+    press(&mut app, "p");
+    assert_eq!(app.pos, pos);
+    assert_eq!(app.status, "no earlier breakpoint hit: still here");
+}
+
+#[test]
+fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
+    let mut app = demo_app(1);
+    press(&mut app, ".");
+    app.selected = Some("u1".into());
+    press(&mut app, "e");
+    // Replace the rules with one that can never match.
+    app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
+        Popup::Rules { agent, .. } => Popup::Rules {
+            agent,
+            editor: Box::new(ratatui_textarea::TextArea::new(vec!["reject when polarity == sideways".into()])),
+            error: None,
+        },
+        _ => panic!("no editor"),
+    };
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    match &app.popup {
+        Popup::Rules { error: Some(e), .. } => assert!(e.starts_with("line 1:25: `polarity` is up or down"), "{e}"),
+        _ => panic!("no error shown"),
+    }
+    // No rules: the first Ctrl+S warns, the second forks.
+    app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
+        Popup::Rules { agent, .. } => {
+            Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["# none".into()])), error: None }
+        }
+        _ => panic!("no editor"),
+    };
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert!(screen(&app, 120, 40).contains("warning: no rules"));
+    assert_eq!(app.branches.len(), 1);
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert_eq!(app.branches.len(), 2);
+}
+
+#[test]
+fn the_event_log_is_a_table_whose_cursor_rows_open_and_go() {
+    let mut app = demo_app(2);
+    press(&mut app, "..");
+    press(&mut app, "2");
+    let shown = screen(&app, 120, 40);
+    // Column headers, and the cursor visible from the start on the step shown.
+    let header = shown.lines().nth(2).unwrap();
+    assert!(header.contains("step") && header.contains("time") && header.contains("kind") && header.contains("what happened"), "{shown}");
+    let cursor_row = shown.lines().find(|l| l.starts_with("│▸")).unwrap_or_else(|| panic!("no cursor row:\n{shown}"));
+    assert!(cursor_row.contains(&format!("▶{:>6}", app.pos - 1)), "{cursor_row}");
+    // Filtered: Enter opens the row under the cursor, a row the filter shows.
+    press(&mut app, "/");
+    type_line(&mut app, "rejects");
+    let ev = app.event(app.log_cursor).unwrap();
+    assert!(app.log_matches(&ev));
+    code(&mut app, KeyCode::Enter);
+    assert!(matches!(app.popup, Popup::Event(s) if s == app.log_cursor));
+    code(&mut app, KeyCode::Esc);
+    // Moving the timeline while filtered leaves the cursor on a shown row, never on the
+    // (unshown) event the timeline is at.
+    press(&mut app, "l");
+    assert!(app.log_matches(&app.event(app.log_cursor).unwrap()));
+    // A new filter: Enter opens one of its rows, not the previous filter's.
+    press(&mut app, "/");
+    type_line(&mut app, "accepts");
+    code(&mut app, KeyCode::Enter);
+    match app.popup {
+        Popup::Event(s) => {
+            let text = recnet::analysis::narrate::narrate(&app.event(s).unwrap());
+            assert!(text.contains("accepts"), "{text}");
+        }
+        _ => panic!("nothing opened"),
+    }
+    code(&mut app, KeyCode::Esc);
+    // t takes the timeline to the row.
+    press(&mut app, "jj");
+    let row = app.log_cursor;
+    press(&mut app, "t");
+    assert_eq!(app.pos, row + 1);
+    assert_eq!(app.current_event().unwrap().step, row);
+    // Long lines scroll sideways: L shifts the text column, H brings it back.
+    let before = panes(&app, 80, 24);
+    press(&mut app, "L");
+    assert!(app.log_hscroll > 0);
+    let after = screen(&app, 80, 24);
+    assert_ne!(before, after);
+    assert!(after.contains("text from column"), "{after}");
+    press(&mut app, "H");
+    assert_eq!(app.log_hscroll, 0);
+    assert_eq!(panes(&app, 80, 24), before);
+}
+
+#[test]
+fn the_status_line_tells_the_truth() {
+    let mut app = demo_app(1);
+    app.ensure_events(u64::MAX / 4, true);
+    // A message lasts a few seconds on its own…
+    press(&mut app, "m");
+    assert!(app.status.starts_with("bookmarked"));
+    let t0 = std::time::Instant::now();
+    app.on_tick(t0);
+    app.on_tick(t0 + std::time::Duration::from_secs(2));
+    assert!(app.status.starts_with("bookmarked"));
+    app.on_tick(t0 + recnet::tui::app::STATUS_TTL + std::time::Duration::from_millis(10));
+    assert_eq!(app.status, "");
+    assert!(screen(&app, 120, 40).contains("l one event forward · h back · Space runs · ? help · q quit"));
+    // …or until the next action: "at the end of the run" goes when you leave the end.
+    press(&mut app, "G");
+    press(&mut app, "l");
+    assert_eq!(app.status, "at the end of the run");
+    press(&mut app, "h");
+    assert!(!app.status.contains("end of the run"), "{}", app.status);
+    // Running past the last event pauses and says so.
+    app.jump(app.len() - 3);
+    app.update(recnet::tui::keymap::Action::RunPause);
+    app.run_steps(10);
+    assert!(!app.running);
+    assert_eq!(app.status, "paused at the end of the run");
+    let shown = screen(&app, 120, 40);
+    assert!(shown.contains("⏸ paused") && shown.contains("paused at the end of the run"), "{shown}");
+    // A run stopped by a move says it stopped.
+    press(&mut app, "g ");
+    assert!(app.running);
+    press(&mut app, ".");
+    assert!(!app.running);
+    assert!(app.status.starts_with("run stopped by a move at step"), "{}", app.status);
+}
+
+#[test]
+fn the_tour_pauses_at_each_mechanism_once_and_space_goes_on() {
+    let mut app = demo_app(3);
+    app.start_tour();
+    assert!(matches!(app.popup, Popup::Tour));
+    insta::assert_snapshot!("tour_intro_80x24", screen(&app, 80, 24));
+    press(&mut app, " ");
+    assert!(app.running && app.tick_pace);
+    assert!(matches!(app.popup, Popup::None));
+    // The first stop: the run pauses with the panel over the panes.
+    app.run_steps(1_000_000);
+    assert!(!app.running);
+    assert!(matches!(app.popup, Popup::Tour));
+    let first = app.tour.as_ref().unwrap().showing.unwrap();
+    assert!((recnet::tui::tour::STOPS[first].matches)(&app.current_event().unwrap()));
+    insta::assert_snapshot!("tour_stop_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("tour_stop_120x40", screen(&app, 120, 40));
+    // Other keys do not dismiss it; Space does, and the run goes on to the next stop.
+    press(&mut app, "l");
+    assert!(matches!(app.popup, Popup::Tour));
+    let mut shown = vec![first];
+    while !app.tour.as_ref().unwrap().done() {
+        press(&mut app, " ");
+        let at = app.pos;
+        app.run_steps(1_000_000);
+        assert!(app.pos > at, "the run did not move");
+        let i = app.tour.as_ref().unwrap().showing.expect("stopped without a panel");
+        assert!(!shown.contains(&i), "{} shown twice", recnet::tui::tour::STOPS[i].name);
+        assert!((recnet::tui::tour::STOPS[i].matches)(&app.current_event().unwrap()));
+        shown.push(i);
+    }
+    assert_eq!(shown.len(), recnet::tui::tour::STOPS.len());
+    // Stepping by hand meets the stops as well (a fresh tour).
+    let mut by_hand = demo_app(1);
+    by_hand.start_tour();
+    code(&mut by_hand, KeyCode::Esc);
+    for _ in 0..200 {
+        if matches!(by_hand.popup, Popup::Tour) {
+            break;
+        }
+        press(&mut by_hand, "l");
+    }
+    assert!(matches!(by_hand.popup, Popup::Tour), "no stop met by hand");
+    let i = by_hand.tour.as_ref().unwrap().showing.unwrap();
+    assert!((recnet::tui::tour::STOPS[i].matches)(&by_hand.current_event().unwrap()));
+    let panel = screen(&by_hand, 80, 24);
+    assert!(panel.contains(&format!("Tour · {} · 1 of", recnet::tui::tour::STOPS[i].name)), "{panel}");
+    assert!(panel.contains(recnet::tui::tour::STOPS[i].lines[0]), "{panel}");
+    press(&mut app, " ");
+    assert!(app.status.starts_with("tour complete"));
+    // Lecture pace: one time step per tick of the clock.
+    app.update(recnet::tui::keymap::Action::First);
+    app.update(recnet::tui::keymap::Action::TickForward);
+    app.running = true;
+    let t = app.world.cursor().tick;
+    app.run_tick();
+    assert_eq!(app.world.cursor().tick, t + 1);
+    assert!(matches!(app.current_event().unwrap().body, recnet::world::event::EventBody::TickStarted { .. }));
 }

@@ -213,11 +213,27 @@ pub const FIELDS: &[&str] = &[
     "edit.rule", "edit.min_relevance", "edit.router", "edit.fan_out_delta", "edit.tau_delta", "before", "after",
     "fan_out_from", "fan_out_to", "tau_from", "tau_to", "from", "to", "gradient", "stage", "model", "prompt", "reply",
     "tokens_in", "tokens_out", "latency_ms", "cache_hit", "error", "fallback", "split", "values", "target",
-    "target.kind", "target.id", "update_gate", "into", "channel", "finish_reason", "cause",
+    "target.kind", "target.id", "update_gate", "into", "channel", "finish_reason", "cause", "community",
 ];
 
 /// Fields that are maps from names to numbers: `values.ndcg`, `attrs.Jazz`.
 const MAP_FIELDS: &[&str] = &["attrs", "profile", "values"];
+
+/// Fields whose value is a number: compared with a word they could never match.
+const NUMERIC: &[&str] = &[
+    "step", "round", "tick", "dim", "fan_out", "tau", "gate", "index", "interactions", "delta", "similarity", "inbox",
+    "keep_choices", "message", "relevance", "buffered", "rule", "weight", "support", "age", "with", "without", "reward",
+    "edit.rule", "edit.min_relevance", "edit.fan_out_delta", "edit.tau_delta", "fan_out_from", "fan_out_to", "tau_from",
+    "tau_to", "from", "to", "gradient", "tokens_in", "tokens_out", "latency_ms", "update_gate",
+];
+
+/// Fields that hold a client's id, and those that hold a router's.
+const AGENT_FIELDS: &[&str] = &["agent", "user", "item", "negative", "target", "target.id", "edit.agent"];
+const ROUTER_FIELDS: &[&str] = &["router", "edit.router"];
+
+fn is_numeric(path: &str) -> bool {
+    NUMERIC.contains(&path) || MAP_FIELDS.iter().any(|m| path.strip_prefix(m).is_some_and(|r| r.starts_with('.')))
+}
 
 /// The closed sets of values some fields take.
 const VALUES: &[(&str, &[&str])] = &[
@@ -232,8 +248,38 @@ const VALUES: &[(&str, &[&str])] = &[
 /// `parse`, then every field, kind and closed-set value checked against the event format: a
 /// misspelt name is an error at its column instead of a query that silently matches nothing.
 pub fn parse_checked(s: &str) -> Result<Cond, BreakError> {
+    parse_known(s, &|_| true, &|_| true)
+}
+
+/// `parse_checked`, and an agent or router id that is not in the world is an error at its
+/// column (the inspector knows the world; `u99` would otherwise never stop anything).
+pub fn parse_in(s: &str, world: &World) -> Result<Cond, BreakError> {
+    let agent = |id: &str| world.client(id).is_some() || world.router(id).is_some();
+    let router = |id: &str| world.router(id).is_some();
+    parse_known(s, &agent, &router)
+}
+
+fn parse_known(s: &str, is_agent: &dyn Fn(&str) -> bool, is_router: &dyn Fn(&str) -> bool) -> Result<Cond, BreakError> {
     let (cond, spans) = parse_spanned(s)?;
     for (path, path_col, value, value_col) in spans {
+        if let (true, Lit::Text(t)) = (is_numeric(&path), &value) {
+            return Err(BreakError {
+                col: value_col,
+                message: format!("{path} is a number: compare it with a number, not {}", crate::util::text::sanitize(t, 40)),
+            });
+        }
+        if let Lit::Text(t) = &value {
+            let (what, known) = if AGENT_FIELDS.contains(&path.as_str()) {
+                ("agent", is_agent(t))
+            } else if ROUTER_FIELDS.contains(&path.as_str()) {
+                ("router", is_router(t))
+            } else {
+                ("", true)
+            };
+            if !known {
+                return Err(BreakError { col: value_col, message: format!("no {what} {} in this world", crate::util::text::sanitize(t, 40)) });
+            }
+        }
         let known = FIELDS.contains(&path.as_str()) || MAP_FIELDS.iter().any(|m| path.strip_prefix(m).is_some_and(|r| r.starts_with('.')));
         if !known {
             return Err(BreakError { col: path_col, message: format!("unknown field {}", crate::util::text::sanitize(&path, 40)) });
@@ -370,6 +416,29 @@ mod tests {
         assert!(e.message.contains("no value filter_decison"), "{}", e.message);
         let e = parse_checked("kind == reward and decision == maybe").unwrap_err();
         assert_eq!(e.col, 32);
+        let e = parse_checked("kind == reward and reward < high").unwrap_err();
+        assert_eq!(e.col, 29);
+        assert!(e.message.contains("reward is a number"), "{}", e.message);
+        assert!(parse_checked("values.ndcg > 0.1 and rule == 2").is_ok());
+        assert_eq!(parse_checked("attrs.Jazz > much").unwrap_err().col, 14);
+    }
+
+    #[test]
+    fn ids_not_in_the_world_are_errors_at_their_column() {
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
+        let cfg = crate::engine::config::Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+        let mut e = crate::engine::Engine::new(&sc.spec, cfg, 7, 1);
+        e.run_to_end(&mut crate::reasoner::offline::Offline::new());
+        let world = e.world();
+        assert!(parse_in("agent == u7 and router == R2 and target == i3", world).is_ok());
+        let err = parse_in("kind == reward and agent == u99", world).unwrap_err();
+        assert_eq!((err.col, err.message.as_str()), (29, "no agent u99 in this world"));
+        let err = parse_in("router == R9", world).unwrap_err();
+        assert_eq!((err.col, err.message.as_str()), (11, "no router R9 in this world"));
+        // A router is not an agent's id, nor the reverse.
+        assert!(parse_in("router == u7", world).is_err());
+        // Without a world, ids are not checked.
+        assert!(parse_checked("agent == u99").is_ok());
     }
 
     /// The field and kind lists are kept in step with the event types: every field and kind a

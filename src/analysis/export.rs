@@ -126,8 +126,28 @@ pub fn event_refs(e: &Event) -> (Option<&str>, Option<&str>, Option<u64>) {
         FilterDecision { agent, message, router, .. } | Reward { agent, message, router, .. } => (Some(agent), Some(router), Some(*message)),
         CreditAssigned { agent, message, .. } => (Some(agent), None, Some(*message)),
         RuleEdited { agent, .. } | RulesReplaced { agent, .. } => (Some(agent), None, None),
-        Gradient { module, .. } => (Some(module), None, None),
+        // A module is a rule (`u7#2`: about agent u7) or a router.
+        Gradient { module, .. } => match crate::world::parse_rule_module(module) {
+            Some((agent, _)) => (Some(agent), None, None),
+            None => (None, Some(module), None),
+        },
         _ => (None, None, None),
+    }
+}
+
+/// The filter rule an event is about, as (agent, 1-based rule): the rule that decided, was
+/// rewarded, credited, given a gradient or edited.
+pub fn event_rule(e: &Event) -> Option<(&str, usize)> {
+    use EventBody::*;
+    match &e.body {
+        FilterDecision { agent, rule: Some(r), .. } | Reward { agent, rule: Some(r), .. } | RuleEdited { agent, rule: r, .. } => {
+            Some((agent, *r))
+        }
+        CreditAssigned { agent, shares, .. } => shares
+            .iter()
+            .find_map(|s| crate::world::parse_rule_module(&s.module).filter(|(a, _)| a == agent)),
+        Gradient { module, .. } => crate::world::parse_rule_module(module),
+        _ => None,
     }
 }
 

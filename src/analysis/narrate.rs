@@ -2,6 +2,15 @@
 
 use crate::world::event::{AssimilatedInto, Decision, Event, EventBody, GateChannel};
 
+/// `Jazz 0.80→0.81, …`: at most `max` changes, then how many more.
+fn changes(c: &[crate::world::event::AttrChange], max: usize) -> String {
+    let mut s = c.iter().take(max).map(|x| format!("{} {:.2}→{:.2}", x.attr, x.from, x.to)).collect::<Vec<_>>().join(", ");
+    if c.len() > max {
+        s.push_str(&format!(" and {} more", c.len() - max));
+    }
+    s
+}
+
 fn deltas(d: &[crate::world::event::AttrDelta]) -> String {
     d.iter()
         .map(|x| format!("{} {}{:.2}", x.attr, if x.delta >= 0.0 { "+" } else { "" }, x.delta))
@@ -36,7 +45,11 @@ pub fn narrate(ev: &Event) -> String {
             Some(n) => format!("{user} chose {item} over {n}."),
             None => format!("{user} chose {item}."),
         },
-        EventBody::ProfileUpdated { agent, reason, text, .. } => format!("{agent} reflects ({reason}); now {text}."),
+        // What moved comes from the event's own changes, ahead of the reasoner's words: one
+        // reason serves a user and an item, and a model's reason may say less than happened.
+        EventBody::ProfileUpdated { agent, changes: ch, reason, text } => {
+            format!("{agent} reflects: {}; now {text}. Why: {reason}.", changes(ch, 4))
+        }
         EventBody::AttributesExtracted { agent, changed } => {
             format!("{agent}'s changed attributes go to routing: {}.", deltas(changed))
         }
@@ -47,10 +60,14 @@ pub fn narrate(ev: &Event) -> String {
                 format!("{agent} leaves {router}'s community.")
             }
         }
-        EventBody::AttributeRouted { agent, attr, delta, router, similarity } => format!(
-            "{agent}'s change {attr} {}{delta:.2} goes to router {router} (similarity {similarity:.2}).",
-            if *delta >= 0.0 { "+" } else { "" }
-        ),
+        EventBody::AttributeRouted { agent, attr, delta, router, similarity, community } => {
+            let sign = if *delta >= 0.0 { "+" } else { "" };
+            if *community {
+                format!("{agent}'s change {attr} {sign}{delta:.2} goes to router {router}: {attr} belongs to its community.")
+            } else {
+                format!("{agent}'s change {attr} {sign}{delta:.2} goes to router {router}, the closest by meaning (similarity {similarity:.2}).")
+            }
+        }
         EventBody::ChoiceRouted { user, item, router } => {
             format!("{user}'s choice of {item} goes to router {router}, to be passed on as evidence.")
         }
@@ -90,13 +107,16 @@ pub fn narrate(ev: &Event) -> String {
             };
             format!("{agent}'s {by} {verb} message {message} from {router}: {reason}.")
         }
-        EventBody::Assimilated { agent, message, weight, changes, into } => format!(
+        EventBody::Assimilated { agent, message, weight, changes: ch, .. } if ch.is_empty() => format!(
+            "{agent} accepts message {message} at weight {weight:.2}, but no attribute weight moves: the message carries only evidence, or the weights it touches are at their limits."
+        ),
+        EventBody::Assimilated { agent, message, weight, changes: ch, into } => format!(
             "{agent} assimilates message {message} at weight {weight:.2}{}: {}.",
             match into {
                 AssimilatedInto::Profile => "",
                 AssimilatedInto::Updates => ", beside its profile (ranking counts it at the router's update gate)",
             },
-            changes.iter().map(|c| format!("{} {:.2}→{:.2}", c.attr, c.from, c.to)).collect::<Vec<_>>().join(", ")
+            changes(ch, 6)
         ),
         EventBody::EvidenceStored { agent, message, router, .. } if entries_empty(&ev.body) => {
             format!("{agent} knew every choice in message {message} from {router} already: nothing new to keep.")
@@ -127,17 +147,24 @@ pub fn narrate(ev: &Event) -> String {
             let decay = if (*gradient > 0.0) != (to > from) { " (the decay outweighed it)" } else { "" };
             format!("Router {router}'s {gate} {how} to {to:.3} (was {from:.3}): {what} {verdict} {agent}'s real choice {item} against the negatives{decay}.")
         }
-        EventBody::Reward { agent, message, decision, item, with, without, reward, .. } => {
+        EventBody::Reward { agent, message, decision, item, negative, with, without, reward, .. } => {
             let what = if *decision == Decision::Accept { "accepting" } else { "rejecting" };
+            let over = negative.as_ref().map(|n| format!(" over {n}")).unwrap_or_default();
+            // An item's reward comes when it is the one chosen: it did not choose itself.
+            let outcome = if agent == item { format!("{agent} was chosen{over}") } else { format!("{agent} chose {item}{over}") };
             format!(
-                "{agent} met {item}: {what} message {message} is worth {reward:+.3} (margin {with:.3} with it, {without:.3} without)."
+                "{outcome}: {what} message {message} is worth {reward:+.3} (margin {with:.3} with it, {without:.3} without)."
             )
         }
         EventBody::CreditAssigned { message, shares, reason, .. } => format!(
             "Credit for message {message}: {} ({reason}).",
             shares.iter().map(|s| format!("{} {:+.3}", s.module, s.amount)).collect::<Vec<_>>().join(", ")
         ),
-        EventBody::Gradient { module, direction, .. } => format!("Gradient for {module}: {direction}."),
+        // A module is `agent#rule` or a router: named as a reader would.
+        EventBody::Gradient { module, direction, .. } => match crate::world::parse_rule_module(module) {
+            Some((agent, rule)) => format!("Gradient for {agent}'s rule {rule}: {direction}."),
+            None => format!("Gradient for router {module}: {direction}."),
+        },
         EventBody::RuleEdited { agent, rule, before, after, reason, .. } => match (before.is_empty(), after.is_empty()) {
             (true, _) => format!("{agent} gains rule {rule}: `{after}` ({reason})."),
             (_, true) => format!("{agent} retires rule {rule}: `{before}` ({reason})."),
@@ -170,4 +197,91 @@ pub fn narrate(ev: &Event) -> String {
 
 fn entries_empty(body: &EventBody) -> bool {
     matches!(body, EventBody::EvidenceStored { entries, .. } if entries.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::narrate;
+    use crate::world::event::{AssimilatedInto, AttrChange, Decision, Event, EventBody};
+
+    fn ev(body: EventBody) -> Event {
+        Event { step: 1, round: 0, tick: 0, body }
+    }
+
+    fn reward(agent: &str, item: &str) -> EventBody {
+        EventBody::Reward {
+            agent: agent.into(),
+            message: 3,
+            router: "R1".into(),
+            rule: Some(2),
+            decision: Decision::Reject,
+            item: item.into(),
+            negative: Some("i9".into()),
+            with: 0.5,
+            without: 0.4,
+            reward: 0.1,
+        }
+    }
+
+    #[test]
+    fn an_item_rewarded_at_its_choice_was_chosen_not_met_itself() {
+        let s = narrate(&ev(reward("i5", "i5")));
+        assert!(s.starts_with("i5 was chosen over i9: rejecting message 3"), "{s}");
+        assert!(!s.contains("i5 met i5"), "{s}");
+        let s = narrate(&ev(reward("u2", "i5")));
+        assert!(s.starts_with("u2 chose i5 over i9: rejecting message 3"), "{s}");
+    }
+
+    #[test]
+    fn a_reflection_says_what_moved() {
+        let s = narrate(&ev(EventBody::ProfileUpdated {
+            agent: "i3".into(),
+            changes: vec![AttrChange { attr: "Jazz".into(), from: 0.8, to: 0.81 }],
+            reason: "u2 chose i3 as expected (0.85 vs 0.00): u2's tastes stay; i3 takes on a little of what u2 likes most".into(),
+            text: "likes Jazz 0.81".into(),
+        }));
+        assert!(s.starts_with("i3 reflects: Jazz 0.80→0.81; now likes Jazz 0.81. Why: u2 chose i3"), "{s}");
+        assert!(!s.contains("no change"), "{s}");
+    }
+
+    #[test]
+    fn an_assimilation_that_moves_nothing_says_so() {
+        let s = narrate(&ev(EventBody::Assimilated { agent: "u1".into(), message: 12, weight: 1.0, changes: vec![], into: AssimilatedInto::Updates }));
+        assert!(!s.ends_with(": ."), "{s}");
+        assert!(s.contains("no attribute weight moves"), "{s}");
+        let s = narrate(&ev(EventBody::Assimilated {
+            agent: "u1".into(),
+            message: 12,
+            weight: 0.5,
+            changes: vec![AttrChange { attr: "Jazz".into(), from: 0.1, to: 0.2 }],
+            into: AssimilatedInto::Profile,
+        }));
+        assert_eq!(s, "u1 assimilates message 12 at weight 0.50: Jazz 0.10→0.20.");
+    }
+
+    #[test]
+    fn a_gradient_names_its_rule_or_router() {
+        let grad = |module: &str| {
+            narrate(&ev(EventBody::Gradient {
+                module: module.into(),
+                direction: "keep it".into(),
+                edit: crate::world::event::Edit::NoChange,
+                evidence: vec![],
+            }))
+        };
+        assert_eq!(grad("u10#6"), "Gradient for u10's rule 6: keep it.");
+        assert_eq!(grad("R1"), "Gradient for router R1: keep it.");
+    }
+
+    #[test]
+    fn routing_names_the_community_or_the_real_similarity() {
+        let routed = |community: bool, similarity: f64| {
+            narrate(&ev(EventBody::AttributeRouted { agent: "u1".into(), attr: "Bebop".into(), delta: 0.2, router: "R1".into(), similarity, community }))
+        };
+        let own = routed(true, 1.0);
+        assert_eq!(own, "u1's change Bebop +0.20 goes to router R1: Bebop belongs to its community.");
+        let chosen = routed(false, 0.62);
+        assert!(chosen.contains("(similarity 0.62)"), "{chosen}");
+        assert!(!chosen.contains("belongs"), "{chosen}");
+    }
 }

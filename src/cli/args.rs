@@ -256,8 +256,12 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 3, value_name = "N")]
         rounds: u32,
         /// Print the narrated run instead of opening the inspector.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tour")]
         headless: bool,
+        /// A guided tour: pause at the first occurrence of each mechanism with a short
+        /// explanation, at one time step a second (Space goes on).
+        #[arg(long)]
+        tour: bool,
         #[command(flatten)]
         ui: UiArgs,
     },

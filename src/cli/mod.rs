@@ -155,14 +155,17 @@ fn need_terminal() -> Result<()> {
     Ok(())
 }
 
-fn inspect(source: SourceArgs, rounds: u32, ui: UiArgs, color: ColorWhen, title: &str) -> Result<()> {
+fn inspect(source: SourceArgs, rounds: u32, ui: UiArgs, color: ColorWhen, title: &str, tour: bool) -> Result<()> {
     let opts = ui_options(&ui, color)?;
     need_terminal()?;
     let src = resolve_source(source.origin.scenario.as_deref(), source.origin.dataset.as_deref(), source.seed)?;
     let config = build_config(src.config_tables.clone(), &source)?;
     let header = recnet::run::driver::header_for(&src, source.seed, rounds, &config);
     let engine = recnet::engine::Engine::new(&src.spec, config, source.seed, rounds);
-    let app = recnet::tui::live_app(title, engine, Box::new(Offline::new()), header, opts);
+    let mut app = recnet::tui::live_app(title, engine, Box::new(Offline::new()), header, opts);
+    if tour {
+        app.start_tour();
+    }
     recnet::tui::run(app)
 }
 
@@ -471,13 +474,13 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run { source, rounds, out, llm } => run(source, rounds, &out, &llm).map(|_| true),
         Command::Demo { rounds, headless: true, .. } => demo(rounds).map(|_| true),
-        Command::Demo { rounds, headless: false, ui } => {
+        Command::Demo { rounds, headless: false, ui, tour } => {
             let source = SourceArgs { origin: args::Origin { scenario: Some("demo".into()), dataset: None }, seed: 7, sets: Vec::new(), config: None };
-            inspect(source, rounds, ui, color, "demo").map(|_| true)
+            inspect(source, rounds, ui, color, if tour { "demo · tour" } else { "demo" }, tour).map(|_| true)
         }
         Command::Inspect { source, rounds, ui } => {
             let title = source.origin.scenario.clone().unwrap_or_else(|| source.origin.dataset.as_ref().map(|d| d.display().to_string()).unwrap_or_default());
-            inspect(source, rounds, ui, color, &title).map(|_| true)
+            inspect(source, rounds, ui, color, &title, false).map(|_| true)
         }
         Command::Replay { file, ui } => replay(&file, ui, color).map(|_| true),
         Command::CheckRules { file } => check_rules(&file),
@@ -509,6 +512,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Config(args::ConfigCmd::Path) => config::print_path().map(|_| true),
     };
     match result {
+        // Left because of a signal (the inspector quits cleanly on SIGTERM): 128+N all the same.
+        Ok(_) if recnet::run::signals::signal().is_some() => {
+            ExitCode::from((128 + recnet::run::signals::signal().unwrap_or(15).clamp(1, 127)) as u8)
+        }
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         // The reader of our output stopped early (`| head`): a normal end.

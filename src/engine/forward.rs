@@ -172,23 +172,25 @@ impl Engine {
         for (agent, deltas) in changes {
             for d in deltas {
                 let v = self.world.attr_vec(&d.attr);
-                let (best, sim) = self
+                let (best, sim, community) = self
                     .world
                     .routers()
                     .iter()
                     .map(|r| {
                         // An attribute of the community itself goes to that router, whatever the
                         // embedding says.
-                        let s = if r.attributes.contains(&d.attr) { 1.0 } else { cosine(&v, &r.centroid) };
-                        (r.id.clone(), s)
+                        let own = r.attributes.contains(&d.attr);
+                        let s = if own { 1.0 } else { cosine(&v, &r.centroid) };
+                        (r.id.clone(), s, own)
                     })
-                    .fold((String::new(), f64::NEG_INFINITY), |acc, x| if x.1 > acc.1 { x } else { acc });
+                    .fold((String::new(), f64::NEG_INFINITY, false), |acc, x| if x.1 > acc.1 { x } else { acc });
                 self.emit(EventBody::AttributeRouted {
                     agent: agent.clone(),
                     attr: d.attr,
                     delta: d.delta,
                     router: best,
                     similarity: r4(sim),
+                    community,
                 });
             }
         }

@@ -155,12 +155,13 @@ fn reflect(
         }
         match negative {
             Some(neg) => format!(
-                "{user} chose {item} over {neg} but scored them {s_pos:.2} vs {s_neg:.2}: moved toward {item}'s attributes"
+                "{user} chose {item} over {neg} but scored them {s_pos:.2} vs {s_neg:.2}: {user} moves toward {item}'s attributes"
             ),
-            None => format!("{user} chose {item} (score {s_pos:.2}): moved toward its attributes"),
+            None => format!("{user} chose {item} (score {s_pos:.2}): {user} moves toward its attributes"),
         }
     } else {
-        format!("{user} chose {item} as expected ({s_pos:.2} vs {s_neg:.2}): no change")
+        // Said of the user only: the item may still change below, and one reason serves both.
+        format!("{user} chose {item} as expected ({s_pos:.2} vs {s_neg:.2}): {user}'s tastes stay")
     };
     // The item takes on a little of what its fan likes most (collaborative signal).
     let mut fan: Vec<(&String, f64)> = u.iter().filter(|(_, w)| **w > 0.0).map(|(a, w)| (a, *w)).collect();
@@ -172,6 +173,7 @@ fn reflect(
             new_item.insert(a.clone(), new);
         }
     }
+    let reason = if new_item.is_empty() { reason } else { format!("{reason}; {item} takes on a little of what {user} likes most") };
     ReasonAnswer::Reflect { user: new_user, item: new_item, reason }
 }
 

@@ -58,7 +58,7 @@ pub fn rule_gradient(agent: &str, rule_ix: usize, rule: &Rule, evidence: &[Evide
                 Edit::Loosen { agent: agent.into(), rule: rule_ix, min_relevance: r4(min_relevance) },
             )
         }
-        _ => (format!("rule {rule_ix}: mean reward {mean:.3} over {} decision(s): keep it", evidence.len()), Edit::NoChange),
+        _ => (format!("mean reward {mean:.3} over {} decision(s) of rule {rule_ix}: keep it", evidence.len()), Edit::NoChange),
     }
 }
 
@@ -76,7 +76,7 @@ pub fn router_gradient(router: &str, evidence: &[Evidence], threshold: f64, step
             Edit::Router { router: router.into(), fan_out_delta: 1, tau_delta: -step },
         )
     } else {
-        (format!("{router}: mean reward {mean:.3} over {}: keep its strategy", evidence.len()), Edit::NoChange)
+        (format!("mean reward {mean:.3} over {} message(s) of {router}: keep its strategy", evidence.len()), Edit::NoChange)
     }
 }
 

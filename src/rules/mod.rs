@@ -100,6 +100,15 @@ impl Field {
             _ => FIELDS.iter().find(|f| f.0 == s).map(|f| f.1),
         }
     }
+    /// The closed set of words a text field can equal (any other word could never match).
+    pub fn values(self) -> Option<&'static [&'static str]> {
+        match self {
+            Field::Polarity => Some(&["up", "down"]),
+            Field::SourceKind => Some(&["user", "item"]),
+            _ => None,
+        }
+    }
+
     pub fn is_numeric(self) -> bool {
         matches!(
             self,
@@ -290,6 +299,30 @@ mod tests {
         assert_eq!(lint(&rules).len(), 1);
     }
 
+    #[test]
+    fn an_empty_rule_set_is_a_warning() {
+        let rules = parse_rules("# only a comment\n\n").unwrap();
+        let w = lint(&rules);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].1.starts_with("no rules"), "{:?}", w);
+    }
+
+    #[test]
+    fn a_closed_field_refuses_a_word_it_can_never_equal() {
+        let e = err_of("reject when polarity == sideways");
+        assert_eq!((e.line, e.col), (1, 25), "{e}");
+        assert!(e.message.contains("`polarity` is up or down, never `sideways`"), "{e}");
+        let e = err_of("accept when relevance > 0.1\naccept when source.kind == robot");
+        assert_eq!((e.line, e.col), (2, 28), "{e}");
+        assert!(e.message.contains("user or item"), "{e}");
+        let e = err_of("reject when source.kind in [user, robot]");
+        assert_eq!(e.col, 35, "{e}");
+        let e = err_of("reject when polarity not in \"left\"");
+        assert_eq!(e.col, 29, "{e}");
+        // Known words in any case still parse.
+        assert!(parse_rules("reject when polarity == DOWN and source.kind in [user, item]").is_ok());
+    }
+
     mod roundtrip {
         use super::super::parse::{flatten_and, flatten_or};
         use super::super::*;
@@ -313,12 +346,11 @@ mod tests {
                 Just(Field::Age),
                 Just(Field::Evidence)
             ];
-            let text_field = prop_oneof![
-                Just(Field::Topic),
-                Just(Field::Polarity),
-                Just(Field::SourceKind),
-                Just(Field::Source),
-                Just(Field::Router)
+            // Polarity and source.kind take only their closed set of words.
+            let text_field = prop_oneof![Just(Field::Topic), Just(Field::Source), Just(Field::Router)];
+            let closed = prop_oneof![
+                (Just(Field::Polarity), prop_oneof![Just("up".to_string()), Just("down".to_string())]),
+                (Just(Field::SourceKind), prop_oneof![Just("user".to_string()), Just("item".to_string())])
             ];
             let num_op = prop_oneof![
                 Just(CmpOp::Eq),
@@ -333,6 +365,10 @@ mod tests {
                     .prop_map(|(field, op, n)| Expr::Cmp { field, op, value: Value::Num(n) }),
                 (text_field.clone(), prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne)], text())
                     .prop_map(|(field, op, s)| Expr::Cmp { field, op, value: Value::Text(s) }),
+                (closed.clone(), prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne)])
+                    .prop_map(|((field, s), op)| Expr::Cmp { field, op, value: Value::Text(s) }),
+                (closed, any::<bool>())
+                    .prop_map(|((field, s), negated)| Expr::In { field, set: SetRef::List(vec![s]), negated }),
                 (
                     text_field,
                     prop_oneof![

@@ -167,7 +167,7 @@ impl Parser<'_> {
                 self.pos -= 1;
                 return Err(self.err(format!("`in` needs a text field; `{}` is a number", field.name())));
             }
-            let set = self.set()?;
+            let set = self.set(field)?;
             return Ok(Expr::In { field, set, negated });
         }
         let op = match self.peek() {
@@ -199,11 +199,28 @@ impl Parser<'_> {
             self.pos -= 1;
             return Err(self.err(format!("`{}` is text: use == or !=", field.name())));
         }
+        if let Value::Text(t) = &value {
+            self.check_value(field, t)?;
+        }
         self.pos += 1;
         Ok(Expr::Cmp { field, op, value })
     }
 
-    fn set(&mut self) -> Result<SetRef, RuleError> {
+    /// A word a closed field can never equal (`polarity == sideways`) is an error at the word,
+    /// not a rule that silently never matches.
+    fn check_value(&self, field: Field, word: &str) -> Result<(), RuleError> {
+        match field.values() {
+            Some(allowed) if !allowed.iter().any(|a| a.eq_ignore_ascii_case(word)) => Err(self.err(format!(
+                "`{}` is {}, never `{}`",
+                field.name(),
+                allowed.join(" or "),
+                visible(word)
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn set(&mut self, field: Field) -> Result<SetRef, RuleError> {
         if self.keyword("likes") {
             return Ok(SetRef::Likes);
         }
@@ -212,6 +229,7 @@ impl Parser<'_> {
         }
         match self.peek().cloned() {
             Some(Tok::Str(s)) => {
+                self.check_value(field, &s)?;
                 self.pos += 1;
                 Ok(SetRef::List(vec![s]))
             }
@@ -219,11 +237,13 @@ impl Parser<'_> {
                 self.pos += 1;
                 let mut items = Vec::new();
                 loop {
-                    match self.peek().cloned() {
-                        Some(Tok::Str(s)) => items.push(s),
-                        Some(Tok::Ident(s)) if !is_keyword(&s) => items.push(s),
+                    let item = match self.peek().cloned() {
+                        Some(Tok::Str(s)) => s,
+                        Some(Tok::Ident(s)) if !is_keyword(&s) => s,
                         _ => return Err(self.err(format!("expected a word or \"text\" in the list, found {}", self.describe()))),
-                    }
+                    };
+                    self.check_value(field, &item)?;
+                    items.push(item);
                     self.pos += 1;
                     match self.peek() {
                         Some(Tok::Comma) => self.pos += 1,
@@ -320,6 +340,10 @@ pub fn parse_rules_all(text: &str) -> (Vec<Rule>, Vec<RuleError>) {
 /// Warnings about rules that parse but can never match.
 pub fn lint(rules: &[Rule]) -> Vec<(usize, String)> {
     let mut out = Vec::new();
+    if rules.is_empty() {
+        // Not an error (a file may be a stub), but every message would fall through.
+        out.push((0, "no rules: every message is rejected (no rule matches)".to_string()));
+    }
     if let Some(i) = rules.iter().position(|r| r.cond.is_none()) {
         for (j, _) in rules.iter().enumerate().skip(i + 1) {
             out.push((j, format!("rule {} is never reached: rule {} (default) matches everything", j + 1, i + 1)));

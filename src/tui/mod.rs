@@ -3,6 +3,7 @@
 pub mod app;
 pub mod keymap;
 pub mod live;
+pub mod tour;
 pub mod views;
 
 use anyhow::Result;

@@ -194,7 +194,7 @@ impl World {
                     _ => {}
                 }
             }
-            EventBody::AttributeRouted { agent, attr, delta, router, similarity } => {
+            EventBody::AttributeRouted { agent, attr, delta, router, similarity, .. } => {
                 self.client_mut(agent, kind)?;
                 self.router_mut(router, kind)?.inbox.push(Routed {
                     agent: agent.clone(),

@@ -144,7 +144,17 @@ pub enum EventBody {
     /// The attributes whose weight moved more than ε: what goes to routing.
     AttributesExtracted { agent: String, changed: Vec<AttrDelta> },
     MembershipChanged { router: String, agent: String, joined: bool },
-    AttributeRouted { agent: String, attr: String, delta: f64, router: String, similarity: f64 },
+    AttributeRouted {
+        agent: String,
+        attr: String,
+        delta: f64,
+        router: String,
+        similarity: f64,
+        /// The attribute is one of the router's community, so it went there whatever the
+        /// embedding says (`similarity` is then 1 by convention, not a measured cosine).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        community: bool,
+    },
     /// A real choice goes to the router of the chosen item's community, to be passed on as evidence.
     ChoiceRouted { user: String, item: String, router: String },
     RouterIntegrated {

@@ -168,7 +168,7 @@ fn membership_changes_both_sides() {
 #[test]
 fn routing_fills_the_inbox_and_integration_empties_it() {
     let mut w = W::new();
-    w.ok(EventBody::AttributeRouted { agent: "u1".into(), attr: "Bebop".into(), delta: 0.3, router: "R1".into(), similarity: 0.7 });
+    w.ok(EventBody::AttributeRouted { agent: "u1".into(), attr: "Bebop".into(), delta: 0.3, router: "R1".into(), similarity: 0.7, community: false });
     assert_eq!(w.world.router("R1").unwrap().inbox.len(), 1);
     w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 1, changes: vec![change("Bebop", 0.0, 0.2)], new_attributes: vec!["Bebop".into()], summary: "jazz, bebop".into(), keep_choices: 0 });
     let r = w.world.router("R1").unwrap();
@@ -351,7 +351,7 @@ fn every_kind_names_its_serialised_tag() {
     w.ok(EventBody::ProfileUpdated { agent: "u1".into(), changes: vec![change("Bebop", 0.0, 0.1)], reason: String::new(), text: String::new() });
     w.ok(EventBody::AttributesExtracted { agent: "u1".into(), changed: vec![] });
     w.ok(EventBody::MembershipChanged { router: "R1".into(), agent: "u2".into(), joined: false });
-    w.ok(EventBody::AttributeRouted { agent: "u1".into(), attr: "Bebop".into(), delta: 0.1, router: "R1".into(), similarity: 0.5 });
+    w.ok(EventBody::AttributeRouted { agent: "u1".into(), attr: "Bebop".into(), delta: 0.1, router: "R1".into(), similarity: 0.5, community: false });
     w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 1, changes: vec![], new_attributes: vec![], summary: String::new(), keep_choices: 0 });
     w.send(1, &["u1", "i1"]);
     w.buffer("u1", 1);

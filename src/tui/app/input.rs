@@ -15,6 +15,8 @@ use super::*;
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) {
         self.dirty = true;
+        // A message is about the last action: the next key replaces it (or clears it).
+        self.status.clear();
         match &mut self.popup {
             Popup::Input { .. } => return self.on_input_key(key),
             Popup::Rules { .. } => return self.on_rules_key(key),
@@ -45,6 +47,65 @@ impl App {
                 Action::Close | Action::Branches => self.popup = Popup::None,
                 Action::Quit => self.request_quit(),
                 _ => {}
+            }
+            return;
+        }
+        if matches!(self.popup, Popup::Tour) {
+            match action {
+                Action::RunPause => {
+                    self.popup = Popup::None;
+                    if let Some(t) = self.tour.as_mut() {
+                        t.intro = false;
+                        t.showing = None;
+                        if t.done() {
+                            self.status = "tour complete: every mechanism has been shown; the run goes on".into();
+                        }
+                    }
+                    self.running = true;
+                    self.last_run_step = Instant::now();
+                }
+                Action::Close => {
+                    self.popup = Popup::None;
+                    self.status = format!("tour paused: {} goes on", self.keymap.key_for(Action::RunPause));
+                }
+                Action::Quit => self.request_quit(),
+                Action::Help => self.popup = Popup::Help,
+                _ => self.status = format!("{} goes on · Esc closes the panel", self.keymap.key_for(Action::RunPause)),
+            }
+            return;
+        }
+        if let Popup::Breakpoints { cursor } = &mut self.popup {
+            let n = self.breakpoints.len();
+            let c = *cursor;
+            match action {
+                Action::Up => *cursor = c.saturating_sub(1),
+                Action::Down => *cursor = (c + 1).min(n.saturating_sub(1)),
+                Action::PaneTop => *cursor = 0,
+                Action::PaneBottom => *cursor = n.saturating_sub(1),
+                Action::Open | Action::RunPause => {
+                    if let Some(b) = self.breakpoints.get_mut(c) {
+                        b.enabled = !b.enabled;
+                        self.status = format!("breakpoint {} {}", c + 1, if b.enabled { "enabled" } else { "disabled" });
+                    }
+                }
+                Action::DeleteBranch if c < n => {
+                    let b = self.breakpoints.remove(c);
+                    self.status = format!("breakpoint {} deleted: {}", c + 1, crate::util::text::sanitize(&b.expr, 60));
+                    self.popup = Popup::Breakpoints { cursor: c.min(self.breakpoints.len().saturating_sub(1)) };
+                }
+                Action::AddBreakpoint => {
+                    self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None }
+                }
+                Action::PreviousHit => {
+                    self.popup = Popup::None;
+                    self.previous_hit();
+                }
+                Action::Close | Action::Breakpoints => self.popup = Popup::None,
+                Action::Quit => self.request_quit(),
+                _ => {}
+            }
+            if let Popup::Breakpoints { cursor } = &self.popup {
+                self.scroll.popup.show(*cursor);
             }
             return;
         }
@@ -103,7 +164,8 @@ impl App {
                 }
             }
         }
-        if !matches!(action, Action::RunPause | Action::Faster | Action::Slower) && self.running && is_motion(action) {
+        let stopped_run = !matches!(action, Action::RunPause | Action::Faster | Action::Slower) && self.running && is_motion(action);
+        if stopped_run {
             self.running = false;
         }
         match action {
@@ -133,13 +195,24 @@ impl App {
             Action::RunPause => {
                 self.running = !self.running;
                 self.last_run_step = Instant::now();
-                self.status = if self.running { format!("running at {} events/s", self.speed()) } else { "paused".into() };
+                self.status = match (self.running, self.tick_pace) {
+                    (true, true) => "running one time step a second (lecture pace)".into(),
+                    (true, false) => format!("running at {} events/s", self.speed()),
+                    _ => "paused".into(),
+                };
+            }
+            Action::LecturePace => {
+                self.tick_pace = !self.tick_pace;
+                self.last_run_step = Instant::now();
+                self.status = if self.tick_pace { "lecture pace: one time step a second".into() } else { format!("pace: {} events/s", self.speed()) };
             }
             Action::Faster => {
+                self.tick_pace = false;
                 self.speed_ix = (self.speed_ix + 1).min(SPEEDS.len() - 1);
                 self.status = format!("speed {} events/s", self.speed());
             }
             Action::Slower => {
+                self.tick_pace = false;
                 self.speed_ix = self.speed_ix.saturating_sub(1);
                 self.status = format!("speed {} events/s", self.speed());
             }
@@ -148,9 +221,36 @@ impl App {
             }
             Action::Open => {
                 if self.view == View::Events {
-                    self.open_event(self.log_cursor);
+                    // The row under the cursor: with a filter, always one the filter shows.
+                    if self.snap_log_cursor() {
+                        self.open_event(self.log_cursor);
+                    } else {
+                        self.status = "no event in the log matches the filter".into();
+                    }
                 } else if let Some(e) = self.current_event() {
                     self.open_event(e.step);
+                }
+            }
+            Action::LogGoto => {
+                if self.view != View::Events {
+                    self.status = format!("{} works in the event log (2)", self.keymap.key_for(Action::LogGoto));
+                } else if self.snap_log_cursor() {
+                    let step = self.log_cursor;
+                    self.running = false;
+                    self.jump(step + 1);
+                    self.status = format!("went to step {step}");
+                } else {
+                    self.status = "no event in the log matches the filter".into();
+                }
+            }
+            Action::ScrollLeft | Action::ScrollRight => {
+                if self.view == View::Events {
+                    // A few words at a time: enough to read on, little enough to keep one's place.
+                    let by = 16;
+                    self.log_hscroll =
+                        if action == Action::ScrollLeft { self.log_hscroll.saturating_sub(by) } else { (self.log_hscroll + by).min(2000) };
+                } else {
+                    self.status = "only the event log scrolls sideways".into();
                 }
             }
             Action::FocusNext | Action::FocusPrev => {
@@ -165,7 +265,10 @@ impl App {
                 }
             }
             Action::ShowInspect => self.view = View::Inspect,
-            Action::ShowEvents => self.view = View::Events,
+            Action::ShowEvents => {
+                self.view = View::Events;
+                self.snap_log_cursor();
+            }
             Action::ShowMetrics => self.view = View::Metrics,
             Action::ShowDiff => {
                 self.view = View::Diff;
@@ -183,6 +286,15 @@ impl App {
                 self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None }
             }
             Action::EditRules => self.open_rule_editor(),
+            Action::Breakpoints => {
+                if self.breakpoints.is_empty() {
+                    self.status = format!("no breakpoints ({} adds one)", self.keymap.key_for(Action::AddBreakpoint));
+                } else {
+                    self.scroll.popup.top();
+                    self.popup = Popup::Breakpoints { cursor: 0 };
+                }
+            }
+            Action::PreviousHit => self.previous_hit(),
             Action::ToggleBookmark => {
                 if !self.bookmarks.remove(&self.pos) {
                     self.bookmarks.insert(self.pos);
@@ -201,8 +313,7 @@ impl App {
             Action::ToggleFollow => {
                 self.follow = !self.follow;
                 if self.follow {
-                    let target = self.follow_target();
-                    self.select(target);
+                    self.follow_now();
                 }
                 self.status = if self.follow { "selection follows the events".into() } else { "selection stays put".into() };
             }
@@ -224,6 +335,17 @@ impl App {
             }
             Action::SaveBranch => self.save_branch(self.current),
             Action::DeleteBranch => self.popup = Popup::Branches { cursor: self.current },
+        }
+        if self.tour.is_some()
+            && matches!(action, Action::StepForward | Action::StageForward | Action::PhaseForward | Action::TickForward | Action::RoundForward)
+        {
+            // Stepping by hand meets the mechanisms too: the event landed on may be a stop.
+            self.tour_stop();
+        }
+        if stopped_run {
+            // The mode line says paused; the status says why.
+            let why = format!("run stopped by a move at step {}; {} runs again", self.pos.saturating_sub(1), self.keymap.key_for(Action::RunPause));
+            self.status = if self.status.is_empty() { why } else { format!("{why} · {}", self.status) };
         }
     }
 
@@ -330,6 +452,7 @@ impl App {
             InputKind::Breakpoint => self.add_breakpoint(input),
             InputKind::Search if self.view == View::Events => {
                 self.log_filter = input.to_lowercase();
+                self.log_hscroll = 0;
                 if input.is_empty() {
                     self.search = None;
                     self.status = "log filter cleared".into();
@@ -353,6 +476,9 @@ impl App {
                     self.add_breakpoint(expr.trim())
                 } else if input == "clear" {
                     self.breakpoints.clear();
+                    if matches!(self.popup, Popup::Breakpoints { .. }) {
+                        self.popup = Popup::None;
+                    }
                     self.status = "breakpoints cleared".into();
                     Ok(())
                 } else if input == "help" {
@@ -369,8 +495,10 @@ impl App {
     }
 
     pub fn add_breakpoint(&mut self, expr: &str) -> anyhow::Result<()> {
-        let c = breakpoint::parse(expr).map_err(|e| anyhow::anyhow!("{e}"))?;
-        self.breakpoints.push((expr.to_string(), c));
+        // Checked against the event format and this world: a misspelt field, kind or id would
+        // otherwise be a breakpoint that never stops.
+        let cond = breakpoint::parse_in(expr, &self.world).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.breakpoints.push(Breakpoint { expr: expr.to_string(), cond, enabled: true });
         self.status = format!("breakpoint {} set: {}", self.breakpoints.len(), crate::util::text::sanitize(expr, 80));
         Ok(())
     }
@@ -398,6 +526,8 @@ impl App {
                 let text = editor.lines().join("\n") + "\n";
                 match crate::rules::parse_rules(&text) {
                     Err(e) => *error = Some(format!("line {}:{}: {}", e.line, e.col, e.message)),
+                    // A warning, not an error: the first Ctrl+S says what it means, the second forks.
+                    Ok(rules) if rules.is_empty() && error.as_deref() != Some(EMPTY_RULES) => *error = Some(EMPTY_RULES.into()),
                     Ok(_) => {
                         let agent = agent.clone();
                         self.popup = Popup::None;
@@ -462,6 +592,8 @@ impl App {
         Ok(())
     }
 }
+
+const EMPTY_RULES: &str = "warning: no rules: every message would be rejected; Ctrl+S again forks anyway";
 
 fn is_motion(a: Action) -> bool {
     use Action::*;

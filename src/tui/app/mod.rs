@@ -124,8 +124,19 @@ pub struct Scrolls {
     pub log: Scroll,
 }
 
+/// A breakpoint as typed, parsed; a disabled one stays listed but stops nothing.
+pub struct Breakpoint {
+    pub expr: String,
+    pub cond: Cond,
+    pub enabled: bool,
+}
+
 pub enum Popup {
     None,
+    /// The guided tour's panel (what it shows is in `App::tour`).
+    Tour,
+    /// The breakpoints: toggle, delete, add.
+    Breakpoints { cursor: usize },
     Help,
     Event(u64),
     Input { kind: InputKind, text: String, error: Option<String> },
@@ -179,6 +190,9 @@ pub struct TickStats {
 
 pub const SPEEDS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0];
 
+/// A status message lasts this long, or until the next key.
+pub const STATUS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A jump replaying more events than this goes a slice per tick (about a quarter second each).
 pub const FAR_SEEK_EVENTS: u64 = 200_000;
 
@@ -204,9 +218,11 @@ pub struct App {
     pub running: bool,
     pub speed_ix: usize,
     pub last_run_step: Instant,
-    pub breakpoints: Vec<(String, Cond)>,
+    pub breakpoints: Vec<Breakpoint>,
     pub bookmarks: BTreeSet<u64>,
     pub status: String,
+    /// The status text last seen by the timer and since when: it expires after `STATUS_TTL`.
+    status_seen: Option<(String, Instant)>,
     /// The target of a jump far from any known state, replayed a slice per tick so the inspector
     /// stays live (the shown step does not move until it arrives).
     pub far_seek: Option<u64>,
@@ -215,6 +231,8 @@ pub struct App {
     /// The timeline's disk keyframes failed and the user was told (once).
     disk_warned: bool,
     pub log_cursor: u64,
+    /// How many characters of the event log's text column are scrolled off to the left.
+    pub log_hscroll: usize,
     /// The event log shows only events whose kind or text contains this (set with / in the log).
     pub log_filter: String,
     /// The last search, for n/N.
@@ -226,6 +244,10 @@ pub struct App {
     /// A forward step waiting for the live engine.
     pub pending_forward: u64,
     pub mono: bool,
+    /// The guided tour, when the inspector was opened with `--tour`.
+    pub tour: Option<crate::tui::tour::Tour>,
+    /// Run one time step a second (lecture pace) instead of `speed()` events a second.
+    pub tick_pace: bool,
     pub spinner: usize,
     stats_cache: Vec<TickStats>,
     stats_upto: u64,
@@ -256,10 +278,12 @@ impl App {
             breakpoints: Vec::new(),
             bookmarks: BTreeSet::new(),
             status: String::new(),
+            status_seen: None,
             far_seek: None,
             far_seek_events: FAR_SEEK_EVENTS,
             disk_warned: false,
             log_cursor: 0,
+            log_hscroll: 0,
             log_filter: String::new(),
             search: None,
             quit: false,
@@ -267,6 +291,8 @@ impl App {
             dirty: true,
             pending_forward: 0,
             mono,
+            tour: None,
+            tick_pace: false,
             spinner: 0,
             stats_cache: Vec::new(),
             stats_upto: 0,
@@ -276,14 +302,17 @@ impl App {
         // Open paused at the first step of the simulation: everything set up, nothing run yet.
         let start = app.find_forward(0, |e| matches!(e.body, EventBody::RoundStarted { .. })).unwrap_or(app.len());
         app.goto(start);
-        app.status = format!(
-            "paused · {} one event forward · {} back · {} help · {} quit",
-            app.keymap.key_for(Action::StepForward),
-            app.keymap.key_for(Action::StepBack),
-            app.keymap.key_for(Action::Help),
-            app.keymap.key_for(Action::Quit)
-        );
+        // No status: the footer shows the key hint while nothing is to be reported.
+        app.status.clear();
         app
+    }
+
+    /// Start the guided tour: its opening panel, then lecture pace when Space goes on.
+    pub fn start_tour(&mut self) {
+        self.tour = Some(crate::tui::tour::Tour::new());
+        self.tick_pace = true;
+        self.running = false;
+        self.popup = Popup::Tour;
     }
 
     pub fn branch(&self) -> &Branch {
@@ -377,6 +406,26 @@ impl App {
                 }
                 None => return,
             }
+        }
+    }
+
+    /// Clear the status once it has been shown for `STATUS_TTL` (the timer calls this).
+    fn expire_status(&mut self, now: Instant) {
+        if self.status.is_empty() {
+            self.status_seen = None;
+            return;
+        }
+        match &self.status_seen {
+            Some((text, since)) if *text == self.status => {
+                if now.saturating_duration_since(*since) >= STATUS_TTL {
+                    self.status.clear();
+                    // The warning about unsaved branches is gone: so is its second-q promise.
+                    self.quit_armed = false;
+                    self.status_seen = None;
+                    self.dirty = true;
+                }
+            }
+            _ => self.status_seen = Some((self.status.clone(), now)),
         }
     }
 

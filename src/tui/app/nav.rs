@@ -85,10 +85,13 @@ impl App {
         self.pos = self.world.steps();
         self.refresh_tick_start();
         if self.follow {
-            let target = self.follow_target();
-            self.select(target);
+            self.follow_now();
         }
         self.log_cursor = self.pos.saturating_sub(1);
+        if !self.log_filter.is_empty() && self.view == View::Events {
+            // A short scan: this runs at every step while running.
+            self.snap_log_cursor_within(4096);
+        }
         if self.view == View::Diff {
             self.prepare_diff();
         }
@@ -103,6 +106,20 @@ impl App {
             self.tick_start = start;
             if let Ok(w) = self.branch_mut().timeline.state(start) {
                 self.tick_start_world = w;
+            }
+        }
+    }
+
+    /// Select what the story is about at this step, and bring the rule it concerns (a decision,
+    /// reward, credit, gradient or edit) into the rules pane.
+    pub(super) fn follow_now(&mut self) {
+        let target = self.follow_target();
+        self.select(target);
+        let rule = self.current_event().and_then(|e| crate::analysis::export::event_rule(&e).map(|(a, r)| (a.to_string(), r)));
+        if let Some((agent, r)) = rule {
+            if self.selected.as_deref() == Some(agent.as_str()) {
+                // Line 0 of the pane is its header: rule r is line r.
+                self.scroll.rules.show(r);
             }
         }
     }
@@ -124,10 +141,43 @@ impl App {
         self.world.clients().first().map(|c| c.id.clone())
     }
 
+    /// With a log filter, put the cursor on a row the filter shows: the nearest match at or
+    /// before it, else after it (scans bounded, so a rare match in a huge session stays fast).
+    /// Whether the cursor is on a shown row.
+    pub(super) fn snap_log_cursor(&mut self) -> bool {
+        self.snap_log_cursor_within(50_000)
+    }
+
+    fn snap_log_cursor_within(&mut self, near: u64) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        self.log_cursor = self.log_cursor.min(self.len() - 1);
+        if self.log_filter.is_empty() {
+            return true;
+        }
+        let c = self.log_cursor;
+        let found = self
+            .find_back_until(c, c.saturating_sub(near), |e| self.log_matches(e))
+            .or_else(|| self.find_forward_until(c, (c + near).min(self.len()), |e| self.log_matches(e)));
+        match found {
+            Some(i) => {
+                self.log_cursor = i;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// First index ≥ from whose event satisfies `f`.
     pub fn find_forward(&self, from: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
+        self.find_forward_until(from, self.branch().timeline.store.len(), f)
+    }
+
+    /// First index in from..end whose event satisfies `f`.
+    pub fn find_forward_until(&self, from: u64, end: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
         let store = &self.branch().timeline.store;
-        let n = store.len();
+        let n = store.len().min(end);
         let mut i = from;
         while i < n {
             let chunk = store.range(i, (i + 512).min(n)).ok()?;
@@ -143,13 +193,18 @@ impl App {
 
     /// Last index ≤ from whose event satisfies `f`.
     pub fn find_back(&self, from: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
+        self.find_back_until(from, 0, f)
+    }
+
+    /// Last index in stop..=from whose event satisfies `f`.
+    pub fn find_back_until(&self, from: u64, stop: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
         let store = &self.branch().timeline.store;
         if store.is_empty() {
             return None;
         }
         let mut hi = from.min(store.len() - 1) + 1;
-        while hi > 0 {
-            let lo = hi.saturating_sub(512);
+        while hi > stop {
+            let lo = hi.saturating_sub(512).max(stop);
             let chunk = store.range(lo, hi).ok()?;
             for e in chunk.iter().rev() {
                 if f(e) {
@@ -210,7 +265,14 @@ impl App {
                 self.goto(target);
             }
         } else {
-            self.goto(self.pos.saturating_sub(n.unsigned_abs()));
+            // The first event (step 0) is as far back as the story goes: the empty world before
+            // it would show "step 0" a second time with nothing to say.
+            let first = 1.min(self.len());
+            let target = self.pos.saturating_sub(n.unsigned_abs()).max(first);
+            if target == self.pos {
+                self.status = "at the first event (step 0)".into();
+            }
+            self.goto(target);
         }
     }
 
@@ -309,6 +371,7 @@ impl App {
     /// Timer work: run mode steps, live events. Returns how long the loop may sleep.
     pub fn on_tick(&mut self, now: Instant) -> Option<Duration> {
         self.pump();
+        self.expire_status(now);
         if self.far_seek.is_some() {
             self.continue_far_seek();
             return Some(Duration::ZERO);
@@ -316,6 +379,15 @@ impl App {
         if self.waiting() || self.pending_forward > 0 {
             self.spinner = self.spinner.wrapping_add(1);
             self.dirty = true;
+        }
+        if self.running && self.tick_pace {
+            let every = Duration::from_secs(1);
+            let due = now.saturating_duration_since(self.last_run_step);
+            if due >= every {
+                self.last_run_step = now;
+                self.run_tick();
+            }
+            return Some((every - due.min(every)).max(Duration::from_millis(20)));
         }
         if self.running {
             let every = Duration::from_secs_f64(1.0 / self.speed());
@@ -333,34 +405,92 @@ impl App {
         None
     }
 
-    /// Advance up to `n` events in run mode, stopping at a breakpoint or the end.
+    /// Advance up to `n` events in run mode, stopping at a breakpoint, a tour stop or the end.
     pub fn run_steps(&mut self, n: u64) {
         for _ in 0..n {
-            if self.pos >= self.len() {
-                if self.live_done() {
-                    self.running = false;
-                    self.status = "paused at the end of the run".into();
-                } else {
-                    self.ensure_events(1, false);
-                }
-                return;
-            }
-            let target = self.pos + 1;
-            self.goto(target);
-            if let Some(hit) = self.breakpoint_hit() {
-                self.running = false;
-                self.status = format!("breakpoint {hit} hit at step {}", self.pos - 1);
+            if !self.run_one() {
                 return;
             }
         }
     }
 
+    /// Lecture pace: run to the start of the next time step (stops as `run_steps` does).
+    pub fn run_tick(&mut self) {
+        while self.run_one() {
+            if self.current_event().is_some_and(|e| matches!(e.body, EventBody::TickStarted { .. })) {
+                return;
+            }
+        }
+    }
+
+    /// One event forward in run mode; false when the run stopped or must wait for the engine.
+    fn run_one(&mut self) -> bool {
+        if self.pos >= self.len() {
+            if self.live_done() {
+                self.running = false;
+                self.status = "paused at the end of the run".into();
+            } else {
+                self.ensure_events(1, false);
+            }
+            return false;
+        }
+        let target = self.pos + 1;
+        self.goto(target);
+        if let Some(hit) = self.breakpoint_hit() {
+            self.running = false;
+            self.status = format!("breakpoint {hit} hit at step {}", self.pos - 1);
+            return false;
+        }
+        !self.tour_stop()
+    }
+
+    /// With the tour on: pause with its panel at the first occurrence of a mechanism.
+    pub(super) fn tour_stop(&mut self) -> bool {
+        let Some(e) = self.current_event() else { return false };
+        let Some(tour) = self.tour.as_mut() else { return false };
+        let Some(i) = tour.stop_at(&e) else { return false };
+        tour.showing = Some(i);
+        // Past the opening panel, however it was left (Space, Esc, or stepping by hand).
+        tour.intro = false;
+        let seen = tour.seen.iter().filter(|s| **s).count();
+        self.running = false;
+        self.popup = Popup::Tour;
+        self.status = format!("tour: {} ({seen} of {})", crate::tui::tour::STOPS[i].name, crate::tui::tour::STOPS.len());
+        true
+    }
+
     pub(super) fn breakpoint_hit(&self) -> Option<usize> {
-        if self.breakpoints.is_empty() {
+        let ev = self.current_event()?;
+        self.hit_of(&ev)
+    }
+
+    /// The first enabled breakpoint (1-based) that `ev` satisfies. Agent kinds are looked up in
+    /// the shown world: an agent's kind never changes, so any step's world answers alike.
+    fn hit_of(&self, ev: &Event) -> Option<usize> {
+        if !self.breakpoints.iter().any(|b| b.enabled) {
             return None;
         }
-        let ev = self.current_event()?;
-        let json = serde_json::to_value(&ev).ok()?;
-        self.breakpoints.iter().position(|(_, c)| breakpoint::matches(c, &ev, &json, &self.world)).map(|i| i + 1)
+        let json = serde_json::to_value(ev).ok()?;
+        self.breakpoints.iter().position(|b| b.enabled && breakpoint::matches(&b.cond, ev, &json, &self.world)).map(|i| i + 1)
+    }
+
+    /// Run backward: the latest event before the shown one that an enabled breakpoint stops at.
+    pub(super) fn previous_hit(&mut self) {
+        if !self.breakpoints.iter().any(|b| b.enabled) {
+            self.status = format!("no enabled breakpoints ({} adds one)", self.keymap.key_for(crate::tui::keymap::Action::AddBreakpoint));
+            return;
+        }
+        self.running = false;
+        let found = match self.pos.checked_sub(2) {
+            Some(from) => self.find_back(from, |e| self.hit_of(e).is_some()),
+            None => None,
+        };
+        match found.and_then(|i| Some((i, self.event(i).and_then(|e| self.hit_of(&e))?))) {
+            Some((i, hit)) => {
+                self.goto(i + 1);
+                self.status = format!("breakpoint {hit} hit at step {i} (running backward)");
+            }
+            None => self.status = "no earlier breakpoint hit: still here".into(),
+        }
     }
 }

@@ -10,14 +10,36 @@ use ratatui::Frame;
 use super::*;
 
 pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
+    let keys = |a| app.keymap.key_for(a);
+    use crate::tui::keymap::Action as A;
+    // First in the title, so a narrow terminal still says the text is shifted.
+    let sideways = if app.log_hscroll > 0 { format!(" · text from column {}", app.log_hscroll + 1) } else { String::new() };
     let title = if app.log_filter.is_empty() {
-        " Event log (Enter opens · / filters · j/k moves) ".to_string()
+        format!(
+            " Event log{sideways} (j/k moves · Enter opens · {} goes there · {}/{} sideways · / filters) ",
+            keys(A::LogGoto),
+            keys(A::ScrollLeft),
+            keys(A::ScrollRight)
+        )
     } else {
-        format!(" Event log filtered by “{}” (/ then Enter on empty clears) ", s(&app.log_filter, 30))
+        format!(
+            " Event log{sideways} filtered by “{}” (/ then Enter on empty clears · Enter opens · {} goes there) ",
+            s(&app.log_filter, 30),
+            keys(A::LogGoto)
+        )
     };
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
     f.render_widget(block, area);
+    if inner.height < 2 {
+        return;
+    }
+    // A header row names the columns; the rows scroll beneath it.
+    let [head, inner] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+    f.render_widget(
+        Paragraph::new(Line::from(Span::styled(format!("  {:>6} {:<5} {:<22}{}", "step", "time", "kind", "what happened"), st(app, Role::Dim).add_modifier(ratatui::style::Modifier::UNDERLINED)))),
+        head,
+    );
     let h = inner.height as u64;
     app.scroll.log.frame(0, h as usize);
     let len = app.len();
@@ -66,10 +88,13 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
                 EventBody::RuleEdited { .. } | EventBody::RouterStrategyEdited { .. } => st(app, Role::Changed),
                 _ => st(app, Role::Dim),
             };
+            // ▸ marks the cursor (visible without colour), ▶ the step the inspector shows.
+            let cursor = if e.step == app.log_cursor { "▸" } else { " " };
+            let text: String = s(&crate::analysis::narrate::narrate(e), 0).chars().skip(app.log_hscroll).collect();
             Line::from(vec![
-                Span::styled(format!("{}{:>6} ", if here { "▶" } else { " " }, e.step), style),
+                Span::styled(format!("{cursor}{}{:>6} ", if here { "▶" } else { " " }, e.step), style),
                 Span::styled(format!("t{:<4} {:<22}", e.tick, e.body.kind()), kind_style),
-                Span::styled(s(&crate::analysis::narrate::narrate(e), 300), style),
+                Span::styled(text, style),
             ])
         })
         .collect();

@@ -321,10 +321,13 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
 }
 
 pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
-    let matched = app.current_event().and_then(|e| match e.body {
-        EventBody::FilterDecision { agent, rule, decision, .. } if agent == c.id => rule.map(|r| (r, decision)),
+    let ev = app.current_event();
+    let matched = ev.as_ref().and_then(|e| match &e.body {
+        EventBody::FilterDecision { agent, rule, decision, .. } if *agent == c.id => rule.map(|r| (r, *decision)),
         _ => None,
     });
+    // The rule a reward, credit, gradient or edit is about (the decision's colour is for filters).
+    let about = ev.as_ref().and_then(crate::analysis::export::event_rule).filter(|(a, _)| *a == c.id).map(|(_, r)| r);
     let tw = (area.width as usize).saturating_sub(2 + 4 + 6 + 8 + 1).max(10);
     let mut lines = vec![Line::from(Span::styled(
         format!(" {:<3}{:<tw$}{:>6}{:>8}", "#", "rule (first match wins)", "hits", "credit"),
@@ -336,6 +339,7 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         let credit = c.rule_credit.get(i).copied().unwrap_or(0.0);
         let style = match matched {
             Some((m, d)) if m == i + 1 => st(app, decision_role(d)).add_modifier(Modifier::BOLD),
+            _ if about == Some(i + 1) => st(app, Role::Selected),
             _ => Style::new(),
         };
         lines.push(Line::from(vec![

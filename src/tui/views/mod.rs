@@ -175,7 +175,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let stage = app.current_event().map(|e| e.body.stage()).unwrap_or(crate::world::event::Stage::Setup);
     let rounds = app.branch().header.as_ref().map(|h| h.rounds.to_string()).unwrap_or_else(|| "?".into());
     let mode = if app.running {
-        format!("▶ running {}/s", app.speed())
+        if app.tick_pace { "▶ running 1 time step/s".to_string() } else { format!("▶ running {}/s", app.speed()) }
     } else if app.waiting() || app.pending_forward > 0 {
         format!("{} engine working", ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][app.spinner % 10])
     } else {
@@ -183,13 +183,14 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     };
     let total = if app.live_done() { format!("{}", app.len()) } else { format!("{}+", app.len()) };
     let line = format!(
-        " round {}/{rounds} · time step {} · {} / {} · step {} of {total} · {mode} · {} breakpoint(s) · follow {}",
+        " round {}/{rounds} · time step {} · {} / {} · {} of {total} · {mode} · {} breakpoint(s) · follow {}",
         app.world.cursor().round + 1,
         app.world.cursor().tick,
         stage.phase(),
         stage.name(),
-        app.pos.saturating_sub(1),
-        app.breakpoints.len(),
+        // Before the first event there is no step to name (step 0 is the first event's).
+        app.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
+        app.breakpoints.iter().filter(|b| b.enabled).count(),
         if app.follow { "on" } else { "off" }
     );
     f.render_widget(Paragraph::new(line), time);
@@ -204,7 +205,22 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let at = ((app.pos * w) / len).min(w - 1) as usize;
     bar[at] = '●';
     f.render_widget(Paragraph::new(format!(" {}", bar.iter().collect::<String>())).style(st(app, Role::Dim)), scrub);
-    f.render_widget(Paragraph::new(format!(" {}", s(&app.status, 300))).style(st(app, Role::Accent)), status);
+    if app.status.is_empty() {
+        // Nothing to report: the keys that matter most, dimmed.
+        use super::keymap::Action as A;
+        let k = |a| app.keymap.key_for(a);
+        let hint = format!(
+            " {} one event forward · {} back · {} runs · {} help · {} quit",
+            k(A::StepForward),
+            k(A::StepBack),
+            k(A::RunPause),
+            k(A::Help),
+            k(A::Quit)
+        );
+        f.render_widget(Paragraph::new(hint).style(st(app, Role::Dim)), status);
+    } else {
+        f.render_widget(Paragraph::new(format!(" {}", s(&app.status, 300))).style(st(app, Role::Accent)), status);
+    }
 }
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -311,6 +327,51 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             );
             pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
         }
+        Popup::Tour => {
+            let Some(tour) = &app.tour else { return };
+            let (name, lines) = match tour.showing {
+                Some(i) if !tour.intro => (crate::tui::tour::STOPS[i].name, crate::tui::tour::STOPS[i].lines),
+                _ => ("RecNet, step by step", crate::tui::tour::INTRO),
+            };
+            let seen = tour.seen.iter().filter(|s| **s).count();
+            // Along the bottom of the panes, above the footer: the graph and the agent stay in view.
+            let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(6));
+            // As wide as its lines need (they are wrapped for 80 columns), centred.
+            let w = area.width.min(82);
+            let r = Rect { x: area.x + (area.width - w) / 2, y: area.bottom().saturating_sub(5 + h), width: w, height: h };
+            f.render_widget(Clear, r);
+            let title = format!(
+                " Tour · {name} · {seen} of {} — {} goes on · Esc closes ",
+                crate::tui::tour::STOPS.len(),
+                app.keymap.key_for(super::keymap::Action::RunPause)
+            );
+            let text: Vec<Line> = lines.iter().map(|l| Line::from(format!(" {l}"))).collect();
+            f.render_widget(Paragraph::new(text).block(Block::bordered().title(title).border_style(st(app, Role::Accent))), r);
+        }
+        Popup::Breakpoints { cursor } => {
+            let h = (app.breakpoints.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
+            let r = centered(area, 100, h);
+            f.render_widget(Clear, r);
+            let lines: Vec<Line> = app
+                .breakpoints
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
+                    // The mark carries the state in mono too: ● stops, ○ is disabled.
+                    let (mark, state) = if b.enabled { ("● on ", Style::new()) } else { ("○ off", st(app, Role::Dim)) };
+                    Line::from(vec![Span::styled(format!(" {:>2} {mark} ", i + 1), style), Span::styled(s(&b.expr, 90), style.patch(state))])
+                })
+                .collect();
+            let title = format!(
+                "Breakpoints — ↑↓ choose · Space/{} disables · {} deletes · {} adds · {} runs back to a hit · Esc",
+                app.keymap.key_for(super::keymap::Action::Open),
+                app.keymap.key_for(super::keymap::Action::DeleteBranch),
+                app.keymap.key_for(super::keymap::Action::AddBreakpoint),
+                app.keymap.key_for(super::keymap::Action::PreviousHit)
+            );
+            pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
+        }
         Popup::Pick { query, items, cursor } => {
             let h = (items.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
             let r = centered(area, 70, h);
@@ -350,6 +411,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             f.render_widget(block, ed);
             f.render_widget(&**editor, inner);
             let m = match error {
+                Some(e) if e.starts_with("warning:") => Line::from(Span::styled(format!(" {}", s(e, 200)), st(app, Role::Changed))),
                 Some(e) => Line::from(Span::styled(format!(" {} — nothing changed", s(e, 200)), st(app, Role::Reject))),
                 None => Line::from(Span::styled(" one rule a line: accept W | hold N | reject  when …  ·  default reject", st(app, Role::Dim))),
             };
