@@ -398,3 +398,56 @@ fn the_inspector_shows_a_corrupt_line_on_a_jump() {
     assert!(app.status.contains("p.jsonl:150"), "status: {:?}", app.status);
     assert!(app.pos < 148, "it claimed to be past the bad line at {}", app.pos);
 }
+
+/// SIGTERM and SIGINT end commands that poll nothing — reading a big session, blocked opening a
+/// FIFO with no writer (or, as `--out`, no reader), waiting on a silent standard input — at once:
+/// exit 143/130, saying so, with no output file and no temporary file left behind.
+#[cfg(unix)]
+#[test]
+fn signals_stop_every_command_promptly() {
+    let d = tempfile::tempdir().unwrap();
+    let gen = ["gen", "--users", "5000", "--items", "1000", "--interactions", "5000", "--communities", "10", "--out", "m.json"];
+    assert_eq!(run(bin().current_dir(d.path()).args(gen), 60).code, Some(0));
+    let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "m.json", "--out", "m.jsonl"]), 120);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(Command::new("mkfifo").arg(d.path().join("fifo")).status().unwrap().success());
+    let cases: [(&[&str], &str, i32); 9] = [
+        (&["diff", "m.jsonl", "m.jsonl"], "TERM", 143),
+        (&["export", "m.jsonl", "--format", "json", "--out", "o.json"], "INT", 130),
+        (&["export", "m.jsonl", "--events", "--format", "csv", "--out", "o.csv"], "TERM", 143),
+        (&["query", "m.jsonl", "kind == reward"], "TERM", 143),
+        (&["check", "fifo"], "TERM", 143),
+        (&["export", "fifo", "--events"], "INT", 130),
+        (&["diff", "fifo", "m.jsonl"], "TERM", 143),
+        (&["export", "m.jsonl", "--events", "--out", "fifo"], "TERM", 143),
+        (&["check", "-"], "TERM", 143),
+    ];
+    for (args, sig, code) in cases {
+        // Standard input stays open and silent until the child is gone.
+        let mut child = bin().current_dir(d.path()).args(args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(child.try_wait().unwrap().is_none(), "{args:?} ended before the signal: make the session bigger");
+        assert!(Command::new("kill").args([&format!("-{sig}"), &child.id().to_string()]).status().unwrap().success());
+        let t = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{args:?}: still running 10 s after SIG{sig}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(&format!("interrupted by SIG{sig}")), "{args:?}: {err}");
+        if args.contains(&"o.csv") {
+            assert!(err.contains("nothing was written to") && err.contains("o.csv"), "{args:?}: {err}");
+        }
+        let left: Vec<String> = std::fs::read_dir(d.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".partial") || n.starts_with("o.")).collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+}

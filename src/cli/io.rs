@@ -127,11 +127,21 @@ pub(crate) struct InputFile {
     _spool: Option<tempfile::NamedTempFile>,
 }
 
+impl Drop for InputFile {
+    fn drop(&mut self) {
+        if let Some(s) = &self._spool {
+            recnet::util::atomic::forget_scratch(s.path());
+        }
+    }
+}
+
 pub(crate) fn input_file(path: &Path) -> Result<InputFile> {
     if !is_std(path) {
         return Ok(InputFile { path: path.to_path_buf(), _spool: None });
     }
     let mut tmp = tempfile::NamedTempFile::new().context("standard input: cannot make a temporary file to hold it")?;
+    // A signal that ends the process at once deletes it too.
+    recnet::util::atomic::track_scratch(tmp.path());
     std::io::copy(&mut std::io::stdin().lock(), tmp.as_file_mut()).context("standard input: read failed")?;
     tmp.as_file_mut().flush().context("standard input: cannot hold it in a temporary file")?;
     Ok(InputFile { path: tmp.path().to_path_buf(), _spool: Some(tmp) })
