@@ -320,7 +320,8 @@ fn fork(
         (None, None, None) if !sets.is_empty() => ForkEdit::Config { sets },
         _ => anyhow::bail!("give one edit: --agent ID --rules FILE, or --router ID --fan-out N --tau X, or --set KEY=VALUE"),
     };
-    let (header, mut tl) = open_timeline(file, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
+    // One state visited once: keyframes would only be copies of the world held in memory.
+    let (header, mut tl) = open_timeline(file, 0)?;
     anyhow::ensure!(at < tl.len(), "--at {at}: the session's last step is {}", tl.len().saturating_sub(1));
     let mut reasoner = Offline::new();
     let (branch, events) = recnet::run::branch::fork(&header, file, &mut tl, at, &edit, allow_changed_inputs, &mut reasoner)?;
@@ -359,7 +360,9 @@ fn fork(
 
 /// Returns whether the two sides are the same.
 fn diff(a: &Path, b: Option<&Path>, steps: Option<Vec<u64>>, format: DiffFormat) -> Result<bool> {
-    let every = recnet::store::timeline::DEFAULT_KEYFRAME_EVERY;
+    // Each side is visited at one or two states, in order (the second replays on from the first,
+    // which the timeline's cache holds): keyframes would only be copies of the world in memory.
+    let every = 0;
     let ia = input_file(a)?;
     let report = match (b, steps) {
         (Some(b), None) => {
