@@ -451,3 +451,51 @@ fn signals_stop_every_command_promptly() {
         assert!(left.is_empty(), "{args:?} left {left:?}");
     }
 }
+
+/// An agent with 50,000 attributes (a scenario's user, a dataset item's categories, a session's
+/// `agent_created`) is refused at once, naming the agent and the limit, where a run used to spend
+/// over a minute before its first interaction.
+#[test]
+fn agents_with_too_many_attributes_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let wide: Vec<String> = (0..50_000).map(|i| format!("a{i} = 0.01")).collect();
+    let scen = format!("name = \"wide\"\n[[user]]\nid = \"u1\"\nattrs = {{ {} }}\n[[item]]\nid = \"i1\"\ncategories = [\"a1\"]\n[[item]]\nid = \"i2\"\ncategories = [\"b\"]\n[schedule]\ninteractions = [[\"u1\", \"i1\", \"i2\"]]\n", wide.join(", "));
+    std::fs::write(d.path().join("wide.toml"), scen).unwrap();
+    let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "wide.toml", "--out", "w.jsonl"]), 30);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("wide.toml: user u1: 50000 attributes") && o.stderr.contains("limit of 1024"), "{}", o.stderr);
+    assert!(!d.path().join("w.jsonl").exists());
+    // A session whose agent was given them after it was recorded.
+    let s = demo_session(d.path());
+    let text = std::fs::read_to_string(&s).unwrap();
+    let attrs: serde_json::Map<String, serde_json::Value> = (0..50_000).map(|i| (format!("a{i}"), serde_json::json!(0.01))).collect();
+    let mut line_no = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if line_no == 0 && v["kind"] == "agent_created" {
+                line_no = i + 1;
+                v["attrs"] = serde_json::Value::Object(attrs.clone());
+                return v.to_string();
+            }
+            l.to_string()
+        })
+        .collect();
+    std::fs::write(&s, lines.join("\n") + "\n").unwrap();
+    for args in [vec!["check", "p.jsonl"], vec!["export", "p.jsonl", "--format", "json"]] {
+        let o = run(bin().current_dir(d.path()).args(&args), 30);
+        assert!(matches!(o.code, Some(1) | Some(2)), "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(&format!("p.jsonl:{line_no}")) && o.stderr.contains("limit of 1024"), "{args:?}: {}", o.stderr);
+    }
+    // A dataset item with as many categories.
+    let ds = d.path().join("ds");
+    tiny_dataset(&ds);
+    let cats: Vec<String> = (0..50_000).map(|i| format!("c{i}")).collect();
+    let items = std::fs::read_to_string(ds.join("t.item")).unwrap().replacen("\tJazz\n", &format!("\t{}\n", cats.join(" ")), 1);
+    std::fs::write(ds.join("t.item"), items).unwrap();
+    let o = run(bin().current_dir(d.path()).args(["run", "--dataset", "ds", "--out", "w.jsonl"]), 30);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("t.item:2: item 0: 50000 categories"), "{}", o.stderr);
+}

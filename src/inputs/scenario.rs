@@ -132,6 +132,9 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
             for cat in &c.categories {
                 attrs.entry(cat.clone()).or_insert(CATEGORY_WEIGHT);
             }
+            if attrs.len() > crate::world::MAX_ATTRS {
+                return Err(ScenarioError::Invalid(format!("{what}: {} attributes (categories included), more than the limit of {}", attrs.len(), crate::world::MAX_ATTRS)));
+            }
             for (a, w) in &attrs {
                 if !w.is_finite() || !(-1.0..=1.0).contains(w) {
                     return Err(ScenarioError::Invalid(format!("{what}: attribute {:?} has weight {w}, outside [-1, 1]", crate::util::text::sanitize(a, 40))));
@@ -258,6 +261,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("s.toml: user u1") && e.contains("outside [-1, 1]"), "{e}");
+        let wide: Vec<String> = (0..50_000).map(|i| format!("a{i} = 0.01")).collect();
+        let e = parse_scenario(&format!("name = \"x\"\n[[user]]\nid = \"u1\"\nattrs = {{ {} }}\n", wide.join(", ")), "s.toml", true, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s.toml: user u1: 50000 attributes") && e.contains("limit of 1024"), "{e}");
         let e = parse_scenario("name = \"x\"\n[[user]]\nid = 3\n", "s.toml", true, 1).unwrap_err().to_string();
         assert!(e.starts_with("s.toml:3:6:"), "{e}");
         let e = parse_scenario(

@@ -183,11 +183,19 @@ impl Timeline {
         let backward = self.recent.last().is_some_and(|(k, _)| *k > n && *k - n <= 16);
         let stride = if backward && n - at > 64 { ((n - at) / 8).max(1) } else { u64::MAX };
         let from = at;
+        // A session file's bad event is named by its FILE:LINE (the header is line 1).
+        let file = match &self.store {
+            EventStore::File(f) => Some(f.path.display().to_string()),
+            EventStore::Memory(_) => None,
+        };
         let clock = std::time::Instant::now();
         while at < n {
             let events = if prefetched.is_empty() { self.store.range(at, (at + CHUNK).min(n))? } else { std::mem::take(&mut prefetched) };
             for ev in events {
-                world.apply(&ev).map_err(|error| StoreError::Apply { step: ev.step, error })?;
+                world.apply(&ev).map_err(|error| match &file {
+                    Some(f) => StoreError::Other(format!("{f}:{}: {error}", ev.step + 2)),
+                    None => StoreError::Apply { step: ev.step, error },
+                })?;
                 at += 1;
                 if stride != u64::MAX && at < n && (at - from) % stride == 0 {
                     self.recent.push((at, world.clone()));
