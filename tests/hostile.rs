@@ -499,3 +499,30 @@ fn agents_with_too_many_attributes_are_refused() {
     assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(o.stderr.contains("t.item:2: item 0: 50000 categories"), "{}", o.stderr);
 }
+
+/// A named choice given a value it does not have, through `--set` or a `--config` file: the error
+/// names the key and lists the values allowed, not serde's bare "unknown variant" (nor, for a
+/// number, "invalid type: unit variant").
+#[test]
+fn bad_choices_name_the_key_and_the_choices() {
+    let d = tempfile::tempdir().unwrap();
+    for (key, value, allowed) in [
+        ("filter.assimilate_into", "\"bad\"", "`profile` or `updates`"),
+        ("buffer.overflow", "\"zz\"", "`drop_oldest`, `drop_new`, `drain`"),
+        ("routers.items", "3", "`all`, `direction`, `none`"),
+    ] {
+        let (section, k) = key.split_once('.').unwrap();
+        std::fs::write(d.path().join("c.toml"), format!("[{section}]\n{k} = {value}\n")).unwrap();
+        let set = format!("{key}={}", value.trim_matches('"'));
+        for args in [vec!["--set", set.as_str()], vec!["--config", "c.toml"]] {
+            let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "demo", "--out", "t.jsonl"]).args(&args), 60);
+            assert_eq!(o.code, Some(2), "{args:?}: {}", o.stderr);
+            assert!(o.stderr.contains(&format!("{key} must be")) && o.stderr.contains(allowed) && o.stderr.contains(value), "{args:?}: {}", o.stderr);
+        }
+    }
+    // Other type errors name the key too.
+    let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "demo", "--set", "routers.count=abc", "--out", "t.jsonl"]), 60);
+    assert_eq!(o.code, Some(2));
+    assert!(o.stderr.contains("routers.count = \"abc\""), "{}", o.stderr);
+    assert!(!d.path().join("t.jsonl").exists());
+}
