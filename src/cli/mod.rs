@@ -19,11 +19,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// A line on stdout that a reader who stopped early (`| head`, `| true`) does not turn into a
-/// panic: a closed pipe leaves nothing to tell.
+/// panic: a closed pipe leaves nothing to tell; any other failure (a full disk) is kept for
+/// `dispatch` to report once the command is done.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            io::stdout_failed(e);
+        }
     }};
 }
 
@@ -47,7 +50,9 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
                 eprintln!($($arg)*);
             } else {
                 use std::io::Write as _;
-                let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+                if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+                    io::stdout_failed(e);
+                }
             }
         }};
     }
@@ -510,6 +515,11 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Man => docs::man().map(|_| true),
         Command::Schema { what: args::SchemaWhat::Events } => write_out(None, &recnet::analysis::export::events_schema()).map(|_| true),
         Command::Config(args::ConfigCmd::Path) => config::print_path().map(|_| true),
+    };
+    // A report line that could not be written (stdout on a full disk) fails the command.
+    let result = match (result, io::take_stdout_failure()) {
+        (Ok(_), Some(e)) => Err(anyhow::anyhow!("<stdout>: write failed: {e}{}", recnet::util::atomic::hint(&e))),
+        (r, _) => r,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
