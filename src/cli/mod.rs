@@ -329,24 +329,42 @@ fn fork(
     let (header, mut tl) = open_timeline(file, 0)?;
     anyhow::ensure!(at < tl.len(), "--at {at}: the session's last step is {}", tl.len().saturating_sub(1));
     let mut reasoner = Offline::new();
-    let (branch, events) = recnet::run::branch::fork(&header, file, &mut tl, at, &edit, allow_changed_inputs, &mut reasoner)?;
-    if branch.source.digest != header.source.digest && !header.source.digest.is_empty() {
-        eprintln!(
-            "recnet: warning: {} changed since {} was recorded: the branch re-ran it as it is now",
-            recnet::util::text::sanitize(&header.source.path, 200),
-            recnet::util::text::sanitize(&file.display().to_string(), 200)
-        );
-    }
-    let mut w = if is_std(out) {
-        recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), &branch)?
-    } else {
-        recnet::store::session::SessionWriter::create_atomic(out, &branch)?
-    };
-    // A signal during the re-run stopped it above; one since leaves no output either.
+    // The branch goes to its file as it is made (a temporary file, put in place by `finish`): an
+    // error or a signal before the end leaves nothing at `out`.
+    let mut writer: Option<recnet::store::session::SessionWriter> = None;
+    let mut branch: Option<recnet::store::session::Header> = None;
+    let mut written = 0u64;
+    recnet::run::branch::fork_streamed(&header, file, &mut tl, at, &edit, allow_changed_inputs, &mut reasoner, &mut |piece| {
+        use recnet::run::branch::Piece;
+        match piece {
+            Piece::Header(b) => {
+                if b.source.digest != header.source.digest && !header.source.digest.is_empty() {
+                    eprintln!(
+                        "recnet: warning: {} changed since {} was recorded: the branch re-runs it as it is now",
+                        recnet::util::text::sanitize(&header.source.path, 200),
+                        recnet::util::text::sanitize(&file.display().to_string(), 200)
+                    );
+                }
+                writer = Some(if is_std(out) {
+                    recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), b)?
+                } else {
+                    recnet::store::session::SessionWriter::create_atomic(out, b)?
+                });
+                branch = Some(b.clone());
+            }
+            Piece::Events(evs) => {
+                let w = writer.as_mut().expect("the header comes first");
+                for e in evs {
+                    w.write(e)?;
+                }
+                written += evs.len() as u64;
+            }
+        }
+        Ok(())
+    })?;
+    let (Some(w), Some(branch)) = (writer, branch) else { anyhow::bail!("fork: no branch was made") };
+    // A signal since the re-run's last stage leaves no output either.
     anyhow::ensure!(!recnet::run::signals::interrupted(), "interrupted: no branch was written");
-    for e in &events {
-        w.write(e)?;
-    }
     w.finish()?;
     let point = branch.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
     if is_std(out) {
@@ -357,7 +375,7 @@ fn fork(
         shown(out),
         shown(file),
         recnet::util::text::sanitize(&edit.describe(), 300),
-        events.len(),
+        written,
         point
     );
     Ok(())
