@@ -225,5 +225,16 @@ mod tests {
         assert_eq!(header_first, Some(true));
         assert!(pieces.len() > 2 && pieces.iter().all(|p| *p <= 4096), "{pieces:?}");
         assert_eq!(serde_json::to_string(&streamed).unwrap(), serde_json::to_string(&whole).unwrap());
+        // The diff of parent and branch, read a chunk at a time, is the diff of the whole lists.
+        let parent = tl.store.range(0, n).unwrap();
+        let mut wa = crate::world::World::new();
+        wa.apply_all(&parent).unwrap();
+        let mut wb = crate::world::World::new();
+        wb.apply_all(&whole).unwrap();
+        let expected = crate::analysis::diff::diff_events("a", "b", &parent, &whole, &wa, &wb);
+        let mut tb = Timeline::new(EventStore::Memory(whole), 0);
+        let got = crate::analysis::diff::diff_sessions("a", "b", &mut tl, &mut tb).unwrap();
+        assert!(got.first_divergence.as_ref().is_some_and(|d| d.step > 4096), "{:?}", got.first_divergence);
+        assert_eq!(serde_json::to_string(&got).unwrap(), serde_json::to_string(&expected).unwrap());
     }
 }
