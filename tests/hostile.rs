@@ -618,3 +618,21 @@ fn a_full_or_closed_stdout_is_handled_by_every_command() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// Settings, rules and keymap files are read up to 16 MiB: `/dev/zero` (or any endless device)
+/// given for one is an error naming it and the limit, not a read until memory runs out.
+#[test]
+fn endless_text_inputs_are_refused_at_a_limit() {
+    let d = tempfile::tempdir().unwrap();
+    demo_session(d.path());
+    for args in [
+        vec!["run", "--scenario", "demo", "--config", "/dev/zero", "--out", "t.jsonl"],
+        vec!["check-rules", "/dev/zero"],
+        vec!["fork", "p.jsonl", "--at", "100", "--agent", "u1", "--rules", "/dev/zero", "--out", "b.jsonl"],
+    ] {
+        let o = run(bin().current_dir(d.path()).args(&args), 30);
+        assert_eq!(o.code, Some(2), "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains("/dev/zero") && o.stderr.contains("larger than 16 MiB"), "{args:?}: {}", o.stderr);
+    }
+    assert!(!d.path().join("t.jsonl").exists() && !d.path().join("b.jsonl").exists());
+}

@@ -34,7 +34,7 @@ fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
     // The user's defaults lie under the scenario's own config.
     let mut tables: Vec<toml::Table> = config::load()?.engine.into_iter().chain(tables).collect();
     if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = recnet::util::read_text_limited(path, recnet::util::TEXT_LIMIT).with_context(|| format!("{}: cannot read", path.display()))?;
         let t: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {e}", path.display()))?;
         tables.push(t);
     }
@@ -314,7 +314,7 @@ fn fork(
     refuse_overwriting_inputs(out, &[Some(file), rules.as_deref()].into_iter().flatten().collect::<Vec<_>>())?;
     let edit = match (agent, rules, router) {
         (Some(agent), Some(path), None) => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read rules", path.display()))?;
+            let text = recnet::util::read_text_limited(&path, recnet::util::TEXT_LIMIT).with_context(|| format!("{}: cannot read rules", path.display()))?;
             recnet::rules::parse_rules(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
             ForkEdit::Rules { agent, rules: text }
         }
@@ -419,11 +419,9 @@ fn diff(a: &Path, b: Option<&Path>, steps: Option<Vec<u64>>, format: DiffFormat)
 fn check_rules(file: &Path) -> Result<bool> {
     let name = display_name(file);
     let bytes = if is_std(file) {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b).context("<stdin>: read failed")?;
-        b
+        recnet::util::read_limited(std::io::stdin().lock(), recnet::util::TEXT_LIMIT).context("<stdin>: read failed")?
     } else {
-        std::fs::read(file).with_context(|| format!("{name}: cannot read"))?
+        recnet::util::read_file_limited(file, recnet::util::TEXT_LIMIT).with_context(|| format!("{name}: cannot read"))?
     };
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t.to_string(),

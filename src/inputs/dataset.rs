@@ -55,7 +55,7 @@ struct Table {
 
 fn read_table(path: &Path, header: bool) -> Result<Table> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
+    let bytes = crate::util::read_file_limited(path, crate::util::DATA_LIMIT).with_context(|| format!("{name}: cannot read"))?;
     let text = String::from_utf8_lossy(&bytes);
     let mut columns = Vec::new();
     let mut rows = Vec::new();

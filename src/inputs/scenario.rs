@@ -90,7 +90,7 @@ pub fn load_scenario(arg: &str, seed: u64) -> Result<Scenario> {
     if arg == "demo" && !Path::new(arg).exists() {
         return parse_scenario(DEMO, "builtin:demo", true, seed);
     }
-    let bytes = std::fs::read(arg).map_err(|source| ScenarioError::Read { path: arg.to_string(), source })?;
+    let bytes = crate::util::read_file_limited(std::path::Path::new(arg), crate::util::DATA_LIMIT).map_err(|source| ScenarioError::Read { path: arg.to_string(), source })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
         ScenarioError::Syntax(format!("{arg}:{line}: not valid UTF-8"))
