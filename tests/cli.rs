@@ -314,6 +314,34 @@ fn exporting_a_million_events_stays_under_50_mb() {
     assert!(kb < 50 * 1024);
 }
 
+/// A wide world (100k agents): exporting its last state, diffing it and forking it late each peak
+/// near what replaying to that state takes, not a multiple of it (export once held 64 keyframe
+/// copies of the world's interest table and the JSON twice: 20× the world at 200k agents).
+#[test]
+#[ignore = "runs a 100k-agent session (~20 s): cargo test --release --test cli -- --ignored"]
+fn memory_follows_the_size_of_a_wide_world() {
+    let d = tempfile::tempdir().unwrap();
+    let gen = ["gen", "--users", "100000", "--items", "1000", "--interactions", "2000", "--communities", "10", "--out", "w.json"];
+    assert!(bin().current_dir(d.path()).args(gen).stdout(Stdio::null()).status().unwrap().success());
+    assert!(bin().current_dir(d.path()).args(["run", "--scenario", "w.json", "--out", "w.jsonl"]).stdout(Stdio::null()).status().unwrap().success());
+    let last = std::fs::read_to_string(d.path().join("w.jsonl")).unwrap().lines().count() as u64 - 2;
+    let peak = |args: &[&str]| {
+        let child = bin().current_dir(d.path()).args(args).stdout(Stdio::null()).spawn().unwrap();
+        let (status, kb) = peak_rss_kb(child);
+        assert!(status.success(), "{args:?}");
+        eprintln!("{args:?}: peak RSS {:.0} MB", kb as f64 / 1024.0);
+        kb
+    };
+    let at = last.to_string();
+    let replay = peak(&["diff", "w.jsonl", "--steps", &at, &at]);
+    let export = peak(&["export", "w.jsonl", "--format", "json", "--out", "state.json"]);
+    assert!(export < replay * 3 / 2, "export {export} kB against a replay of {replay} kB");
+    let diff = peak(&["diff", "w.jsonl", "w.jsonl"]);
+    assert!(diff < replay * 5 / 2, "diff {diff} kB against a replay of {replay} kB");
+    let fork = peak(&["fork", "w.jsonl", "--at", &(last - 100).to_string(), "--set", "filter.enabled=false", "--out", "b.jsonl"]);
+    assert!(fork < replay * 5 / 2, "fork {fork} kB against a replay of {replay} kB");
+}
+
 #[test]
 fn the_dot_export_lays_out_in_three_ranks() {
     let d = tempfile::tempdir().unwrap();

@@ -33,7 +33,129 @@ fn kept_crash_inputs_stay_fixed() {
         recnet::hardening::fuzz_dataset(&std::fs::read(&p).unwrap());
         n += 1;
     }
-    assert!(n >= 7, "the regression corpus is missing ({n} files)");
+    for p in regressions("settings_merge") {
+        recnet::hardening::fuzz_settings(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+        n += 1;
+    }
+    for p in regressions("scenario_parser") {
+        recnet::hardening::fuzz_scenario(&std::fs::read(&p).unwrap());
+        n += 1;
+    }
+    for p in regressions("session_ops") {
+        recnet::hardening::fuzz_session_ops(&std::fs::read(&p).unwrap());
+        n += 1;
+    }
+    for p in regressions("reply_parser") {
+        recnet::hardening::fuzz_reply(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+        n += 1;
+    }
+    for p in regressions("keymap_file") {
+        recnet::hardening::fuzz_keymap(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+        n += 1;
+    }
+    assert!(n >= 27, "the regression corpus is missing ({n} files)");
+}
+
+/// The fuzz targets' bounded stand-in where cargo-fuzz is not installed: inputs built from the
+/// pieces each parser knows (keys, sections, stage fields), mixed with noise. A few thousand
+/// cases in all, each target's count below.
+mod bounded_fuzz {
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "routers.tau", "routers.count", "routers.items", "routers.fan_out", "filter.assimilate_into", "filter.enabled", "filter.like_threshold",
+        "buffer.capacity", "buffer.overflow", "time.batch_size", "embedding.dim", "backward.negatives", "reflection.user_rate", "evidence.window", "nope.x", "routers",
+    ];
+    const VALUES: &[&str] = &["0", "1", "-1", "nan", "inf", "-inf", "1e308", "100000", "0.5", "true", "\"bad\"", "\"profile\"", "\"drain\"", "\"direction\"", "[]", "{}", "\"\"", "3"];
+
+    fn setting() -> impl Strategy<Value = String> {
+        (prop::sample::select(KEYS), prop::sample::select(VALUES), any::<bool>()).prop_map(|(k, v, as_set)| {
+            if as_set {
+                format!("--set {k}={}", v.trim_matches('"'))
+            } else {
+                match k.split_once('.') {
+                    Some((s, key)) => format!("[{s}]\n{key} = {v}"),
+                    None => format!("{k} = {v}"),
+                }
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn settings_merging_never_panics(lines in prop::collection::vec(prop_oneof![4 => setting(), 1 => "[ -~\n]{0,30}"], 0..6)) {
+            recnet::hardening::fuzz_settings(&lines.join("\n"));
+        }
+
+        #[test]
+        fn keymap_files_never_panic(pairs in prop::collection::vec(("(ctrl\\+|alt\\+|shift\\+)?([a-zA-Z0-9 ]|f[0-9]{1,2}|up|enter|esc|tab|)", "(quit|help|step_forward|nope|)"), 0..5), noise in "[ -~]{0,10}") {
+            let body: Vec<String> = pairs.iter().map(|(k, a)| format!("{k:?} = {a:?}")).collect();
+            recnet::hardening::fuzz_keymap(&format!("[keys]\n{}\n{noise}", body.join("\n")));
+        }
+    }
+
+    const REPLY_KEYS: &[&str] = &["summary", "verdicts", "message", "decision", "rules", "edits", "op", "rule", "text", "reason", "profile", "attrs", "delta", "attr", "weight", "edit", "fan_out", "tau", "accept", "reject", "hold", "replace", "add", "remove"];
+
+    fn json_value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            (-3i64..100).prop_map(|n| n.to_string()),
+            prop::sample::select(&[0.5f64, -1.0, 1e308, 2.0][..]).prop_map(|f| f.to_string()),
+            prop::sample::select(REPLY_KEYS).prop_map(|s| format!("{s:?}")),
+            "[ -~]{0,12}".prop_map(|s| format!("{s:?}")),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((prop::sample::select(REPLY_KEYS), inner), 0..4)
+                    .prop_map(|v| format!("{{{}}}", v.iter().map(|(k, x)| format!("{k:?}:{x}")).collect::<Vec<_>>().join(","))),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn model_replies_never_panic(v in json_value(), fence in any::<bool>(), cut in 0usize..200) {
+            let text = if fence { format!("```json\n{v}\n```") } else { v.clone() };
+            recnet::hardening::fuzz_reply(&text);
+            // Cut anywhere: a reply stopped at max_tokens.
+            let end = text.char_indices().map(|(i, _)| i).find(|i| *i >= cut).unwrap_or(text.len());
+            recnet::hardening::fuzz_reply(&text[..end]);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn scenarios_never_panic(
+            users in prop::collection::vec(("[a-z0-9 ]{0,4}", prop::collection::vec(("[a-z]{1,3}", -2.0f64..2.0), 0..3)), 0..4),
+            items in prop::collection::vec(("[a-z0-9]{0,3}", prop::collection::vec("[a-z]{1,3}", 0..3)), 0..4),
+            rows in prop::collection::vec(prop::collection::vec("[a-z0-9]{0,4}", 0..4), 0..5),
+            extra in prop::sample::select(&["", "[config.routers]\ntau = nan\n", "[config.buffer]\ncapacity = 0\n", "rules = \"hold when\"\n", "[[user]]\n"][..]),
+            json in any::<bool>(),
+        ) {
+            let users: Vec<serde_json::Value> = users.iter().map(|(id, attrs)| serde_json::json!({"id": format!("u{id}"), "attrs": attrs.iter().map(|(k, w)| (k.clone(), serde_json::json!(w))).collect::<serde_json::Map<String, serde_json::Value>>()})).collect();
+            let items: Vec<serde_json::Value> = items.iter().map(|(id, cats)| serde_json::json!({"id": format!("i{id}"), "categories": cats})).collect();
+            let v = serde_json::json!({"name": "f", "user": users, "item": items, "schedule": {"interactions": rows}});
+            let text = if json {
+                v.to_string()
+            } else {
+                match toml::to_string(&v) {
+                    Ok(t) => format!("{t}\n{extra}"),
+                    Err(_) => v.to_string(),
+                }
+            };
+            recnet::hardening::fuzz_scenario(text.as_bytes());
+        }
+
+        #[test]
+        fn mutated_sessions_never_panic_in_check_export_diff_or_fork(ops in prop::collection::vec(any::<u8>(), 0..24)) {
+            recnet::hardening::fuzz_session_ops(&ops);
+        }
+    }
 }
 
 proptest! {

@@ -90,19 +90,32 @@ fn summary_of(e: &Event) -> String {
     crate::util::text::sanitize(&format!("{} {}", e.body.kind(), serde_json::to_string(&e.body).unwrap_or_default()), 160)
 }
 
-/// Compare the end states of `a[..]` and `b[..]` (already sliced to the steps to compare).
-pub fn diff_events(a_name: &str, b_name: &str, a: &[Event], b: &[Event], wa: &World, wb: &World) -> DiffReport {
-    let first_divergence = (0..a.len().max(b.len())).find_map(|i| {
+/// Where two event lists first differ (`offset`: the step of their first events).
+fn divergence(a: &[Event], b: &[Event], offset: u64) -> Option<Divergence> {
+    (0..a.len().max(b.len())).find_map(|i| {
         let (x, y) = (a.get(i), b.get(i));
         let same = match (x, y) {
             (Some(x), Some(y)) => x == y,
             _ => false,
         };
-        (!same).then(|| Divergence { step: i as u64, a: x.map(summary_of), b: y.map(summary_of) })
-    });
+        (!same).then(|| Divergence { step: offset + i as u64, a: x.map(summary_of), b: y.map(summary_of) })
+    })
+}
+
+/// Compare the end states of `a[..]` and `b[..]` (already sliced to the steps to compare).
+pub fn diff_events(a_name: &str, b_name: &str, a: &[Event], b: &[Event], wa: &World, wb: &World) -> DiffReport {
+    let first_divergence = divergence(a, b, 0);
     let from = first_divergence.as_ref().map(|d| d.step as usize).unwrap_or(a.len().min(b.len()));
     let (da, na) = decisions(&a[from.min(a.len())..]);
     let (db, nb) = decisions(&b[from.min(b.len())..]);
+    let lens = (a.len() as u64, b.len() as u64);
+    report(a_name, b_name, lens, first_divergence, (da, na), (db, nb), wa, wb)
+}
+
+type Decisions = (BTreeMap<(String, u64), String>, u64);
+
+#[allow(clippy::too_many_arguments)]
+fn report(a_name: &str, b_name: &str, lens: (u64, u64), first_divergence: Option<Divergence>, (da, na): Decisions, (db, nb): Decisions, wa: &World, wb: &World) -> DiffReport {
     let mut keys: Vec<&(String, u64)> = da.keys().chain(db.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -149,8 +162,8 @@ pub fn diff_events(a_name: &str, b_name: &str, a: &[Event], b: &[Event], wa: &Wo
     DiffReport {
         a: a_name.into(),
         b: b_name.into(),
-        a_events: a.len() as u64,
-        b_events: b.len() as u64,
+        a_events: lens.0,
+        b_events: lens.1,
         first_divergence,
         decisions,
         assimilations: (na, nb),
@@ -196,10 +209,34 @@ pub fn diff_worlds(a: &World, b: &World) -> (Vec<ProfileDiff>, Vec<RulesDiff>, V
 }
 
 /// Two timelines (branches) compared over their whole length.
+/// The events are read a chunk at a time, never both sessions whole: memory follows the worlds.
 pub fn diff_sessions(a_name: &str, b_name: &str, a: &mut Timeline, b: &mut Timeline) -> Result<DiffReport, StoreError> {
-    let (ea, eb) = (a.store.range(0, a.len())?, b.store.range(0, b.len())?);
-    let (wa, wb) = (a.state(a.len())?, b.state(b.len())?);
-    Ok(diff_events(a_name, b_name, &ea, &eb, &wa, &wb))
+    const CHUNK: u64 = 4096;
+    let (na, nb) = (a.len(), b.len());
+    let mut first_divergence = None;
+    let mut at = 0;
+    while first_divergence.is_none() && at < na.max(nb) {
+        let end = at + CHUNK;
+        let (ca, cb) = (a.store.range(at.min(na), end.min(na))?, b.store.range(at.min(nb), end.min(nb))?);
+        first_divergence = divergence(&ca, &cb, at);
+        at = end;
+    }
+    let from = first_divergence.as_ref().map(|d| d.step).unwrap_or(na.min(nb));
+    let decided = |tl: &Timeline, n: u64| -> Result<Decisions, StoreError> {
+        let (mut all, mut assimilated) = (BTreeMap::new(), 0);
+        let mut at = from.min(n);
+        while at < n {
+            let (d, k) = decisions(&tl.store.range(at, (at + CHUNK).min(n))?);
+            // Later chunks' decisions replace earlier ones, as within one list.
+            all.extend(d);
+            assimilated += k;
+            at += CHUNK;
+        }
+        Ok((all, assimilated))
+    };
+    let (da, db) = (decided(a, na)?, decided(b, nb)?);
+    let (wa, wb) = (a.state(na)?, b.state(nb)?);
+    Ok(report(a_name, b_name, (na, nb), first_divergence, da, db, &wa, &wb))
 }
 
 /// Two steps of one session: the state after `from` against the state after `to`.

@@ -5,9 +5,51 @@ use crate::world::World;
 use std::fmt::Write;
 
 pub fn world_json(w: &World) -> String {
-    let mut s = serde_json::to_string_pretty(w).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    s.push('\n');
-    json_safe(&s)
+    let mut out = Vec::new();
+    let _ = write_world_json(w, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `world_json` written as it is made: a million-agent world never exists as one string (or two,
+/// with its safe copy), so memory stays at the world's own size.
+pub fn write_world_json(w: &World, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut safe = JsonSafeWriter { out, carry: Vec::new() };
+    // Buffered before the filter: serde writes many tiny pieces.
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut safe);
+    serde_json::to_writer_pretty(&mut buffered, w)?;
+    buffered.flush()?;
+    drop(buffered);
+    // Whole JSON ends on a whole character; anything held back would be invalid bytes: kept.
+    let rest = std::mem::take(&mut safe.carry);
+    safe.out.write_all(&rest)?;
+    safe.out.write_all(b"\n")
+}
+
+/// `json_safe` over a stream: bytes are filtered as they pass, a character split between two
+/// writes held back until it is whole.
+struct JsonSafeWriter<'a> {
+    out: &'a mut dyn std::io::Write,
+    carry: Vec<u8>,
+}
+
+impl std::io::Write for JsonSafeWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.carry.extend_from_slice(buf);
+        let whole = match std::str::from_utf8(&self.carry) {
+            Ok(_) => self.carry.len(),
+            // Only an unfinished character at the end waits; invalid bytes pass as they are.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => self.carry.len(),
+        };
+        let text = String::from_utf8_lossy(&self.carry[..whole]);
+        self.out.write_all(json_safe(&text).as_bytes())?;
+        self.carry.drain(..whole);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// JSON with every character that could act on a terminal or reorder text written as a `\uXXXX`
@@ -224,4 +266,24 @@ impl KindColumns {
 pub fn events_schema() -> String {
     let schema = schemars::schema_for!(crate::world::event::Event);
     serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    /// Written a byte at a time (every character split across writes), the filter gives exactly
+    /// what `json_safe` gives the whole text.
+    #[test]
+    fn the_streamed_filter_equals_the_whole_one() {
+        use std::io::Write as _;
+        let text = "{\"t\": \"a\u{1b}[2J \u{9b} \u{202e}rtl\u{200b} é λ 😀 \u{feff}\u{2066}\"}";
+        let mut out = Vec::new();
+        let mut w = JsonSafeWriter { out: &mut out, carry: Vec::new() };
+        for b in text.as_bytes() {
+            w.write_all(std::slice::from_ref(b)).unwrap();
+        }
+        assert!(w.carry.is_empty());
+        assert_eq!(String::from_utf8(out).unwrap(), json_safe(text));
+    }
 }

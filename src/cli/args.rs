@@ -318,8 +318,9 @@ pub(crate) enum Command {
         /// credit, rule and router edits, model calls, and evaluation metrics where recorded.
         #[arg(long)]
         metrics: bool,
-        /// Keep a full state every K events (0: none; results never depend on it).
-        #[arg(long, default_value_t = recnet::store::timeline::DEFAULT_KEYFRAME_EVERY, value_name = "K")]
+        /// Keep a full state every K events while replaying (0, the default: none, as an export
+        /// visits one state once and copies would only cost memory; results never depend on it).
+        #[arg(long, default_value_t = 0, value_name = "K")]
         keyframe_every: u64,
         /// Write here instead of standard output (`-`: standard output).
         #[arg(long, value_name = "FILE")]

@@ -28,7 +28,7 @@ pub(crate) struct UserConfig {
 /// take is an error naming the key and showing the line. A missing file is an empty config.
 pub(crate) fn load() -> Result<UserConfig> {
     let path = dir()?.join("config.toml");
-    let text = match std::fs::read_to_string(&path) {
+    let text = match recnet::util::read_text_limited(&path, recnet::util::TEXT_LIMIT) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(UserConfig::default()),
         Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),

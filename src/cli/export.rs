@@ -38,11 +38,16 @@ fn state(file: &Path, at: Option<u64>, keyframe_every: u64, format: ExportFormat
     let at = at.unwrap_or(last);
     anyhow::ensure!(at <= last, "--at {at}: the session's last step is {last}");
     let world = tl.at(at)?;
-    let text = match format {
-        ExportFormat::Dot => ex::world_dot(&world),
-        _ => ex::world_json(&world),
-    };
-    write_out(out, &text)
+    // The timeline (its keyframes, its cache) is no longer needed: free it before writing.
+    drop(tl);
+    match format {
+        ExportFormat::Dot => write_out(out, &ex::world_dot(&world)),
+        _ => {
+            let mut w = open_out(out)?;
+            ex::write_world_json(&world, &mut w)?;
+            w.finish()
+        }
+    }
 }
 
 /// Every event, read and written one at a time: memory stays flat however long the session.

@@ -32,9 +32,30 @@ pub(crate) fn is_std(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-/// A failure caused by the reader of our output going away: not an error of ours.
+/// A failure caused by the reader of our output going away: not an error of ours. (A session
+/// written to a pipe fails inside serde_json, which keeps only the kind of the I/O error.)
 pub(crate) fn is_closed_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>().is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+    })
+}
+
+/// The first failure of a report line on standard output other than a closed pipe.
+static STDOUT_FAILURE: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
+pub(crate) fn stdout_failed(e: std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return;
+    }
+    if let Ok(mut f) = STDOUT_FAILURE.lock() {
+        f.get_or_insert(e);
+    }
+}
+
+pub(crate) fn take_stdout_failure() -> Option<std::io::Error> {
+    STDOUT_FAILURE.lock().ok().and_then(|mut f| f.take())
 }
 
 /// The one writer for a command's output: standard output (`None` or `-`) or a file, buffered.
@@ -127,11 +148,21 @@ pub(crate) struct InputFile {
     _spool: Option<tempfile::NamedTempFile>,
 }
 
+impl Drop for InputFile {
+    fn drop(&mut self) {
+        if let Some(s) = &self._spool {
+            recnet::util::atomic::forget_scratch(s.path());
+        }
+    }
+}
+
 pub(crate) fn input_file(path: &Path) -> Result<InputFile> {
     if !is_std(path) {
         return Ok(InputFile { path: path.to_path_buf(), _spool: None });
     }
     let mut tmp = tempfile::NamedTempFile::new().context("standard input: cannot make a temporary file to hold it")?;
+    // A signal that ends the process at once deletes it too.
+    recnet::util::atomic::track_scratch(tmp.path());
     std::io::copy(&mut std::io::stdin().lock(), tmp.as_file_mut()).context("standard input: read failed")?;
     tmp.as_file_mut().flush().context("standard input: cannot hold it in a temporary file")?;
     Ok(InputFile { path: tmp.path().to_path_buf(), _spool: Some(tmp) })

@@ -19,11 +19,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// A line on stdout that a reader who stopped early (`| head`, `| true`) does not turn into a
-/// panic: a closed pipe leaves nothing to tell.
+/// panic: a closed pipe leaves nothing to tell; any other failure (a full disk) is kept for
+/// `dispatch` to report once the command is done.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            io::stdout_failed(e);
+        }
     }};
 }
 
@@ -31,7 +34,7 @@ fn build_config(tables: Vec<toml::Table>, args: &SourceArgs) -> Result<Config> {
     // The user's defaults lie under the scenario's own config.
     let mut tables: Vec<toml::Table> = config::load()?.engine.into_iter().chain(tables).collect();
     if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = recnet::util::read_text_limited(path, recnet::util::TEXT_LIMIT).with_context(|| format!("{}: cannot read", path.display()))?;
         let t: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {e}", path.display()))?;
         tables.push(t);
     }
@@ -47,7 +50,9 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
                 eprintln!($($arg)*);
             } else {
                 use std::io::Write as _;
-                let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+                if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+                    io::stdout_failed(e);
+                }
             }
         }};
     }
@@ -312,7 +317,7 @@ fn fork(
     refuse_overwriting_inputs(out, &[Some(file), rules.as_deref()].into_iter().flatten().collect::<Vec<_>>())?;
     let edit = match (agent, rules, router) {
         (Some(agent), Some(path), None) => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read rules", path.display()))?;
+            let text = recnet::util::read_text_limited(&path, recnet::util::TEXT_LIMIT).with_context(|| format!("{}: cannot read rules", path.display()))?;
             recnet::rules::parse_rules(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
             ForkEdit::Rules { agent, rules: text }
         }
@@ -323,27 +328,46 @@ fn fork(
         (None, None, None) if !sets.is_empty() => ForkEdit::Config { sets },
         _ => anyhow::bail!("give one edit: --agent ID --rules FILE, or --router ID --fan-out N --tau X, or --set KEY=VALUE"),
     };
-    let (header, mut tl) = open_timeline(file, recnet::store::timeline::DEFAULT_KEYFRAME_EVERY)?;
+    // One state visited once: keyframes would only be copies of the world held in memory.
+    let (header, mut tl) = open_timeline(file, 0)?;
     anyhow::ensure!(at < tl.len(), "--at {at}: the session's last step is {}", tl.len().saturating_sub(1));
     let mut reasoner = Offline::new();
-    let (branch, events) = recnet::run::branch::fork(&header, file, &mut tl, at, &edit, allow_changed_inputs, &mut reasoner)?;
-    if branch.source.digest != header.source.digest && !header.source.digest.is_empty() {
-        eprintln!(
-            "recnet: warning: {} changed since {} was recorded: the branch re-ran it as it is now",
-            recnet::util::text::sanitize(&header.source.path, 200),
-            recnet::util::text::sanitize(&file.display().to_string(), 200)
-        );
-    }
-    let mut w = if is_std(out) {
-        recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), &branch)?
-    } else {
-        recnet::store::session::SessionWriter::create_atomic(out, &branch)?
-    };
-    // A signal during the re-run stopped it above; one since leaves no output either.
+    // The branch goes to its file as it is made (a temporary file, put in place by `finish`): an
+    // error or a signal before the end leaves nothing at `out`.
+    let mut writer: Option<recnet::store::session::SessionWriter> = None;
+    let mut branch: Option<recnet::store::session::Header> = None;
+    let mut written = 0u64;
+    recnet::run::branch::fork_streamed(&header, file, &mut tl, at, &edit, allow_changed_inputs, &mut reasoner, &mut |piece| {
+        use recnet::run::branch::Piece;
+        match piece {
+            Piece::Header(b) => {
+                if b.source.digest != header.source.digest && !header.source.digest.is_empty() {
+                    eprintln!(
+                        "recnet: warning: {} changed since {} was recorded: the branch re-runs it as it is now",
+                        recnet::util::text::sanitize(&header.source.path, 200),
+                        recnet::util::text::sanitize(&file.display().to_string(), 200)
+                    );
+                }
+                writer = Some(if is_std(out) {
+                    recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), b)?
+                } else {
+                    recnet::store::session::SessionWriter::create_atomic(out, b)?
+                });
+                branch = Some(b.clone());
+            }
+            Piece::Events(evs) => {
+                let w = writer.as_mut().expect("the header comes first");
+                for e in evs {
+                    w.write(e)?;
+                }
+                written += evs.len() as u64;
+            }
+        }
+        Ok(())
+    })?;
+    let (Some(w), Some(branch)) = (writer, branch) else { anyhow::bail!("fork: no branch was made") };
+    // A signal since the re-run's last stage leaves no output either.
     anyhow::ensure!(!recnet::run::signals::interrupted(), "interrupted: no branch was written");
-    for e in &events {
-        w.write(e)?;
-    }
     w.finish()?;
     let point = branch.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
     if is_std(out) {
@@ -354,7 +378,7 @@ fn fork(
         shown(out),
         shown(file),
         recnet::util::text::sanitize(&edit.describe(), 300),
-        events.len(),
+        written,
         point
     );
     Ok(())
@@ -362,7 +386,9 @@ fn fork(
 
 /// Returns whether the two sides are the same.
 fn diff(a: &Path, b: Option<&Path>, steps: Option<Vec<u64>>, format: DiffFormat) -> Result<bool> {
-    let every = recnet::store::timeline::DEFAULT_KEYFRAME_EVERY;
+    // Each side is visited at one or two states, in order (the second replays on from the first,
+    // which the timeline's cache holds): keyframes would only be copies of the world in memory.
+    let every = 0;
     let ia = input_file(a)?;
     let report = match (b, steps) {
         (Some(b), None) => {
@@ -396,11 +422,9 @@ fn diff(a: &Path, b: Option<&Path>, steps: Option<Vec<u64>>, format: DiffFormat)
 fn check_rules(file: &Path) -> Result<bool> {
     let name = display_name(file);
     let bytes = if is_std(file) {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b).context("<stdin>: read failed")?;
-        b
+        recnet::util::read_limited(std::io::stdin().lock(), recnet::util::TEXT_LIMIT).context("<stdin>: read failed")?
     } else {
-        std::fs::read(file).with_context(|| format!("{name}: cannot read"))?
+        recnet::util::read_file_limited(file, recnet::util::TEXT_LIMIT).with_context(|| format!("{name}: cannot read"))?
     };
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t.to_string(),
@@ -510,6 +534,11 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Man => docs::man().map(|_| true),
         Command::Schema { what: args::SchemaWhat::Events } => write_out(None, &recnet::analysis::export::events_schema()).map(|_| true),
         Command::Config(args::ConfigCmd::Path) => config::print_path().map(|_| true),
+    };
+    // A report line that could not be written (stdout on a full disk) fails the command.
+    let result = match (result, io::take_stdout_failure()) {
+        (Ok(_), Some(e)) => Err(anyhow::anyhow!("<stdout>: write failed: {e}{}", recnet::util::atomic::hint(&e))),
+        (r, _) => r,
     };
     match result {
         // Left because of a signal (the inspector quits cleanly on SIGTERM): 128+N all the same.

@@ -198,9 +198,10 @@ impl Config {
         for s in sets {
             apply_set(&mut base, s)?;
         }
-        let cfg: Config = toml::Value::Table(base)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
+        let cfg: Config = match toml::Value::Table(base.clone()).try_into() {
+            Ok(c) => c,
+            Err(e) => return Err(explain(&base, &e)),
+        };
         cfg.validate()?;
         Ok(cfg)
     }
@@ -278,6 +279,73 @@ impl Config {
         crate::rules::parse_rules(&self.filter.default_rules).map_err(ConfigError::DefaultRules)?;
         Ok(())
     }
+}
+
+/// Which key holds a value that will not deserialize, and what it may be: serde's own message
+/// names neither the key nor, for a number where a name belongs, the names allowed. Each value
+/// that differs from the default is tried alone over the defaults; the first that fails is the
+/// culprit.
+fn explain(base: &toml::Table, error: &toml::de::Error) -> ConfigError {
+    let bare = || ConfigError::Invalid(error.message().to_string());
+    let Ok(default) = DEFAULT_CONFIG.parse::<toml::Table>() else { return bare() };
+    let mut leaves = Vec::new();
+    leaf_paths(base, &mut Vec::new(), &mut leaves);
+    let fails = |t: toml::Table| toml::Value::Table(t).try_into::<Config>().err();
+    for (path, value) in leaves {
+        if lookup(&default, &path) == Some(value) {
+            continue;
+        }
+        let mut probe = default.clone();
+        put(&mut probe, &path, value.clone());
+        let Some(e) = fails(probe.clone()) else { continue };
+        let key = path.join(".");
+        let shown = crate::util::text::sanitize(&value.to_string(), 100);
+        // A string that is no variant makes serde list the variants of a named choice.
+        put(&mut probe, &path, toml::Value::String("\u{1}".into()));
+        let allowed = fails(probe).and_then(|p| {
+            let m = p.message();
+            m.starts_with("unknown variant").then(|| m.split_once("expected ").map(|(_, list)| list.to_string())).flatten()
+        });
+        return ConfigError::Invalid(match allowed {
+            Some(list) => format!("{key} must be {list}, not {shown}"),
+            None => format!("{key} = {shown}: {}", e.message()),
+        });
+    }
+    bare()
+}
+
+fn leaf_paths<'a>(t: &'a toml::Table, prefix: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a toml::Value)>) {
+    for (k, v) in t {
+        prefix.push(k.clone());
+        match v {
+            toml::Value::Table(sub) => leaf_paths(sub, prefix, out),
+            _ => out.push((prefix.clone(), v)),
+        }
+        prefix.pop();
+    }
+}
+
+fn lookup<'a>(t: &'a toml::Table, path: &[String]) -> Option<&'a toml::Value> {
+    let (last, dirs) = path.split_last()?;
+    let mut t = t;
+    for d in dirs {
+        t = t.get(d)?.as_table()?;
+    }
+    t.get(last)
+}
+
+/// Set the value at `path`, making the tables on the way as needed.
+fn put(t: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((last, dirs)) = path.split_last() else { return };
+    let mut t = t;
+    for d in dirs {
+        let entry = t.entry(d.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        t = entry.as_table_mut().expect("made a table above");
+    }
+    t.insert(last.clone(), value);
 }
 
 fn merge(base: &mut toml::Table, over: &toml::Table) {

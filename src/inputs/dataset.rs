@@ -55,7 +55,7 @@ struct Table {
 
 fn read_table(path: &Path, header: bool) -> Result<Table> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
+    let bytes = crate::util::read_file_limited(path, crate::util::DATA_LIMIT).with_context(|| format!("{name}: cannot read"))?;
     let text = String::from_utf8_lossy(&bytes);
     let mut columns = Vec::new();
     let mut rows = Vec::new();
@@ -130,6 +130,14 @@ fn read_items(path: &Path) -> Result<BTreeMap<String, ItemInfo>> {
         if let Some(y) = year.and_then(|c| f[c].trim().parse::<u32>().ok()).filter(|y| (1800..2200).contains(y)) {
             categories.push(format!("{}s", y / 10 * 10));
         }
+        anyhow::ensure!(
+            categories.len() <= crate::world::MAX_ATTRS,
+            "{}:{line}: item {}: {} categories, more than the limit of {}",
+            t.path,
+            crate::util::text::sanitize(&f[id], 40),
+            categories.len(),
+            crate::world::MAX_ATTRS
+        );
         let title = title.map(|c| f[c].trim().to_string()).unwrap_or_default();
         items.insert(f[id].clone(), ItemInfo { title, categories });
     }

@@ -90,7 +90,7 @@ pub fn load_scenario(arg: &str, seed: u64) -> Result<Scenario> {
     if arg == "demo" && !Path::new(arg).exists() {
         return parse_scenario(DEMO, "builtin:demo", true, seed);
     }
-    let bytes = std::fs::read(arg).map_err(|source| ScenarioError::Read { path: arg.to_string(), source })?;
+    let bytes = crate::util::read_file_limited(std::path::Path::new(arg), crate::util::DATA_LIMIT).map_err(|source| ScenarioError::Read { path: arg.to_string(), source })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
         ScenarioError::Syntax(format!("{arg}:{line}: not valid UTF-8"))
@@ -131,6 +131,9 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
             let mut attrs = c.attrs.clone();
             for cat in &c.categories {
                 attrs.entry(cat.clone()).or_insert(CATEGORY_WEIGHT);
+            }
+            if attrs.len() > crate::world::MAX_ATTRS {
+                return Err(ScenarioError::Invalid(format!("{what}: {} attributes (categories included), more than the limit of {}", attrs.len(), crate::world::MAX_ATTRS)));
             }
             for (a, w) in &attrs {
                 if !w.is_finite() || !(-1.0..=1.0).contains(w) {
@@ -258,6 +261,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("s.toml: user u1") && e.contains("outside [-1, 1]"), "{e}");
+        let wide: Vec<String> = (0..50_000).map(|i| format!("a{i} = 0.01")).collect();
+        let e = parse_scenario(&format!("name = \"x\"\n[[user]]\nid = \"u1\"\nattrs = {{ {} }}\n", wide.join(", ")), "s.toml", true, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s.toml: user u1: 50000 attributes") && e.contains("limit of 1024"), "{e}");
         let e = parse_scenario("name = \"x\"\n[[user]]\nid = 3\n", "s.toml", true, 1).unwrap_err().to_string();
         assert!(e.starts_with("s.toml:3:6:"), "{e}");
         let e = parse_scenario(

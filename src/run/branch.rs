@@ -84,6 +84,39 @@ pub fn fork(
     allow_changed_inputs: bool,
     reasoner: &mut dyn Reasoner,
 ) -> Result<(Header, Vec<Event>)> {
+    let mut branch = None;
+    let mut events = Vec::new();
+    fork_streamed(header, parent_path, tl, at, edit, allow_changed_inputs, reasoner, &mut |piece| {
+        match piece {
+            Piece::Header(h) => branch = Some(h.clone()),
+            Piece::Events(evs) => events.extend_from_slice(evs),
+        }
+        Ok(())
+    })?;
+    Ok((branch.expect("the header comes first"), events))
+}
+
+/// What `fork_streamed` hands out, in order: the branch's header once, then its events.
+pub enum Piece<'a> {
+    Header(&'a Header),
+    Events(&'a [Event]),
+}
+
+/// `fork`, handing the branch out as it is made: the shared prefix read from the parent a chunk
+/// at a time, then the re-run's events stage by stage. Memory follows the world, not the length
+/// of the session (a whole branch in a vector took four times the file's size). Every check that
+/// can refuse the fork runs before the header is handed out.
+#[allow(clippy::too_many_arguments)]
+pub fn fork_streamed(
+    header: &Header,
+    parent_path: &Path,
+    tl: &mut Timeline,
+    at: u64,
+    edit: &ForkEdit,
+    allow_changed_inputs: bool,
+    reasoner: &mut dyn Reasoner,
+    sink: &mut dyn FnMut(Piece) -> Result<()>,
+) -> Result<()> {
     let point = fork_point(tl, at)?;
     let world = tl.state(point)?;
     let mut config: Config = header.config.clone();
@@ -134,22 +167,74 @@ pub fn fork(
             header.source.digest
         );
     }
-    let mut prefix = tl.store.range(0, point)?;
-    let mut engine = Engine::resume(world, Arc::new(src.spec.schedule), config.clone(), header.rounds);
-    if let Some(b) = body {
-        engine.inject(b);
-    }
-    crate::run::driver::drive(&mut engine, reasoner, |evs| {
-        prefix.extend_from_slice(evs);
-        Ok(())
-    })?;
     let mut branch = header.clone();
-    branch.config = config;
+    branch.config = config.clone();
     branch.source.digest = src.source.digest.clone();
     branch.parent = Some(ParentRef {
         path: parent_path.display().to_string(),
         fork_step: point,
         edit: edit.describe(),
     });
-    Ok((branch, prefix))
+    sink(Piece::Header(&branch))?;
+    const CHUNK: u64 = 4096;
+    for from in (0..point).step_by(CHUNK as usize) {
+        sink(Piece::Events(&tl.store.range(from, (from + CHUNK).min(point))?))?;
+    }
+    let mut engine = Engine::resume(world, Arc::new(src.spec.schedule), config, header.rounds);
+    if let Some(b) = body {
+        engine.inject(b);
+    }
+    crate::run::driver::drive(&mut engine, reasoner, |evs| sink(Piece::Events(evs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::session::SourceRef;
+    use crate::store::timeline::EventStore;
+
+    /// The branch is handed out as it is made: the header first, then the shared prefix a chunk
+    /// at a time (never the whole session in one piece), then the re-run; together the same
+    /// events `fork` collects.
+    #[test]
+    fn a_fork_streams_its_branch() {
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
+        let config = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+        let mut engine = Engine::new(&sc.spec, config.clone(), 7, 12);
+        let events = engine.run_to_end(&mut crate::reasoner::offline::Offline::new());
+        let n = events.len() as u64;
+        assert!(n > 9000, "too short a session to see chunks: {n}");
+        let source = SourceRef { kind: "scenario".into(), name: "demo".into(), path: "builtin:demo".into(), digest: String::new() };
+        let header = Header::new(source, 7, 12, config);
+        let edit = ForkEdit::Config { sets: vec!["filter.enabled=false".into()] };
+        let mut tl = Timeline::new(EventStore::Memory(events.clone()), 0);
+        let (_, whole) = fork(&header, Path::new("p.jsonl"), &mut tl, n - 50, &edit, false, &mut crate::reasoner::offline::Offline::new()).unwrap();
+        let mut tl = Timeline::new(EventStore::Memory(events), 0);
+        let (mut pieces, mut streamed, mut header_first) = (Vec::new(), Vec::new(), None);
+        fork_streamed(&header, Path::new("p.jsonl"), &mut tl, n - 50, &edit, false, &mut crate::reasoner::offline::Offline::new(), &mut |p| {
+            match p {
+                Piece::Header(h) => header_first = Some(streamed.is_empty() && h.parent.is_some()),
+                Piece::Events(evs) => {
+                    pieces.push(evs.len());
+                    streamed.extend_from_slice(evs);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(header_first, Some(true));
+        assert!(pieces.len() > 2 && pieces.iter().all(|p| *p <= 4096), "{pieces:?}");
+        assert_eq!(serde_json::to_string(&streamed).unwrap(), serde_json::to_string(&whole).unwrap());
+        // The diff of parent and branch, read a chunk at a time, is the diff of the whole lists.
+        let parent = tl.store.range(0, n).unwrap();
+        let mut wa = crate::world::World::new();
+        wa.apply_all(&parent).unwrap();
+        let mut wb = crate::world::World::new();
+        wb.apply_all(&whole).unwrap();
+        let expected = crate::analysis::diff::diff_events("a", "b", &parent, &whole, &wa, &wb);
+        let mut tb = Timeline::new(EventStore::Memory(whole), 0);
+        let got = crate::analysis::diff::diff_sessions("a", "b", &mut tl, &mut tb).unwrap();
+        assert!(got.first_divergence.as_ref().is_some_and(|d| d.step > 4096), "{:?}", got.first_divergence);
+        assert_eq!(serde_json::to_string(&got).unwrap(), serde_json::to_string(&expected).unwrap());
+    }
 }

@@ -76,6 +76,8 @@ impl<F: FnMut(&[Event]) -> Result<()>> Hooks for Sink<F> {
 /// Run an engine to its end, handing every batch to `sink` (the engine hands out events at stage
 /// boundaries and before every reasoning request). Answers that do not fit are made offline.
 pub fn drive(engine: &mut Engine, reasoner: &mut dyn Reasoner, sink: impl FnMut(&[Event]) -> Result<()>) -> Result<()> {
+    // The sink polls the flag at every stage boundary.
+    let _polled = super::signals::cooperate();
     engine::drive(engine, reasoner, &mut Sink { sink, offline: Offline::new() }).map(|_| ())
 }
 
@@ -188,6 +190,9 @@ pub fn record_to(
     reasoner: &mut dyn Reasoner,
     hooks: RecordHooks,
 ) -> Result<(Engine, u64)> {
+    // The recorder polls the flag at every stage boundary and keeps the prefix written so far,
+    // up to and including putting the session in place.
+    let _polled = super::signals::cooperate();
     let mut engine = Engine::new(&source.spec, config, seed, rounds);
     let mut recorder = Recorder { writer, pending: Vec::new(), hooks, rounds, offline: Offline::new() };
     let result = engine::drive(&mut engine, reasoner, &mut recorder);

@@ -1,8 +1,10 @@
 //! Termination signals (SIGINT, SIGTERM, SIGHUP): a flag that runs check at stage boundaries, and
 //! a watchdog a caller can set while it needs more than the flag (the inspector, whose terminal
-//! may be gone). This module knows nothing about terminals.
+//! may be gone). Outside a `cooperate` section and without a watchdog, nothing polls the flag
+//! (a read blocked on a FIFO, an export of a big session): the process ends at once, deleting the
+//! outputs it had not yet put in place. This module knows nothing about terminals.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -13,13 +15,56 @@ type Watchdog = Arc<dyn Fn() + Send + Sync>;
 
 static WATCHDOG: Mutex<Option<Watchdog>> = Mutex::new(None);
 
+/// How many `Cooperating` guards are alive: while any is, a signal only sets the flag.
+static COOPERATING: AtomicUsize = AtomicUsize::new(0);
+
 fn on_signal(signo: i32) {
     let _ = SIGNAL.compare_exchange(0, signo, Ordering::SeqCst, Ordering::SeqCst);
     INTERRUPTED.store(true, Ordering::SeqCst);
     // Cloned out so that clearing the watchdog never waits on a running one.
     let watchdog = WATCHDOG.lock().ok().and_then(|w| w.clone());
-    if let Some(w) = watchdog {
-        w();
+    match watchdog {
+        Some(w) => w(),
+        None if COOPERATING.load(Ordering::SeqCst) == 0 => stop_now(signo),
+        None => {}
+    }
+}
+
+/// End the process for signal `signo` (exit 128+N), deleting every output not yet in place, and
+/// say so: nothing was polling the flag, so waiting for the work to notice could be forever.
+fn stop_now(signo: i32) -> ! {
+    use std::io::Write;
+    let dests = crate::util::atomic::discard_all();
+    let name = match signo {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        15 => "SIGTERM",
+        _ => "a signal",
+    };
+    let what = if dests.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = dests.iter().map(|d| crate::util::text::sanitize(&d.display().to_string(), 300)).collect();
+        format!(": nothing was written to {}", names.join(", "))
+    };
+    // Not eprintln: a closed stderr must not turn the exit into a panic.
+    let _ = writeln!(std::io::stderr(), "recnet: interrupted by {name}{what}");
+    std::process::exit(128 + signo.clamp(1, 127))
+}
+
+/// While this guard lives, a signal only sets the flag: the holder polls `interrupted` at its
+/// boundaries and stops there with what it has written so far kept (a run's valid prefix).
+pub struct Cooperating(());
+
+pub fn cooperate() -> Cooperating {
+    COOPERATING.fetch_add(1, Ordering::SeqCst);
+    Cooperating(())
+}
+
+impl Drop for Cooperating {
+    fn drop(&mut self) {
+        COOPERATING.fetch_sub(1, Ordering::SeqCst);
+        // A signal that came during the section is handled by the holder, who saw the flag.
     }
 }
 

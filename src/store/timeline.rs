@@ -57,7 +57,7 @@ const CHUNK: u64 = 4096;
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub memory_budget: usize,
-    /// Memory keyframes kept even past the budget (a huge world still gets some).
+    /// Memory keyframes kept past the budget (a huge world still gets some), up to twice it.
     pub min_keyframes: usize,
     /// Spacing of disk keyframes (rounded up to a multiple of the keyframe spacing); 0: none.
     pub disk_every: u64,
@@ -183,11 +183,19 @@ impl Timeline {
         let backward = self.recent.last().is_some_and(|(k, _)| *k > n && *k - n <= 16);
         let stride = if backward && n - at > 64 { ((n - at) / 8).max(1) } else { u64::MAX };
         let from = at;
+        // A session file's bad event is named by its FILE:LINE (the header is line 1).
+        let file = match &self.store {
+            EventStore::File(f) => Some(f.path.display().to_string()),
+            EventStore::Memory(_) => None,
+        };
         let clock = std::time::Instant::now();
         while at < n {
             let events = if prefetched.is_empty() { self.store.range(at, (at + CHUNK).min(n))? } else { std::mem::take(&mut prefetched) };
             for ev in events {
-                world.apply(&ev).map_err(|error| StoreError::Apply { step: ev.step, error })?;
+                world.apply(&ev).map_err(|error| match &file {
+                    Some(f) => StoreError::Other(format!("{f}:{}: {error}", ev.step + 2)),
+                    None => StoreError::Apply { step: ev.step, error },
+                })?;
                 at += 1;
                 if stride != u64::MAX && at < n && (at - from) % stride == 0 {
                     self.recent.push((at, world.clone()));
@@ -251,7 +259,7 @@ impl Timeline {
             let before = self.keyframes.range(..at).next_back().map(|(_, w)| w);
             self.keyframe_bytes += world.marginal_bytes(before);
             self.keyframes.insert(at, world.clone());
-            while self.keyframe_bytes > self.limits.memory_budget && self.keyframes.len() > self.limits.min_keyframes {
+            while self.over_budget() {
                 self.thin();
             }
         } else if self.disk_active() && at.is_multiple_of(self.limits.disk_every) && !self.keyframes.contains_key(&at) {
@@ -260,6 +268,14 @@ impl Timeline {
     }
 
     /// Whether keyframes at `disk_every` need the disk (memory ones are spaced further apart).
+    /// Past the budget, keyframes are thinned down to `min_keyframes`; past twice the budget (a
+    /// world so big that `min_keyframes` copies do not fit) further, down to the first, so that
+    /// memory follows the size of the world and not a multiple of it.
+    fn over_budget(&self) -> bool {
+        let (bytes, budget, n) = (self.keyframe_bytes, self.limits.memory_budget, self.keyframes.len());
+        bytes > budget && (n > self.limits.min_keyframes || (bytes > budget.saturating_mul(2) && n > 1))
+    }
+
     fn disk_active(&self) -> bool {
         self.limits.disk_every > 0 && self.keyframe_every > self.limits.disk_every && self.disk_error.is_none()
     }
@@ -437,6 +453,24 @@ mod tests {
             let (sought, replayed) = seek_after_seeks(&mut tl, &events, &seeks, target % (n + 1));
             prop_assert_eq!(sought, replayed);
         }
+    }
+
+    /// A world too big for `min_keyframes` copies within twice the budget keeps fewer: memory
+    /// follows the world's size, not 64 times it (and seeks stay exact).
+    #[test]
+    fn keyframes_of_a_huge_world_give_way_to_the_budget() {
+        let events = demo_events();
+        let n = events.len() as u64;
+        let tiny = Limits { memory_budget: 1, min_keyframes: 64, disk_every: 0, ..Limits::default() };
+        let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, tiny);
+        tl.state(n).unwrap();
+        assert!(tl.keyframe_count() <= 2, "{} keyframes kept past twice the budget", tl.keyframe_count());
+        assert_seeks_replay(&mut tl, &events, &[n / 2, 3, n]);
+        // Within twice the budget, `min_keyframes` still holds.
+        let roomy = Limits { memory_budget: usize::MAX / 4, min_keyframes: 64, disk_every: 0, ..Limits::default() };
+        let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, roomy);
+        tl.state(n).unwrap();
+        assert!(tl.keyframe_count() as u64 >= n.min(64));
     }
 
     #[test]

@@ -31,7 +31,7 @@ impl UiOptions {
     pub fn from_env(keys: Option<&std::path::Path>, mono: bool) -> Result<UiOptions> {
         let keymap = match keys {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                let text = crate::util::read_text_limited(p, crate::util::TEXT_LIMIT).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
                 keymap::Keymap::with_overrides(&text, &p.display().to_string())?
             }
             None => keymap::Keymap::default_map(),

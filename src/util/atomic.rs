@@ -1,10 +1,44 @@
 //! Outputs written whole or not at all: a temporary file beside the destination, renamed into
 //! place once complete. A failed or interrupted write leaves whatever was at the destination
-//! untouched (and deletes the temporary file, unless the process is killed outright).
+//! untouched (and deletes the temporary file, unless the process is killed outright). A signal
+//! that must end the process at once calls `discard_all`, which deletes every temporary file not
+//! yet in place.
 
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// Every temporary file not yet renamed into place or deleted, with its destination (`None`: a
+/// scratch file with none, such as standard input held in a file).
+static LIVE: Mutex<Vec<(PathBuf, Option<PathBuf>)>> = Mutex::new(Vec::new());
+
+fn live() -> MutexGuard<'static, Vec<(PathBuf, Option<PathBuf>)>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Note a scratch file for `discard_all` to delete; `forget_scratch` when it is gone.
+pub fn track_scratch(path: &Path) {
+    live().push((path.to_path_buf(), None));
+}
+
+pub fn forget_scratch(path: &Path) {
+    live().retain(|(t, _)| t != path);
+}
+
+/// Delete every temporary file not yet in place and return their destinations, for a process
+/// about to exit. The registry stays locked from here on, so no rename can put a file in place
+/// between this and the exit: each destination is either wholly new or as it was.
+pub fn discard_all() -> Vec<PathBuf> {
+    let mut guard = live();
+    let mut dests = Vec::new();
+    for (tmp, dest) in guard.drain(..) {
+        let _ = std::fs::remove_file(&tmp);
+        dests.extend(dest);
+    }
+    std::mem::forget(guard);
+    dests
+}
 
 /// The destination of a file being written; dropped without `commit`, the written bytes vanish.
 #[derive(Debug)]
@@ -39,7 +73,9 @@ pub fn create(dest: &Path) -> io::Result<(File, Pending)> {
         use std::os::unix::fs::PermissionsExt;
         b.permissions(std::fs::Permissions::from_mode(0o666));
     }
+    let mut live = live();
     let (file, tmp) = b.tempfile_in(dir)?.into_parts();
+    live.push((tmp.to_path_buf(), Some(dest.to_path_buf())));
     Ok((file, Pending { tmp: Some(tmp), dest: dest.to_path_buf() }))
 }
 
@@ -49,10 +85,23 @@ impl Pending {
     }
 
     /// Rename the finished file into place (the caller has flushed it).
-    pub fn commit(self) -> io::Result<()> {
-        match self.tmp {
-            Some(tmp) => tmp.persist(&self.dest).map_err(|e| e.error),
-            None => Ok(()),
+    pub fn commit(mut self) -> io::Result<()> {
+        let Some(tmp) = self.tmp.take() else { return Ok(()) };
+        // Held across the rename: `discard_all` sees the file either waiting or in place.
+        let mut live = live();
+        let path = tmp.to_path_buf();
+        let r = tmp.persist(&self.dest).map(|_| ()).map_err(|e| e.error);
+        live.retain(|(t, _)| *t != path);
+        r
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let mut live = live();
+            live.retain(|(t, _)| **t != *tmp);
+            drop(tmp);
         }
     }
 }
@@ -87,6 +136,23 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new");
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    /// What `discard_all` would delete: a file is tracked from its creation until it is put in
+    /// place or dropped, and no longer.
+    #[test]
+    fn temporary_files_are_tracked_until_settled() {
+        let d = tempfile::tempdir().unwrap();
+        // Other tests' files may be live at the same time: count only this directory's.
+        let tracked = || live().iter().filter(|(t, _)| t.starts_with(d.path())).count();
+        let (_, a) = create(&d.path().join("a.txt")).unwrap();
+        let (_, b) = create(&d.path().join("b.txt")).unwrap();
+        assert_eq!(tracked(), 2);
+        a.commit().unwrap();
+        assert_eq!(tracked(), 1);
+        drop(b);
+        assert_eq!(tracked(), 0);
+        assert!(d.path().join("a.txt").exists() && !d.path().join("b.txt").exists());
     }
 
     #[test]

@@ -68,6 +68,45 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedSt
 /// The set of the same kind.
 pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 
+/// The most a settings, rules or keymap file may hold.
+pub const TEXT_LIMIT: u64 = 16 << 20;
+/// The most a scenario or one dataset file may hold (a generated million-user scenario is 80 MB).
+pub const DATA_LIMIT: u64 = 512 << 20;
+
+/// Everything `r` gives, refused past `limit` bytes: a mistaken `/dev/zero` or a device that
+/// never ends would otherwise be read until memory runs out.
+pub fn read_limited(r: impl std::io::Read, limit: u64) -> std::io::Result<Vec<u8>> {
+    read_limited_sized(r, limit, 0)
+}
+
+fn read_limited_sized(r: impl std::io::Read, limit: u64, expected: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = Vec::with_capacity(expected.min(limit) as usize);
+    r.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        let size = if limit >= 1 << 20 { format!("{} MiB", limit >> 20) } else { format!("{limit} bytes") };
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("larger than {size}, the limit for this input")));
+    }
+    Ok(out)
+}
+
+/// A file's bytes, up to `limit` (see `read_limited`).
+pub fn read_file_limited(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let f = std::fs::File::open(path)?;
+    // A regular file says its size: one too big is refused unread, one that fits read into a
+    // buffer of its size. Devices and pipes are read up to the limit.
+    let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()).unwrap_or(0);
+    read_limited_sized(f, limit, size + 1)
+}
+
+/// A text file, up to `limit` bytes, that must be UTF-8.
+pub fn read_text_limited(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    String::from_utf8(read_file_limited(path, limit)?).map_err(|e| {
+        let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("line {line}: not valid UTF-8"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,3 +133,4 @@ mod tests {
         assert!(r4(-0.00001).is_sign_positive());
     }
 }
+

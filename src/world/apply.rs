@@ -82,6 +82,9 @@ impl World {
                 if self.client_index.contains_key(agent) {
                     return Err(ApplyError(format!("{kind}: agent {agent} exists already")));
                 }
+                if attrs.len() > super::MAX_ATTRS {
+                    return Err(ApplyError(format!("{kind} {agent}: {} attributes, more than the limit of {}", attrs.len(), super::MAX_ATTRS)));
+                }
                 let shared = self.rules_for(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
                 let ix = self.clients.len();
                 Arc::make_mut(&mut self.client_index).insert(agent.clone(), ix);

@@ -130,7 +130,15 @@ impl World {
             })
             .sum();
         let metrics: usize = self.metrics.iter().map(|(_, s, v)| 64 + s.len() + weights_bytes(v)).sum();
-        let counted = std::mem::size_of::<World>() + own(&self.clients, &prev.clients) + own(&self.routers, &prev.routers) + messages + evidence + metrics;
+        // The derived tables are copied whole on a change (one contiguous array each): a keyframe
+        // after any change to them holds a copy the size of the world. Uncounted, a million-agent
+        // world kept 64 such copies within a budget it thought met (8.8 GB for one export).
+        let unshared = |shared: bool, bytes: usize| if shared { 0 } else { bytes };
+        let derived = unshared(Arc::ptr_eq(&self.client_terms, &prev.client_terms), super::relevance::Terms::array_bytes(&self.client_terms))
+            + unshared(Arc::ptr_eq(&self.space, &prev.space), self.space.heap_bytes())
+            + unshared(Arc::ptr_eq(&self.client_index, &prev.client_index), self.client_index.keys().map(|k| ENTRY + str_bytes(k)).sum())
+            + unshared(Arc::ptr_eq(&self.router_index, &prev.router_index), self.router_index.keys().map(|k| ENTRY + str_bytes(k)).sum());
+        let counted = std::mem::size_of::<World>() + own(&self.clients, &prev.clients) + own(&self.routers, &prev.routers) + messages + evidence + metrics + derived;
         // Allocator rounding and half-empty map nodes: resident memory measured at about 1.6×
         // the count above (a 1M-event replay of a 400-agent world).
         counted * 8 / 5

@@ -155,6 +155,11 @@ pub struct Message {
 /// Decisions kept awaiting a reward per client; older ones are dropped unrewarded.
 pub const FEEDBACK_CAP: usize = 64;
 
+/// The most attributes an agent may start with (a scenario's, a dataset item's categories, a
+/// session's `agent_created`). Interest norms are quadratic in an agent's attributes: 50,000 of
+/// them took over a minute before the first interaction. Real profiles hold tens.
+pub const MAX_ATTRS: usize = 1024;
+
 impl Message {
     pub fn strength(&self) -> f64 {
         self.content.iter().find(|d| d.attr == self.topic).map(|d| d.delta.abs()).unwrap_or(0.0)

@@ -20,6 +20,11 @@ pub(super) struct Terms {
 }
 
 impl Terms {
+    /// Bytes of a whole array of terms: what a keyframe holding its own copy costs.
+    pub(super) fn array_bytes(all: &[Terms]) -> usize {
+        std::mem::size_of_val(all) + all.iter().map(|t| t.spill.as_ref().map_or(0, |s| std::mem::size_of_val(&**s))).sum::<usize>()
+    }
+
     pub(super) fn new(terms: Vec<(u32, f32)>, norm: f32) -> Terms {
         let mut t = Terms { norm, ..Terms::default() };
         if terms.len() <= INLINE_TERMS {
@@ -51,6 +56,11 @@ pub(super) struct AttrSpace {
 pub(super) const SIM_TABLE_MAX: usize = 4096;
 
 impl AttrSpace {
+    /// Rough heap bytes (for keyframe accounting).
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.ids.keys().map(|k| k.len() + 56).sum::<usize>() + self.vecs.iter().map(|v| 24 + 4 * v.len()).sum::<usize>() + 4 * self.sim.len()
+    }
+
     pub(super) fn intern(&mut self, attr: &str, vec: impl FnOnce() -> Vec<f32>) -> u32 {
         if let Some(id) = self.ids.get(attr) {
             return *id;
