@@ -113,10 +113,7 @@ impl Engine {
             }
         }
         for (receiver, picked, relevance) in digests {
-            let strongest = picked.last().and_then(|c| self.world.client(&c.item)).and_then(|i| {
-                i.attrs.iter().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(a.0))).map(|(a, _)| a.clone())
-            });
-            let Some(topic) = strongest else { continue };
+            let Some(topic) = self.topic_of(&picked) else { continue };
             let id = self.world.next_message_id();
             let moves: Vec<String> = picked.iter().map(|c| format!("{} chose {}", c.user, c.item)).collect();
             self.emit(EventBody::MessageSent {
@@ -133,6 +130,13 @@ impl Engine {
             });
             self.tasks.push_back(super::Task::Deliver { message: id, agent: receiver, relevance, drained: false });
         }
+    }
+
+    /// What a message of choices is about: the newest chosen item's strongest attribute (what
+    /// topic rules can read).
+    pub(super) fn topic_of(&self, choices: &[Choice]) -> Option<String> {
+        let item = self.world.client(&choices.last()?.item)?;
+        item.attrs.iter().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(a.0))).map(|(a, _)| a.clone())
     }
 
     /// A user member of `router` other than `not`, drawn by a stable hash (the placebo's receiver).

@@ -273,11 +273,7 @@ impl Engine {
         // with the choosers, when there is a fresh one.
         let fresh = evidence.last().is_some_and(|c| c.tick == self.world.cursor().tick);
         if fresh {
-            // About the newest chosen item's strongest attribute (what topic rules can read).
-            let strongest = evidence.last().and_then(|c| self.world.client(&c.item)).and_then(|i| {
-                i.attrs.iter().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()).then(b.0.cmp(a.0))).map(|(a, _)| a.clone())
-            });
-            if let Some(topic) = strongest {
+            if let Some(topic) = self.topic_of(&evidence) {
                 // Without the window, the news carries this step's choices alone (members who come
                 // to share behaviour later catch up through their digests).
                 let news: Vec<Choice> = if !self.cfg.evidence.resend_window {

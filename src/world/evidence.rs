@@ -33,7 +33,8 @@ pub struct EvidenceEntry {
 
 /// Store an entry, keeping the memory bounded. Entries are keyed by (item, chooser): one person's
 /// choice is one piece of evidence however often it is passed on, and two people choosing the same
-/// item are two.
+/// item are two. (The reference `store_all` is tested against.)
+#[cfg(test)]
 pub fn store(memory: &mut Vec<EvidenceEntry>, entry: EvidenceEntry, cap: usize) {
     if let Some(e) = memory.iter_mut().find(|e| e.item == entry.item && e.chooser == entry.chooser) {
         *e = entry;
