@@ -81,9 +81,10 @@ impl Engine {
             // The window's choosers it shares behaviour with, nearest first; the digest speaks for
             // the router's fan-out of them (the nearest neighbours, as its messages reach).
             let mut near: Vec<(f64, usize)> = Vec::new();
+            let mut seen: crate::util::FastSet<usize> = crate::util::FastSet::default();
             for c in window {
                 let Some(chooser_ix) = self.world.client_ix(&c.user) else { continue };
-                if chooser_ix != ux && !near.iter().any(|(_, n)| *n == chooser_ix) {
+                if chooser_ix != ux && seen.insert(chooser_ix) {
                     let sim = self.world.behaviour_similarity(ux, chooser_ix);
                     if sim > 0.0 {
                         near.push((sim, chooser_ix));
@@ -93,13 +94,15 @@ impl Engine {
             near.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             near.truncate(fan_out);
             let closest = near.first().map_or(0.0, |n| n.0);
+            let nearest: crate::util::FastSet<usize> = near.iter().map(|(_, n)| *n).collect();
             let mut picked: Vec<Choice> = Vec::new();
+            let mut named: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();
             for c in window.iter().rev() {
                 let (Some(item_ix), Some(chooser_ix)) = (self.world.client_ix(&c.item), self.world.client_ix(&c.user)) else { continue };
-                if !near.iter().any(|(_, n)| *n == chooser_ix) || u.history.binary_search(&(item_ix as u32)).is_ok() {
+                if !nearest.contains(&chooser_ix) || u.history.binary_search(&(item_ix as u32)).is_ok() {
                     continue;
                 }
-                if !picked.iter().any(|p| p.item == c.item && p.user == c.user) {
+                if named.insert((c.item.as_str(), c.user.as_str())) {
                     picked.push(c.clone());
                 }
             }
@@ -172,9 +175,10 @@ impl Engine {
     /// The users a message speaks for: the user sources of its attribute moves and its choosers.
     pub(super) fn choosers(&self, sources: &[String], evidence: &[Choice]) -> Vec<usize> {
         let mut out: Vec<usize> = Vec::new();
+        let mut seen: crate::util::FastSet<usize> = crate::util::FastSet::default();
         for id in sources.iter().chain(evidence.iter().map(|c| &c.user)) {
             if let Some(ix) = self.world.client_ix(id) {
-                if self.world.clients()[ix].kind == ClientKind::User && !out.contains(&ix) {
+                if self.world.clients()[ix].kind == ClientKind::User && seen.insert(ix) {
                     out.push(ix);
                 }
             }
