@@ -223,6 +223,14 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     }
 }
 
+/// A popup list `width` wide, as tall as its lines (within the screen), scrolled like any pane.
+fn list_popup(f: &mut Frame, app: &App, area: Rect, width: u16, title: &str, lines: Vec<Line<'_>>) {
+    let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
+    let r = centered(area, width, h);
+    f.render_widget(Clear, r);
+    pane_lines(f, app, r, title, lines, &app.scroll.popup, true);
+}
+
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
@@ -292,9 +300,6 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             pane_text(f, app, r, &format!("Event {step} (↑↓ PgUp PgDn Home End scroll · Esc closes)"), rows.iter().map(|(t, st)| (t.as_str(), *st)), &app.scroll.popup, true);
         }
         Popup::Branches { cursor } => {
-            let h = (app.branches.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
-            let r = centered(area, 100, h);
-            f.render_widget(Clear, r);
             let lines: Vec<Line> = app
                 .branches
                 .iter()
@@ -325,7 +330,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 app.keymap.key_for(super::keymap::Action::SaveBranch),
                 app.keymap.key_for(super::keymap::Action::DeleteBranch)
             );
-            pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
+            list_popup(f, app, area, 100, &title, lines);
         }
         Popup::Tour => {
             let Some(tour) = &app.tour else { return };
@@ -349,9 +354,6 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             f.render_widget(Paragraph::new(text).block(Block::bordered().title(title).border_style(st(app, Role::Accent))), r);
         }
         Popup::Breakpoints { cursor } => {
-            let h = (app.breakpoints.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
-            let r = centered(area, 100, h);
-            f.render_widget(Clear, r);
             let lines: Vec<Line> = app
                 .breakpoints
                 .iter()
@@ -370,12 +372,9 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 app.keymap.key_for(super::keymap::Action::AddBreakpoint),
                 app.keymap.key_for(super::keymap::Action::PreviousHit)
             );
-            pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
+            list_popup(f, app, area, 100, &title, lines);
         }
         Popup::Pick { query, items, cursor } => {
-            let h = (items.len() as u16 + 2).min(area.height.saturating_sub(4)).max(3);
-            let r = centered(area, 70, h);
-            f.render_widget(Clear, r);
             let lines: Vec<Line> = items
                 .iter()
                 .enumerate()
@@ -385,7 +384,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 })
                 .collect();
             let title = format!("{} agents match “{}” — ↑↓ choose · Enter selects · Esc", items.len(), s(query, 20));
-            pane_lines(f, app, r, &title, lines, &app.scroll.popup, true);
+            list_popup(f, app, area, 70, &title, lines);
         }
         Popup::Input { kind, text, error } => {
             let r = centered(area, 90, 5);
