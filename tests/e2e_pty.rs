@@ -49,17 +49,27 @@ impl Screen {
     }
 }
 
-#[test]
-fn demo_in_a_pty() {
-    let pty = native_pty_system();
-    let pair = pty.openpty(PtySize { rows: 40, cols: 120, pixel_width: 0, pixel_height: 0 }).unwrap();
+/// A recnet process in a pseudo-terminal, its output read into a `Screen` on a thread. The
+/// terminal's master side is kept: dropping it hangs the terminal up.
+struct Pty {
+    screen: Screen,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+fn spawn<S: AsRef<std::ffi::OsStr>>(rows: u16, cols: u16, args: impl IntoIterator<Item = S>, cwd: Option<&std::path::Path>) -> Pty {
+    let pair = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_recnet"));
-    cmd.arg("demo");
+    cmd.args(args);
+    if let Some(dir) = cwd {
+        cmd.cwd(dir);
+    }
     cmd.env("TERM", "xterm-256color");
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    let child = pair.slave.spawn_command(cmd).unwrap();
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader().unwrap();
-    let mut writer = pair.master.take_writer().unwrap();
+    let writer = pair.master.take_writer().unwrap();
     let (tx, rx) = channel();
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
@@ -69,7 +79,13 @@ fn demo_in_a_pty() {
             }
         }
     });
-    let mut s = Screen { parser: vt100::Parser::new(40, 120, 0), rx, raw: Vec::new() };
+    let screen = Screen { parser: vt100::Parser::new(rows, cols, 0), rx, raw: Vec::new() };
+    Pty { screen, writer, child, _master: pair.master }
+}
+
+#[test]
+fn demo_in_a_pty() {
+    let Pty { screen: mut s, mut writer, mut child, _master } = spawn(40, 120, ["demo"], None);
     assert!(s.wait_for("Agent graph"), "the inspector did not open:\n{}", s.text());
     s.settle();
     let first = s.text();
@@ -173,26 +189,7 @@ fn the_inspector_leaves_when_its_terminal_hangs_up() {
 #[test]
 fn a_branch_saved_in_the_inspector_passes_check() {
     let dir = tempfile::tempdir().unwrap();
-    let pty = native_pty_system();
-    let pair = pty.openpty(PtySize { rows: 40, cols: 120, pixel_width: 0, pixel_height: 0 }).unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_recnet"));
-    cmd.args(["demo", "--rounds", "1"]);
-    cmd.cwd(dir.path());
-    cmd.env("TERM", "xterm-256color");
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let mut writer = pair.master.take_writer().unwrap();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut s = Screen { parser: vt100::Parser::new(40, 120, 0), rx, raw: Vec::new() };
+    let Pty { screen: mut s, mut writer, mut child, _master } = spawn(40, 120, ["demo", "--rounds", "1"], Some(dir.path()));
     assert!(s.wait_for("Agent graph"), "the inspector did not open:\n{}", s.text());
     let mut keys = |bytes: &[u8], s: &mut Screen| {
         writer.write_all(bytes).unwrap();
@@ -232,26 +229,7 @@ fn the_inspector_exits_128_plus_the_signal() {
         .unwrap();
     assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
     for (sig, code) in [(15, 143), (2, 130)] {
-        let pty = native_pty_system();
-        let pair = pty.openpty(PtySize { rows: 30, cols: 100, pixel_width: 0, pixel_height: 0 }).unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_recnet"));
-        cmd.arg("replay");
-        cmd.arg(&session);
-        cmd.env("TERM", "xterm-256color");
-        let mut child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let reader = pair.master.try_clone_reader().unwrap();
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let mut reader = reader;
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut screen = Screen { parser: vt100::Parser::new(30, 100, 0), rx, raw: Vec::new() };
+        let Pty { mut screen, mut child, _master, .. } = spawn(30, 100, [std::ffi::OsStr::new("replay"), session.as_os_str()], None);
         assert!(screen.wait_for("Agent graph"), "the inspector did not open");
         let pid = child.process_id().expect("a pid");
         let killed = std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap();
@@ -275,25 +253,7 @@ fn the_inspector_exits_128_plus_the_signal() {
 /// mechanism, whose panel appears within a couple of time steps.
 #[test]
 fn demo_tour_in_a_pty() {
-    let pty = native_pty_system();
-    let pair = pty.openpty(PtySize { rows: 24, cols: 80, pixel_width: 0, pixel_height: 0 }).unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_recnet"));
-    cmd.args(["demo", "--tour"]);
-    cmd.env("TERM", "xterm-256color");
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let mut writer = pair.master.take_writer().unwrap();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut s = Screen { parser: vt100::Parser::new(24, 80, 0), rx, raw: Vec::new() };
+    let Pty { screen: mut s, mut writer, mut child, _master } = spawn(24, 80, ["demo", "--tour"], None);
     assert!(s.wait_for("Tour · RecNet, step by step"), "no tour panel:\n{}", s.text());
     writer.write_all(b" ").unwrap();
     writer.flush().unwrap();
