@@ -1,7 +1,9 @@
 //! The model seam against servers we control: a fake OpenAI-compatible server on loopback that
 //! answers well, badly, slowly or not at all; and (ignored unless asked) a real local model.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
@@ -44,26 +46,8 @@ fn serve_timed(mode: Mode) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<(Instant,
             let h = h.clone();
             let seen = seen_in.clone();
             std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut first = String::new();
-                if r.read_line(&mut first).is_err() {
-                    return;
-                }
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0u8; len];
-                let _ = r.read_exact(&mut body);
-                let reply_with = |status: &str, extra: &str, json: String| {
-                    format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{json}", json.len())
-                };
+                let Some(common::Request { first, body, .. }) = common::read_request(&s) else { return };
+                let reply_with = |status: &str, extra: &str, json: String| common::http_reply(status, extra, "application/json", &json);
                 let reply = |status: &str, json: String| reply_with(status, "", json);
                 let body = String::from_utf8_lossy(&body).to_string();
                 let answer = |content: &str| {
