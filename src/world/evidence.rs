@@ -105,7 +105,9 @@ pub fn store_all(memory: &mut Vec<EvidenceEntry>, entries: Vec<EvidenceEntry>, c
     }
 }
 
-/// The weight one chooser's choice of an item already holds (0 when none).
+/// The weight one chooser's choice of an item already holds (0 when none; tests read memories
+/// with it, the engine indexes them).
+#[cfg(test)]
 pub fn held(memory: &[EvidenceEntry], item: &str, chooser: &str) -> f64 {
     memory.iter().find(|e| e.item == item && e.chooser == chooser).map(|e| e.weight).unwrap_or(0.0)
 }
