@@ -214,6 +214,7 @@ pub const FIELDS: &[&str] = &[
     "fan_out_from", "fan_out_to", "tau_from", "tau_to", "from", "to", "gradient", "stage", "model", "prompt", "reply",
     "tokens_in", "tokens_out", "latency_ms", "cache_hit", "error", "fallback", "split", "values", "target",
     "target.kind", "target.id", "update_gate", "into", "channel", "finish_reason", "cause", "community",
+    "precision",
 ];
 
 /// Fields that are maps from names to numbers: `values.ndcg`, `attrs.Jazz`.
@@ -224,7 +225,7 @@ const NUMERIC: &[&str] = &[
     "step", "round", "tick", "dim", "fan_out", "tau", "gate", "index", "interactions", "delta", "similarity", "inbox",
     "keep_choices", "message", "relevance", "buffered", "rule", "weight", "support", "age", "with", "without", "reward",
     "edit.rule", "edit.min_relevance", "edit.fan_out_delta", "edit.tau_delta", "fan_out_from", "fan_out_to", "tau_from",
-    "tau_to", "from", "to", "gradient", "tokens_in", "tokens_out", "latency_ms", "update_gate",
+    "tau_to", "from", "to", "gradient", "tokens_in", "tokens_out", "latency_ms", "update_gate", "precision",
 ];
 
 /// Fields that hold a client's id, and those that hold a router's.

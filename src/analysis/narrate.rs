@@ -129,8 +129,14 @@ pub fn narrate(ev: &Event) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        EventBody::GateUpdated { router, agent, item, from, to, gradient, channel } => {
-            let how = if to > from { "opens" } else { "closes" };
+        EventBody::GateUpdated { router, agent, item, from, to, gradient, channel, precision } => {
+            let how = if to > from {
+                "opens to"
+            } else if to < from {
+                "closes to"
+            } else {
+                "holds at"
+            };
             let (gate, what) = match channel {
                 GateChannel::Evidence => ("gate", "its evidence"),
                 GateChannel::Updates => ("update gate", "what its updates added to profiles"),
@@ -144,8 +150,13 @@ pub fn narrate(ev: &Event) -> String {
             } else {
                 "did not bear on"
             };
-            let decay = if (*gradient > 0.0) != (to > from) { " (the decay outweighed it)" } else { "" };
-            format!("Router {router}'s {gate} {how} to {to:.3} (was {from:.3}): {what} {verdict} {agent}'s real choice {item} against the negatives{decay}.")
+            let after = match precision {
+                // Under the Bayesian rule a gate moves less as what it has learned grows.
+                Some(p) => format!(" What it has learned now weighs {p:.3}."),
+                None if (*gradient > 0.0) != (to > from) => " (the decay outweighed it).".to_string(),
+                None => ".".to_string(),
+            };
+            format!("Router {router}'s {gate} {how} {to:.3} (was {from:.3}): {what} {verdict} {agent}'s real choice {item} against the negatives{after}")
         }
         EventBody::Reward { agent, message, decision, item, negative, with, without, reward, .. } => {
             let what = if *decision == Decision::Accept { "accepting" } else { "rejecting" };

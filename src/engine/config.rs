@@ -39,6 +39,9 @@ pub struct EvidenceConfig {
     /// Missing from sessions recorded before it was a setting: the 64 they kept.
     #[serde(default = "crate::world::evidence::old_memory")]
     pub memory: usize,
+    /// Under the Bayesian gate rule, the precision of the gates' prior (centred on `gate_init`).
+    #[serde(default)]
+    pub gate_prior: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,7 +88,7 @@ pub struct RouterConfig {
 impl EvidenceConfig {
     /// Evidence switched off (what sessions recorded before it existed ran with).
     pub fn off() -> EvidenceConfig {
-        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0, digest: false, resend_window: true, memory: crate::world::evidence::EVIDENCE_CAP }
+        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0, digest: false, resend_window: true, memory: crate::world::evidence::EVIDENCE_CAP, gate_prior: 0.0 }
     }
 }
 
@@ -166,6 +169,26 @@ pub struct BackwardConfig {
     /// Missing from older headers: every interaction weighed the same.
     #[serde(default)]
     pub gates_per_user: bool,
+    /// Missing from sessions recorded before it: gradient steps with a decay, as they ran.
+    #[serde(default)]
+    pub gate_rule: GateRule,
+    /// Under the Bayesian rule, the precision of the update gates' prior (centred on
+    /// `update_gate_init`): how much evidence it takes to move them.
+    #[serde(default)]
+    pub update_gate_prior: f64,
+}
+
+/// How the backward phase learns a router's gates from the receivers' real interactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateRule {
+    /// A fixed-size gradient step, less a decay toward 0 at every step.
+    #[default]
+    Sgd,
+    /// A posterior mean and precision: each interaction adds its likelihood's curvature to the
+    /// precision and moves the mean by its gradient over that precision, so early interactions
+    /// move a gate and later ones refine it, and the prior counts once, not at every step.
+    Bayes,
 }
 
 impl Default for Config {
@@ -243,7 +266,7 @@ impl Config {
         // Reals: all finite (a NaN would be written as null and no reader could load the session
         // again), each in the range its meaning allows.
         let unit = (0.0, 1.0);
-        let reals: [(&str, f64, (f64, f64)); 20] = [
+        let reals: [(&str, f64, (f64, f64)); 22] = [
             ("reflection.user_rate", self.reflection.user_rate, unit),
             ("reflection.item_rate", self.reflection.item_rate, unit),
             ("reflection.margin", self.reflection.margin, (0.0, 1e6)),
@@ -260,6 +283,8 @@ impl Config {
             ("backward.update_gate_init", b.update_gate_init, unit),
             ("backward.update_gate_rate", b.update_gate_rate, (0.0, 1e6)),
             ("backward.update_gate_decay", b.update_gate_decay, unit),
+            ("backward.update_gate_prior", b.update_gate_prior, (0.0, 1e6)),
+            ("evidence.gate_prior", e.gate_prior, (0.0, 1e6)),
             ("evidence.gate_init", e.gate_init, (0.0, crate::world::GATE_LIMIT)),
             ("evidence.gate_rate", e.gate_rate, (0.0, 1e6)),
             ("evidence.gate_max", e.gate_max, (0.0, crate::world::GATE_LIMIT)),
@@ -397,6 +422,18 @@ mod tests {
             .unwrap();
         assert_eq!(c.routers.count, 7);
         assert_eq!(c.buffer.overflow, OverflowPolicy::DropNew);
+    }
+
+    #[test]
+    fn a_header_from_before_the_bayesian_gates_keeps_the_rule_it_ran_with() {
+        let mut header = serde_json::to_value(Config::default()).unwrap();
+        assert_eq!(Config::default().backward.gate_rule, GateRule::Bayes, "new runs learn gates the Bayesian way");
+        header["backward"].as_object_mut().unwrap().retain(|k, _| k != "gate_rule" && k != "update_gate_prior");
+        header["evidence"].as_object_mut().unwrap().remove("gate_prior");
+        let old: Config = serde_json::from_value(header).unwrap();
+        assert_eq!(old.backward.gate_rule, GateRule::Sgd);
+        let err = Config::from_layers(&[], &["backward.gate_rule=newton".into()]).unwrap_err().to_string();
+        assert!(err.contains("backward.gate_rule") && err.contains("bayes"), "{err}");
     }
 
     #[test]

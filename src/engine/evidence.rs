@@ -27,6 +27,44 @@ fn gate_step(channel: GateChannel, router: &str, user: &str, item: &str, from: f
         to,
         gradient: r4(grad),
         channel,
+        precision: None,
+    })
+}
+
+/// What one interaction says about one gate: the gradient and the curvature of the log-likelihood
+/// that the real choice beats each negative, as a function of the gate (means over the negatives).
+/// `margins` are the choice's score minus each negative's; `slopes` how each margin moves with the
+/// gate.
+fn likelihood_at(margins: &[f64], slopes: &[f64]) -> (f64, f64) {
+    let n = margins.len().max(1) as f64;
+    let (mut grad, mut curvature) = (0.0, 0.0);
+    for (m, b) in margins.iter().zip(slopes) {
+        let lose = 1.0 / (1.0 + m.exp());
+        grad += lose * b;
+        curvature += lose * (1.0 - lose) * b * b;
+    }
+    (grad / n, curvature / n)
+}
+
+/// A gate's Bayesian step: a Gaussian posterior (mean `from`, precision `prior + held`) meets one
+/// interaction's likelihood (weighed by `weight`); one Newton step gives the new mean, and the
+/// curvature joins what the gate holds. `None` when the interaction says nothing about it.
+#[allow(clippy::too_many_arguments)]
+fn bayes_step(channel: GateChannel, router: &str, user: &str, item: &str, (from, held): (f64, f64), (grad, curvature): (f64, f64), prior: f64, weight: f64, max: f64) -> Option<EventBody> {
+    if curvature <= 0.0 || weight <= 0.0 {
+        return None;
+    }
+    let precision = held + weight * curvature;
+    let to = r4((from + weight * grad / (prior + precision).max(f64::MIN_POSITIVE)).clamp(0.0, max));
+    Some(EventBody::GateUpdated {
+        router: router.to_string(),
+        agent: user.to_string(),
+        item: item.to_string(),
+        from,
+        to,
+        gradient: r4(grad),
+        channel,
+        precision: Some(precision),
     })
 }
 
@@ -349,17 +387,23 @@ impl Engine {
             return Vec::new();
         }
         let s_pos = self.world.rank_score_with(u, pos, gated);
-        let losing: Vec<f64> = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).collect();
+        let margins: Vec<f64> = negs.iter().map(|n| s_pos - self.world.rank_score_with(u, n, gated)).collect();
         let mut updates = Vec::new();
         for router in routers {
             let at_pos = self.world.update_gate_slope(u, pos, router);
-            let grad = negs.iter().zip(&losing).map(|(n, p)| p * (at_pos - self.world.update_gate_slope(u, n, router))).sum::<f64>()
-                / negs.len() as f64;
+            let slopes: Vec<f64> = negs.iter().map(|n| at_pos - self.world.update_gate_slope(u, n, router)).collect();
+            let (grad, curvature) = likelihood_at(&margins, &slopes);
+            let gate = self.world.update_gate(router);
+            if b.gate_rule == crate::engine::config::GateRule::Bayes {
+                let held = self.world.router(router).map_or(0.0, |r| r.update_gate_precision);
+                updates.extend(bayes_step(GateChannel::Updates, router, user, item, (gate, held), (grad, curvature), b.update_gate_prior, self.gate_weight(user), 1.0));
+                continue;
+            }
             if grad == 0.0 {
                 continue;
             }
             let rule = GateRule { rate: b.update_gate_rate * self.gate_weight(user), decay: b.update_gate_decay, max: 1.0 };
-            updates.extend(gate_step(GateChannel::Updates, router, user, item, self.world.update_gate(router), grad, rule));
+            updates.extend(gate_step(GateChannel::Updates, router, user, item, gate, grad, rule));
         }
         updates
     }
@@ -388,8 +432,19 @@ impl Engine {
         // How likely the real choice loses to a negative, on average over the sampled ones.
         let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).sum::<f64>()
             / negs.len().max(1) as f64;
+        let bayes = self.cfg.backward.gate_rule == crate::engine::config::GateRule::Bayes;
+        let margins: Vec<f64> = if bayes { negs.iter().map(|n| s_pos - self.world.rank_score_with(u, n, gated)).collect() } else { Vec::new() };
         let mut updates = Vec::new();
         for router in routers {
+            if bayes {
+                // The sampled negatives themselves: the likelihood the gate is a parameter of.
+                let at_pos = from_router(router, item);
+                let slopes: Vec<f64> = negs.iter().map(|n| at_pos - from_router(router, &n.id)).collect();
+                let held = self.world.router(router).map_or(0.0, |r| r.gate_precision);
+                let step = likelihood_at(&margins, &slopes);
+                updates.extend(bayes_step(GateChannel::Evidence, router, user, item, (self.world.gate(router), held), step, e.gate_prior, self.gate_weight(user), e.gate_max));
+                continue;
+            }
             // The router's evidence for the real choice against its expectation for a uniformly
             // drawn negative (it names few of the pool's items).
             let grad = miss * (from_router(router, item) - router_total(router) / pool);
@@ -499,6 +554,7 @@ mod tests {
         let (mut e, _) = engine_with_a_heard_update();
         assert_eq!(e.gate_weight("u1"), 1.0, "off by default: every interaction counts the same");
         e.cfg.backward.gates_per_user = true;
+        e.cfg.backward.gate_rule = crate::engine::config::GateRule::Sgd;
         e.schedule = std::sync::Arc::new(
             [("u1", "j1"), ("u1", "m1"), ("u1", "m2"), ("u2", "m1")]
                 .iter()
@@ -518,5 +574,43 @@ mod tests {
         assert!(e.learn_update_gates("u2", "m1", &["j1".into()], &FastMap::default()).is_empty(), "u2 heard nothing");
         e.cfg.backward.learn_update_gate = false;
         assert!(e.learn_update_gates("u1", "j1", &["m1".into()], &FastMap::default()).is_empty());
+    }
+
+    #[test]
+    fn a_bayesian_gate_moves_by_its_gradient_over_what_it_has_learned() {
+        let (mut e, router) = engine_with_a_heard_update();
+        assert_eq!(e.cfg.backward.gate_rule, crate::engine::config::GateRule::Bayes, "the default rule");
+        // A prior firm enough that no step reaches the gate's bounds (clamping would hide the sizes).
+        let prior = 5.0;
+        e.cfg.backward.update_gate_prior = prior;
+        let mut moves = Vec::new();
+        let mut held = 0.0;
+        for _ in 0..4 {
+            let steps = e.learn_update_gates("u1", "m1", &["j1".into()], &FastMap::default());
+            let [EventBody::GateUpdated { from, to, gradient, precision: Some(p), channel: GateChannel::Updates, .. }] = steps.as_slice() else {
+                panic!("one Bayesian update-gate step expected, got {steps:?}")
+            };
+            // The curvature this interaction added, and the Newton step it allows.
+            let curvature = p - held;
+            assert!(curvature > 0.0 && *gradient > 0.0, "m1 was foretold: {steps:?}");
+            let expected = (from + gradient / (prior + p)).clamp(0.0, 1.0);
+            assert!((to - expected).abs() < 1e-4, "{from} → {to}, expected {expected}");
+            moves.push(to - from);
+            held = *p;
+            e.inject(steps[0].clone());
+            assert_eq!(e.world().router(&router).unwrap().update_gate_precision, *p, "the world holds the precision");
+        }
+        // Each interaction moves the gate less than the one before: the prior counts once and
+        // what the gate has learned accumulates.
+        assert!(moves.windows(2).all(|w| w[1] < w[0]), "steps shrink: {moves:?}");
+    }
+
+    #[test]
+    fn an_interaction_the_channel_does_not_touch_teaches_its_gate_nothing() {
+        let (e, _) = engine_with_a_heard_update();
+        // Zero slopes (the channel added nothing to either side): no gradient, no curvature.
+        assert_eq!(likelihood_at(&[0.3, -0.2], &[0.0, 0.0]), (0.0, 0.0));
+        assert!(bayes_step(GateChannel::Evidence, "R", "u", "i", (0.5, 1.0), (0.0, 0.0), 1.0, 1.0, 2.0).is_none());
+        assert!(e.learn_update_gates("u2", "m1", &["j1".into()], &FastMap::default()).is_empty(), "u2 heard nothing");
     }
 }

@@ -25,6 +25,9 @@ pub(super) fn set_weights(attrs: &mut BTreeMap<String, f64>, changes: &[AttrChan
     }
 }
 
+/// The most a gate's precision may sum to (a session claiming more is not one recnet wrote).
+const PRECISION_LIMIT: f64 = 1e12;
+
 /// A gate a session may hold: evidence gates up to `GATE_LIMIT`, update gates a share in [0, 1].
 fn check_gate(kind: &str, router: &str, channel: GateChannel, gate: f64) -> Result<(), ApplyError> {
     let limit = match channel {
@@ -132,6 +135,8 @@ impl World {
                     choices: Vec::new(),
                     gate: *gate,
                     update_gate: *update_gate,
+                    gate_precision: 0.0,
+                    update_gate_precision: 0.0,
                     summary: summary.clone(),
                     messages_sent: 0,
                     centroid: Vec::new(),
@@ -437,12 +442,23 @@ impl World {
                     self.release(*message);
                 }
             }
-            EventBody::GateUpdated { router, to, channel, .. } => {
+            EventBody::GateUpdated { router, to, channel, precision, .. } => {
                 check_gate(kind, router, *channel, *to)?;
+                if let Some(p) = precision {
+                    if !(p.is_finite() && (0.0..=PRECISION_LIMIT).contains(p)) {
+                        return Err(ApplyError(format!("{kind}: gate precision {p:e} of {} is outside [0, {PRECISION_LIMIT:e}]", crate::util::text::sanitize(router, 40))));
+                    }
+                }
                 let r = self.router_mut(router, kind)?;
                 match channel {
-                    GateChannel::Evidence => r.gate = *to,
-                    GateChannel::Updates => r.update_gate = *to,
+                    GateChannel::Evidence => {
+                        r.gate = *to;
+                        r.gate_precision = precision.unwrap_or(r.gate_precision);
+                    }
+                    GateChannel::Updates => {
+                        r.update_gate = *to;
+                        r.update_gate_precision = precision.unwrap_or(r.update_gate_precision);
+                    }
                 }
             }
             EventBody::Reward { agent, message, .. } => {

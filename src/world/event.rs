@@ -285,6 +285,10 @@ pub enum EventBody {
         /// Which of the router's gates: its evidence, or its attribute updates.
         #[serde(default)]
         channel: GateChannel,
+        /// Under the Bayesian gate rule, the data precision the gate holds after this step (the
+        /// summed curvature of the interactions it learned from); absent under the older rule.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        precision: Option<f64>,
     },
     /// A model exchange: what was asked and answered, so replays never call the model again.
     ReasonExchange {

@@ -124,6 +124,12 @@ pub struct Router {
     /// learned in the backward phase.
     #[serde(default = "event::full_gate")]
     pub update_gate: f64,
+    /// What the interactions seen so far have taught about each gate (the curvature of their
+    /// likelihood, summed): with the prior's, how far one more interaction may move it.
+    #[serde(default)]
+    pub gate_precision: f64,
+    #[serde(default)]
+    pub update_gate_precision: f64,
     pub summary: String,
     pub messages_sent: u64,
     #[serde(skip)]

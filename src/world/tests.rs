@@ -371,7 +371,7 @@ fn every_kind_names_its_serialised_tag() {
     w.ok(EventBody::ReasonFailed { stage: "filter".into(), error: String::new(), fallback: String::new(), cause: String::new() });
     w.ok(EventBody::Metrics { split: "valid".into(), values: BTreeMap::new() });
     w.ok(EventBody::ChoiceRouted { user: "u1".into(), item: "i1".into(), router: "R1".into() });
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 0.6, gradient: 0.1, channel: GateChannel::Evidence });
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 0.6, gradient: 0.1, channel: GateChannel::Evidence, precision: None });
     w.send(2, &["u2"]);
     w.buffer("u2", 2);
     w.decide("u2", 2, 1, Decision::Accept);
@@ -432,9 +432,9 @@ fn choices_become_evidence_that_ranks_by_current_similarity() {
     assert!((w.world.evidence_score(&u, "i1") - 0.4).abs() < 1e-12);
     let item = w.client("i1").clone();
     assert!((w.world.rank_score(&u, &item) - (score(&u.attrs, &item.attrs) + 0.4)).abs() < 1e-12);
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1.0, gradient: 0.5, channel: GateChannel::Evidence });
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1.0, gradient: 0.5, channel: GateChannel::Evidence, precision: None });
     assert!((w.world.evidence_score(&w.client("u1").clone(), "i1") - 0.8).abs() < 1e-12);
-    assert!(w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: -1.0, gradient: 0.0, channel: GateChannel::Evidence }).to_string().contains("gate"));
+    assert!(w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: -1.0, gradient: 0.0, channel: GateChannel::Evidence, precision: None }).to_string().contains("gate"));
     assert!(w
         .refused(EventBody::EvidenceStored {
             agent: "u1".into(),
@@ -499,22 +499,31 @@ fn an_update_gate_scales_the_layer_of_accepted_updates_beside_the_profile() {
     let full = score(&with_update, &item.attrs);
     assert!((w.world.profile_score(&u, &item) - full).abs() < 1e-12);
     // Closed: ranking sees the profile alone.
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: 0.0, gradient: -0.1, channel: GateChannel::Updates });
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: 0.0, gradient: -0.1, channel: GateChannel::Updates, precision: None });
     assert_eq!(w.world.router("R1").map(|r| (r.gate, r.update_gate)), Some((0.5, 0.0)), "the evidence gate is another gate");
     let alone = score(&u.attrs, &item.attrs);
     assert!((w.world.profile_score(&u, &item) - alone).abs() < 1e-12);
     // Half open: half the update counts; the slope is what the whole update adds.
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.0, to: 0.5, gradient: 0.1, channel: GateChannel::Updates });
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.0, to: 0.5, gradient: 0.1, channel: GateChannel::Updates, precision: None });
     assert!((w.world.profile_score(&u, &item) - (alone + full) / 2.0).abs() < 1e-12);
     assert!((w.world.update_gate_slope(&u, &item, "R1") - (full - alone)).abs() < 1e-12);
     assert_eq!(w.world.update_gate_slope(&u, &item, "R9"), 0.0, "a router that sent nothing moves nothing");
     // An update gate is a share: outside [0, 1] (or not a number) is refused, naming the gate.
     for bad in [1.5, -0.1, f64::NAN] {
-        let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: bad, gradient: 0.0, channel: GateChannel::Updates });
+        let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: bad, gradient: 0.0, channel: GateChannel::Updates, precision: None });
         assert!(err.to_string().contains("update gate"), "{err}");
     }
-    let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1e308, gradient: 0.0, channel: GateChannel::Evidence });
+    let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1e308, gradient: 0.0, channel: GateChannel::Evidence, precision: None });
     assert!(err.to_string().contains("1e308"), "huge numbers stay short: {err}");
+    // A Bayesian step carries the precision the gate holds after it; a session's claim of one
+    // that is negative or not a number is refused, and one that is absent leaves it.
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 0.6, gradient: 0.1, channel: GateChannel::Updates, precision: Some(2.5) });
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.6, to: 0.7, gradient: 0.1, channel: GateChannel::Updates, precision: None });
+    assert_eq!(w.world.router("R1").map(|r| (r.update_gate_precision, r.gate_precision)), Some((2.5, 0.0)));
+    for bad in [-1.0, f64::NAN, f64::INFINITY, 1e300] {
+        let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.7, to: 0.7, gradient: 0.0, channel: GateChannel::Evidence, precision: Some(bad) });
+        assert!(err.to_string().contains("precision"), "{err}");
+    }
 }
 
 #[test]
