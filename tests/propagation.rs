@@ -231,6 +231,49 @@ fn a_chooser_hears_in_a_digest_what_its_new_neighbours_chose() {
     assert!(stored(&events) > stored(&off), "digests carry evidence: {} vs {}", stored(&events), stored(&off));
 }
 
+/// Over a run's digests: how many were sent, the most pairs one named, and how many named pairs
+/// were chosen before the previous step (each checked to be a real earlier choice).
+fn digest_reach(events: &[serde_json::Value]) -> (usize, usize, usize) {
+    let mut chosen_at: std::collections::HashMap<(String, String), u64> = Default::default();
+    let mut tick = 0;
+    let (mut digests, mut most, mut old) = (0, 0, 0);
+    for ev in events {
+        let s = |k: &str| ev[k].as_str().unwrap_or("").to_string();
+        match ev["kind"].as_str().unwrap() {
+            "tick_started" => tick = ev["tick"].as_u64().unwrap(),
+            "interaction" => {
+                chosen_at.insert((s("user"), s("item")), tick);
+            }
+            "message_sent" if s("text").contains(": digest for ") => {
+                digests += 1;
+                let named = ev["evidence"].as_array().unwrap();
+                most = most.max(named.len());
+                for c in named {
+                    let key = (c["user"].as_str().unwrap().to_string(), c["item"].as_str().unwrap().to_string());
+                    let at = *chosen_at.get(&key).unwrap_or_else(|| panic!("{key:?} is a real earlier choice: {ev}"));
+                    if at + 1 < tick {
+                        old += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (digests, most, old)
+}
+
+#[test]
+fn a_neighbours_digest_names_what_the_nearest_chose_long_ago_up_to_its_size() {
+    let d = tempfile::tempdir().unwrap();
+    write_planted(d.path(), 4, 10, 12, 6, true);
+    // A router window of one earlier choice: what a digest names from before the last step came
+    // from the neighbours' histories, not from the window.
+    let (digests, most, old) = digest_reach(&run_events(d.path(), &["evidence.window=1", "evidence.digest_scope=neighbours", "evidence.digest_entries=5"]));
+    assert!(digests > 0 && (1..=5).contains(&most), "digests {digests}, at most digest_entries pairs each: {most}");
+    let (_, _, old_in_window) = digest_reach(&run_events(d.path(), &["evidence.window=1", "evidence.digest_scope=window"]));
+    assert!(old > 2 * old_in_window.max(1), "choices from before the window: {old} by neighbours, {old_in_window} by the window");
+}
+
 #[test]
 fn the_evidence_memory_keeps_what_the_setting_allows() {
     let d = tempfile::tempdir().unwrap();

@@ -42,6 +42,27 @@ pub struct EvidenceConfig {
     /// Under the Bayesian gate rule, the precision of the gates' prior (centred on `gate_init`).
     #[serde(default)]
     pub gate_prior: f64,
+    /// Missing from sessions recorded before it: digests drawn from the router's window.
+    #[serde(default)]
+    pub digest_scope: DigestScope,
+    /// Under the `neighbours` scope, the most (item, chooser) pairs one digest names.
+    #[serde(default = "default_digest_entries")]
+    pub digest_entries: usize,
+}
+
+fn default_digest_entries() -> usize {
+    64
+}
+
+/// Where a chooser's digest draws its neighbours' choices from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestScope {
+    /// The router's window of recent choices, from the choosers in it.
+    #[default]
+    Window,
+    /// The chooser's nearest users by shared behaviour, and everything they chose.
+    Neighbours,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,7 +109,7 @@ pub struct RouterConfig {
 impl EvidenceConfig {
     /// Evidence switched off (what sessions recorded before it existed ran with).
     pub fn off() -> EvidenceConfig {
-        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0, digest: false, resend_window: true, memory: crate::world::evidence::EVIDENCE_CAP, gate_prior: 0.0 }
+        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0, digest: false, resend_window: true, memory: crate::world::evidence::EVIDENCE_CAP, gate_prior: 0.0, digest_scope: DigestScope::Window, digest_entries: default_digest_entries() }
     }
 }
 
@@ -236,7 +257,7 @@ impl Config {
         // Counts: a lower bound the engine needs (0 loops or indexes nothing), and an upper bound
         // that keeps memory and time proportional to the world rather than to a typo.
         let (r, b, f, e) = (&self.routers, &self.backward, &self.filter, &self.evidence);
-        let counts: [(&str, usize, usize, usize); 11] = [
+        let counts: [(&str, usize, usize, usize); 12] = [
             ("time.batch_size", self.time.batch_size, 1, 1 << 20),
             ("embedding.dim", self.embedding.dim, 8, 4096),
             ("routers.count", r.count, 1, 4096),
@@ -248,6 +269,7 @@ impl Config {
             ("backward.max_edits_per_step", b.max_edits_per_step, 0, 1 << 16),
             ("backward.max_fan_out", b.max_fan_out, 1, 1 << 20),
             ("backward.negatives", b.negatives, 0, 64),
+            ("evidence.digest_entries", e.digest_entries, 1, 4096),
         ];
         for (key, value, lo, hi) in counts {
             if !(lo..=hi).contains(&value) {
