@@ -861,3 +861,16 @@ fn the_tour_pauses_at_each_mechanism_once_and_space_goes_on() {
     assert_eq!(app.world.cursor().tick, t + 1);
     assert!(matches!(app.current_event().unwrap().body, recnet::world::event::EventBody::TickStarted { .. }));
 }
+
+#[test]
+fn a_router_shows_what_its_gates_have_learned() {
+    let mut app = demo_app(1);
+    press(&mut app, "G");
+    let routers: Vec<String> = app.world.routers().iter().filter(|r| r.gate_precision > 0.0).map(|r| r.id.clone()).collect();
+    assert!(!routers.is_empty(), "the demo's gates learned something by its end");
+    press(&mut app, "/");
+    type_line(&mut app, &routers[0]);
+    assert_eq!(app.selected.as_deref(), Some(routers[0].as_str()));
+    let shown = screen(&app, 200, 60);
+    assert!(shown.contains("learned so far (precision): gate"), "{shown}");
+}

@@ -374,7 +374,7 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
     const SHOWN: usize = 40;
     let members: Vec<&str> = r.members.iter().map(|s| s.as_str()).take(SHOWN).collect();
     let plain = Style::new();
-    let rows = [
+    let mut rows = vec![
         (format!(" sends to the top {} members above τ {:.2}", r.fan_out, r.tau), plain),
         (format!(" credit {:+.3} · {} messages sent", r.credit, r.messages_sent), plain),
         (
@@ -400,5 +400,11 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
         ),
         (" routers have no filter rules; their strategy is edited by the backward phase".to_string(), st(app, Role::Dim)),
     ];
+    // Under the Bayesian gate rule: how much the gates have learned (a gate that learned much
+    // moves little at the next interaction).
+    if r.gate_precision > 0.0 || r.update_gate_precision > 0.0 {
+        let line = format!(" learned so far (precision): gate {:.3} · update gate {:.3}", r.gate_precision, r.update_gate_precision);
+        rows.insert(4, (line, plain));
+    }
     pane_text(f, app, strategy, "Strategy (rules: none)", rows.iter().map(|(t, st)| (t.as_str(), *st)), &app.scroll.rules, app.focus == Focus::Rules);
 }
