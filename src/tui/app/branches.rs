@@ -14,6 +14,7 @@ impl App {
         let pos = pos.min(self.len());
         self.pos = 0;
         self.world = World::new();
+        self.tick = TickMessages::default();
         let follow = self.follow;
         // Keep the agent the user was looking at, whatever the new branch's events are about.
         self.follow = false;
@@ -76,6 +77,9 @@ impl App {
         }
         if self.current > b {
             self.current -= 1;
+            // The shown messages were keyed by the old index.
+            self.tick = TickMessages::default();
+            self.refresh_tick_messages();
         }
         self.status = format!("deleted {}", crate::util::text::sanitize(&gone.name, 60));
     }

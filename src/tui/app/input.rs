@@ -583,6 +583,7 @@ impl App {
         self.current = self.branches.len() - 1;
         let pos = self.pos;
         self.world = World::new();
+        self.tick = TickMessages::default();
         self.pos = 0;
         self.goto(pos);
         self.view = View::Diff;

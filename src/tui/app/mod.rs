@@ -8,6 +8,9 @@ mod search;
 
 pub use search::{Search, SEARCH_SCAN};
 mod stats;
+mod tick;
+
+pub use tick::{Delivery, TickMessages};
 
 use super::keymap::{Action, Keymap};
 use super::live::{Live, LiveMsg};
@@ -206,6 +209,8 @@ pub struct App {
     /// The state at the start of the current time step (to highlight what this step changed).
     pub tick_start_world: World,
     pub tick_start: u64,
+    /// This time step's messages up to `pos`, for the graph (kept up to date by `goto`).
+    pub tick: TickMessages,
     pub selected: Option<String>,
     pub follow: bool,
     pub view: View,
@@ -265,6 +270,7 @@ impl App {
             world: World::new(),
             tick_start_world: World::new(),
             tick_start: 0,
+            tick: TickMessages::default(),
             selected: None,
             follow: true,
             view: View::Inspect,

@@ -84,6 +84,7 @@ impl App {
         }
         self.pos = self.world.steps();
         self.refresh_tick_start();
+        self.refresh_tick_messages();
         if self.follow {
             self.follow_now();
         }
@@ -107,6 +108,23 @@ impl App {
             if let Ok(w) = self.branch_mut().timeline.state(start) {
                 self.tick_start_world = w;
             }
+        }
+    }
+
+    /// Bring the time step's messages up to `pos`: only the new events when moving forward within
+    /// the same time step, else the time step read again.
+    pub(super) fn refresh_tick_messages(&mut self) {
+        let (branch, start, pos) = (self.current, self.tick_start, self.pos);
+        let from = match self.tick.resume_from(branch, start, pos) {
+            Some(from) => from,
+            None => {
+                self.tick.clear(branch, start);
+                start
+            }
+        };
+        if from < pos {
+            let evs = self.branch().timeline.store.range(from, pos).unwrap_or_default();
+            self.tick.extend(&evs, pos);
         }
     }
 
