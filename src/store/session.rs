@@ -252,7 +252,8 @@ pub fn parse_event(line: &[u8], expect_step: u64) -> Result<Event, SessionError>
 pub struct SessionFile {
     pub path: PathBuf,
     pub header: Header,
-    offsets: Vec<u64>,
+    /// Shared with the handles `reopen` makes (a 10M-event index is 80 MB).
+    offsets: std::sync::Arc<Vec<u64>>,
     /// Bytes after the last complete line (a crash mid-write); not an event.
     pub torn_tail: bool,
     /// Where the last complete event line ends.
@@ -303,9 +304,23 @@ impl SessionFile {
         Ok(SessionFile {
             path: path.to_path_buf(),
             header,
-            offsets,
+            offsets: std::sync::Arc::new(offsets),
             torn_tail,
             events_end: line_start,
+            file: std::cell::RefCell::new(std::io::BufReader::new(file)),
+        })
+    }
+
+    /// Another handle on the same session, with its own file position (for a thread of its own),
+    /// sharing the index.
+    pub fn reopen(&self) -> Result<SessionFile, StoreError> {
+        let file = File::open(&self.path).map_err(io(format!("{}: cannot open", self.path.display())))?;
+        Ok(SessionFile {
+            path: self.path.clone(),
+            header: self.header.clone(),
+            offsets: self.offsets.clone(),
+            torn_tail: self.torn_tail,
+            events_end: self.events_end,
             file: std::cell::RefCell::new(std::io::BufReader::new(file)),
         })
     }

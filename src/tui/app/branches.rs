@@ -62,6 +62,8 @@ impl App {
             self.status = "this branch has forks of its own: delete those first".into();
             return;
         }
+        // A far jump's state is filed by branch index, which this shifts.
+        self.stop_far_seek();
         if self.current == b {
             let parent = self.branches[b].parent.map(|(p, _)| p).unwrap_or(0);
             self.switch_branch(parent);

@@ -231,6 +231,9 @@ pub struct App {
     /// The target of a jump far from any known state, replayed a slice per tick so the inspector
     /// stays live (the shown step does not move until it arrives).
     pub far_seek: Option<u64>,
+    /// A far jump's state so far, and its branch (over a session file: its keyframes are laid
+    /// afterwards, in the background).
+    far_world: Option<(usize, World)>,
     /// Jumps replaying more events than this go through `far_seek`.
     pub far_seek_events: u64,
     /// The timeline's disk keyframes failed and the user was told (once).
@@ -286,6 +289,7 @@ impl App {
             status: String::new(),
             status_seen: None,
             far_seek: None,
+            far_world: None,
             far_seek_events: FAR_SEEK_EVENTS,
             disk_warned: false,
             log_cursor: 0,

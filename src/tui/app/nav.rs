@@ -17,32 +17,91 @@ impl App {
             self.status = format!("replaying toward step {}… (Esc stops)", n.saturating_sub(1));
             self.dirty = true;
         } else {
-            self.far_seek = None;
+            self.stop_far_seek();
             self.goto(n);
         }
     }
 
-    /// One slice of a far jump.
+    /// One slice of a far jump. Over a session file, the slices only parse and apply events
+    /// (as `export --at` does); once the target is shown, its keyframes are laid on a thread of
+    /// their own. Over a live run's log, the slices lay keyframes as they go.
     pub(super) fn continue_far_seek(&mut self) {
         let Some(target) = self.far_seek else { return };
-        let distance = self.branch().timeline.replay_distance(target);
         let slice = (self.far_seek_events / 2).max(1);
-        if distance <= slice {
-            self.far_seek = None;
-            self.goto(target);
-            self.status = format!("arrived at step {}", target.saturating_sub(1));
+        if !self.branch().timeline.builds_in_background() {
+            let distance = self.branch().timeline.replay_distance(target);
+            if distance <= slice {
+                self.arrive(target);
+                return;
+            }
+            let next = target - distance + slice;
+            // Replaying lays keyframes and leaves the state cached: the next slice starts here.
+            match self.branch_mut().timeline.state(next) {
+                Ok(_) => self.far_progress(next, target),
+                Err(e) => self.far_failed(e),
+            }
             return;
         }
-        let next = target - distance + slice;
-        // Replaying lays keyframes and leaves the state cached: the next slice starts here.
-        if let Err(e) = self.branch_mut().timeline.state(next) {
-            self.far_seek = None;
-            self.status = crate::util::text::sanitize(&format!("{e}"), 200);
-        } else {
-            let done = 100 * next / target.max(1);
-            self.status = format!("replaying toward step {}: {done}% (Esc stops)", target.saturating_sub(1));
+        let current = self.current;
+        let world = match self.far_world.take().filter(|(b, w)| *b == current && w.steps() <= target) {
+            Some((_, w)) => Ok(w),
+            None => self.branch_mut().timeline.closest(target),
+        };
+        let mut world = match world {
+            Ok(w) => w,
+            Err(e) => return self.far_failed(e),
+        };
+        // The target's time step starts here: the screen compares the target with that state,
+        // so it is kept on the way rather than replayed again from the start.
+        let tick_start = self
+            .find_back(target.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. }))
+            .unwrap_or(0);
+        let mut next = (world.steps() + slice).min(target);
+        if world.steps() < tick_start && next >= tick_start {
+            next = tick_start;
         }
+        if let Err(e) = self.branch().timeline.advance(&mut world, next) {
+            return self.far_failed(e);
+        }
+        if next == tick_start && next < target {
+            self.branch_mut().timeline.remember(world.clone());
+        }
+        if next < target {
+            self.far_world = Some((current, world));
+            return self.far_progress(next, target);
+        }
+        let timeline = &mut self.branch_mut().timeline;
+        timeline.remember(world);
+        timeline.build_keyframes(target);
+        self.arrive(target);
+    }
+
+    fn arrive(&mut self, target: u64) {
+        self.far_seek = None;
+        self.goto(target);
+        self.status = format!("arrived at step {}", target.saturating_sub(1));
+    }
+
+    fn far_progress(&mut self, at: u64, target: u64) {
+        let done = 100 * at / target.max(1);
+        self.status = format!("replaying toward step {}: {done}% (Esc stops)", target.saturating_sub(1));
         self.dirty = true;
+    }
+
+    fn far_failed(&mut self, e: crate::store::StoreError) {
+        self.far_seek = None;
+        self.status = crate::util::text::sanitize(&format!("{e}"), 200);
+        self.dirty = true;
+    }
+
+    /// Stop a far jump where it got to: that state is kept, so the next jump goes on from it.
+    pub(super) fn stop_far_seek(&mut self) {
+        self.far_seek = None;
+        if let Some((b, w)) = self.far_world.take() {
+            if let Some(branch) = self.branches.get_mut(b) {
+                branch.timeline.remember(w);
+            }
+        }
     }
 
     /// Show the state after `n` events.
