@@ -311,6 +311,11 @@ impl Timeline {
     pub fn advance(&self, world: &mut World, to: u64) -> Result<(), StoreError> {
         let to = to.min(self.len());
         let file = self.file_name();
+        if let EventStore::File(f) = &self.store {
+            return f.each_chunk(world.steps(), to, CHUNK, |events| {
+                events.iter().try_for_each(|ev| apply_one(world, ev, file.as_deref()))
+            });
+        }
         while world.steps() < to {
             let at = world.steps();
             for ev in self.store.range(at, (at + CHUNK).min(to))? {
