@@ -52,19 +52,28 @@ impl App {
             Err(e) => return self.far_failed(e),
         };
         // The target's time step starts here: the screen compares the target with that state,
-        // so it is kept on the way rather than replayed again from the start.
+        // so it is kept on the way rather than replayed again from the start. So are a few states
+        // closing in on the target (256, 512, 1024, … events before it), so that stepping back
+        // from it replays little while its keyframes are still being laid.
         let tick_start = self
             .find_back(target.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. }))
             .unwrap_or(0);
-        let mut next = (world.steps() + slice).min(target);
-        if world.steps() < tick_start && next >= tick_start {
-            next = tick_start;
+        let mut keep: Vec<u64> = std::iter::successors(Some(256u64), |d| d.checked_mul(2))
+            .map_while(|d| target.checked_sub(d).filter(|s| *s > tick_start))
+            .take(8)
+            .collect();
+        keep.push(tick_start);
+        let next = (world.steps() + slice).min(target);
+        let mut stops: Vec<u64> = keep.into_iter().filter(|s| *s > world.steps() && *s <= next && *s < target).collect();
+        stops.sort_unstable();
+        for stop in stops {
+            if let Err(e) = self.branch().timeline.advance(&mut world, stop) {
+                return self.far_failed(e);
+            }
+            self.branch_mut().timeline.remember(world.clone());
         }
         if let Err(e) = self.branch().timeline.advance(&mut world, next) {
             return self.far_failed(e);
-        }
-        if next == tick_start && next < target {
-            self.branch_mut().timeline.remember(world.clone());
         }
         if next < target {
             self.far_world = Some((current, world));
