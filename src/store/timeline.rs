@@ -240,7 +240,9 @@ impl Timeline {
         let mut builder = Timeline {
             store: EventStore::File(file),
             keyframe_every: self.keyframe_every,
-            limits: self.limits.clone(),
+            // A quarter of the budget is left to the states the inspector holds meanwhile (the
+            // target, its time step's start), so the peak stays that of a replay laying them.
+            limits: Limits { memory_budget: self.limits.memory_budget / 4 * 3, ..self.limits.clone() },
             keyframes: self.keyframes.clone(),
             keyframe_bytes: self.keyframe_bytes,
             recent: Vec::new(),

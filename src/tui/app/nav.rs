@@ -53,14 +53,14 @@ impl App {
         };
         // The target's time step starts here: the screen compares the target with that state,
         // so it is kept on the way rather than replayed again from the start. So are a few states
-        // closing in on the target (256, 512, 1024, … events before it), so that stepping back
+        // closing in on the target (256 to 2048 events before it), so that stepping back
         // from it replays little while its keyframes are still being laid.
         let tick_start = self
             .find_back(target.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. }))
             .unwrap_or(0);
         let mut keep: Vec<u64> = std::iter::successors(Some(256u64), |d| d.checked_mul(2))
             .map_while(|d| target.checked_sub(d).filter(|s| *s > tick_start))
-            .take(8)
+            .take(4)
             .collect();
         keep.push(tick_start);
         let next = (world.steps() + slice).min(target);
