@@ -285,6 +285,69 @@ fn a_far_jump_replays_a_slice_per_tick_and_esc_stops_it() {
     assert!(app.status.starts_with("stopped replaying"), "{}", app.status);
 }
 
+/// A far jump over a session file reaches its target without keyframes and lays them on a
+/// thread of its own: the screens around the target are those of a plain replay, before the
+/// keyframes arrive and after.
+#[test]
+fn a_far_jump_then_steps_back_show_what_a_plain_replay_shows() {
+    use recnet::tui::keymap::Action;
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = replay_demo(dir.path(), 2);
+    let mut app = recnet::tui::replay_app(&dir.path().join("demo.jsonl"), UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
+    app.far_seek_events = 40;
+    let len = app.len();
+    app.update(Action::Last);
+    while app.far_seek.is_some() {
+        app.on_tick(Instant::now());
+    }
+    let mut compare = |app: &mut App, to: u64| {
+        plain.goto(to);
+        assert_eq!(app.pos, to);
+        assert_eq!(panes(app, 120, 40), panes(&plain, 120, 40), "step {}", to - 1);
+    };
+    compare(&mut app, len);
+    for back in 1..=3 {
+        app.update(Action::StepBack);
+        compare(&mut app, len - back);
+    }
+    let waited = Instant::now();
+    while app.branch().timeline.building() && waited.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        app.update(Action::StepBack);
+        app.update(Action::StepForward);
+    }
+    for back in 4..=6 {
+        app.update(Action::StepBack);
+        compare(&mut app, len - back);
+    }
+    app.goto(len / 3);
+    compare(&mut app, len / 3);
+}
+
+/// A line that does not parse stops a far jump with its FILE:LINE, not a silent stop.
+#[test]
+fn a_far_jump_over_a_corrupt_line_names_it() {
+    use recnet::tui::keymap::Action;
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let len = replay_demo(dir.path(), 2).len();
+    let path = dir.path().join("demo.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bad = len - 30; // a line number (the header is line 1)
+    let garbled: Vec<String> = text.lines().enumerate().map(|(i, l)| if i as u64 + 1 == bad { "{\"step\": oops".into() } else { l.to_string() }).collect();
+    std::fs::write(&path, garbled.join("\n") + "\n").unwrap();
+    let mut app = recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
+    app.far_seek_events = 40;
+    let start = app.pos;
+    app.update(Action::Last);
+    while app.far_seek.is_some() {
+        app.on_tick(Instant::now());
+    }
+    assert!(app.status.contains(&format!("demo.jsonl:{bad}:")), "{}", app.status);
+    assert_eq!(app.pos, start, "the jump moved past a line it could not read");
+}
+
 fn code(app: &mut App, c: KeyCode) {
     app.on_key(KeyEvent::new(c, KeyModifiers::NONE));
 }

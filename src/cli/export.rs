@@ -37,7 +37,10 @@ fn state(file: &Path, at: Option<u64>, keyframe_every: u64, format: ExportFormat
     let last = tl.len() - 1;
     let at = at.unwrap_or(last);
     anyhow::ensure!(at <= last, "--at {at}: the session's last step is {last}");
-    let world = tl.at(at)?;
+    // One state visited once: the first pass of a far jump (no keyframes, parsing overlapped
+    // with applying).
+    let mut world = tl.closest(at + 1)?;
+    tl.advance(&mut world, at + 1)?;
     // The timeline (its keyframes, its cache) is no longer needed: free it before writing.
     drop(tl);
     match format {

@@ -252,12 +252,16 @@ pub fn parse_event(line: &[u8], expect_step: u64) -> Result<Event, SessionError>
 pub struct SessionFile {
     pub path: PathBuf,
     pub header: Header,
-    offsets: Vec<u64>,
+    /// Shared with the handles `reopen` makes (a 10M-event index is 80 MB).
+    offsets: std::sync::Arc<Vec<u64>>,
     /// Bytes after the last complete line (a crash mid-write); not an event.
     pub torn_tail: bool,
     /// Where the last complete event line ends.
     events_end: u64,
     file: std::cell::RefCell<std::io::BufReader<File>>,
+    /// The bytes of the last range read, kept for the next: a fresh buffer a chunk costs the
+    /// kernel zeroing new pages, a tenth of a first pass.
+    scratch: std::cell::RefCell<Vec<u8>>,
 }
 
 impl SessionFile {
@@ -303,10 +307,26 @@ impl SessionFile {
         Ok(SessionFile {
             path: path.to_path_buf(),
             header,
-            offsets,
+            offsets: std::sync::Arc::new(offsets),
             torn_tail,
             events_end: line_start,
             file: std::cell::RefCell::new(std::io::BufReader::new(file)),
+            scratch: Default::default(),
+        })
+    }
+
+    /// Another handle on the same session, with its own file position (for a thread of its own),
+    /// sharing the index.
+    pub fn reopen(&self) -> Result<SessionFile, StoreError> {
+        let file = File::open(&self.path).map_err(io(format!("{}: cannot open", self.path.display())))?;
+        Ok(SessionFile {
+            path: self.path.clone(),
+            header: self.header.clone(),
+            offsets: self.offsets.clone(),
+            torn_tail: self.torn_tail,
+            events_end: self.events_end,
+            file: std::cell::RefCell::new(std::io::BufReader::new(file)),
+            scratch: Default::default(),
         })
     }
 
@@ -341,40 +361,98 @@ impl SessionFile {
         let (from, to) = (from as usize, to as usize);
         let start = self.offsets[from];
         let end = self.offsets.get(to).copied().unwrap_or(self.events_end);
-        let mut bytes = vec![0u8; (end - start) as usize];
+        let mut bytes = std::mem::take(&mut *self.scratch.borrow_mut());
+        bytes.resize((end - start) as usize, 0);
         {
             let mut f = self.file.borrow_mut();
             f.seek(SeekFrom::Start(start))?;
             f.read_exact(&mut bytes).map_err(io(format!("{}: read failed", self.path.display())))?;
         }
-        let (offsets, path, bytes) = (&self.offsets, &self.path, &bytes);
-        let line = |i: usize| -> &[u8] {
-            let a = (offsets[i] - start) as usize;
-            let b = offsets.get(i + 1).map_or(bytes.len(), |o| (o - start) as usize);
-            let l = &bytes[a..b];
-            l.strip_suffix(b"\n").unwrap_or(l)
-        };
-        let parse_range = |lo: usize, hi: usize| -> Result<Vec<Event>, StoreError> {
-            (lo..hi)
-                .map(|i| {
-                    parse_event(line(i), i as u64).map_err(|error| StoreError::Line { file: path.display().to_string(), line: i as u64 + 2, error })
-                })
-                .collect()
-        };
-        const PARALLEL_FROM: usize = 512;
-        if to - from < PARALLEL_FROM {
-            return parse_range(from, to);
+        let parsed = parse_lines(&self.offsets, &self.path, &bytes, start, from, to);
+        // Chunk-sized buffers are kept; a whole session read at once is not held on to.
+        if bytes.capacity() <= 16 << 20 {
+            *self.scratch.borrow_mut() = bytes;
         }
-        let mid = from + (to - from) / 2;
-        let (first, second) = std::thread::scope(|s| {
-            let later = s.spawn(|| parse_range(mid, to));
-            let first = parse_range(from, mid);
-            (first, later.join())
-        });
-        let mut out = first?;
-        out.extend(second.map_err(|_| StoreError::Other(format!("{}: a parser thread panicked", self.path.display())))??);
-        Ok(out)
+        parsed
     }
+
+    /// Events `from..to` a chunk at a time, handed to `f` in order, the next chunk parsing on
+    /// other threads while `f` works on this one: a first pass over a long stretch costs about
+    /// the larger of parsing and applying, not their sum.
+    pub fn each_chunk(&self, from: u64, to: u64, chunk: u64, mut f: impl FnMut(Vec<Event>) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let to = (to as usize).min(self.offsets.len());
+        let chunk = chunk.max(1) as usize;
+        let (offsets, path) = (&self.offsets, &self.path);
+        let read = |from: usize, to: usize, mut bytes: Vec<u8>| -> Result<(u64, Vec<u8>), StoreError> {
+            let start = offsets[from];
+            let end = offsets.get(to).copied().unwrap_or(self.events_end);
+            bytes.resize((end - start) as usize, 0);
+            let mut f = self.file.borrow_mut();
+            f.seek(SeekFrom::Start(start))?;
+            f.read_exact(&mut bytes).map_err(io(format!("{}: read failed", path.display())))?;
+            Ok((start, bytes))
+        };
+        std::thread::scope(|s| {
+            let mut next = from as usize;
+            let mut spare = Vec::new();
+            let mut parsing: Option<std::thread::ScopedJoinHandle<Parsed>> = None;
+            loop {
+                let started = if next < to {
+                    let end = (next + chunk).min(to);
+                    let (start, bytes) = read(next, end, std::mem::take(&mut spare))?;
+                    let lo = next;
+                    next = end;
+                    Some(s.spawn(move || (parse_lines(offsets, path, &bytes, start, lo, end), bytes)))
+                } else {
+                    None
+                };
+                if let Some(p) = parsing.take() {
+                    let (events, bytes) = p.join().map_err(|_| StoreError::Other(format!("{}: a parser thread panicked", path.display())))?;
+                    spare = bytes;
+                    f(events?)?;
+                }
+                match started {
+                    Some(p) => parsing = Some(p),
+                    None => return Ok(()),
+                }
+            }
+        })
+    }
+}
+
+/// A chunk's events, and its bytes to read the next chunk into.
+type Parsed = (Result<Vec<Event>, StoreError>, Vec<u8>);
+
+/// Parse events `from..to` of a session whose event lines start at `offsets`, from `bytes` (read
+/// from offset `start`); long ranges on two threads.
+fn parse_lines(offsets: &[u64], path: &Path, bytes: &[u8], start: u64, from: usize, to: usize) -> Result<Vec<Event>, StoreError> {
+    let line = |i: usize| -> &[u8] {
+        let a = (offsets[i] - start) as usize;
+        let b = offsets.get(i + 1).map_or(bytes.len(), |o| (o - start) as usize);
+        let l = &bytes[a..b];
+        l.strip_suffix(b"\n").unwrap_or(l)
+    };
+    let parse_range = |lo: usize, hi: usize| -> Result<Vec<Event>, StoreError> {
+        (lo..hi)
+            .map(|i| {
+                parse_event(line(i), i as u64).map_err(|error| StoreError::Line { file: path.display().to_string(), line: i as u64 + 2, error })
+            })
+            .collect()
+    };
+    const PARALLEL_FROM: usize = 512;
+    if to - from < PARALLEL_FROM {
+        return parse_range(from, to);
+    }
+    let mid = from + (to - from) / 2;
+    let (first, second) = std::thread::scope(|s| {
+        let later = s.spawn(|| parse_range(mid, to));
+        let first = parse_range(from, mid);
+        (first, later.join())
+    });
+    let mut out = first?;
+    out.extend(second.map_err(|_| StoreError::Other(format!("{}: a parser thread panicked", path.display())))??);
+    Ok(out)
 }
 
 /// Read a whole session; a torn last line (crash mid-write) is dropped, any other bad line is an

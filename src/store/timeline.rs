@@ -8,6 +8,9 @@ use crate::store::spill::DiskKeyframes;
 use crate::world::World;
 use super::StoreError;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
 
 /// Where the events come from: a file read on demand, or a log held in memory (live runs).
 #[allow(clippy::large_enum_variant)] // one per timeline
@@ -68,11 +71,15 @@ pub struct Limits {
     /// Bytes the keyframe file may take; past it no more keyframes go to disk (later seeks
     /// replay from memory keyframes: exact, only slower).
     pub disk_budget: u64,
+    /// Disk keyframes are encoded on a writer thread, and skipped while it is busy (a first pass
+    /// runs at replay speed); `false` writes each one before going on (the same keyframes every
+    /// time, for tests).
+    pub disk_in_background: bool,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { memory_budget: 768 << 20, min_keyframes: 64, disk_every: 1024, disk_load_events: None, spill_dir: None, disk_budget: 4 << 30 }
+        Limits { memory_budget: 768 << 20, min_keyframes: 64, disk_every: 1024, disk_load_events: None, spill_dir: None, disk_budget: 4 << 30, disk_in_background: true }
     }
 }
 
@@ -126,6 +133,38 @@ pub struct Timeline {
     donor: Option<World>,
     costs: Costs,
     disk_loads: u64,
+    /// Keyframes being laid on a thread of their own (see `build_keyframes`).
+    build: Option<Build>,
+    /// Where the next build should reach, asked for while one was running.
+    build_wanted: u64,
+    /// On a builder's own timeline: raised, its replay stops.
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+/// A builder thread: a timeline of its own over the same session, replaying to `upto` and
+/// laying keyframes (in memory and on disk), handed back whole when it gets there.
+struct Build {
+    upto: u64,
+    cancel: Arc<AtomicBool>,
+    done: Receiver<Result<Timeline, StoreError>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Drop for Timeline {
+    fn drop(&mut self) {
+        if let Some(b) = self.build.take() {
+            b.cancel.store(true, Ordering::Relaxed);
+            let _ = b.thread.join();
+        }
+    }
+}
+
+/// Apply one event, naming a session file's bad event by its FILE:LINE (the header is line 1).
+fn apply_one(world: &mut World, ev: &Event, file: Option<&str>) -> Result<(), StoreError> {
+    world.apply(ev).map_err(|error| match file {
+        Some(f) => StoreError::Other(format!("{f}:{}: {error}", ev.step + 2)),
+        None => StoreError::Apply { step: ev.step, error },
+    })
 }
 
 impl Timeline {
@@ -153,6 +192,154 @@ impl Timeline {
             donor: None,
             costs: Costs::default(),
             disk_loads: 0,
+            build: None,
+            build_wanted: 0,
+            cancel: None,
+        }
+    }
+
+    fn file_name(&self) -> Option<String> {
+        match &self.store {
+            EventStore::File(f) => Some(f.path.display().to_string()),
+            EventStore::Memory(_) => None,
+        }
+    }
+
+    /// Whether `build_keyframes` lays keyframes on a thread of its own (a session file: the
+    /// thread reads it through a handle of its own).
+    pub fn builds_in_background(&self) -> bool {
+        matches!(self.store, EventStore::File(_)) && self.keyframe_every > 0
+    }
+
+    /// Whether keyframes are being laid in the background.
+    pub fn building(&self) -> bool {
+        self.build.is_some()
+    }
+
+    /// Lay the keyframes up to step `upto` on a thread of its own, as `state(upto)` would have
+    /// (a far jump reaches its target with `advance` first, laying none). Meanwhile this timeline
+    /// answers from what it already knew, exactly, and lays no keyframes of its own; it takes the
+    /// builder's on the first seek after they are ready.
+    pub fn build_keyframes(&mut self, upto: u64) {
+        let upto = upto.min(self.len());
+        if let Some(b) = &self.build {
+            if upto > b.upto {
+                self.build_wanted = self.build_wanted.max(upto);
+            }
+            return;
+        }
+        let Known { key, on_disk, .. } = self.known(upto);
+        // Keyframes already close by (a cached state does not count: it is no keyframe).
+        if !self.builds_in_background() || upto - key.max(on_disk.unwrap_or(0)) <= self.keyframe_every {
+            return;
+        }
+        let EventStore::File(f) = &self.store else { return };
+        // Without a second handle, keyframes come as before: laid by the seeks that replay.
+        let Ok(file) = f.reopen() else { return };
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut builder = Timeline {
+            store: EventStore::File(file),
+            keyframe_every: self.keyframe_every,
+            // A quarter of the budget is left to the states the inspector holds meanwhile (the
+            // target, its time step's start), so the peak stays that of a replay laying them.
+            limits: Limits { memory_budget: self.limits.memory_budget / 4 * 3, ..self.limits.clone() },
+            keyframes: self.keyframes.clone(),
+            keyframe_bytes: self.keyframe_bytes,
+            recent: Vec::new(),
+            disk: self.disk.take(),
+            disk_error: self.disk_error.clone(),
+            donor: self.donor.clone(),
+            costs: self.costs,
+            disk_loads: 0,
+            build: None,
+            build_wanted: 0,
+            cancel: Some(cancel.clone()),
+        };
+        let (tx, done) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new().name("keyframes-build".into()).spawn(move || {
+            let built = builder.state(upto).map(|_| builder);
+            let _ = tx.send(built);
+        });
+        if let Ok(thread) = spawned {
+            self.build = Some(Build { upto, cancel, done, thread });
+        }
+    }
+
+    /// Take the builder's keyframes if it has finished (and start the next build asked for).
+    fn take_build(&mut self) {
+        let Some(b) = &self.build else { return };
+        let built = match b.done.try_recv() {
+            Ok(r) => r,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err(StoreError::Other("the keyframe builder stopped".into())),
+        };
+        let b = self.build.take().expect("checked above");
+        let _ = b.thread.join();
+        // A builder that failed leaves seeks exact, only slower: a bad event it met is the one the
+        // seek that replays there reports.
+        if let Ok(mut built) = built {
+            self.keyframes = std::mem::take(&mut built.keyframes);
+            self.keyframe_every = built.keyframe_every;
+            self.keyframe_bytes = built.keyframe_bytes;
+            self.disk = built.disk.take();
+            self.disk_error = built.disk_error.take();
+            self.costs = built.costs;
+            self.disk_loads += built.disk_loads;
+            if let Some(d) = built.donor.take() {
+                self.offer_donor(&d);
+            }
+        }
+        let wanted = std::mem::take(&mut self.build_wanted);
+        if wanted > b.upto {
+            self.build_keyframes(wanted);
+        }
+    }
+
+    /// The closest known state at or before `n`, to `advance` from.
+    pub fn closest(&mut self, n: u64) -> Result<World, StoreError> {
+        self.take_build();
+        let n = n.min(self.len());
+        let (_, mut world, prefetched) = self.start_for(n)?;
+        let file = self.file_name();
+        for ev in &prefetched {
+            apply_one(&mut world, ev, file.as_deref())?;
+        }
+        Ok(world)
+    }
+
+    /// Apply the events from `world`'s step up to `to` onto it, laying no keyframes and caching
+    /// nothing: the first pass of a far jump, as fast as events parse and apply. A bad line is
+    /// an error naming its FILE:LINE, as in `state`.
+    pub fn advance(&self, world: &mut World, to: u64) -> Result<(), StoreError> {
+        let to = to.min(self.len());
+        let file = self.file_name();
+        if let EventStore::File(f) = &self.store {
+            return f.each_chunk(world.steps(), to, CHUNK, |events| {
+                events.iter().try_for_each(|ev| apply_one(world, ev, file.as_deref()))
+            });
+        }
+        while world.steps() < to {
+            let at = world.steps();
+            for ev in self.store.range(at, (at + CHUNK).min(to))? {
+                apply_one(world, &ev, file.as_deref())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keep `world` (a state reached by `advance`) among the recent states, so seeking to it
+    /// costs nothing.
+    pub fn remember(&mut self, world: World) {
+        self.offer_donor(&world);
+        self.cache(world);
+    }
+
+    fn cache(&mut self, world: World) {
+        let n = world.steps();
+        self.recent.retain(|(k, _)| *k != n);
+        self.recent.push((n, world));
+        while self.recent.len() > CACHE {
+            self.recent.remove(0);
         }
     }
 
@@ -173,6 +360,7 @@ impl Timeline {
 
     /// The world with the first `n` events applied (`n` is clamped to the log's length).
     pub fn state(&mut self, n: u64) -> Result<World, StoreError> {
+        self.take_build();
         let n = n.min(self.len());
         if let Some((_, w)) = self.recent.iter().rev().find(|(k, _)| *k == n) {
             return Ok(w.clone());
@@ -183,19 +371,15 @@ impl Timeline {
         let backward = self.recent.last().is_some_and(|(k, _)| *k > n && *k - n <= 16);
         let stride = if backward && n - at > 64 { ((n - at) / 8).max(1) } else { u64::MAX };
         let from = at;
-        // A session file's bad event is named by its FILE:LINE (the header is line 1).
-        let file = match &self.store {
-            EventStore::File(f) => Some(f.path.display().to_string()),
-            EventStore::Memory(_) => None,
-        };
+        let file = self.file_name();
         let clock = std::time::Instant::now();
         while at < n {
+            if self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(StoreError::Other("keyframe building stopped".into()));
+            }
             let events = if prefetched.is_empty() { self.store.range(at, (at + CHUNK).min(n))? } else { std::mem::take(&mut prefetched) };
             for ev in events {
-                world.apply(&ev).map_err(|error| match &file {
-                    Some(f) => StoreError::Other(format!("{f}:{}: {error}", ev.step + 2)),
-                    None => StoreError::Apply { step: ev.step, error },
-                })?;
+                apply_one(&mut world, &ev, file.as_deref())?;
                 at += 1;
                 if stride != u64::MAX && at < n && (at - from) % stride == 0 {
                     self.recent.push((at, world.clone()));
@@ -208,11 +392,7 @@ impl Timeline {
             self.costs.event_nanos = Costs::mix(self.costs.event_nanos, per_event);
         }
         self.offer_donor(&world);
-        self.recent.retain(|(k, _)| *k != n);
-        self.recent.push((n, world.clone()));
-        while self.recent.len() > CACHE {
-            self.recent.remove(0);
-        }
+        self.cache(world.clone());
         Ok(world)
     }
 
@@ -225,7 +405,7 @@ impl Timeline {
         let penalty = self.limits.disk_load_events.map_or_else(|| self.costs.load_in_events(), |e| e as f64);
         if let (Some(d), Some(donor)) = (on_disk, self.donor.as_ref()) {
             if (d - best.min(d)) as f64 > penalty && donor.steps() >= d {
-                let disk = self.disk.as_mut().expect("floor came from the store");
+                let disk = self.disk.as_ref().expect("floor came from the store");
                 let store = &self.store;
                 let (loaded, events) = std::thread::scope(|s| {
                     let load = s.spawn(move || {
@@ -252,7 +432,8 @@ impl Timeline {
     fn lay_keyframe(&mut self, world: &World) {
         let at = world.steps();
         let every = self.keyframe_every;
-        if every == 0 {
+        // While a builder lays them, this timeline's keyframes are its to replace.
+        if every == 0 || self.build.is_some() {
             return;
         }
         if at.is_multiple_of(every) && !self.keyframes.contains_key(&at) {
@@ -307,7 +488,7 @@ impl Timeline {
             return;
         }
         if self.disk.is_none() {
-            match DiskKeyframes::create(self.limits.spill_dir.as_deref()) {
+            match DiskKeyframes::create(self.limits.spill_dir.as_deref(), self.limits.disk_in_background) {
                 Ok(d) => self.disk = Some(d),
                 Err(e) => {
                     self.disk_error = Some(format!("{e:#}"));
@@ -316,6 +497,10 @@ impl Timeline {
             }
         }
         let disk = self.disk.as_mut().expect("created above");
+        if let Some(e) = disk.error() {
+            self.disk_error = Some(e);
+            return;
+        }
         if disk.bytes() >= self.limits.disk_budget {
             self.disk_error = Some(format!(
                 "the keyframe file reached its budget of {} MB at step {}",
@@ -362,9 +547,19 @@ impl Timeline {
         self.keyframes.len()
     }
 
-    /// Keyframes on disk and the bytes they take.
+    /// Keyframes on disk and the bytes they take (once those on their way there are written).
     pub fn disk_keyframes(&self) -> (usize, u64) {
-        self.disk.as_ref().map_or((0, 0), |d| (d.len(), d.bytes()))
+        self.disk.as_ref().map_or((0, 0), |d| {
+            d.settle();
+            (d.len(), d.bytes())
+        })
+    }
+
+    /// Wait until the keyframes handed to the writer thread are on disk.
+    pub fn settle(&self) {
+        if let Some(d) = &self.disk {
+            d.settle();
+        }
     }
 
     /// How many seeks started from a disk keyframe.
@@ -373,8 +568,8 @@ impl Timeline {
     }
 
     /// Why keyframes are no longer written to disk, if they stopped.
-    pub fn disk_error(&self) -> Option<&str> {
-        self.disk_error.as_deref()
+    pub fn disk_error(&self) -> Option<String> {
+        self.disk_error.clone().or_else(|| self.disk.as_ref().and_then(|d| d.error()))
     }
 }
 
@@ -436,7 +631,7 @@ mod tests {
     /// Keyframes forced to disk: no memory budget, disk keyframes every 8 events, and a disk
     /// load always preferred to replaying.
     fn disk_limits() -> Limits {
-        Limits { memory_budget: 0, min_keyframes: 2, disk_every: 8, disk_load_events: Some(0), spill_dir: None, disk_budget: u64::MAX }
+        Limits { memory_budget: 0, min_keyframes: 2, disk_every: 8, disk_load_events: Some(0), spill_dir: None, disk_budget: u64::MAX, disk_in_background: false }
     }
 
     proptest! {
@@ -484,6 +679,19 @@ mod tests {
         assert!(count as u64 >= n / 8 - 2 && bytes > 0, "{count} disk keyframes for {n} events");
         assert_seeks_replay(&mut tl, &events, &[n / 3, n / 2 + 5, 17, n - 1]);
         assert!(tl.disk_loads() >= 3, "only {} seeks started from disk", tl.disk_loads());
+    }
+
+    /// Keyframes handed to the writer thread (some skipped while it is busy) leave every seek
+    /// exact, during the first pass and after.
+    #[test]
+    fn keyframes_written_in_the_background_seek_exactly() {
+        let events = demo_events();
+        let n = events.len() as u64;
+        let limits = Limits { disk_in_background: true, ..disk_limits() };
+        let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, limits);
+        assert_seeks_replay(&mut tl, &events, &[n / 2, n]);
+        assert!(tl.disk_keyframes().0 >= 1, "no keyframe reached the disk");
+        assert_seeks_replay(&mut tl, &events, &[n / 3, n / 2 + 5, 17, n - 1]);
     }
 
     #[test]

@@ -7,13 +7,139 @@ use std::collections::BTreeMap;
 
 /// One line of a session: `step` is the event's position (0, 1, 2, …), `round` and `tick` say
 /// where in simulated time it happened, `kind` names the body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Event {
     pub step: u64,
     pub round: u32,
     pub tick: u64,
     #[serde(flatten)]
     pub body: EventBody,
+}
+
+/// The reader any key order goes through (a flattened, internally tagged body: serde buffers the
+/// line twice to find `kind`).
+#[derive(Deserialize)]
+struct AnyOrder {
+    step: u64,
+    round: u32,
+    tick: u64,
+    #[serde(flatten)]
+    body: EventBody,
+}
+
+/// Reading a session is mostly parsing its events. As written, a line starts with `step`,
+/// `round`, `tick` and `kind`; once those are read, the body's fields are read straight into its
+/// variant (`ByKind`), with nothing buffered. A line in another key order (edited by hand, or by
+/// a tool that sorts keys) is read by `AnyOrder`, to the same event.
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Event, D::Error> {
+        d.deserialize_map(EventVisitor)
+    }
+}
+
+struct EventVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EventVisitor {
+    type Value = Event;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
+        use serde::de::Error;
+        use serde_json::{Map, Value};
+        let (mut step, mut round, mut tick) = (None, None, None);
+        let mut seen = Map::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "step" if step.is_none() => step = Some(map.next_value::<u64>()?),
+                "round" if round.is_none() => round = Some(map.next_value::<u32>()?),
+                "tick" if tick.is_none() => tick = Some(map.next_value::<u64>()?),
+                "kind" => {
+                    let kind = map.next_value::<std::borrow::Cow<'de, str>>()?;
+                    if let (Some(step), Some(round), Some(tick)) = (step, round, tick) {
+                        let body = ByKind::deserialize(BodyOf { kind, map })?;
+                        return Ok(Event { step, round, tick, body });
+                    }
+                    seen.insert("kind".into(), Value::String(kind.into_owned()));
+                    break;
+                }
+                _ => {
+                    let value = map.next_value::<Value>()?;
+                    seen.insert(key.into_owned(), value);
+                    break;
+                }
+            }
+        }
+        // Another order: the rest of the line as a value, read as any order is.
+        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            seen.insert(k, v);
+        }
+        for (k, v) in [("step", step), ("tick", tick)] {
+            if let Some(v) = v {
+                seen.insert(k.into(), v.into());
+            }
+        }
+        if let Some(r) = round {
+            seen.insert("round".into(), r.into());
+        }
+        let e = AnyOrder::deserialize(Value::Object(seen)).map_err(A::Error::custom)?;
+        Ok(Event { step: e.step, round: e.round, tick: e.tick, body: e.body })
+    }
+}
+
+/// The rest of an event's map, as the externally tagged enum `ByKind` reads it: the variant is
+/// `kind`, its fields are the entries left.
+struct BodyOf<'de, A> {
+    kind: std::borrow::Cow<'de, str>,
+    map: A,
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::Deserializer<'de> for BodyOf<'de, A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_enum(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::EnumAccess<'de> for BodyOf<'de, A> {
+    type Error = A::Error;
+    type Variant = Fields<A>;
+
+    fn variant_seed<V: serde::de::DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Fields<A>), A::Error> {
+        use serde::de::IntoDeserializer;
+        let kind: serde::de::value::CowStrDeserializer<'de, A::Error> = self.kind.into_deserializer();
+        Ok((seed.deserialize(kind)?, Fields(self.map)))
+    }
+}
+
+struct Fields<A>(A);
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::VariantAccess<'de> for Fields<A> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> Result<(), A::Error> {
+        Err(serde::de::Error::custom("every event kind has fields"))
+    }
+
+    fn newtype_variant_seed<T: serde::de::DeserializeSeed<'de>>(self, _: T) -> Result<T::Value, A::Error> {
+        Err(serde::de::Error::custom("every event kind has named fields"))
+    }
+
+    fn tuple_variant<V: serde::de::Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, A::Error> {
+        Err(serde::de::Error::custom("every event kind has named fields"))
+    }
+
+    fn struct_variant<V: serde::de::Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -92,6 +218,31 @@ pub struct Recipient {
     pub relevance: f64,
 }
 
+/// Defines `EventBody` and, from the same text, `ByKind`: the same variants externally tagged, as
+/// `Event`'s reader uses them once it has read `kind` (see `Deserialize for Event`). One
+/// definition keeps the two from drifting: a field, default or rename is written once.
+macro_rules! event_bodies {
+    (
+        $(#[$outer:meta])*
+        pub enum EventBody {
+            $( $(#[$vattr:meta])* $variant:ident { $( $(#[$fattr:meta])* $field:ident : $ty:ty ),* $(,)? } ),* $(,)?
+        }
+    ) => {
+        $(#[$outer])*
+        pub enum EventBody {
+            $( $(#[$vattr])* $variant { $( $(#[$fattr])* $field: $ty ),* } ),*
+        }
+
+        #[derive(Deserialize)]
+        #[serde(remote = "EventBody", rename_all = "snake_case")]
+        #[allow(dead_code)] // only its derived reader is used
+        enum ByKind {
+            $( $(#[$vattr])* $variant { $( $(#[$fattr])* $field: $ty ),* } ),*
+        }
+    };
+}
+
+event_bodies! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
@@ -318,6 +469,7 @@ pub enum EventBody {
     /// Evaluation metrics at a point of the run (the inspector plots them).
     Metrics { split: String, values: BTreeMap<String, f64> },
 }
+}
 
 /// A share of a reward given to one module (`u7#2` = rule 2 of u7, `R1` = router R1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -500,4 +652,48 @@ pub enum AssimilatedInto {
     /// Into the receiver's layer for the sending router, beside the profile: ranking adds it
     /// scaled by the router's update gate; reflection and membership read the profile alone.
     Updates,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_events() -> Vec<Event> {
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
+        let cfg = crate::engine::config::Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+        crate::engine::Engine::new(&sc.spec, cfg, 7, 2).run_to_end(&mut crate::reasoner::offline::Offline::new())
+    }
+
+    /// Every kind the demo records reads back the same, as written and with its keys in reverse
+    /// (the order a tool might leave them in).
+    #[test]
+    fn events_read_back_whatever_their_key_order() {
+        let events = demo_events();
+        let kinds: std::collections::BTreeSet<&str> = events.iter().map(|e| e.body.kind()).collect();
+        assert!(kinds.len() >= 15, "{kinds:?}");
+        for e in &events {
+            let line = serde_json::to_string(e).unwrap();
+            assert_eq!(&serde_json::from_str::<Event>(&line).unwrap(), e, "{line}");
+            let serde_json::Value::Object(map) = serde_json::from_str(&line).unwrap() else { panic!("{line}") };
+            let reversed: serde_json::Map<String, serde_json::Value> = map.into_iter().rev().collect();
+            let line = serde_json::to_string(&reversed).unwrap();
+            assert_eq!(&serde_json::from_str::<Event>(&line).unwrap(), e, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_bad_event_is_still_an_error_in_either_order() {
+        for line in [
+            r#"{"step":0,"round":0,"tick":0,"kind":"round_started"}"#,
+            r#"{"step":0,"round":0,"tick":0,"kind":"no_such_kind","index":0}"#,
+            r#"{"step":0,"round":0,"tick":0,"kind":"round_started","index":"zero"}"#,
+            r#"{"kind":"round_started","index":0,"step":0,"round":0}"#,
+            r#"{"index":0,"step":0,"round":0,"tick":0}"#,
+        ] {
+            assert!(serde_json::from_str::<Event>(line).is_err(), "{line}");
+        }
+        // Defaults apply on the fast path too (sessions from before a field existed).
+        let e: Event = serde_json::from_str(r#"{"step":0,"round":0,"tick":0,"kind":"world_created","dim":16,"vocabulary":[]}"#).unwrap();
+        assert!(matches!(e.body, EventBody::WorldCreated { evidence_memory: 64, .. }), "{e:?}");
+    }
 }

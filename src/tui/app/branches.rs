@@ -14,6 +14,7 @@ impl App {
         let pos = pos.min(self.len());
         self.pos = 0;
         self.world = World::new();
+        self.tick = TickMessages::default();
         let follow = self.follow;
         // Keep the agent the user was looking at, whatever the new branch's events are about.
         self.follow = false;
@@ -61,6 +62,8 @@ impl App {
             self.status = "this branch has forks of its own: delete those first".into();
             return;
         }
+        // A far jump's state is filed by branch index, which this shifts.
+        self.stop_far_seek();
         if self.current == b {
             let parent = self.branches[b].parent.map(|(p, _)| p).unwrap_or(0);
             self.switch_branch(parent);
@@ -76,6 +79,9 @@ impl App {
         }
         if self.current > b {
             self.current -= 1;
+            // The shown messages were keyed by the old index.
+            self.tick = TickMessages::default();
+            self.refresh_tick_messages();
         }
         self.status = format!("deleted {}", crate::util::text::sanitize(&gone.name, 60));
     }

@@ -156,8 +156,8 @@ impl App {
         }
         if let Some(target) = self.far_seek {
             if action == Action::Close || is_motion(action) {
-                // Stopped, or overridden by another move; the keyframes laid so far stay.
-                self.far_seek = None;
+                // Stopped, or overridden by another move; the state reached so far stays.
+                self.stop_far_seek();
                 if action == Action::Close {
                     self.status = format!("stopped replaying toward step {}; still at step {}", target.saturating_sub(1), self.pos.saturating_sub(1));
                     return;
@@ -583,6 +583,7 @@ impl App {
         self.current = self.branches.len() - 1;
         let pos = self.pos;
         self.world = World::new();
+        self.tick = TickMessages::default();
         self.pos = 0;
         self.goto(pos);
         self.view = View::Diff;

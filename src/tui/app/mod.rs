@@ -8,6 +8,9 @@ mod search;
 
 pub use search::{Search, SEARCH_SCAN};
 mod stats;
+mod tick;
+
+pub use tick::{Delivery, TickMessages};
 
 use super::keymap::{Action, Keymap};
 use super::live::{Live, LiveMsg};
@@ -206,6 +209,8 @@ pub struct App {
     /// The state at the start of the current time step (to highlight what this step changed).
     pub tick_start_world: World,
     pub tick_start: u64,
+    /// This time step's messages up to `pos`, for the graph (kept up to date by `goto`).
+    pub tick: TickMessages,
     pub selected: Option<String>,
     pub follow: bool,
     pub view: View,
@@ -226,6 +231,9 @@ pub struct App {
     /// The target of a jump far from any known state, replayed a slice per tick so the inspector
     /// stays live (the shown step does not move until it arrives).
     pub far_seek: Option<u64>,
+    /// A far jump's state so far, and its branch (over a session file: its keyframes are laid
+    /// afterwards, in the background).
+    far_world: Option<(usize, World)>,
     /// Jumps replaying more events than this go through `far_seek`.
     pub far_seek_events: u64,
     /// The timeline's disk keyframes failed and the user was told (once).
@@ -265,6 +273,7 @@ impl App {
             world: World::new(),
             tick_start_world: World::new(),
             tick_start: 0,
+            tick: TickMessages::default(),
             selected: None,
             follow: true,
             view: View::Inspect,
@@ -280,6 +289,7 @@ impl App {
             status: String::new(),
             status_seen: None,
             far_seek: None,
+            far_world: None,
             far_seek_events: FAR_SEEK_EVENTS,
             disk_warned: false,
             log_cursor: 0,

@@ -17,32 +17,100 @@ impl App {
             self.status = format!("replaying toward step {}… (Esc stops)", n.saturating_sub(1));
             self.dirty = true;
         } else {
-            self.far_seek = None;
+            self.stop_far_seek();
             self.goto(n);
         }
     }
 
-    /// One slice of a far jump.
+    /// One slice of a far jump. Over a session file, the slices only parse and apply events
+    /// (as `export --at` does); once the target is shown, its keyframes are laid on a thread of
+    /// their own. Over a live run's log, the slices lay keyframes as they go.
     pub(super) fn continue_far_seek(&mut self) {
         let Some(target) = self.far_seek else { return };
-        let distance = self.branch().timeline.replay_distance(target);
         let slice = (self.far_seek_events / 2).max(1);
-        if distance <= slice {
-            self.far_seek = None;
-            self.goto(target);
-            self.status = format!("arrived at step {}", target.saturating_sub(1));
+        if !self.branch().timeline.builds_in_background() {
+            let distance = self.branch().timeline.replay_distance(target);
+            if distance <= slice {
+                self.arrive(target);
+                return;
+            }
+            let next = target - distance + slice;
+            // Replaying lays keyframes and leaves the state cached: the next slice starts here.
+            match self.branch_mut().timeline.state(next) {
+                Ok(_) => self.far_progress(next, target),
+                Err(e) => self.far_failed(e),
+            }
             return;
         }
-        let next = target - distance + slice;
-        // Replaying lays keyframes and leaves the state cached: the next slice starts here.
-        if let Err(e) = self.branch_mut().timeline.state(next) {
-            self.far_seek = None;
-            self.status = crate::util::text::sanitize(&format!("{e}"), 200);
-        } else {
-            let done = 100 * next / target.max(1);
-            self.status = format!("replaying toward step {}: {done}% (Esc stops)", target.saturating_sub(1));
+        let current = self.current;
+        let world = match self.far_world.take().filter(|(b, w)| *b == current && w.steps() <= target) {
+            Some((_, w)) => Ok(w),
+            None => self.branch_mut().timeline.closest(target),
+        };
+        let mut world = match world {
+            Ok(w) => w,
+            Err(e) => return self.far_failed(e),
+        };
+        // The target's time step starts here: the screen compares the target with that state,
+        // so it is kept on the way rather than replayed again from the start. So are a few states
+        // closing in on the target (256 to 2048 events before it), so that stepping back
+        // from it replays little while its keyframes are still being laid.
+        let tick_start = self
+            .find_back(target.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. }))
+            .unwrap_or(0);
+        let mut keep: Vec<u64> = std::iter::successors(Some(256u64), |d| d.checked_mul(2))
+            .map_while(|d| target.checked_sub(d).filter(|s| *s > tick_start))
+            .take(4)
+            .collect();
+        keep.push(tick_start);
+        let next = (world.steps() + slice).min(target);
+        let mut stops: Vec<u64> = keep.into_iter().filter(|s| *s > world.steps() && *s <= next && *s < target).collect();
+        stops.sort_unstable();
+        for stop in stops {
+            if let Err(e) = self.branch().timeline.advance(&mut world, stop) {
+                return self.far_failed(e);
+            }
+            self.branch_mut().timeline.remember(world.clone());
         }
+        if let Err(e) = self.branch().timeline.advance(&mut world, next) {
+            return self.far_failed(e);
+        }
+        if next < target {
+            self.far_world = Some((current, world));
+            return self.far_progress(next, target);
+        }
+        let timeline = &mut self.branch_mut().timeline;
+        timeline.remember(world);
+        timeline.build_keyframes(target);
+        self.arrive(target);
+    }
+
+    fn arrive(&mut self, target: u64) {
+        self.far_seek = None;
+        self.goto(target);
+        self.status = format!("arrived at step {}", target.saturating_sub(1));
+    }
+
+    fn far_progress(&mut self, at: u64, target: u64) {
+        let done = 100 * at / target.max(1);
+        self.status = format!("replaying toward step {}: {done}% (Esc stops)", target.saturating_sub(1));
         self.dirty = true;
+    }
+
+    fn far_failed(&mut self, e: crate::store::StoreError) {
+        self.far_seek = None;
+        self.status = crate::util::text::sanitize(&format!("{e}"), 200);
+        self.dirty = true;
+    }
+
+    /// Stop a far jump where it got to: that state is kept, so the next jump goes on from it.
+    pub(super) fn stop_far_seek(&mut self) {
+        self.far_seek = None;
+        if let Some((b, w)) = self.far_world.take() {
+            if let Some(branch) = self.branches.get_mut(b) {
+                branch.timeline.remember(w);
+            }
+        }
     }
 
     /// Show the state after `n` events.
@@ -84,6 +152,7 @@ impl App {
         }
         self.pos = self.world.steps();
         self.refresh_tick_start();
+        self.refresh_tick_messages();
         if self.follow {
             self.follow_now();
         }
@@ -107,6 +176,23 @@ impl App {
             if let Ok(w) = self.branch_mut().timeline.state(start) {
                 self.tick_start_world = w;
             }
+        }
+    }
+
+    /// Bring the time step's messages up to `pos`: only the new events when moving forward within
+    /// the same time step, else the time step read again.
+    pub(super) fn refresh_tick_messages(&mut self) {
+        let (branch, start, pos) = (self.current, self.tick_start, self.pos);
+        let from = match self.tick.resume_from(branch, start, pos) {
+            Some(from) => from,
+            None => {
+                self.tick.clear(branch, start);
+                start
+            }
+        };
+        if from < pos {
+            let evs = self.branch().timeline.store.range(from, pos).unwrap_or_default();
+            self.tick.extend(&evs, pos);
         }
     }
 

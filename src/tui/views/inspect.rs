@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::canvas::{Canvas, Line as CanvasLine};
 use ratatui::widgets::Block;
 use ratatui::Frame;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use super::*;
 
 pub(super) fn inspect(f: &mut Frame, app: &App, area: Rect) {
@@ -33,31 +33,24 @@ pub(super) fn inspect(f: &mut Frame, app: &App, area: Rect) {
     }
 }
 
-/// The messages of the current time step so far: (router, receiver) → fate.
-pub(super) fn tick_messages(app: &App) -> Vec<(String, String, Option<Decision>)> {
-    let evs = app.branch().timeline.store.range(app.tick_start, app.pos).unwrap_or_default();
-    let mut fate: BTreeMap<(String, u64), Decision> = BTreeMap::new();
-    let mut sent: Vec<(u64, String, String)> = Vec::new();
-    let mut router_of: BTreeMap<u64, String> = BTreeMap::new();
-    for e in &evs {
-        match &e.body {
-            EventBody::MessageSent { message, router, recipients, .. } => {
-                router_of.insert(*message, router.clone());
-                for r in recipients {
-                    sent.push((*message, router.clone(), r.agent.clone()));
-                }
-            }
-            EventBody::FilterDecision { agent, message, router, decision, .. } => {
-                fate.insert((agent.clone(), *message), *decision);
-                if !router_of.contains_key(message) {
-                    sent.push((*message, router.clone(), agent.clone()));
-                    router_of.insert(*message, router.clone());
-                }
-            }
-            _ => {}
+/// The ids to show in a column of `rows` lines, in their order, and how many are hidden. When
+/// they do not all fit: the selection, then what this step touches, then the selection's
+/// communities, then the rest. One pass, keeping at most `rows` of each rank: a frame must not
+/// cost an allocation per agent of a huge world.
+fn pick<'a>(ids: impl Iterator<Item = (&'a str, u8)>, rows: usize) -> (Vec<&'a str>, usize) {
+    let mut ranks: [Vec<(usize, &'a str)>; 4] = Default::default();
+    let mut total = 0;
+    for (i, (id, rank)) in ids.enumerate() {
+        total += 1;
+        let bucket = &mut ranks[rank.min(3) as usize];
+        if bucket.len() < rows {
+            bucket.push((i, id));
         }
     }
-    sent.into_iter().map(|(m, r, a)| { let d = fate.get(&(a.clone(), m)).copied(); (r, a, d) }).collect()
+    let cap = if total <= rows { total } else { rows.saturating_sub(1) };
+    let mut chosen: Vec<(usize, &'a str)> = ranks.into_iter().flatten().take(cap).collect();
+    chosen.sort_unstable();
+    (chosen.into_iter().map(|(_, id)| id).collect(), total - cap.min(total))
 }
 
 pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
@@ -71,48 +64,24 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let rows = inner.height as usize;
-    let msgs = tick_messages(app);
-    let involved: BTreeSet<&str> = msgs.iter().flat_map(|(r, a, _)| [r.as_str(), a.as_str()]).collect();
+    let tick = &app.tick;
     let sel = app.selected.as_deref();
-    let sel_routers: BTreeSet<&str> = sel
-        .and_then(|id| app.world.client(id))
-        .map(|c| c.routers.iter().map(|s| s.as_str()).collect())
-        .unwrap_or_default();
-    let pick = |ids: Vec<&str>| -> (Vec<String>, usize) {
-        if ids.len() <= rows {
-            return (ids.iter().map(|s| s.to_string()).collect(), 0);
+    let sel_routers: Vec<&str> = sel.and_then(|id| app.world.client(id)).map(|c| c.routers.iter().map(|s| s.as_str()).collect()).unwrap_or_default();
+    let rank = |id: &str, c: Option<&Client>| -> u8 {
+        if Some(id) == sel {
+            0
+        } else if tick.involves(id) {
+            1
+        } else if c.is_some_and(|c| c.routers.iter().any(|r| sel_routers.contains(&r.as_str()))) {
+            2
+        } else {
+            3
         }
-        // Too many to show: the selection, what this step touches, then the selection's
-        // communities, then the rest, in that order.
-        let mut chosen: Vec<&str> = Vec::new();
-        let cap = rows.saturating_sub(1);
-        let prio = |id: &str| -> u8 {
-            if Some(id) == sel {
-                0
-            } else if involved.contains(id) {
-                1
-            } else if app.world.client(id).is_some_and(|c| c.routers.iter().any(|r| sel_routers.contains(r.as_str()))) {
-                2
-            } else {
-                3
-            }
-        };
-        let mut ranked: Vec<(u8, usize, &str)> = ids.iter().enumerate().map(|(i, id)| (prio(id), i, *id)).collect();
-        ranked.sort();
-        for (_, _, id) in ranked.into_iter().take(cap) {
-            chosen.push(id);
-        }
-        let hidden = ids.len() - chosen.len();
-        let order: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        chosen.sort_by_key(|id| order[id]);
-        (chosen.iter().map(|s| s.to_string()).collect(), hidden)
     };
-    let users: Vec<&str> = app.world.clients().iter().filter(|c| c.kind == ClientKind::User).map(|c| c.id.as_str()).collect();
-    let items: Vec<&str> = app.world.clients().iter().filter(|c| c.kind == ClientKind::Item).map(|c| c.id.as_str()).collect();
-    let routers: Vec<&str> = app.world.routers().iter().map(|r| r.id.as_str()).collect();
-    let (u, uh) = pick(users);
-    let (r, rh) = pick(routers);
-    let (i, ih) = pick(items);
+    let clients_of = |kind: ClientKind| app.world.clients().iter().filter(move |c| c.kind == kind).map(|c| (c.id.as_str(), rank(&c.id, Some(c))));
+    let (u, uh) = pick(clients_of(ClientKind::User), rows);
+    let (r, rh) = pick(app.world.routers().iter().map(|r| (r.id.as_str(), rank(&r.id, None))), rows);
+    let (i, ih) = pick(clients_of(ClientKind::Item), rows);
     let (wc, hc) = (inner.width as usize, inner.height as usize);
     // Canvas coordinates that land exactly on a text cell (ratatui floors x·(W−1)/100 and
     // (100−y)·(H−1)/100), so labels never collide or drift between rows.
@@ -132,18 +101,16 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
         s(&full, col_w.saturating_sub(3))
     };
     let router_col = wc * 2 / 5;
-    let mut pos: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    let mut item_col: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pos: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     for (k, id) in u.iter().enumerate() {
-        pos.insert(id.clone(), (col_x(label(id).chars().count() + 1), y_of(k, u.len())));
+        pos.insert(id, (col_x(label(id).chars().count() + 1), y_of(k, u.len())));
     }
     for (k, id) in r.iter().enumerate() {
-        pos.insert(id.clone(), (col_x(router_col), y_of(k, r.len())));
+        pos.insert(id, (col_x(router_col), y_of(k, r.len())));
     }
     for (k, id) in i.iter().enumerate() {
         let c = wc.saturating_sub(label(id).chars().count() + 2);
-        item_col.insert(id.clone(), c);
-        pos.insert(id.clone(), (col_x(c), y_of(k, i.len())));
+        pos.insert(id, (col_x(c), y_of(k, i.len())));
     }
     let ux = col_x(0);
     let rx = col_x(router_col);
@@ -151,25 +118,26 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
         // Layer 1: the selection's memberships.
         if let Some(c) = sel.and_then(|id| app.world.client(id)) {
             for rid in &c.routers {
-                if let (Some(a), Some(b)) = (pos.get(&c.id), pos.get(rid)) {
+                if let (Some(a), Some(b)) = (pos.get(c.id.as_str()), pos.get(rid.as_str())) {
                     ctx.draw(&CanvasLine { x1: a.0, y1: a.1, x2: b.0, y2: b.1, color: Color::DarkGray });
                 }
             }
         }
         if let Some(rt) = sel.and_then(|id| app.world.router(id)) {
-            for m in rt.members.iter() {
-                if let (Some(a), Some(b)) = (pos.get(&rt.id), pos.get(m)) {
+            // The members on screen (a router of a huge world has thousands), in member order.
+            if let Some(a) = pos.get(rt.id.as_str()) {
+                for b in pos.iter().filter(|(m, _)| rt.members.contains(**m)).map(|(_, b)| b) {
                     ctx.draw(&CanvasLine { x1: a.0, y1: a.1, x2: b.0, y2: b.1, color: Color::DarkGray });
                 }
             }
         }
         // Layer 2: this step's messages, coloured by fate.
-        for (router, agent, fate) in &msgs {
-            if let (Some(a), Some(b)) = (pos.get(router), pos.get(agent)) {
-                let color = if app.mono {
+        for d in tick.deliveries() {
+            let (Some(a), Some(b)) = (pos.get(d.router.as_str()), pos.get(d.agent.as_str())) else { continue };
+            let color = if app.mono {
                     Color::Reset
                 } else {
-                    match fate {
+                    match d.fate {
                         Some(Decision::Accept) => Color::Green,
                         Some(Decision::Hold) => Color::Yellow,
                         Some(Decision::Reject) => Color::Red,
@@ -177,14 +145,13 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
                     }
                 };
                 ctx.draw(&CanvasLine { x1: a.0 + col_x(4), y1: a.1, x2: b.0 - col_x(1), y2: b.1, color });
-            }
         }
         ctx.layer();
         // Layer 3: labels.
         let node_style = |id: &str| -> Style {
             if Some(id) == sel {
                 st(app, Role::Selected)
-            } else if involved.contains(id) {
+            } else if tick.involves(id) {
                 st(app, Role::Accent)
             } else {
                 Style::new()
