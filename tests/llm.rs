@@ -24,6 +24,8 @@ enum Mode {
     RateLimited,
     /// 400 to a json_schema response_format; a reply to anything else.
     RefuseSchema,
+    /// The offline answer to the first N completions, then no answer for a minute.
+    StallAfter(usize),
     /// 400 to every completion: the prompt exceeds the context (llama.cpp's words).
     TooLong,
     /// What the offline reasoner would answer, in the reply schema's wire form: a model that
@@ -83,6 +85,11 @@ fn serve_timed(mode: Mode) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<(Instant,
                         }
                         Mode::RefuseSchema => answer("{}"),
                         Mode::Offline => answer(&offline_reply(&body)),
+                        Mode::StallAfter(k) if n < k => answer(&offline_reply(&body)),
+                        Mode::StallAfter(_) => {
+                            std::thread::sleep(Duration::from_secs(60));
+                            return;
+                        }
                         Mode::TooLong => reply(
                             "400 Bad Request",
                             r#"{"error":{"code":400,"message":"request (6588 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error"}}"#.into(),
@@ -204,6 +211,56 @@ fn a_request_longer_than_the_context_falls_back_and_the_run_goes_on() {
     assert!(refused.iter().all(|e| e["error"].as_str().unwrap().contains("longer than the model's context")), "{refused:?}");
     assert!(evs.iter().any(|e| e["kind"] == "filter_decision"), "the run did not go on");
     assert!(recnet(&["check", "s.jsonl"], d.path()).status.success());
+}
+
+/// Ctrl+C while a model call is in flight: the call is dropped at once (not at its timeout), the
+/// run exits 130, and the session holds every reply completed before it, valid for `check`.
+#[cfg(unix)]
+#[test]
+fn sigint_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
+    let (url, hits) = serve(Mode::StallAfter(3));
+    let d = tempfile::tempdir().unwrap();
+    let args = ["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-timeout", "120", "--llm-concurrency", "1", "--out", "s.jsonl"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_recnet"))
+        .args(args)
+        .current_dir(d.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while hits.load(Ordering::SeqCst) < 4 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the fourth call never came");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its fourth call");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The fourth call is now waiting on a server that will not answer for a minute.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 10 s after SIGINT: the call in flight was not cancelled");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = t.elapsed();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(took < Duration::from_secs(2), "took {took:?} to stop");
+    assert!(err.contains("interrupted") && err.contains("s.jsonl"), "{err}");
+    let chk = recnet(&["check", "s.jsonl"], d.path());
+    assert!(chk.status.success(), "the session is not valid: {}", String::from_utf8_lossy(&chk.stdout));
+    let evs = kinds(&d.path().join("s.jsonl"));
+    let replies = evs.iter().filter(|e| e["kind"] == "reason_exchange").count();
+    assert_eq!(replies, 3, "the replies completed before Ctrl+C are kept");
+    assert!(evs.iter().any(|e| e["kind"] == "router_created"), "setup was lost");
 }
 
 #[test]
