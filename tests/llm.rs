@@ -386,3 +386,33 @@ fn a_real_local_model_answers() {
     assert!(recnet(&["check", "r.jsonl"], d.path()).status.success());
     assert!(recnet(&["export", "r.jsonl", "--format", "json"], d.path()).status.success());
 }
+
+#[test]
+#[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
+fn a_real_local_model_runs_an_evaluation_and_a_rerun_reuses_its_valid_replies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let up = Command::new(root.join("scripts/local-llm.sh")).arg("up").output().unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let url = String::from_utf8(up.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let d = tempfile::tempdir().unwrap();
+    let dataset = root.join("fixtures/tiny-cds");
+    let args = ["eval", "--dataset", dataset.to_str().unwrap(), "--llm-url", &url, "--users", "2", "--llm-timeout", "300", "--out", "e.jsonl", "--format", "json"];
+    let all = |o: &std::process::Output| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["accounting"].as_array().unwrap().iter().find(|r| r["stage"] == "all").unwrap().clone()
+    };
+    let o = recnet(&args, d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = all(&o);
+    assert!(first["calls"].as_u64().unwrap() > 0, "{first}");
+    assert_eq!(rows(&o.stdout).len(), 2);
+    assert!(recnet(&["check", "e.jsonl"], d.path()).status.success());
+    // The valid replies answer the same requests again; only the ones that fell back are re-asked.
+    let o = recnet(&args, d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // (Two equal requests in one batch are two calls but one reply to keep.)
+    let reused = report["reused"].as_u64().unwrap();
+    assert!(reused > 0 && reused <= first["valid"].as_u64().unwrap(), "{report}");
+    assert!(all(&o)["cached"].as_u64().unwrap() > 0, "{report}");
+}

@@ -419,7 +419,7 @@ pub(crate) enum Command {
         /// Override a config knob, e.g. `--set routers.count=6` (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// With --llm-url: how many users (chosen with --seed) the model reasons for.
+        /// With --llm-url: how many users (chosen with --seed) the model reasons for (default 20).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         users: Option<u64>,
         /// With --llm-url: record the model's run as a session here. When the file exists, the
