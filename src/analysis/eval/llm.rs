@@ -124,12 +124,12 @@ pub fn render(r: &LlmReport) -> String {
         r.rounds
     );
     o.push_str("The model answers these users' reasoning (reflection, their filters, credit for their decisions, their rules' gradients and edits); every other request, and the whole offline row, is the offline reasoner's.\n");
-    o.push_str(&format!("{:<36}{:>9}{:>9}{:>9}{:>10}{:>10}{:>10}\n", "reasoner", "NDCG@1", "NDCG@5", "NDCG@10", "Recall@1", "Recall@5", "Recall@10"));
+    o.push_str(&format!("{:<42}{:>9}{:>9}{:>9}{:>10}{:>10}{:>10}\n", "reasoner", "NDCG@1", "NDCG@5", "NDCG@10", "Recall@1", "Recall@5", "Recall@10"));
     for m in &r.rows {
         let g = |k: &str| m.metrics.get(k).copied().unwrap_or(f64::NAN);
         o.push_str(&format!(
-            "{:<36}{:>9.4}{:>9.4}{:>9.4}{:>10.4}{:>10.4}{:>10.4}\n",
-            sanitize(&m.name, 35),
+            "{:<42}{:>9.4}{:>9.4}{:>9.4}{:>10.4}{:>10.4}{:>10.4}\n",
+            sanitize(&m.name, 41),
             g("ndcg@1"),
             g("ndcg@5"),
             g("ndcg@10"),
@@ -153,7 +153,7 @@ pub fn render(r: &LlmReport) -> String {
     let (calls, valid, cached, tin, tout) = all.map_or((0, 0, 0, 0, 0), |a| (a.calls, a.valid, a.cached, a.tokens_in, a.tokens_out));
     let refused = all.and_then(|a| a.fell_back.get("http_error")).copied().unwrap_or(0);
     o.push_str(&format!(
-        "\nmodel {}: {calls} replies, {valid} valid, {} fell back ({} cut at max_tokens), {refused} requests refused by the server; {cached} answered from the cache ({} reused from an earlier run's session); {tin} tokens in, {tout} out; {:.1}s\n",
+        "\nmodel {}: {calls} replies, {valid} valid, {} fell back, {} ran to max_tokens, {refused} requests refused by the server; {cached} answered from the cache ({} reused from an earlier run's session); {tin} tokens in, {tout} out; {:.1}s\n",
         sanitize(&r.model, 80),
         calls - valid.min(calls),
         r.cut_at_limit,

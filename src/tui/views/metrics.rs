@@ -74,7 +74,7 @@ fn model_lines(app: &App) -> Vec<Line<'static>> {
     let t = a.total();
     let fell_back: u64 = t.fallbacks.values().sum();
     let mut lines = vec![Line::from(format!(
-        " {} replies · {} valid · {} fell back ({} cut at max_tokens) · {} from the cache · {} tokens in · {} out",
+        " {} replies · {} valid · {} fell back · {} ran to max_tokens · {} from the cache · {} tokens in · {} out",
         t.calls, t.valid(), fell_back, a.cut_at_limit, t.cached, t.tokens_in, t.tokens_out
     ))];
     let mut table = a.table();
