@@ -318,3 +318,53 @@ fn the_demo_narration_says_what_happened() {
     }
     assert!(routed > 0 && own > 0, "routing was not exercised");
 }
+
+/// Answers offline and keeps what it was asked.
+struct Spy(Offline, Vec<recnet::engine::protocol::ReasonRequest>);
+
+impl recnet::engine::protocol::Reasoner for Spy {
+    fn answer(&mut self, requests: &[recnet::engine::protocol::ReasonRequest]) -> Vec<recnet::engine::protocol::ReasonAnswer> {
+        self.1.extend(requests.iter().cloned());
+        recnet::engine::protocol::Reasoner::answer(&mut self.0, requests)
+    }
+}
+
+#[test]
+fn a_model_for_some_users_is_asked_only_about_them_and_splitting_changes_nothing_else() {
+    use recnet::engine::protocol::{ReasonRequest, ReasonStage, Reasoner};
+    use recnet::reasoner::subset::Subset;
+    use std::collections::BTreeSet;
+    let about = |req: &ReasonRequest| -> Vec<String> {
+        match req {
+            ReasonRequest::Reflect { user, .. } => vec![user.clone()],
+            ReasonRequest::Filter { agent, .. } | ReasonRequest::Optimise { agent, .. } => vec![agent.clone()],
+            ReasonRequest::Gradient { module, .. } => {
+                recnet::world::parse_rule_module(module).map(|(a, _)| a.to_string()).into_iter().collect()
+            }
+            ReasonRequest::Credit { items, .. } => items.iter().map(|i| i.agent.clone()).collect(),
+            ReasonRequest::Integrate { .. } => Vec::new(),
+        }
+    };
+    let src = resolve_source(Some("demo"), None, 7).unwrap();
+    let config = Config::from_layers(&src.config_tables, &[]).unwrap();
+    let run = |reasoner: &mut dyn Reasoner| {
+        let mut engine = Engine::new(&src.spec, config.clone(), 7, 2);
+        serde_json::to_string(&engine.run_to_end(reasoner)).unwrap()
+    };
+    let plain = run(&mut Offline::new());
+    let mut spy = Spy(Offline::new(), Vec::new());
+    let chosen: BTreeSet<String> = ["u1".to_string(), "u3".to_string()].into();
+    let routed = run(&mut Subset::new(&mut spy, chosen.clone()));
+    // This "model" answers as the offline reasoner would, so splitting batches (credit items
+    // included) and merging the answers back must leave the run byte for byte as it was.
+    assert!(plain == routed, "the routed run differs from the offline one");
+    let asked = spy.1;
+    for req in &asked {
+        let who = about(req);
+        assert!(!who.is_empty() && who.iter().all(|a| chosen.contains(a)), "{:?} about {who:?} reached the model", req.stage());
+    }
+    let stages: BTreeSet<ReasonStage> = asked.iter().map(|r| r.stage()).collect();
+    for s in [ReasonStage::Reflect, ReasonStage::Filter, ReasonStage::Credit] {
+        assert!(stages.contains(&s), "the model was never asked to {s}: {stages:?}");
+    }
+}

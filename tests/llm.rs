@@ -24,6 +24,24 @@ enum Mode {
     RateLimited,
     /// 400 to a json_schema response_format; a reply to anything else.
     RefuseSchema,
+    /// The offline answer to the first N completions, then no answer for a minute.
+    StallAfter(usize),
+    /// 400 to every completion: the prompt exceeds the context (llama.cpp's words).
+    TooLong,
+    /// What the offline reasoner would answer, in the reply schema's wire form: a model that
+    /// agrees with it exactly.
+    Offline,
+}
+
+/// The offline reasoner's answer to the request a completion's prompt carries (its user
+/// message's second line), written as a model following the reply schema would.
+fn offline_reply(body: &str) -> String {
+    use recnet::engine::protocol::ReasonRequest;
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let prompt = v["messages"][1]["content"].as_str().unwrap();
+    let req: ReasonRequest = serde_json::from_str(prompt.lines().nth(1).unwrap()).unwrap();
+    let answer = recnet::reasoner::offline::Offline::new().answer_one(&req);
+    recnet::reasoner::schema::to_wire(&req, &answer).to_string()
 }
 
 fn serve(mode: Mode) -> (String, Arc<AtomicUsize>) {
@@ -66,6 +84,16 @@ fn serve_timed(mode: Mode) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<(Instant,
                             reply("400 Bad Request", r#"{"error":{"message":"response_format json_schema is not supported"}}"#.into())
                         }
                         Mode::RefuseSchema => answer("{}"),
+                        Mode::Offline => answer(&offline_reply(&body)),
+                        Mode::StallAfter(k) if n < k => answer(&offline_reply(&body)),
+                        Mode::StallAfter(_) => {
+                            std::thread::sleep(Duration::from_secs(60));
+                            return;
+                        }
+                        Mode::TooLong => reply(
+                            "400 Bad Request",
+                            r#"{"error":{"code":400,"message":"request (6588 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error"}}"#.into(),
+                        ),
                         Mode::Hang => {
                             std::thread::sleep(Duration::from_secs(30));
                             return;
@@ -171,6 +199,71 @@ fn server_errors_and_hangs_stop_the_run_after_retries() {
 }
 
 #[test]
+fn a_request_longer_than_the_context_falls_back_and_the_run_goes_on() {
+    let (url, hits) = serve(Mode::TooLong);
+    let d = tempfile::tempdir().unwrap();
+    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "5", "--out", "s.jsonl"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(hits.load(Ordering::SeqCst) >= 5, "refusals are not retried, but every request is asked");
+    let evs = kinds(&d.path().join("s.jsonl"));
+    let refused: Vec<_> = evs.iter().filter(|e| e["kind"] == "reason_failed" && e["cause"] == "http_error").collect();
+    assert!(!refused.is_empty());
+    assert!(refused.iter().all(|e| e["error"].as_str().unwrap().contains("longer than the model's context")), "{refused:?}");
+    assert!(evs.iter().any(|e| e["kind"] == "filter_decision"), "the run did not go on");
+    assert!(recnet(&["check", "s.jsonl"], d.path()).status.success());
+}
+
+/// Ctrl+C while a model call is in flight: the call is dropped at once (not at its timeout), the
+/// run exits 130, and the session holds every reply completed before it, valid for `check`.
+#[cfg(unix)]
+#[test]
+fn sigint_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
+    let (url, hits) = serve(Mode::StallAfter(3));
+    let d = tempfile::tempdir().unwrap();
+    let args = ["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-timeout", "120", "--llm-concurrency", "1", "--out", "s.jsonl"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_recnet"))
+        .args(args)
+        .current_dir(d.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while hits.load(Ordering::SeqCst) < 4 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the fourth call never came");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its fourth call");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The fourth call is now waiting on a server that will not answer for a minute.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 10 s after SIGINT: the call in flight was not cancelled");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = t.elapsed();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(took < Duration::from_secs(2), "took {took:?} to stop");
+    assert!(err.contains("interrupted") && err.contains("s.jsonl"), "{err}");
+    let chk = recnet(&["check", "s.jsonl"], d.path());
+    assert!(chk.status.success(), "the session is not valid: {}", String::from_utf8_lossy(&chk.stdout));
+    let evs = kinds(&d.path().join("s.jsonl"));
+    let replies = evs.iter().filter(|e| e["kind"] == "reason_exchange").count();
+    assert_eq!(replies, 3, "the replies completed before Ctrl+C are kept");
+    assert!(evs.iter().any(|e| e["kind"] == "router_created"), "setup was lost");
+}
+
+#[test]
 fn a_rate_limit_is_waited_out_as_the_server_asks() {
     let (url, hits, seen) = serve_timed(Mode::RateLimited);
     let d = tempfile::tempdir().unwrap();
@@ -202,6 +295,74 @@ fn a_server_refusing_the_schema_format_falls_back_to_json_object_once() {
     assert!(recnet(&["check", "s.jsonl"], d.path()).status.success());
 }
 
+/// The two rows of an LLM evaluation's JSON report: (name, NDCG@10) for offline and the model.
+fn rows(report: &[u8]) -> Vec<(String, f64)> {
+    let v: serde_json::Value = serde_json::from_slice(report).unwrap();
+    v["rows"].as_array().unwrap().iter().map(|r| (r["name"].as_str().unwrap().to_string(), r["ndcg@10"].as_f64().unwrap())).collect()
+}
+
+#[test]
+fn an_llm_evaluation_compares_with_offline_on_the_same_users_and_a_rerun_reuses_the_replies() {
+    let (url, hits) = serve(Mode::Offline);
+    let d = tempfile::tempdir().unwrap();
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tiny-cds");
+    let dataset = dataset.to_str().unwrap();
+    let args = ["eval", "--dataset", dataset, "--llm-url", &url, "--users", "4", "--seed", "3", "--out", "e.jsonl"];
+    let o = recnet(&args, d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = hits.load(Ordering::SeqCst);
+    assert!(first > 0, "the model was never asked");
+    let table = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(table.contains("4 of 12 users (seed 3)"), "{table}");
+    // A model that answers as the offline reasoner does reaches the same world: equal rows.
+    let line = |name: &str| table.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} row: {table}")).to_string();
+    let (offline, model) = (line("recnet, offline"), line("recnet, fake-model"));
+    assert_eq!(offline.split_whitespace().skip(2).collect::<Vec<_>>(), model.split_whitespace().skip(2).collect::<Vec<_>>(), "{table}");
+    assert!(table.contains(&format!("{first} replies, {first} valid, 0 fell back")), "{table}");
+    for stage in ["reflect", "filter", "credit", "p95 ms", "NDCG@10"] {
+        assert!(table.contains(stage), "no {stage} in {table}");
+    }
+    // The model's run is a normal session.
+    assert!(recnet(&["check", "e.jsonl"], d.path()).status.success());
+    let exchanges = kinds(&d.path().join("e.jsonl")).iter().filter(|e| e["kind"] == "reason_exchange").count();
+    assert_eq!(exchanges, first);
+
+    // Again with the same session: every request is answered from it, none reaches the model.
+    let json = ["--format", "json"];
+    let o = recnet(&[&args[..], &json[..]].concat(), d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(hits.load(Ordering::SeqCst), first, "a re-run called the model again");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["reused"], first as u64);
+    let all = report["accounting"].as_array().unwrap().iter().find(|r| r["stage"] == "all").unwrap().clone();
+    assert_eq!((all["calls"].as_u64(), all["cached"].as_u64()), (Some(0), Some(first as u64)));
+    let r = rows(&o.stdout);
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].1, r[1].1, "{r:?}");
+    assert_eq!(report["users"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn an_llm_evaluation_needs_a_model_and_one_seed() {
+    let d = tempfile::tempdir().unwrap();
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tiny-cds");
+    let o = Command::new(env!("CARGO_BIN_EXE_recnet"))
+        .args(["eval", "--dataset", dataset.to_str().unwrap(), "--users", "3"])
+        .current_dir(d.path())
+        .env_remove("RECNET_LLM_URL")
+        .env_remove("OPENAI_BASE_URL")
+        .env("RECNET_CONFIG_DIR", d.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--llm-url"), "{}", String::from_utf8_lossy(&o.stderr));
+    let (url, hits) = serve(Mode::Offline);
+    let o = recnet(&["eval", "--dataset", dataset.to_str().unwrap(), "--llm-url", &url, "--seeds", "3"], d.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--seeds"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
 #[test]
 #[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
 fn a_real_local_model_answers() {
@@ -224,4 +385,34 @@ fn a_real_local_model_answers() {
     // Replays and exports with the server down.
     assert!(recnet(&["check", "r.jsonl"], d.path()).status.success());
     assert!(recnet(&["export", "r.jsonl", "--format", "json"], d.path()).status.success());
+}
+
+#[test]
+#[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
+fn a_real_local_model_runs_an_evaluation_and_a_rerun_reuses_its_valid_replies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let up = Command::new(root.join("scripts/local-llm.sh")).arg("up").output().unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let url = String::from_utf8(up.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let d = tempfile::tempdir().unwrap();
+    let dataset = root.join("fixtures/tiny-cds");
+    let args = ["eval", "--dataset", dataset.to_str().unwrap(), "--llm-url", &url, "--users", "2", "--llm-timeout", "300", "--out", "e.jsonl", "--format", "json"];
+    let all = |o: &std::process::Output| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["accounting"].as_array().unwrap().iter().find(|r| r["stage"] == "all").unwrap().clone()
+    };
+    let o = recnet(&args, d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = all(&o);
+    assert!(first["calls"].as_u64().unwrap() > 0, "{first}");
+    assert_eq!(rows(&o.stdout).len(), 2);
+    assert!(recnet(&["check", "e.jsonl"], d.path()).status.success());
+    // The valid replies answer the same requests again; only the ones that fell back are re-asked.
+    let o = recnet(&args, d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // (Two equal requests in one batch are two calls but one reply to keep.)
+    let reused = report["reused"].as_u64().unwrap();
+    assert!(reused > 0 && reused <= first["valid"].as_u64().unwrap(), "{report}");
+    assert!(all(&o)["cached"].as_u64().unwrap() > 0, "{report}");
 }

@@ -80,6 +80,72 @@ fn snapshots_of_every_view() {
     insta::assert_snapshot!("large_terminal", screen(&app, 200, 60));
 }
 
+/// A model stand-in: the offline reasoner's answers, recorded as model exchanges with fixed tokens
+/// and latencies, every fourth reply unusable and every seventh cut at the token limit.
+struct Scripted {
+    offline: Offline,
+    n: u64,
+    pending: Vec<recnet::world::event::EventBody>,
+}
+
+impl recnet::engine::protocol::Reasoner for Scripted {
+    fn answer(&mut self, requests: &[recnet::engine::protocol::ReasonRequest]) -> Vec<recnet::engine::protocol::ReasonAnswer> {
+        use recnet::world::event::EventBody;
+        for r in requests {
+            self.n += 1;
+            let stage = r.stage().to_string();
+            let cut = self.n.is_multiple_of(7);
+            self.pending.push(EventBody::ReasonExchange {
+                stage: stage.clone(),
+                model: "scripted".into(),
+                prompt: String::new(),
+                reply: "{}".into(),
+                tokens_in: 300 + self.n % 5 * 10,
+                tokens_out: if cut { 384 } else { 40 },
+                latency_ms: 100 * (self.n % 9 + 1),
+                cache_hit: false,
+                finish_reason: if cut { "length" } else { "stop" }.into(),
+            });
+            let cause = if cut { Some("cut_off") } else if self.n.is_multiple_of(4) { Some("wrong_shape") } else { None };
+            if let Some(cause) = cause {
+                let error = if cut { "cut at max_tokens (384)" } else { "a verdict is missing" };
+                self.pending.push(EventBody::ReasonFailed { stage, error: error.into(), fallback: "offline".into(), cause: cause.into() });
+            }
+        }
+        recnet::engine::protocol::Reasoner::answer(&mut self.offline, requests)
+    }
+
+    fn take_exchanges(&mut self) -> Vec<recnet::world::event::EventBody> {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+#[test]
+fn the_metrics_view_accounts_for_the_models_calls_per_stage() {
+    let src = recnet::run::driver::resolve_source(Some("demo"), None, 7).unwrap();
+    let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
+    let header = recnet::run::driver::header_for(&src, 7, 1, &cfg);
+    let engine = Engine::new(&src.spec, cfg, 7, 1);
+    let model = Scripted { offline: Offline::new(), n: 0, pending: Vec::new() };
+    let mut app = live_app("demo", engine, Box::new(model), header, UiOptions { keymap: Keymap::default_map(), mono: true });
+    press(&mut app, "3");
+    app.ensure_events(u64::MAX / 4, true);
+    press(&mut app, "G");
+    app.prepare_stats();
+    let full = screen(&app, 120, 40);
+    insta::assert_snapshot!("metrics_model", full);
+    let acc = app.accounting();
+    let t = acc.total();
+    assert!(t.calls > 10 && t.valid() < t.calls && acc.cut_at_limit > 0, "{t:?}");
+    for needle in ["Model calls per stage", "reflect", "filter", "cut", "shape", "p95 ms", &format!("{} replies · {} valid · {} fell back", t.calls, t.valid(), t.fallbacks.values().sum::<u64>())] {
+        assert!(full.contains(needle), "no {needle:?} on the metrics view:\n{full}");
+    }
+    // Stepping back counts only what happened up to there.
+    press(&mut app, "g");
+    app.prepare_stats();
+    assert_eq!(app.accounting().total().calls, 0);
+}
+
 #[test]
 fn five_forward_five_back_is_the_same_screen() {
     let mut app = demo_app(1);

@@ -390,8 +390,9 @@ pub(crate) enum Command {
         #[arg(long)]
         exit_code: bool,
     },
-    /// Evaluate with the AgentCF protocol: baselines, RecNet and its ablations.
-    #[command(after_help = "Example:\n  recnet eval --dataset data/ml-100k --seeds 3 --format json")]
+    /// Evaluate with the AgentCF protocol: baselines, RecNet and its ablations; or, with --llm-url,
+    /// RecNet with a model reasoning for a seeded subset of users against the offline reasoner.
+    #[command(after_help = "Examples:\n  recnet eval --dataset data/ml-100k --seeds 3 --format json\n  recnet eval --dataset DIR --llm-url http://127.0.0.1:8080/v1 --users 20 --out llm-eval.jsonl")]
     Eval {
         /// A folder of RecBole atomic files.
         #[arg(long, value_name = "DIR")]
@@ -418,6 +419,15 @@ pub(crate) enum Command {
         /// Override a config knob, e.g. `--set routers.count=6` (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        /// With --llm-url: how many users (chosen with --seed) the model reasons for (default 20).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        users: Option<u64>,
+        /// With --llm-url: record the model's run as a session here. When the file exists, the
+        /// replies it recorded answer the same requests again without calling the model.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        llm: LlmArgs,
     },
     /// Write a synthetic scenario (JSON) with planted communities and drift.
     #[command(after_help = "Example:\n  recnet gen --users 200 --items 100 --interactions 2000 --out big.json")]

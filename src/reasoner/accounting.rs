@@ -3,6 +3,7 @@
 //! replayed session count the same way.
 
 use crate::world::event::EventBody;
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Why a model's reply was not used.
@@ -93,6 +94,22 @@ impl StageStats {
     }
 }
 
+/// One stage's accounting as a report carries it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageRow {
+    pub stage: String,
+    pub calls: u64,
+    pub valid: u64,
+    pub cached: u64,
+    /// Replies that fell back, by cause (`Cause::as_str`).
+    pub fell_back: BTreeMap<&'static str, u64>,
+    pub budget: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Accounting {
     pub stages: BTreeMap<String, StageStats>,
@@ -158,33 +175,46 @@ impl Accounting {
         self.stages.entry(stage.to_string()).or_default().budget += requests;
     }
 
+    /// One row per stage and the total (`all`), for a JSON report.
+    pub fn rows(&self) -> Vec<StageRow> {
+        let row = |stage: &str, s: &StageStats| StageRow {
+            stage: stage.to_string(),
+            calls: s.calls,
+            valid: s.valid(),
+            cached: s.cached,
+            fell_back: Cause::ALL.iter().map(|c| (c.as_str(), s.fallbacks.get(c).copied().unwrap_or(0))).collect(),
+            budget: s.budget,
+            tokens_in: s.tokens_in,
+            tokens_out: s.tokens_out,
+            p50_ms: s.latency_percentile(50.0),
+            p95_ms: s.latency_percentile(95.0),
+        };
+        self.stages.iter().map(|(k, s)| row(k, s)).chain(std::iter::once(row("all", &self.total()))).collect()
+    }
+
     /// The table for a summary: a header and one line per stage, then the total.
     pub fn table(&self) -> Vec<String> {
-        let mut head = format!("{:<10} {:>5} {:>5} {:>6}", "stage", "calls", "valid", "cached");
-        for c in Cause::ALL {
-            head.push_str(&format!(" {:>5}", c.label()));
-        }
-        head.push_str(&format!(" {:>6} {:>8} {:>7} {:>7} {:>7}", "budget", "tok in", "tok out", "p50 ms", "p95 ms"));
-        let row = |name: &str, s: &StageStats| {
-            let mut l = format!("{name:<10} {:>5} {:>5} {:>6}", s.calls, s.valid(), s.cached);
-            for c in Cause::ALL {
-                l.push_str(&format!(" {:>5}", s.fallbacks.get(&c).copied().unwrap_or(0)));
-            }
-            l.push_str(&format!(
-                " {:>6} {:>8} {:>7} {:>7} {:>7}",
-                s.budget,
-                s.tokens_in,
-                s.tokens_out,
-                s.latency_percentile(50.0),
-                s.latency_percentile(95.0)
-            ));
-            l
-        };
-        let mut out = vec![head];
-        out.extend(self.stages.iter().map(|(k, s)| row(k, s)));
-        out.push(row("all", &self.total()));
-        out
+        table(&self.rows())
     }
+}
+
+/// Rows laid out as a table: a header, then one line per row, fallbacks in `Cause::ALL` order.
+pub fn table(rows: &[StageRow]) -> Vec<String> {
+    let mut head = format!("{:<10} {:>5} {:>5} {:>6}", "stage", "calls", "valid", "cached");
+    for c in Cause::ALL {
+        head.push_str(&format!(" {:>5}", c.label()));
+    }
+    head.push_str(&format!(" {:>6} {:>8} {:>7} {:>7} {:>7}", "budget", "tok in", "tok out", "p50 ms", "p95 ms"));
+    let mut out = vec![head];
+    for r in rows {
+        let mut l = format!("{:<10} {:>5} {:>5} {:>6}", r.stage, r.calls, r.valid, r.cached);
+        for c in Cause::ALL {
+            l.push_str(&format!(" {:>5}", r.fell_back.get(c.as_str()).copied().unwrap_or(0)));
+        }
+        l.push_str(&format!(" {:>6} {:>8} {:>7} {:>7} {:>7}", r.budget, r.tokens_in, r.tokens_out, r.p50_ms, r.p95_ms));
+        out.push(l);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -247,6 +247,28 @@ impl OpenAi {
             .ok_or(ConnectError::NoModel { url })
     }
 
+    /// Take the valid replies an earlier session recorded into the cache, so that asking the same
+    /// requests again calls nothing (an evaluation re-run). The request is read back from the
+    /// prompt, whose second line is the request as sent; only this model's replies are taken, and
+    /// only those that still read as a valid answer. Returns how many were taken.
+    pub fn reuse<'b>(&mut self, bodies: impl IntoIterator<Item = &'b EventBody>) -> usize {
+        let mut taken = 0;
+        for body in bodies {
+            let EventBody::ReasonExchange { model, prompt, reply, .. } = body else { continue };
+            let Some(line) = prompt.lines().nth(1).filter(|_| *model == self.cfg.model) else { continue };
+            let Ok(req) = serde_json::from_str::<ReasonRequest>(line) else { continue };
+            let h = crate::util::fnv1a(line.as_bytes());
+            if self.cache.contains_key(&h) {
+                continue;
+            }
+            if let Ok(a) = parse_reply(&req, reply) {
+                self.cache.insert(h, (reply.clone(), a));
+                taken += 1;
+            }
+        }
+        taken
+    }
+
     fn ctx(&self) -> CallCtx {
         CallCtx {
             client: self.client.clone(),
@@ -377,6 +399,11 @@ impl Reasoner for OpenAi {
                         if self.fatal.is_none() {
                             self.fatal = Some(CallError::Cancelled.to_string());
                         }
+                    }
+                    Some(Err(e @ CallError::TooLong { .. })) => {
+                        // Only this request is too big for the model: it falls back, the run goes on.
+                        let e = redact(&e.to_string(), self.key.as_deref());
+                        self.fail(&stage, e, Cause::Http.as_str(), "the offline reasoner's decision was used");
                     }
                     Some(Err(e)) if e.is_bad_reply() => {
                         // The server answered with nothing usable: this request falls back.

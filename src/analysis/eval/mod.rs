@@ -6,6 +6,7 @@
 
 pub mod baselines;
 pub mod diagnostics;
+pub mod llm;
 pub mod metrics;
 
 use crate::engine::config::Config;
@@ -88,17 +89,35 @@ pub fn recnet_model(
     seed: u64,
     name: &str,
 ) -> Result<(impl Fn(&str, &str) -> f64, diagnostics::Diagnostics)> {
+    let (world, diagnostics) = train_recnet(ds, base, sets, rounds, seed, name)?;
+    Ok((move |u: &str, i: &str| world_score(&world, u, i), diagnostics))
+}
+
+/// A variant's config: `base` with its settings on top.
+pub fn variant_config(base: &Config, sets: &[&str]) -> Result<Config> {
     let current: toml::Table = toml::Table::try_from(base)?;
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let cfg = Config::from_layers(&[current], &sets)?;
+    Ok(Config::from_layers(&[current], &sets)?)
+}
+
+/// The world a RecNet variant reaches on the dataset's training interactions with the offline
+/// reasoner, and what propagation did on the way.
+pub fn train_recnet(
+    ds: &Dataset,
+    base: &Config,
+    sets: &[&str],
+    rounds: u32,
+    seed: u64,
+    name: &str,
+) -> Result<(crate::world::World, diagnostics::Diagnostics)> {
+    let cfg = variant_config(base, sets)?;
     let spec = ds.world_spec(seed);
     let mut engine = Engine::new(&spec, cfg, seed, rounds);
     // Diagnosed as the run goes: the events themselves are not kept.
     let mut diagnose = diagnostics::Diagnose::new(name);
     // The offline reasoner does not fail; were it to, the model is what the run reached.
     let _ = crate::engine::drive(&mut engine, &mut Offline::new(), &mut diagnose);
-    let world = engine.world().clone();
-    Ok((move |u: &str, i: &str| world_score(&world, u, i), diagnose.finish()))
+    Ok((engine.world().clone(), diagnose.finish()))
 }
 
 fn world_score(world: &crate::world::World, user: &str, item: &str) -> f64 {
@@ -110,7 +129,12 @@ fn world_score(world: &crate::world::World, user: &str, item: &str) -> f64 {
 
 /// NDCG/Recall of a world's current profiles on a dataset's cases (for metrics events).
 pub fn world_metrics(world: &crate::world::World, cases: &[Case]) -> BTreeMap<String, f64> {
-    mean_metrics(&score_cases(cases, |u, i| world_score(world, u, i)))
+    mean_metrics(&score_world(world, cases))
+}
+
+/// Each case's metrics under a world's current state.
+pub fn score_world(world: &crate::world::World, cases: &[Case]) -> Vec<CaseMetrics> {
+    score_cases(cases, |u, i| world_score(world, u, i))
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

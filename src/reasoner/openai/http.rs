@@ -28,6 +28,9 @@ pub enum CallError {
     GaveUp { tries: u32, last: String },
     #[error("interrupted: the model calls in flight were cancelled")]
     Cancelled,
+    /// The request does not fit the model's context: a failure of this request, not the server.
+    #[error("the request is longer than the model's context (HTTP {status}: {body})")]
+    TooLong { status: reqwest::StatusCode, body: String },
 }
 
 /// The largest response body read (a reply is a few kilobytes of JSON).
@@ -162,6 +165,15 @@ pub(super) fn backoff(attempt: u32, cap: Duration) -> Duration {
     step.mul_f64(0.5 + 0.5 * jitter)
 }
 
+/// Whether a refusal's body says the prompt is longer than the context (llama.cpp, OpenAI, vLLM
+/// and Ollama word it differently).
+fn too_long(body: &str) -> bool {
+    let b = body.to_ascii_lowercase();
+    ["context size", "context length", "context window", "context_length", "exceed_context", "too many tokens", "prompt is too long"]
+        .iter()
+        .any(|w| b.contains(w))
+}
+
 /// Whether a 400's body is about the response_format (and not, say, a prompt too long).
 fn refuses_format(body: &str) -> bool {
     let b = body.to_ascii_lowercase();
@@ -201,6 +213,9 @@ pub(super) async fn call(ctx: CallCtx, req: ReasonRequest) -> Result<Reply, Call
                     match body_text(resp).await? {
                         Err(e) => format!("reading the reply failed: {e}"),
                         Ok(text) => {
+                            if matches!(status.as_u16(), 400 | 413) && too_long(&text) {
+                                return Err(CallError::TooLong { status, body: crate::util::text::sanitize(&text, 200) });
+                            }
                             if status.as_u16() == 400 && refuses_format(&text) {
                                 if let Some(weaker) = mode.weaker() {
                                     // Weaken it for every later call too (unless another call did).

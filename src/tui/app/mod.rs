@@ -258,6 +258,8 @@ pub struct App {
     pub tick_pace: bool,
     pub spinner: usize,
     stats_cache: Vec<TickStats>,
+    /// The model's accounting up to `stats_upto`, scanned with the statistics.
+    accounting_cache: crate::reasoner::accounting::Accounting,
     stats_upto: u64,
     /// Steps where each time step starts, learned while scanning (for metrics and navigation).
     pub title: String,
@@ -305,6 +307,7 @@ impl App {
             tick_pace: false,
             spinner: 0,
             stats_cache: Vec::new(),
+            accounting_cache: Default::default(),
             stats_upto: 0,
             title,
         };

@@ -1,4 +1,5 @@
-//! The metrics view: decisions and credit per time step, and the evaluation metrics.
+//! The metrics view: decisions and credit per time step, the model's calls per stage (when a model
+//! answered), and the evaluation metrics.
 
 use crate::tui::app::App;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,8 +11,16 @@ use super::*;
 
 pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
     let stats = app.stats();
-    let [top, mid, bottom] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(30), Constraint::Percentage(20)]).areas(area);
+    let model = model_lines(app);
+    let [top, mid, acct, bottom] = if model.is_empty() {
+        let [t, m, b] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(30), Constraint::Percentage(20)]).areas(area);
+        [t, m, Rect::default(), b]
+    } else {
+        Layout::vertical([Constraint::Min(6), Constraint::Percentage(20), Constraint::Length(model.len() as u16 + 2), Constraint::Length(5)]).areas(area)
+    };
+    if !model.is_empty() {
+        f.render_widget(Paragraph::new(model).block(Block::bordered().title(" Model calls per stage, up to this step ")), acct);
+    }
     let series = |g: fn(&crate::tui::app::TickStats) -> f64| -> Vec<(f64, f64)> { stats.iter().map(|t| (t.tick as f64, g(t))).collect() };
     let acc = series(|t| t.accepted as f64);
     let held = series(|t| t.held as f64);
@@ -53,4 +62,43 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
         None => lines.push(Line::from(Span::styled(" no evaluation metrics in this session (recnet eval records them)", st(app, Role::Dim)))),
     }
     f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Totals ")), bottom);
+}
+
+/// The model's accounting as `recnet run` prints it: a summary, the per-stage table and the notes
+/// (nothing when no model answered). Stage names and notes come from the session: sanitised.
+fn model_lines(app: &App) -> Vec<Line<'static>> {
+    let a = app.accounting();
+    if a.stages.is_empty() && a.notes.is_empty() {
+        return Vec::new();
+    }
+    let t = a.total();
+    let fell_back: u64 = t.fallbacks.values().sum();
+    let mut lines = vec![Line::from(format!(
+        " {} replies · {} valid · {} fell back · {} ran to max_tokens · {} from the cache · {} tokens in · {} out",
+        t.calls, t.valid(), fell_back, a.cut_at_limit, t.cached, t.tokens_in, t.tokens_out
+    ))];
+    let mut table = a.table();
+    // Six stages exist; a session naming more (hand-edited, hostile) does not push out the charts.
+    const ROWS: usize = 8;
+    if table.len() > ROWS + 1 {
+        let all = table.pop().unwrap_or_default();
+        let hidden = table.len() - ROWS;
+        table.truncate(ROWS);
+        table.push(format!("… {hidden} more stages"));
+        table.push(all);
+    }
+    let last = table.len().saturating_sub(1);
+    for (i, row) in table.into_iter().enumerate() {
+        let row = format!(" {}", crate::util::text::sanitize(&row, 0));
+        lines.push(match i {
+            0 => Line::from(Span::styled(row, st(app, Role::Dim))),
+            i if i == last => Line::from(Span::styled(row, st(app, Role::Accent))),
+            _ => Line::from(row),
+        });
+    }
+    // The last notes, newest last: the budget running out, a response_format fallback.
+    for note in a.notes.iter().rev().take(2).rev() {
+        lines.push(Line::from(Span::styled(format!(" note: {}", crate::util::text::sanitize(note, 160)), st(app, Role::Dim))));
+    }
+    lines
 }
