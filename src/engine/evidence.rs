@@ -20,7 +20,12 @@ struct GateRule {
 /// One step of a gate along `grad`, less its decay, clamped; `None` when it does not move.
 fn gate_step(channel: GateChannel, router: &str, user: &str, item: &str, from: f64, grad: f64, rule: GateRule) -> Option<EventBody> {
     let to = r4((from + rule.rate * (grad - rule.decay * from)).clamp(0.0, rule.max));
-    (to != from).then(|| EventBody::GateUpdated {
+    (to != from).then(|| gate_moved(channel, [router, user, item], (from, to), grad, None))
+}
+
+/// The event of a gate step: which gate (router), whose interaction (user, item), the move.
+fn gate_moved(channel: GateChannel, [router, user, item]: [&str; 3], (from, to): (f64, f64), grad: f64, precision: Option<f64>) -> EventBody {
+    EventBody::GateUpdated {
         router: router.to_string(),
         agent: user.to_string(),
         item: item.to_string(),
@@ -28,8 +33,8 @@ fn gate_step(channel: GateChannel, router: &str, user: &str, item: &str, from: f
         to,
         gradient: r4(grad),
         channel,
-        precision: None,
-    })
+        precision,
+    }
 }
 
 /// What one interaction says about one gate: the gradient and the curvature of the log-likelihood
@@ -57,16 +62,7 @@ fn bayes_step(channel: GateChannel, router: &str, user: &str, item: &str, (from,
     }
     let precision = held + weight * curvature;
     let to = r4((from + weight * grad / (prior + precision).max(f64::MIN_POSITIVE)).clamp(0.0, max));
-    Some(EventBody::GateUpdated {
-        router: router.to_string(),
-        agent: user.to_string(),
-        item: item.to_string(),
-        from,
-        to,
-        gradient: r4(grad),
-        channel,
-        precision: Some(precision),
-    })
+    Some(gate_moved(channel, [router, user, item], (from, to), grad, Some(precision)))
 }
 
 impl Engine {
