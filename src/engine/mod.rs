@@ -10,6 +10,7 @@
 
 mod backward;
 pub mod config;
+mod digest;
 mod drive;
 mod evidence;
 mod forward;
