@@ -363,9 +363,14 @@ fn an_llm_evaluation_needs_a_model_and_one_seed() {
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
 
+/// The real-model tests share one local server, and one of them takes it down to check replays
+/// without it: they take turns.
+static THE_LOCAL_MODEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 #[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
 fn a_real_local_model_answers() {
+    let _turn = THE_LOCAL_MODEL.lock().unwrap_or_else(|e| e.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let up = Command::new(root.join("scripts/local-llm.sh")).arg("up").output().unwrap();
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
@@ -390,6 +395,7 @@ fn a_real_local_model_answers() {
 #[test]
 #[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
 fn a_real_local_model_runs_an_evaluation_and_a_rerun_reuses_its_valid_replies() {
+    let _turn = THE_LOCAL_MODEL.lock().unwrap_or_else(|e| e.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let up = Command::new(root.join("scripts/local-llm.sh")).arg("up").output().unwrap();
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
