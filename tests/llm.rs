@@ -367,14 +367,21 @@ fn an_llm_evaluation_needs_a_model_and_one_seed() {
 /// without it: they take turns.
 static THE_LOCAL_MODEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[test]
-#[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
-fn a_real_local_model_answers() {
-    let _turn = THE_LOCAL_MODEL.lock().unwrap_or_else(|e| e.into_inner());
+/// This test's turn on the local model, the repository root, and the server's URL (started if it
+/// is not running).
+fn local_model() -> (std::sync::MutexGuard<'static, ()>, &'static Path, String) {
+    let turn = THE_LOCAL_MODEL.lock().unwrap_or_else(|e| e.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let up = Command::new(root.join("scripts/local-llm.sh")).arg("up").output().unwrap();
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
     let url = String::from_utf8(up.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    (turn, root, url)
+}
+
+#[test]
+#[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
+fn a_real_local_model_answers() {
+    let (_turn, root, url) = local_model();
     let d = tempfile::tempdir().unwrap();
     let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "40", "--out", "r.jsonl"], d.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -395,11 +402,7 @@ fn a_real_local_model_answers() {
 #[test]
 #[ignore = "needs the local model: scripts/local-llm.sh up (CI runs it)"]
 fn a_real_local_model_runs_an_evaluation_and_a_rerun_reuses_its_valid_replies() {
-    let _turn = THE_LOCAL_MODEL.lock().unwrap_or_else(|e| e.into_inner());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let up = Command::new(root.join("scripts/local-llm.sh")).arg("up").output().unwrap();
-    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
-    let url = String::from_utf8(up.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let (_turn, root, url) = local_model();
     let d = tempfile::tempdir().unwrap();
     let dataset = root.join("fixtures/tiny-cds");
     let args = ["eval", "--dataset", dataset.to_str().unwrap(), "--llm-url", &url, "--users", "2", "--llm-timeout", "300", "--out", "e.jsonl", "--format", "json"];

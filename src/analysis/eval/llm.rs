@@ -126,17 +126,7 @@ pub fn render(r: &LlmReport) -> String {
     o.push_str("The model answers these users' reasoning (reflection, their filters, credit for their decisions, their rules' gradients and edits); every other request, and the whole offline row, is the offline reasoner's.\n");
     o.push_str(&format!("{:<42}{:>9}{:>9}{:>9}{:>10}{:>10}{:>10}\n", "reasoner", "NDCG@1", "NDCG@5", "NDCG@10", "Recall@1", "Recall@5", "Recall@10"));
     for m in &r.rows {
-        let g = |k: &str| m.metrics.get(k).copied().unwrap_or(f64::NAN);
-        o.push_str(&format!(
-            "{:<42}{:>9.4}{:>9.4}{:>9.4}{:>10.4}{:>10.4}{:>10.4}\n",
-            sanitize(&m.name, 41),
-            g("ndcg@1"),
-            g("ndcg@5"),
-            g("ndcg@10"),
-            g("recall@1"),
-            g("recall@5"),
-            g("recall@10")
-        ));
+        o.push_str(&super::metrics_row(&sanitize(&m.name, 41), 42, &m.metrics));
     }
     o.push_str(&format!("\nmodel minus offline: mean difference [95% paired interval over the {} users]\n", r.users.len()));
     for p in &r.paired {

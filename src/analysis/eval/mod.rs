@@ -451,17 +451,7 @@ pub fn render_table(r: &Report) -> String {
     let mut o = format!("{} · {} split · {} users · {} · {} round(s)\n", r.dataset, r.split, r.users, seeds, r.rounds);
     o.push_str(&format!("{:<24}{:>9}{:>9}{:>9}{:>10}{:>10}{:>10}\n", "model", "NDCG@1", "NDCG@5", "NDCG@10", "Recall@1", "Recall@5", "Recall@10"));
     for m in &r.models {
-        let g = |k: &str| m.metrics.get(k).copied().unwrap_or(f64::NAN);
-        o.push_str(&format!(
-            "{:<24}{:>9.4}{:>9.4}{:>9.4}{:>10.4}{:>10.4}{:>10.4}\n",
-            m.name,
-            g("ndcg@1"),
-            g("ndcg@5"),
-            g("ndcg@10"),
-            g("recall@1"),
-            g("recall@5"),
-            g("recall@10")
-        ));
+        o.push_str(&metrics_row(&m.name, 24, &m.metrics));
     }
     o.push_str("\nrecnet minus each model, NDCG@10: mean difference [95% paired interval over users]\n");
     for p in r.paired.iter().filter(|p| p.metric == "ndcg@10") {
@@ -497,6 +487,21 @@ pub fn render_table(r: &Report) -> String {
         ));
     }
     o
+}
+
+/// One table row: a model's name padded to `width`, then NDCG and Recall at 1, 5 and 10 (a metric
+/// it lacks shows as NaN).
+pub(super) fn metrics_row(name: &str, width: usize, metrics: &BTreeMap<String, f64>) -> String {
+    let g = |k: &str| metrics.get(k).copied().unwrap_or(f64::NAN);
+    format!(
+        "{name:<width$}{:>9.4}{:>9.4}{:>9.4}{:>10.4}{:>10.4}{:>10.4}\n",
+        g("ndcg@1"),
+        g("ndcg@5"),
+        g("ndcg@10"),
+        g("recall@1"),
+        g("recall@5"),
+        g("recall@10")
+    )
 }
 
 #[cfg(test)]
