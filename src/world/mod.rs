@@ -5,6 +5,7 @@
 //! `util`; never the engine, reasoners, files or the terminal.
 
 mod apply;
+mod apply_evidence;
 pub mod embed;
 pub mod event;
 pub mod evidence;
@@ -13,7 +14,7 @@ mod relevance;
 #[cfg(test)]
 mod tests;
 
-pub use apply::GATE_LIMIT;
+pub use apply_evidence::GATE_LIMIT;
 pub use heap::HeapSize;
 pub use relevance::{score, ContentKey};
 use relevance::{AttrSpace, Terms};
