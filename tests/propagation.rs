@@ -303,3 +303,60 @@ fn the_evidence_memory_keeps_what_the_setting_allows() {
     let fullest = world["clients"].as_array().unwrap().iter().map(|c| c["evidence"].as_array().unwrap().len()).max().unwrap();
     assert_eq!(fullest, 4, "no client holds more than the memory keeps");
 }
+
+#[test]
+fn a_chooser_hears_what_the_fans_of_its_item_chose_trusted_by_their_overlap() {
+    let d = tempfile::tempdir().unwrap();
+    write_planted(d.path(), 4, 10, 12, 6, true);
+    let events = run_events(d.path(), &["evidence.co_choice=true", "evidence.digest_entries=5"]);
+    // Replay the fans of every item and the users' histories, to check each co-choice against the
+    // state it was sent and stored in.
+    let mut fans: std::collections::HashMap<String, std::collections::BTreeSet<String>> = Default::default();
+    let mut history: std::collections::HashMap<String, std::collections::BTreeSet<String>> = Default::default();
+    let mut chose: std::collections::BTreeSet<(String, String)> = Default::default();
+    let overlap = |fans: &std::collections::HashMap<String, std::collections::BTreeSet<String>>, a: &str, b: &str| -> f64 {
+        let (x, y) = (&fans[a], fans.get(b).cloned().unwrap_or_default());
+        x.intersection(&y).count() as f64 / ((x.len() * y.len()) as f64).sqrt()
+    };
+    let (mut co_choices, mut stored, mut gate_steps) = (0, 0, 0);
+    for ev in &events {
+        let s = |k: &str| ev[k].as_str().unwrap_or("").to_string();
+        match ev["kind"].as_str().unwrap() {
+            "tick_started" => chose.clear(),
+            "interaction" => {
+                fans.entry(s("item")).or_default().insert(s("user"));
+                history.entry(s("user")).or_default().insert(s("item"));
+                chose.insert((s("user"), s("item")));
+            }
+            "message_sent" if s("text").contains(": fans of ") => {
+                co_choices += 1;
+                let to = ev["recipients"][0]["agent"].as_str().unwrap().to_string();
+                let named = ev["evidence"].as_array().unwrap();
+                assert!((1..=5).contains(&named.len()), "at most digest_entries: {ev}");
+                for c in named {
+                    let (anchor, item) = (c["user"].as_str().unwrap(), c["item"].as_str().unwrap());
+                    assert!(chose.contains(&(to.clone(), anchor.to_string())), "{to} chose {anchor} this step: {ev}");
+                    assert!(!history[&to].contains(item), "not what {to} chose already: {item}");
+                    assert!(overlap(&fans, anchor, item) > 0.0, "{item} shares fans with {anchor}");
+                }
+            }
+            "evidence_stored" => {
+                for x in ev["entries"].as_array().unwrap() {
+                    let (anchor, item) = (x["chooser"].as_str().unwrap(), x["item"].as_str().unwrap());
+                    if !fans.contains_key(anchor) {
+                        continue;
+                    }
+                    stored += 1;
+                    let expected = (x["trust"].as_f64().unwrap() * overlap(&fans, anchor, item)).min(1.0);
+                    assert!((x["to"].as_f64().unwrap() - expected).abs() < 1e-4, "trust × overlap: {x} vs {expected}");
+                }
+            }
+            "gate_updated" if s("channel") == "co_choice" => gate_steps += 1,
+            _ => {}
+        }
+    }
+    assert!(co_choices > 0 && stored > 0 && gate_steps > 0, "co-choices {co_choices}, stored {stored}, co-choice gate steps {gate_steps}");
+    // Off (the default), none is sent and no co-choice gate moves.
+    let off = run_events(d.path(), &[]);
+    assert!(!off.iter().any(|e| e["text"].as_str().is_some_and(|t| t.contains(": fans of ")) || e["channel"] == "co_choice"));
+}

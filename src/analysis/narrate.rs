@@ -140,6 +140,7 @@ pub fn narrate(ev: &Event) -> String {
             let (gate, what) = match channel {
                 GateChannel::Evidence => ("gate", "its evidence"),
                 GateChannel::Updates => ("update gate", "what its updates added to profiles"),
+                GateChannel::CoChoice => ("co-choice gate", "the co-choices it passed on"),
             };
             // The step is the gradient less a decay: a gate can close although the evidence
             // favoured the choice, a little.

@@ -36,7 +36,7 @@ impl Engine {
             let now = if is_user && !c.feedback.is_empty() { Some(self.evidence_view(c, &s.item)) } else { None };
             for p in &c.feedback {
                 let (with, without) = if is_user {
-                    let gate = self.world.gate(&p.router);
+                    let gate = self.message_gate(p.message, &p.router);
                     let added: Vec<(String, f64)> = match p.decision {
                         crate::world::event::Decision::Accept => p.evidence.iter().map(|(i, w)| (i.clone(), w * gate)).collect(),
                         _ => self.would_be_evidence(agent, p.message, probe * gate),

@@ -48,6 +48,9 @@ pub struct EvidenceConfig {
     /// Under the `neighbours` scope, the most (item, chooser) pairs one digest names.
     #[serde(default = "default_digest_entries")]
     pub digest_entries: usize,
+    /// Missing from sessions recorded before co-choices: none sent, as they ran.
+    #[serde(default)]
+    pub co_choice: bool,
 }
 
 fn default_digest_entries() -> usize {
@@ -109,7 +112,7 @@ pub struct RouterConfig {
 impl EvidenceConfig {
     /// Evidence switched off (what sessions recorded before it existed ran with).
     pub fn off() -> EvidenceConfig {
-        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0, digest: false, resend_window: true, memory: crate::world::evidence::EVIDENCE_CAP, gate_prior: 0.0, digest_scope: DigestScope::Window, digest_entries: default_digest_entries() }
+        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0, digest: false, resend_window: true, memory: crate::world::evidence::EVIDENCE_CAP, gate_prior: 0.0, digest_scope: DigestScope::Window, digest_entries: default_digest_entries(), co_choice: false }
     }
 }
 

@@ -38,10 +38,25 @@ impl Engine {
                 digests.push((receiver, picked, r4(closest)));
             }
         }
+        if self.cfg.evidence.co_choice {
+            for c in window.iter().filter(|c| c.tick == tick) {
+                let (picked, closest) = self.co_choices(&c.user, &c.item);
+                if picked.is_empty() {
+                    continue;
+                }
+                let receiver = if self.cfg.routers.placebo { self.random_member(router, &c.user) } else { Some(c.user.clone()) };
+                if let Some(receiver) = receiver {
+                    digests.push((receiver, picked, r4(closest)));
+                }
+            }
+        }
         for (receiver, picked, relevance) in digests {
             let Some(topic) = self.topic_of(&picked) else { continue };
             let id = self.world.next_message_id();
-            let moves: Vec<String> = picked.iter().map(|c| format!("{} chose {}", c.user, c.item)).collect();
+            let moves: Vec<String> = picked
+                .iter()
+                .map(|c| if self.is_item(&c.user) { format!("fans of {} chose {}", c.user, c.item) } else { format!("{} chose {}", c.user, c.item) })
+                .collect();
             self.emit(EventBody::MessageSent {
                 message: id,
                 router: router.to_string(),
@@ -133,5 +148,47 @@ impl Engine {
         // Weakest first, so the strongest item names the topic (`topic_of` reads the last).
         picked.reverse();
         (picked, closest)
+    }
+
+    /// Co-choices for `user`, who chose `item`: the items whose fans overlap `item`'s most (as
+    /// item-based kNN measures it) and `user` has not chosen, up to `evidence.digest_entries`,
+    /// weakest first (so the strongest names the topic), each as a choice whose chooser is
+    /// `item` ("fans of `item` chose it"); and the closest one's overlap.
+    fn co_choices(&self, user: &str, item: &str) -> (Vec<Choice>, f64) {
+        let (Some(ux), Some(ix)) = (self.world.client_ix(user), self.world.client_ix(item)) else { return (Vec::new(), 0.0) };
+        let clients = self.world.clients();
+        if clients[ux].kind != ClientKind::User || clients[ix].kind != ClientKind::Item {
+            return (Vec::new(), 0.0);
+        }
+        let history = &clients[ux].history;
+        let mut near: Vec<(f64, usize)> = self
+            .world
+            .behaviour_neighbours(ix)
+            .into_iter()
+            .filter(|(j, s)| *s > 0.0 && clients[*j].kind == ClientKind::Item && history.binary_search(&(*j as u32)).is_err())
+            .map(|(j, s)| (s, j))
+            .collect();
+        near.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        near.truncate(self.cfg.evidence.digest_entries);
+        let closest = near.first().map_or(0.0, |n| n.0);
+        let tick = self.world.cursor().tick;
+        let picked = near.iter().rev().map(|(_, j)| Choice { user: item.to_string(), item: clients[*j].id.clone(), tick }).collect();
+        (picked, closest)
+    }
+
+    /// Whether `id` is an item agent (a co-choice's "chooser").
+    pub(super) fn is_item(&self, id: &str) -> bool {
+        self.world.client(id).is_some_and(|c| c.kind == ClientKind::Item)
+    }
+
+    /// The gate a message's evidence counts under: its router's co-choice gate for co-choices
+    /// (their chooser is an item), else its gate.
+    pub(super) fn message_gate(&self, message: u64, router: &str) -> f64 {
+        let co_choice = self.world.messages().get(&message).and_then(|m| m.evidence.first()).is_some_and(|c| self.is_item(&c.user));
+        match self.world.router(router) {
+            Some(r) if co_choice => r.co_choice_gate,
+            Some(r) => r.gate,
+            None => 0.0,
+        }
     }
 }

@@ -177,7 +177,12 @@ impl Engine {
             if receiver.history.binary_search(&(item_ix as u32)).is_ok() || chooser_ix == rx {
                 continue;
             }
-            let sim = *sims.entry(chooser_ix).or_insert_with(|| self.world.behaviour_similarity(rx, chooser_ix));
+            let sim = if self.world.clients()[chooser_ix].kind == ClientKind::Item {
+                // A co-choice: how far the item's fans overlap the chosen item's.
+                self.world.behaviour_similarity(chooser_ix, item_ix)
+            } else {
+                *sims.entry(chooser_ix).or_insert_with(|| self.world.behaviour_similarity(rx, chooser_ix))
+            };
             if sim <= 0.0 {
                 continue;
             }
@@ -207,8 +212,12 @@ impl Engine {
         };
         let mut out: Vec<(String, f64)> = Vec::new();
         for ch in &m.evidence {
-            let Some(chooser) = self.world.client_ix(&ch.user) else { continue };
-            let sim = self.world.behaviour_similarity(rx, chooser);
+            let (Some(chooser), Some(item)) = (self.world.client_ix(&ch.user), self.world.client_ix(&ch.item)) else { continue };
+            let sim = if self.world.clients()[chooser].kind == ClientKind::Item {
+                self.world.behaviour_similarity(chooser, item)
+            } else {
+                self.world.behaviour_similarity(rx, chooser)
+            };
             if sim > 0.0 && !out.iter().any(|(i, _)| *i == ch.item) {
                 out.push((ch.item.clone(), scale * sim));
             }
@@ -219,8 +228,8 @@ impl Engine {
     /// A user's gated evidence for one item and over all items, with the pool's size.
     pub(super) fn evidence_view(&self, user: &crate::world::Client, item: &str) -> crate::engine::reward::EvidenceView {
         let weights = self.world.entry_weights(user);
-        let total = user.evidence.iter().zip(&weights).map(|(e, w)| w * self.world.gate(&e.router)).sum();
-        let for_item = user.evidence.iter().zip(&weights).filter(|(e, _)| e.item == item).map(|(e, w)| w * self.world.gate(&e.router)).sum();
+        let total = user.evidence.iter().zip(&weights).map(|(e, w)| w * self.world.entry_gate(e)).sum();
+        let for_item = user.evidence.iter().zip(&weights).filter(|(e, _)| e.item == item).map(|(e, w)| w * self.world.entry_gate(e)).sum();
         crate::engine::reward::EvidenceView { for_item, total, pool: self.item_pool.len() }
     }
 
@@ -341,42 +350,51 @@ impl Engine {
         }
         let negs: Vec<&crate::world::Client> = negatives.iter().filter_map(|n| self.world.client(n)).collect();
         let s_pos = self.world.rank_score_with(u, pos, gated);
-        let mut routers: Vec<&str> = u.evidence.iter().map(|e| e.router.as_str()).collect();
-        routers.sort_unstable();
+        // Each entry's gate: its router's, on the channel of its kind (choices or co-choices).
+        let channels: Vec<(&str, GateChannel)> = u
+            .evidence
+            .iter()
+            .map(|e| (e.router.as_str(), if self.world.is_co_choice(e) { GateChannel::CoChoice } else { GateChannel::Evidence }))
+            .collect();
+        let mut routers: Vec<(&str, GateChannel)> = channels.clone();
+        routers.sort_unstable_by(|a, b| a.0.cmp(b.0).then((a.1 == GateChannel::CoChoice).cmp(&(b.1 == GateChannel::CoChoice))));
         routers.dedup();
         // The items the user could still choose: the pool without its history.
         let pool = self.item_pool.len().saturating_sub(u.history.len()).max(1) as f64;
-        let from_router = |router: &str, item: &str| -> f64 {
-            u.evidence.iter().zip(weights).filter(|(e, _)| e.router == router && e.item == item).map(|(_, w)| w).sum()
+        let from_router = |gate: (&str, GateChannel), item: &str| -> f64 {
+            u.evidence.iter().zip(weights).zip(&channels).filter(|((e, _), c)| **c == gate && e.item == item).map(|((_, w), _)| w).sum()
         };
-        let router_total =
-            |router: &str| -> f64 { u.evidence.iter().zip(weights).filter(|(e, _)| e.router == router).map(|(_, w)| w).sum() };
+        let router_total = |gate: (&str, GateChannel)| -> f64 { weights.iter().zip(&channels).filter(|(_, c)| **c == gate).map(|(w, _)| w).sum() };
         // How likely the real choice loses to a negative, on average over the sampled ones.
         let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).sum::<f64>()
             / negs.len().max(1) as f64;
         let bayes = self.cfg.backward.gate_rule == crate::engine::config::GateRule::Bayes;
         let margins: Vec<f64> = if bayes { negs.iter().map(|n| s_pos - self.world.rank_score_with(u, n, gated)).collect() } else { Vec::new() };
         let mut updates = Vec::new();
-        for router in routers {
+        for (router, channel) in routers {
+            let gate = (router, channel);
+            let (now, held) = self.world.router(router).map_or((0.0, 0.0), |r| match channel {
+                GateChannel::CoChoice => (r.co_choice_gate, r.co_choice_gate_precision),
+                _ => (r.gate, r.gate_precision),
+            });
             if bayes {
                 // The sampled negatives themselves: the likelihood the gate is a parameter of.
-                let at_pos = from_router(router, item);
-                let slopes: Vec<f64> = negs.iter().map(|n| at_pos - from_router(router, &n.id)).collect();
-                let held = self.world.router(router).map_or(0.0, |r| r.gate_precision);
+                let at_pos = from_router(gate, item);
+                let slopes: Vec<f64> = negs.iter().map(|n| at_pos - from_router(gate, &n.id)).collect();
                 let step = likelihood_at(&margins, &slopes);
-                updates.extend(bayes_step(GateChannel::Evidence, router, user, item, (self.world.gate(router), held), step, e.gate_prior, self.gate_weight(user), e.gate_max));
+                updates.extend(bayes_step(channel, router, user, item, (now, held), step, e.gate_prior, self.gate_weight(user), e.gate_max));
                 continue;
             }
             // The router's evidence for the real choice against its expectation for a uniformly
             // drawn negative (it names few of the pool's items).
-            let grad = miss * (from_router(router, item) - router_total(router) / pool);
+            let grad = miss * (from_router(gate, item) - router_total(gate) / pool);
             if grad == 0.0 {
                 continue;
             }
             // The decay is a prior that evidence is worth nothing until shown otherwise: without
             // it, noise alone would push a gate up from its floor at 0.
             let rule = GateRule { rate: e.gate_rate * self.gate_weight(user), decay: e.gate_decay, max: e.gate_max };
-            updates.extend(gate_step(GateChannel::Evidence, router, user, item, self.world.gate(router), grad, rule));
+            updates.extend(gate_step(channel, router, user, item, now, grad, rule));
         }
         updates
     }

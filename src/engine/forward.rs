@@ -23,10 +23,12 @@ impl Engine {
                 let m = self.world.messages().get(&b.message)?;
                 let behaviour = receiver
                     .map(|rx| {
-                        self.choosers(&m.sources, &m.evidence)
-                            .into_iter()
-                            .map(|ch| self.world.behaviour_similarity(rx, ch))
-                            .fold(0.0, f64::max)
+                        let users = self.choosers(&m.sources, &m.evidence).into_iter().map(|ch| self.world.behaviour_similarity(rx, ch));
+                        // Co-choices: how closely what they name is tied to the item the receiver chose.
+                        let co_choices = m.evidence.iter().filter(|c| self.is_item(&c.user)).filter_map(|c| {
+                            Some(self.world.behaviour_similarity(self.world.client_ix(&c.user)?, self.world.client_ix(&c.item)?))
+                        });
+                        users.chain(co_choices).fold(0.0, f64::max)
                     })
                     .unwrap_or(0.0);
                 let router_credit = self.world.router(&m.router).map(|r| r.credit).unwrap_or(0.0);

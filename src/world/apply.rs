@@ -117,6 +117,9 @@ impl World {
                     update_gate: *update_gate,
                     gate_precision: 0.0,
                     update_gate_precision: 0.0,
+                    // Both kinds of evidence start from the same trust.
+                    co_choice_gate: *gate,
+                    co_choice_gate_precision: 0.0,
                     summary: summary.clone(),
                     messages_sent: 0,
                     centroid: Vec::new(),

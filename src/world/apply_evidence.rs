@@ -15,13 +15,17 @@ const PRECISION_LIMIT: f64 = 1e12;
 /// A gate a session may hold: evidence gates up to `GATE_LIMIT`, update gates a share in [0, 1].
 pub(super) fn check_gate(kind: &str, router: &str, channel: GateChannel, gate: f64) -> Result<(), ApplyError> {
     let limit = match channel {
-        GateChannel::Evidence => GATE_LIMIT,
+        GateChannel::Evidence | GateChannel::CoChoice => GATE_LIMIT,
         GateChannel::Updates => 1.0,
     };
     if gate.is_finite() && (0.0..=limit).contains(&gate) {
         Ok(())
     } else {
-        let which = if channel == GateChannel::Updates { "update gate" } else { "gate" };
+        let which = match channel {
+            GateChannel::Evidence => "gate",
+            GateChannel::Updates => "update gate",
+            GateChannel::CoChoice => "co-choice gate",
+        };
         // Huge numbers in scientific notation: a crafted 1e308 is not 309 digits of error.
         let shown = if gate.abs() < 1e6 { format!("{gate}") } else { format!("{gate:e}") };
         Err(ApplyError(format!("{kind}: {which} {shown} of {} is outside [0, {limit}]", crate::util::text::sanitize(router, 40))))
@@ -101,6 +105,10 @@ impl World {
             GateChannel::Updates => {
                 r.update_gate = to;
                 r.update_gate_precision = precision.unwrap_or(r.update_gate_precision);
+            }
+            GateChannel::CoChoice => {
+                r.co_choice_gate = to;
+                r.co_choice_gate_precision = precision.unwrap_or(r.co_choice_gate_precision);
             }
         }
         Ok(())

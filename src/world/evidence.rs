@@ -118,19 +118,43 @@ impl super::World {
         self.router(router).map(|r| r.gate).unwrap_or(0.0)
     }
 
-    /// What one entry counts for now: its trust times the holder's current behaviour similarity
-    /// to the chooser (people drift apart and together), ungated.
+    /// What one entry counts for now, ungated: its trust times a similarity of today. A choice by
+    /// a user counts by the holder's behaviour similarity to that user (people drift apart and
+    /// together); a co-choice (its chooser is an item: "fans of that item chose this one") counts
+    /// by how much the two items' fans overlap.
     pub fn entry_weight(&self, holder: &super::Client, e: &EvidenceEntry) -> f64 {
         if e.trust <= 0.0 {
             return 0.0;
         }
         match (self.client_ix(&holder.id), self.client_ix(&e.chooser)) {
-            (Some(h), Some(c)) => e.trust * self.behaviour_similarity(h, c),
+            (Some(h), Some(c)) => e.trust * self.entry_similarity(h, c, &e.item),
             _ => 0.0,
         }
     }
 
-    /// Each of `holder`'s entries' `entry_weight`, each chooser's similarity computed once.
+    /// The similarity an entry with chooser `chooser` counts by for holder `holder`.
+    fn entry_similarity(&self, holder: usize, chooser: usize, item: &str) -> f64 {
+        if self.clients[chooser].kind == super::event::ClientKind::Item {
+            return self.client_ix(item).map_or(0.0, |i| self.behaviour_similarity(chooser, i));
+        }
+        self.behaviour_similarity(holder, chooser)
+    }
+
+    /// Whether an entry is a co-choice (its chooser is an item), weighed and gated as one.
+    pub fn is_co_choice(&self, e: &EvidenceEntry) -> bool {
+        self.client(&e.chooser).is_some_and(|c| c.kind == super::event::ClientKind::Item)
+    }
+
+    /// The gate an entry's router gives it: its co-choice gate for a co-choice, else its gate.
+    pub fn entry_gate(&self, e: &EvidenceEntry) -> f64 {
+        if self.is_co_choice(e) {
+            self.router(&e.router).map(|r| r.co_choice_gate).unwrap_or(0.0)
+        } else {
+            self.gate(&e.router)
+        }
+    }
+
+    /// Each of `holder`'s entries' `entry_weight`, each user chooser's similarity computed once.
     pub fn entry_weights(&self, holder: &super::Client) -> Vec<f64> {
         let Some(h) = self.client_ix(&holder.id) else { return vec![0.0; holder.evidence.len()] };
         let mut sims: crate::util::FastMap<&str, f64> = crate::util::FastMap::default();
@@ -141,21 +165,22 @@ impl super::World {
                 if e.trust <= 0.0 {
                     return 0.0;
                 }
-                let sim = *sims
-                    .entry(e.chooser.as_str())
-                    .or_insert_with(|| self.client_ix(&e.chooser).map_or(0.0, |c| self.behaviour_similarity(h, c)));
-                e.trust * sim
+                let Some(c) = self.client_ix(&e.chooser) else { return 0.0 };
+                if self.clients[c].kind == super::event::ClientKind::Item {
+                    return e.trust * self.entry_similarity(h, c, &e.item);
+                }
+                e.trust * *sims.entry(e.chooser.as_str()).or_insert_with(|| self.behaviour_similarity(h, c))
             })
             .collect()
     }
 
     /// `holder`'s gated evidence for every item it holds some for, from its `entry_weights`.
     pub fn gated_evidence<'a>(&self, holder: &'a super::Client, weights: &[f64]) -> crate::util::FastMap<&'a str, f64> {
-        let mut gates: crate::util::FastMap<&str, f64> = crate::util::FastMap::default();
         let mut out: crate::util::FastMap<&'a str, f64> = crate::util::FastMap::default();
         for (e, w) in holder.evidence.iter().zip(weights) {
-            let g = *gates.entry(e.router.as_str()).or_insert_with(|| self.gate(&e.router));
-            *out.entry(e.item.as_str()).or_insert(0.0) += w * g;
+            if *w != 0.0 {
+                *out.entry(e.item.as_str()).or_insert(0.0) += w * self.entry_gate(e);
+            }
         }
         out
     }
@@ -167,7 +192,7 @@ impl super::World {
 
     /// The evidence part of `user`'s score for `item`.
     pub fn evidence_score(&self, user: &super::Client, item: &str) -> f64 {
-        user.evidence.iter().filter(|e| e.item == item).map(|e| self.entry_weight(user, e) * self.gate(&e.router)).sum()
+        user.evidence.iter().filter(|e| e.item == item).map(|e| self.entry_weight(user, e) * self.entry_gate(e)).sum()
     }
 
     /// A router's update gate (1 for an unknown router: nothing to scale).

@@ -131,6 +131,12 @@ pub struct Router {
     pub gate_precision: f64,
     #[serde(default)]
     pub update_gate_precision: f64,
+    /// Trust receivers' scores give the co-choices it passed on ("fans of this item also chose
+    /// that one"), learned like `gate`; routers from before co-choices start it at their gate.
+    #[serde(default)]
+    pub co_choice_gate: f64,
+    #[serde(default)]
+    pub co_choice_gate_precision: f64,
     pub summary: String,
     pub messages_sent: u64,
     #[serde(skip)]

@@ -527,6 +527,42 @@ fn an_update_gate_scales_the_layer_of_accepted_updates_beside_the_profile() {
 }
 
 #[test]
+fn a_co_choice_counts_by_the_overlap_of_the_two_items_fans_under_its_own_gate() {
+    let mut w = W::new();
+    w.ok(EventBody::AgentCreated { agent: "i2".into(), agent_kind: ClientKind::Item, title: None, attrs: [("Metal".to_string(), 0.9)].into(), rules: "default reject\n".into() });
+    // i1's fans: u1 and u2; i2's: u2. Their overlap (cosine of the fan sets) is 1/√2.
+    for (k, (user, item)) in [("u1", "i1"), ("u2", "i1"), ("u2", "i2")].into_iter().enumerate() {
+        w.ok(EventBody::Interaction { user: user.into(), item: item.into(), negative: None, index: k });
+    }
+    w.ok(EventBody::MessageSent {
+        message: 1,
+        router: "R1".into(),
+        sources: vec![],
+        source_kind: ClientKind::User,
+        content: vec![],
+        topic: "Metal".into(),
+        polarity: Polarity::Up,
+        text: String::new(),
+        recipients: vec![Recipient { agent: "u1".into(), relevance: 0.7 }],
+        evidence: vec![Choice { user: "i1".into(), item: "i2".into(), tick: 0 }],
+    });
+    w.buffer("u1", 1);
+    w.decide("u1", 1, 1, Decision::Accept);
+    let overlap = 1.0 / 2f64.sqrt();
+    w.ok(EventBody::EvidenceStored { agent: "u1".into(), message: 1, router: "R1".into(), entries: vec![EvidenceChange { item: "i2".into(), chooser: "i1".into(), from: 0.0, to: 0.5657, trust: 0.8 }] });
+    let u = w.client("u1").clone();
+    assert!(w.world.is_co_choice(&u.evidence[0]), "its chooser is an item");
+    assert!((w.world.entry_weight(&u, &u.evidence[0]) - 0.8 * overlap).abs() < 1e-12, "trust × the items' overlap, not u1's similarity to i1");
+    // The co-choice gate starts at the router's gate (0.5) and moves alone.
+    assert!((w.world.evidence_score(&u, "i2") - 0.5 * 0.8 * overlap).abs() < 1e-12);
+    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i2".into(), from: 0.5, to: 1.5, gradient: 0.2, channel: GateChannel::CoChoice, precision: Some(3.0) });
+    assert_eq!(w.world.router("R1").map(|r| (r.gate, r.co_choice_gate, r.co_choice_gate_precision)), Some((0.5, 1.5, 3.0)));
+    assert!((w.world.evidence_score(&w.client("u1").clone(), "i2") - 1.5 * 0.8 * overlap).abs() < 1e-12);
+    let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i2".into(), from: 1.5, to: -1.0, gradient: 0.0, channel: GateChannel::CoChoice, precision: None });
+    assert!(err.to_string().contains("co-choice gate -1 of R1"), "{err}");
+}
+
+#[test]
 fn an_item_layer_counts_on_the_item_side() {
     let mut w = W::new();
     w.send(1, &["i1"]);

@@ -38,6 +38,8 @@ pub struct Diagnostics {
     /// The routers' update gates at the end (mean), and the smallest.
     pub update_gate_mean: f64,
     pub update_gate_min: f64,
+    /// The routers' co-choice gates at the end (mean).
+    pub co_choice_gate_mean: f64,
 }
 
 /// Diagnostics gathered event by event while a run goes (a MovieLens-sized run's events do not
@@ -49,6 +51,7 @@ pub struct Diagnose {
     zero: u64,
     gates: BTreeMap<String, f64>,
     update_gates: BTreeMap<String, f64>,
+    co_choice_gates: BTreeMap<String, f64>,
 }
 
 impl Diagnose {
@@ -60,6 +63,7 @@ impl Diagnose {
             zero: 0,
             gates: BTreeMap::new(),
             update_gates: BTreeMap::new(),
+            co_choice_gates: BTreeMap::new(),
         }
     }
 
@@ -110,6 +114,7 @@ impl Diagnose {
             EventBody::RouterCreated { router, gate, update_gate, .. } => {
                 self.gates.insert(router.clone(), *gate);
                 self.update_gates.insert(router.clone(), *update_gate);
+                self.co_choice_gates.insert(router.clone(), *gate);
             }
             EventBody::EvidenceStored { entries, .. } => d.evidence_stored += entries.len() as u64,
             EventBody::GateUpdated { router, to, channel, .. } => {
@@ -117,6 +122,7 @@ impl Diagnose {
                 match channel {
                     GateChannel::Evidence => self.gates.insert(router.clone(), *to),
                     GateChannel::Updates => self.update_gates.insert(router.clone(), *to),
+                    GateChannel::CoChoice => self.co_choice_gates.insert(router.clone(), *to),
                 };
             }
             _ => {}
@@ -129,6 +135,9 @@ impl Diagnose {
         if !self.update_gates.is_empty() {
             d.update_gate_mean = self.update_gates.values().sum::<f64>() / self.update_gates.len() as f64;
             d.update_gate_min = self.update_gates.values().fold(f64::INFINITY, |a, b| a.min(*b));
+        }
+        if !self.co_choice_gates.is_empty() {
+            d.co_choice_gate_mean = self.co_choice_gates.values().sum::<f64>() / self.co_choice_gates.len() as f64;
         }
         if !self.gates.is_empty() {
             d.gate_mean = self.gates.values().sum::<f64>() / self.gates.len() as f64;

@@ -440,6 +440,7 @@ fn average_diagnostics(model: &str, runs: &[Diagnostics]) -> Diagnostics {
         gate_max: avg(&|d| d.gate_max),
         update_gate_mean: avg(&|d| d.update_gate_mean),
         update_gate_min: avg(&|d| d.update_gate_min),
+        co_choice_gate_mean: avg(&|d| d.co_choice_gate_mean),
     }
 }
 

@@ -240,7 +240,7 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
 /// times current similarity to the chooser, times the router's gate).
 fn evidence_lines(app: &App, c: &Client, room: usize) -> Vec<Line<'static>> {
     let mut entries: Vec<(f64, &crate::world::evidence::EvidenceEntry)> =
-        c.evidence.iter().map(|e| (app.world.entry_weight(c, e) * app.world.gate(&e.router), e)).collect();
+        c.evidence.iter().map(|e| (app.world.entry_weight(c, e) * app.world.entry_gate(e), e)).collect();
     entries.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.item.cmp(&b.1.item)));
     let shown = room.saturating_sub(1);
     let mut lines = vec![Line::from(Span::styled(
@@ -251,7 +251,14 @@ fn evidence_lines(app: &App, c: &Client, room: usize) -> Vec<Line<'static>> {
         lines.push(Line::from(vec![
             Span::raw(format!(" {:<12}", s(&e.item, 12))),
             Span::styled(format!("{adds:+.3}"), st(app, Role::Flight)),
-            Span::styled(format!(" chosen by {} · via {} · heard step {}", s(&e.chooser, 10), s(&e.router, 6), e.tick), st(app, Role::Dim)),
+            Span::styled(
+                if app.world.is_co_choice(e) {
+                    format!(" chosen by fans of {} · via {} · heard step {}", s(&e.chooser, 10), s(&e.router, 6), e.tick)
+                } else {
+                    format!(" chosen by {} · via {} · heard step {}", s(&e.chooser, 10), s(&e.router, 6), e.tick)
+                },
+                st(app, Role::Dim),
+            ),
         ]));
     }
     lines

@@ -507,7 +507,7 @@ pub fn full_gate() -> f64 {
     1.0
 }
 
-/// A router's two learned gates.
+/// A router's learned gates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GateChannel {
@@ -516,6 +516,8 @@ pub enum GateChannel {
     Evidence,
     /// How much what its accepted attribute updates added to receivers' profiles counts.
     Updates,
+    /// How much the co-choices it passed on (items chosen by the fans of what a user chose) count.
+    CoChoice,
 }
 
 /// Where an accepted update goes.
