@@ -470,8 +470,14 @@ fn the_diff_after_a_fork_scrolls_to_its_end() {
     let end = screen(&app, 120, 40);
     assert!(end.contains("profiles that differ") || end.contains("counters"), "{end}");
     assert!(!end.contains("first divergence at step"), "End did not move the diff:\n{end}");
+    // The diff ends with the outcome: "did my edit help?" answered where the reading ends.
+    assert!(end.contains("outcome:") && end.contains("rewards after the divergence: A ") && end.contains("in short: "), "{end}");
     insta::assert_snapshot!("diff_end_120x40", end);
-    insta::assert_snapshot!("diff_end_80x24", screen(&app, 80, 24));
+    screen(&app, 80, 24);
+    code(&mut app, KeyCode::End);
+    let small = screen(&app, 80, 24);
+    assert!(small.contains("in short: "), "{small}");
+    insta::assert_snapshot!("diff_end_80x24", small);
     code(&mut app, KeyCode::PageUp);
     code(&mut app, KeyCode::Home);
     assert_eq!(panes(&app, 120, 40), panes_of(&top));
