@@ -3,7 +3,9 @@
 
 mod diff;
 mod events;
+mod graph;
 mod inspect;
+mod neighbourhood;
 mod metrics;
 
 use diff::diff_view;
@@ -243,7 +245,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
         Popup::Help => {
             let rows = app.keymap.help_rows();
             let cell = |(k, d): &(String, &str), w: usize| -> Vec<Span<'static>> {
-                vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(format!("{:<w$}", s(d, w), w = w))]
+                vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(crate::util::text::pad(d, w))]
             };
             // Two columns when one would not fit the terminal; beyond that, it scrolls.
             let two = rows.len() + 8 > area.height as usize && area.width >= 100;
@@ -264,7 +266,9 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(""));
             lines.push(Line::from(" breakpoints: kind == filter_decision and agent == u7 and decision == reject"));
             lines.push(Line::from("              router == R2 and target.kind == item"));
-            lines.push(Line::from(" graph: green accepted · yellow held · red rejected · blue waiting in a buffer"));
+            lines.push(Line::from(" graph: ✓ green accepted · ‖ yellow held · ✗ red rejected · … blue waiting"));
+            lines.push(Line::from("        ┈ membership · ─▸ message, head at the receiver · a large world shows"));
+            lines.push(Line::from("        the selection's neighbourhood: its routers and their closest members"));
             lines.push(Line::from(format!(
                 " {}: branches ({} opens, {} saves a session, {} deletes; q asks if unsaved)",
                 app.keymap.key_for(super::keymap::Action::Branches),
@@ -380,7 +384,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 .enumerate()
                 .map(|(i, (id, title))| {
                     let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
-                    Line::from(vec![Span::styled(format!(" {:<12}", s(id, 12)), style.patch(st(app, Role::Accent))), Span::styled(s(title, 50), style)])
+                    Line::from(vec![Span::styled(format!(" {}", crate::util::text::pad(id, 12)), style.patch(st(app, Role::Accent))), Span::styled(s(title, 50), style)])
                 })
                 .collect();
             let title = format!("{} agents match “{}” — ↑↓ choose · Enter selects · Esc", items.len(), s(query, 20));
