@@ -1084,3 +1084,20 @@ fn the_legend_and_message_fates_read_without_colour() {
         insta::assert_snapshot!(format!("legend_mono_{w}x{h}"), shown);
     }
 }
+
+#[test]
+fn the_charts_have_a_legend_and_a_marker_at_the_current_step() {
+    let mut app = demo_app(1);
+    press(&mut app, ".....");
+    press(&mut app, "3");
+    app.prepare_stats();
+    let tick = app.world.cursor().tick;
+    for (w, h) in [(120, 40), (80, 24)] {
+        let shown = screen(&app, w, h);
+        // Without colour each series is named with its mark.
+        for entry in ["⠤ accepted", "• held", "▄ rejected", "⠤ credit", &format!("⡇ now: time step {tick}")] {
+            assert!(shown.contains(entry), "{entry:?} missing from the legends at {w}×{h}:\n{shown}");
+        }
+        insta::assert_snapshot!(format!("charts_{w}x{h}"), shown);
+    }
+}
