@@ -1101,3 +1101,22 @@ fn the_charts_have_a_legend_and_a_marker_at_the_current_step() {
         insta::assert_snapshot!(format!("charts_{w}x{h}"), shown);
     }
 }
+
+#[test]
+fn the_high_contrast_theme_colours_the_screen_and_mono_overrides_it() {
+    let mut app = demo_app(1);
+    press(&mut app, ".....");
+    press(&mut app, &"l".repeat(30));
+    app.mono = false;
+    app.theme = recnet::tui::theme::Theme::built_in("high-contrast").unwrap();
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    use ratatui::style::{Color, Modifier};
+    // The selected agent's label is black on bright yellow; nothing is dimmed.
+    assert!(buf.content().iter().any(|c| c.bg == Color::LightYellow && c.fg == Color::Black), "no selection drawn in the theme");
+    assert!(buf.content().iter().all(|c| !c.modifier.contains(Modifier::DIM)));
+    app.mono = true;
+    t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
+    assert!(t.backend().buffer().content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+}

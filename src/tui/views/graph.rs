@@ -6,6 +6,7 @@ use super::*;
 use crate::tui::app::{App, Focus};
 use crate::util::text::{cells, fit};
 use crate::world::event::{ClientKind, Decision};
+use ratatui::style::Color;
 use ratatui::symbols::Marker;
 use ratatui::widgets::canvas::{Canvas, Context, Points};
 use std::collections::{BTreeMap, BinaryHeap, HashMap};

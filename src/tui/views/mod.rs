@@ -13,25 +13,14 @@ use events::events_view;
 use inspect::inspect;
 use metrics::metrics_view;
 use super::app::{App, InputKind, Popup, Scroll, View};
+use super::theme::Role;
 use crate::world::event::{Decision, EventBody};
 use crate::util::text::sanitize;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
-
-#[derive(Clone, Copy)]
-enum Role {
-    Accent,
-    Accept,
-    Hold,
-    Reject,
-    Flight,
-    Dim,
-    Selected,
-    Changed,
-}
 
 fn st(app: &App, role: Role) -> Style {
     if app.mono {
@@ -42,18 +31,7 @@ fn st(app: &App, role: Role) -> Style {
             _ => Style::new(),
         };
     }
-    // Accents only; the terminal's own foreground and background stay, so light and dark
-    // themes both read.
-    match role {
-        Role::Accent => Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-        Role::Accept => Style::new().fg(Color::Green),
-        Role::Hold => Style::new().fg(Color::Yellow),
-        Role::Reject => Style::new().fg(Color::Red),
-        Role::Flight => Style::new().fg(Color::Blue),
-        Role::Dim => Style::new().add_modifier(Modifier::DIM),
-        Role::Selected => Style::new().add_modifier(Modifier::REVERSED),
-        Role::Changed => Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
-    }
+    app.theme.style(role)
 }
 
 fn decision_role(d: Decision) -> Role {
