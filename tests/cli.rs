@@ -514,3 +514,33 @@ fn a_failed_output_is_exit_2_naming_it() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("<stdout>: write failed"));
 }
+
+#[test]
+fn a_theme_comes_from_the_flag_or_theme_toml_and_a_bad_one_names_its_key() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("cfg");
+    std::fs::create_dir(&cfg).unwrap();
+    let s = run_demo(d.path());
+    let replay = |args: &[&str]| {
+        let o = bin().arg("replay").arg(&s).args(args).env("RECNET_CONFIG_DIR", &cfg).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    // A good theme gets as far as wanting a terminal (the tests have none).
+    std::fs::write(cfg.join("theme.toml"), "theme = \"high-contrast\"\n[colors]\naccepted = \"#00ff00\"\n").unwrap();
+    let (_, err) = replay(&[]);
+    assert!(err.contains("needs a terminal"), "{err}");
+    // theme.toml beside keymap.toml is read: a misspelt role or a colour that is none names it.
+    std::fs::write(cfg.join("theme.toml"), "[colors]\naccent = \"cyan\"\nheld = \"yelow\"\n").unwrap();
+    let (code, err) = replay(&[]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("theme.toml:3: colors.held: \"yelow\" is not a colour"), "{err}");
+    std::fs::write(cfg.join("theme.toml"), "[colors]\nacepted = \"green\"\n").unwrap();
+    let (_, err) = replay(&[]);
+    assert!(err.contains("theme.toml:2: colors.acepted: no such colour"), "{err}");
+    // --theme with a built-in name wins over the file.
+    let (_, err) = replay(&["--theme", "high-contrast"]);
+    assert!(err.contains("needs a terminal"), "{err}");
+    let (code, err) = replay(&["--theme", "neon"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("neon") && err.contains("high-contrast"), "{err}");
+}

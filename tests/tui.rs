@@ -440,7 +440,7 @@ fn the_help_scrolls_and_every_key_is_reachable_at_80x24() {
     for (keys, what) in app.keymap.help_rows() {
         assert!(seen.contains(what), "{keys} ({what}) is never on screen at 80×24");
     }
-    assert!(seen.contains("graph: green accepted"), "the colour legend is cut off");
+    assert!(seen.contains("graph: ✓ green accepted") && seen.contains("closest members"), "the graph legend is cut off");
     code(&mut app, KeyCode::Home);
     assert_eq!(screen(&app, 80, 24), first, "Home does not return to the top");
     code(&mut app, KeyCode::End);
@@ -470,8 +470,14 @@ fn the_diff_after_a_fork_scrolls_to_its_end() {
     let end = screen(&app, 120, 40);
     assert!(end.contains("profiles that differ") || end.contains("counters"), "{end}");
     assert!(!end.contains("first divergence at step"), "End did not move the diff:\n{end}");
+    // The diff ends with the outcome: "did my edit help?" answered where the reading ends.
+    assert!(end.contains("outcome:") && end.contains("rewards after the divergence: A ") && end.contains("in short: "), "{end}");
     insta::assert_snapshot!("diff_end_120x40", end);
-    insta::assert_snapshot!("diff_end_80x24", screen(&app, 80, 24));
+    screen(&app, 80, 24);
+    code(&mut app, KeyCode::End);
+    let small = screen(&app, 80, 24);
+    assert!(small.contains("in short: "), "{small}");
+    insta::assert_snapshot!("diff_end_80x24", small);
     code(&mut app, KeyCode::PageUp);
     code(&mut app, KeyCode::Home);
     assert_eq!(panes(&app, 120, 40), panes_of(&top));
@@ -1002,4 +1008,115 @@ fn a_router_shows_what_its_gates_have_learned() {
     assert_eq!(app.selected.as_deref(), Some(routers[0].as_str()));
     let shown = screen(&app, 200, 60);
     assert!(shown.contains("learned so far (precision): gate"), "{shown}");
+}
+
+/// A world too large to draw whole: `recnet gen`'s generator, 300 users, 240 items, 12 communities.
+fn large_app() -> App {
+    let src = recnet::run::driver::resolve_source(Some("demo"), None, 7).unwrap();
+    let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
+    let spec = recnet::inputs::gen::generate(300, 240, 3000, 12, 5);
+    let header = recnet::run::driver::header_for(&src, 7, 1, &cfg);
+    let engine = Engine::new(&spec, cfg, 7, 1);
+    live_app("large", engine, Box::new(Offline::new()), header, UiOptions { keymap: Keymap::default_map(), mono: true })
+}
+
+/// The ids shown in the graph pane (the left part of each row), in screen order.
+fn graph_ids(shown: &str, prefix: char) -> Vec<String> {
+    shown
+        .split(prefix)
+        .skip(1)
+        .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>())
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
+#[test]
+fn the_graph_of_a_large_world_shows_the_selections_neighbourhood() {
+    let mut app = large_app();
+    // Into the first time step's propagation, so messages are on the way.
+    press(&mut app, "..");
+    press(&mut app, &"l".repeat(40));
+    press(&mut app, "/");
+    type_line(&mut app, "u287");
+    assert_eq!(app.selected.as_deref(), Some("u287"));
+    let me = app.world.client("u287").unwrap();
+    let my_routers: Vec<String> = me.routers.iter().cloned().collect();
+    assert!(!my_routers.is_empty());
+    for (w, h) in [(120, 40), (80, 24)] {
+        let shown = screen(&app, w, h);
+        let graph: String = shown.lines().map(|l| l.chars().take(w as usize * 45 / 100).collect::<String>() + "\n").collect();
+        assert!(graph.contains("around u287"), "{shown}");
+        let users = graph_ids(&graph, '●');
+        let routers = graph_ids(&graph, '◆');
+        // Not the first ids in order: the selection and its routers are there.
+        assert!(users.contains(&"u287".to_string()), "{users:?}\n{shown}");
+        for r in &my_routers {
+            assert!(routers.contains(r), "router {r} of u287 missing: {routers:?}\n{shown}");
+        }
+        // The other users shown are the selection's neighbours: members of its routers first.
+        let neighbours = users.iter().filter(|u| app.world.client(u).is_some_and(|c| c.routers.iter().any(|r| my_routers.contains(r)))).count();
+        assert!(neighbours * 10 >= users.len() * 8, "{neighbours} of {users:?} share a router with u287\n{shown}");
+        // Without the position line, scrubber and status: how far the live engine has got varies.
+        let lines: Vec<&str> = shown.lines().collect();
+        insta::assert_snapshot!(format!("neighbourhood_{w}x{h}"), lines[..lines.len() - 3].join("\n"));
+    }
+}
+
+#[test]
+fn the_legend_and_message_fates_read_without_colour() {
+    let mut app = demo_app(1);
+    press(&mut app, ".....");
+    press(&mut app, &"l".repeat(30));
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        // --mono / NO_COLOR: not one cell is coloured, so the fates must be told by glyphs.
+        assert!(buf.content().iter().all(|c| c.fg == ratatui::style::Color::Reset && c.bg == ratatui::style::Color::Reset));
+        let shown = screen(&app, w, h);
+        let legend = shown.lines().find(|l| l.contains("●user ◆router ■item")).unwrap_or_else(|| panic!("no legend:\n{shown}"));
+        for fate in ["✓", "‖", "✗", "…", "accepted", "held", "rejected", "waiting", "┈", "▸"] {
+            assert!(legend.contains(fate), "{fate} missing from the legend: {legend}");
+        }
+        // Messages this step have heads at their receivers: an arrow and the fate's glyph.
+        assert!(shown.contains("◂✓") || shown.contains("✓▸"), "{shown}");
+        assert!(shown.contains("‖▸") || shown.contains("◂‖"), "{shown}");
+        insta::assert_snapshot!(format!("legend_mono_{w}x{h}"), shown);
+    }
+}
+
+#[test]
+fn the_charts_have_a_legend_and_a_marker_at_the_current_step() {
+    let mut app = demo_app(1);
+    press(&mut app, ".....");
+    press(&mut app, "3");
+    app.prepare_stats();
+    let tick = app.world.cursor().tick;
+    for (w, h) in [(120, 40), (80, 24)] {
+        let shown = screen(&app, w, h);
+        // Without colour each series is named with its mark.
+        for entry in ["⠤ accepted", "• held", "▄ rejected", "⠤ credit", &format!("⡇ now: time step {tick}")] {
+            assert!(shown.contains(entry), "{entry:?} missing from the legends at {w}×{h}:\n{shown}");
+        }
+        insta::assert_snapshot!(format!("charts_{w}x{h}"), shown);
+    }
+}
+
+#[test]
+fn the_high_contrast_theme_colours_the_screen_and_mono_overrides_it() {
+    let mut app = demo_app(1);
+    press(&mut app, ".....");
+    press(&mut app, &"l".repeat(30));
+    app.mono = false;
+    app.theme = recnet::tui::theme::Theme::built_in("high-contrast").unwrap();
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    use ratatui::style::{Color, Modifier};
+    // The selected agent's label is black on bright yellow; nothing is dimmed.
+    assert!(buf.content().iter().any(|c| c.bg == Color::LightYellow && c.fg == Color::Black), "no selection drawn in the theme");
+    assert!(buf.content().iter().all(|c| !c.modifier.contains(Modifier::DIM)));
+    app.mono = true;
+    t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
+    assert!(t.backend().buffer().content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
 }

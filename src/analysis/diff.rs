@@ -67,23 +67,77 @@ pub struct DiffReport {
     pub routers: Vec<RouterDiff>,
     pub counters: BTreeMap<String, (f64, f64)>,
     pub metrics: BTreeMap<String, (Option<f64>, Option<f64>)>,
+    /// What the difference came to: "did my edit help?".
+    pub outcome: Outcome,
 }
 
-fn decisions(events: &[Event]) -> (BTreeMap<(String, u64), String>, u64) {
-    let mut out = BTreeMap::new();
-    let mut assimilated = 0;
+/// The rewards one side earned after the divergence (before it both sides ran the same events).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RewardTotals {
+    pub count: u64,
+    pub sum: f64,
+}
+
+impl RewardTotals {
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 { 0.0 } else { self.sum / self.count as f64 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Outcome {
+    pub rewards: (RewardTotals, RewardTotals),
+    /// Agents whose summed reward after the divergence is higher on B (helped) or lower (hurt).
+    pub helped: u64,
+    pub hurt: u64,
+    /// Every evaluation metric at each side's last evaluation (NDCG on dataset runs), equal or not.
+    pub metrics: BTreeMap<String, (Option<f64>, Option<f64>)>,
+}
+
+/// What one side did after the divergence: final decisions, assimilations, rewards by agent.
+#[derive(Default)]
+struct Tally {
+    decided: BTreeMap<(String, u64), String>,
+    assimilated: u64,
+    rewards: BTreeMap<String, RewardTotals>,
+}
+
+impl Tally {
+    /// Later events' decisions replace earlier ones (a hold may resolve later).
+    fn merge(&mut self, later: Tally) {
+        self.decided.extend(later.decided);
+        self.assimilated += later.assimilated;
+        for (agent, r) in later.rewards {
+            let t = self.rewards.entry(agent).or_default();
+            t.count += r.count;
+            t.sum += r.sum;
+        }
+    }
+
+    fn reward_totals(&self) -> RewardTotals {
+        self.rewards.values().fold(RewardTotals::default(), |a, r| RewardTotals { count: a.count + r.count, sum: a.sum + r.sum })
+    }
+}
+
+fn decisions(events: &[Event]) -> Tally {
+    let mut out = Tally::default();
     for e in events {
         match &e.body {
             EventBody::FilterDecision { agent, message, decision, rule, .. } => {
                 let by = rule.map(|r| format!(" (rule {r})")).unwrap_or_default();
                 // The final decision on a message is what counts (a hold may resolve later).
-                out.insert((agent.clone(), *message), format!("{}{by}", decision.name()));
+                out.decided.insert((agent.clone(), *message), format!("{}{by}", decision.name()));
             }
-            EventBody::Assimilated { .. } => assimilated += 1,
+            EventBody::Assimilated { .. } => out.assimilated += 1,
+            EventBody::Reward { agent, reward, .. } => {
+                let t = out.rewards.entry(agent.clone()).or_default();
+                t.count += 1;
+                t.sum += reward;
+            }
             _ => {}
         }
     }
-    (out, assimilated)
+    out
 }
 
 fn summary_of(e: &Event) -> String {
@@ -106,16 +160,15 @@ fn divergence(a: &[Event], b: &[Event], offset: u64) -> Option<Divergence> {
 pub fn diff_events(a_name: &str, b_name: &str, a: &[Event], b: &[Event], wa: &World, wb: &World) -> DiffReport {
     let first_divergence = divergence(a, b, 0);
     let from = first_divergence.as_ref().map(|d| d.step as usize).unwrap_or(a.len().min(b.len()));
-    let (da, na) = decisions(&a[from.min(a.len())..]);
-    let (db, nb) = decisions(&b[from.min(b.len())..]);
+    let ta = decisions(&a[from.min(a.len())..]);
+    let tb = decisions(&b[from.min(b.len())..]);
     let lens = (a.len() as u64, b.len() as u64);
-    report(a_name, b_name, lens, first_divergence, (da, na), (db, nb), wa, wb)
+    report(a_name, b_name, lens, first_divergence, ta, tb, wa, wb)
 }
 
-type Decisions = (BTreeMap<(String, u64), String>, u64);
-
 #[allow(clippy::too_many_arguments)]
-fn report(a_name: &str, b_name: &str, lens: (u64, u64), first_divergence: Option<Divergence>, (da, na): Decisions, (db, nb): Decisions, wa: &World, wb: &World) -> DiffReport {
+fn report(a_name: &str, b_name: &str, lens: (u64, u64), first_divergence: Option<Divergence>, ta: Tally, tb: Tally, wa: &World, wb: &World) -> DiffReport {
+    let (da, db) = (&ta.decided, &tb.decided);
     let mut keys: Vec<&(String, u64)> = da.keys().chain(db.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -152,13 +205,11 @@ fn report(a_name: &str, b_name: &str, lens: (u64, u64), first_divergence: Option
         m
     };
     let (ma, mb) = (last(wa), last(wb));
-    let mut metrics = BTreeMap::new();
-    for k in ma.keys().chain(mb.keys()) {
-        let (x, y) = (ma.get(k).copied(), mb.get(k).copied());
-        if x != y {
-            metrics.insert(k.clone(), (x, y));
-        }
-    }
+    let all_metrics: BTreeMap<String, (Option<f64>, Option<f64>)> =
+        ma.keys().chain(mb.keys()).map(|k| (k.clone(), (ma.get(k).copied(), mb.get(k).copied()))).collect();
+    let metrics = all_metrics.iter().filter(|(_, (x, y))| x != y).map(|(k, v)| (k.clone(), *v)).collect();
+    let outcome = outcome(&ta, &tb, all_metrics);
+    let (na, nb) = (ta.assimilated, tb.assimilated);
     DiffReport {
         a: a_name.into(),
         b: b_name.into(),
@@ -172,7 +223,23 @@ fn report(a_name: &str, b_name: &str, lens: (u64, u64), first_divergence: Option
         routers,
         counters,
         metrics,
+        outcome,
     }
+}
+
+fn outcome(ta: &Tally, tb: &Tally, metrics: BTreeMap<String, (Option<f64>, Option<f64>)>) -> Outcome {
+    let (mut helped, mut hurt) = (0, 0);
+    for agent in ta.rewards.keys().chain(tb.rewards.keys().filter(|k| !ta.rewards.contains_key(*k))) {
+        let sum = |t: &Tally| t.rewards.get(agent).map(|r| r.sum).unwrap_or(0.0);
+        let d = sum(tb) - sum(ta);
+        // Below float noise the two sides earned the same.
+        if d > 1e-9 {
+            helped += 1;
+        } else if d < -1e-9 {
+            hurt += 1;
+        }
+    }
+    Outcome { rewards: (ta.reward_totals(), tb.reward_totals()), helped, hurt, metrics }
 }
 
 pub fn diff_worlds(a: &World, b: &World) -> (Vec<ProfileDiff>, Vec<RulesDiff>, Vec<RouterDiff>) {
@@ -222,17 +289,14 @@ pub fn diff_sessions(a_name: &str, b_name: &str, a: &mut Timeline, b: &mut Timel
         at = end;
     }
     let from = first_divergence.as_ref().map(|d| d.step).unwrap_or(na.min(nb));
-    let decided = |tl: &Timeline, n: u64| -> Result<Decisions, StoreError> {
-        let (mut all, mut assimilated) = (BTreeMap::new(), 0);
+    let decided = |tl: &Timeline, n: u64| -> Result<Tally, StoreError> {
+        let mut all = Tally::default();
         let mut at = from.min(n);
         while at < n {
-            let (d, k) = decisions(&tl.store.range(at, (at + CHUNK).min(n))?);
-            // Later chunks' decisions replace earlier ones, as within one list.
-            all.extend(d);
-            assimilated += k;
+            all.merge(decisions(&tl.store.range(at, (at + CHUNK).min(n))?));
             at += CHUNK;
         }
-        Ok((all, assimilated))
+        Ok(all)
     };
     let (da, db) = (decided(a, na)?, decided(b, nb)?);
     let (wa, wb) = (a.state(na)?, b.state(nb)?);
@@ -245,9 +309,12 @@ pub fn diff_steps(name: &str, tl: &mut Timeline, from: u64, to: u64) -> Result<D
     let wa = tl.at(lo)?;
     let wb = tl.at(hi)?;
     let between = tl.store.range(lo + 1, hi + 1)?;
-    let (db, nb) = decisions(&between);
+    let tb = decisions(&between);
     let (profiles, rules, routers) = diff_worlds(&wa, &wb);
-    let decisions = db
+    let nb = tb.assimilated;
+    let outcome = outcome(&Tally::default(), &tb, BTreeMap::new());
+    let decisions = tb
+        .decided
         .into_iter()
         .map(|((agent, message), d)| DecisionChange { agent, message, a: "none".into(), b: d })
         .collect();
@@ -264,6 +331,7 @@ pub fn diff_steps(name: &str, tl: &mut Timeline, from: u64, to: u64) -> Result<D
         routers,
         counters: BTreeMap::new(),
         metrics: BTreeMap::new(),
+        outcome,
     })
 }
 
@@ -316,5 +384,133 @@ pub fn render(r: &DiffReport, limit: usize) -> String {
         let f = |v: &Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
         let _ = writeln!(o, "metric {k}: {} → {}", f(x), f(y));
     }
+    render_outcome(&mut o, &r.outcome);
     o
+}
+
+/// The last section, so "did my edit help?" is answered where the reading ends.
+fn render_outcome(o: &mut String, out: &Outcome) {
+    use std::fmt::Write;
+    let (a, b) = &out.rewards;
+    let _ = writeln!(o, "outcome:");
+    let _ = writeln!(
+        o,
+        "  rewards after the divergence: A {:+.3} over {} (mean {:+.3}) · B {:+.3} over {} (mean {:+.3}) · B − A {:+.3}",
+        a.sum,
+        a.count,
+        a.mean(),
+        b.sum,
+        b.count,
+        b.mean(),
+        b.sum - a.sum
+    );
+    let _ = writeln!(o, "  agents with more reward on B: {} · with less: {}", out.helped, out.hurt);
+    if out.metrics.is_empty() {
+        let _ = writeln!(o, "  no evaluation metrics in these sessions (a dataset run evaluated with `recnet eval` records NDCG)");
+    }
+    for (k, (x, y)) in &out.metrics {
+        let f = |v: &Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+        let delta = match (x, y) {
+            (Some(x), Some(y)) => format!(" ({:+.4})", y - x),
+            _ => String::new(),
+        };
+        let _ = writeln!(o, "  {}: A {} → B {}{delta}", crate::util::text::sanitize(k, 60), f(x), f(y));
+    }
+    let verdict = match (b.sum - a.sum, out.metrics.iter().find(|(k, _)| k.contains("ndcg"))) {
+        (_, Some((k, (Some(x), Some(y))))) if (y - x).abs() > 1e-12 => {
+            format!("{} {} on B", crate::util::text::sanitize(k, 60), if y > x { "rose" } else { "fell" })
+        }
+        (d, _) if d > 1e-9 => "B earned more reward".to_string(),
+        (d, _) if d < -1e-9 => "B earned less reward".to_string(),
+        _ => "no difference in reward".to_string(),
+    };
+    let _ = writeln!(o, "  in short: {verdict}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::event::Decision;
+
+    fn ev(step: u64, body: EventBody) -> Event {
+        Event { step, round: 0, tick: 1, body }
+    }
+
+    fn reward(step: u64, agent: &str, message: u64, reward: f64) -> Event {
+        let body = EventBody::Reward {
+            agent: agent.into(),
+            message,
+            router: "R1".into(),
+            rule: Some(1),
+            decision: Decision::Accept,
+            item: "i1".into(),
+            negative: None,
+            with: reward,
+            without: 0.0,
+            reward,
+        };
+        ev(step, body)
+    }
+
+    fn decide(step: u64, agent: &str, message: u64, rule: usize, decision: Decision) -> Event {
+        let body = EventBody::FilterDecision {
+            agent: agent.into(),
+            message,
+            router: "R1".into(),
+            rule: Some(rule),
+            rule_text: String::new(),
+            decision,
+            weight: 1.0,
+            relevance: 0.5,
+            support: 1,
+            age: 0,
+            reason: String::new(),
+        };
+        ev(step, body)
+    }
+
+    #[test]
+    fn the_outcome_sums_rewards_after_the_divergence_and_counts_who_gained() {
+        let shared = reward(0, "u1", 1, 0.5);
+        let a = vec![shared.clone(), reward(1, "u1", 2, 0.1), reward(2, "u2", 3, 0.4)];
+        let b = vec![shared, reward(1, "u1", 2, 0.3), reward(2, "u2", 3, 0.2), reward(3, "u3", 4, 0.1)];
+        let r = diff_events("main", "branch", &a, &b, &World::new(), &World::new());
+        let (ra, rb) = &r.outcome.rewards;
+        // The shared first reward is before the divergence: not counted on either side.
+        assert_eq!((ra.count, rb.count), (2, 3));
+        assert!((ra.sum - 0.5).abs() < 1e-12 && (rb.sum - 0.6).abs() < 1e-12, "{ra:?} {rb:?}");
+        assert!((rb.mean() - 0.2).abs() < 1e-12);
+        assert_eq!((r.outcome.helped, r.outcome.hurt), (2, 1), "u1 and u3 gained, u2 lost");
+        let text = render(&r, 10);
+        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        assert!(tail.iter().any(|l| l.contains("B − A +0.100")), "{text}");
+        assert!(tail.iter().any(|l| l.contains("more reward on B: 2 · with less: 1")), "{text}");
+        assert!(text.trim_end().ends_with("in short: B earned more reward"), "{text}");
+    }
+
+    #[test]
+    fn the_outcome_shows_ndcg_of_both_sides_even_when_equal() {
+        let metrics = |v: f64| {
+            let mut w = World::new();
+            let body = EventBody::Metrics { split: "test".into(), values: [("ndcg@10".to_string(), v)].into_iter().collect() };
+            w.apply(&ev(0, body)).unwrap();
+            w
+        };
+        let r = diff_events("main", "branch", &[], &[], &metrics(0.25), &metrics(0.3));
+        assert_eq!(r.outcome.metrics.get("test/ndcg@10"), Some(&(Some(0.25), Some(0.3))));
+        let text = render(&r, 10);
+        assert!(text.contains("test/ndcg@10: A 0.2500 → B 0.3000 (+0.0500)"), "{text}");
+        assert!(text.trim_end().ends_with("in short: test/ndcg@10 rose on B"), "{text}");
+        let same = diff_events("main", "branch", &[], &[], &metrics(0.25), &metrics(0.25));
+        assert!(same.metrics.is_empty() && same.outcome.metrics.len() == 1, "equal metrics are shown in the outcome only");
+    }
+
+    #[test]
+    fn a_decision_by_another_rule_number_is_not_a_different_decision() {
+        let a = vec![reward(0, "u9", 9, 0.0), decide(1, "u1", 5, 1, Decision::Accept), decide(2, "u1", 6, 1, Decision::Accept)];
+        let b = vec![reward(0, "u9", 9, 0.0), decide(1, "u1", 5, 2, Decision::Accept), decide(2, "u1", 6, 2, Decision::Reject)];
+        let r = diff_events("main", "branch", &a, &b, &World::new(), &World::new());
+        assert_eq!(r.decisions.len(), 1, "{:?}", r.decisions);
+        assert_eq!((r.decisions[0].message, r.decisions[0].b.as_str()), (6, "reject (rule 2)"));
+    }
 }

@@ -219,6 +219,10 @@ pub(crate) struct UiArgs {
     /// No colours: the same as --color never.
     #[arg(long)]
     pub(crate) mono: bool,
+    /// The colours: a built-in theme (`default`, `high-contrast`) or a theme TOML file; default:
+    /// theme.toml in the config directory, if there is one.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub(crate) theme: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

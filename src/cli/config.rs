@@ -132,6 +132,12 @@ pub(crate) fn keymap() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// The theme file in the config directory, if there is one.
+pub(crate) fn theme() -> Option<PathBuf> {
+    let p = dir().ok()?.join("theme.toml");
+    p.exists().then_some(p)
+}
+
 pub(crate) fn print_path() -> Result<()> {
     let d = dir()?;
     super::io::write_out(None, &format!("{}\n", d.display()))

@@ -146,11 +146,32 @@ fn ui_options(ui: &UiArgs, color: ColorWhen) -> Result<recnet::tui::UiOptions> {
     Ok(opts)
 }
 
+/// `--theme` (a built-in name, else a file), else theme.toml in the config directory.
+fn ui_theme(ui: &UiArgs) -> Result<recnet::tui::theme::Theme> {
+    use recnet::tui::theme::Theme;
+    let file = match &ui.theme {
+        Some(name) => match Theme::built_in(name) {
+            Some(t) => return Ok(t),
+            None => PathBuf::from(name),
+        },
+        None => match config::theme() {
+            Some(p) => p,
+            None => return Ok(Theme::default()),
+        },
+    };
+    let text = recnet::util::read_text_limited(&file, recnet::util::TEXT_LIMIT).map_err(|e| {
+        anyhow::anyhow!("{}: {e} (--theme takes {} or a theme file)", file.display(), recnet::tui::theme::BUILT_IN.join(", "))
+    })?;
+    Theme::parse(&text, &file.display().to_string())
+}
+
 fn replay(file: &Path, ui: UiArgs, color: ColorWhen) -> Result<()> {
     let opts = ui_options(&ui, color)?;
+    let theme = ui_theme(&ui)?;
     need_terminal()?;
     let input = input_file(file)?;
-    let app = recnet::tui::replay_app(&input.path, opts)?;
+    let mut app = recnet::tui::replay_app(&input.path, opts)?;
+    app.theme = theme;
     recnet::tui::run(app)
 }
 
@@ -163,12 +184,14 @@ fn need_terminal() -> Result<()> {
 
 fn inspect(source: SourceArgs, rounds: u32, ui: UiArgs, color: ColorWhen, title: &str, tour: bool) -> Result<()> {
     let opts = ui_options(&ui, color)?;
+    let theme = ui_theme(&ui)?;
     need_terminal()?;
     let src = resolve_source(source.origin.scenario.as_deref(), source.origin.dataset.as_deref(), source.seed)?;
     let config = build_config(src.config_tables.clone(), &source)?;
     let header = recnet::run::driver::header_for(&src, source.seed, rounds, &config);
     let engine = recnet::engine::Engine::new(&src.spec, config, source.seed, rounds);
     let mut app = recnet::tui::live_app(title, engine, Box::new(Offline::new()), header, opts);
+    app.theme = theme;
     if tour {
         app.start_tour();
     }

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod keymap;
+pub mod theme;
 pub mod live;
 pub mod tour;
 pub mod views;

@@ -23,6 +23,45 @@ pub fn sanitize(s: &str, max_chars: usize) -> String {
     out
 }
 
+/// The terminal cells `s` takes (a CJK character takes two).
+pub fn cells(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` sanitised, then cut to at most `width` terminal cells (with `…`) — by cells, not
+/// characters, so a CJK title does not run past its column.
+pub fn fit(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let clean = sanitize(s, 0);
+    if cells(&clean) <= width {
+        return clean;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in clean.chars() {
+        let w = c.width().unwrap_or(0);
+        // Room is kept for the ellipsis.
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// `fit`, then padded with spaces to exactly `width` cells: columns of names line up whatever
+/// script the names are in.
+pub fn pad(s: &str, width: usize) -> String {
+    let mut out = fit(s, width);
+    let short = width.saturating_sub(cells(&out));
+    out.extend(std::iter::repeat_n(' ', short));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +77,20 @@ mod tests {
     fn long_text_is_cut() {
         assert_eq!(sanitize("abcdef", 3), "abc…");
         assert_eq!(sanitize("abc", 3), "abc");
+    }
+
+    #[test]
+    fn padding_counts_cells_so_cjk_titles_line_up() {
+        let rows = [pad("u1 千と千尋の神隠し", 12), pad("u2 Spirited Away", 12), pad("u3 寄生虫", 12)];
+        for r in &rows {
+            assert_eq!(cells(r), 12, "{r:?}");
+        }
+        // Cut by cells with room for the ellipsis: "u1 ", four two-cell characters and "…".
+        assert_eq!(rows[0], "u1 千と千尋…");
+        assert_eq!(rows[2], "u3 寄生虫   ");
+        // A wide character that would straddle the edge is left out, not split.
+        assert_eq!(fit("ab寄生", 4), "ab…");
+        // What is measured is the sanitised text: an escape is drawn as `\e` and counted so.
+        assert_eq!(pad("a\u{1b}b", 6), "a\\eb  ");
     }
 }

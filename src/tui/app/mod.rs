@@ -252,6 +252,8 @@ pub struct App {
     /// A forward step waiting for the live engine.
     pub pending_forward: u64,
     pub mono: bool,
+    /// The colours (`--theme`, theme.toml); `mono` overrides them.
+    pub theme: crate::tui::theme::Theme,
     /// The guided tour, when the inspector was opened with `--tour`.
     pub tour: Option<crate::tui::tour::Tour>,
     /// Run one time step a second (lecture pace) instead of `speed()` events a second.
@@ -303,6 +305,7 @@ impl App {
             dirty: true,
             pending_forward: 0,
             mono,
+            theme: crate::tui::theme::Theme::default(),
             tour: None,
             tick_pace: false,
             spinner: 0,

@@ -8,6 +8,12 @@ use ratatui::Frame;
 use super::*;
 
 pub(super) fn diff_view(f: &mut Frame, app: &App, area: Rect) {
-    let rows = app.diff_lines.iter().map(|l| (l.as_str(), Style::new()));
+    // The outcome (the answer to "did my edit help?") stands out from the details above it.
+    let mut in_outcome = false;
+    let rows = app.diff_lines.iter().map(move |l| {
+        in_outcome |= l == "outcome:";
+        let style = if l == "outcome:" || (in_outcome && l.starts_with("  in short:")) { st(app, Role::Accent) } else { Style::new() };
+        (l.as_str(), style)
+    });
     pane_text(f, app, area, "Diff (↑↓ PgUp PgDn Home End scroll)", rows, &app.scroll.diff, true);
 }

@@ -1,22 +1,23 @@
 //! The inspect view: the graph of users, routers and items with this time step's messages, and
 //! the selected agent's profile, buffer and rules (or a router's inbox and strategy).
 
+use super::graph::{graph, legend};
 use crate::tui::app::{App, Focus};
-use crate::world::event::{ClientKind, Decision, EventBody};
+use crate::world::event::EventBody;
 use crate::world::{Client, Router};
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::symbols::Marker;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::canvas::{Canvas, Line as CanvasLine};
-use ratatui::widgets::Block;
 use ratatui::Frame;
 use std::collections::BTreeMap;
 use super::*;
+use crate::util::text::pad;
 
 pub(super) fn inspect(f: &mut Frame, app: &App, area: Rect) {
-    let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    let [panes, key] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(panes);
     graph(f, app, left);
+    f.render_widget(Paragraph::new(legend(app, key.width)), key);
     let [detail, buffer, rules] =
         Layout::vertical([Constraint::Percentage(42), Constraint::Percentage(26), Constraint::Percentage(32)]).areas(right);
     let sel = app.selected.as_deref();
@@ -33,150 +34,6 @@ pub(super) fn inspect(f: &mut Frame, app: &App, area: Rect) {
     }
 }
 
-/// The ids to show in a column of `rows` lines, in their order, and how many are hidden. When
-/// they do not all fit: the selection, then what this step touches, then the selection's
-/// communities, then the rest. One pass, keeping at most `rows` of each rank: a frame must not
-/// cost an allocation per agent of a huge world.
-fn pick<'a>(ids: impl Iterator<Item = (&'a str, u8)>, rows: usize) -> (Vec<&'a str>, usize) {
-    let mut ranks: [Vec<(usize, &'a str)>; 4] = Default::default();
-    let mut total = 0;
-    for (i, (id, rank)) in ids.enumerate() {
-        total += 1;
-        let bucket = &mut ranks[rank.min(3) as usize];
-        if bucket.len() < rows {
-            bucket.push((i, id));
-        }
-    }
-    let cap = if total <= rows { total } else { rows.saturating_sub(1) };
-    let mut chosen: Vec<(usize, &'a str)> = ranks.into_iter().flatten().take(cap).collect();
-    chosen.sort_unstable();
-    (chosen.into_iter().map(|(_, id)| id).collect(), total - cap.min(total))
-}
-
-pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
-    let focused = app.focus == Focus::Agents;
-    let block = Block::bordered()
-        .title(if focused { "▸ Agent graph: users │ routers │ items (j/k select) " } else { " Agent graph: users │ routers │ items " })
-        .border_style(if focused { st(app, Role::Accent) } else { Style::new() });
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    if inner.height < 3 || inner.width < 20 {
-        return;
-    }
-    let rows = inner.height as usize;
-    let tick = &app.tick;
-    let sel = app.selected.as_deref();
-    let sel_routers: Vec<&str> = sel.and_then(|id| app.world.client(id)).map(|c| c.routers.iter().map(|s| s.as_str()).collect()).unwrap_or_default();
-    let rank = |id: &str, c: Option<&Client>| -> u8 {
-        if Some(id) == sel {
-            0
-        } else if tick.involves(id) {
-            1
-        } else if c.is_some_and(|c| c.routers.iter().any(|r| sel_routers.contains(&r.as_str()))) {
-            2
-        } else {
-            3
-        }
-    };
-    let clients_of = |kind: ClientKind| app.world.clients().iter().filter(move |c| c.kind == kind).map(|c| (c.id.as_str(), rank(&c.id, Some(c))));
-    let (u, uh) = pick(clients_of(ClientKind::User), rows);
-    let (r, rh) = pick(app.world.routers().iter().map(|r| (r.id.as_str(), rank(&r.id, None))), rows);
-    let (i, ih) = pick(clients_of(ClientKind::Item), rows);
-    let (wc, hc) = (inner.width as usize, inner.height as usize);
-    // Canvas coordinates that land exactly on a text cell (ratatui floors x·(W−1)/100 and
-    // (100−y)·(H−1)/100), so labels never collide or drift between rows.
-    let col_x = |c: usize| -> f64 { (c as f64 + 0.01) * 100.0 / (wc.max(2) - 1) as f64 };
-    let row_y = |r: usize| -> f64 { (100.0 - (r as f64 + 0.01) * 100.0 / (hc.max(2) - 1) as f64).max(0.0) };
-    let usable = hc.saturating_sub(1).max(1);
-    let y_of = |row: usize, n: usize| -> f64 {
-        let gap = (usable / n.max(1)).max(1);
-        let top = usable.saturating_sub(gap * (n.max(1) - 1)) / 2;
-        row_y((top + row * gap).min(usable - 1))
-    };
-    let col_w = (wc / 3).max(4);
-    let label = |id: &str| -> String {
-        // Titles get what the column allows (the whole label is cut to the column below).
-        let t = app.world.client(id).and_then(|c| c.title.as_deref()).map(|t| format!(" {}", s(t, col_w))).unwrap_or_default();
-        let full = format!("{}{}", s(id, 10), t);
-        s(&full, col_w.saturating_sub(3))
-    };
-    let router_col = wc * 2 / 5;
-    let mut pos: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
-    for (k, id) in u.iter().enumerate() {
-        pos.insert(id, (col_x(label(id).chars().count() + 1), y_of(k, u.len())));
-    }
-    for (k, id) in r.iter().enumerate() {
-        pos.insert(id, (col_x(router_col), y_of(k, r.len())));
-    }
-    for (k, id) in i.iter().enumerate() {
-        let c = wc.saturating_sub(label(id).chars().count() + 2);
-        pos.insert(id, (col_x(c), y_of(k, i.len())));
-    }
-    let ux = col_x(0);
-    let rx = col_x(router_col);
-    let canvas = Canvas::default().marker(Marker::Braille).x_bounds([0.0, 100.0]).y_bounds([0.0, 100.0]).paint(|ctx| {
-        // Layer 1: the selection's memberships.
-        if let Some(c) = sel.and_then(|id| app.world.client(id)) {
-            for rid in &c.routers {
-                if let (Some(a), Some(b)) = (pos.get(c.id.as_str()), pos.get(rid.as_str())) {
-                    ctx.draw(&CanvasLine { x1: a.0, y1: a.1, x2: b.0, y2: b.1, color: Color::DarkGray });
-                }
-            }
-        }
-        if let Some(rt) = sel.and_then(|id| app.world.router(id)) {
-            // The members on screen (a router of a huge world has thousands), in member order.
-            if let Some(a) = pos.get(rt.id.as_str()) {
-                for b in pos.iter().filter(|(m, _)| rt.members.contains(**m)).map(|(_, b)| b) {
-                    ctx.draw(&CanvasLine { x1: a.0, y1: a.1, x2: b.0, y2: b.1, color: Color::DarkGray });
-                }
-            }
-        }
-        // Layer 2: this step's messages, coloured by fate.
-        for d in tick.deliveries() {
-            let (Some(a), Some(b)) = (pos.get(d.router.as_str()), pos.get(d.agent.as_str())) else { continue };
-            let color = if app.mono {
-                    Color::Reset
-                } else {
-                    match d.fate {
-                        Some(Decision::Accept) => Color::Green,
-                        Some(Decision::Hold) => Color::Yellow,
-                        Some(Decision::Reject) => Color::Red,
-                        None => Color::Blue,
-                    }
-                };
-                ctx.draw(&CanvasLine { x1: a.0 + col_x(4), y1: a.1, x2: b.0 - col_x(1), y2: b.1, color });
-        }
-        ctx.layer();
-        // Layer 3: labels.
-        let node_style = |id: &str| -> Style {
-            if Some(id) == sel {
-                st(app, Role::Selected)
-            } else if tick.involves(id) {
-                st(app, Role::Accent)
-            } else {
-                Style::new()
-            }
-        };
-        for (k, id) in u.iter().enumerate() {
-            ctx.print(ux, y_of(k, u.len()), Span::styled(format!("●{}", label(id)), node_style(id)));
-        }
-        for (k, id) in r.iter().enumerate() {
-            let n = app.world.router(id).map(|r| r.members.len()).unwrap_or(0);
-            ctx.print(rx, y_of(k, r.len()), Span::styled(format!("◆{} ({n})", s(id, 8)), node_style(id)));
-        }
-        for id in &i {
-            let (x, y) = pos[id];
-            ctx.print(x, y, Span::styled(format!("■{}", label(id)), node_style(id)));
-        }
-        for (hidden, x) in [(uh, ux), (rh, rx), (ih, col_x(wc * 3 / 4))] {
-            if hidden > 0 {
-                ctx.print(x, row_y(hc - 1), Span::styled(format!("+{hidden} hidden"), st(app, Role::Dim)));
-            }
-        }
-    });
-    f.render_widget(canvas, inner);
-}
-
 pub(super) fn attr_lines(app: &App, attrs: &BTreeMap<String, f64>, before: Option<&BTreeMap<String, f64>>, max: usize) -> Vec<Line<'static>> {
     let mut v: Vec<(&String, f64)> = attrs.iter().map(|(a, w)| (a, *w)).collect();
     v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
@@ -188,7 +45,7 @@ pub(super) fn attr_lines(app: &App, attrs: &BTreeMap<String, f64>, before: Optio
         let style = if changed { st(app, Role::Changed) } else { Style::new() };
         let d = if changed { format!("{delta:+.2}") } else { String::new() };
         out.push(Line::from(vec![
-            Span::styled(format!(" {:<24}", s(a, 24)), style),
+            Span::styled(format!(" {}", pad(a, 24)), style),
             Span::styled(format!("{w:>6.2}"), if w < 0.0 { st(app, Role::Reject) } else { Style::new() }),
             Span::styled(format!(" {d:>6}"), style),
         ]));
@@ -249,7 +106,7 @@ fn evidence_lines(app: &App, c: &Client, room: usize) -> Vec<Line<'static>> {
     ))];
     for (adds, e) in entries.iter().take(shown) {
         lines.push(Line::from(vec![
-            Span::raw(format!(" {:<12}", s(&e.item, 12))),
+            Span::raw(format!(" {}", pad(&e.item, 12))),
             Span::styled(format!("{adds:+.3}"), st(app, Role::Flight)),
             Span::styled(
                 if app.world.is_co_choice(e) {
@@ -317,7 +174,7 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             _ => Style::new(),
         };
         lines.push(Line::from(vec![
-            Span::styled(format!(" {:<3}{:<tw$}", i + 1, s(&text, tw - 1)), style),
+            Span::styled(format!(" {:<3}{}", i + 1, pad(&text, tw)), style),
             Span::raw(format!("{hits:>6}")),
             Span::styled(format!("{credit:>+8.3}"), if credit < 0.0 { st(app, Role::Reject) } else { Style::new() }),
         ]));

@@ -26,23 +26,51 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
     let held = series(|t| t.held as f64);
     let rej = series(|t| t.rejected as f64);
     let credit = series(|t| t.credit);
-    let max_t = stats.last().map(|t| t.tick as f64).unwrap_or(1.0).max(1.0);
+    // The current time step: the charts run up to it, and a marker stands on it.
+    let now = app.world.cursor().tick as f64;
+    let max_t = stats.last().map(|t| t.tick as f64).unwrap_or(1.0).max(now).max(1.0);
     let max_y = stats.iter().map(|t| t.accepted.max(t.held).max(t.rejected)).max().unwrap_or(1).max(1) as f64;
-    let ds = vec![
-        Dataset::default().name("accepted").marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Accept)).data(&acc),
-        Dataset::default().name("held").marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Hold)).data(&held),
-        Dataset::default().name("rejected").marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Reject)).data(&rej),
+    // Without colour (`--mono`) the series differ by their marks, and the legend shows each mark.
+    let mark = |m: Marker| if app.mono { m } else { Marker::Braille };
+    let name = |glyph: &str, what: &str| if app.mono { format!("{glyph} {what}") } else { what.to_string() };
+    let now_name = name("⡇", &format!("now: time step {now:.0}"));
+    let series = [
+        (name("⠤", "accepted"), Role::Accept, mark(Marker::Braille), &acc),
+        (name("•", "held"), Role::Hold, mark(Marker::Dot), &held),
+        (name("▄", "rejected"), Role::Reject, mark(Marker::HalfBlock), &rej),
     ];
+    // The legend is the frame's bottom line: ratatui's own legend box does not fit the chart that
+    // 80×24 leaves.
+    let legend = |entries: &[(&str, Role)]| -> Line<'static> {
+        let mut spans = vec![Span::raw(" ")];
+        for (label, role) in entries {
+            spans.push(Span::styled(format!("{label} "), st(app, *role)));
+        }
+        Line::from(spans)
+    };
+    let decisions_now = [(now, 0.0), (now, max_y)];
+    let mut ds: Vec<Dataset> =
+        series.iter().map(|(n, role, m, data)| Dataset::default().name(n.clone()).marker(*m).graph_type(GraphType::Line).style(st(app, *role)).data(data)).collect();
+    ds.push(Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Dim)).data(&decisions_now));
+    let mut entries: Vec<(&str, Role)> = series.iter().map(|(n, role, _, _)| (n.as_str(), *role)).collect();
+    entries.push((now_name.as_str(), Role::Dim));
     let chart = Chart::new(ds)
-        .block(Block::bordered().title(" Filter decisions per time step "))
+        .block(Block::bordered().title(" Filter decisions per time step ").title_bottom(legend(&entries)))
+        .legend_position(None)
         .x_axis(Axis::default().title("time step").bounds([0.0, max_t]).labels(vec![Span::raw("0"), Span::raw(format!("{max_t:.0}"))]))
         .y_axis(Axis::default().bounds([0.0, max_y]).labels(vec![Span::raw("0"), Span::raw(format!("{max_y:.0}"))]));
     f.render_widget(chart, top);
     let (lo, hi) = credit.iter().fold((0.0f64, 0.0f64), |(a, b), (_, y)| (a.min(*y), b.max(*y)));
     let hi = if hi - lo < 1e-9 { lo + 1.0 } else { hi };
-    let ds = vec![Dataset::default().name("credit").marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Accent)).data(&credit)];
+    let credit_now = [(now, lo), (now, hi)];
+    let credit_name = name("⠤", "credit");
+    let ds = vec![
+        Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Accent)).data(&credit),
+        Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Dim)).data(&credit_now),
+    ];
     let chart = Chart::new(ds)
-        .block(Block::bordered().title(" Credit assigned per time step "))
+        .block(Block::bordered().title(" Credit assigned per time step ").title_bottom(legend(&[(&credit_name, Role::Accent), (&now_name, Role::Dim)])))
+        .legend_position(None)
         .x_axis(Axis::default().bounds([0.0, max_t]))
         .y_axis(Axis::default().bounds([lo, hi]).labels(vec![Span::raw(format!("{lo:.2}")), Span::raw(format!("{hi:.2}"))]));
     f.render_widget(chart, mid);

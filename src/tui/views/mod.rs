@@ -3,7 +3,9 @@
 
 mod diff;
 mod events;
+mod graph;
 mod inspect;
+mod neighbourhood;
 mod metrics;
 
 use diff::diff_view;
@@ -11,25 +13,14 @@ use events::events_view;
 use inspect::inspect;
 use metrics::metrics_view;
 use super::app::{App, InputKind, Popup, Scroll, View};
+use super::theme::Role;
 use crate::world::event::{Decision, EventBody};
 use crate::util::text::sanitize;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
-
-#[derive(Clone, Copy)]
-enum Role {
-    Accent,
-    Accept,
-    Hold,
-    Reject,
-    Flight,
-    Dim,
-    Selected,
-    Changed,
-}
 
 fn st(app: &App, role: Role) -> Style {
     if app.mono {
@@ -40,18 +31,7 @@ fn st(app: &App, role: Role) -> Style {
             _ => Style::new(),
         };
     }
-    // Accents only; the terminal's own foreground and background stay, so light and dark
-    // themes both read.
-    match role {
-        Role::Accent => Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-        Role::Accept => Style::new().fg(Color::Green),
-        Role::Hold => Style::new().fg(Color::Yellow),
-        Role::Reject => Style::new().fg(Color::Red),
-        Role::Flight => Style::new().fg(Color::Blue),
-        Role::Dim => Style::new().add_modifier(Modifier::DIM),
-        Role::Selected => Style::new().add_modifier(Modifier::REVERSED),
-        Role::Changed => Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
-    }
+    app.theme.style(role)
 }
 
 fn decision_role(d: Decision) -> Role {
@@ -243,7 +223,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
         Popup::Help => {
             let rows = app.keymap.help_rows();
             let cell = |(k, d): &(String, &str), w: usize| -> Vec<Span<'static>> {
-                vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(format!("{:<w$}", s(d, w), w = w))]
+                vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(crate::util::text::pad(d, w))]
             };
             // Two columns when one would not fit the terminal; beyond that, it scrolls.
             let two = rows.len() + 8 > area.height as usize && area.width >= 100;
@@ -264,7 +244,9 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(""));
             lines.push(Line::from(" breakpoints: kind == filter_decision and agent == u7 and decision == reject"));
             lines.push(Line::from("              router == R2 and target.kind == item"));
-            lines.push(Line::from(" graph: green accepted · yellow held · red rejected · blue waiting in a buffer"));
+            lines.push(Line::from(" graph: ✓ green accepted · ‖ yellow held · ✗ red rejected · … blue waiting"));
+            lines.push(Line::from("        ┈ membership · ─▸ message, head at the receiver · a large world shows"));
+            lines.push(Line::from("        the selection's neighbourhood: its routers and their closest members"));
             lines.push(Line::from(format!(
                 " {}: branches ({} opens, {} saves a session, {} deletes; q asks if unsaved)",
                 app.keymap.key_for(super::keymap::Action::Branches),
@@ -380,7 +362,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 .enumerate()
                 .map(|(i, (id, title))| {
                     let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
-                    Line::from(vec![Span::styled(format!(" {:<12}", s(id, 12)), style.patch(st(app, Role::Accent))), Span::styled(s(title, 50), style)])
+                    Line::from(vec![Span::styled(format!(" {}", crate::util::text::pad(id, 12)), style.patch(st(app, Role::Accent))), Span::styled(s(title, 50), style)])
                 })
                 .collect();
             let title = format!("{} agents match “{}” — ↑↓ choose · Enter selects · Esc", items.len(), s(query, 20));
