@@ -15,7 +15,8 @@ params = xllamacpp.CommonParams()
 params.model.path = model
 params.hostnames = ["127.0.0.1"]
 params.port = port
-params.n_ctx = 4096
+# 16k: long filter buffers were refused at 4096; the KV cache of a 135M model at 16k is ~0.4 GB.
+params.n_ctx = 16384
 params.n_parallel = 1
 # One thread: two collapse when a parallel cargo build shares the machine.
 params.cpuparams.n_threads = 1

@@ -136,7 +136,7 @@ fn kinds(path: &Path) -> Vec<serde_json::Value> {
 fn malformed_replies_fall_back_and_the_session_replays_without_the_server() {
     let (url, hits) = serve(Mode::Mixed);
     let d = tempfile::tempdir().unwrap();
-    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "9", "--out", "s.jsonl"], d.path());
+    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "9", "--llm-max-tokens", "384", "--out", "s.jsonl"], d.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(hits.load(Ordering::SeqCst), 9, "the budget was not honoured");
     let evs = kinds(&d.path().join("s.jsonl"));
@@ -218,6 +218,18 @@ fn a_request_longer_than_the_context_falls_back_and_the_run_goes_on() {
 #[cfg(unix)]
 #[test]
 fn sigint_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
+    signal_during_a_model_call("-INT", 130);
+}
+
+/// The same for SIGTERM (a service manager or `timeout` stopping the run): exit 143.
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
+    signal_during_a_model_call("-TERM", 143);
+}
+
+#[cfg(unix)]
+fn signal_during_a_model_call(signal: &str, code: i32) {
     let (url, hits) = serve(Mode::StallAfter(3));
     let d = tempfile::tempdir().unwrap();
     let args = ["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-timeout", "120", "--llm-concurrency", "1", "--out", "s.jsonl"];
@@ -236,7 +248,7 @@ fn sigint_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
     }
     // The fourth call is now waiting on a server that will not answer for a minute.
     std::thread::sleep(Duration::from_millis(300));
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
     let t = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -245,21 +257,21 @@ fn sigint_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
         if t.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("still running 10 s after SIGINT: the call in flight was not cancelled");
+            panic!("still running 10 s after SIG{}: the call in flight was not cancelled", &signal[1..]);
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     let took = t.elapsed();
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
+    assert_eq!(status.code(), Some(code), "{err}");
     assert!(took < Duration::from_secs(2), "took {took:?} to stop");
     assert!(err.contains("interrupted") && err.contains("s.jsonl"), "{err}");
     let chk = recnet(&["check", "s.jsonl"], d.path());
     assert!(chk.status.success(), "the session is not valid: {}", String::from_utf8_lossy(&chk.stdout));
     let evs = kinds(&d.path().join("s.jsonl"));
     let replies = evs.iter().filter(|e| e["kind"] == "reason_exchange").count();
-    assert_eq!(replies, 3, "the replies completed before Ctrl+C are kept");
+    assert_eq!(replies, 3, "the replies completed before the signal are kept");
     assert!(evs.iter().any(|e| e["kind"] == "router_created"), "setup was lost");
 }
 
