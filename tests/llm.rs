@@ -148,6 +148,16 @@ fn malformed_replies_fall_back_and_the_session_replays_without_the_server() {
     assert!(failures.iter().any(|e| e["error"] == "cut at max_tokens (384)" && e["cause"] == "cut_off"));
     assert!(exchanges.iter().any(|e| e["finish_reason"] == "length"));
     assert!(failures.iter().any(|e| e["error"].as_str().unwrap().contains("budget of 9")));
+    // Every request past the budget is an event of its own, apart from the model's failures, and
+    // the summary's budget column (as the inspector's, read from the session) counts them all.
+    let budget = failures.iter().filter(|e| e["cause"] == "budget").count();
+    assert!(budget > 1, "one event per request the budget sent offline: {budget}");
+    let summary = String::from_utf8_lossy(&o.stdout);
+    let all = summary.lines().map(str::trim_start).find(|l| l.starts_with("all ")).unwrap_or_default();
+    assert_eq!(all.split_whitespace().nth(9), Some(budget.to_string().as_str()), "{summary}");
+    let (_, events) = recnet::store::session::read_session(&d.path().join("s.jsonl")).unwrap();
+    let acc = recnet::reasoner::accounting::Accounting::from_events(events.iter().map(|e| &e.body));
+    assert_eq!((acc.total().budget, acc.total().fallbacks.values().sum::<u64>() as usize), (budget as u64, failures.len() - budget));
     // The run still completed every stage (fallbacks decided).
     assert!(evs.iter().any(|e| e["kind"] == "filter_decision"));
     let out = String::from_utf8_lossy(&o.stdout);
