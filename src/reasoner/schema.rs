@@ -56,11 +56,15 @@ fn obj(pairs: Vec<(&str, Value)>) -> Value {
     closed(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
-/// A fixed-key weight map: one number per attribute in `keys`, all required.
-fn weight_map(keys: &BTreeSet<&String>, description: &str) -> Value {
+/// A fixed-key map of weight changes: one per attribute in `keys`, all required, each bounded
+/// so that the old weight plus the change stays in -1..1. Changes, not new weights: a small model
+/// that writes 0 everywhere then leaves a profile as it was instead of erasing it.
+fn change_map(keys: &BTreeSet<&String>, old: &BTreeMap<String, f64>, description: &str) -> Value {
     let mut p = Map::new();
     for k in keys {
-        p.insert((*k).clone(), hundredths(-1.0, 1.0, "weight from -100 (strong dislike) to 100 (strong like)"));
+        let was = to_h(old.get(*k).copied().unwrap_or(0.0)).clamp(-100, 100);
+        let d = format!("change of the weight (now {was}); 0 keeps it, in hundredths");
+        p.insert((*k).clone(), json!({"type": "integer", "minimum": -100 - was, "maximum": 100 - was, "description": d}));
     }
     let mut v = closed(p);
     v["description"] = json!(description);
@@ -111,7 +115,8 @@ fn edit_schema(module: &str, step: f64) -> Value {
                 ("op", op("loosen")),
                 ("agent", agent.clone()),
                 ("rule", rule.clone()),
-                ("min_relevance", hundredths(0.0, 1.0, "relevance from which helpful messages get in")),
+                // Not 0: a learned `accept when relevance >= 0` would let everything in.
+                ("min_relevance", hundredths(0.05, 1.0, "relevance from which helpful messages get in")),
             ]));
             variants.push(obj(vec![("op", op("retire")), ("agent", agent), ("rule", rule)]));
         }
@@ -135,8 +140,8 @@ pub fn reply_schema(req: &ReasonRequest) -> Value {
         ReasonRequest::Reflect { user_attrs, item_attrs, negative_attrs, .. } => {
             let (u, i) = reflect_keys(user_attrs, item_attrs, negative_attrs);
             obj(vec![
-                ("user", weight_map(&u, "the user's new weight for each attribute (unchanged ones repeat their weight)")),
-                ("item", weight_map(&i, "the chosen item's new weight for each attribute")),
+                ("user", change_map(&u, user_attrs, "the change of the user's weight for each attribute")),
+                ("item", change_map(&i, item_attrs, "the change of the chosen item's weight for each attribute")),
                 ("reason", text(REASON_CHARS, "one sentence")),
             ])
         }
@@ -147,7 +152,6 @@ pub fn reply_schema(req: &ReasonRequest) -> Value {
                 let mut verdict = obj(vec![
                     ("rule", json!({"type": "integer", "minimum": 0, "maximum": n, "description": "the 1-based rule that decided; 0 if none"})),
                     ("decision", one_of(vec![json!("accept"), json!("hold"), json!("reject")], "string")),
-                    ("weight", hundredths(0.0, 1.0, "the accepting rule's weight; 0 unless accepted")),
                     ("reason", text(SHORT_CHARS, "short")),
                 ]);
                 verdict["description"] = json!(crate::util::text::sanitize(&m.text, 80));
@@ -168,7 +172,7 @@ pub fn reply_schema(req: &ReasonRequest) -> Value {
             let mut message = closed(deltas);
             message["description"] = json!(format!("the change of each routed attribute; the {} largest are sent", max_attributes.max(&1)));
             obj(vec![
-                ("profile", weight_map(&all, "the community's new weight for each attribute (0 drops it)")),
+                ("profile", change_map(&all, profile, "the change of the community's weight for each attribute")),
                 ("message", message),
                 ("summary", text(REASON_CHARS, "one sentence")),
             ])
@@ -198,8 +202,10 @@ pub fn reply_schema(req: &ReasonRequest) -> Value {
 
 /// An answer in its wire form (what a model following `reply_schema(req)` would write).
 pub fn to_wire(req: &ReasonRequest, answer: &ReasonAnswer) -> Value {
+    // The change of each key, as the difference of the rounded weights (so that it reads back).
     let full = |keys: &BTreeSet<&String>, new: &BTreeMap<String, f64>, old: &BTreeMap<String, f64>| -> Map<String, Value> {
-        keys.iter().map(|k| ((*k).clone(), json!(to_h(new.get(*k).or(old.get(*k)).copied().unwrap_or(0.0))))).collect()
+        let h = |m: &BTreeMap<String, f64>, k: &String| to_h(m.get(k).copied().unwrap_or(0.0));
+        keys.iter().map(|k| ((*k).clone(), json!(if new.contains_key(*k) { h(new, k) - h(old, k) } else { 0 }))).collect()
     };
     match (req, answer) {
         (ReasonRequest::Reflect { user_attrs, item_attrs, negative_attrs, .. }, ReasonAnswer::Reflect { user, item, reason }) => {
@@ -210,7 +216,7 @@ pub fn to_wire(req: &ReasonRequest, answer: &ReasonAnswer) -> Value {
             let keyed: Map<String, Value> = verdicts
                 .iter()
                 .map(|v| {
-                    let w = json!({"rule": v.rule.unwrap_or(0), "decision": v.decision.name(), "weight": to_h(v.weight), "reason": cut(&v.reason, SHORT_CHARS)});
+                    let w = json!({"rule": v.rule.unwrap_or(0), "decision": v.decision.name(), "reason": cut(&v.reason, SHORT_CHARS)});
                     (v.message.to_string(), w)
                 })
                 .collect();
@@ -218,10 +224,8 @@ pub fn to_wire(req: &ReasonRequest, answer: &ReasonAnswer) -> Value {
         }
         (ReasonRequest::Integrate { profile: old, inbox, .. }, ReasonAnswer::Integrate { profile, message, summary }) => {
             let (all, _) = integrate_keys(old, inbox);
-            let mut p = Map::new();
-            for k in all {
-                p.insert(k.clone(), json!(to_h(profile.get(k).copied().unwrap_or(0.0))));
-            }
+            let h = |m: &BTreeMap<String, f64>, k: &String| to_h(m.get(k).copied().unwrap_or(0.0));
+            let p: Map<String, Value> = all.into_iter().map(|k| (k.clone(), json!(h(profile, k) - h(old, k)))).collect();
             let mut m = Map::new();
             for d in inbox {
                 m.insert(d.attr.clone(), json!(0));
@@ -273,14 +277,14 @@ pub enum WireError {
 /// Read a reply already checked against `reply_schema(req)` into an answer. Errors say what does
 /// not fit (a shape the schema cannot express, e.g. the same attribute named twice).
 pub fn from_wire(req: &ReasonRequest, v: &Value) -> Result<ReasonAnswer, WireError> {
-    // The changes a fixed-key map makes: entries whose hundredths differ from the old weight's
-    // (an unchanged weight is repeated rounded, and must not move by the rounding).
+    // The new weights a change map makes, for its non-zero changes (the others keep their exact
+    // old weight rather than its rounding).
     let changes = |new: &Value, old: &BTreeMap<String, f64>| -> BTreeMap<String, f64> {
         new.as_object()
             .into_iter()
             .flatten()
-            .filter(|(k, w)| w.as_f64() != Some(to_h(old.get(*k).copied().unwrap_or(0.0)) as f64))
-            .map(|(k, w)| (k.clone(), from_h(w)))
+            .filter(|(_, d)| d.as_f64() != Some(0.0))
+            .map(|(k, d)| (k.clone(), (to_h(old.get(k).copied().unwrap_or(0.0)) as f64 + d.as_f64().unwrap_or(f64::NAN)) / 100.0))
             .collect()
     };
     Ok(match req {
@@ -289,7 +293,8 @@ pub fn from_wire(req: &ReasonRequest, v: &Value) -> Result<ReasonAnswer, WireErr
             item: changes(&v["item"], item_attrs),
             reason: s(&v["reason"]),
         },
-        ReasonRequest::Filter { messages, .. } => {
+        ReasonRequest::Filter { messages, rules, .. } => {
+            let rules = crate::rules::parse_rules(rules).unwrap_or_default();
             let mut verdicts = Vec::new();
             for m in messages {
                 let w = &v["verdicts"][m.message.to_string()];
@@ -300,7 +305,12 @@ pub fn from_wire(req: &ReasonRequest, v: &Value) -> Result<ReasonAnswer, WireErr
                     _ => return Err(WireError::Shape(format!("no decision for message {}", m.message))),
                 };
                 let rule = w["rule"].as_f64().map(|r| r as usize).filter(|r| *r > 0);
-                verdicts.push(FilterVerdict { message: m.message, rule, decision, weight: from_h(&w["weight"]), reason: s(&w["reason"]) });
+                // An accept weighs what its rule says: not the model's to choose.
+                let weight = match (decision, rule.and_then(|r| rules.get(r - 1)).map(|r| &r.action)) {
+                    (Decision::Accept, Some(crate::rules::Action::Accept { weight })) => *weight,
+                    _ => 0.0,
+                };
+                verdicts.push(FilterVerdict { message: m.message, rule, decision, weight, reason: s(&w["reason"]) });
             }
             ReasonAnswer::Filter { verdicts }
         }

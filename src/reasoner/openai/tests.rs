@@ -104,14 +104,14 @@ fn request_bodies_follow_the_mode_and_the_model() {
 #[test]
 fn replies_are_checked_and_their_failures_sorted_by_cause() {
     let req = filter_request();
-    let ok = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "weight": 80, "reason": "r1"},
-                 "5": {"rule": 2, "decision": "reject", "weight": 0, "reason": "default"}}}"#;
+    let ok = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "reason": "r1"},
+                 "5": {"rule": 2, "decision": "reject", "reason": "default"}}}"#;
     let ReasonAnswer::Filter { verdicts } = parse_reply(&req, ok).unwrap() else { panic!() };
     assert_eq!((verdicts[0].rule, verdicts[1].rule, verdicts[1].message, verdicts[0].weight), (Some(1), Some(2), 5, 0.8));
-    let missing = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "weight": 80, "reason": "r1"}}}"#;
-    // A weight written as a fraction, not in hundredths, is the wrong shape.
-    let fraction = ok.replace("\"weight\": 80", "\"weight\": 0.8");
-    assert_eq!(parse_reply(&req, &fraction).unwrap_err().cause(), Cause::WrongShape);
+    let missing = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "reason": "r1"}}}"#;
+    // An accept weighs what its rule says; a weight of the model's own is an extra key.
+    let weighed = ok.replace("\"reason\": \"r1\"", "\"reason\": \"r1\", \"weight\": 1");
+    assert_eq!(parse_reply(&req, &weighed).unwrap_err().cause(), Cause::WrongShape);
     assert_eq!(parse_reply(&req, missing).unwrap_err().cause(), Cause::WrongShape);
     let rule9 = ok.replace("\"rule\": 2", "\"rule\": 9");
     assert!(parse_reply(&req, &rule9).unwrap_err().to_string().contains("maximum"));
