@@ -436,6 +436,9 @@ fn a_real_local_model_runs_an_evaluation_and_a_rerun_reuses_its_valid_replies() 
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let first = all(&o);
     assert!(first["calls"].as_u64().unwrap() > 0, "{first}");
+    // Bounded replies: none cut at the token limit, at least 90 % valid.
+    assert_eq!(first["fell_back"]["cut_off"], 0, "{first}");
+    assert!(first["valid"].as_u64().unwrap() * 10 >= first["calls"].as_u64().unwrap() * 9, "{first}");
     assert_eq!(rows(&o.stdout).len(), 2);
     assert!(recnet(&["check", "e.jsonl"], d.path()).status.success());
     // The valid replies answer the same requests again; only the ones that fell back are re-asked.
