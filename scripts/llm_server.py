@@ -15,7 +15,9 @@ params = xllamacpp.CommonParams()
 params.model.path = model
 params.hostnames = ["127.0.0.1"]
 params.port = port
-params.n_ctx = 4096
+# The model's trained length (llama.cpp caps a slot there anyway): long filter buffers were
+# refused at 4096; CDs filter prompts reach ~6.6k tokens. The KV cache at 8k is ~0.2 GB.
+params.n_ctx = 8192
 params.n_parallel = 1
 # One thread: two collapse when a parallel cargo build shares the machine.
 params.cpuparams.n_threads = 1

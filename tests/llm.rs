@@ -136,7 +136,7 @@ fn kinds(path: &Path) -> Vec<serde_json::Value> {
 fn malformed_replies_fall_back_and_the_session_replays_without_the_server() {
     let (url, hits) = serve(Mode::Mixed);
     let d = tempfile::tempdir().unwrap();
-    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "9", "--out", "s.jsonl"], d.path());
+    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "9", "--llm-max-tokens", "384", "--out", "s.jsonl"], d.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(hits.load(Ordering::SeqCst), 9, "the budget was not honoured");
     let evs = kinds(&d.path().join("s.jsonl"));
@@ -148,6 +148,16 @@ fn malformed_replies_fall_back_and_the_session_replays_without_the_server() {
     assert!(failures.iter().any(|e| e["error"] == "cut at max_tokens (384)" && e["cause"] == "cut_off"));
     assert!(exchanges.iter().any(|e| e["finish_reason"] == "length"));
     assert!(failures.iter().any(|e| e["error"].as_str().unwrap().contains("budget of 9")));
+    // Every request past the budget is an event of its own, apart from the model's failures, and
+    // the summary's budget column (as the inspector's, read from the session) counts them all.
+    let budget = failures.iter().filter(|e| e["cause"] == "budget").count();
+    assert!(budget > 1, "one event per request the budget sent offline: {budget}");
+    let summary = String::from_utf8_lossy(&o.stdout);
+    let all = summary.lines().map(str::trim_start).find(|l| l.starts_with("all ")).unwrap_or_default();
+    assert_eq!(all.split_whitespace().nth(9), Some(budget.to_string().as_str()), "{summary}");
+    let (_, events) = recnet::store::session::read_session(&d.path().join("s.jsonl")).unwrap();
+    let acc = recnet::reasoner::accounting::Accounting::from_events(events.iter().map(|e| &e.body));
+    assert_eq!((acc.total().budget, acc.total().fallbacks.values().sum::<u64>() as usize), (budget as u64, failures.len() - budget));
     // The run still completed every stage (fallbacks decided).
     assert!(evs.iter().any(|e| e["kind"] == "filter_decision"));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -218,6 +228,18 @@ fn a_request_longer_than_the_context_falls_back_and_the_run_goes_on() {
 #[cfg(unix)]
 #[test]
 fn sigint_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
+    signal_during_a_model_call("-INT", 130);
+}
+
+/// The same for SIGTERM (a service manager or `timeout` stopping the run): exit 143.
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
+    signal_during_a_model_call("-TERM", 143);
+}
+
+#[cfg(unix)]
+fn signal_during_a_model_call(signal: &str, code: i32) {
     let (url, hits) = serve(Mode::StallAfter(3));
     let d = tempfile::tempdir().unwrap();
     let args = ["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-timeout", "120", "--llm-concurrency", "1", "--out", "s.jsonl"];
@@ -236,7 +258,7 @@ fn sigint_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
     }
     // The fourth call is now waiting on a server that will not answer for a minute.
     std::thread::sleep(Duration::from_millis(300));
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
     let t = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -245,21 +267,21 @@ fn sigint_during_a_model_call_cancels_it_at_once_and_keeps_a_valid_session() {
         if t.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("still running 10 s after SIGINT: the call in flight was not cancelled");
+            panic!("still running 10 s after SIG{}: the call in flight was not cancelled", &signal[1..]);
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     let took = t.elapsed();
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
+    assert_eq!(status.code(), Some(code), "{err}");
     assert!(took < Duration::from_secs(2), "took {took:?} to stop");
     assert!(err.contains("interrupted") && err.contains("s.jsonl"), "{err}");
     let chk = recnet(&["check", "s.jsonl"], d.path());
     assert!(chk.status.success(), "the session is not valid: {}", String::from_utf8_lossy(&chk.stdout));
     let evs = kinds(&d.path().join("s.jsonl"));
     let replies = evs.iter().filter(|e| e["kind"] == "reason_exchange").count();
-    assert_eq!(replies, 3, "the replies completed before Ctrl+C are kept");
+    assert_eq!(replies, 3, "the replies completed before the signal are kept");
     assert!(evs.iter().any(|e| e["kind"] == "router_created"), "setup was lost");
 }
 
@@ -414,6 +436,9 @@ fn a_real_local_model_runs_an_evaluation_and_a_rerun_reuses_its_valid_replies() 
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let first = all(&o);
     assert!(first["calls"].as_u64().unwrap() > 0, "{first}");
+    // Bounded replies: none cut at the token limit, at least 90 % valid.
+    assert_eq!(first["fell_back"]["cut_off"], 0, "{first}");
+    assert!(first["valid"].as_u64().unwrap() * 10 >= first["calls"].as_u64().unwrap() * 9, "{first}");
     assert_eq!(rows(&o.stdout).len(), 2);
     assert!(recnet(&["check", "e.jsonl"], d.path()).status.success());
     // The valid replies answer the same requests again; only the ones that fell back are re-asked.

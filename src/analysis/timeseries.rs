@@ -81,6 +81,8 @@ impl Steps {
             EventBody::RuleEdited { .. } | EventBody::RulesReplaced { .. } => r.rule_edits += 1,
             EventBody::RouterStrategyEdited { .. } | EventBody::RouterEdited { .. } => r.router_edits += 1,
             EventBody::ReasonExchange { .. } => r.model_calls += 1,
+            // The budget running out and a format fallback are notices, not failures of a reply.
+            EventBody::ReasonFailed { cause, .. } if cause == "budget" || cause == "format_fallback" => {}
             EventBody::ReasonFailed { .. } => r.model_failures += 1,
             EventBody::Metrics { split, values } => {
                 for (k, v) in values.iter().filter(|(k, _)| *k != "round") {

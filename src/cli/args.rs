@@ -159,8 +159,9 @@ pub(crate) struct LlmArgs {
     /// Calls in flight at once.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub(crate) llm_concurrency: usize,
-    /// Longest reply, in tokens (a reply cut there is reported as such).
-    #[arg(long, default_value_t = 384)]
+    /// Longest reply, in tokens (a reply cut there is reported as such). 0: each request's own,
+    /// enough for the longest reply its schema allows.
+    #[arg(long, default_value_t = 0, value_name = "N")]
     pub(crate) llm_max_tokens: u32,
     /// How replies are constrained: json_schema (a schema built per request), json_object, or
     /// none. A server that answers 400 to it falls back to the next, once, with an event.
@@ -200,7 +201,7 @@ impl LlmArgs {
             timeout: std::time::Duration::from_secs(self.llm_timeout.max(1)),
             retries: self.llm_retries,
             concurrency: self.llm_concurrency.max(1),
-            max_tokens: self.llm_max_tokens.max(1),
+            max_tokens: self.llm_max_tokens,
             structured: recnet::reasoner::openai::Structured::parse(&self.llm_structured).unwrap_or(recnet::reasoner::openai::Structured::JsonSchema),
             cancelled: Some(recnet::run::signals::interrupted),
             api_key: self.api_key.clone(),

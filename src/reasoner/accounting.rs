@@ -138,7 +138,15 @@ impl Accounting {
                 }
             }
             EventBody::ReasonFailed { stage, error, cause, .. } => match cause.as_str() {
-                "budget" | "format_fallback" => self.notes.push(error.clone()),
+                // One event per request the offline reasoner answered because the budget was
+                // spent: counted apart from the model's failures, noted once.
+                "budget" => {
+                    self.stages.entry(stage.clone()).or_default().budget += 1;
+                    if !self.notes.contains(error) {
+                        self.notes.push(error.clone());
+                    }
+                }
+                "format_fallback" => self.notes.push(error.clone()),
                 c => {
                     // Sessions from before causes were recorded: sort by the error's wording.
                     let cause = Cause::parse(c).unwrap_or(if error.contains("JSON") || error.contains("cut short") {
@@ -169,10 +177,6 @@ impl Accounting {
             t.add(s);
         }
         t
-    }
-
-    pub fn note_budget(&mut self, stage: &str, requests: u64) {
-        self.stages.entry(stage.to_string()).or_default().budget += requests;
     }
 
     /// One row per stage and the total (`all`), for a JSON report.
@@ -248,6 +252,8 @@ mod tests {
             exchange("filter", 200, "stop", false),
             exchange("filter", 0, "", true),
             failed("filter", "budget", "the budget of 3 model calls is spent"),
+            failed("credit", "budget", "the budget of 3 model calls is spent"),
+            failed("credit", "budget", "the budget of 3 model calls is spent"),
             exchange("optimise", 50, "stop", false),
             failed("optimise", "", "the proposed rules do not parse: line 1"),
         ];
@@ -257,10 +263,12 @@ mod tests {
         assert_eq!(f.fallbacks[&Cause::CutOff], 1);
         assert_eq!((f.latency_percentile(50.0), f.latency_percentile(95.0)), (200, 300));
         assert_eq!(a.cut_at_limit, 1);
-        assert_eq!(a.notes.len(), 1, "the budget notice is a note, not a failure");
+        assert_eq!(a.notes.len(), 1, "the budget notice is a note, not a failure, noted once");
+        assert_eq!((f.budget, a.stages["credit"].budget, a.stages["credit"].valid()), (1, 2, 0));
+        assert!(a.stages["credit"].fallbacks.is_empty(), "past the budget is not a model failure");
         assert_eq!(a.stages["optimise"].fallbacks[&Cause::RulesDoNotParse], 1, "old sessions sorted by wording");
         let t = a.table();
-        assert_eq!(t.len(), 4);
-        assert!(t[3].starts_with("all"), "{t:?}");
+        assert_eq!(t.len(), 5);
+        assert!(t[4].starts_with("all"), "{t:?}");
     }
 }

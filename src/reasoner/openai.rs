@@ -75,6 +75,7 @@ pub struct OpenAiConfig {
     pub timeout: Duration,
     pub retries: u32,
     pub concurrency: usize,
+    /// Longest reply in tokens; 0: each request's own, from its schema.
     pub max_tokens: u32,
     pub structured: Structured,
     /// Polled while calls are in flight: true cancels them (Ctrl+C).
@@ -94,7 +95,7 @@ impl Default for OpenAiConfig {
             timeout: Duration::from_secs(60),
             retries: 2,
             concurrency: 2,
-            max_tokens: 384,
+            max_tokens: 0,
             structured: Structured::JsonSchema,
             cancelled: None,
             max_backoff: Duration::from_secs(60),
@@ -162,7 +163,6 @@ pub struct OpenAi {
     cache: HashMap<u64, (String, ReasonAnswer)>,
     offline: Offline,
     calls: u64,
-    budget_noted: bool,
     exchanges: Vec<EventBody>,
     fatal: Option<String>,
     mode: Arc<AtomicU8>,
@@ -192,7 +192,6 @@ impl OpenAi {
             cache: HashMap::new(),
             offline: Offline::new(),
             calls: 0,
-            budget_noted: false,
             exchanges: Vec::new(),
             fatal: None,
             mode,
@@ -379,13 +378,11 @@ impl Reasoner for OpenAi {
             }
         }
         for &i in &over_budget {
+            // An event per request, so that a session (and the inspector reading it) counts
+            // every request the budget sent offline, not only the first.
             let stage = requests[i].stage().to_string();
-            self.accounting.note_budget(&stage, 1);
-            if !self.budget_noted {
-                self.budget_noted = true;
-                let error = format!("the budget of {} model calls is spent", self.cfg.budget.unwrap_or(0));
-                self.fail(&stage, error, "budget", "the offline reasoner answers from here on");
-            }
+            let error = format!("the budget of {} model calls is spent", self.cfg.budget.unwrap_or(0));
+            self.fail(&stage, error, "budget", "the offline reasoner answered");
             answers[i] = Some(self.offline.answer_one(&requests[i]));
         }
         if !to_call.is_empty() {
@@ -439,7 +436,7 @@ impl Reasoner for OpenAi {
                         });
                         let parsed = parse_reply(req, &reply.text).map_err(|e| match reply.finish_reason.as_str() {
                             // A reply that ran out of tokens is that, whatever else is wrong with it.
-                            "length" => ReplyError::CutOff(self.cfg.max_tokens),
+                            "length" => ReplyError::CutOff(reply.max_tokens),
                             _ => e,
                         });
                         match parsed {

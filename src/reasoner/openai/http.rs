@@ -2,7 +2,7 @@
 //! retries that honour what the server asks, and a once-only fallback when it refuses the
 //! response_format.
 
-use super::super::schema::{reply_schema, schema_text};
+use super::super::schema::{reply_schema, reply_tokens, schema_text};
 use super::{is_reasoning_model, prompt_for, Structured};
 use crate::engine::protocol::ReasonRequest;
 use serde_json::{json, Value};
@@ -71,6 +71,8 @@ pub(super) struct Reply {
     pub(super) tokens_in: u64,
     pub(super) tokens_out: u64,
     pub(super) finish_reason: String,
+    /// The reply's token limit, sent with the request.
+    pub(super) max_tokens: u32,
     /// The mode a 400 made this call fall back from, and the server's words.
     pub(super) downgraded: Option<(Structured, Structured, String)>,
 }
@@ -82,6 +84,7 @@ pub(super) struct CallCtx {
     pub(super) url: String,
     pub(super) key: Option<String>,
     pub(super) model: String,
+    /// 0: each request's own, enough for the longest reply its schema allows.
     pub(super) max_tokens: u32,
     pub(super) retries: u32,
     pub(super) max_backoff: Duration,
@@ -90,6 +93,14 @@ pub(super) struct CallCtx {
 }
 
 impl CallCtx {
+    /// The token limit for `req`'s reply.
+    pub(super) fn max_tokens(&self, req: &ReasonRequest) -> u32 {
+        match self.max_tokens {
+            0 => reply_tokens(&reply_schema(req)),
+            n => n,
+        }
+    }
+
     pub(super) fn body(&self, req: &ReasonRequest, mode: Structured) -> (String, Value) {
         let stage = req.stage();
         let mut user = format!("Request ({stage}):\n{}\n", serde_json::to_string(req).unwrap_or_default());
@@ -105,10 +116,12 @@ impl CallCtx {
                 {"role": "user", "content": user},
             ],
         });
+        let max_tokens = self.max_tokens(req);
         if is_reasoning_model(&self.model) {
-            body["max_completion_tokens"] = json!(self.max_tokens);
+            // A reasoning model spends tokens thinking before it answers: room for that too.
+            body["max_completion_tokens"] = json!(if self.max_tokens == 0 { max_tokens.saturating_add(2048) } else { max_tokens });
         } else {
-            body["max_tokens"] = json!(self.max_tokens);
+            body["max_tokens"] = json!(max_tokens);
             body["temperature"] = json!(0);
         }
         match mode {
@@ -238,6 +251,7 @@ pub(super) async fn call(ctx: CallCtx, req: ReasonRequest) -> Result<Reply, Call
                                 tokens_in: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
                                 tokens_out: v["usage"]["completion_tokens"].as_u64().unwrap_or(0),
                                 finish_reason: crate::util::text::sanitize(choice["finish_reason"].as_str().unwrap_or(""), 40),
+                                max_tokens: ctx.max_tokens(&req),
                                 downgraded,
                             });
                         }

@@ -2,7 +2,7 @@
 //! server was sent, translated from its wire form and validated against its request.
 
 use super::super::accounting::Cause;
-use super::super::schema::{from_wire, reply_schema};
+use super::super::schema::{from_wire, reply_schema, WireError};
 use crate::engine::protocol::{ReasonAnswer, ReasonRequest, ReasonStage};
 use crate::world::event::Edit;
 use serde_json::Value;
@@ -52,7 +52,10 @@ pub fn parse_reply(req: &ReasonRequest, reply: &str) -> Result<ReasonAnswer, Rep
     // The schema the server was asked to follow is checked whether or not it did.
     let wrong = |error: String| ReplyError::WrongSchema { stage, error: crate::util::text::sanitize(&error, 240) };
     crate::util::jsonschema::check(&reply_schema(req), &v).map_err(wrong)?;
-    let answer = from_wire(req, &v).map_err(wrong)?;
+    let answer = from_wire(req, &v).map_err(|e| match e {
+        WireError::Shape(e) => wrong(e),
+        WireError::Rules(e) => ReplyError::RulesDoNotParse(crate::util::text::sanitize(&e, 240)),
+    })?;
     validate(req, &answer)?;
     Ok(answer)
 }

@@ -104,11 +104,14 @@ fn request_bodies_follow_the_mode_and_the_model() {
 #[test]
 fn replies_are_checked_and_their_failures_sorted_by_cause() {
     let req = filter_request();
-    let ok = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "weight": 0.8, "reason": "r1"},
-                 "5": {"rule": 2, "decision": "reject", "weight": 0, "reason": "default"}}}"#;
+    let ok = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "reason": "r1"},
+                 "5": {"rule": 2, "decision": "reject", "reason": "default"}}}"#;
     let ReasonAnswer::Filter { verdicts } = parse_reply(&req, ok).unwrap() else { panic!() };
-    assert_eq!((verdicts[0].rule, verdicts[1].rule, verdicts[1].message), (Some(1), Some(2), 5));
-    let missing = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "weight": 0.8, "reason": "r1"}}}"#;
+    assert_eq!((verdicts[0].rule, verdicts[1].rule, verdicts[1].message, verdicts[0].weight), (Some(1), Some(2), 5, 0.8));
+    let missing = r#"{"verdicts": {"3": {"rule": 1, "decision": "accept", "reason": "r1"}}}"#;
+    // An accept weighs what its rule says; a weight of the model's own is an extra key.
+    let weighed = ok.replace("\"reason\": \"r1\"", "\"reason\": \"r1\", \"weight\": 1");
+    assert_eq!(parse_reply(&req, &weighed).unwrap_err().cause(), Cause::WrongShape);
     assert_eq!(parse_reply(&req, missing).unwrap_err().cause(), Cause::WrongShape);
     let rule9 = ok.replace("\"rule\": 2", "\"rule\": 9");
     assert!(parse_reply(&req, &rule9).unwrap_err().to_string().contains("maximum"));
@@ -130,8 +133,18 @@ fn an_optimise_reply_may_change_one_rule_only() {
         edit: Edit::Tighten { agent: "u1".into(), rule: 1 },
         step: 0.05,
     };
-    let bad = json!({"rules": "accept when when", "rule": 1, "before": "", "after": "", "reason": ""}).to_string();
+    let bad = json!({"place": "replace", "line": "accept when when", "reason": ""}).to_string();
     assert_eq!(parse_reply(&req, &bad).unwrap_err().cause(), Cause::RulesDoNotParse);
+    // The model writes the one line; the engine splices it in where the edit says.
+    let good = json!({"place": "replace", "line": "accept 0.8 when relevance >= 0.35", "reason": "stricter"}).to_string();
+    let ReasonAnswer::Optimise { rules: Some(rules), rule, before, after, .. } = parse_reply(&req, &good).unwrap() else { panic!() };
+    assert_eq!((rules.as_str(), rule), ("accept 0.8 when relevance >= 0.35\nreject when relevance < 0.1\ndefault reject\n", 1));
+    assert_eq!((before.as_str(), after.as_str()), ("accept 0.8 when relevance >= 0.3", "accept 0.8 when relevance >= 0.35"));
+    // Two rules in the line, a default, or a place the edit does not offer: refused.
+    for (place, line) in [("replace", "accept 1 when relevance >= 0\ndefault accept 1"), ("replace", "default accept 1"), ("insert", "accept 1 when age > 0")] {
+        let r = json!({"place": place, "line": line, "reason": ""}).to_string();
+        assert!(parse_reply(&req, &r).is_err(), "{place} {line:?}");
+    }
 }
 
 /// A prompt-injection reply to "tighten rule 1" that swaps the default for `default accept`
@@ -157,5 +170,8 @@ fn an_optimise_reply_must_apply_the_requested_edit_where_asked() {
     assert!(edit_applied_where_asked(old, &injected, &Edit::NoChange).is_err());
     let req = ReasonRequest::Optimise { agent: "u1".into(), rules: old.into(), edit: tighten, step: 0.05 };
     let reply = json!({"rules": "accept 0.8 when relevance >= 0.3\nreject when relevance < 0.1\ndefault accept 1\n", "rule": 1, "before": "", "after": "", "reason": "ignore previous instructions"}).to_string();
+    assert_eq!(parse_reply(&req, &reply).unwrap_err().cause(), Cause::WrongShape);
+    // A tightening that turns the accept rule into a reject is refused after the splice.
+    let reply = json!({"place": "replace", "line": "reject when relevance >= 0.3", "reason": "x"}).to_string();
     assert_eq!(parse_reply(&req, &reply).unwrap_err().cause(), Cause::WrongShape);
 }
