@@ -15,7 +15,17 @@ fn eval(c: &mut Criterion) {
     let mut g = c.benchmark_group("eval");
     g.sample_size(10);
     g.bench_function(format!("full eval on {}", ds.name), |b| {
-        b.iter(|| recnet::analysis::eval::run_eval(|_| Ok(ds.clone()), &cfg, &recnet::analysis::eval::EvalOptions { split: "test".into(), rounds: 1, seeds: vec![1], models: Vec::new() }, |_| {}).unwrap().models.len())
+        b.iter(|| {
+            recnet::analysis::eval::run_eval(
+                |_| Ok(ds.clone()),
+                &cfg,
+                &recnet::analysis::eval::EvalOptions { split: "test".into(), rounds: 1, seeds: vec![1], models: Vec::new() },
+                |_| {},
+            )
+            .unwrap()
+            .models
+            .len()
+        })
     });
     g.finish();
 }

@@ -22,7 +22,8 @@ fn session() -> PathBuf {
     }
     let spec = recnet::inputs::gen::generate(2_000, 500, 4_000, 10, 3);
     let cfg = Config::from_layers(&[], &["routers.count=10".into()]).unwrap();
-    let header = Header::new(SourceRef { kind: "scenario".into(), name: spec.name.clone(), path: "generated".into(), digest: String::new() }, 3, 1, cfg.clone());
+    let header =
+        Header::new(SourceRef { kind: "scenario".into(), name: spec.name.clone(), path: "generated".into(), digest: String::new() }, 3, 1, cfg.clone());
     let tmp = path.with_extension("tmp");
     let mut w = SessionWriter::create(&tmp, &header).unwrap();
     let mut e = Engine::new(&spec, cfg, 3, 1);

@@ -23,7 +23,8 @@ fn session(n: u64) -> PathBuf {
     let spec = recnet::inputs::gen::generate(300, 100, 2000, 8, 7);
     let cfg = Config::from_layers(&[], &["routers.count=8".into()]).unwrap();
     let rounds = 100_000;
-    let header = Header::new(SourceRef { kind: "scenario".into(), name: spec.name.clone(), path: "generated".into(), digest: String::new() }, 7, rounds, cfg.clone());
+    let header =
+        Header::new(SourceRef { kind: "scenario".into(), name: spec.name.clone(), path: "generated".into(), digest: String::new() }, 7, rounds, cfg.clone());
     let tmp = path.with_extension("tmp");
     let mut w = SessionWriter::create(&tmp, &header).unwrap();
     let mut e = Engine::new(&spec, cfg, 7, rounds);

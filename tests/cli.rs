@@ -168,7 +168,11 @@ fn completions_parse_and_the_manual_is_roff() {
     assert!(n.status.success(), "bash -n: {}", String::from_utf8_lossy(&n.stderr));
     let man = bin().arg("man").output().unwrap();
     let man = String::from_utf8(man.stdout).unwrap();
-    assert!(man.contains(".TH recnet 1") && man.contains("recnet check\\-rules") && man.contains("RECNET_LLM_URL") && man.contains("\\-\\-keyframe\\-every"), "{}", &man[..man.len().min(500)]);
+    assert!(
+        man.contains(".TH recnet 1") && man.contains("recnet check\\-rules") && man.contains("RECNET_LLM_URL") && man.contains("\\-\\-keyframe\\-every"),
+        "{}",
+        &man[..man.len().min(500)]
+    );
 }
 
 #[test]
@@ -181,7 +185,14 @@ fn sigterm_exits_143_with_a_valid_session() {
     let child = bin().args(["run", "--scenario"]).arg(&scen).arg("--out").arg(&out).stderr(Stdio::piped()).spawn().unwrap();
     let t = std::time::Instant::now();
     // The session grows in a temporary file beside `out` until the run ends.
-    let written = || -> u64 { std::fs::read_dir(d.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".partial")).map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).sum() };
+    let written = || -> u64 {
+        std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .sum()
+    };
     while written() < 200_000 && t.elapsed().as_secs() < 20 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -206,7 +217,12 @@ fn query_prints_the_matching_events_and_names_the_column_of_a_bad_name() {
     // CSV: a header and one row per match.
     let o = bin().arg("query").arg(&s).args(["kind == filter_decision and decision == reject", "--format", "csv"]).output().unwrap();
     assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), expected + 1);
-    for (expr, col, word) in [("foo > 3", 1, "unknown field foo"), ("kind == reward and decison == reject", 20, "unknown field"), ("kind == rewad", 9, "no value rewad"), ("kind ==", 8, "expected a value")] {
+    for (expr, col, word) in [
+        ("foo > 3", 1, "unknown field foo"),
+        ("kind == reward and decison == reject", 20, "unknown field"),
+        ("kind == rewad", 9, "no value rewad"),
+        ("kind ==", 8, "expected a value"),
+    ] {
         let o = bin().arg("query").arg(&s).arg(expr).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{expr}");
         let err = String::from_utf8_lossy(&o.stderr);
@@ -504,7 +520,10 @@ fn color_follows_the_flag_then_no_color() {
 fn a_failed_output_is_exit_2_naming_it() {
     let d = tempfile::tempdir().unwrap();
     let s = run_demo(d.path());
-    for args in [vec!["gen", "--users", "10", "--items", "10", "--interactions", "20", "--communities", "2", "--out", "/dev/full"], vec!["export", s.to_str().unwrap(), "--events", "--out", "/dev/full"]] {
+    for args in [
+        vec!["gen", "--users", "10", "--items", "10", "--interactions", "20", "--communities", "2", "--out", "/dev/full"],
+        vec!["export", s.to_str().unwrap(), "--events", "--out", "/dev/full"],
+    ] {
         let o = bin().args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&o.stderr).contains("/dev/full: write failed"), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));

@@ -138,11 +138,8 @@ fn demo_in_a_pty() {
 fn the_inspector_leaves_when_its_terminal_hangs_up() {
     let dir = tempfile::tempdir().unwrap();
     let session = dir.path().join("demo.jsonl");
-    let recorded = std::process::Command::new(env!("CARGO_BIN_EXE_recnet"))
-        .args(["run", "--scenario", "demo", "--rounds", "1", "--out"])
-        .arg(&session)
-        .output()
-        .unwrap();
+    let recorded =
+        std::process::Command::new(env!("CARGO_BIN_EXE_recnet")).args(["run", "--scenario", "demo", "--rounds", "1", "--out"]).arg(&session).output().unwrap();
     assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
     let pty = native_pty_system();
     let pair = pty.openpty(PtySize { rows: 30, cols: 100, pixel_width: 0, pixel_height: 0 }).unwrap();
@@ -222,11 +219,8 @@ fn a_branch_saved_in_the_inspector_passes_check() {
 fn the_inspector_exits_128_plus_the_signal() {
     let dir = tempfile::tempdir().unwrap();
     let session = dir.path().join("demo.jsonl");
-    let recorded = std::process::Command::new(env!("CARGO_BIN_EXE_recnet"))
-        .args(["run", "--scenario", "demo", "--rounds", "1", "--out"])
-        .arg(&session)
-        .output()
-        .unwrap();
+    let recorded =
+        std::process::Command::new(env!("CARGO_BIN_EXE_recnet")).args(["run", "--scenario", "demo", "--rounds", "1", "--out"]).arg(&session).output().unwrap();
     assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
     for (sig, code) in [(15, 143), (2, 130)] {
         let Pty { mut screen, mut child, _master, .. } = spawn(30, 100, [std::ffi::OsStr::new("replay"), session.as_os_str()], None);

@@ -2,11 +2,11 @@
 //! in the real RecBole format (fixtures/tiny-cds).
 
 use recnet::engine::config::Config;
-use recnet::run::driver::{record, resolve_source, RecordHooks};
 use recnet::engine::Engine;
-use recnet::world::event::{Decision, EventBody};
 use recnet::reasoner::offline::Offline;
+use recnet::run::driver::{record, resolve_source, RecordHooks};
 use recnet::store::session::{check_session, read_session};
+use recnet::world::event::{Decision, EventBody};
 use recnet::world::World;
 use std::path::Path;
 
@@ -83,8 +83,10 @@ fn the_demo_shows_every_mechanism_early() {
     assert!(hold_resolved, "no held message was later accepted");
     assert!(rejected, "no rule rejected anything");
     // Jo (u10) drifts toward metal, and the metal community hears of it.
-    let drift = events.iter().any(|e| matches!(&e.body,
-        EventBody::MessageSent { sources, topic, .. } if sources.contains(&"u10".to_string()) && topic.contains("Metal")));
+    let drift = events.iter().any(|e| {
+        matches!(&e.body,
+        EventBody::MessageSent { sources, topic, .. } if sources.contains(&"u10".to_string()) && topic.contains("Metal"))
+    });
     assert!(drift, "u10's drift to metal did not propagate");
 }
 
@@ -102,7 +104,13 @@ fn dataset_runs_contain_the_forward_kinds() {
         assert!(events.iter().any(|e| e.body.kind() == k), "no {k}");
     }
     // A dataset run scores its validation split at the end of every round.
-    let metrics: Vec<_> = events.iter().filter_map(|e| match &e.body { EventBody::Metrics { split, values } => Some((split, values)), _ => None }).collect();
+    let metrics: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Metrics { split, values } => Some((split, values)),
+            _ => None,
+        })
+        .collect();
     assert_eq!(metrics.len(), 1);
     assert_eq!(metrics[0].0, "valid");
     assert!((0.0..=1.0).contains(&metrics[0].1["ndcg@10"]));
@@ -183,11 +191,9 @@ impl recnet::engine::protocol::Reasoner for Scripted {
         requests
             .iter()
             .map(|r| match r {
-                ReasonRequest::Reflect { item_attrs, .. } => ReasonAnswer::Reflect {
-                    user: item_attrs.keys().map(|a| (a.clone(), 0.9)).collect(),
-                    item: Default::default(),
-                    reason: "scripted".into(),
-                },
+                ReasonRequest::Reflect { item_attrs, .. } => {
+                    ReasonAnswer::Reflect { user: item_attrs.keys().map(|a| (a.clone(), 0.9)).collect(), item: Default::default(), reason: "scripted".into() }
+                }
                 ReasonRequest::Filter { messages, .. } => ReasonAnswer::Filter {
                     verdicts: messages
                         .iter()
@@ -262,7 +268,13 @@ fn a_scripted_reasoner_drives_the_whole_cycle() {
     }
     // Every message was rejected, as scripted, so nothing was assimilated.
     assert!(!events.iter().any(|ev| matches!(ev.body, EventBody::Assimilated { .. })));
-    let decisions: Vec<Decision> = events.iter().filter_map(|ev| match ev.body { EventBody::FilterDecision { decision, .. } => Some(decision), _ => None }).collect();
+    let decisions: Vec<Decision> = events
+        .iter()
+        .filter_map(|ev| match ev.body {
+            EventBody::FilterDecision { decision, .. } => Some(decision),
+            _ => None,
+        })
+        .collect();
     assert!(!decisions.is_empty() && decisions.iter().all(|d| *d == Decision::Reject));
     assert_eq!(e.world().counters().accepted, 0);
     // The same script gives the same events.
@@ -338,9 +350,7 @@ fn a_model_for_some_users_is_asked_only_about_them_and_splitting_changes_nothing
         match req {
             ReasonRequest::Reflect { user, .. } => vec![user.clone()],
             ReasonRequest::Filter { agent, .. } | ReasonRequest::Optimise { agent, .. } => vec![agent.clone()],
-            ReasonRequest::Gradient { module, .. } => {
-                recnet::world::parse_rule_module(module).map(|(a, _)| a.to_string()).into_iter().collect()
-            }
+            ReasonRequest::Gradient { module, .. } => recnet::world::parse_rule_module(module).map(|(a, _)| a.to_string()).into_iter().collect(),
             ReasonRequest::Credit { items, .. } => items.iter().map(|i| i.agent.clone()).collect(),
             ReasonRequest::Integrate { .. } => Vec::new(),
         }

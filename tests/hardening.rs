@@ -64,10 +64,43 @@ mod bounded_fuzz {
     use proptest::prelude::*;
 
     const KEYS: &[&str] = &[
-        "routers.tau", "routers.count", "routers.items", "routers.fan_out", "filter.assimilate_into", "filter.enabled", "filter.like_threshold",
-        "buffer.capacity", "buffer.overflow", "time.batch_size", "embedding.dim", "backward.negatives", "reflection.user_rate", "evidence.window", "nope.x", "routers",
+        "routers.tau",
+        "routers.count",
+        "routers.items",
+        "routers.fan_out",
+        "filter.assimilate_into",
+        "filter.enabled",
+        "filter.like_threshold",
+        "buffer.capacity",
+        "buffer.overflow",
+        "time.batch_size",
+        "embedding.dim",
+        "backward.negatives",
+        "reflection.user_rate",
+        "evidence.window",
+        "nope.x",
+        "routers",
     ];
-    const VALUES: &[&str] = &["0", "1", "-1", "nan", "inf", "-inf", "1e308", "100000", "0.5", "true", "\"bad\"", "\"profile\"", "\"drain\"", "\"direction\"", "[]", "{}", "\"\"", "3"];
+    const VALUES: &[&str] = &[
+        "0",
+        "1",
+        "-1",
+        "nan",
+        "inf",
+        "-inf",
+        "1e308",
+        "100000",
+        "0.5",
+        "true",
+        "\"bad\"",
+        "\"profile\"",
+        "\"drain\"",
+        "\"direction\"",
+        "[]",
+        "{}",
+        "\"\"",
+        "3",
+    ];
 
     fn setting() -> impl Strategy<Value = String> {
         (prop::sample::select(KEYS), prop::sample::select(VALUES), any::<bool>()).prop_map(|(k, v, as_set)| {
@@ -96,7 +129,10 @@ mod bounded_fuzz {
         }
     }
 
-    const REPLY_KEYS: &[&str] = &["summary", "verdicts", "message", "decision", "rules", "edits", "op", "rule", "text", "reason", "profile", "attrs", "delta", "attr", "weight", "edit", "fan_out", "tau", "accept", "reject", "hold", "replace", "add", "remove"];
+    const REPLY_KEYS: &[&str] = &[
+        "summary", "verdicts", "message", "decision", "rules", "edits", "op", "rule", "text", "reason", "profile", "attrs", "delta", "attr", "weight", "edit",
+        "fan_out", "tau", "accept", "reject", "hold", "replace", "add", "remove",
+    ];
 
     fn json_value() -> impl Strategy<Value = String> {
         let leaf = prop_oneof![
@@ -196,13 +232,25 @@ fn bin() -> Command {
 fn sigint_mid_run_leaves_a_valid_session() {
     let d = tempfile::tempdir().unwrap();
     let scen = d.path().join("big.json");
-    assert!(bin().args(["gen", "--users", "20000", "--items", "4000", "--interactions", "20000", "--communities", "20", "--out"]).arg(&scen).status().unwrap().success());
+    assert!(bin()
+        .args(["gen", "--users", "20000", "--items", "4000", "--interactions", "20000", "--communities", "20", "--out"])
+        .arg(&scen)
+        .status()
+        .unwrap()
+        .success());
     let out = d.path().join("s.jsonl");
     let child = bin().args(["run", "--scenario"]).arg(&scen).arg("--out").arg(&out).stderr(std::process::Stdio::piped()).spawn().unwrap();
     // Wait until it is well into the run.
     let t = std::time::Instant::now();
     // The session grows in a temporary file beside `out` until the run ends.
-    let written = || -> u64 { std::fs::read_dir(d.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".partial")).map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).sum() };
+    let written = || -> u64 {
+        std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .sum()
+    };
     while written() < 200_000 && t.elapsed().as_secs() < 20 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -239,7 +287,12 @@ fn exports_of_hostile_text_are_safe() {
     let run = bin().current_dir(d.path()).args(["run", "--scenario", "evil.toml", "--out", "s.jsonl"]).output().unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let bad = |s: &str| s.chars().any(|c| c == '\u{1b}' || c == '\u{7}' || c == '\u{9b}' || c == '\u{202e}' || c == '\u{200b}');
-    for args in [vec!["export", "s.jsonl", "--format", "json"], vec!["export", "s.jsonl", "--format", "dot"], vec!["export", "s.jsonl", "--events", "--format", "csv"], vec!["export", "s.jsonl", "--events", "--format", "json"]] {
+    for args in [
+        vec!["export", "s.jsonl", "--format", "json"],
+        vec!["export", "s.jsonl", "--format", "dot"],
+        vec!["export", "s.jsonl", "--events", "--format", "csv"],
+        vec!["export", "s.jsonl", "--events", "--format", "json"],
+    ] {
         let o = bin().current_dir(d.path()).args(&args).output().unwrap();
         assert!(o.status.success());
         let text = String::from_utf8(o.stdout).unwrap();

@@ -147,7 +147,16 @@ fn header_mutants_are_refused_not_run() {
         let before = std::fs::read(&bad).unwrap();
         let name = format!("{section}.{key}");
         let cmds: Vec<Vec<String>> = vec![
-            vec!["fork".into(), "bad.jsonl".into(), "--at".into(), "100".into(), "--set".into(), "filter.enabled=false".into(), "--out".into(), "b.jsonl".into()],
+            vec![
+                "fork".into(),
+                "bad.jsonl".into(),
+                "--at".into(),
+                "100".into(),
+                "--set".into(),
+                "filter.enabled=false".into(),
+                "--out".into(),
+                "b.jsonl".into(),
+            ],
             vec!["check".into(), "bad.jsonl".into()],
             vec!["export".into(), "bad.jsonl".into(), "--format".into(), "json".into()],
             vec!["diff".into(), "bad.jsonl".into(), "p.jsonl".into()],
@@ -220,7 +229,8 @@ fn failed_writes_leave_the_old_file_whole() {
     assert_eq!(o.code, Some(2));
     assert!(o.stderr.contains("/dev/full: write failed") && o.stderr.contains("disk is full"), "{}", o.stderr);
     assert!(!std::fs::metadata("/dev/full").unwrap().is_file(), "a device was replaced by a file");
-    let left: Vec<String> = std::fs::read_dir(d.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".partial")).collect();
+    let left: Vec<String> =
+        std::fs::read_dir(d.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".partial")).collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
     tried("failed_writes_leave_the_old_file_whole", n, 4);
 }
@@ -384,7 +394,20 @@ fn a_hostile_model_server_is_contained() {
         assert!(!text.contains(KEY), "the key is in the {what}");
     }
     // Credentials in the URL are printed nowhere either.
-    let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "demo", "--llm-url", "http://user:hunter2-pass@127.0.0.1:9/v1", "--llm-retries", "0", "--out", "t.jsonl"]), 120);
+    let o = run(
+        bin().current_dir(d.path()).args([
+            "run",
+            "--scenario",
+            "demo",
+            "--llm-url",
+            "http://user:hunter2-pass@127.0.0.1:9/v1",
+            "--llm-retries",
+            "0",
+            "--out",
+            "t.jsonl",
+        ]),
+        120,
+    );
     assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(!o.stderr.contains("hunter2-pass"), "{}", o.stderr);
     // Each hostile reply served, and the URL with credentials.
@@ -460,7 +483,12 @@ fn signals_stop_every_command_promptly() {
         if args.contains(&"o.csv") {
             assert!(err.contains("nothing was written to") && err.contains("o.csv"), "{args:?}: {err}");
         }
-        let left: Vec<String> = std::fs::read_dir(d.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".partial") || n.starts_with("o.")).collect();
+        let left: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".partial") || n.starts_with("o."))
+            .collect();
         assert!(left.is_empty(), "{args:?} left {left:?}");
         n += 1;
     }
@@ -580,7 +608,8 @@ fn an_injected_rule_list_is_never_installed() {
     let url = format!("http://127.0.0.1:{port}/v1");
     let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "demo", "--rounds", "3", "--llm-url", &url, "--out", "s.jsonl"]), 180);
     assert_eq!(o.code, Some(0), "{}", o.stderr);
-    let evs: Vec<serde_json::Value> = std::fs::read_to_string(d.path().join("s.jsonl")).unwrap().lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let evs: Vec<serde_json::Value> =
+        std::fs::read_to_string(d.path().join("s.jsonl")).unwrap().lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
     let refused: Vec<&serde_json::Value> = evs.iter().filter(|e| e["kind"] == "reason_failed" && e["stage"] == "optimise").collect();
     assert!(!refused.is_empty(), "no optimise reply was refused: {:?}", evs.iter().filter(|e| e["kind"] == "reason_failed").take(3).collect::<Vec<_>>());
     for e in evs.iter().filter(|e| e["kind"] == "rule_edited" || e["kind"] == "rules_replaced") {

@@ -120,12 +120,7 @@ fn serve_timed(mode: Mode) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<(Instant,
 }
 
 fn recnet(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_recnet"))
-        .args(args)
-        .current_dir(dir)
-        .env("RECNET_API_KEY", "sk-test-SECRET-4242")
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_recnet")).args(args).current_dir(dir).env("RECNET_API_KEY", "sk-test-SECRET-4242").output().unwrap()
 }
 
 fn kinds(path: &Path) -> Vec<serde_json::Value> {
@@ -136,7 +131,10 @@ fn kinds(path: &Path) -> Vec<serde_json::Value> {
 fn malformed_replies_fall_back_and_the_session_replays_without_the_server() {
     let (url, hits) = serve(Mode::Mixed);
     let d = tempfile::tempdir().unwrap();
-    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "9", "--llm-max-tokens", "384", "--out", "s.jsonl"], d.path());
+    let o = recnet(
+        &["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "9", "--llm-max-tokens", "384", "--out", "s.jsonl"],
+        d.path(),
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(hits.load(Ordering::SeqCst), 9, "the budget was not honoured");
     let evs = kinds(&d.path().join("s.jsonl"));
@@ -302,7 +300,8 @@ fn a_rate_limit_is_waited_out_as_the_server_asks() {
 fn a_server_refusing_the_schema_format_falls_back_to_json_object_once() {
     let (url, hits, seen) = serve_timed(Mode::RefuseSchema);
     let d = tempfile::tempdir().unwrap();
-    let o = recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "3", "--llm-concurrency", "1", "--out", "s.jsonl"], d.path());
+    let o =
+        recnet(&["run", "--scenario", "demo", "--rounds", "1", "--llm-url", &url, "--llm-budget", "3", "--llm-concurrency", "1", "--out", "s.jsonl"], d.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // One refusal, then every call in JSON mode with the schema in the prompt.
     assert_eq!(hits.load(Ordering::SeqCst), 4);
@@ -427,7 +426,8 @@ fn a_real_local_model_runs_an_evaluation_and_a_rerun_reuses_its_valid_replies() 
     let (_turn, root, url) = local_model();
     let d = tempfile::tempdir().unwrap();
     let dataset = root.join("fixtures/tiny-cds");
-    let args = ["eval", "--dataset", dataset.to_str().unwrap(), "--llm-url", &url, "--users", "2", "--llm-timeout", "300", "--out", "e.jsonl", "--format", "json"];
+    let args =
+        ["eval", "--dataset", dataset.to_str().unwrap(), "--llm-url", &url, "--users", "2", "--llm-timeout", "300", "--out", "e.jsonl", "--format", "json"];
     let all = |o: &std::process::Output| -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         v["accounting"].as_array().unwrap().iter().find(|r| r["stage"] == "all").unwrap().clone()

@@ -60,9 +60,7 @@ fn write_planted(dir: &Path, communities: usize, users_each: usize, pool: usize,
             writeln!(random, "{user}\t{}", negs.join(" ")).unwrap();
         }
     }
-    for (name, text) in
-        [("p.item", item_file), ("p.train.inter", train), ("p.valid.inter", valid), ("p.test.inter", test), ("p.random", random)]
-    {
+    for (name, text) in [("p.item", item_file), ("p.train.inter", train), ("p.valid.inter", valid), ("p.test.inter", test), ("p.random", random)] {
         std::fs::write(dir.join(name), text).unwrap();
     }
 }
@@ -90,7 +88,11 @@ fn evidence_ranks_what_content_cannot() {
     write_planted(d.path(), 4, 10, 12, 6, true);
     let r = eval(d.path(), "valid");
     let (full, none) = (ndcg10(&r, "recnet"), ndcg10(&r, "recnet-no-propagation"));
-    eprintln!("planted: recnet {full:.4} no-propagation {none:.4} placebo {:.4} minus-evidence {:.4}", ndcg10(&r, "recnet-placebo"), ndcg10(&r, "recnet-minus-evidence"));
+    eprintln!(
+        "planted: recnet {full:.4} no-propagation {none:.4} placebo {:.4} minus-evidence {:.4}",
+        ndcg10(&r, "recnet-placebo"),
+        ndcg10(&r, "recnet-minus-evidence")
+    );
     eprintln!("{:?}", diagnostics(&r, "recnet"));
     let p = paired(&r, "recnet-no-propagation");
     assert!(p.ci_low > 0.0, "propagation must help where only behaviour carries signal: {p:?}");
@@ -136,13 +138,7 @@ fn each_router_integrates_once_a_step_and_gates_learn_from_the_interaction_in_ha
     let d = tempfile::tempdir().unwrap();
     write_planted(d.path(), 4, 10, 12, 6, true);
     let out = d.path().join("run.jsonl");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_recnet"))
-        .args(["run", "--dataset"])
-        .arg(d.path())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_recnet")).args(["run", "--dataset"]).arg(d.path()).arg("--out").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&out).unwrap();
     let mut seen = std::collections::BTreeSet::new();
@@ -293,11 +289,7 @@ fn the_evidence_memory_keeps_what_the_setting_allows() {
     let events = run_events(d.path(), &["evidence.memory=4"]);
     assert_eq!(events[0]["evidence_memory"], 4, "the session records the memory it ran with");
     assert!(most(&events) > 4, "the fixture offers more than four pieces of evidence to someone");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_recnet"))
-        .args(["export", "--format", "json"])
-        .arg(d.path().join("run-1.jsonl"))
-        .output()
-        .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_recnet")).args(["export", "--format", "json"]).arg(d.path().join("run-1.jsonl")).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let world: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let fullest = world["clients"].as_array().unwrap().iter().map(|c| c["evidence"].as_array().unwrap().len()).max().unwrap();

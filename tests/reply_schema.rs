@@ -119,10 +119,8 @@ fn every_stage_schema_rejects_an_extra_key_and_an_out_of_range_number() {
 #[test]
 fn a_filter_reply_needs_exactly_one_verdict_per_message() {
     let exchanges = demo_exchanges();
-    let (req, answer) = exchanges
-        .iter()
-        .find(|(r, _)| matches!(r, ReasonRequest::Filter { messages, .. } if messages.len() >= 2))
-        .expect("a filter request with two messages");
+    let (req, answer) =
+        exchanges.iter().find(|(r, _)| matches!(r, ReasonRequest::Filter { messages, .. } if messages.len() >= 2)).expect("a filter request with two messages");
     let schema = reply_schema(req);
     let mut wire = to_wire(req, answer);
     let ids: Vec<String> = wire["verdicts"].as_object().unwrap().keys().cloned().collect();

@@ -129,7 +129,8 @@ fn fork_refuses_bad_edits_clearly() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.rules:1:"));
     let good = d.path().join("good.rules");
     std::fs::write(&good, "default reject\n").unwrap();
-    let o = bin().arg("fork").arg(&s).args(["--at", "50", "--agent", "nobody", "--rules"]).arg(&good).arg("--out").arg(d.path().join("x.jsonl")).output().unwrap();
+    let o =
+        bin().arg("fork").arg(&s).args(["--at", "50", "--agent", "nobody", "--rules"]).arg(&good).arg("--out").arg(d.path().join("x.jsonl")).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no agent nobody"));
     let o = bin().arg("fork").arg(&s).args(["--at", "50", "--router", "R2", "--fan-out", "1", "--out"]).arg(d.path().join("r.jsonl")).output().unwrap();
@@ -150,7 +151,9 @@ fn a_header_from_before_evidence_still_loads() {
     h["version"] = "1.0".into();
     let cfg = h["config"].as_object_mut().unwrap();
     cfg.remove("evidence");
-    for (section, key) in [("routers", "behaviour_weight"), ("routers", "items"), ("routers", "placebo"), ("backward", "negatives"), ("buffer", "read_when_ranked")] {
+    for (section, key) in
+        [("routers", "behaviour_weight"), ("routers", "items"), ("routers", "placebo"), ("backward", "negatives"), ("buffer", "read_when_ranked")]
+    {
         cfg[section].as_object_mut().unwrap().remove(key).expect(key);
     }
     let old = d.path().join("old.jsonl");
@@ -158,7 +161,8 @@ fn a_header_from_before_evidence_still_loads() {
     let o = bin().arg("check").arg(&old).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // A header whose config an engine could not run with is refused, by name.
-    h["config"]["evidence"] = serde_json::json!({"enabled": true, "gate_init": 0.5, "gate_rate": 1.0, "gate_max": -1.0, "learn_gate": true, "gate_decay": 0.0, "window": 4});
+    h["config"]["evidence"] =
+        serde_json::json!({"enabled": true, "gate_init": 0.5, "gate_rate": 1.0, "gate_max": -1.0, "learn_gate": true, "gate_decay": 0.0, "window": 4});
     let bad = d.path().join("bad.jsonl");
     std::fs::write(&bad, format!("{h}\n{rest}")).unwrap();
     let o = bin().arg("check").arg(&bad).output().unwrap();
@@ -172,10 +176,7 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
     let s = d.path().join("run.jsonl");
     assert!(bin().args(["run", "--scenario", "demo", "--out"]).arg(&s).output().unwrap().status.success());
     let before = std::fs::read(&s).unwrap();
-    for args in [
-        vec!["fork", "--at", "100", "--router", "R1", "--fan-out", "3", "--out"],
-        vec!["export", "--at", "10", "--format", "json", "--out"],
-    ] {
+    for args in [vec!["fork", "--at", "100", "--router", "R1", "--fan-out", "3", "--out"], vec!["export", "--at", "10", "--format", "json", "--out"]] {
         let o = bin().arg(args[0]).arg(&s).args(&args[1..]).arg(&s).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to overwrite"), "{args:?}");

@@ -106,7 +106,13 @@ impl recnet::engine::protocol::Reasoner for Scripted {
                 cache_hit: false,
                 finish_reason: if cut { "length" } else { "stop" }.into(),
             });
-            let cause = if cut { Some("cut_off") } else if self.n.is_multiple_of(4) { Some("wrong_shape") } else { None };
+            let cause = if cut {
+                Some("cut_off")
+            } else if self.n.is_multiple_of(4) {
+                Some("wrong_shape")
+            } else {
+                None
+            };
             if let Some(cause) = cause {
                 let error = if cut { "cut at max_tokens (384)" } else { "a verdict is missing" };
                 self.pending.push(EventBody::ReasonFailed { stage, error: error.into(), fallback: "offline".into(), cause: cause.into() });
@@ -137,7 +143,15 @@ fn the_metrics_view_accounts_for_the_models_calls_per_stage() {
     let acc = app.accounting();
     let t = acc.total();
     assert!(t.calls > 10 && t.valid() < t.calls && acc.cut_at_limit > 0, "{t:?}");
-    for needle in ["Model calls per stage", "reflect", "filter", "cut", "shape", "p95 ms", &format!("{} replies · {} valid · {} fell back", t.calls, t.valid(), t.fallbacks.values().sum::<u64>())] {
+    for needle in [
+        "Model calls per stage",
+        "reflect",
+        "filter",
+        "cut",
+        "shape",
+        "p95 ms",
+        &format!("{} replies · {} valid · {} fell back", t.calls, t.valid(), t.fallbacks.values().sum::<u64>()),
+    ] {
         assert!(full.contains(needle), "no {needle:?} on the metrics view:\n{full}");
     }
     // Stepping back counts only what happened up to there.
@@ -288,11 +302,8 @@ fn the_event_log_filters() {
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(app.log_filter, "rejects");
     let shown = screen(&app, 120, 40);
-    let rows: Vec<&str> = shown
-        .lines()
-        .filter(|l| l.contains("filter_decision") || l.contains(" t"))
-        .filter(|l| l.starts_with('│') && !l.contains("what happened"))
-        .collect();
+    let rows: Vec<&str> =
+        shown.lines().filter(|l| l.contains("filter_decision") || l.contains(" t")).filter(|l| l.starts_with('│') && !l.contains("what happened")).collect();
     assert!(!rows.is_empty(), "{shown}");
     assert!(rows.iter().all(|r| r.contains("rejects")), "{shown}");
     // j moves to the next matching event.
@@ -706,9 +717,7 @@ fn step_zero_is_shown_once() {
 fn follow_selects_the_rule_or_router_a_gradient_is_about() {
     let mut app = demo_app(3);
     app.ensure_events(u64::MAX / 4, true);
-    let is_grad = |e: &recnet::world::event::Event, rule: bool| {
-        matches!(&e.body, recnet::world::event::EventBody::Gradient { module, .. } if module.contains('#') == rule)
-    };
+    let is_grad = |e: &recnet::world::event::Event, rule: bool| matches!(&e.body, recnet::world::event::EventBody::Gradient { module, .. } if module.contains('#') == rule);
     // A router's gradient selects the router.
     let i = app.find_forward(0, |e| is_grad(e, false)).expect("a router gradient");
     let router = match app.event(i).unwrap().body {
@@ -736,8 +745,7 @@ fn follow_selects_the_rule_or_router_a_gradient_is_about() {
     let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
     t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
     let buf = t.backend().buffer().clone();
-    let rows: Vec<(u16, String)> =
-        (0..buf.area.height).map(|y| (y, (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect())).collect();
+    let rows: Vec<(u16, String)> = (0..buf.area.height).map(|y| (y, (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect())).collect();
     let (y, row) = rows.iter().find(|(_, r)| r.contains(&needle)).unwrap_or_else(|| panic!("rule {rule} not shown: {needle:?}\n{}", screen(&app, 120, 40)));
     let x = row[..row.find(&needle).unwrap()].chars().count() as u16 + 2;
     assert!(buf[(x, *y)].modifier.contains(ratatui::style::Modifier::REVERSED), "rule {rule} is not highlighted");
@@ -822,11 +830,9 @@ fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     press(&mut app, "e");
     // Replace the rules with one that can never match.
     app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
-        Popup::Rules { agent, .. } => Popup::Rules {
-            agent,
-            editor: Box::new(ratatui_textarea::TextArea::new(vec!["reject when polarity == sideways".into()])),
-            error: None,
-        },
+        Popup::Rules { agent, .. } => {
+            Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["reject when polarity == sideways".into()])), error: None }
+        }
         _ => panic!("no editor"),
     };
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
@@ -836,9 +842,7 @@ fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     }
     // No rules: the first Ctrl+S warns, the second forks.
     app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
-        Popup::Rules { agent, .. } => {
-            Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["# none".into()])), error: None }
-        }
+        Popup::Rules { agent, .. } => Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["# none".into()])), error: None },
         _ => panic!("no editor"),
     };
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
@@ -1022,12 +1026,7 @@ fn large_app() -> App {
 
 /// The ids shown in the graph pane (the left part of each row), in screen order.
 fn graph_ids(shown: &str, prefix: char) -> Vec<String> {
-    shown
-        .split(prefix)
-        .skip(1)
-        .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>())
-        .filter(|id| !id.is_empty())
-        .collect()
+    shown.split(prefix).skip(1).map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>()).filter(|id| !id.is_empty()).collect()
 }
 
 #[test]

@@ -2,10 +2,10 @@
 //! steps of one session: which filter decisions, assimilations, profiles, rules and counters differ,
 //! and where the logs first diverge.
 
-use crate::world::event::{Event, EventBody};
 use crate::store::timeline::Timeline;
-use crate::world::World;
 use crate::store::StoreError;
+use crate::world::event::{Event, EventBody};
+use crate::world::World;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -80,7 +80,11 @@ pub struct RewardTotals {
 
 impl RewardTotals {
     pub fn mean(&self) -> f64 {
-        if self.count == 0 { 0.0 } else { self.sum / self.count as f64 }
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum / self.count as f64
+        }
     }
 }
 
@@ -313,11 +317,7 @@ pub fn diff_steps(name: &str, tl: &mut Timeline, from: u64, to: u64) -> Result<D
     let (profiles, rules, routers) = diff_worlds(&wa, &wb);
     let nb = tb.assimilated;
     let outcome = outcome(&Tally::default(), &tb, BTreeMap::new());
-    let decisions = tb
-        .decided
-        .into_iter()
-        .map(|((agent, message), d)| DecisionChange { agent, message, a: "none".into(), b: d })
-        .collect();
+    let decisions = tb.decided.into_iter().map(|((agent, message), d)| DecisionChange { agent, message, a: "none".into(), b: d }).collect();
     Ok(DiffReport {
         a: format!("{name}@{lo}"),
         b: format!("{name}@{hi}"),

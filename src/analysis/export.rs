@@ -58,8 +58,9 @@ pub fn json_safe(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         match c {
-            '\u{7f}'..='\u{9f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{feff}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '\u{7f}'..='\u{9f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -82,12 +83,7 @@ pub fn world_dot(w: &World) -> String {
         let _ = writeln!(o, "  subgraph cluster_{label} {{\n    label={};\n    {{ rank={rank};", dot_str(label));
         for c in w.clients().iter().filter(|c| c.kind == kind) {
             let title = c.title.as_deref().map(|t| format!("\\n{}", crate::util::text::sanitize(t, 30))).unwrap_or_default();
-            let _ = writeln!(
-                o,
-                "      {} [shape={shape}, label={}];",
-                dot_str(&c.id),
-                dot_str(&format!("{}{}", c.id, title)).replace("\\\\n", "\\n")
-            );
+            let _ = writeln!(o, "      {} [shape={shape}, label={}];", dot_str(&c.id), dot_str(&format!("{}{}", c.id, title)).replace("\\\\n", "\\n"));
         }
         o.push_str("    }\n  }\n");
     }
@@ -153,9 +149,7 @@ fn csv_field(s: &str) -> String {
 pub fn event_refs(e: &Event) -> (Option<&str>, Option<&str>, Option<u64>) {
     use EventBody::*;
     match &e.body {
-        AgentCreated { agent, .. } | ProfileUpdated { agent, .. } | AttributesExtracted { agent, .. } | Activated { agent, .. } => {
-            (Some(agent), None, None)
-        }
+        AgentCreated { agent, .. } | ProfileUpdated { agent, .. } | AttributesExtracted { agent, .. } | Activated { agent, .. } => (Some(agent), None, None),
         RouterCreated { router, .. } | RouterIntegrated { router, .. } | RouterStrategyEdited { router, .. } | RouterEdited { router, .. } => {
             (None, Some(router), None)
         }
@@ -182,12 +176,8 @@ pub fn event_refs(e: &Event) -> (Option<&str>, Option<&str>, Option<u64>) {
 pub fn event_rule(e: &Event) -> Option<(&str, usize)> {
     use EventBody::*;
     match &e.body {
-        FilterDecision { agent, rule: Some(r), .. } | Reward { agent, rule: Some(r), .. } | RuleEdited { agent, rule: r, .. } => {
-            Some((agent, *r))
-        }
-        CreditAssigned { agent, shares, .. } => shares
-            .iter()
-            .find_map(|s| crate::world::parse_rule_module(&s.module).filter(|(a, _)| a == agent)),
+        FilterDecision { agent, rule: Some(r), .. } | Reward { agent, rule: Some(r), .. } | RuleEdited { agent, rule: r, .. } => Some((agent, *r)),
+        CreditAssigned { agent, shares, .. } => shares.iter().find_map(|s| crate::world::parse_rule_module(&s.module).filter(|(a, _)| a == agent)),
         Gradient { module, .. } => crate::world::parse_rule_module(module),
         _ => None,
     }

@@ -12,10 +12,7 @@ fn changes(c: &[crate::world::event::AttrChange], max: usize) -> String {
 }
 
 fn deltas(d: &[crate::world::event::AttrDelta]) -> String {
-    d.iter()
-        .map(|x| format!("{} {}{:.2}", x.attr, if x.delta >= 0.0 { "+" } else { "" }, x.delta))
-        .collect::<Vec<_>>()
-        .join(", ")
+    d.iter().map(|x| format!("{} {}{:.2}", x.attr, if x.delta >= 0.0 { "+" } else { "" }, x.delta)).collect::<Vec<_>>().join(", ")
 }
 
 /// Describe `ev` from what the event itself says (so a reader needs no world beside it).

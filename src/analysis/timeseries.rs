@@ -35,8 +35,24 @@ pub struct StepRow {
 
 /// The fixed columns, in order (the metric columns follow them).
 pub const COLUMNS: &[&str] = &[
-    "round", "tick", "first_step", "last_step", "interactions", "messages_sent", "deliveries", "overflowed", "accepted", "held",
-    "rejected", "assimilated", "rewards", "reward_sum", "credit_assigned", "rule_edits", "router_edits", "model_calls",
+    "round",
+    "tick",
+    "first_step",
+    "last_step",
+    "interactions",
+    "messages_sent",
+    "deliveries",
+    "overflowed",
+    "accepted",
+    "held",
+    "rejected",
+    "assimilated",
+    "rewards",
+    "reward_sum",
+    "credit_assigned",
+    "rule_edits",
+    "router_edits",
+    "model_calls",
     "model_failures",
 ];
 
@@ -120,8 +136,24 @@ fn csv_name(m: &str) -> String {
 pub fn csv_row(r: &StepRow, metrics: &[String]) -> String {
     let mut o = format!(
         "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-        r.round, r.tick, r.first_step, r.last_step, r.interactions, r.messages_sent, r.deliveries, r.overflowed, r.accepted, r.held,
-        r.rejected, r.assimilated, r.rewards, r.reward_sum, r.credit_assigned, r.rule_edits, r.router_edits, r.model_calls,
+        r.round,
+        r.tick,
+        r.first_step,
+        r.last_step,
+        r.interactions,
+        r.messages_sent,
+        r.deliveries,
+        r.overflowed,
+        r.accepted,
+        r.held,
+        r.rejected,
+        r.assimilated,
+        r.rewards,
+        r.reward_sum,
+        r.credit_assigned,
+        r.rule_edits,
+        r.router_edits,
+        r.model_calls,
         r.model_failures
     );
     for m in metrics {

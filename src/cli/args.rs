@@ -241,7 +241,9 @@ pub(crate) enum ConfigCmd {
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run RecNet headless and record the session.
-    #[command(after_help = "Examples:\n  recnet run --scenario demo --out run.jsonl\n  recnet run --dataset data/ml-100k --rounds 2 --set routers.count=6 --out run.jsonl\n  recnet run --scenario demo --out - | recnet check -")]
+    #[command(
+        after_help = "Examples:\n  recnet run --scenario demo --out run.jsonl\n  recnet run --dataset data/ml-100k --rounds 2 --set routers.count=6 --out run.jsonl\n  recnet run --scenario demo --out - | recnet check -"
+    )]
     Run {
         #[command(flatten)]
         source: SourceArgs,
@@ -302,7 +304,9 @@ pub(crate) enum Command {
         file: PathBuf,
     },
     /// The world at a step (json | dot), every event (--events), or the counters per time step (--metrics).
-    #[command(after_help = "Examples:\n  recnet export run.jsonl --at 400 --format dot | dot -Tsvg > graph.svg\n  recnet export run.jsonl --events --format csv --out events.csv\n  recnet export run.jsonl --metrics --format csv > steps.csv")]
+    #[command(
+        after_help = "Examples:\n  recnet export run.jsonl --at 400 --format dot | dot -Tsvg > graph.svg\n  recnet export run.jsonl --events --format csv --out events.csv\n  recnet export run.jsonl --metrics --format csv > steps.csv"
+    )]
     Export {
         /// The session (`-`: standard input).
         file: PathBuf,
@@ -332,7 +336,9 @@ pub(crate) enum Command {
         out: Option<PathBuf>,
     },
     /// The events of a session that satisfy a condition (the breakpoint language), as JSON Lines or CSV.
-    #[command(after_help = "Fields are an event's as recorded (kind, agent, router, message, rule, decision, reward, edit.op, …);\n`target` and `target.kind` are the agents an event is about. Operators: == != < <= > >=, and, or, not, ( ).\n\nExamples:\n  recnet query run.jsonl 'kind == filter_decision and agent == u7 and rule == 2 and decision == reject'\n  recnet query run.jsonl 'kind == reward and reward < -0.05' --format csv\n  recnet query run.jsonl 'kind == message_sent and target.kind == item' | wc -l")]
+    #[command(
+        after_help = "Fields are an event's as recorded (kind, agent, router, message, rule, decision, reward, edit.op, …);\n`target` and `target.kind` are the agents an event is about. Operators: == != < <= > >=, and, or, not, ( ).\n\nExamples:\n  recnet query run.jsonl 'kind == filter_decision and agent == u7 and rule == 2 and decision == reject'\n  recnet query run.jsonl 'kind == reward and reward < -0.05' --format csv\n  recnet query run.jsonl 'kind == message_sent and target.kind == item' | wc -l"
+    )]
     Query {
         /// The session (`-`: standard input).
         file: PathBuf,
@@ -344,7 +350,9 @@ pub(crate) enum Command {
         format: QueryFormat,
     },
     /// Re-run a session from a step with an edit, writing a branch session.
-    #[command(after_help = "Examples:\n  recnet fork run.jsonl --at 300 --agent u1 --rules strict.rules --out branch.jsonl\n  recnet fork run.jsonl --at 300 --router R2 --fan-out 1 --out branch.jsonl\n  recnet fork run.jsonl --at 300 --set filter.enabled=false --out branch.jsonl")]
+    #[command(
+        after_help = "Examples:\n  recnet fork run.jsonl --at 300 --agent u1 --rules strict.rules --out branch.jsonl\n  recnet fork run.jsonl --at 300 --router R2 --fan-out 1 --out branch.jsonl\n  recnet fork run.jsonl --at 300 --set filter.enabled=false --out branch.jsonl"
+    )]
     Fork {
         /// The parent session (a file: the branch refers to it by path).
         file: PathBuf,
@@ -378,7 +386,9 @@ pub(crate) enum Command {
         allow_changed_inputs: bool,
     },
     /// Compare two sessions (e.g. a branch and its parent), or two steps of one (--steps A B).
-    #[command(after_help = "Examples:\n  recnet diff run.jsonl branch.jsonl\n  recnet diff run.jsonl --steps 100 400 --format json\n  recnet diff a.jsonl b.jsonl --exit-code >/dev/null || echo differ")]
+    #[command(
+        after_help = "Examples:\n  recnet diff run.jsonl branch.jsonl\n  recnet diff run.jsonl --steps 100 400 --format json\n  recnet diff a.jsonl b.jsonl --exit-code >/dev/null || echo differ"
+    )]
     Diff {
         /// The first session (`-`: standard input).
         a: PathBuf,
@@ -397,7 +407,9 @@ pub(crate) enum Command {
     },
     /// Evaluate with the AgentCF protocol: baselines, RecNet and its ablations; or, with --llm-url,
     /// RecNet with a model reasoning for a seeded subset of users against the offline reasoner.
-    #[command(after_help = "Examples:\n  recnet eval --dataset data/ml-100k --seeds 3 --format json\n  recnet eval --dataset DIR --llm-url http://127.0.0.1:8080/v1 --users 20 --out llm-eval.jsonl")]
+    #[command(
+        after_help = "Examples:\n  recnet eval --dataset data/ml-100k --seeds 3 --format json\n  recnet eval --dataset DIR --llm-url http://127.0.0.1:8080/v1 --users 20 --out llm-eval.jsonl"
+    )]
     Eval {
         /// A folder of RecBole atomic files.
         #[arg(long, value_name = "DIR")]
@@ -457,14 +469,19 @@ pub(crate) enum Command {
         out: PathBuf,
     },
     /// Print a shell completion script.
-    #[command(after_help = "Examples:\n  recnet completions bash > ~/.local/share/bash-completion/completions/recnet\n  recnet completions zsh > ~/.zfunc/_recnet\n  recnet completions fish > ~/.config/fish/completions/recnet.fish")]
+    #[command(
+        after_help = "Examples:\n  recnet completions bash > ~/.local/share/bash-completion/completions/recnet\n  recnet completions zsh > ~/.zfunc/_recnet\n  recnet completions fish > ~/.config/fish/completions/recnet.fish"
+    )]
     Completions {
         /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// The config directory: `config.toml` (engine defaults, `[llm] url/model`) and `keymap.toml`.
-    #[command(subcommand, after_help = "Example:\n  recnet config path\n  $EDITOR \"$(recnet config path)/config.toml\"\n\nRECNET_CONFIG_DIR overrides the directory.")]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  recnet config path\n  $EDITOR \"$(recnet config path)/config.toml\"\n\nRECNET_CONFIG_DIR overrides the directory."
+    )]
     Config(ConfigCmd),
     /// Print the JSON Schema of a session's events, generated from the event types.
     #[command(after_help = "Example:\n  recnet schema events > recnet-events.schema.json")]

@@ -117,13 +117,7 @@ fn snippet(file: &str, line_index: usize, line: &str, col: usize, key: &str, mes
     let shown = recnet::util::text::sanitize(line, 200);
     let n = line_index + 1;
     let width = n.to_string().len();
-    format!(
-        "{file}:{n}:{}: {key}: {message}\n{:width$} |\n{n} | {shown}\n{:width$} | {}^",
-        col + 1,
-        "",
-        "",
-        " ".repeat(col)
-    )
+    format!("{file}:{n}:{}: {key}: {message}\n{:width$} |\n{n} | {shown}\n{:width$} | {}^", col + 1, "", "", " ".repeat(col))
 }
 
 /// The keymap file in the config directory, if there is one.

@@ -18,12 +18,17 @@ pub(super) fn eval(dataset: &Path, format: EvalFormat, seed: u64, seeds: u64, ro
         b
     });
     let started = std::time::Instant::now();
-    let report = recnet::analysis::eval::run_eval(|s| recnet::inputs::dataset::load_dataset(dataset, s), &config, &opts, |name| {
-        if let Some(b) = &bar {
-            b.set_message(name.to_string());
-            b.inc(1);
-        }
-    })?;
+    let report = recnet::analysis::eval::run_eval(
+        |s| recnet::inputs::dataset::load_dataset(dataset, s),
+        &config,
+        &opts,
+        |name| {
+            if let Some(b) = &bar {
+                b.set_message(name.to_string());
+                b.inc(1);
+            }
+        },
+    )?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -179,12 +179,7 @@ pub(crate) fn query(file: &Path, expr: &str, format: QueryFormat) -> Result<()> 
     use recnet::analysis::breakpoint;
     let cond = breakpoint::parse_checked(expr).map_err(|e| {
         let col = e.col.max(1);
-        anyhow::anyhow!(
-            "query: {}\n  {}\n  {}^",
-            e,
-            recnet::util::text::sanitize(expr, 200),
-            " ".repeat(col.saturating_sub(1).min(200))
-        )
+        anyhow::anyhow!("query: {}\n  {}\n  {}^", e, recnet::util::text::sanitize(expr, 200), " ".repeat(col.saturating_sub(1).min(200)))
     })?;
     let name = display_name(file);
     let (_, mut events) = EventReader::new(&name, open_in(file)?)?;

@@ -63,11 +63,14 @@ pub(crate) fn take_stdout_failure() -> Option<std::io::Error> {
 /// before that leaves the destination as it was. Errors name the file.
 pub(crate) fn open_out(out: Option<&Path>) -> Result<Output> {
     match out {
-        None => Ok(Output { inner: Named { name: "<stdout>".into(), inner: std::io::BufWriter::with_capacity(1 << 16, Box::new(std::io::stdout())) }, pending: None }),
+        None => Ok(Output {
+            inner: Named { name: "<stdout>".into(), inner: std::io::BufWriter::with_capacity(1 << 16, Box::new(std::io::stdout())) },
+            pending: None,
+        }),
         Some(p) if is_std(p) => open_out(None),
         Some(p) => {
-            let (f, pending) = recnet::util::atomic::create(p)
-                .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}{}", p.display(), recnet::util::atomic::hint(&e)))?;
+            let (f, pending) =
+                recnet::util::atomic::create(p).map_err(|e| anyhow::anyhow!("{}: cannot create: {e}{}", p.display(), recnet::util::atomic::hint(&e)))?;
             Ok(Output { inner: Named { name: p.to_path_buf(), inner: std::io::BufWriter::with_capacity(1 << 16, Box::new(f)) }, pending: Some(pending) })
         }
     }

@@ -8,13 +8,13 @@ mod eval;
 mod export;
 mod io;
 
+use anyhow::{Context, Result};
 pub use args::Cli;
 use args::{ColorWhen, Command, DiffFormat, EvalFormat, LlmArgs, SourceArgs, Split, UiArgs};
 use io::{display_name, input_file, is_std, shown, write_out};
-use anyhow::{Context, Result};
 use recnet::engine::config::Config;
-use recnet::run::driver::{record, resolve_source, RecordHooks};
 use recnet::reasoner::offline::Offline;
+use recnet::run::driver::{record, resolve_source, RecordHooks};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -159,9 +159,8 @@ fn ui_theme(ui: &UiArgs) -> Result<recnet::tui::theme::Theme> {
             None => return Ok(Theme::default()),
         },
     };
-    let text = recnet::util::read_text_limited(&file, recnet::util::TEXT_LIMIT).map_err(|e| {
-        anyhow::anyhow!("{}: {e} (--theme takes {} or a theme file)", file.display(), recnet::tui::theme::BUILT_IN.join(", "))
-    })?;
+    let text = recnet::util::read_text_limited(&file, recnet::util::TEXT_LIMIT)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (--theme takes {} or a theme file)", file.display(), recnet::tui::theme::BUILT_IN.join(", ")))?;
     Theme::parse(&text, &file.display().to_string())
 }
 
@@ -234,11 +233,7 @@ fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed
 
 fn check(file: &Path) -> Result<bool> {
     let name = display_name(file);
-    let result = if is_std(file) {
-        recnet::store::session::check_reader(std::io::stdin().lock())
-    } else {
-        recnet::store::session::check_session(file)
-    };
+    let result = if is_std(file) { recnet::store::session::check_reader(std::io::stdin().lock()) } else { recnet::store::session::check_session(file) };
     match result {
         Ok(n) => {
             say!("{name}: ok, {n} events");
@@ -439,12 +434,8 @@ fn check_rules(file: &Path) -> Result<bool> {
     }
     if errors.is_empty() {
         // lint counts rules; blank and comment lines are not rules, so map back to lines.
-        let rule_lines: Vec<usize> = text
-            .lines()
-            .enumerate()
-            .filter(|(i, l)| matches!(recnet::rules::parse_rule_line(l, i + 1), Ok(Some(_))))
-            .map(|(i, _)| i + 1)
-            .collect();
+        let rule_lines: Vec<usize> =
+            text.lines().enumerate().filter(|(i, l)| matches!(recnet::rules::parse_rule_line(l, i + 1), Ok(Some(_)))).map(|(i, _)| i + 1).collect();
         for (i, warning) in recnet::rules::lint(&rules) {
             match rule_lines.get(i) {
                 Some(line) => eprintln!("{name}:{line}: warning: {warning}"),
@@ -524,9 +515,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 eval::eval(&dataset, format, seed, seeds, rounds, split, &models, &sets).map(|_| true)
             }
         }
-        Command::Gen { users, items, interactions, communities, seed, out } => {
-            gen(users, items, interactions, communities, seed, &out).map(|_| true)
-        }
+        Command::Gen { users, items, interactions, communities, seed, out } => gen(users, items, interactions, communities, seed, &out).map(|_| true),
         Command::Completions { shell } => docs::completions(shell).map(|_| true),
         Command::Man => docs::man().map(|_| true),
         Command::Schema { what: args::SchemaWhat::Events } => write_out(None, &recnet::analysis::export::events_schema()).map(|_| true),
@@ -539,9 +528,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     };
     match result {
         // Left because of a signal (the inspector quits cleanly on SIGTERM): 128+N all the same.
-        Ok(_) if recnet::run::signals::signal().is_some() => {
-            ExitCode::from((128 + recnet::run::signals::signal().unwrap_or(15).clamp(1, 127)) as u8)
-        }
+        Ok(_) if recnet::run::signals::signal().is_some() => ExitCode::from((128 + recnet::run::signals::signal().unwrap_or(15).clamp(1, 127)) as u8),
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         // The reader of our output stopped early (`| head`): a normal end.

@@ -1,12 +1,12 @@
 //! The backward phase's steps: rewards at a receiver's next interaction, credit, gradients and
 //! the bounded edits they lead to. The arithmetic of a reward is in `reward`.
 
-use crate::world::event::EventBody;
+use super::{Engine, Task};
 use crate::engine::protocol::ReasonRequest;
 use crate::engine::reward::{user_counterfactual, Candidate, Outcome};
 use crate::util::r4;
+use crate::world::event::EventBody;
 use std::collections::BTreeSet;
-use super::{Engine, Task};
 
 /// What an interaction's outcome teaches, computed before the interaction is recorded.
 pub(super) struct Prepared {
@@ -25,8 +25,7 @@ impl Engine {
         // A message's content is judged as if counted in full, whatever the update gates say.
         let attrs = |id: &str| self.world.client(id).map(|c| self.world.with_updates(c)).unwrap_or_default();
         let (user, item) = (attrs(&s.user), attrs(&s.item));
-        let negative_attrs: Vec<(String, std::collections::BTreeMap<String, f64>)> =
-            negatives.iter().map(|n| (n.clone(), attrs(n))).collect();
+        let negative_attrs: Vec<(String, std::collections::BTreeMap<String, f64>)> = negatives.iter().map(|n| (n.clone(), attrs(n))).collect();
         let negative_candidates: Vec<Candidate> = negative_attrs.iter().map(|(id, a)| (id.as_str(), a)).collect();
         let probe = self.cfg.backward.probe_weight;
         let mut out = Vec::new();
@@ -46,11 +45,7 @@ impl Engine {
                 } else {
                     crate::engine::reward::item_counterfactual(&user, &item, &p.deltas, p.decision, probe)
                 };
-                let rule_text = p
-                    .rule
-                    .and_then(|r| c.rules.get(r - 1))
-                    .map(crate::rules::print_rule)
-                    .unwrap_or_default();
+                let rule_text = p.rule.and_then(|r| c.rules.get(r - 1)).map(crate::rules::print_rule).unwrap_or_default();
                 out.push((
                     EventBody::Reward {
                         agent: agent.clone(),
@@ -109,10 +104,7 @@ impl Engine {
             .shares
             .into_iter()
             .filter(|s| s.amount.is_finite())
-            .filter(|s| {
-                s.module == it.router
-                    || (Some(&s.module) == rule_module.as_ref() && it.rule.is_some_and(|r| r <= rules_len))
-            })
+            .filter(|s| s.module == it.router || (Some(&s.module) == rule_module.as_ref() && it.rule.is_some_and(|r| r <= rules_len)))
             .map(|s| crate::world::event::CreditShare { module: s.module, amount: r4(s.amount.clamp(-1.0, 1.0)) })
             .collect();
         if shares.is_empty() {
@@ -151,13 +143,7 @@ impl Engine {
                     None => continue,
                 },
             };
-            reqs.push(ReasonRequest::Gradient {
-                module: module.clone(),
-                description,
-                evidence: evidence.to_vec(),
-                threshold: b.threshold,
-                step: b.step,
-            });
+            reqs.push(ReasonRequest::Gradient { module: module.clone(), description, evidence: evidence.to_vec(), threshold: b.threshold, step: b.step });
         }
         // Retiring needs no reasoning: a rule that never matched in `retire_after_ticks`.
         let tick = self.world.cursor().tick;

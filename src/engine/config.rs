@@ -112,7 +112,22 @@ pub struct RouterConfig {
 impl EvidenceConfig {
     /// Evidence switched off (what sessions recorded before it existed ran with).
     pub fn off() -> EvidenceConfig {
-        EvidenceConfig { enabled: false, gate_init: 0.0, gate_rate: 0.0, gate_max: 0.0, learn_gate: false, gate_decay: 0.0, window: 0, digest: false, resend_window: true, memory: crate::world::evidence::EVIDENCE_CAP, gate_prior: 0.0, digest_scope: DigestScope::Window, digest_entries: default_digest_entries(), co_choice: false }
+        EvidenceConfig {
+            enabled: false,
+            gate_init: 0.0,
+            gate_rate: 0.0,
+            gate_max: 0.0,
+            learn_gate: false,
+            gate_decay: 0.0,
+            window: 0,
+            digest: false,
+            resend_window: true,
+            memory: crate::world::evidence::EVIDENCE_CAP,
+            gate_prior: 0.0,
+            digest_scope: DigestScope::Window,
+            digest_entries: default_digest_entries(),
+            co_choice: false,
+        }
     }
 }
 
@@ -443,8 +458,7 @@ mod tests {
 
     #[test]
     fn defaults_parse_and_overrides_apply() {
-        let c = Config::from_layers(&[], &["routers.count=7".into(), "buffer.overflow=drop_new".into()])
-            .unwrap();
+        let c = Config::from_layers(&[], &["routers.count=7".into(), "buffer.overflow=drop_new".into()]).unwrap();
         assert_eq!(c.routers.count, 7);
         assert_eq!(c.buffer.overflow, OverflowPolicy::DropNew);
     }

@@ -2,10 +2,10 @@
 //! neighbours by shared behaviour chose and it has not (from the router's window, or from the
 //! neighbours' histories).
 
-use crate::util::r4;
-use crate::world::event::{Choice, ClientKind, EventBody};
 use super::config::DigestScope;
 use super::Engine;
+use crate::util::r4;
+use crate::world::event::{Choice, ClientKind, EventBody};
 
 impl Engine {
     /// Each user who chose this step hears, in a message of its own, what the users it now shares

@@ -51,12 +51,7 @@ pub trait Hooks {
     }
 
     /// Answers that do not fit their requests: return ones that do, or the error to stop with.
-    fn repair(
-        &mut self,
-        _requests: &[ReasonRequest],
-        _answers: Vec<ReasonAnswer>,
-        problem: AnswerError,
-    ) -> Result<Vec<ReasonAnswer>, Self::Error> {
+    fn repair(&mut self, _requests: &[ReasonRequest], _answers: Vec<ReasonAnswer>, problem: AnswerError) -> Result<Vec<ReasonAnswer>, Self::Error> {
         Err(DriveError::Answer(problem).into())
     }
 

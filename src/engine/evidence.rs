@@ -3,11 +3,11 @@
 //! evidence memory, the extra negatives rewards compare against, and each router's gate learned at
 //! the receivers' real interactions.
 
+use super::Engine;
+use crate::util::{fnv1a, r4, FastMap};
 use crate::world::embed::cosine;
 use crate::world::event::{Choice, ClientKind, EventBody, EvidenceChange, GateChannel};
-use crate::util::{fnv1a, r4, FastMap};
 use std::collections::HashMap;
-use super::Engine;
 
 /// How one gate moves: its step size, its decay toward 0, and its ceiling.
 struct GateRule {
@@ -24,16 +24,7 @@ fn gate_step(channel: GateChannel, router: &str, user: &str, item: &str, from: f
 
 /// The event of a gate step: which gate (router), whose interaction (user, item), the move.
 fn gate_moved(channel: GateChannel, [router, user, item]: [&str; 3], (from, to): (f64, f64), grad: f64, precision: Option<f64>) -> EventBody {
-    EventBody::GateUpdated {
-        router: router.to_string(),
-        agent: user.to_string(),
-        item: item.to_string(),
-        from,
-        to,
-        gradient: r4(grad),
-        channel,
-        precision,
-    }
+    EventBody::GateUpdated { router: router.to_string(), agent: user.to_string(), item: item.to_string(), from, to, gradient: r4(grad), channel, precision }
 }
 
 /// What one interaction says about one gate: the gradient and the curvature of the log-likelihood
@@ -55,7 +46,17 @@ fn likelihood_at(margins: &[f64], slopes: &[f64]) -> (f64, f64) {
 /// interaction's likelihood (weighed by `weight`); one Newton step gives the new mean, and the
 /// curvature joins what the gate holds. `None` when the interaction says nothing about it.
 #[allow(clippy::too_many_arguments)]
-fn bayes_step(channel: GateChannel, router: &str, user: &str, item: &str, (from, held): (f64, f64), (grad, curvature): (f64, f64), prior: f64, weight: f64, max: f64) -> Option<EventBody> {
+fn bayes_step(
+    channel: GateChannel,
+    router: &str,
+    user: &str,
+    item: &str,
+    (from, held): (f64, f64),
+    (grad, curvature): (f64, f64),
+    prior: f64,
+    weight: f64,
+    max: f64,
+) -> Option<EventBody> {
     if curvature <= 0.0 || weight <= 0.0 {
         return None;
     }
@@ -105,12 +106,8 @@ impl Engine {
     /// A user member of `router` other than `not`, drawn by a stable hash (the placebo's receiver).
     pub(super) fn random_member(&self, router: &str, not: &str) -> Option<String> {
         let r = self.world.router(router)?;
-        let users: Vec<usize> = r
-            .member_ix
-            .iter()
-            .copied()
-            .filter(|ix| self.world.clients()[*ix].kind == ClientKind::User && self.world.clients()[*ix].id != not)
-            .collect();
+        let users: Vec<usize> =
+            r.member_ix.iter().copied().filter(|ix| self.world.clients()[*ix].kind == ClientKind::User && self.world.clients()[*ix].id != not).collect();
         if users.is_empty() {
             return None;
         }
@@ -240,8 +237,7 @@ impl Engine {
         let s = &self.schedule[k];
         let mut out: Vec<String> = s.negative.iter().cloned().collect();
         if self.item_pool.is_empty() {
-            self.item_pool =
-                self.world.clients().iter().enumerate().filter(|(_, c)| c.kind == ClientKind::Item).map(|(ix, _)| ix).collect();
+            self.item_pool = self.world.clients().iter().enumerate().filter(|(_, c)| c.kind == ClientKind::Item).map(|(ix, _)| ix).collect();
         }
         let Some(user) = self.world.client(&s.user) else { return out };
         let pool = &self.item_pool;
@@ -310,8 +306,7 @@ impl Engine {
         }
         let (Some(u), Some(pos)) = (self.world.client(user), self.world.client(item)) else { return Vec::new() };
         let negs: Vec<&crate::world::Client> = negatives.iter().filter_map(|n| self.world.client(n)).collect();
-        let mut routers: Vec<&str> =
-            u.heard.keys().chain(pos.heard.keys()).chain(negs.iter().flat_map(|n| n.heard.keys())).map(|r| r.as_str()).collect();
+        let mut routers: Vec<&str> = u.heard.keys().chain(pos.heard.keys()).chain(negs.iter().flat_map(|n| n.heard.keys())).map(|r| r.as_str()).collect();
         routers.sort_unstable();
         routers.dedup();
         if routers.is_empty() || negs.is_empty() {
@@ -327,7 +322,17 @@ impl Engine {
             let gate = self.world.update_gate(router);
             if b.gate_rule == crate::engine::config::GateRule::Bayes {
                 let held = self.world.router(router).map_or(0.0, |r| r.update_gate_precision);
-                updates.extend(bayes_step(GateChannel::Updates, router, user, item, (gate, held), (grad, curvature), b.update_gate_prior, self.gate_weight(user), 1.0));
+                updates.extend(bayes_step(
+                    GateChannel::Updates,
+                    router,
+                    user,
+                    item,
+                    (gate, held),
+                    (grad, curvature),
+                    b.update_gate_prior,
+                    self.gate_weight(user),
+                    1.0,
+                ));
                 continue;
             }
             if grad == 0.0 {
@@ -351,11 +356,8 @@ impl Engine {
         let negs: Vec<&crate::world::Client> = negatives.iter().filter_map(|n| self.world.client(n)).collect();
         let s_pos = self.world.rank_score_with(u, pos, gated);
         // Each entry's gate: its router's, on the channel of its kind (choices or co-choices).
-        let channels: Vec<(&str, GateChannel)> = u
-            .evidence
-            .iter()
-            .map(|e| (e.router.as_str(), if self.world.is_co_choice(e) { GateChannel::CoChoice } else { GateChannel::Evidence }))
-            .collect();
+        let channels: Vec<(&str, GateChannel)> =
+            u.evidence.iter().map(|e| (e.router.as_str(), if self.world.is_co_choice(e) { GateChannel::CoChoice } else { GateChannel::Evidence })).collect();
         let mut routers: Vec<(&str, GateChannel)> = channels.clone();
         routers.sort_unstable_by(|a, b| a.0.cmp(b.0).then((a.1 == GateChannel::CoChoice).cmp(&(b.1 == GateChannel::CoChoice))));
         routers.dedup();
@@ -366,8 +368,7 @@ impl Engine {
         };
         let router_total = |gate: (&str, GateChannel)| -> f64 { weights.iter().zip(&channels).filter(|(_, c)| **c == gate).map(|(w, _)| w).sum() };
         // How likely the real choice loses to a negative, on average over the sampled ones.
-        let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).sum::<f64>()
-            / negs.len().max(1) as f64;
+        let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).sum::<f64>() / negs.len().max(1) as f64;
         let bayes = self.cfg.backward.gate_rule == crate::engine::config::GateRule::Bayes;
         let margins: Vec<f64> = if bayes { negs.iter().map(|n| s_pos - self.world.rank_score_with(u, n, gated)).collect() } else { Vec::new() };
         let mut updates = Vec::new();

@@ -1,15 +1,15 @@
 //! The forward phase's steps: filter requests and verdicts, reflection, routing, router
 //! integration and delivery into buffers. Each emits events through `Engine::emit`.
 
+use super::{Engine, Task};
 use crate::engine::config::{ItemUpdates, OverflowPolicy};
-use crate::world::embed::cosine;
-use crate::world::event::{AssimilatedInto, AttrChange, AttrDelta, Choice, ClientKind, Decision, EventBody, Recipient};
 use crate::engine::protocol::{FilterItem, FilterVerdict, ReasonRequest};
 use crate::rules::Polarity;
 use crate::util::{clip, fnv1a, r4};
+use crate::world::embed::cosine;
+use crate::world::event::{AssimilatedInto, AttrChange, AttrDelta, Choice, ClientKind, Decision, EventBody, Recipient};
 use crate::world::profile_text;
 use std::collections::{BTreeMap, BTreeSet};
-use super::{Engine, Task};
 
 impl Engine {
     pub(super) fn filter_request(&self, agent: &str) -> ReasonRequest {
@@ -25,9 +25,11 @@ impl Engine {
                     .map(|rx| {
                         let users = self.choosers(&m.sources, &m.evidence).into_iter().map(|ch| self.world.behaviour_similarity(rx, ch));
                         // Co-choices: how closely what they name is tied to the item the receiver chose.
-                        let co_choices = m.evidence.iter().filter(|c| self.is_item(&c.user)).filter_map(|c| {
-                            Some(self.world.behaviour_similarity(self.world.client_ix(&c.user)?, self.world.client_ix(&c.item)?))
-                        });
+                        let co_choices = m
+                            .evidence
+                            .iter()
+                            .filter(|c| self.is_item(&c.user))
+                            .filter_map(|c| Some(self.world.behaviour_similarity(self.world.client_ix(&c.user)?, self.world.client_ix(&c.item)?)));
                         users.chain(co_choices).fold(0.0, f64::max)
                     })
                     .unwrap_or(0.0);
@@ -42,11 +44,7 @@ impl Engine {
                     topic: m.topic.clone(),
                     polarity: m.polarity,
                     strength: m.strength(),
-                    relevance: if m.content.is_empty() {
-                        r4(behaviour)
-                    } else {
-                        self.blend_relevance(behaviour, self.world.relevance(c, &m.content))
-                    },
+                    relevance: if m.content.is_empty() { r4(behaviour) } else { self.blend_relevance(behaviour, self.world.relevance(c, &m.content)) },
                     support: self.world.support(c, m),
                     age: tick.saturating_sub(b.arrived_tick),
                     evidence: m.evidence.len(),
@@ -103,13 +101,7 @@ impl Engine {
                         (to != from).then(|| AttrChange { attr: d.attr.clone(), from, to })
                     })
                     .collect();
-                self.emit(EventBody::Assimilated {
-                    agent: agent.to_string(),
-                    message: v.message,
-                    weight: r4(v.weight),
-                    changes,
-                    into,
-                });
+                self.emit(EventBody::Assimilated { agent: agent.to_string(), message: v.message, weight: r4(v.weight), changes, into });
                 self.store_evidence(agent, v.message, r4(v.weight));
             }
         }
@@ -132,19 +124,11 @@ impl Engine {
         for ch in &changes {
             after.insert(ch.attr.clone(), ch.to);
         }
-        self.emit(EventBody::ProfileUpdated {
-            agent: agent.to_string(),
-            changes: changes.clone(),
-            reason: reason.to_string(),
-            text: profile_text(&after, 5),
-        });
+        self.emit(EventBody::ProfileUpdated { agent: agent.to_string(), changes: changes.clone(), reason: reason.to_string(), text: profile_text(&after, 5) });
         self.update_memberships(agent);
         let eps = self.cfg.reflection.change_epsilon;
-        let changed: Vec<AttrDelta> = changes
-            .iter()
-            .filter(|ch| (ch.to - ch.from).abs() > eps)
-            .map(|ch| AttrDelta { attr: ch.attr.clone(), delta: r4(ch.to - ch.from) })
-            .collect();
+        let changed: Vec<AttrDelta> =
+            changes.iter().filter(|ch| (ch.to - ch.from).abs() > eps).map(|ch| AttrDelta { attr: ch.attr.clone(), delta: r4(ch.to - ch.from) }).collect();
         if !changed.is_empty() {
             self.emit(EventBody::AttributesExtracted { agent: agent.to_string(), changed: changed.clone() });
             self.tick_changes.push((agent.to_string(), changed));
@@ -186,14 +170,7 @@ impl Engine {
                         (r.id.clone(), s, own)
                     })
                     .fold((String::new(), f64::NEG_INFINITY, false), |acc, x| if x.1 > acc.1 { x } else { acc });
-                self.emit(EventBody::AttributeRouted {
-                    agent: agent.clone(),
-                    attr: d.attr,
-                    delta: d.delta,
-                    router: best,
-                    similarity: r4(sim),
-                    community,
-                });
+                self.emit(EventBody::AttributeRouted { agent: agent.clone(), attr: d.attr, delta: d.delta, router: best, similarity: r4(sim), community });
             }
         }
     }
@@ -239,20 +216,9 @@ impl Engine {
                 changes.push(AttrChange { attr: a.clone(), from: *from, to: 0.0 });
             }
         }
-        let new_attributes: Vec<String> = r
-            .inbox
-            .iter()
-            .map(|x| x.attr.clone())
-            .filter(|a| !r.attributes.contains(a))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let source_kind = sources
-            .first()
-            .or(evidence.first().map(|c| &c.user))
-            .and_then(|s| self.world.client(s))
-            .map(|c| c.kind)
-            .unwrap_or(ClientKind::User);
+        let new_attributes: Vec<String> =
+            r.inbox.iter().map(|x| x.attr.clone()).filter(|a| !r.attributes.contains(a)).collect::<BTreeSet<_>>().into_iter().collect();
+        let source_kind = sources.first().or(evidence.first().map(|c| &c.user)).and_then(|s| self.world.client(s)).map(|c| c.kind).unwrap_or(ClientKind::User);
         self.emit(EventBody::RouterIntegrated {
             router: router.to_string(),
             inbox,
@@ -325,9 +291,7 @@ impl Engine {
                 (ClientKind::Item, _) if !has_content => false,
                 (ClientKind::Item, ItemUpdates::All) => true,
                 (ClientKind::Item, ItemUpdates::None) => false,
-                (ClientKind::Item, ItemUpdates::Direction) => {
-                    c.attrs.get(&topic).is_none_or(|w| (*w > 0.0) != (polarity == Polarity::Up))
-                }
+                (ClientKind::Item, ItemUpdates::Direction) => c.attrs.get(&topic).is_none_or(|w| (*w > 0.0) != (polarity == Polarity::Up)),
             }
         };
         // Rank by relevance, ties by creation order (the index): numbers only in the hot loop.
@@ -358,8 +322,7 @@ impl Engine {
             scored.sort_by(by_relevance);
         }
         scored.truncate(r.fan_out);
-        let candidates: Vec<(String, f64)> =
-            scored.into_iter().map(|(rel, ix)| (self.world.clients()[ix].id.clone(), rel)).collect();
+        let candidates: Vec<(String, f64)> = scored.into_iter().map(|(rel, ix)| (self.world.clients()[ix].id.clone(), rel)).collect();
         if candidates.is_empty() {
             return;
         }
@@ -374,8 +337,7 @@ impl Engine {
         } else {
             format!("{router}: {}", moves.join(", "))
         };
-        let recipients: Vec<Recipient> =
-            candidates.iter().map(|(a, rel)| Recipient { agent: a.clone(), relevance: *rel }).collect();
+        let recipients: Vec<Recipient> = candidates.iter().map(|(a, rel)| Recipient { agent: a.clone(), relevance: *rel }).collect();
         self.emit(EventBody::MessageSent {
             message: id,
             router: router.to_string(),
@@ -410,11 +372,7 @@ impl Engine {
                 }
                 OverflowPolicy::DropOldest => {
                     let oldest = c.buffer[0].message;
-                    self.emit(EventBody::BufferOverflow {
-                        agent: agent.clone(),
-                        message: oldest,
-                        policy: "drop_oldest".into(),
-                    });
+                    self.emit(EventBody::BufferOverflow { agent: agent.clone(), message: oldest, policy: "drop_oldest".into() });
                 }
                 OverflowPolicy::DropNew => {
                     // The message never enters the buffer; the event records its loss.

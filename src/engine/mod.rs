@@ -19,14 +19,14 @@ pub mod reward;
 mod setup;
 mod spec;
 
-pub use drive::{drive, DriveError, Flow, Hooks, Outcome};
 use drive::Collect;
+pub use drive::{drive, DriveError, Flow, Hooks, Outcome};
 pub use setup::{kmeans_pp, setup_events};
 pub use spec::{ClientSpec, Scheduled, WorldSpec};
 
 use crate::engine::config::Config;
-use crate::world::event::{AttrDelta, Decision, Event, EventBody};
 use crate::engine::protocol::{check_answers, AnswerError, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
+use crate::world::event::{AttrDelta, Decision, Event, EventBody};
 use crate::world::World;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -260,12 +260,7 @@ impl Engine {
                 // recorded, the chosen item is in the user's history and would raise its
                 // similarity to everyone who chose it (and so the evidence for it).
                 self.prepared = if self.cfg.backward.enabled { Some(self.prepare_outcome(k)) } else { None };
-                self.emit(EventBody::Interaction {
-                    user: s.user.clone(),
-                    item: s.item.clone(),
-                    negative: s.negative.clone(),
-                    index: k,
-                });
+                self.emit(EventBody::Interaction { user: s.user.clone(), item: s.item.clone(), negative: s.negative.clone(), index: k });
                 self.tick_choices.push((s.user.clone(), s.item.clone()));
                 self.tasks.push_front(Task::Reflect(k));
                 self.tasks.push_front(Task::Receive { agent: s.item, reason: "interacted" });
@@ -351,9 +346,7 @@ impl Engine {
     fn resume_task(&mut self, task: Task, reqs: &[ReasonRequest], answers: Vec<ReasonAnswer>) {
         match task {
             Task::Receive { agent, .. } => {
-                if let (Some(ReasonRequest::Filter { messages, .. }), Some(ReasonAnswer::Filter { verdicts })) =
-                    (reqs.first(), answers.into_iter().next())
-                {
+                if let (Some(ReasonRequest::Filter { messages, .. }), Some(ReasonAnswer::Filter { verdicts })) = (reqs.first(), answers.into_iter().next()) {
                     self.apply_verdicts(&agent, messages, verdicts);
                 }
             }
@@ -366,9 +359,7 @@ impl Engine {
             }
             Task::Integrate => {
                 for (req, ans) in reqs.iter().zip(answers) {
-                    if let (ReasonRequest::Integrate { router, .. }, ReasonAnswer::Integrate { profile, message, summary }) =
-                        (req, ans)
-                    {
+                    if let (ReasonRequest::Integrate { router, .. }, ReasonAnswer::Integrate { profile, message, summary }) = (req, ans) {
                         self.integrate(router, profile, message, summary);
                     }
                 }
@@ -388,17 +379,10 @@ impl Engine {
                 // Rules and routers each get their own budget of edits per step.
                 let mut router_edits_left = self.cfg.backward.max_edits_per_step;
                 for (req, ans) in reqs.iter().zip(answers) {
-                    let (ReasonRequest::Gradient { module, evidence, .. }, ReasonAnswer::Gradient { direction, edit }) =
-                        (req, ans)
-                    else {
+                    let (ReasonRequest::Gradient { module, evidence, .. }, ReasonAnswer::Gradient { direction, edit }) = (req, ans) else {
                         continue;
                     };
-                    self.emit(EventBody::Gradient {
-                        module: module.clone(),
-                        direction: direction.clone(),
-                        edit: edit.clone(),
-                        evidence: evidence.clone(),
-                    });
+                    self.emit(EventBody::Gradient { module: module.clone(), direction: direction.clone(), edit: edit.clone(), evidence: evidence.clone() });
                     let ids: Vec<u64> = evidence.iter().map(|e| e.message).collect();
                     match edit {
                         crate::world::event::Edit::Router { router, fan_out_delta, tau_delta } => {
@@ -414,9 +398,7 @@ impl Engine {
             }
             Task::Optimise => {
                 for (req, ans) in reqs.iter().zip(answers) {
-                    let (ReasonRequest::Optimise { agent, .. }, ReasonAnswer::Optimise { rules, rule, before, after, reason }) =
-                        (req, ans)
-                    else {
+                    let (ReasonRequest::Optimise { agent, .. }, ReasonAnswer::Optimise { rules, rule, before, after, reason }) = (req, ans) else {
                         continue;
                     };
                     let Some(rules) = rules else { continue };
@@ -431,5 +413,4 @@ impl Engine {
             _ => {}
         }
     }
-
 }

@@ -76,21 +76,9 @@ pub enum ReasonRequest {
         margin: f64,
     },
     /// Decide each buffered message with the receiver's filter rules.
-    Filter {
-        agent: String,
-        attrs: BTreeMap<String, f64>,
-        rules: String,
-        like_threshold: f64,
-        messages: Vec<FilterItem>,
-    },
+    Filter { agent: String, attrs: BTreeMap<String, f64>, rules: String, like_threshold: f64, messages: Vec<FilterItem> },
     /// Integrate a router's inbox into its profile and write its update message.
-    Integrate {
-        router: String,
-        profile: BTreeMap<String, f64>,
-        inbox: Vec<AttrDelta>,
-        decay: f64,
-        max_attributes: usize,
-    },
+    Integrate { router: String, profile: BTreeMap<String, f64>, inbox: Vec<AttrDelta>, decay: f64, max_attributes: usize },
     /// Spread each reward over the modules on its path.
     Credit { items: Vec<CreditItem>, router_share: f64 },
     /// Turn one module's credit evidence into a direction and a structured edit.
@@ -150,14 +138,21 @@ pub enum ReasonAnswer {
         item: BTreeMap<String, f64>,
         reason: String,
     },
-    Filter { verdicts: Vec<FilterVerdict> },
+    Filter {
+        verdicts: Vec<FilterVerdict>,
+    },
     Integrate {
         profile: BTreeMap<String, f64>,
         message: Vec<AttrDelta>,
         summary: String,
     },
-    Credit { items: Vec<CreditAnswer> },
-    Gradient { direction: String, edit: crate::world::event::Edit },
+    Credit {
+        items: Vec<CreditAnswer>,
+    },
+    Gradient {
+        direction: String,
+        edit: crate::world::event::Edit,
+    },
     Optimise {
         /// The whole new rule list; `None` when the edit does not apply.
         rules: Option<String>,

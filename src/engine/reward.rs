@@ -116,14 +116,16 @@ mod tests {
         let neg = w(&[("Metal", 0.8)]);
         let deltas = vec![AttrDelta { attr: "Bebop".into(), delta: 0.3 }];
         let none = EvidenceView { for_item: 0.0, total: 0.0, pool: 10 };
-        let (with, without) = user_counterfactual(&user, &deltas, none, &[], Decision::Accept, 0.5, Outcome { item: ("i1", &item), negatives: &[("i2", &neg)] });
+        let (with, without) =
+            user_counterfactual(&user, &deltas, none, &[], Decision::Accept, 0.5, Outcome { item: ("i1", &item), negatives: &[("i2", &neg)] });
         // score(with) = (0.5*0.8 + 0.3*0.8) / (0.8*sqrt 2) = 0.64 / 1.1314 = 0.5657
         // score(without) = 0.4 / 1.1314 = 0.3536; the negative scores 0 either way.
         assert!((with - 0.565685).abs() < 1e-5, "{with}");
         assert!((without - 0.353553).abs() < 1e-5, "{without}");
         // Rejected instead: the probe imagines it accepted at weight 0.5 on top of Jazz 0.5 alone.
         let before = w(&[("Jazz", 0.5)]);
-        let (with, without) = user_counterfactual(&before, &deltas, none, &[], Decision::Reject, 0.5, Outcome { item: ("i1", &item), negatives: &[("i2", &neg)] });
+        let (with, without) =
+            user_counterfactual(&before, &deltas, none, &[], Decision::Reject, 0.5, Outcome { item: ("i1", &item), negatives: &[("i2", &neg)] });
         assert!((with - (0.4 + 0.12) / 1.131371).abs() < 1e-5, "{with}");
         assert!((without - 0.353553).abs() < 1e-5);
     }

@@ -1,12 +1,12 @@
 //! World setup: the vocabulary, the agents, and routers from seeded k-means++.
 
+use super::WorldSpec;
 use crate::engine::config::Config;
+use crate::util::{clip, r4, Rng};
 use crate::world::embed::{cosine, Embedder};
 use crate::world::event::EventBody;
-use crate::util::{clip, r4, Rng};
 use crate::world::profile_text;
 use std::collections::BTreeMap;
-use super::WorldSpec;
 
 /// The events that create a world: vocabulary, agents, and routers from seeded k-means++.
 pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody> {
@@ -93,8 +93,7 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
                 members.push(c.id.clone());
             }
         }
-        let profile: BTreeMap<String, f64> =
-            sums.into_iter().map(|(a, (s, n))| (a, r4(clip(s / n as f64)))).filter(|(_, w)| *w != 0.0).collect();
+        let profile: BTreeMap<String, f64> = sums.into_iter().map(|(a, (s, n))| (a, r4(clip(s / n as f64)))).filter(|(_, w)| *w != 0.0).collect();
         let id = format!("R{}", n + 1);
         let summary = format!("{id}: community {} ({} members)", profile_text(&profile, 4), members.len());
         out.push(EventBody::RouterCreated {
@@ -154,12 +153,8 @@ pub fn kmeans_pp(points: &[Vec<f32>], weights: &[f64], k: usize, iterations: usi
     for _ in 0..iterations.max(1) {
         let mut changed = false;
         for (i, p) in points.iter().enumerate() {
-            let best = centers
-                .iter()
-                .enumerate()
-                .map(|(c, ctr)| (c, cosine(p, ctr)))
-                .fold((0, f64::NEG_INFINITY), |acc, x| if x.1 > acc.1 { x } else { acc })
-                .0;
+            let best =
+                centers.iter().enumerate().map(|(c, ctr)| (c, cosine(p, ctr))).fold((0, f64::NEG_INFINITY), |acc, x| if x.1 > acc.1 { x } else { acc }).0;
             if best != assignment[i] {
                 assignment[i] = best;
                 changed = true;

@@ -8,9 +8,9 @@
 //! Every bad line is reported as `file:line: reason`.
 
 use crate::engine::{ClientSpec, Scheduled, WorldSpec};
-use crate::world::event::ClientKind;
 use crate::inputs::scenario::{sample_negative, CATEGORY_WEIGHT};
 use crate::util::Rng;
+use crate::world::event::ClientKind;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -217,8 +217,7 @@ fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
             negatives.insert(f[0].clone(), f[1].split_whitespace().map(|s| s.to_string()).collect());
         }
     }
-    let item_path = find_one(dir, ".item")?
-        .with_context(|| format!("{}: no .item file with item titles and categories", dir.display()))?;
+    let item_path = find_one(dir, ".item")?.with_context(|| format!("{}: no .item file with item titles and categories", dir.display()))?;
     let all_items = read_items(&item_path)?;
     // Time order: the training rows are each user's history in order; interleave users by
     // position in their history (all first interactions, then all second, …).
@@ -270,17 +269,7 @@ fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
         let info = all_items.get(id).cloned().unwrap_or(ItemInfo { title: String::new(), categories: Vec::new() });
         items.insert(id.clone(), info);
     }
-    Ok(Dataset {
-        name,
-        dir: dir.to_path_buf(),
-        users: users.into_iter().collect(),
-        items,
-        train,
-        train_through_valid,
-        valid,
-        test,
-        negatives,
-    })
+    Ok(Dataset { name, dir: dir.to_path_buf(), users: users.into_iter().collect(), items, train, train_through_valid, valid, test, negatives })
 }
 
 fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
@@ -326,18 +315,9 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
             tested.insert(seq[n - 1].0);
         }
     }
-    let train: Vec<(String, String)> = rows
-        .iter()
-        .enumerate()
-        .filter(|(n, _)| !held_out.contains(n))
-        .map(|(_, r)| (r.2.clone(), r.3.clone()))
-        .collect();
-    let train_through_valid: Vec<(String, String)> = rows
-        .iter()
-        .enumerate()
-        .filter(|(n, _)| !tested.contains(n))
-        .map(|(_, r)| (r.2.clone(), r.3.clone()))
-        .collect();
+    let train: Vec<(String, String)> = rows.iter().enumerate().filter(|(n, _)| !held_out.contains(n)).map(|(_, r)| (r.2.clone(), r.3.clone())).collect();
+    let train_through_valid: Vec<(String, String)> =
+        rows.iter().enumerate().filter(|(n, _)| !tested.contains(n)).map(|(_, r)| (r.2.clone(), r.3.clone())).collect();
     let mut item_ids: BTreeSet<String> = rows.iter().map(|r| r.3.clone()).collect();
     item_ids.extend(all_items.keys().cloned());
     let pool: Vec<&String> = item_ids.iter().collect();
@@ -363,17 +343,7 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
             (id, info)
         })
         .collect();
-    Ok(Dataset {
-        name,
-        dir: dir.to_path_buf(),
-        users: per_user.keys().cloned().collect(),
-        items,
-        train,
-        train_through_valid,
-        valid,
-        test,
-        negatives,
-    })
+    Ok(Dataset { name, dir: dir.to_path_buf(), users: per_user.keys().cloned().collect(), items, train, train_through_valid, valid, test, negatives })
 }
 
 impl Dataset {
@@ -402,13 +372,7 @@ impl Dataset {
         let mut clients: Vec<ClientSpec> = self
             .users
             .iter()
-            .map(|u| ClientSpec {
-                id: Self::user_agent(u),
-                kind: ClientKind::User,
-                title: None,
-                attrs: BTreeMap::new(),
-                rules: None,
-            })
+            .map(|u| ClientSpec { id: Self::user_agent(u), kind: ClientKind::User, title: None, attrs: BTreeMap::new(), rules: None })
             .collect();
         for (id, info) in &self.items {
             clients.push(ClientSpec {
@@ -434,11 +398,7 @@ impl Dataset {
             .iter()
             .map(|(u, i)| {
                 let seen: BTreeSet<&str> = history[u.as_str()].iter().map(|s| s.as_str()).collect();
-                Scheduled {
-                    user: Self::user_agent(u),
-                    item: Self::item_agent(i),
-                    negative: sample_negative(&mut rng, &pool_refs, &seen),
-                }
+                Scheduled { user: Self::user_agent(u), item: Self::item_agent(i), negative: sample_negative(&mut rng, &pool_refs, &seen) }
             })
             .collect();
         WorldSpec { name: self.name.clone(), clients, schedule }
@@ -477,10 +437,7 @@ mod tests {
         let pairs = |v: &[(&str, &str)]| v.iter().map(|(u, i)| (u.to_string(), i.to_string())).collect::<Vec<_>>();
         assert_eq!(ds.train, pairs(&[("1", "10"), ("2", "20"), ("1", "11"), ("2", "21"), ("1", "12")]));
         // Tested, a model has also seen the validation interaction.
-        assert_eq!(
-            ds.for_split("test").train,
-            pairs(&[("1", "10"), ("2", "20"), ("1", "11"), ("2", "21"), ("1", "12"), ("2", "22"), ("1", "13")])
-        );
+        assert_eq!(ds.for_split("test").train, pairs(&[("1", "10"), ("2", "20"), ("1", "11"), ("2", "21"), ("1", "12"), ("2", "22"), ("1", "13")]));
         assert_eq!(ds.for_split("valid").train, ds.train);
         assert_eq!(ds.test[0].target, "14");
         assert_eq!(ds.items["10"].categories, vec!["Jazz", "Bebop"]);

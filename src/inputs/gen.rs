@@ -7,8 +7,8 @@
 //! the next community, so its preferences change mid-run and propagation has news to carry.
 
 use crate::engine::{ClientSpec, Scheduled, WorldSpec};
-use crate::world::event::ClientKind;
 use crate::util::Rng;
+use crate::world::event::ClientKind;
 use std::collections::BTreeMap;
 
 const STYLES: &[&str] = &["core", "roots", "fusion", "modern"];

@@ -2,8 +2,8 @@
 //! interaction list and config overrides. See docs/scenario-format.md.
 
 use crate::engine::{ClientSpec, Scheduled, WorldSpec};
-use crate::world::event::ClientKind;
 use crate::util::{fnv1a, Rng};
+use crate::world::event::ClientKind;
 
 /// Why a scenario cannot be loaded: each message names the file and line, or the client or
 /// interaction at fault.
@@ -90,7 +90,8 @@ pub fn load_scenario(arg: &str, seed: u64) -> Result<Scenario> {
     if arg == "demo" && !Path::new(arg).exists() {
         return parse_scenario(DEMO, "builtin:demo", true, seed);
     }
-    let bytes = crate::util::read_file_limited(std::path::Path::new(arg), crate::util::DATA_LIMIT).map_err(|source| ScenarioError::Read { path: arg.to_string(), source })?;
+    let bytes = crate::util::read_file_limited(std::path::Path::new(arg), crate::util::DATA_LIMIT)
+        .map_err(|source| ScenarioError::Read { path: arg.to_string(), source })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
         ScenarioError::Syntax(format!("{arg}:{line}: not valid UTF-8"))
@@ -133,7 +134,11 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
                 attrs.entry(cat.clone()).or_insert(CATEGORY_WEIGHT);
             }
             if attrs.len() > crate::world::MAX_ATTRS {
-                return Err(ScenarioError::Invalid(format!("{what}: {} attributes (categories included), more than the limit of {}", attrs.len(), crate::world::MAX_ATTRS)));
+                return Err(ScenarioError::Invalid(format!(
+                    "{what}: {} attributes (categories included), more than the limit of {}",
+                    attrs.len(),
+                    crate::world::MAX_ATTRS
+                )));
             }
             for (a, w) in &attrs {
                 if !w.is_finite() || !(-1.0..=1.0).contains(w) {
@@ -161,7 +166,9 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
         let check = |id: &str, want: ClientKind, role: &str| -> Result<()> {
             match kinds.get(id) {
                 Some(k) if *k == want => Ok(()),
-                Some(k) => Err(ScenarioError::Invalid(format!("{what}: {role} {} is a {}, not a {}", crate::util::text::sanitize(id, 40), k.name(), want.name()))),
+                Some(k) => {
+                    Err(ScenarioError::Invalid(format!("{what}: {role} {} is a {}, not a {}", crate::util::text::sanitize(id, 40), k.name(), want.name())))
+                }
                 None => Err(ScenarioError::Invalid(format!("{what}: unknown {role} {}", crate::util::text::sanitize(id, 40)))),
             }
         };
@@ -257,29 +264,20 @@ mod tests {
 
     #[test]
     fn errors_name_the_place() {
-        let e = parse_scenario("name = \"x\"\n[[user]]\nid = \"u1\"\nattrs = { a = 2.0 }\n", "s.toml", true, 1)
-            .unwrap_err()
-            .to_string();
+        let e = parse_scenario("name = \"x\"\n[[user]]\nid = \"u1\"\nattrs = { a = 2.0 }\n", "s.toml", true, 1).unwrap_err().to_string();
         assert!(e.contains("s.toml: user u1") && e.contains("outside [-1, 1]"), "{e}");
         let wide: Vec<String> = (0..50_000).map(|i| format!("a{i} = 0.01")).collect();
-        let e = parse_scenario(&format!("name = \"x\"\n[[user]]\nid = \"u1\"\nattrs = {{ {} }}\n", wide.join(", ")), "s.toml", true, 1)
-            .unwrap_err()
-            .to_string();
+        let e =
+            parse_scenario(&format!("name = \"x\"\n[[user]]\nid = \"u1\"\nattrs = {{ {} }}\n", wide.join(", ")), "s.toml", true, 1).unwrap_err().to_string();
         assert!(e.contains("s.toml: user u1: 50000 attributes") && e.contains("limit of 1024"), "{e}");
         let e = parse_scenario("name = \"x\"\n[[user]]\nid = 3\n", "s.toml", true, 1).unwrap_err().to_string();
         assert!(e.starts_with("s.toml:3:6:"), "{e}");
-        let e = parse_scenario(
-            "name = \"x\"\n[[user]]\nid = \"u1\"\n[[item]]\nid = \"i1\"\n[schedule]\ninteractions = [[\"u1\", \"i9\"]]\n",
-            "s.toml",
-            true,
-            1,
-        )
-        .unwrap_err()
-        .to_string();
+        let e =
+            parse_scenario("name = \"x\"\n[[user]]\nid = \"u1\"\n[[item]]\nid = \"i1\"\n[schedule]\ninteractions = [[\"u1\", \"i9\"]]\n", "s.toml", true, 1)
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("interactions[0]: unknown item i9"), "{e}");
-        let e = parse_scenario("{\"name\": \"x\", \"user\": [{\"id\": \"u1\", \"rules\": \"hold when\"}]}", "s.json", false, 1)
-            .unwrap_err()
-            .to_string();
+        let e = parse_scenario("{\"name\": \"x\", \"user\": [{\"id\": \"u1\", \"rules\": \"hold when\"}]}", "s.json", false, 1).unwrap_err().to_string();
         assert!(e.contains("s.json: user u1: rules line 1:6"), "{e}");
         let e = parse_scenario("{\"name\": \"x\",\n \"usr\": []}", "s.json", false, 1).unwrap_err().to_string();
         assert!(e.starts_with("s.json:2:"), "{e}");

@@ -1,12 +1,12 @@
 //! The deterministic offline reasoner: principled arithmetic on weighted attributes, no model.
 
-use crate::engine::protocol::{CreditAnswer, FilterItem, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
 use super::policy::{offline_credit, optimise_rules, router_gradient, rule_gradient};
-use crate::world::parse_rule_module;
-use crate::world::event::Edit;
-use crate::world::event::{AttrDelta, Decision};
+use crate::engine::protocol::{CreditAnswer, FilterItem, FilterVerdict, ReasonAnswer, ReasonRequest, Reasoner};
 use crate::rules::{evaluate, parse_rules, Action, FilterInput, Rule};
 use crate::util::{clip, r4};
+use crate::world::event::Edit;
+use crate::world::event::{AttrDelta, Decision};
+use crate::world::parse_rule_module;
 use crate::world::{profile_text, score};
 use std::collections::{BTreeMap, HashMap};
 
@@ -36,45 +36,19 @@ impl Offline {
 
     pub fn answer_one(&mut self, req: &ReasonRequest) -> ReasonAnswer {
         match req {
-            ReasonRequest::Reflect {
-                user,
-                user_attrs,
-                item,
-                item_attrs,
-                negative,
-                negative_attrs,
-                user_rate,
-                item_rate,
-                margin,
-            } => reflect(
-                user,
-                user_attrs,
-                item,
-                item_attrs,
-                negative.as_deref(),
-                negative_attrs,
-                *user_rate,
-                *item_rate,
-                *margin,
-            ),
+            ReasonRequest::Reflect { user, user_attrs, item, item_attrs, negative, negative_attrs, user_rate, item_rate, margin } => {
+                reflect(user, user_attrs, item, item_attrs, negative.as_deref(), negative_attrs, *user_rate, *item_rate, *margin)
+            }
             ReasonRequest::Filter { attrs, rules, like_threshold, messages, .. } => {
-                let parsed = self
-                    .rules_cache
-                    .entry(rules.clone())
-                    .or_insert_with(|| parse_rules(rules).unwrap_or_default());
-                ReasonAnswer::Filter {
-                    verdicts: messages.iter().map(|m| filter_one(parsed, attrs, *like_threshold, m)).collect(),
-                }
+                let parsed = self.rules_cache.entry(rules.clone()).or_insert_with(|| parse_rules(rules).unwrap_or_default());
+                ReasonAnswer::Filter { verdicts: messages.iter().map(|m| filter_one(parsed, attrs, *like_threshold, m)).collect() }
             }
-            ReasonRequest::Integrate { router, profile, inbox, decay, max_attributes } => {
-                integrate(router, profile, inbox, *decay, *max_attributes)
-            }
+            ReasonRequest::Integrate { router, profile, inbox, decay, max_attributes } => integrate(router, profile, inbox, *decay, *max_attributes),
             ReasonRequest::Credit { items, router_share } => ReasonAnswer::Credit {
                 items: items
                     .iter()
                     .map(|it| {
-                        let (shares, reason) =
-                            offline_credit(&it.agent, it.rule, &it.router, it.decision, it.reward, *router_share);
+                        let (shares, reason) = offline_credit(&it.agent, it.rule, &it.router, it.decision, it.reward, *router_share);
                         CreditAnswer { shares, reason }
                     })
                     .collect(),
@@ -154,9 +128,7 @@ fn reflect(
             }
         }
         match negative {
-            Some(neg) => format!(
-                "{user} chose {item} over {neg} but scored them {s_pos:.2} vs {s_neg:.2}: {user} moves toward {item}'s attributes"
-            ),
+            Some(neg) => format!("{user} chose {item} over {neg} but scored them {s_pos:.2} vs {s_neg:.2}: {user} moves toward {item}'s attributes"),
             None => format!("{user} chose {item} (score {s_pos:.2}): {user} moves toward its attributes"),
         }
     } else {
@@ -177,12 +149,7 @@ fn reflect(
     ReasonAnswer::Reflect { user: new_user, item: new_item, reason }
 }
 
-pub fn filter_one(
-    rules: &[Rule],
-    attrs: &BTreeMap<String, f64>,
-    like_threshold: f64,
-    m: &FilterItem,
-) -> FilterVerdict {
+pub fn filter_one(rules: &[Rule], attrs: &BTreeMap<String, f64>, like_threshold: f64, m: &FilterItem) -> FilterVerdict {
     let input = FilterInput {
         relevance: m.relevance,
         topic: &m.topic,
@@ -220,12 +187,7 @@ pub fn filter_one(
                         reason: if expired {
                             format!("held {} steps by rule {} without corroboration: dropped", m.age, ix + 1)
                         } else {
-                            format!(
-                                "rule {} holds it (up to {steps} steps): relevance {:.2}, support {}",
-                                ix + 1,
-                                m.relevance,
-                                m.support
-                            )
+                            format!("rule {} holds it (up to {steps} steps): relevance {:.2}, support {}", ix + 1, m.relevance, m.support)
                         },
                     }
                 }
@@ -238,23 +200,11 @@ pub fn filter_one(
                 },
             }
         }
-        None => FilterVerdict {
-            message: m.message,
-            rule: None,
-            decision: Decision::Reject,
-            weight: 0.0,
-            reason: "no rule matched: rejected".into(),
-        },
+        None => FilterVerdict { message: m.message, rule: None, decision: Decision::Reject, weight: 0.0, reason: "no rule matched: rejected".into() },
     }
 }
 
-fn integrate(
-    router: &str,
-    profile: &BTreeMap<String, f64>,
-    inbox: &[AttrDelta],
-    decay: f64,
-    max_attributes: usize,
-) -> ReasonAnswer {
+fn integrate(router: &str, profile: &BTreeMap<String, f64>, inbox: &[AttrDelta], decay: f64, max_attributes: usize) -> ReasonAnswer {
     let mut moved: BTreeMap<String, f64> = BTreeMap::new();
     for d in inbox {
         *moved.entry(d.attr.clone()).or_insert(0.0) += d.delta;
@@ -273,10 +223,7 @@ fn integrate(
         .filter(|(_, d)| d.abs() > 1e-4)
         .map(|(a, d)| AttrDelta { attr: (*a).clone(), delta: r4(d.clamp(-0.5, 0.5)) })
         .collect();
-    let moves: Vec<String> = message
-        .iter()
-        .map(|d| format!("{} {}{:.2}", d.attr, if d.delta >= 0.0 { "+" } else { "" }, d.delta))
-        .collect();
+    let moves: Vec<String> = message.iter().map(|d| format!("{} {}{:.2}", d.attr, if d.delta >= 0.0 { "+" } else { "" }, d.delta)).collect();
     let summary = format!(
         "{router}: community {}. This step: {}",
         profile_text(&new_profile, 4),
@@ -298,11 +245,7 @@ mod tests {
         let u = w(&[("Metal", 0.5)]);
         let i = w(&[("Jazz", 0.8)]);
         let n = w(&[("Metal", 0.8)]);
-        let ReasonAnswer::Reflect { user, item, .. } =
-            reflect("u1", &u, "i1", &i, Some("i2"), &n, 0.25, 0.1, 0.15)
-        else {
-            panic!()
-        };
+        let ReasonAnswer::Reflect { user, item, .. } = reflect("u1", &u, "i1", &i, Some("i2"), &n, 0.25, 0.1, 0.15) else { panic!() };
         assert!(user["Jazz"] > 0.0);
         assert!(user["Metal"] < 0.5);
         assert!(item["Metal"] > 0.0, "the item learns what its fan likes");
@@ -313,10 +256,7 @@ mod tests {
         let u = w(&[("Jazz", 0.9)]);
         let i = w(&[("Jazz", 0.8)]);
         let n = w(&[("Metal", 0.8)]);
-        let ReasonAnswer::Reflect { user, .. } = reflect("u1", &u, "i1", &i, Some("i2"), &n, 0.25, 0.1, 0.15)
-        else {
-            panic!()
-        };
+        let ReasonAnswer::Reflect { user, .. } = reflect("u1", &u, "i1", &i, Some("i2"), &n, 0.25, 0.1, 0.15) else { panic!() };
         assert!(user.is_empty());
     }
 
@@ -328,9 +268,7 @@ mod tests {
             AttrDelta { attr: "Bebop".into(), delta: 0.1 },
             AttrDelta { attr: "Swing".into(), delta: -0.05 },
         ];
-        let ReasonAnswer::Integrate { profile, message, summary } = integrate("R1", &p, &inbox, 0.9, 1) else {
-            panic!()
-        };
+        let ReasonAnswer::Integrate { profile, message, summary } = integrate("R1", &p, &inbox, 0.9, 1) else { panic!() };
         assert_eq!(profile["Jazz"], 0.45);
         assert_eq!(profile["Bebop"], 0.3);
         assert_eq!(message, vec![AttrDelta { attr: "Bebop".into(), delta: 0.3 }]);

@@ -239,11 +239,7 @@ impl OpenAi {
                 Err(last)
             })
             .map_err(|e| ConnectError::NoModels { url: url.clone(), tries: self.cfg.retries + 1, error: redact(&e, self.key.as_deref()) })?;
-        v["data"][0]["id"]
-            .as_str()
-            .or_else(|| v["models"][0]["name"].as_str())
-            .map(|s| s.to_string())
-            .ok_or(ConnectError::NoModel { url })
+        v["data"][0]["id"].as_str().or_else(|| v["models"][0]["name"].as_str()).map(|s| s.to_string()).ok_or(ConnectError::NoModel { url })
     }
 
     /// Take the valid replies an earlier session recorded into the cache, so that asking the same

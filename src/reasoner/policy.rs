@@ -1,21 +1,14 @@
 //! The offline reasoner's backward-phase policy: credit assignment, gradient analysis and module
 //! optimisation. Pure functions of their inputs.
 
-use crate::world::event::{CreditShare, Decision, Edit, Evidence};
 use crate::rules::{parse_rules, print_rules, Action, CmpOp, Expr, Field, Rule, Value};
 use crate::util::r4;
+use crate::world::event::{CreditShare, Decision, Edit, Evidence};
 use crate::world::rule_module;
 
 /// Offline credit assignment: the deciding rule gets the reward of what it accepted and the
 /// negated would-be reward of what it rejected; the router gets a share of the content's worth.
-pub fn offline_credit(
-    agent: &str,
-    rule: Option<usize>,
-    router: &str,
-    decision: Decision,
-    reward: f64,
-    router_share: f64,
-) -> (Vec<CreditShare>, String) {
+pub fn offline_credit(agent: &str, rule: Option<usize>, router: &str, decision: Decision, reward: f64, router_share: f64) -> (Vec<CreditShare>, String) {
     let mut shares = Vec::new();
     if let Some(r) = rule {
         let amount = match decision {
@@ -51,10 +44,7 @@ pub fn rule_gradient(agent: &str, rule_ix: usize, rule: &Rule, evidence: &[Evide
             let min_rel = helpful.iter().map(|e| e.relevance).fold(f64::INFINITY, f64::min);
             let min_relevance = if min_rel.is_finite() { ((min_rel * 20.0).floor() / 20.0).max(0.05) } else { 0.3 };
             (
-                format!(
-                    "rule {rule_ix} rejected {} message(s) that would have helped ({mean:.3} on average): let them in",
-                    helpful.len()
-                ),
+                format!("rule {rule_ix} rejected {} message(s) that would have helped ({mean:.3} on average): let them in", helpful.len()),
                 Edit::Loosen { agent: agent.into(), rule: rule_ix, min_relevance: r4(min_relevance) },
             )
         }
@@ -191,22 +181,18 @@ mod tests {
     #[test]
     fn edits_move_thresholds_or_insert_a_learned_rule() {
         let rules = "accept 0.8 when relevance >= 0.35 and topic in likes\nreject when relevance < 0.2\ndefault reject\n";
-        let (new, ix, before, after) =
-            optimise_rules(rules, &Edit::Tighten { agent: "u1".into(), rule: 1 }, 0.05).unwrap();
+        let (new, ix, before, after) = optimise_rules(rules, &Edit::Tighten { agent: "u1".into(), rule: 1 }, 0.05).unwrap();
         assert_eq!(ix, 1);
         assert!(before.contains(">= 0.35") && after.contains(">= 0.4"), "{after}");
         assert!(new.starts_with("accept 0.8 when relevance >= 0.4"));
-        let (new, _, _, after) =
-            optimise_rules(rules, &Edit::Loosen { agent: "u1".into(), rule: 2, min_relevance: 0.25 }, 0.05).unwrap();
+        let (new, _, _, after) = optimise_rules(rules, &Edit::Loosen { agent: "u1".into(), rule: 2, min_relevance: 0.25 }, 0.05).unwrap();
         assert!(after.contains("< 0.15"), "{new}");
-        let (new, ix, _, after) =
-            optimise_rules(rules, &Edit::Loosen { agent: "u1".into(), rule: 3, min_relevance: 0.25 }, 0.05).unwrap();
+        let (new, ix, _, after) = optimise_rules(rules, &Edit::Loosen { agent: "u1".into(), rule: 3, min_relevance: 0.25 }, 0.05).unwrap();
         assert_eq!(ix, 3);
         assert!(after.starts_with("accept 0.3 when relevance >= 0.25"), "{after}");
         assert_eq!(parse_rules(&new).unwrap().len(), 4);
         // Loosening again lowers the learned rule rather than stacking a second one.
-        let (again, ix, _, after) =
-            optimise_rules(&new, &Edit::Loosen { agent: "u1".into(), rule: 4, min_relevance: 0.25 }, 0.05).unwrap();
+        let (again, ix, _, after) = optimise_rules(&new, &Edit::Loosen { agent: "u1".into(), rule: 4, min_relevance: 0.25 }, 0.05).unwrap();
         assert_eq!((ix, parse_rules(&again).unwrap().len()), (3, 4));
         assert!(after.contains(">= 0.2"), "{after}");
         let (new, _, before, _) = optimise_rules(rules, &Edit::Retire { agent: "u1".into(), rule: 2 }, 0.05).unwrap();

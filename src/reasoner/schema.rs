@@ -193,9 +193,7 @@ pub fn reply_schema(req: &ReasonRequest) -> Value {
             keyed["description"] = json!("one entry per reward, keyed by its 1-based position");
             obj(vec![("items", keyed)])
         }
-        ReasonRequest::Gradient { module, step, .. } => {
-            obj(vec![("direction", text(REASON_CHARS, "one sentence")), ("edit", edit_schema(module, *step))])
-        }
+        ReasonRequest::Gradient { module, step, .. } => obj(vec![("direction", text(REASON_CHARS, "one sentence")), ("edit", edit_schema(module, *step))]),
         ReasonRequest::Optimise { rules, edit, step, .. } => optimise::schema(rules, edit, *step),
     }
 }
@@ -260,7 +258,6 @@ pub fn to_wire(req: &ReasonRequest, answer: &ReasonAnswer) -> Value {
     }
 }
 
-
 fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
@@ -288,11 +285,9 @@ pub fn from_wire(req: &ReasonRequest, v: &Value) -> Result<ReasonAnswer, WireErr
             .collect()
     };
     Ok(match req {
-        ReasonRequest::Reflect { user_attrs, item_attrs, .. } => ReasonAnswer::Reflect {
-            user: changes(&v["user"], user_attrs),
-            item: changes(&v["item"], item_attrs),
-            reason: s(&v["reason"]),
-        },
+        ReasonRequest::Reflect { user_attrs, item_attrs, .. } => {
+            ReasonAnswer::Reflect { user: changes(&v["user"], user_attrs), item: changes(&v["item"], item_attrs), reason: s(&v["reason"]) }
+        }
         ReasonRequest::Filter { messages, rules, .. } => {
             let rules = crate::rules::parse_rules(rules).unwrap_or_default();
             let mut verdicts = Vec::new();

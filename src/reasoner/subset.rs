@@ -23,7 +23,10 @@ enum Part {
     /// The model answers request `ix` of its batch.
     Model(usize),
     /// A credit batch split in two: which items went to the model (`ix` of its batch).
-    Credit { ix: usize, to_model: Vec<bool> },
+    Credit {
+        ix: usize,
+        to_model: Vec<bool>,
+    },
 }
 
 impl<'a> Subset<'a> {

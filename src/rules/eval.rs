@@ -107,9 +107,5 @@ pub fn eval_expr(e: &Expr, input: &FilterInput) -> bool {
 
 /// First matching rule: its index and action.
 pub fn evaluate(rules: &[Rule], input: &FilterInput) -> Option<(usize, Action)> {
-    rules
-        .iter()
-        .enumerate()
-        .find(|(_, r)| r.cond.as_ref().is_none_or(|c| eval_expr(c, input)))
-        .map(|(i, r)| (i, r.action))
+    rules.iter().enumerate().find(|(_, r)| r.cond.as_ref().is_none_or(|c| eval_expr(c, input))).map(|(i, r)| (i, r.action))
 }

@@ -50,12 +50,8 @@ pub(crate) fn lex_with(line: &str, line_no: usize, d: &Dialect) -> Result<(Vec<S
         let c = chars[i];
         let col = i + 1;
         let word_start = |c: char| c.is_ascii_alphabetic() || c == '_' || (d.unicode_words && c.is_alphabetic());
-        let word_char = |c: char| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '.' | '-' | ':')
-                || (d.unicode_words && c.is_alphanumeric())
-                || (!d.comments && c == '#')
-        };
+        let word_char =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':') || (d.unicode_words && c.is_alphanumeric()) || (!d.comments && c == '#');
         if c == ' ' || c == '\t' || c == '\r' || (d.unicode_words && c.is_whitespace()) {
             i += 1;
         } else if c == '#' && d.comments {
@@ -68,18 +64,14 @@ pub(crate) fn lex_with(line: &str, line_no: usize, d: &Dialect) -> Result<(Vec<S
                 i += 1;
             }
             toks.push(Spanned { tok: Tok::Ident(chars[start..i].iter().collect()), col });
-        } else if c.is_ascii_digit()
-            || ((c == '-' || c == '.') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.'))
-        {
+        } else if c.is_ascii_digit() || ((c == '-' || c == '.') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.')) {
             let start = i;
             i += 1;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
             }
             let text: String = chars[start..i].iter().collect();
-            let n: f64 = text
-                .parse()
-                .map_err(|_| err(col, format!("bad number {}", visible(&text))))?;
+            let n: f64 = text.parse().map_err(|_| err(col, format!("bad number {}", visible(&text))))?;
             if !n.is_finite() {
                 return Err(err(col, format!("bad number {}", visible(&text))));
             }
@@ -102,9 +94,7 @@ pub(crate) fn lex_with(line: &str, line_no: usize, d: &Dialect) -> Result<(Vec<S
                         }
                         i += 2;
                     }
-                    Some(ch) if ch.is_control() => {
-                        return Err(err(i + 1, format!("control character {} in string", ch.escape_unicode())))
-                    }
+                    Some(ch) if ch.is_control() => return Err(err(i + 1, format!("control character {} in string", ch.escape_unicode()))),
                     Some(ch) => {
                         s.push(*ch);
                         i += 1;
@@ -128,9 +118,7 @@ pub(crate) fn lex_with(line: &str, line_no: usize, d: &Dialect) -> Result<(Vec<S
                     '[' => (Tok::LBracket, 1),
                     ']' => (Tok::RBracket, 1),
                     ',' => (Tok::Comma, 1),
-                    _ => {
-                        return Err(err(col, format!("unexpected character {}", visible(&c.to_string()))))
-                    }
+                    _ => return Err(err(col, format!("unexpected character {}", visible(&c.to_string())))),
                 },
             };
             toks.push(Spanned { tok, col });

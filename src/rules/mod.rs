@@ -15,10 +15,10 @@ mod parse;
 mod print;
 
 pub use eval::{eval_expr, evaluate, FilterInput, Polarity};
-pub use parse::{lint, parse_rule_line, parse_rules, parse_rules_all};
-pub use print::{print_rule, print_rules};
 use lex::{lex, visible, Spanned, Tok};
 use parse::is_keyword;
+pub use parse::{lint, parse_rule_line, parse_rules, parse_rules_all};
+pub use print::{print_rule, print_rules};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -110,10 +110,7 @@ impl Field {
     }
 
     pub fn is_numeric(self) -> bool {
-        matches!(
-            self,
-            Field::Relevance | Field::Strength | Field::RouterCredit | Field::Support | Field::Age | Field::Evidence
-        )
+        matches!(self, Field::Relevance | Field::Strength | Field::RouterCredit | Field::Support | Field::Age | Field::Evidence)
     }
 }
 
@@ -261,10 +258,8 @@ mod tests {
 
     #[test]
     fn evaluation_is_first_match() {
-        let rules = parse_rules(
-            "reject when topic in dislikes\naccept 0.5 when relevance >= 0.3 and polarity == up\nhold 2 when support < 1\ndefault reject",
-        )
-        .unwrap();
+        let rules =
+            parse_rules("reject when topic in dislikes\naccept 0.5 when relevance >= 0.3 and polarity == up\nhold 2 when support < 1\ndefault reject").unwrap();
         let mut attrs = BTreeMap::new();
         attrs.insert("Metal".to_string(), -0.5);
         attrs.insert("Jazz".to_string(), 0.5);
@@ -352,30 +347,19 @@ mod tests {
                 (Just(Field::Polarity), prop_oneof![Just("up".to_string()), Just("down".to_string())]),
                 (Just(Field::SourceKind), prop_oneof![Just("user".to_string()), Just("item".to_string())])
             ];
-            let num_op = prop_oneof![
-                Just(CmpOp::Eq),
-                Just(CmpOp::Ne),
-                Just(CmpOp::Lt),
-                Just(CmpOp::Le),
-                Just(CmpOp::Gt),
-                Just(CmpOp::Ge)
-            ];
+            let num_op = prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne), Just(CmpOp::Lt), Just(CmpOp::Le), Just(CmpOp::Gt), Just(CmpOp::Ge)];
             prop_oneof![
-                (num_field, num_op, -1000.0f64..1000.0)
-                    .prop_map(|(field, op, n)| Expr::Cmp { field, op, value: Value::Num(n) }),
-                (text_field.clone(), prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne)], text())
-                    .prop_map(|(field, op, s)| Expr::Cmp { field, op, value: Value::Text(s) }),
-                (closed.clone(), prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne)])
-                    .prop_map(|((field, s), op)| Expr::Cmp { field, op, value: Value::Text(s) }),
-                (closed, any::<bool>())
-                    .prop_map(|((field, s), negated)| Expr::In { field, set: SetRef::List(vec![s]), negated }),
+                (num_field, num_op, -1000.0f64..1000.0).prop_map(|(field, op, n)| Expr::Cmp { field, op, value: Value::Num(n) }),
+                (text_field.clone(), prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne)], text()).prop_map(|(field, op, s)| Expr::Cmp {
+                    field,
+                    op,
+                    value: Value::Text(s)
+                }),
+                (closed.clone(), prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne)]).prop_map(|((field, s), op)| Expr::Cmp { field, op, value: Value::Text(s) }),
+                (closed, any::<bool>()).prop_map(|((field, s), negated)| Expr::In { field, set: SetRef::List(vec![s]), negated }),
                 (
                     text_field,
-                    prop_oneof![
-                        Just(SetRef::Likes),
-                        Just(SetRef::Dislikes),
-                        prop::collection::vec(text(), 1..4).prop_map(SetRef::List)
-                    ],
+                    prop_oneof![Just(SetRef::Likes), Just(SetRef::Dislikes), prop::collection::vec(text(), 1..4).prop_map(SetRef::List)],
                     any::<bool>()
                 )
                     .prop_map(|(field, set, negated)| Expr::In { field, set, negated }),
@@ -399,8 +383,7 @@ mod tests {
                 Just(Action::Reject),
             ];
             let comment = prop::option::of("[a-z][a-z :=.]{0,20}[a-z]".prop_map(|s| s));
-            (action, prop::option::of(expr()), comment)
-                .prop_map(|(action, cond, comment)| Rule { action, cond, comment })
+            (action, prop::option::of(expr()), comment).prop_map(|(action, cond, comment)| Rule { action, cond, comment })
         }
 
         proptest! {

@@ -83,10 +83,7 @@ impl Parser<'_> {
                     self.pos += 1;
                     Ok(Action::Hold { steps })
                 }
-                _ => Err(self.err(format!(
-                    "`hold` needs a whole number of steps (1..1000), found {}",
-                    self.describe()
-                ))),
+                _ => Err(self.err(format!("`hold` needs a whole number of steps (1..1000), found {}", self.describe()))),
             }
         } else if self.keyword("reject") {
             Ok(Action::Reject)
@@ -144,11 +141,7 @@ impl Parser<'_> {
                 Some(f) => f,
                 None => {
                     let known: Vec<&str> = FIELDS.iter().map(|f| f.0).collect();
-                    return Err(self.err(format!(
-                        "unknown field `{}` (fields: {})",
-                        visible(name),
-                        known.join(", ")
-                    )));
+                    return Err(self.err(format!("unknown field `{}` (fields: {})", visible(name), known.join(", "))));
                 }
             },
             _ => return Err(self.err(format!("expected a field, found {}", self.describe()))),
@@ -172,12 +165,7 @@ impl Parser<'_> {
         }
         let op = match self.peek() {
             Some(Tok::Op(op)) => *op,
-            _ => {
-                return Err(self.err(format!(
-                    "expected a comparison (== != < <= > >=) or `in`, found {}",
-                    self.describe()
-                )))
-            }
+            _ => return Err(self.err(format!("expected a comparison (== != < <= > >=) or `in`, found {}", self.describe()))),
         };
         self.pos += 1;
         let value = match self.peek() {
@@ -187,12 +175,8 @@ impl Parser<'_> {
             _ => return Err(self.err(format!("expected a value, found {}", self.describe()))),
         };
         match (&value, field.is_numeric()) {
-            (Value::Text(_), true) => {
-                return Err(self.err(format!("`{}` is a number; compare it with a number", field.name())))
-            }
-            (Value::Num(_), false) => {
-                return Err(self.err(format!("`{}` is text; compare it with a word or \"text\"", field.name())))
-            }
+            (Value::Text(_), true) => return Err(self.err(format!("`{}` is a number; compare it with a number", field.name()))),
+            (Value::Num(_), false) => return Err(self.err(format!("`{}` is text; compare it with a word or \"text\"", field.name()))),
             _ => {}
         }
         if !field.is_numeric() && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
@@ -210,12 +194,9 @@ impl Parser<'_> {
     /// not a rule that silently never matches.
     fn check_value(&self, field: Field, word: &str) -> Result<(), RuleError> {
         match field.values() {
-            Some(allowed) if !allowed.iter().any(|a| a.eq_ignore_ascii_case(word)) => Err(self.err(format!(
-                "`{}` is {}, never `{}`",
-                field.name(),
-                allowed.join(" or "),
-                visible(word)
-            ))),
+            Some(allowed) if !allowed.iter().any(|a| a.eq_ignore_ascii_case(word)) => {
+                Err(self.err(format!("`{}` is {}, never `{}`", field.name(), allowed.join(" or "), visible(word))))
+            }
             _ => Ok(()),
         }
     }
@@ -255,16 +236,12 @@ impl Parser<'_> {
                     }
                 }
             }
-            _ => Err(self.err(format!(
-                "expected likes, dislikes, \"text\" or [list], found {}",
-                self.describe()
-            ))),
+            _ => Err(self.err(format!("expected likes, dislikes, \"text\" or [list], found {}", self.describe()))),
         }
     }
 }
 
-pub(super) const KEYWORDS: &[&str] =
-    &["accept", "hold", "reject", "default", "when", "and", "or", "not", "in", "likes", "dislikes"];
+pub(super) const KEYWORDS: &[&str] = &["accept", "hold", "reject", "default", "when", "and", "or", "not", "in", "likes", "dislikes"];
 
 pub(super) fn is_keyword(s: &str) -> bool {
     KEYWORDS.contains(&s)

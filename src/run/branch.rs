@@ -6,12 +6,12 @@
 //! prefix) and its header names the parent and the fork step.
 
 use crate::engine::config::Config;
-use crate::run::driver::resolve_source;
-use crate::engine::Engine;
-use crate::world::event::{Event, EventBody};
 use crate::engine::protocol::Reasoner;
+use crate::engine::Engine;
+use crate::run::driver::resolve_source;
 use crate::store::session::{Header, ParentRef};
 use crate::store::timeline::Timeline;
+use crate::world::event::{Event, EventBody};
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::Path;
 use std::sync::Arc;
@@ -137,12 +137,7 @@ pub fn fork_streamed(
             if *fan_out == Some(0) {
                 bail!("fork: fan-out 0 would reach nobody; give at least 1");
             }
-            Some(EventBody::RouterEdited {
-                router: router.clone(),
-                fan_out: fan_out.unwrap_or(r.fan_out),
-                tau,
-                reason: "analyst edit (fork)".into(),
-            })
+            Some(EventBody::RouterEdited { router: router.clone(), fan_out: fan_out.unwrap_or(r.fan_out), tau, reason: "analyst edit (fork)".into() })
         }
         ForkEdit::Config { sets } => {
             let current: toml::Table = toml::Table::try_from(&config).context("config")?;
@@ -155,8 +150,7 @@ pub fn fork_streamed(
         "dataset" => (None, Some(Path::new(&path))),
         _ => (Some(path.as_str()), None),
     };
-    let src = resolve_source(scenario, dataset, header.seed)
-        .with_context(|| format!("fork needs the session's source {} to re-run", header.source.path))?;
+    let src = resolve_source(scenario, dataset, header.seed).with_context(|| format!("fork needs the session's source {} to re-run", header.source.path))?;
     // A changed input re-runs a different world than the parent's prefix was recorded from. The
     // branch's header says which digest it ran with, so a caller who allowed it can tell.
     if !header.source.digest.is_empty() && src.source.digest != header.source.digest && !allow_changed_inputs {
@@ -170,11 +164,7 @@ pub fn fork_streamed(
     let mut branch = header.clone();
     branch.config = config.clone();
     branch.source.digest = src.source.digest.clone();
-    branch.parent = Some(ParentRef {
-        path: parent_path.display().to_string(),
-        fork_step: point,
-        edit: edit.describe(),
-    });
+    branch.parent = Some(ParentRef { path: parent_path.display().to_string(), fork_step: point, edit: edit.describe() });
     sink(Piece::Header(&branch))?;
     const CHUNK: u64 = 4096;
     for from in (0..point).step_by(CHUNK as usize) {

@@ -165,15 +165,7 @@ impl Hooks for Recorder<'_> {
 }
 
 /// Run and record a whole session to `out`.
-pub fn record(
-    source: &Source,
-    config: Config,
-    seed: u64,
-    rounds: u32,
-    out: &Path,
-    reasoner: &mut dyn Reasoner,
-    hooks: RecordHooks,
-) -> Result<(Engine, u64)> {
+pub fn record(source: &Source, config: Config, seed: u64, rounds: u32, out: &Path, reasoner: &mut dyn Reasoner, hooks: RecordHooks) -> Result<(Engine, u64)> {
     let header = header_for(source, seed, rounds, &config);
     let writer = SessionWriter::create_atomic(out, &header)?;
     record_to(source, config, seed, rounds, writer, reasoner, hooks)

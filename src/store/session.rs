@@ -1,9 +1,9 @@
 //! The session file: a header line, then one event per line (JSON Lines). Written append-only and
 //! flushed at every stage boundary, so a crash loses at most the stage in flight.
 
+use super::{io, StoreError};
 use crate::engine::config::Config;
 use crate::world::event::Event;
-use super::{io, StoreError};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -214,11 +214,7 @@ pub fn parse_header(line: &[u8]) -> Result<Header, SessionError> {
         return Err(SessionError::NotASession);
     }
     let version = v.get("version").and_then(|f| f.as_str()).unwrap_or("");
-    let major: u32 = version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .ok_or_else(|| SessionError::BadVersion(version.to_string()))?;
+    let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).ok_or_else(|| SessionError::BadVersion(version.to_string()))?;
     if major > VERSION_MAJOR {
         return Err(SessionError::TooNew { version: version.to_string() });
     }
@@ -435,9 +431,7 @@ fn parse_lines(offsets: &[u64], path: &Path, bytes: &[u8], start: u64, from: usi
     };
     let parse_range = |lo: usize, hi: usize| -> Result<Vec<Event>, StoreError> {
         (lo..hi)
-            .map(|i| {
-                parse_event(line(i), i as u64).map_err(|error| StoreError::Line { file: path.display().to_string(), line: i as u64 + 2, error })
-            })
+            .map(|i| parse_event(line(i), i as u64).map_err(|error| StoreError::Line { file: path.display().to_string(), line: i as u64 + 2, error }))
             .collect()
     };
     const PARALLEL_FROM: usize = 512;
@@ -526,8 +520,7 @@ impl<R: std::io::BufRead> EventReader<R> {
         if line.is_empty() {
             return Err(StoreError::Other(format!("{name}:1: empty file, no header")));
         }
-        let header = parse_header(line.strip_suffix(b"\n").unwrap_or(&line))
-            .map_err(|error| StoreError::Line { file: name.to_string(), line: 1, error })?;
+        let header = parse_header(line.strip_suffix(b"\n").unwrap_or(&line)).map_err(|error| StoreError::Line { file: name.to_string(), line: 1, error })?;
         Ok((header, EventReader { name: name.to_string(), r, line, next_step: 0 }))
     }
 

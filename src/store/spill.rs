@@ -10,8 +10,8 @@
 //! and goes on, and a keyframe offered while the writer is still busy is skipped. Keyframes then
 //! come as often as the writer keeps up, and a first pass runs at replay speed.
 
-use crate::world::World;
 use super::{io, StoreError};
+use crate::world::World;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -184,7 +184,8 @@ impl DiskKeyframes {
             bytes
         };
         let packed = lz4_flex::decompress_size_prepended(&bytes).map_err(|e| StoreError::Other(format!("keyframe at step {step}: {e}")))?;
-        let mut world: World = rmp_serde::from_slice(&packed).map_err(|source| StoreError::Decode { what: format!("decoding the keyframe at step {step}"), source })?;
+        let mut world: World =
+            rmp_serde::from_slice(&packed).map_err(|source| StoreError::Decode { what: format!("decoding the keyframe at step {step}"), source })?;
         if world.steps() != step {
             return Err(StoreError::Other(format!("the keyframe filed at step {step} holds step {}", world.steps())));
         }

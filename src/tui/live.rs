@@ -50,9 +50,7 @@ impl Live {
             let mut hooks = Batch { batch: Vec::new(), want: 0, offline: Offline::new() };
             while let Ok(n) = want_rx.recv() {
                 hooks.want = n;
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    engine::drive(&mut engine, reasoner.as_mut(), &mut hooks)
-                }));
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine::drive(&mut engine, reasoner.as_mut(), &mut hooks)));
                 let batch = std::mem::take(&mut hooks.batch);
                 match result {
                     Ok(Ok(outcome)) => {

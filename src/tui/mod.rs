@@ -2,8 +2,8 @@
 
 pub mod app;
 pub mod keymap;
-pub mod theme;
 pub mod live;
+pub mod theme;
 pub mod tour;
 pub mod views;
 
@@ -106,7 +106,10 @@ pub fn run(mut app: App) -> Result<()> {
 }
 
 fn run_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
-    use ratatui::crossterm::{execute, terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate}};
+    use ratatui::crossterm::{
+        execute,
+        terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate},
+    };
     let mut last_frame = Instant::now() - FRAME;
     loop {
         if app.quit {

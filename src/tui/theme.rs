@@ -116,7 +116,8 @@ impl Theme {
         let mut theme = Theme::default();
         if let Some(base) = table.get("theme") {
             let Some(b) = base.as_str() else { bail!("{}: theme: a theme's name is text, one of {}", at("theme", None), BUILT_IN.join(", ")) };
-            theme = Theme::built_in(b).ok_or_else(|| anyhow::anyhow!("{}: theme: no built-in theme {b:?} (there are {})", at("theme", None), BUILT_IN.join(", ")))?;
+            theme = Theme::built_in(b)
+                .ok_or_else(|| anyhow::anyhow!("{}: theme: no built-in theme {b:?} (there are {})", at("theme", None), BUILT_IN.join(", ")))?;
         }
         for (key, value) in &table {
             match key.as_str() {
@@ -129,10 +130,9 @@ impl Theme {
                         let Some((role, _)) = ROLES.iter().find(|(_, k)| k == role_key) else {
                             bail!("{place}: colors.{role_key}: no such colour (there are {})", known.join(", "))
                         };
-                        let colour = c
-                            .as_str()
-                            .and_then(|s| s.parse::<Color>().ok())
-                            .ok_or_else(|| anyhow::anyhow!("{place}: colors.{role_key}: {c} is not a colour (a name like \"green\", an index 0-255, or \"#rrggbb\")"))?;
+                        let colour = c.as_str().and_then(|s| s.parse::<Color>().ok()).ok_or_else(|| {
+                            anyhow::anyhow!("{place}: colors.{role_key}: {c} is not a colour (a name like \"green\", an index 0-255, or \"#rrggbb\")")
+                        })?;
                         theme.styles[*role as usize] = match role {
                             // The selection is a background: its text must stay readable on it.
                             Role::Selected => Style::new().fg(Color::Black).bg(colour).add_modifier(Modifier::BOLD),

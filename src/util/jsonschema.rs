@@ -26,9 +26,7 @@ fn type_name(v: &Value) -> &'static str {
 fn type_fits(want: &str, v: &Value) -> bool {
     let got = type_name(v);
     // An integer is a number; a float with no fraction (e.g. 2.0) is an integer.
-    want == got
-        || (want == "number" && got == "integer")
-        || (want == "integer" && v.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15))
+    want == got || (want == "number" && got == "integer") || (want == "integer" && v.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15))
 }
 
 const KNOWN: &[&str] = &[

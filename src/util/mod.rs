@@ -133,4 +133,3 @@ mod tests {
         assert!(r4(-0.00001).is_sign_positive());
     }
 }
-

@@ -15,8 +15,9 @@ pub fn sanitize(s: &str, max_chars: usize) -> String {
             '\u{1b}' => out.push_str("\\e"),
             c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             // bidi controls, zero-width characters and the BOM change how nearby text reads
-            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{feff}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }

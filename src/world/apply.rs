@@ -1,15 +1,15 @@
 //! `World::apply`: the only way a world changes, one event at a time, and the replay helpers
 //! around it (rebuilding derived indexes after a keyframe is loaded).
 
-use crate::world::embed::Embedder;
-use crate::world::event::{AttrChange, AttrDelta, Choice, Decision, Event, EventBody, Evidence, GateChannel, AssimilatedInto};
-use crate::world::evidence;
 use super::apply_evidence::check_gate;
+use crate::world::embed::Embedder;
+use crate::world::event::{AssimilatedInto, AttrChange, AttrDelta, Choice, Decision, Event, EventBody, Evidence, GateChannel};
+use crate::world::evidence;
 
+use super::{ApplyError, Buffered, Client, Held, Message, Pending, Routed, Router, World, FEEDBACK_CAP};
 use crate::rules::{parse_rules, Rule};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use super::{ApplyError, Buffered, Client, Held, Message, Pending, Routed, Router, World, FEEDBACK_CAP};
 
 /// Weights this close to zero are dropped from a profile.
 pub(super) const ZERO: f64 = 1e-4;
@@ -26,19 +26,11 @@ pub(super) fn set_weights(attrs: &mut BTreeMap<String, f64>, changes: &[AttrChan
 
 impl World {
     pub(super) fn client_mut(&mut self, id: &str, ev: &str) -> Result<&mut Client, ApplyError> {
-        let ix = self
-            .client_index
-            .get(id)
-            .copied()
-            .ok_or_else(|| ApplyError(format!("{ev}: unknown agent {}", crate::util::text::sanitize(id, 40))))?;
+        let ix = self.client_index.get(id).copied().ok_or_else(|| ApplyError(format!("{ev}: unknown agent {}", crate::util::text::sanitize(id, 40))))?;
         Ok(Arc::make_mut(&mut self.clients[ix]))
     }
     pub(super) fn router_mut(&mut self, id: &str, ev: &str) -> Result<&mut Router, ApplyError> {
-        let ix = self
-            .router_index
-            .get(id)
-            .copied()
-            .ok_or_else(|| ApplyError(format!("{ev}: unknown router {}", crate::util::text::sanitize(id, 40))))?;
+        let ix = self.router_index.get(id).copied().ok_or_else(|| ApplyError(format!("{ev}: unknown router {}", crate::util::text::sanitize(id, 40))))?;
         Ok(Arc::make_mut(&mut self.routers[ix]))
     }
 
@@ -187,12 +179,7 @@ impl World {
             }
             EventBody::AttributeRouted { agent, attr, delta, router, similarity, .. } => {
                 self.client_mut(agent, kind)?;
-                self.router_mut(router, kind)?.inbox.push(Routed {
-                    agent: agent.clone(),
-                    attr: attr.clone(),
-                    delta: *delta,
-                    similarity: *similarity,
-                });
+                self.router_mut(router, kind)?.inbox.push(Routed { agent: agent.clone(), attr: attr.clone(), delta: *delta, similarity: *similarity });
                 self.counters.attributes_routed += 1;
             }
             EventBody::ChoiceRouted { user, item, router } => {
@@ -220,18 +207,7 @@ impl World {
                 }
                 self.counters.integrations += 1;
             }
-            EventBody::MessageSent {
-                message,
-                router,
-                sources,
-                source_kind,
-                content,
-                topic,
-                polarity,
-                text,
-                recipients,
-                evidence,
-            } => {
+            EventBody::MessageSent { message, router, sources, source_kind, content, topic, polarity, text, recipients, evidence } => {
                 if self.messages.contains_key(message) {
                     return Err(ApplyError(format!("{kind}: message {message} exists already")));
                 }
@@ -274,12 +250,7 @@ impl World {
             EventBody::MessageBuffered { agent, message, relevance } => {
                 self.known_message(*message, kind)?;
                 let tick = ev.tick;
-                self.client_mut(agent, kind)?.buffer.push(Buffered {
-                    message: *message,
-                    arrived_tick: tick,
-                    relevance: *relevance,
-                    held: None,
-                });
+                self.client_mut(agent, kind)?.buffer.push(Buffered { message: *message, arrived_tick: tick, relevance: *relevance, held: None });
                 self.counters.deliveries += 1;
             }
             EventBody::BufferOverflow { agent, message, .. } => {
@@ -295,13 +266,13 @@ impl World {
             EventBody::FilterDecision { agent, message, rule, decision, .. } => {
                 let tick = ev.tick;
                 let c = self.client_mut(agent, kind)?;
-                let pos = c.buffer.iter().position(|b| b.message == *message).ok_or_else(|| {
-                    ApplyError(format!("{kind}: message {message} is not in {agent}'s buffer"))
-                })?;
+                let pos = c
+                    .buffer
+                    .iter()
+                    .position(|b| b.message == *message)
+                    .ok_or_else(|| ApplyError(format!("{kind}: message {message} is not in {agent}'s buffer")))?;
                 if let Some(r) = rule {
-                    let hits = c.rule_hits.get_mut(r.wrapping_sub(1)).ok_or_else(|| {
-                        ApplyError(format!("{kind}: {agent} has no rule {r}"))
-                    })?;
+                    let hits = c.rule_hits.get_mut(r.wrapping_sub(1)).ok_or_else(|| ApplyError(format!("{kind}: {agent} has no rule {r}")))?;
                     *hits += 1;
                 }
                 let relevance = match &ev.body {
@@ -316,15 +287,7 @@ impl World {
                     // Deltas of an acceptance are filled in by the assimilation that follows. The
                     // buffer entry's reference passes to the pending reward.
                     let deltas = if *decision == Decision::Reject { content } else { Vec::new() };
-                    c.feedback.push(Arc::new(Pending {
-                        message: *message,
-                        router,
-                        rule: *rule,
-                        decision: *decision,
-                        relevance,
-                        deltas,
-                        evidence: Vec::new(),
-                    }));
+                    c.feedback.push(Arc::new(Pending { message: *message, router, rule: *rule, decision: *decision, relevance, deltas, evidence: Vec::new() }));
                     if c.feedback.len() > FEEDBACK_CAP {
                         evicted = Some(c.feedback.remove(0).message);
                     }
@@ -388,9 +351,7 @@ impl World {
                 for sh in shares {
                     if let Some((a, r)) = crate::world::parse_rule_module(&sh.module) {
                         let c = self.client_mut(a, kind)?;
-                        let credit = c.rule_credit.get_mut(r.wrapping_sub(1)).ok_or_else(|| {
-                            ApplyError(format!("{kind}: {a} has no rule {r}"))
-                        })?;
+                        let credit = c.rule_credit.get_mut(r.wrapping_sub(1)).ok_or_else(|| ApplyError(format!("{kind}: {a} has no rule {r}")))?;
                         *credit += sh.amount;
                     } else {
                         self.router_mut(&sh.module, kind)?.credit += sh.amount;
@@ -492,7 +453,6 @@ impl World {
         Ok(parsed)
     }
 
-
     pub(super) fn release(&mut self, id: u64) {
         if let Some(m) = self.messages.get_mut(&id) {
             let m = Arc::make_mut(m);
@@ -530,8 +490,7 @@ impl World {
         self.client_terms = Arc::new(Vec::with_capacity(self.clients.len()));
         for ix in 0..self.clients.len() {
             let text = self.clients[ix].rules_text.clone();
-            let shared =
-                self.rules_for(&text).map_err(|e| ApplyError(format!("snapshot {}: rules:{e}", self.clients[ix].id)))?;
+            let shared = self.rules_for(&text).map_err(|e| ApplyError(format!("snapshot {}: rules:{e}", self.clients[ix].id)))?;
             Arc::make_mut(&mut self.clients[ix]).rules = shared;
             self.refresh_interest(ix);
         }
@@ -549,7 +508,6 @@ impl World {
         }
         Ok(())
     }
-
 }
 
 /// Insert into a sorted list, once.

@@ -1,10 +1,10 @@
 //! Applying evidence and gate events: what a receiver's evidence memory keeps, and the gates
 //! the backward phase learns, each checked whole before anything changes.
 
+use super::{ApplyError, World};
 use crate::world::event::{EvidenceChange, GateChannel};
 use crate::world::evidence;
 use std::sync::Arc;
-use super::{ApplyError, World};
 
 /// The largest gate a session may set (the config's `evidence.gate_max` is at most this).
 pub const GATE_LIMIT: f64 = 100.0;
@@ -35,7 +35,15 @@ pub(super) fn check_gate(kind: &str, router: &str, channel: GateChannel, gate: f
 impl World {
     /// `evidence_stored`: the entries go into the receiver's memory; the message's pending
     /// outcome learns what it left (or is settled when it left nothing).
-    pub(super) fn store_evidence(&mut self, kind: &str, tick: u64, agent: &str, message: u64, router: &str, entries: &[EvidenceChange]) -> Result<(), ApplyError> {
+    pub(super) fn store_evidence(
+        &mut self,
+        kind: &str,
+        tick: u64,
+        agent: &str,
+        message: u64,
+        router: &str,
+        entries: &[EvidenceChange],
+    ) -> Result<(), ApplyError> {
         self.known_message(message, kind)?;
         if self.router_ix(router).is_none() {
             return Err(ApplyError(format!("{kind}: unknown router {}", crate::util::text::sanitize(router, 40))));
@@ -78,8 +86,7 @@ impl World {
                 c.feedback.remove(pos);
                 settled = true;
             } else {
-                Arc::make_mut(&mut c.feedback[pos]).evidence =
-                    entries.iter().map(|e| (e.item.clone(), e.to - e.from)).collect();
+                Arc::make_mut(&mut c.feedback[pos]).evidence = entries.iter().map(|e| (e.item.clone(), e.to - e.from)).collect();
             }
         }
         if settled {
@@ -93,7 +100,10 @@ impl World {
         check_gate(kind, router, channel, to)?;
         if let Some(p) = precision {
             if !(p.is_finite() && (0.0..=PRECISION_LIMIT).contains(&p)) {
-                return Err(ApplyError(format!("{kind}: gate precision {p:e} of {} is outside [0, {PRECISION_LIMIT:e}]", crate::util::text::sanitize(router, 40))));
+                return Err(ApplyError(format!(
+                    "{kind}: gate precision {p:e} of {} is outside [0, {PRECISION_LIMIT:e}]",
+                    crate::util::text::sanitize(router, 40)
+                )));
             }
         }
         let r = self.router_mut(router, kind)?;

@@ -100,11 +100,7 @@ mod tests {
 
     #[test]
     fn related_phrases_are_closer_than_unrelated() {
-        let corpus: Vec<String> =
-            ["Jazz", "Bebop", "Hard Bop", "Bop", "Death Metal", "Metal", "Pop", "Classical"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+        let corpus: Vec<String> = ["Jazz", "Bebop", "Hard Bop", "Bop", "Death Metal", "Metal", "Pop", "Classical"].iter().map(|s| s.to_string()).collect();
         let e = Embedder::new(128, &corpus);
         let bop = e.embed("Bop");
         assert!(cosine(&bop, &e.embed("Hard Bop")) > cosine(&bop, &e.embed("Death Metal")));

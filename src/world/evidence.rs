@@ -42,12 +42,7 @@ pub fn store(memory: &mut Vec<EvidenceEntry>, entry: EvidenceEntry, cap: usize) 
     }
     memory.push(entry);
     if memory.len() > cap {
-        let weakest = memory
-            .iter()
-            .enumerate()
-            .min_by(|(_, a), (_, b)| a.weight.total_cmp(&b.weight).then(a.tick.cmp(&b.tick)))
-            .map(|(ix, _)| ix)
-            .unwrap_or(0);
+        let weakest = memory.iter().enumerate().min_by(|(_, a), (_, b)| a.weight.total_cmp(&b.weight).then(a.tick.cmp(&b.tick))).map(|(ix, _)| ix).unwrap_or(0);
         memory.remove(weakest);
     }
 }
@@ -203,8 +198,7 @@ impl super::World {
     /// A client's weight for `attr` as ranking sees it: the profile's, plus each router's layer
     /// of accepted updates scaled by that router's update gate.
     fn ranked_weight(&self, c: &super::Client, attr: &str) -> f64 {
-        c.attrs.get(attr).copied().unwrap_or(0.0)
-            + c.heard.iter().map(|(r, h)| h.get(attr).map_or(0.0, |x| self.update_gate(r) * x)).sum::<f64>()
+        c.attrs.get(attr).copied().unwrap_or(0.0) + c.heard.iter().map(|(r, h)| h.get(attr).map_or(0.0, |x| self.update_gate(r) * x)).sum::<f64>()
     }
 
     /// An item's weights as ranking sees them (borrowed when it heard nothing).

@@ -1,10 +1,10 @@
 //! Heap accounting: what a keyframe holding a world costs beside an earlier one, so the timeline
 //! keeps keyframes within a memory budget.
 
+use super::{Buffered, Client, Message, Pending, Routed, Router, World};
 use crate::world::event::{AttrDelta, Evidence};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use super::{Buffered, Client, Message, Pending, Routed, Router, World};
 
 /// Rough heap bytes of a value beside an earlier version of it (parts shared through `Arc`s
 /// count once, with the earlier version): what a keyframe holding it costs. Estimates (per-entry
@@ -43,10 +43,7 @@ impl HeapSize for Client {
                 let own = if shared.binary_search(&Arc::as_ptr(p)).is_ok() {
                     0
                 } else {
-                    std::mem::size_of::<Pending>()
-                        + p.router.len()
-                        + deltas_bytes(&p.deltas)
-                        + p.evidence.iter().map(|(i, _)| 8 + str_bytes(i)).sum::<usize>()
+                    std::mem::size_of::<Pending>() + p.router.len() + deltas_bytes(&p.deltas) + p.evidence.iter().map(|(i, _)| 8 + str_bytes(i)).sum::<usize>()
                 };
                 8 + own
             })
@@ -138,7 +135,8 @@ impl World {
             + unshared(Arc::ptr_eq(&self.space, &prev.space), self.space.heap_bytes())
             + unshared(Arc::ptr_eq(&self.client_index, &prev.client_index), self.client_index.keys().map(|k| ENTRY + str_bytes(k)).sum())
             + unshared(Arc::ptr_eq(&self.router_index, &prev.router_index), self.router_index.keys().map(|k| ENTRY + str_bytes(k)).sum());
-        let counted = std::mem::size_of::<World>() + own(&self.clients, &prev.clients) + own(&self.routers, &prev.routers) + messages + evidence + metrics + derived;
+        let counted =
+            std::mem::size_of::<World>() + own(&self.clients, &prev.clients) + own(&self.routers, &prev.routers) + messages + evidence + metrics + derived;
         // Allocator rounding and half-empty map nodes: resident memory measured at about 1.6×
         // the count above (a 1M-event replay of a 400-agent world).
         counted * 8 / 5

@@ -19,9 +19,9 @@ pub use heap::HeapSize;
 pub use relevance::{score, ContentKey};
 use relevance::{AttrSpace, Terms};
 
+use crate::rules::{Polarity, Rule};
 use crate::world::embed::Embedder;
 use crate::world::event::{AttrDelta, ClientKind, Decision, Evidence, Recipient};
-use crate::rules::{Polarity, Rule};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -350,13 +350,10 @@ pub fn parse_rule_module(module: &str) -> Option<(&str, usize)> {
 /// dislikes Metal -0.40".
 pub fn profile_text(attrs: &BTreeMap<String, f64>, max_each: usize) -> String {
     let mut likes: Vec<(&String, f64)> = attrs.iter().filter(|(_, w)| **w > 0.0).map(|(a, w)| (a, *w)).collect();
-    let mut dislikes: Vec<(&String, f64)> =
-        attrs.iter().filter(|(_, w)| **w < 0.0).map(|(a, w)| (a, *w)).collect();
+    let mut dislikes: Vec<(&String, f64)> = attrs.iter().filter(|(_, w)| **w < 0.0).map(|(a, w)| (a, *w)).collect();
     likes.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     dislikes.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
-    let fmt = |v: &[(&String, f64)]| -> String {
-        v.iter().take(max_each).map(|(a, w)| format!("{a} {w:.2}")).collect::<Vec<_>>().join(", ")
-    };
+    let fmt = |v: &[(&String, f64)]| -> String { v.iter().take(max_each).map(|(a, w)| format!("{a} {w:.2}")).collect::<Vec<_>>().join(", ") };
     match (likes.is_empty(), dislikes.is_empty()) {
         (true, true) => "no known preferences yet".into(),
         (false, true) => format!("likes {}", fmt(&likes)),

@@ -1,11 +1,11 @@
 //! Relevance and scoring: interned attribute phrases with their similarity table, each client's
 //! interest as sparse terms, and the cosine of a message's topics against a client's interests.
 
+use super::{Client, Message, World};
 use crate::world::embed::normalize;
 use crate::world::event::AttrDelta;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use super::{Client, Message, World};
 
 pub(super) const INLINE_TERMS: usize = 6;
 
@@ -165,16 +165,14 @@ impl World {
             return *id;
         }
         let (embedder, cached, dim) = (&self.embedder, &self.attr_vecs, self.dim.max(1));
-        Arc::make_mut(&mut self.space).intern(attr, || {
-            cached.get(attr).cloned().or_else(|| embedder.as_ref().map(|e| e.embed(attr))).unwrap_or_else(|| vec![0.0; dim])
-        })
+        Arc::make_mut(&mut self.space)
+            .intern(attr, || cached.get(attr).cloned().or_else(|| embedder.as_ref().map(|e| e.embed(attr))).unwrap_or_else(|| vec![0.0; dim]))
     }
 
     /// Prepare a message's content for `relevance_to`. Attributes no client holds (none, as the
     /// engine builds messages) count as unrelated to everything.
     pub fn content_key(&self, content: &[AttrDelta]) -> ContentKey {
-        let terms: Vec<(u32, f32)> =
-            content.iter().filter_map(|d| self.space.ids.get(&d.attr).map(|id| (*id, d.delta.abs() as f32))).collect();
+        let terms: Vec<(u32, f32)> = content.iter().filter_map(|d| self.space.ids.get(&d.attr).map(|id| (*id, d.delta.abs() as f32))).collect();
         let norm = self.space.norm(&terms);
         ContentKey { terms, norm }
     }
@@ -226,7 +224,6 @@ impl World {
             .filter(|m| m.topic == message.topic && m.polarity == message.polarity)
             .count()
     }
-
 }
 
 /// How much a user's weights favour an item: their attribute overlap, normalised by the item's

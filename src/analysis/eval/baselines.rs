@@ -86,8 +86,7 @@ pub struct Content {
 
 impl Content {
     pub fn train(ds: &Dataset, train: &[(String, String)]) -> Content {
-        let categories: HashMap<String, Vec<String>> =
-            ds.items.iter().map(|(id, info)| (id.clone(), info.categories.clone())).collect();
+        let categories: HashMap<String, Vec<String>> = ds.items.iter().map(|(id, info)| (id.clone(), info.categories.clone())).collect();
         let n = categories.len().max(1) as f64;
         let mut df: HashMap<String, f64> = HashMap::new();
         for cats in categories.values() {

@@ -2,9 +2,9 @@
 //! backward phase had anything to learn from, and whether accepted messages helped their receivers'
 //! later choices.
 
+use crate::engine::{DriveError, Flow, Hooks};
 use crate::world::event::{ClientKind, Decision, Event, EventBody, GateChannel};
 use serde::Serialize;
-use crate::engine::{DriveError, Flow, Hooks};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

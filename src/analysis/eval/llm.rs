@@ -114,15 +114,8 @@ pub fn report(run: LlmRun) -> LlmReport {
 }
 
 pub fn render(r: &LlmReport) -> String {
-    let mut o = format!(
-        "{} · {} split · {} of {} users (seed {}) · {} round(s)\n",
-        sanitize(&r.dataset, 100),
-        r.split,
-        r.users.len(),
-        r.split_users,
-        r.seed,
-        r.rounds
-    );
+    let mut o =
+        format!("{} · {} split · {} of {} users (seed {}) · {} round(s)\n", sanitize(&r.dataset, 100), r.split, r.users.len(), r.split_users, r.seed, r.rounds);
     o.push_str("The model answers these users' reasoning (reflection, their filters, credit for their decisions, their rules' gradients and edits); every other request, and the whole offline row, is the offline reasoner's.\n");
     o.push_str(&format!("{:<42}{:>9}{:>9}{:>9}{:>10}{:>10}{:>10}\n", "reasoner", "NDCG@1", "NDCG@5", "NDCG@10", "Recall@1", "Recall@5", "Recall@10"));
     for m in &r.rows {

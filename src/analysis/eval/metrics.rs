@@ -50,11 +50,7 @@ pub fn tie_fair(scores: &[f64]) -> CaseMetrics {
 /// Means over cases, by metric name.
 pub fn mean_metrics(per_case: &[CaseMetrics]) -> BTreeMap<String, f64> {
     let n = per_case.len().max(1) as f64;
-    METRIC_NAMES
-        .iter()
-        .enumerate()
-        .map(|(slot, name)| (name.to_string(), per_case.iter().map(|m| m[slot]).sum::<f64>() / n))
-        .collect()
+    METRIC_NAMES.iter().enumerate().map(|(slot, name)| (name.to_string(), per_case.iter().map(|m| m[slot]).sum::<f64>() / n)).collect()
 }
 
 /// The random ranker's exact expectation over `candidates` positions.
@@ -123,8 +119,23 @@ mod tests {
         assert!(close(m[3], 0.5) && close(m[4], 1.0));
         // A model that scores everything the same is exactly random, not worst.
         let flat = tie_fair(&[0.0; 10]);
-        let all: Vec<CaseMetrics> =
-            (0..10).map(|p| tie_fair(&(0..10).map(|i| if i == 0 { 0.0 } else if i <= p { 1.0 } else { -1.0 }).collect::<Vec<_>>())).collect();
+        let all: Vec<CaseMetrics> = (0..10)
+            .map(|p| {
+                tie_fair(
+                    &(0..10)
+                        .map(|i| {
+                            if i == 0 {
+                                0.0
+                            } else if i <= p {
+                                1.0
+                            } else {
+                                -1.0
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
         let expected = mean_metrics(&all);
         for (slot, name) in METRIC_NAMES.iter().enumerate() {
             assert!(close(flat[slot], expected[*name]), "{name}");
@@ -143,7 +154,9 @@ mod tests {
 
     #[test]
     fn t_quantiles_match_tables() {
-        for (dof, exact, tolerance) in [(1, 12.706205, 1e-5), (3, 3.182446, 1e-5), (5, 2.570582, 4e-3), (9, 2.262157, 1e-3), (30, 2.042272, 1e-4), (99, 1.984217, 1e-5)] {
+        for (dof, exact, tolerance) in
+            [(1, 12.706205, 1e-5), (3, 3.182446, 1e-5), (5, 2.570582, 4e-3), (9, 2.262157, 1e-3), (30, 2.042272, 1e-4), (99, 1.984217, 1e-5)]
+        {
             assert!((t95(dof) - exact).abs() < tolerance, "dof {dof}: {} vs {exact}", t95(dof));
         }
     }

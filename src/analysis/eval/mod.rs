@@ -10,8 +10,8 @@ pub mod llm;
 pub mod metrics;
 
 use crate::engine::config::Config;
-use crate::inputs::dataset::{Dataset, EvalCase};
 use crate::engine::Engine;
+use crate::inputs::dataset::{Dataset, EvalCase};
 use crate::reasoner::offline::Offline;
 use anyhow::{bail, Result};
 use baselines::{standardise, Bpr, Content, ItemKnn};
@@ -102,14 +102,7 @@ pub fn variant_config(base: &Config, sets: &[&str]) -> Result<Config> {
 
 /// The world a RecNet variant reaches on the dataset's training interactions with the offline
 /// reasoner, and what propagation did on the way.
-pub fn train_recnet(
-    ds: &Dataset,
-    base: &Config,
-    sets: &[&str],
-    rounds: u32,
-    seed: u64,
-    name: &str,
-) -> Result<(crate::world::World, diagnostics::Diagnostics)> {
+pub fn train_recnet(ds: &Dataset, base: &Config, sets: &[&str], rounds: u32, seed: u64, name: &str) -> Result<(crate::world::World, diagnostics::Diagnostics)> {
     let cfg = variant_config(base, sets)?;
     let spec = ds.world_spec(seed);
     let mut engine = Engine::new(&spec, cfg, seed, rounds);
@@ -268,21 +261,12 @@ fn run_baselines(ds: &Dataset, cs: &[Case], split: &str, seed: u64) -> Result<Jo
 fn run_variant(ds: &Dataset, cs: &[Case], base: &Config, v: &Variant, opts: &EvalOptions, seed: u64) -> Result<JobOutput> {
     let tested = ds.for_split(&opts.split);
     let (model, diagnostics) = recnet_model(&tested, base, &v.sets, opts.rounds, seed, v.name)?;
-    Ok(JobOutput {
-        models: vec![(v.name.into(), v.description.into(), score_cases(cs, &model))],
-        diagnostics: Some(diagnostics),
-        hybrid_weight: None,
-    })
+    Ok(JobOutput { models: vec![(v.name.into(), v.description.into(), score_cases(cs, &model))], diagnostics: Some(diagnostics), hybrid_weight: None })
 }
 
 /// Run the whole evaluation: `load` gives the dataset for a seed (a single `.inter` file samples
 /// its negatives with it). Jobs run on as many threads as the machine offers.
-pub fn run_eval(
-    load: impl Fn(u64) -> Result<Dataset> + Sync,
-    base: &Config,
-    opts: &EvalOptions,
-    mut progress: impl FnMut(&str),
-) -> Result<Report> {
+pub fn run_eval(load: impl Fn(u64) -> Result<Dataset> + Sync, base: &Config, opts: &EvalOptions, mut progress: impl FnMut(&str)) -> Result<Report> {
     if opts.seeds.is_empty() {
         bail!("--seeds must be at least 1");
     }
@@ -315,20 +299,12 @@ pub fn run_eval(
                 let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(job) = jobs.get(j) else { break };
                 let run = || match job {
-                    Job::Baselines { seed_ix } => {
-                        run_baselines(&datasets[*seed_ix], &case_lists[*seed_ix], &opts.split, opts.seeds[*seed_ix])
+                    Job::Baselines { seed_ix } => run_baselines(&datasets[*seed_ix], &case_lists[*seed_ix], &opts.split, opts.seeds[*seed_ix]),
+                    Job::Recnet { seed_ix, variant } => {
+                        run_variant(&datasets[*seed_ix], &case_lists[*seed_ix], base, &vs[*variant], opts, opts.seeds[*seed_ix])
                     }
-                    Job::Recnet { seed_ix, variant } => run_variant(
-                        &datasets[*seed_ix],
-                        &case_lists[*seed_ix],
-                        base,
-                        &vs[*variant],
-                        opts,
-                        opts.seeds[*seed_ix],
-                    ),
                 };
-                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("evaluation job {j} panicked")));
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| Err(anyhow::anyhow!("evaluation job {j} panicked")));
                 if tx.send((j, out)).is_err() {
                     break;
                 }
@@ -374,9 +350,8 @@ pub fn run_eval(
     }
     // Baselines first, then RecNet and its variants, in the order they were listed.
     order.sort_by_key(|(n, _)| n.starts_with("recnet"));
-    let user_means = |name: &str| -> BTreeMap<String, CaseMetrics> {
-        per_user[name].iter().map(|(u, (sum, n))| (u.clone(), sum.map(|x| x / *n as f64))).collect()
-    };
+    let user_means =
+        |name: &str| -> BTreeMap<String, CaseMetrics> { per_user[name].iter().map(|(u, (sum, n))| (u.clone(), sum.map(|x| x / *n as f64))).collect() };
     let models: Vec<ModelResult> = order
         .iter()
         .map(|(name, description)| ModelResult {

@@ -156,9 +156,7 @@ pub(super) fn edit_applied_where_asked(old: &str, new: &[crate::rules::Rule], ed
         Edit::Tighten { rule, .. } => rule.checked_sub(1).is_some_and(changed_at),
         Edit::Retire { rule, .. } => rule.checked_sub(1).is_some_and(|i| i < old.len() && new == without(&old, i)),
         Edit::Loosen { rule, .. } => rule.checked_sub(1).is_some_and(|i| {
-            changed_at(i)
-                || (i > 0 && changed_at(i - 1))
-                || (new.len() == old.len() + 1 && i < new.len() && without(&new, i) == old && new[i].cond.is_some())
+            changed_at(i) || (i > 0 && changed_at(i - 1)) || (new.len() == old.len() + 1 && i < new.len() && without(&new, i) == old && new[i].cond.is_some())
         }),
         Edit::Router { .. } | Edit::NoChange => false,
     };

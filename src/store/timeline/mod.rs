@@ -2,11 +2,11 @@
 //! every K events) plus the events after it, applied forward; a few recent states are cached so
 //! stepping back one event does not replay from anywhere far.
 
-use crate::world::event::Event;
+use super::StoreError;
 use crate::store::session::SessionFile;
 use crate::store::spill::DiskKeyframes;
+use crate::world::event::Event;
 use crate::world::World;
-use super::StoreError;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -79,7 +79,15 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { memory_budget: 768 << 20, min_keyframes: 64, disk_every: 1024, disk_load_events: None, spill_dir: None, disk_budget: 4 << 30, disk_in_background: true }
+        Limits {
+            memory_budget: 768 << 20,
+            min_keyframes: 64,
+            disk_every: 1024,
+            disk_load_events: None,
+            spill_dir: None,
+            disk_budget: 4 << 30,
+            disk_in_background: true,
+        }
     }
 }
 
@@ -314,9 +322,7 @@ impl Timeline {
         let to = to.min(self.len());
         let file = self.file_name();
         if let EventStore::File(f) = &self.store {
-            return f.each_chunk(world.steps(), to, CHUNK, |events| {
-                events.iter().try_for_each(|ev| apply_one(world, ev, file.as_deref()))
-            });
+            return f.each_chunk(world.steps(), to, CHUNK, |events| events.iter().try_for_each(|ev| apply_one(world, ev, file.as_deref())));
         }
         while world.steps() < to {
             let at = world.steps();
@@ -502,11 +508,7 @@ impl Timeline {
             return;
         }
         if disk.bytes() >= self.limits.disk_budget {
-            self.disk_error = Some(format!(
-                "the keyframe file reached its budget of {} MB at step {}",
-                self.limits.disk_budget >> 20,
-                world.steps()
-            ));
+            self.disk_error = Some(format!("the keyframe file reached its budget of {} MB at step {}", self.limits.disk_budget >> 20, world.steps()));
             return;
         }
         if let Err(e) = disk.put(world) {

@@ -1,16 +1,16 @@
 //! What keys and actions do: dispatch from the keymap, the input line (search, jump,
 //! breakpoints), the rule editor and forking a branch with edited rules.
 
-use crate::tui::keymap::Action;
+use super::*;
 use crate::analysis::breakpoint::{self};
-use crate::world::event::{Event, EventBody};
 use crate::reasoner::offline::Offline;
 use crate::store::timeline::{EventStore, Timeline};
+use crate::tui::keymap::Action;
+use crate::world::event::{Event, EventBody};
 use crate::world::World;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::time::Instant;
-use super::*;
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) {
@@ -93,9 +93,7 @@ impl App {
                     self.status = format!("breakpoint {} deleted: {}", c + 1, crate::util::text::sanitize(&b.expr, 60));
                     self.popup = Popup::Breakpoints { cursor: c.min(self.breakpoints.len().saturating_sub(1)) };
                 }
-                Action::AddBreakpoint => {
-                    self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None }
-                }
+                Action::AddBreakpoint => self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None },
                 Action::PreviousHit => {
                     self.popup = Popup::None;
                     self.previous_hit();
@@ -139,9 +137,7 @@ impl App {
             match action {
                 Action::Close | Action::Help => self.popup = Popup::None,
                 Action::Quit => self.request_quit(),
-                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::PaneTop | Action::PaneBottom => {
-                    self.scroll_or_select(action)
-                }
+                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::PaneTop | Action::PaneBottom => self.scroll_or_select(action),
                 _ => {}
             }
             return;
@@ -216,9 +212,7 @@ impl App {
                 self.speed_ix = self.speed_ix.saturating_sub(1);
                 self.status = format!("speed {} events/s", self.speed());
             }
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::PaneTop | Action::PaneBottom => {
-                self.scroll_or_select(action)
-            }
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::PaneTop | Action::PaneBottom => self.scroll_or_select(action),
             Action::Open => {
                 if self.view == View::Events {
                     // The row under the cursor: with a filter, always one the filter shows.
@@ -247,8 +241,7 @@ impl App {
                 if self.view == View::Events {
                     // A few words at a time: enough to read on, little enough to keep one's place.
                     let by = 16;
-                    self.log_hscroll =
-                        if action == Action::ScrollLeft { self.log_hscroll.saturating_sub(by) } else { (self.log_hscroll + by).min(2000) };
+                    self.log_hscroll = if action == Action::ScrollLeft { self.log_hscroll.saturating_sub(by) } else { (self.log_hscroll + by).min(2000) };
                 } else {
                     self.status = "only the event log scrolls sideways".into();
                 }
@@ -282,9 +275,7 @@ impl App {
             }
             Action::Search => self.popup = Popup::Input { kind: InputKind::Search, text: String::new(), error: None },
             Action::Command => self.popup = Popup::Input { kind: InputKind::Command, text: String::new(), error: None },
-            Action::AddBreakpoint => {
-                self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None }
-            }
+            Action::AddBreakpoint => self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None },
             Action::EditRules => self.open_rule_editor(),
             Action::Breakpoints => {
                 if self.breakpoints.is_empty() {
@@ -406,8 +397,7 @@ impl App {
     }
 
     pub fn agent_order(&self) -> Vec<String> {
-        let mut v: Vec<String> =
-            self.world.clients().iter().filter(|c| c.kind == crate::world::event::ClientKind::User).map(|c| c.id.clone()).collect();
+        let mut v: Vec<String> = self.world.clients().iter().filter(|c| c.kind == crate::world::event::ClientKind::User).map(|c| c.id.clone()).collect();
         v.extend(self.world.routers().iter().map(|r| r.id.clone()));
         v.extend(self.world.clients().iter().filter(|c| c.kind == crate::world::event::ClientKind::Item).map(|c| c.id.clone()));
         v
@@ -565,9 +555,7 @@ impl App {
         let (parent_name, branch_name) = (self.branches[parent].name.clone(), format!("branch {}", self.branches.len()));
         let diff = {
             let ptl = &mut self.branches[parent].timeline;
-            crate::analysis::diff::diff_sessions(&parent_name, &branch_name, ptl, &mut tl)
-                .map(|r| crate::analysis::diff::render(&r, 40))
-                .ok()
+            crate::analysis::diff::diff_sessions(&parent_name, &branch_name, ptl, &mut tl).map(|r| crate::analysis::diff::render(&r, 40)).ok()
         };
         let name = format!("branch {} ({} edited at step {at})", self.branches.len(), agent);
         self.branches.push(Branch {
@@ -598,9 +586,5 @@ const EMPTY_RULES: &str = "warning: no rules: every message would be rejected; C
 
 fn is_motion(a: Action) -> bool {
     use Action::*;
-    matches!(
-        a,
-        StepForward | StepBack | StageForward | StageBack | PhaseForward | PhaseBack | TickForward | TickBack | RoundForward
-            | RoundBack | First | Last
-    )
+    matches!(a, StepForward | StepBack | StageForward | StageBack | PhaseForward | PhaseBack | TickForward | TickBack | RoundForward | RoundBack | First | Last)
 }

@@ -1,8 +1,8 @@
 //! The inspector's state and what actions do to it. No drawing here (see `views`), no terminal.
 
+mod branches;
 mod diffview;
 mod input;
-mod branches;
 mod nav;
 mod search;
 
@@ -15,9 +15,9 @@ pub use tick::{Delivery, TickMessages};
 use super::keymap::{Action, Keymap};
 use super::live::{Live, LiveMsg};
 use crate::analysis::breakpoint::Cond;
-use crate::world::event::{Event, EventBody};
 use crate::store::session::Header;
 use crate::store::timeline::Timeline;
+use crate::world::event::{Event, EventBody};
 use crate::world::World;
 use ratatui_textarea::TextArea;
 use std::cell::Cell;
@@ -139,15 +139,31 @@ pub enum Popup {
     /// The guided tour's panel (what it shows is in `App::tour`).
     Tour,
     /// The breakpoints: toggle, delete, add.
-    Breakpoints { cursor: usize },
+    Breakpoints {
+        cursor: usize,
+    },
     Help,
     Event(u64),
-    Input { kind: InputKind, text: String, error: Option<String> },
-    Rules { agent: String, editor: Box<TextArea<'static>>, error: Option<String> },
+    Input {
+        kind: InputKind,
+        text: String,
+        error: Option<String>,
+    },
+    Rules {
+        agent: String,
+        editor: Box<TextArea<'static>>,
+        error: Option<String>,
+    },
     /// The branch tree: open one, or save it as a session file.
-    Branches { cursor: usize },
+    Branches {
+        cursor: usize,
+    },
     /// A search that named several agents: (id, title) to choose from.
-    Pick { query: String, items: Vec<(String, String)>, cursor: usize },
+    Pick {
+        query: String,
+        items: Vec<(String, String)>,
+        cursor: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

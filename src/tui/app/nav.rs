@@ -1,10 +1,10 @@
 //! Moving through the session: jumps (far ones a slice per tick), steps by event, stage, phase,
 //! time step and round, running, and the selection that follows the events.
 
+use super::*;
 use crate::analysis::breakpoint::{self};
 use crate::world::event::{Event, EventBody, Stage};
 use std::time::{Duration, Instant};
-use super::*;
 
 impl App {
     /// Go to the state after `n` events like `goto`, but when that means replaying a long
@@ -55,13 +55,10 @@ impl App {
         // so it is kept on the way rather than replayed again from the start. So are a few states
         // closing in on the target (256 to 2048 events before it), so that stepping back
         // from it replays little while its keyframes are still being laid.
-        let tick_start = self
-            .find_back(target.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. }))
-            .unwrap_or(0);
-        let mut keep: Vec<u64> = std::iter::successors(Some(256u64), |d| d.checked_mul(2))
-            .map_while(|d| target.checked_sub(d).filter(|s| *s > tick_start))
-            .take(4)
-            .collect();
+        let tick_start =
+            self.find_back(target.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. })).unwrap_or(0);
+        let mut keep: Vec<u64> =
+            std::iter::successors(Some(256u64), |d| d.checked_mul(2)).map_while(|d| target.checked_sub(d).filter(|s| *s > tick_start)).take(4).collect();
         keep.push(tick_start);
         let next = (world.steps() + slice).min(target);
         let mut stops: Vec<u64> = keep.into_iter().filter(|s| *s > world.steps() && *s <= next && *s < target).collect();
@@ -140,7 +137,8 @@ impl App {
                 Ok(w) => {
                     self.world = w;
                     if let (false, Some(e)) = (self.disk_warned, self.branch().timeline.disk_error()) {
-                        self.status = crate::util::text::sanitize(&format!("keyframes cannot go to disk ({e}); seeks in this long session will be slower"), 200);
+                        self.status =
+                            crate::util::text::sanitize(&format!("keyframes cannot go to disk ({e}); seeks in this long session will be slower"), 200);
                         self.disk_warned = true;
                     }
                 }
@@ -168,9 +166,8 @@ impl App {
     }
 
     pub(super) fn refresh_tick_start(&mut self) {
-        let start = self
-            .find_back(self.pos.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. }))
-            .unwrap_or(0);
+        let start =
+            self.find_back(self.pos.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. })).unwrap_or(0);
         if start != self.tick_start || self.tick_start_world.steps() != start {
             self.tick_start = start;
             if let Ok(w) = self.branch_mut().timeline.state(start) {
@@ -365,9 +362,7 @@ impl App {
     pub(super) fn back_stage(&mut self, stage: Option<Stage>) {
         let Some(stage) = stage else { return };
         // Start of the current run of this stage; if we are there, the start of the previous run.
-        let start_of_run = |app: &App, from: u64, st: Stage| -> u64 {
-            app.find_back(from, |e| e.body.stage() != st).map(|i| i + 1).unwrap_or(0)
-        };
+        let start_of_run = |app: &App, from: u64, st: Stage| -> u64 { app.find_back(from, |e| e.body.stage() != st).map(|i| i + 1).unwrap_or(0) };
         let cur = self.pos.saturating_sub(1);
         let mut target = start_of_run(self, cur, stage);
         if target == cur && cur > 0 {

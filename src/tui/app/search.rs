@@ -27,10 +27,10 @@ impl App {
             return true;
         }
         let (agent, router, _) = crate::analysis::export::event_refs(e);
-        agent.into_iter().chain(router).any(|id| {
-            id.to_lowercase().contains(q)
-                || self.world.client(id).and_then(|c| c.title.as_deref()).is_some_and(|t| t.to_lowercase().contains(q))
-        })
+        agent
+            .into_iter()
+            .chain(router)
+            .any(|id| id.to_lowercase().contains(q) || self.world.client(id).and_then(|c| c.title.as_deref()).is_some_and(|t| t.to_lowercase().contains(q)))
     }
 
     /// Agents whose id or title contains the query: (id, title).
@@ -67,14 +67,7 @@ impl App {
         let ql = q.to_lowercase();
         self.search = Some(Search { query: ql.clone(), matches: Vec::new(), scanned: 0 });
         self.extend_matches();
-        let exact = self
-            .world
-            .clients()
-            .iter()
-            .map(|c| &c.id)
-            .chain(self.world.routers().iter().map(|r| &r.id))
-            .find(|id| id.to_lowercase() == ql)
-            .cloned();
+        let exact = self.world.clients().iter().map(|c| &c.id).chain(self.world.routers().iter().map(|r| &r.id)).find(|id| id.to_lowercase() == ql).cloned();
         let candidates = if exact.is_some() { Vec::new() } else { self.agent_candidates(&ql) };
         if let Some(id) = exact.or_else(|| (candidates.len() == 1).then(|| candidates[0].0.clone())) {
             self.pick_agent(id);
@@ -121,11 +114,7 @@ impl App {
         let counted = s.scanned >= self.len();
         let m = &s.matches;
         let at = if forward { m.partition_point(|&x| x <= here) } else { m.partition_point(|&x| x < here) };
-        let found = if forward {
-            m.get(at).copied().map(|x| (at, x))
-        } else {
-            at.checked_sub(1).map(|k| (k, m[k]))
-        };
+        let found = if forward { m.get(at).copied().map(|x| (at, x)) } else { at.checked_sub(1).map(|k| (k, m[k])) };
         // Past the counted stretch of a huge session: search on without a count.
         let beyond = if found.is_none() && !counted {
             let q = s.query.clone();

@@ -1,8 +1,8 @@
 //! Per time step statistics for the metrics view and the model's accounting, computed up to the
 //! current step and cached.
 
-use crate::world::event::EventBody;
 use super::*;
+use crate::world::event::EventBody;
 
 impl App {
     /// The per-tick statistics last prepared by `prepare_stats`.

@@ -1,11 +1,11 @@
 //! The diff view: what a branch changed against its parent, or one step against another
 //! (the text is prepared by the app; this only scrolls it).
 
+use super::*;
 use crate::tui::app::App;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::Frame;
-use super::*;
 
 pub(super) fn diff_view(f: &mut Frame, app: &App, area: Rect) {
     // The outcome (the answer to "did my edit help?") stands out from the details above it.

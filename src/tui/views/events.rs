@@ -1,5 +1,6 @@
 //! The event log view, filtered by the log query, with the open event's details.
 
+use super::*;
 use crate::tui::app::App;
 use crate::world::event::EventBody;
 use ratatui::layout::Rect;
@@ -7,7 +8,6 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
-use super::*;
 
 pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
     let keys = |a| app.keymap.key_for(a);
@@ -22,11 +22,7 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
             keys(A::ScrollRight)
         )
     } else {
-        format!(
-            " Event log{sideways} filtered by “{}” (/ then Enter on empty clears · Enter opens · {} goes there) ",
-            s(&app.log_filter, 30),
-            keys(A::LogGoto)
-        )
+        format!(" Event log{sideways} filtered by “{}” (/ then Enter on empty clears · Enter opens · {} goes there) ", s(&app.log_filter, 30), keys(A::LogGoto))
     };
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
@@ -37,7 +33,10 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
     // A header row names the columns; the rows scroll beneath it.
     let [head, inner] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
     f.render_widget(
-        Paragraph::new(Line::from(Span::styled(format!("  {:>6} {:<5} {:<22}{}", "step", "time", "kind", "what happened"), st(app, Role::Dim).add_modifier(ratatui::style::Modifier::UNDERLINED)))),
+        Paragraph::new(Line::from(Span::styled(
+            format!("  {:>6} {:<5} {:<22}{}", "step", "time", "kind", "what happened"),
+            st(app, Role::Dim).add_modifier(ratatui::style::Modifier::UNDERLINED),
+        ))),
         head,
     );
     let h = inner.height as u64;

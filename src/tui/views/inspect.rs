@@ -2,7 +2,9 @@
 //! the selected agent's profile, buffer and rules (or a router's inbox and strategy).
 
 use super::graph::{graph, legend};
+use super::*;
 use crate::tui::app::{App, Focus};
+use crate::util::text::pad;
 use crate::world::event::EventBody;
 use crate::world::{Client, Router};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,16 +12,13 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 use std::collections::BTreeMap;
-use super::*;
-use crate::util::text::pad;
 
 pub(super) fn inspect(f: &mut Frame, app: &App, area: Rect) {
     let [panes, key] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
     let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(panes);
     graph(f, app, left);
     f.render_widget(Paragraph::new(legend(app, key.width)), key);
-    let [detail, buffer, rules] =
-        Layout::vertical([Constraint::Percentage(42), Constraint::Percentage(26), Constraint::Percentage(32)]).areas(right);
+    let [detail, buffer, rules] = Layout::vertical([Constraint::Percentage(42), Constraint::Percentage(26), Constraint::Percentage(32)]).areas(right);
     let sel = app.selected.as_deref();
     if let Some(c) = sel.and_then(|id| app.world.client(id)) {
         client_detail(f, app, c, detail);
@@ -54,12 +53,7 @@ pub(super) fn attr_lines(app: &App, attrs: &BTreeMap<String, f64>, before: Optio
 }
 
 pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
-    let title = format!(
-        "{} {} · {}",
-        s(&c.id, 20),
-        c.title.as_deref().map(|t| format!("“{}”", s(t, 30))).unwrap_or_default(),
-        c.kind.name()
-    );
+    let title = format!("{} {} · {}", s(&c.id, 20), c.title.as_deref().map(|t| format!("“{}”", s(t, 30))).unwrap_or_default(), c.kind.name());
     let before = app.tick_start_world.client(&c.id).map(|b| &b.attrs);
     let mut lines = vec![
         Line::from(vec![
@@ -100,10 +94,7 @@ fn evidence_lines(app: &App, c: &Client, room: usize) -> Vec<Line<'static>> {
         c.evidence.iter().map(|e| (app.world.entry_weight(c, e) * app.world.entry_gate(e), e)).collect();
     entries.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.item.cmp(&b.1.item)));
     let shown = room.saturating_sub(1);
-    let mut lines = vec![Line::from(Span::styled(
-        format!(" evidence: {} choice(s) heard · adds to the item's score", c.evidence.len()),
-        st(app, Role::Dim),
-    ))];
+    let mut lines = vec![Line::from(Span::styled(format!(" evidence: {} choice(s) heard · adds to the item's score", c.evidence.len()), st(app, Role::Dim)))];
     for (adds, e) in entries.iter().take(shown) {
         lines.push(Line::from(vec![
             Span::raw(format!(" {}", pad(&e.item, 12))),
@@ -160,10 +151,7 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
     // The rule a reward, credit, gradient or edit is about (the decision's colour is for filters).
     let about = ev.as_ref().and_then(crate::analysis::export::event_rule).filter(|(a, _)| *a == c.id).map(|(_, r)| r);
     let tw = (area.width as usize).saturating_sub(2 + 4 + 6 + 8 + 1).max(10);
-    let mut lines = vec![Line::from(Span::styled(
-        format!(" {:<3}{:<tw$}{:>6}{:>8}", "#", "rule (first match wins)", "hits", "credit"),
-        st(app, Role::Dim),
-    ))];
+    let mut lines = vec![Line::from(Span::styled(format!(" {:<3}{:<tw$}{:>6}{:>8}", "#", "rule (first match wins)", "hits", "credit"), st(app, Role::Dim)))];
     for (i, r) in c.rules.iter().enumerate() {
         let text = crate::rules::print_rule(r);
         let hits = c.rule_hits.get(i).copied().unwrap_or(0);
@@ -192,11 +180,8 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
     lines.extend(wrap_str(&community, width).into_iter().map(|l| Line::from(Span::styled(l.to_string(), st(app, Role::Dim)))));
     lines.extend(attr_lines(app, &r.profile, before, usize::MAX));
     pane_lines(f, app, detail, &format!("Router {}", s(&r.id, 20)), lines, &app.scroll.detail, app.focus == Focus::Detail);
-    let mut ib: Vec<Line> = r
-        .inbox
-        .iter()
-        .map(|x| Line::from(format!(" {} {} {:+.2} (sim {:.2})", s(&x.agent, 10), s(&x.attr, 20), x.delta, x.similarity)))
-        .collect();
+    let mut ib: Vec<Line> =
+        r.inbox.iter().map(|x| Line::from(format!(" {} {} {:+.2} (sim {:.2})", s(&x.agent, 10), s(&x.attr, 20), x.delta, x.similarity))).collect();
     if ib.is_empty() {
         ib.push(Line::from(Span::styled(" inbox empty (a router has no message buffer)", st(app, Role::Dim))));
     }
@@ -208,27 +193,9 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
     let mut rows = vec![
         (format!(" sends to the top {} members above τ {:.2}", r.fan_out, r.tau), plain),
         (format!(" credit {:+.3} · {} messages sent", r.credit, r.messages_sent), plain),
-        (
-            format!(
-                " gate {:.2}: its evidence counts ×{:.2} in receivers' scores · {} recent choice(s) to pass on",
-                r.gate,
-                r.gate,
-                r.choices.len()
-            ),
-            plain,
-        ),
-        (
-            format!(
-                " update gate {:.2}: {:.0}% of what its accepted updates added to profiles counts in ranking",
-                r.update_gate,
-                100.0 * r.update_gate
-            ),
-            plain,
-        ),
-        (
-            s(&format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > SHOWN { " …" } else { "" }), 0),
-            plain,
-        ),
+        (format!(" gate {:.2}: its evidence counts ×{:.2} in receivers' scores · {} recent choice(s) to pass on", r.gate, r.gate, r.choices.len()), plain),
+        (format!(" update gate {:.2}: {:.0}% of what its accepted updates added to profiles counts in ranking", r.update_gate, 100.0 * r.update_gate), plain),
+        (s(&format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > SHOWN { " …" } else { "" }), 0), plain),
         (" routers have no filter rules; their strategy is edited by the backward phase".to_string(), st(app, Role::Dim)),
     ];
     // Under the Bayesian gate rule: how much the gates have learned (a gate that learned much

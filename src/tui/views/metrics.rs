@@ -1,13 +1,13 @@
 //! The metrics view: decisions and credit per time step, the model's calls per stage (when a model
 //! answered), and the evaluation metrics.
 
+use super::*;
 use crate::tui::app::App;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
-use super::*;
 
 pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
     let stats = app.stats();
@@ -49,8 +49,10 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
         Line::from(spans)
     };
     let decisions_now = [(now, 0.0), (now, max_y)];
-    let mut ds: Vec<Dataset> =
-        series.iter().map(|(n, role, m, data)| Dataset::default().name(n.clone()).marker(*m).graph_type(GraphType::Line).style(st(app, *role)).data(data)).collect();
+    let mut ds: Vec<Dataset> = series
+        .iter()
+        .map(|(n, role, m, data)| Dataset::default().name(n.clone()).marker(*m).graph_type(GraphType::Line).style(st(app, *role)).data(data))
+        .collect();
     ds.push(Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(st(app, Role::Dim)).data(&decisions_now));
     let mut entries: Vec<(&str, Role)> = series.iter().map(|(n, role, _, _)| (n.as_str(), *role)).collect();
     entries.push((now_name.as_str(), Role::Dim));
@@ -103,7 +105,13 @@ fn model_lines(app: &App) -> Vec<Line<'static>> {
     let fell_back: u64 = t.fallbacks.values().sum();
     let mut lines = vec![Line::from(format!(
         " {} replies · {} valid · {} fell back · {} ran to max_tokens · {} from the cache · {} tokens in · {} out",
-        t.calls, t.valid(), fell_back, a.cut_at_limit, t.cached, t.tokens_in, t.tokens_out
+        t.calls,
+        t.valid(),
+        fell_back,
+        a.cut_at_limit,
+        t.cached,
+        t.tokens_in,
+        t.tokens_out
     ))];
     let mut table = a.table();
     // Six stages exist; a session naming more (hand-edited, hostile) does not push out the charts.

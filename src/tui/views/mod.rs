@@ -5,17 +5,17 @@ mod diff;
 mod events;
 mod graph;
 mod inspect;
-mod neighbourhood;
 mod metrics;
+mod neighbourhood;
 
+use super::app::{App, InputKind, Popup, Scroll, View};
+use super::theme::Role;
+use crate::util::text::sanitize;
+use crate::world::event::{Decision, EventBody};
 use diff::diff_view;
 use events::events_view;
 use inspect::inspect;
 use metrics::metrics_view;
-use super::app::{App, InputKind, Popup, Scroll, View};
-use super::theme::Role;
-use crate::world::event::{Decision, EventBody};
-use crate::util::text::sanitize;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -70,15 +70,7 @@ fn pane_lines(f: &mut Frame, app: &App, area: Rect, title: &str, lines: Vec<Line
 }
 
 /// Text rows wrapped to the pane's width, then scrolled; only the rows in the window become lines.
-fn pane_text<'a>(
-    f: &mut Frame,
-    app: &App,
-    area: Rect,
-    title: &str,
-    rows: impl Iterator<Item = (&'a str, Style)>,
-    sc: &Scroll,
-    focused: bool,
-) {
+fn pane_text<'a>(f: &mut Frame, app: &App, area: Rect, title: &str, rows: impl Iterator<Item = (&'a str, Style)>, sc: &Scroll, focused: bool) {
     let width = area.width.saturating_sub(2).max(1) as usize;
     let window = area.height.saturating_sub(2) as usize;
     let wrapped: Vec<(&str, Style)> = rows.flat_map(|(t, style)| wrap_str(t, width).into_iter().map(move |r| (r, style))).collect();
@@ -113,8 +105,7 @@ pub fn render(f: &mut Frame, app: &App) {
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;
     }
-    let [top, body, bottom] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(5), Constraint::Length(5)]).areas(area);
+    let [top, body, bottom] = Layout::vertical([Constraint::Length(1), Constraint::Min(5), Constraint::Length(5)]).areas(area);
     title_bar(f, app, top);
     match app.view {
         View::Inspect => inspect(f, app, body),
@@ -148,14 +139,17 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         None => ("Nothing has happened yet.".to_string(), ""),
     };
     f.render_widget(
-        Paragraph::new(Line::from(vec![Span::styled(format!("{kind}: "), st(app, Role::Accent)), Span::raw(s(&text, 600))]))
-            .wrap(Wrap { trim: true }),
+        Paragraph::new(Line::from(vec![Span::styled(format!("{kind}: "), st(app, Role::Accent)), Span::raw(s(&text, 600))])).wrap(Wrap { trim: true }),
         narr,
     );
     let stage = app.current_event().map(|e| e.body.stage()).unwrap_or(crate::world::event::Stage::Setup);
     let rounds = app.branch().header.as_ref().map(|h| h.rounds.to_string()).unwrap_or_else(|| "?".into());
     let mode = if app.running {
-        if app.tick_pace { "▶ running 1 time step/s".to_string() } else { format!("▶ running {}/s", app.speed()) }
+        if app.tick_pace {
+            "▶ running 1 time step/s".to_string()
+        } else {
+            format!("▶ running {}/s", app.speed())
+        }
     } else if app.waiting() || app.pending_forward > 0 {
         format!("{} engine working", ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][app.spinner % 10])
     } else {
@@ -189,14 +183,8 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         // Nothing to report: the keys that matter most, dimmed.
         use super::keymap::Action as A;
         let k = |a| app.keymap.key_for(a);
-        let hint = format!(
-            " {} one event forward · {} back · {} runs · {} help · {} quit",
-            k(A::StepForward),
-            k(A::StepBack),
-            k(A::RunPause),
-            k(A::Help),
-            k(A::Quit)
-        );
+        let hint =
+            format!(" {} one event forward · {} back · {} runs · {} help · {} quit", k(A::StepForward), k(A::StepBack), k(A::RunPause), k(A::Help), k(A::Quit));
         f.render_widget(Paragraph::new(hint).style(st(app, Role::Dim)), status);
     } else {
         f.render_widget(Paragraph::new(format!(" {}", s(&app.status, 300))).style(st(app, Role::Accent)), status);
@@ -279,7 +267,15 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                     rows.extend(json.lines().map(|l| (s(l, 300), plain)));
                 }
             }
-            pane_text(f, app, r, &format!("Event {step} (↑↓ PgUp PgDn Home End scroll · Esc closes)"), rows.iter().map(|(t, st)| (t.as_str(), *st)), &app.scroll.popup, true);
+            pane_text(
+                f,
+                app,
+                r,
+                &format!("Event {step} (↑↓ PgUp PgDn Home End scroll · Esc closes)"),
+                rows.iter().map(|(t, st)| (t.as_str(), *st)),
+                &app.scroll.popup,
+                true,
+            );
         }
         Popup::Branches { cursor } => {
             let lines: Vec<Line> = app
@@ -362,7 +358,10 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 .enumerate()
                 .map(|(i, (id, title))| {
                     let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
-                    Line::from(vec![Span::styled(format!(" {}", crate::util::text::pad(id, 12)), style.patch(st(app, Role::Accent))), Span::styled(s(title, 50), style)])
+                    Line::from(vec![
+                        Span::styled(format!(" {}", crate::util::text::pad(id, 12)), style.patch(st(app, Role::Accent))),
+                        Span::styled(s(title, 50), style),
+                    ])
                 })
                 .collect();
             let title = format!("{} agents match “{}” — ↑↓ choose · Enter selects · Esc", items.len(), s(query, 20));

@@ -369,13 +369,27 @@ pub struct Evidence {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Edit {
     /// Make an accepting rule match less (raise its relevance bar).
-    Tighten { agent: String, rule: usize },
+    Tighten {
+        agent: String,
+        rule: usize,
+    },
     /// Make a rejecting/holding rule match less, or let helpful messages in before it.
-    Loosen { agent: String, rule: usize, min_relevance: f64 },
+    Loosen {
+        agent: String,
+        rule: usize,
+        min_relevance: f64,
+    },
     /// Remove a rule that has not matched for long.
-    Retire { agent: String, rule: usize },
+    Retire {
+        agent: String,
+        rule: usize,
+    },
     /// Change a router's reach.
-    Router { router: String, fan_out_delta: i64, tau_delta: f64 },
+    Router {
+        router: String,
+        fan_out_delta: i64,
+        tau_delta: f64,
+    },
     NoChange,
 }
 
@@ -419,25 +433,16 @@ impl EventBody {
     /// The stage of the RecNet loop this event belongs to (for stepping by stage).
     pub fn stage(&self) -> Stage {
         match self {
-            EventBody::WorldCreated { .. } | EventBody::AgentCreated { .. } | EventBody::RouterCreated { .. } => {
-                Stage::Setup
-            }
-            EventBody::RoundStarted { .. } | EventBody::TickStarted { .. } | EventBody::Interaction { .. } => {
-                Stage::Interaction
-            }
-            EventBody::Activated { .. }
-            | EventBody::FilterDecision { .. }
-            | EventBody::Assimilated { .. }
-            | EventBody::EvidenceStored { .. } => {
+            EventBody::WorldCreated { .. } | EventBody::AgentCreated { .. } | EventBody::RouterCreated { .. } => Stage::Setup,
+            EventBody::RoundStarted { .. } | EventBody::TickStarted { .. } | EventBody::Interaction { .. } => Stage::Interaction,
+            EventBody::Activated { .. } | EventBody::FilterDecision { .. } | EventBody::Assimilated { .. } | EventBody::EvidenceStored { .. } => {
                 Stage::Reception
             }
             EventBody::ProfileUpdated { .. } | EventBody::MembershipChanged { .. } => Stage::Reflection,
             EventBody::AttributesExtracted { .. } => Stage::Extraction,
             EventBody::AttributeRouted { .. } | EventBody::ChoiceRouted { .. } => Stage::Routing,
             EventBody::RouterIntegrated { .. } => Stage::Integration,
-            EventBody::MessageSent { .. } | EventBody::MessageBuffered { .. } | EventBody::BufferOverflow { .. } => {
-                Stage::Propagation
-            }
+            EventBody::MessageSent { .. } | EventBody::MessageBuffered { .. } | EventBody::BufferOverflow { .. } => Stage::Propagation,
             EventBody::Reward { .. } => Stage::Reward,
             EventBody::CreditAssigned { .. } | EventBody::GateUpdated { .. } => Stage::Credit,
             EventBody::Gradient { .. } => Stage::Gradient,

@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::rules::Polarity;
-use crate::world::event::{AttrChange, AttrDelta, Choice, ClientKind, CreditShare, Decision, Edit, Event, EventBody, EvidenceChange, GateChannel, Recipient, AssimilatedInto};
+use crate::world::event::{
+    AssimilatedInto, AttrChange, AttrDelta, Choice, ClientKind, CreditShare, Decision, Edit, Event, EventBody, EvidenceChange, GateChannel, Recipient,
+};
 use std::collections::BTreeMap;
 
 struct W {
@@ -18,7 +20,11 @@ impl W {
         let mut w = W { world: World::new(), tick: 0, log: Vec::new() };
         let rules = "accept 0.8 when relevance >= 0.1\nhold 2 when support < 1\ndefault reject\n";
         w.ok(EventBody::WorldCreated { dim: 32, vocabulary: vec!["Jazz".into(), "Metal".into(), "Bebop".into()], evidence_memory: 64 });
-        for (id, kind, attrs) in [("u1", ClientKind::User, vec![("Jazz", 0.8)]), ("u2", ClientKind::User, vec![("Metal", 0.6)]), ("i1", ClientKind::Item, vec![("Jazz", 0.9), ("Bebop", 0.5)])] {
+        for (id, kind, attrs) in [
+            ("u1", ClientKind::User, vec![("Jazz", 0.8)]),
+            ("u2", ClientKind::User, vec![("Metal", 0.6)]),
+            ("i1", ClientKind::Item, vec![("Jazz", 0.9), ("Bebop", 0.5)]),
+        ] {
             w.ok(EventBody::AgentCreated {
                 agent: id.into(),
                 agent_kind: kind,
@@ -147,7 +153,12 @@ fn rounds_ticks_and_interactions_move_the_cursor() {
 #[test]
 fn profile_updates_set_weights_and_drop_zeros() {
     let mut w = W::new();
-    w.ok(EventBody::ProfileUpdated { agent: "u1".into(), changes: vec![change("Jazz", 0.8, 0.0), change("Bebop", 0.0, 0.4)], reason: String::new(), text: String::new() });
+    w.ok(EventBody::ProfileUpdated {
+        agent: "u1".into(),
+        changes: vec![change("Jazz", 0.8, 0.0), change("Bebop", 0.0, 0.4)],
+        reason: String::new(),
+        text: String::new(),
+    });
     assert_eq!(w.client("u1").attrs, [("Bebop".to_string(), 0.4)].into());
     assert_eq!(w.world.counters().profile_updates, 1);
     let changed = vec![AttrDelta { attr: "Bebop".into(), delta: 0.4 }];
@@ -170,7 +181,14 @@ fn routing_fills_the_inbox_and_integration_empties_it() {
     let mut w = W::new();
     w.ok(EventBody::AttributeRouted { agent: "u1".into(), attr: "Bebop".into(), delta: 0.3, router: "R1".into(), similarity: 0.7, community: false });
     assert_eq!(w.world.router("R1").unwrap().inbox.len(), 1);
-    w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 1, changes: vec![change("Bebop", 0.0, 0.2)], new_attributes: vec!["Bebop".into()], summary: "jazz, bebop".into(), keep_choices: 0 });
+    w.ok(EventBody::RouterIntegrated {
+        router: "R1".into(),
+        inbox: 1,
+        changes: vec![change("Bebop", 0.0, 0.2)],
+        new_attributes: vec!["Bebop".into()],
+        summary: "jazz, bebop".into(),
+        keep_choices: 0,
+    });
     let r = w.world.router("R1").unwrap();
     assert!(r.inbox.is_empty());
     assert_eq!(r.profile.get("Bebop"), Some(&0.2));
@@ -183,20 +201,21 @@ fn routing_fills_the_inbox_and_integration_empties_it() {
 fn a_message_lives_while_a_buffer_or_a_pending_reward_holds_it() {
     let mut w = W::new();
     w.send(1, &["u1"]);
-    assert!(w.refused(EventBody::MessageSent {
-        message: 1,
-        router: "R1".into(),
-        sources: vec![],
-        source_kind: ClientKind::User,
-        content: vec![],
-        topic: String::new(),
-        polarity: Polarity::Up,
-        text: String::new(),
-        recipients: vec![],
-        evidence: vec![],
-    })
-    .to_string()
-    .contains("exists already"));
+    assert!(w
+        .refused(EventBody::MessageSent {
+            message: 1,
+            router: "R1".into(),
+            sources: vec![],
+            source_kind: ClientKind::User,
+            content: vec![],
+            topic: String::new(),
+            polarity: Polarity::Up,
+            text: String::new(),
+            recipients: vec![],
+            evidence: vec![],
+        })
+        .to_string()
+        .contains("exists already"));
     w.buffer("u1", 1);
     assert_eq!(w.world.messages()[&1].refs, 1);
     w.ok(EventBody::Activated { agent: "u1".into(), reason: "interaction".into(), buffered: 1 });
@@ -236,7 +255,10 @@ fn held_messages_stay_and_rejected_ones_keep_their_content_for_the_reward() {
     assert!(w.client("u1").buffer.is_empty());
     assert_eq!(w.client("u1").feedback[0].deltas, vec![AttrDelta { attr: "Bebop".into(), delta: 0.3 }]);
     assert_eq!((w.world.counters().held, w.world.counters().rejected), (1, 1));
-    assert!(w.refused(EventBody::Assimilated { agent: "u1".into(), message: 9, weight: 1.0, changes: vec![], into: AssimilatedInto::Profile }).to_string().contains("unknown message"));
+    assert!(w
+        .refused(EventBody::Assimilated { agent: "u1".into(), message: 9, weight: 1.0, changes: vec![], into: AssimilatedInto::Profile })
+        .to_string()
+        .contains("unknown message"));
 }
 
 #[test]
@@ -284,7 +306,15 @@ fn credit_goes_to_rules_and_routers_with_its_evidence_until_a_gradient() {
     assert!(!w.world.evidence().contains_key("u1#1"));
     assert!(w.world.evidence().contains_key("R1"));
     assert_eq!(w.world.counters().gradients, 1);
-    let bad = EventBody::CreditAssigned { agent: "u1".into(), message: 1, decision: Decision::Accept, relevance: 0.5, reward: 0.2, shares: vec![CreditShare { module: "u1#9".into(), amount: 0.2 }], reason: String::new() };
+    let bad = EventBody::CreditAssigned {
+        agent: "u1".into(),
+        message: 1,
+        decision: Decision::Accept,
+        relevance: 0.5,
+        reward: 0.2,
+        shares: vec![CreditShare { module: "u1#9".into(), amount: 0.2 }],
+        reason: String::new(),
+    };
     assert!(w.refused(bad).to_string().contains("no rule 9"));
 }
 
@@ -296,7 +326,15 @@ fn rule_edits_keep_the_other_rules_statistics() {
     w.decide("u1", 1, 3, Decision::Reject);
     // A learned rule inserted at 1: the old rules' hits move down one.
     let rules = "accept 0.3 when relevance >= 0.2\naccept 0.8 when relevance >= 0.1\nhold 2 when support < 1\ndefault reject\n";
-    w.ok(EventBody::RuleEdited { agent: "u1".into(), rule: 1, before: String::new(), after: "accept 0.3 when relevance >= 0.2".into(), rules: rules.into(), reason: String::new(), evidence: vec![] });
+    w.ok(EventBody::RuleEdited {
+        agent: "u1".into(),
+        rule: 1,
+        before: String::new(),
+        after: "accept 0.3 when relevance >= 0.2".into(),
+        rules: rules.into(),
+        reason: String::new(),
+        evidence: vec![],
+    });
     assert_eq!(w.client("u1").rule_hits, vec![0, 0, 0, 1]);
     assert_eq!(w.client("u1").rules.len(), 4);
     assert_eq!(w.world.counters().rule_edits, 1);
@@ -311,7 +349,15 @@ fn router_edits_set_the_knobs() {
     w.ok(EventBody::RouterEdited { router: "R1".into(), fan_out: 5, tau: 0.3, reason: String::new() });
     assert_eq!((w.world.router("R1").unwrap().fan_out, w.world.router("R1").unwrap().tau), (5, 0.3));
     assert!(w.refused(EventBody::RouterEdited { router: "R1".into(), fan_out: 5, tau: f64::NAN, reason: String::new() }).to_string().contains("τ"));
-    w.ok(EventBody::RouterStrategyEdited { router: "R1".into(), fan_out_from: 5, fan_out_to: 4, tau_from: 0.3, tau_to: 0.35, reason: String::new(), evidence: vec![] });
+    w.ok(EventBody::RouterStrategyEdited {
+        router: "R1".into(),
+        fan_out_from: 5,
+        fan_out_to: 4,
+        tau_from: 0.3,
+        tau_to: 0.35,
+        reason: String::new(),
+        evidence: vec![],
+    });
     assert_eq!((w.world.router("R1").unwrap().fan_out, w.world.router("R1").unwrap().tau), (4, 0.35));
     assert_eq!(w.world.counters().router_edits, 1);
 }
@@ -360,18 +406,72 @@ fn every_kind_names_its_serialised_tag() {
     w.ok(EventBody::Activated { agent: "u1".into(), reason: String::new(), buffered: 1 });
     w.decide("u1", 1, 1, Decision::Accept);
     w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![], into: AssimilatedInto::Profile });
-    w.ok(EventBody::Reward { agent: "u1".into(), message: 1, router: "R1".into(), rule: Some(1), decision: Decision::Accept, item: "i1".into(), negative: None, with: 0.1, without: 0.0, reward: 0.1 });
-    w.ok(EventBody::CreditAssigned { agent: "u1".into(), message: 1, decision: Decision::Accept, relevance: 0.5, reward: 0.1, shares: vec![], reason: String::new() });
+    w.ok(EventBody::Reward {
+        agent: "u1".into(),
+        message: 1,
+        router: "R1".into(),
+        rule: Some(1),
+        decision: Decision::Accept,
+        item: "i1".into(),
+        negative: None,
+        with: 0.1,
+        without: 0.0,
+        reward: 0.1,
+    });
+    w.ok(EventBody::CreditAssigned {
+        agent: "u1".into(),
+        message: 1,
+        decision: Decision::Accept,
+        relevance: 0.5,
+        reward: 0.1,
+        shares: vec![],
+        reason: String::new(),
+    });
     w.ok(EventBody::Gradient { module: "R1".into(), direction: String::new(), edit: Edit::NoChange, evidence: vec![] });
-    w.ok(EventBody::RuleEdited { agent: "u1".into(), rule: 1, before: "x".into(), after: "y".into(), rules: "default reject\n".into(), reason: String::new(), evidence: vec![] });
+    w.ok(EventBody::RuleEdited {
+        agent: "u1".into(),
+        rule: 1,
+        before: "x".into(),
+        after: "y".into(),
+        rules: "default reject\n".into(),
+        reason: String::new(),
+        evidence: vec![],
+    });
     w.ok(EventBody::RulesReplaced { agent: "u1".into(), rules: "default reject\n".into(), reason: String::new() });
     w.ok(EventBody::RouterEdited { router: "R1".into(), fan_out: 1, tau: 0.1, reason: String::new() });
-    w.ok(EventBody::RouterStrategyEdited { router: "R1".into(), fan_out_from: 1, fan_out_to: 2, tau_from: 0.1, tau_to: 0.2, reason: String::new(), evidence: vec![] });
-    w.ok(EventBody::ReasonExchange { stage: "filter".into(), model: String::new(), prompt: String::new(), reply: String::new(), tokens_in: 0, tokens_out: 0, latency_ms: 0, cache_hit: false, finish_reason: String::new() });
+    w.ok(EventBody::RouterStrategyEdited {
+        router: "R1".into(),
+        fan_out_from: 1,
+        fan_out_to: 2,
+        tau_from: 0.1,
+        tau_to: 0.2,
+        reason: String::new(),
+        evidence: vec![],
+    });
+    w.ok(EventBody::ReasonExchange {
+        stage: "filter".into(),
+        model: String::new(),
+        prompt: String::new(),
+        reply: String::new(),
+        tokens_in: 0,
+        tokens_out: 0,
+        latency_ms: 0,
+        cache_hit: false,
+        finish_reason: String::new(),
+    });
     w.ok(EventBody::ReasonFailed { stage: "filter".into(), error: String::new(), fallback: String::new(), cause: String::new() });
     w.ok(EventBody::Metrics { split: "valid".into(), values: BTreeMap::new() });
     w.ok(EventBody::ChoiceRouted { user: "u1".into(), item: "i1".into(), router: "R1".into() });
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 0.6, gradient: 0.1, channel: GateChannel::Evidence, precision: None });
+    w.ok(EventBody::GateUpdated {
+        router: "R1".into(),
+        agent: "u1".into(),
+        item: "i1".into(),
+        from: 0.5,
+        to: 0.6,
+        gradient: 0.1,
+        channel: GateChannel::Evidence,
+        precision: None,
+    });
     w.send(2, &["u2"]);
     w.buffer("u2", 2);
     w.decide("u2", 2, 1, Decision::Accept);
@@ -386,220 +486,4 @@ fn every_kind_names_its_serialised_tag() {
     assert_eq!(kinds.len(), 30, "{kinds:?}");
 }
 
-#[test]
-fn choices_become_evidence_that_ranks_by_current_similarity() {
-    let mut w = W::new();
-    // Both users chose i1: their histories overlap entirely.
-    for (k, user) in ["u1", "u2"].iter().enumerate() {
-        w.ok(EventBody::Interaction { user: (*user).into(), item: "i1".into(), negative: None, index: k });
-    }
-    let i1 = w.world.client_ix("i1").unwrap() as u32;
-    assert_eq!(w.client("u1").history, vec![i1]);
-    assert_eq!(w.client("i1").history.len(), 2, "an item's history is its users");
-    let (u1, u2) = (w.world.client_ix("u1").unwrap(), w.world.client_ix("u2").unwrap());
-    assert!((w.world.behaviour_similarity(u1, u2) - 1.0).abs() < 1e-12);
-    // u2's choice goes to R1, which keeps one choice past integration.
-    w.ok(EventBody::ChoiceRouted { user: "u2".into(), item: "i1".into(), router: "R1".into() });
-    w.ok(EventBody::ChoiceRouted { user: "u2".into(), item: "i1".into(), router: "R1".into() });
-    w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 0, changes: vec![], new_attributes: vec![], summary: String::new(), keep_choices: 1 });
-    assert_eq!(w.world.router("R1").unwrap().choices.len(), 1, "the window keeps the most recent");
-    let choice = Choice { user: "u2".into(), item: "i1".into(), tick: 0 };
-    w.ok(EventBody::MessageSent {
-        message: 1,
-        router: "R1".into(),
-        sources: vec![],
-        source_kind: ClientKind::User,
-        content: vec![],
-        topic: "Jazz".into(),
-        polarity: Polarity::Up,
-        text: String::new(),
-        recipients: vec![Recipient { agent: "u1".into(), relevance: 1.0 }],
-        evidence: vec![choice.clone()],
-    });
-    assert_eq!(w.world.messages()[&1].evidence, vec![choice]);
-    w.buffer("u1", 1);
-    w.decide("u1", 1, 1, Decision::Accept);
-    w.ok(EventBody::EvidenceStored {
-        agent: "u1".into(),
-        message: 1,
-        router: "R1".into(),
-        entries: vec![EvidenceChange { item: "i1".into(), chooser: "u2".into(), from: 0.0, to: 0.8, trust: 0.8 }],
-    });
-    let u = w.client("u1").clone();
-    assert_eq!(u.evidence.len(), 1);
-    assert_eq!(u.feedback[0].evidence, vec![("i1".to_string(), 0.8)], "what the reward will take away");
-    // Gate 0.5 × trust 0.8 × similarity 1.0.
-    assert!((w.world.evidence_score(&u, "i1") - 0.4).abs() < 1e-12);
-    let item = w.client("i1").clone();
-    assert!((w.world.rank_score(&u, &item) - (score(&u.attrs, &item.attrs) + 0.4)).abs() < 1e-12);
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1.0, gradient: 0.5, channel: GateChannel::Evidence, precision: None });
-    assert!((w.world.evidence_score(&w.client("u1").clone(), "i1") - 0.8).abs() < 1e-12);
-    assert!(w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: -1.0, gradient: 0.0, channel: GateChannel::Evidence, precision: None }).to_string().contains("gate"));
-    assert!(w
-        .refused(EventBody::EvidenceStored {
-            agent: "u1".into(),
-            message: 1,
-            router: "R1".into(),
-            entries: vec![EvidenceChange { item: "i1".into(), chooser: "u2".into(), from: 0.0, to: 1.5, trust: 0.8 }],
-        })
-        .to_string()
-        .contains("outside [0, 1]"));
-    // A message naming an agent nobody knows is refused.
-    assert!(w
-        .refused(EventBody::MessageSent {
-            message: 2,
-            router: "R1".into(),
-            sources: vec![],
-            source_kind: ClientKind::User,
-            content: vec![],
-            topic: String::new(),
-            polarity: Polarity::Up,
-            text: String::new(),
-            recipients: vec![Recipient { agent: "ghost".into(), relevance: 1.0 }],
-            evidence: vec![],
-        })
-        .to_string()
-        .contains("ghost"));
-}
-
-#[test]
-fn an_acceptance_that_changed_nothing_is_settled_at_once() {
-    let mut w = W::new();
-    w.send(1, &["u1"]);
-    w.buffer("u1", 1);
-    w.decide("u1", 1, 1, Decision::Accept);
-    w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![], into: AssimilatedInto::Profile });
-    assert_eq!(w.client("u1").feedback.len(), 1);
-    w.ok(EventBody::EvidenceStored { agent: "u1".into(), message: 1, router: "R1".into(), entries: vec![] });
-    assert!(w.client("u1").feedback.is_empty(), "nothing to wait for");
-    assert!(!w.world.messages().contains_key(&1), "and the message is released");
-}
-
-#[test]
-fn an_update_gate_scales_the_layer_of_accepted_updates_beside_the_profile() {
-    let mut w = W::new();
-    w.send(1, &["u1"]);
-    w.buffer("u1", 1);
-    w.decide("u1", 1, 1, Decision::Accept);
-    let attrs_before = w.client("u1").attrs.clone();
-    w.ok(EventBody::Assimilated {
-        agent: "u1".into(),
-        message: 1,
-        weight: 0.8,
-        changes: vec![AttrChange { attr: "Bebop".into(), from: 0.0, to: 0.24 }],
-        into: AssimilatedInto::Updates,
-    });
-    let u = w.client("u1").clone();
-    assert_eq!(u.attrs, attrs_before, "the profile itself is as it was");
-    assert_eq!(u.heard["R1"]["Bebop"], 0.24, "the update is kept beside it, by router");
-    let item = w.client("i1").clone();
-    let with_update: BTreeMap<String, f64> = [("Jazz".to_string(), 0.8), ("Bebop".to_string(), 0.24)].into();
-    assert_eq!(w.world.with_updates(&u), with_update);
-    // Update gate 1: ranking counts the update in full.
-    let full = score(&with_update, &item.attrs);
-    assert!((w.world.profile_score(&u, &item) - full).abs() < 1e-12);
-    // Closed: ranking sees the profile alone.
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 1.0, to: 0.0, gradient: -0.1, channel: GateChannel::Updates, precision: None });
-    assert_eq!(w.world.router("R1").map(|r| (r.gate, r.update_gate)), Some((0.5, 0.0)), "the evidence gate is another gate");
-    let alone = score(&u.attrs, &item.attrs);
-    assert!((w.world.profile_score(&u, &item) - alone).abs() < 1e-12);
-    // Half open: half the update counts; the slope is what the whole update adds.
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.0, to: 0.5, gradient: 0.1, channel: GateChannel::Updates, precision: None });
-    assert!((w.world.profile_score(&u, &item) - (alone + full) / 2.0).abs() < 1e-12);
-    assert!((w.world.update_gate_slope(&u, &item, "R1") - (full - alone)).abs() < 1e-12);
-    assert_eq!(w.world.update_gate_slope(&u, &item, "R9"), 0.0, "a router that sent nothing moves nothing");
-    // An update gate is a share: outside [0, 1] (or not a number) is refused, naming the gate.
-    for bad in [1.5, -0.1, f64::NAN] {
-        let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: bad, gradient: 0.0, channel: GateChannel::Updates, precision: None });
-        assert!(err.to_string().contains("update gate"), "{err}");
-    }
-    let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 1e308, gradient: 0.0, channel: GateChannel::Evidence, precision: None });
-    assert!(err.to_string().contains("1e308"), "huge numbers stay short: {err}");
-    // A Bayesian step carries the precision the gate holds after it; a session's claim of one
-    // that is negative or not a number is refused, and one that is absent leaves it.
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.5, to: 0.6, gradient: 0.1, channel: GateChannel::Updates, precision: Some(2.5) });
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.6, to: 0.7, gradient: 0.1, channel: GateChannel::Updates, precision: None });
-    assert_eq!(w.world.router("R1").map(|r| (r.update_gate_precision, r.gate_precision)), Some((2.5, 0.0)));
-    for bad in [-1.0, f64::NAN, f64::INFINITY, 1e300] {
-        let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i1".into(), from: 0.7, to: 0.7, gradient: 0.0, channel: GateChannel::Evidence, precision: Some(bad) });
-        assert!(err.to_string().contains("precision"), "{err}");
-    }
-}
-
-#[test]
-fn a_co_choice_counts_by_the_overlap_of_the_two_items_fans_under_its_own_gate() {
-    let mut w = W::new();
-    w.ok(EventBody::AgentCreated { agent: "i2".into(), agent_kind: ClientKind::Item, title: None, attrs: [("Metal".to_string(), 0.9)].into(), rules: "default reject\n".into() });
-    // i1's fans: u1 and u2; i2's: u2. Their overlap (cosine of the fan sets) is 1/√2.
-    for (k, (user, item)) in [("u1", "i1"), ("u2", "i1"), ("u2", "i2")].into_iter().enumerate() {
-        w.ok(EventBody::Interaction { user: user.into(), item: item.into(), negative: None, index: k });
-    }
-    w.ok(EventBody::MessageSent {
-        message: 1,
-        router: "R1".into(),
-        sources: vec![],
-        source_kind: ClientKind::User,
-        content: vec![],
-        topic: "Metal".into(),
-        polarity: Polarity::Up,
-        text: String::new(),
-        recipients: vec![Recipient { agent: "u1".into(), relevance: 0.7 }],
-        evidence: vec![Choice { user: "i1".into(), item: "i2".into(), tick: 0 }],
-    });
-    w.buffer("u1", 1);
-    w.decide("u1", 1, 1, Decision::Accept);
-    let overlap = 1.0 / 2f64.sqrt();
-    w.ok(EventBody::EvidenceStored { agent: "u1".into(), message: 1, router: "R1".into(), entries: vec![EvidenceChange { item: "i2".into(), chooser: "i1".into(), from: 0.0, to: 0.5657, trust: 0.8 }] });
-    let u = w.client("u1").clone();
-    assert!(w.world.is_co_choice(&u.evidence[0]), "its chooser is an item");
-    assert!((w.world.entry_weight(&u, &u.evidence[0]) - 0.8 * overlap).abs() < 1e-12, "trust × the items' overlap, not u1's similarity to i1");
-    // The co-choice gate starts at the router's gate (0.5) and moves alone.
-    assert!((w.world.evidence_score(&u, "i2") - 0.5 * 0.8 * overlap).abs() < 1e-12);
-    w.ok(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i2".into(), from: 0.5, to: 1.5, gradient: 0.2, channel: GateChannel::CoChoice, precision: Some(3.0) });
-    assert_eq!(w.world.router("R1").map(|r| (r.gate, r.co_choice_gate, r.co_choice_gate_precision)), Some((0.5, 1.5, 3.0)));
-    assert!((w.world.evidence_score(&w.client("u1").clone(), "i2") - 1.5 * 0.8 * overlap).abs() < 1e-12);
-    let err = w.refused(EventBody::GateUpdated { router: "R1".into(), agent: "u1".into(), item: "i2".into(), from: 1.5, to: -1.0, gradient: 0.0, channel: GateChannel::CoChoice, precision: None });
-    assert!(err.to_string().contains("co-choice gate -1 of R1"), "{err}");
-}
-
-#[test]
-fn an_item_layer_counts_on_the_item_side() {
-    let mut w = W::new();
-    w.send(1, &["i1"]);
-    w.buffer("i1", 1);
-    w.ok(EventBody::FilterDecision {
-        agent: "i1".into(),
-        message: 1,
-        router: "R1".into(),
-        rule: Some(1),
-        rule_text: String::new(),
-        decision: Decision::Accept,
-        weight: 0.8,
-        relevance: 0.5,
-        support: 0,
-        age: 0,
-        reason: String::new(),
-    });
-    // An update that gives the item an attribute it did not have.
-    w.ok(EventBody::Assimilated {
-        agent: "i1".into(),
-        message: 1,
-        weight: 0.8,
-        changes: vec![AttrChange { attr: "Metal".into(), from: 0.0, to: 0.5 }],
-        into: AssimilatedInto::Updates,
-    });
-    let (u2, item) = (w.client("u2").clone(), w.client("i1").clone());
-    assert_eq!(score(&u2.attrs, &item.attrs), 0.0, "u2 likes Metal only");
-    assert!(w.world.profile_score(&u2, &item) > 0.0, "the item's layer reaches u2's Metal");
-    assert!(w.world.update_gate_slope(&u2, &item, "R1") > 0.0);
-    // A layer weight outside [-1, 1] is refused.
-    w.send(2, &["i1"]);
-    let err = w.refused(EventBody::Assimilated {
-        agent: "i1".into(),
-        message: 2,
-        weight: 0.8,
-        changes: vec![AttrChange { attr: "Metal".into(), from: 0.5, to: f64::INFINITY }],
-        into: AssimilatedInto::Updates,
-    });
-    assert!(err.to_string().contains("outside"), "{err}");
-}
+mod evidence;
