@@ -632,6 +632,7 @@ fn a_saved_branch_is_a_session_and_quit_asks_before_losing_one() {
     assert!(!app.quit);
     press(&mut app, "B");
     insta::assert_snapshot!("branches_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("branches_120x40", screen(&app, 120, 40));
     let path = app.save_branch_in(1, dir.path()).unwrap();
     assert_eq!(app.unsaved_branches(), 0);
     // The file is a normal session: it opens in the replay inspector with the fork's events.

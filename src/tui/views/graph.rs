@@ -221,7 +221,10 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
             };
             ctx.print(x, b.1, Span::styled(head, st(app, role)));
         }
-        for (hidden, x) in [(uh, ux), (rh, rx), (ih, col_x(wc * 3 / 4))] {
+        // The items' count starts early enough to end inside the pane ("+26 hidde" was cut).
+        let items_hidden = format!("+{ih} hidden");
+        let items_x = col_x((wc * 3 / 4).min(wc.saturating_sub(items_hidden.chars().count())));
+        for (hidden, x) in [(uh, ux), (rh, rx), (ih, items_x)] {
             if hidden > 0 {
                 ctx.print(x, row_y(hc - 1), Span::styled(format!("+{hidden} hidden"), st(app, Role::Dim)));
             }
