@@ -174,11 +174,11 @@ impl Engine {
             if receiver.history.binary_search(&(item_ix as u32)).is_ok() || chooser_ix == rx {
                 continue;
             }
+            // A user chooser's similarity once per message (a digest names many of its choices).
             let sim = if self.world.clients()[chooser_ix].kind == ClientKind::Item {
-                // A co-choice: how far the item's fans overlap the chosen item's.
-                self.world.behaviour_similarity(chooser_ix, item_ix)
+                self.world.entry_similarity(rx, chooser_ix, &ch.item)
             } else {
-                *sims.entry(chooser_ix).or_insert_with(|| self.world.behaviour_similarity(rx, chooser_ix))
+                *sims.entry(chooser_ix).or_insert_with(|| self.world.entry_similarity(rx, chooser_ix, &ch.item))
             };
             if sim <= 0.0 {
                 continue;
@@ -209,12 +209,8 @@ impl Engine {
         };
         let mut out: Vec<(String, f64)> = Vec::new();
         for ch in &m.evidence {
-            let (Some(chooser), Some(item)) = (self.world.client_ix(&ch.user), self.world.client_ix(&ch.item)) else { continue };
-            let sim = if self.world.clients()[chooser].kind == ClientKind::Item {
-                self.world.behaviour_similarity(chooser, item)
-            } else {
-                self.world.behaviour_similarity(rx, chooser)
-            };
+            let Some(chooser) = self.world.client_ix(&ch.user) else { continue };
+            let sim = self.world.entry_similarity(rx, chooser, &ch.item);
             if sim > 0.0 && !out.iter().any(|(i, _)| *i == ch.item) {
                 out.push((ch.item.clone(), scale * sim));
             }
@@ -225,8 +221,15 @@ impl Engine {
     /// A user's gated evidence for one item and over all items, with the pool's size.
     pub(super) fn evidence_view(&self, user: &crate::world::Client, item: &str) -> crate::engine::reward::EvidenceView {
         let weights = self.world.entry_weights(user);
-        let total = user.evidence.iter().zip(&weights).map(|(e, w)| w * self.world.entry_gate(e)).sum();
-        let for_item = user.evidence.iter().zip(&weights).filter(|(e, _)| e.item == item).map(|(e, w)| w * self.world.entry_gate(e)).sum();
+        // Each entry's gate looked up once, for both sums.
+        let (mut total, mut for_item) = (0.0, 0.0);
+        for (e, w) in user.evidence.iter().zip(&weights) {
+            let gated = w * self.world.entry_gate(e);
+            total += gated;
+            if e.item == item {
+                for_item += gated;
+            }
+        }
         crate::engine::reward::EvidenceView { for_item, total, pool: self.item_pool.len() }
     }
 

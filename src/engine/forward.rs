@@ -29,7 +29,7 @@ impl Engine {
                             .evidence
                             .iter()
                             .filter(|c| self.is_item(&c.user))
-                            .filter_map(|c| Some(self.world.behaviour_similarity(self.world.client_ix(&c.user)?, self.world.client_ix(&c.item)?)));
+                            .filter_map(|c| Some(self.world.entry_similarity(rx, self.world.client_ix(&c.user)?, &c.item)));
                         users.chain(co_choices).fold(0.0, f64::max)
                     })
                     .unwrap_or(0.0);

@@ -127,8 +127,9 @@ impl super::World {
         }
     }
 
-    /// The similarity an entry with chooser `chooser` counts by for holder `holder`.
-    fn entry_similarity(&self, holder: usize, chooser: usize, item: &str) -> f64 {
+    /// The similarity an entry with chooser `chooser` counts by for holder `holder`: behaviour
+    /// similarity to a user chooser, the two items' fan overlap for a co-choice.
+    pub fn entry_similarity(&self, holder: usize, chooser: usize, item: &str) -> f64 {
         if self.clients[chooser].kind == super::event::ClientKind::Item {
             return self.client_ix(item).map_or(0.0, |i| self.behaviour_similarity(chooser, i));
         }
