@@ -175,6 +175,43 @@ fn the_backward_phase_edits_rules_and_routers_with_evidence() {
     assert!(!evs.iter().any(|e| matches!(e.body.kind(), "reward" | "gradient" | "rule_edited")));
 }
 
+/// With `backward.confidence`, a module is edited only once its mean reward stands that many
+/// standard errors from zero; one that many decisions leave undecided is kept and starts again.
+#[test]
+fn edits_wait_for_a_mean_reward_told_apart_from_zero() {
+    let src = resolve_source(Some("demo"), None, 7).unwrap();
+    let run = |sets: &[&str]| {
+        let cfg = Config::from_layers(&src.config_tables, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        Engine::new(&src.spec, cfg, 7, 3).run_to_end(&mut Offline::new())
+    };
+    let stands_apart = |evidence: &[recnet::world::event::Evidence]| {
+        let n = evidence.len() as f64;
+        let mean = evidence.iter().map(|e| e.reward).sum::<f64>() / n;
+        let variance = evidence.iter().map(|e| (e.reward - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        mean.abs() > 2.0 * (variance / n).sqrt()
+    };
+    let gradients = |events: &[recnet::world::event::Event]| -> Vec<(String, Vec<recnet::world::event::Evidence>, String)> {
+        events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Gradient { module, evidence, direction, .. } if !evidence.is_empty() => Some((module.clone(), evidence.clone(), direction.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let before = gradients(&run(&[]));
+    assert!(before.iter().any(|(_, ev, _)| !stands_apart(ev)), "without it, some gradients follow a mean within noise");
+    let after = gradients(&run(&["backward.confidence=2", "backward.max_evidence=8"]));
+    let (undecided, decided): (Vec<_>, Vec<_>) = after.iter().partition(|(_, _, d)| d.contains("not told apart from zero"));
+    assert!(!decided.is_empty() && !undecided.is_empty(), "{} decided, {} undecided", decided.len(), undecided.len());
+    for (module, evidence, _) in &decided {
+        assert!(stands_apart(evidence), "{module} was given a direction within noise");
+    }
+    for (module, evidence, _) in &undecided {
+        assert!(evidence.len() >= 8 && !stands_apart(evidence), "{module} was kept with {} decisions", evidence.len());
+    }
+}
+
 /// A reasoner that answers from a fixed script instead of thinking: reflection sets the user's
 /// weight of each of the item's attributes to 0.9, routers pass their inbox on unchanged, every message is rejected, credit is empty, no edit is proposed. It
 /// remembers the stages it was asked, and can be told to fail for good after some batches.

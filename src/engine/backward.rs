@@ -129,8 +129,15 @@ impl Engine {
         }
         let b = self.cfg.backward.clone();
         let mut reqs = Vec::new();
+        let mut undecided = Vec::new();
         for (module, evidence) in self.world.evidence() {
             if evidence.len() < b.min_evidence {
+                continue;
+            }
+            if let Some((mean, error)) = indistinct_from_zero(evidence, b.confidence) {
+                if b.max_evidence > 0 && evidence.len() >= b.max_evidence {
+                    undecided.push((module.clone(), mean, error, evidence.to_vec()));
+                }
                 continue;
             }
             let description = match crate::world::parse_rule_module(module) {
@@ -144,6 +151,11 @@ impl Engine {
                 },
             };
             reqs.push(ReasonRequest::Gradient { module: module.clone(), description, evidence: evidence.to_vec(), threshold: b.threshold, step: b.step });
+        }
+        // A module that many decisions have not set apart from zero: no direction to take.
+        for (module, mean, error, evidence) in undecided {
+            let direction = format!("mean reward {mean:.3} ± {error:.3} over {} decisions: not told apart from zero, keep it", evidence.len());
+            self.emit(EventBody::Gradient { module, direction, edit: crate::world::event::Edit::NoChange, evidence });
         }
         // Retiring needs no reasoning: a rule that never matched in `retire_after_ticks`.
         let tick = self.world.cursor().tick;
@@ -223,4 +235,18 @@ impl Engine {
         });
         true
     }
+}
+
+/// A module's mean reward and its standard error when the mean is within `confidence` standard
+/// errors of zero (so its evidence gives no direction yet); `None` when it stands apart, or when
+/// no confidence is asked for.
+fn indistinct_from_zero(evidence: &[crate::world::event::Evidence], confidence: f64) -> Option<(f64, f64)> {
+    if confidence <= 0.0 || evidence.is_empty() {
+        return None;
+    }
+    let n = evidence.len() as f64;
+    let mean = evidence.iter().map(|e| e.reward).sum::<f64>() / n;
+    let variance = evidence.iter().map(|e| (e.reward - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    let error = (variance / n).sqrt();
+    (mean.abs() <= confidence * error).then_some((mean, error))
 }

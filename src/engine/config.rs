@@ -215,6 +215,14 @@ pub struct BackwardConfig {
     /// `update_gate_init`): how much evidence it takes to move them.
     #[serde(default)]
     pub update_gate_prior: f64,
+    /// How many standard errors a module's mean reward must stand from zero before a gradient is
+    /// computed for it (0: as soon as it has `min_evidence`, as sessions before it ran).
+    #[serde(default)]
+    pub confidence: f64,
+    /// A module whose mean reward is still within `confidence` standard errors of zero at this
+    /// many decisions is kept as it is, and its evidence starts again (0: sessions before it).
+    #[serde(default)]
+    pub max_evidence: usize,
 }
 
 /// How the backward phase learns a router's gates from the receivers' real interactions.
@@ -275,7 +283,7 @@ impl Config {
         // Counts: a lower bound the engine needs (0 loops or indexes nothing), and an upper bound
         // that keeps memory and time proportional to the world rather than to a typo.
         let (r, b, f, e) = (&self.routers, &self.backward, &self.filter, &self.evidence);
-        let counts: [(&str, usize, usize, usize); 12] = [
+        let counts: [(&str, usize, usize, usize); 13] = [
             ("time.batch_size", self.time.batch_size, 1, 1 << 20),
             ("embedding.dim", self.embedding.dim, 8, 4096),
             ("routers.count", r.count, 1, 4096),
@@ -287,6 +295,7 @@ impl Config {
             ("backward.max_edits_per_step", b.max_edits_per_step, 0, 1 << 16),
             ("backward.max_fan_out", b.max_fan_out, 1, 1 << 20),
             ("backward.negatives", b.negatives, 0, 64),
+            ("backward.max_evidence", b.max_evidence, 0, 1 << 16),
             ("evidence.digest_entries", e.digest_entries, 1, 4096),
         ];
         for (key, value, lo, hi) in counts {
@@ -306,7 +315,7 @@ impl Config {
         // Reals: all finite (a NaN would be written as null and no reader could load the session
         // again), each in the range its meaning allows.
         let unit = (0.0, 1.0);
-        let reals: [(&str, f64, (f64, f64)); 22] = [
+        let reals: [(&str, f64, (f64, f64)); 23] = [
             ("reflection.user_rate", self.reflection.user_rate, unit),
             ("reflection.item_rate", self.reflection.item_rate, unit),
             ("reflection.margin", self.reflection.margin, (0.0, 1e6)),
@@ -319,6 +328,7 @@ impl Config {
             ("backward.probe_weight", b.probe_weight, (0.0, 1e6)),
             ("backward.router_share", b.router_share, unit),
             ("backward.threshold", b.threshold, (0.0, 1e6)),
+            ("backward.confidence", b.confidence, (0.0, 100.0)),
             ("backward.step", b.step, unit),
             ("backward.update_gate_init", b.update_gate_init, unit),
             ("backward.update_gate_rate", b.update_gate_rate, (0.0, 1e6)),
