@@ -1,11 +1,14 @@
 """Proxy splits for the 'splits we do not have' criterion, in the AgentCF pre-split format.
+Run from the project root after scripts/fetch-ml100k.sh; reads ../shared/datasets/CDs-100-user-dense
+and data/ml-100k, writes data/proxy/NAME (git ignores data/). Python 3, standard library only.
 cds-sparse-pXX: CDs dense with XX% of training item occurrences replaced by private copies
   (same title and categories, an id no one else holds): less shared behaviour, same content.
 ml100-sN: 100 MovieLens users drawn with seed N, each its last 7 ratings (5 train, valid, test),
   100 random unrated candidates; genres and decade as categories."""
 import os, random, collections
-src = '/work/shared/datasets/CDs-100-user-dense'
-out = '/work/data/proxy'
+src = '../shared/datasets/CDs-100-user-dense'
+ml = 'data/ml-100k'
+out = 'data/proxy'
 H = 'user_id:token\titem_id_list:token_seq\titem_id:token\n'
 
 def write_split(d, name, hist, valid, test, cands, items):
@@ -58,11 +61,11 @@ def cds_sparse(p, seed=1):
 def ml100(seed):
     rng = random.Random(seed)
     rows = collections.defaultdict(list)
-    for line in open('/work/data/ml-100k/ml-100k.inter').readlines()[1:]:
+    for line in open(f'{ml}/ml-100k.inter').readlines()[1:]:
         u, i, r, t = line.split('\t')
         rows[u].append((float(t), i))
     items = {}
-    for line in open('/work/data/ml-100k/ml-100k.item', encoding='utf-8', errors='replace').readlines()[1:]:
+    for line in open(f'{ml}/ml-100k.item', encoding='utf-8', errors='replace').readlines()[1:]:
         f = line.rstrip('\n').split('\t')
         i, title, year, cls = f[0], f[1], f[2] if len(f) > 2 else '', f[3] if len(f) > 3 else ''
         cats = cls.split()
