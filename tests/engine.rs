@@ -175,6 +175,33 @@ fn the_backward_phase_edits_rules_and_routers_with_evidence() {
     assert!(!evs.iter().any(|e| matches!(e.body.kind(), "reward" | "gradient" | "rule_edited")));
 }
 
+/// A driver's engine (`new_unless`) hands out the same events as `new`, its setup a batch at a
+/// time; and a stop asked for while a big world is computed ends the setup early.
+#[test]
+fn a_responsive_setup_gives_the_same_events_and_stops_when_asked() {
+    use recnet::engine::Poll;
+    let spec = recnet::inputs::gen::generate(3000, 1500, 600, 6, 3);
+    let drain = |mut e: Engine| {
+        let (mut events, mut batches) = (Vec::new(), Vec::new());
+        while let Poll::Events(evs) = e.poll() {
+            batches.push(evs.len());
+            events.extend(evs);
+        }
+        (events, batches)
+    };
+    let (eager, _) = drain(Engine::new(&spec, Config::default(), 5, 1));
+    let (batched, sizes) = drain(Engine::new_unless(&spec, Config::default(), 5, 1, &|| false).expect("not stopped"));
+    assert!(eager.len() > 4500);
+    assert!(eager == batched, "the same events, in the same order");
+    assert!(sizes.iter().take(5).all(|n| *n <= 512), "the setup comes in batches: {:?}", &sizes[..5]);
+    let asked = std::cell::Cell::new(0);
+    let stopped = Engine::new_unless(&spec, Config::default(), 5, 1, &|| {
+        asked.set(asked.get() + 1);
+        true
+    });
+    assert!(stopped.is_none() && asked.get() == 1, "stopped at the first check ({} asked)", asked.get());
+}
+
 /// With `backward.confidence`, a module is edited only once its mean reward stands that many
 /// standard errors from zero; one that many decisions leave undecided is kept and starts again.
 #[test]

@@ -85,6 +85,8 @@ pub struct Engine {
     optimise_queue: Vec<(crate::world::event::Edit, String, Vec<u64>)>,
     /// The first round has been opened (its `round_started` is out).
     round_open: bool,
+    /// Setup events not yet applied (`new_unless`): `poll` hands them out first, a batch at a time.
+    setup: VecDeque<EventBody>,
 }
 
 impl Engine {
@@ -96,6 +98,16 @@ impl Engine {
             e.emit(body);
         }
         e
+    }
+
+    /// `new` for a driver that must stay responsive: `None` if `stop` says so while the world is
+    /// computed, and the setup events are applied batch by batch as `poll` hands them out (the
+    /// same events as `new`'s), so a million agents never wait in one batch.
+    pub fn new_unless(spec: &WorldSpec, cfg: Config, seed: u64, rounds: u32, stop: &dyn Fn() -> bool) -> Option<Engine> {
+        let setup = setup::setup_events_unless(spec, &cfg, seed, stop)?;
+        let mut e = Engine::resume(World::new(), Arc::new(spec.schedule.clone()), cfg, rounds);
+        e.setup = setup.into();
+        Some(e)
     }
 
     /// Continue from a world at a time-step boundary (used by forks).
@@ -120,6 +132,7 @@ impl Engine {
             optimise_evidence: BTreeMap::new(),
             optimise_queue: Vec::new(),
             round_open: false,
+            setup: VecDeque::new(),
         }
     }
 
@@ -161,6 +174,13 @@ impl Engine {
 
     /// Advance until there are events to hand out, reasoning is needed, or the run is over.
     pub fn poll(&mut self) -> Poll {
+        if !self.setup.is_empty() {
+            while self.out.len() < BATCH_EVENTS {
+                let Some(body) = self.setup.pop_front() else { break };
+                self.emit(body);
+            }
+            return Poll::Events(std::mem::take(&mut self.out));
+        }
         loop {
             if let Some((_, reqs)) = &self.awaiting {
                 if !self.out.is_empty() {

@@ -10,6 +10,26 @@ use std::collections::BTreeMap;
 
 /// The events that create a world: vocabulary, agents, and routers from seeded k-means++.
 pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody> {
+    setup_events_unless(spec, cfg, seed, &|| false).unwrap_or_default()
+}
+
+/// Asks `stop` every few thousand clients: a world of a million takes seconds to set up, and a
+/// signal should not wait for it.
+struct StopCheck<'a> {
+    stop: &'a dyn Fn() -> bool,
+    count: usize,
+}
+
+impl StopCheck<'_> {
+    fn now(&mut self) -> bool {
+        self.count += 1;
+        self.count.is_multiple_of(4096) && (self.stop)()
+    }
+}
+
+/// `setup_events`, or `None` as soon as `stop` says so.
+pub fn setup_events_unless(spec: &WorldSpec, cfg: &Config, seed: u64, stop: &dyn Fn() -> bool) -> Option<Vec<EventBody>> {
+    let mut check = StopCheck { stop, count: 0 };
     let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
     for c in &spec.clients {
         for a in c.attrs.keys() {
@@ -28,7 +48,7 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
         });
     }
     if vocabulary.is_empty() {
-        return out;
+        return Some(out);
     }
     let embedder = Embedder::new(cfg.embedding.dim, &vocabulary);
     // An attribute is placed by what it says (its text embedding) and by the company it keeps (the
@@ -38,6 +58,9 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
     let text_vecs: BTreeMap<&str, Vec<f32>> = vocabulary.iter().map(|w| (w.as_str(), embedder.embed(w))).collect();
     let mut holders: BTreeMap<&str, Vec<f32>> = BTreeMap::new();
     for c in &spec.clients {
+        if check.now() {
+            return None;
+        }
         let mut profile = vec![0.0f32; dim];
         for (a, w) in &c.attrs {
             let w = w.max(0.0) as f32;
@@ -80,6 +103,9 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
         let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
         let mut members = Vec::new();
         for c in &spec.clients {
+            if check.now() {
+                return None;
+            }
             let mut member = false;
             for a in &attributes {
                 if let Some(w) = c.attrs.get(a) {
@@ -108,7 +134,7 @@ pub fn setup_events(spec: &WorldSpec, cfg: &Config, seed: u64) -> Vec<EventBody>
             update_gate: cfg.backward.update_gate_init,
         });
     }
-    out
+    Some(out)
 }
 
 /// Spherical k-means with k-means++ seeding over unit vectors; returns each point's cluster.

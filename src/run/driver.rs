@@ -185,7 +185,13 @@ pub fn record_to(
     // The recorder polls the flag at every stage boundary and keeps the prefix written so far,
     // up to and including putting the session in place.
     let _polled = super::signals::cooperate();
-    let mut engine = Engine::new(&source.spec, config, seed, rounds);
+    let Some(mut engine) = Engine::new_unless(&source.spec, config, seed, rounds, &interrupted) else {
+        // Nothing but the header was written: an atomic output vanishes on drop, and whatever
+        // was at its destination stays.
+        let kept = if writer.is_atomic() { format!("; {} is as it was", writer.path().display()) } else { String::new() };
+        drop(writer);
+        bail!("interrupted while the world was set up, before any event was written{kept}");
+    };
     let mut recorder = Recorder { writer, pending: Vec::new(), hooks, rounds, offline: Offline::new() };
     let result = engine::drive(&mut engine, reasoner, &mut recorder);
     let writer = recorder.writer;
