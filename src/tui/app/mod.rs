@@ -250,6 +250,8 @@ pub struct App {
     /// A far jump's state so far, and its branch (over a session file: its keyframes are laid
     /// afterwards, in the background).
     far_world: Option<(usize, World)>,
+    /// Where a far jump's target time step starts (target, step): found once, not every slice.
+    far_tick_start: Option<(u64, u64)>,
     /// Jumps replaying more events than this go through `far_seek`.
     pub far_seek_events: u64,
     /// The timeline's disk keyframes failed and the user was told (once).
@@ -310,6 +312,7 @@ impl App {
             status_seen: None,
             far_seek: None,
             far_world: None,
+            far_tick_start: None,
             far_seek_events: FAR_SEEK_EVENTS,
             disk_warned: false,
             log_cursor: 0,

@@ -55,8 +55,17 @@ impl App {
         // so it is kept on the way rather than replayed again from the start. So are a few states
         // closing in on the target (256 to 2048 events before it), so that stepping back
         // from it replays little while its keyframes are still being laid.
-        let tick_start =
-            self.find_back(target.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. })).unwrap_or(0);
+        let tick_start = match self.far_tick_start {
+            Some((t, start)) if t == target => start,
+            _ => {
+                // Read back through the target's time step once (tens of thousands of events in
+                // a big session), not at every slice.
+                let start =
+                    self.find_back(target.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. })).unwrap_or(0);
+                self.far_tick_start = Some((target, start));
+                start
+            }
+        };
         let mut keep: Vec<u64> =
             std::iter::successors(Some(256u64), |d| d.checked_mul(2)).map_while(|d| target.checked_sub(d).filter(|s| *s > tick_start)).take(4).collect();
         keep.push(tick_start);
