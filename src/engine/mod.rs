@@ -16,6 +16,7 @@ mod evidence;
 mod forward;
 pub mod protocol;
 pub mod reward;
+mod select;
 mod setup;
 mod spec;
 
@@ -85,6 +86,8 @@ pub struct Engine {
     optimise_queue: Vec<(crate::world::event::Edit, String, Vec<u64>)>,
     /// The first round has been opened (its `round_started` is out).
     round_open: bool,
+    /// Score every member for every message (`set_full_scan`).
+    full_scan: bool,
 }
 
 impl Engine {
@@ -120,6 +123,7 @@ impl Engine {
             optimise_evidence: BTreeMap::new(),
             optimise_queue: Vec::new(),
             round_open: false,
+            full_scan: false,
         }
     }
 
