@@ -24,6 +24,15 @@ fn forward(c: &mut Criterion) {
             e.world().counters().attributes_routed
         })
     });
+    // The same run scoring every member for every message: what pruning the receivers saves.
+    g.bench_function("20k users, 4k interactions, every member scored (elements = attributes routed)", |b| {
+        b.iter(|| {
+            let mut e = Engine::new(&spec, cfg.clone(), 1, 1);
+            e.set_full_scan(true);
+            e.run_to_end(&mut Offline::new());
+            e.world().counters().attributes_routed
+        })
+    });
     // 100k clients: setup (120k agents, k-means) plus a short stretch of interactions.
     let big = recnet::inputs::gen::generate(100_000, 20_000, 2_000, 40, 1);
     let cfg = Config::from_layers(&[], &["routers.count=40".into()]).unwrap();

@@ -442,3 +442,36 @@ fn a_model_for_some_users_is_asked_only_about_them_and_splitting_changes_nothing
         assert!(stages.contains(&s), "the model was never asked to {s}: {stages:?}");
     }
 }
+
+/// Every event of a run, as the session writes it.
+fn run_events(spec: &recnet::engine::WorldSpec, sets: &[&str], full_scan: bool) -> Vec<String> {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let cfg = Config::from_layers(&[], &sets).unwrap();
+    let mut e = Engine::new(spec, cfg, 3, 2);
+    e.set_full_scan(full_scan);
+    e.run_to_end(&mut Offline::new()).iter().map(|ev| serde_json::to_string(ev).unwrap()).collect()
+}
+
+#[test]
+fn pruned_receivers_are_the_full_scans_to_the_byte() {
+    let generated = recnet::inputs::gen::generate(400, 80, 500, 5, 11);
+    let dataset = recnet::inputs::dataset::load_dataset(Path::new("fixtures/tiny-cds"), 3).unwrap().world_spec(3);
+    let settings: [&[&str]; 5] = [
+        &[],
+        &["routers.tau=0", "routers.fan_out=3"],
+        &["routers.fan_out=1", "routers.behaviour_weight=0"],
+        &["routers.behaviour_weight=1", "routers.tau=0.3"],
+        &["routers.items=all", "routers.fan_out=20", "routers.tau=0.05"],
+    ];
+    for (name, spec) in [("generated", &generated), ("tiny-cds", &dataset)] {
+        for sets in settings {
+            let full = run_events(spec, sets, true);
+            let pruned = run_events(spec, sets, false);
+            assert!(full.iter().filter(|e| e.contains("\"message_sent\"")).count() > 20, "{name} {sets:?}: too few messages to tell");
+            assert_eq!(full.len(), pruned.len(), "{name} {sets:?}");
+            if let Some(k) = (0..full.len()).find(|k| full[*k] != pruned[*k]) {
+                panic!("{name} {sets:?}: event {k} differs:\n full:   {}\n pruned: {}", full[k], pruned[k]);
+            }
+        }
+    }
+}

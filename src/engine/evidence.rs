@@ -366,16 +366,29 @@ impl Engine {
         routers.dedup();
         // The items the user could still choose: the pool without its history.
         let pool = self.item_pool.len().saturating_sub(u.history.len()).max(1) as f64;
+        // Each gate's entry weights summed, in total and for each candidate (the real choice, then
+        // the negatives), in one pass in entry order: the sums a filter per gate and candidate gave.
+        let candidates: Vec<&str> = std::iter::once(item).chain(negs.iter().map(|n| n.id.as_str())).collect();
+        let zero: f64 = std::iter::empty::<f64>().sum();
+        let (mut totals, mut sums) = (vec![zero; routers.len()], vec![zero; routers.len() * candidates.len()]);
+        for ((e, w), c) in u.evidence.iter().zip(weights).zip(&channels) {
+            let Some(g) = routers.iter().position(|r| r == c) else { continue };
+            totals[g] += w;
+            if let Some(t) = candidates.iter().position(|x| *x == e.item) {
+                sums[g * candidates.len() + t] += w;
+            }
+        }
+        let slot = |gate: (&str, GateChannel)| routers.iter().position(|r| *r == gate).unwrap_or(0);
         let from_router = |gate: (&str, GateChannel), item: &str| -> f64 {
-            u.evidence.iter().zip(weights).zip(&channels).filter(|((e, _), c)| **c == gate && e.item == item).map(|((_, w), _)| w).sum()
+            candidates.iter().position(|x| *x == item).map_or(zero, |t| sums[slot(gate) * candidates.len() + t])
         };
-        let router_total = |gate: (&str, GateChannel)| -> f64 { weights.iter().zip(&channels).filter(|(_, c)| **c == gate).map(|(w, _)| w).sum() };
+        let router_total = |gate: (&str, GateChannel)| -> f64 { totals[slot(gate)] };
         // How likely the real choice loses to a negative, on average over the sampled ones.
         let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).sum::<f64>() / negs.len().max(1) as f64;
         let bayes = self.cfg.backward.gate_rule == crate::engine::config::GateRule::Bayes;
         let margins: Vec<f64> = if bayes { negs.iter().map(|n| s_pos - self.world.rank_score_with(u, n, gated)).collect() } else { Vec::new() };
         let mut updates = Vec::new();
-        for (router, channel) in routers {
+        for &(router, channel) in &routers {
             let gate = (router, channel);
             let (now, held) = self.world.router(router).map_or((0.0, 0.0), |r| match channel {
                 GateChannel::CoChoice => (r.co_choice_gate, r.co_choice_gate_precision),

@@ -295,32 +295,26 @@ impl Engine {
             }
         };
         // Rank by relevance, ties by creation order (the index): numbers only in the hot loop.
-        let mut scored: Vec<(f64, usize)> = r
-            .member_ix
-            .iter()
-            .copied()
-            .filter(|ix| !excluded.contains(ix) && eligible(*ix))
-            .map(|ix| {
-                let b = behaviour.get(&ix).copied().unwrap_or(0.0);
-                let rel = if has_content { self.blend_relevance(b, self.world.relevance_to(&content_key, ix)) } else { r4(b) };
-                (rel, ix)
-            })
-            .collect();
-        if self.cfg.routers.placebo {
+        let keep = |ix: usize| !excluded.contains(&ix) && eligible(ix);
+        let rank = |ix: usize| -> f64 {
+            let b = behaviour.get(&ix).copied().unwrap_or(0.0);
+            if has_content {
+                self.blend_relevance(b, self.world.relevance_to(&content_key, ix))
+            } else {
+                r4(b)
+            }
+        };
+        let mut scored: Vec<(f64, usize)> = if self.cfg.routers.placebo {
             // The control: as many receivers as relevance would have chosen, drawn at random.
+            let mut scored: Vec<(f64, usize)> = r.member_ix.iter().copied().filter(|ix| keep(*ix)).map(|ix| (rank(ix), ix)).collect();
             let matched = scored.iter().filter(|(rel, _)| *rel >= tau).count().min(r.fan_out);
             let salt = self.world.next_message_id();
             scored.sort_by_key(|(_, ix)| fnv1a(format!("{salt}/{ix}").as_bytes()));
             scored.truncate(matched);
+            scored
         } else {
-            scored.retain(|(rel, _)| *rel >= tau);
-            let by_relevance = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-            if scored.len() > r.fan_out && r.fan_out > 0 {
-                scored.select_nth_unstable_by(r.fan_out - 1, by_relevance);
-            }
-            scored.truncate(r.fan_out);
-            scored.sort_by(by_relevance);
-        }
+            self.top_members(r, &behaviour, has_content.then_some(&content_key), keep, rank)
+        };
         scored.truncate(r.fan_out);
         let candidates: Vec<(String, f64)> = scored.into_iter().map(|(rel, ix)| (self.world.clients()[ix].id.clone(), rel)).collect();
         if candidates.is_empty() {

@@ -16,6 +16,7 @@ mod evidence;
 mod forward;
 pub mod protocol;
 pub mod reward;
+mod select;
 mod setup;
 mod spec;
 
@@ -87,6 +88,8 @@ pub struct Engine {
     round_open: bool,
     /// Setup events not yet applied (`new_unless`): `poll` hands them out first, a batch at a time.
     setup: VecDeque<EventBody>,
+    /// Score every member for every message (`set_full_scan`).
+    full_scan: bool,
 }
 
 impl Engine {
@@ -133,6 +136,7 @@ impl Engine {
             optimise_queue: Vec::new(),
             round_open: false,
             setup: VecDeque::new(),
+            full_scan: false,
         }
     }
 

@@ -2,6 +2,7 @@
 //! loop itself is `engine::drive`; here are its hooks for recording, sinks and repairs.
 
 use super::signals::interrupted;
+use super::writer::BackgroundWriter;
 use crate::engine::config::Config;
 use crate::engine::protocol::{AnswerError, ReasonAnswer, ReasonRequest, Reasoner};
 use crate::engine::{self, Engine, Flow, Hooks, Poll, WorldSpec};
@@ -101,7 +102,7 @@ pub struct RecordHooks<'a> {
 }
 
 struct Recorder<'a> {
-    writer: SessionWriter,
+    writer: BackgroundWriter,
     pending: Vec<Event>,
     hooks: RecordHooks<'a>,
     rounds: u32,
@@ -109,6 +110,11 @@ struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
+    /// Hand what is pending to the writer's thread.
+    fn flush(&mut self) -> Result<()> {
+        Ok(self.writer.send(std::mem::take(&mut self.pending))?)
+    }
+
     fn metrics(&mut self, engine: &mut Engine, round: u32) {
         if let Some(f) = &self.hooks.round_metrics {
             let mut values = f(engine.world());
@@ -137,7 +143,7 @@ impl Hooks for Recorder<'_> {
         if let Some(p) = &mut self.hooks.progress {
             p(engine, &self.pending);
         }
-        flush(&mut self.writer, &mut self.pending)?;
+        self.flush()?;
         if interrupted() {
             bail!("interrupted at step {}: the session is complete up to there", engine.world().steps().saturating_sub(1));
         }
@@ -147,11 +153,11 @@ impl Hooks for Recorder<'_> {
     fn recorded(&mut self, _engine: &mut Engine, events: Vec<Event>) -> Result<()> {
         // Whatever the reasoner recorded is kept, even when it then failed.
         self.pending.extend(events);
-        flush(&mut self.writer, &mut self.pending)
+        self.flush()
     }
 
     fn before_reason(&mut self, _engine: &mut Engine) -> Result<()> {
-        flush(&mut self.writer, &mut self.pending)
+        self.flush()
     }
 
     fn repair(&mut self, requests: &[ReasonRequest], answers: Vec<ReasonAnswer>, _: AnswerError) -> Result<Vec<ReasonAnswer>> {
@@ -160,7 +166,7 @@ impl Hooks for Recorder<'_> {
 
     fn done(&mut self, engine: &mut Engine) -> Result<()> {
         self.metrics(engine, self.rounds);
-        flush(&mut self.writer, &mut self.pending)
+        self.flush()
     }
 }
 
@@ -192,9 +198,16 @@ pub fn record_to(
         drop(writer);
         bail!("interrupted while the world was set up, before any event was written{kept}");
     };
+    // The engine never waits on JSON or the disk, only on a writer more than a few batches behind.
+    let writer = BackgroundWriter::spawn(writer)?;
     let mut recorder = Recorder { writer, pending: Vec::new(), hooks, rounds, offline: Offline::new() };
     let result = engine::drive(&mut engine, reasoner, &mut recorder);
-    let writer = recorder.writer;
+    let (writer, written_all) = recorder.writer.finish();
+    // A write that failed after the engine's last look at the writer fails the run all the same.
+    let result = match (result, written_all) {
+        (Ok(_), Err(e)) => Err(e.into()),
+        (result, _) => result,
+    };
     let written = writer.events_written;
     let Err(e) = result else {
         writer.finish()?;
@@ -212,11 +225,4 @@ pub fn record_to(
         (false, Ok(Some(dest))) => Err(anyhow::anyhow!("{e:#}\n(the session up to the last completed stage is in {})", dest.display())),
         (false, Err(kept)) => Err(anyhow::anyhow!("{e:#}\n(and the session could not be kept: {kept})")),
     }
-}
-
-fn flush(writer: &mut SessionWriter, pending: &mut Vec<Event>) -> Result<()> {
-    for ev in pending.drain(..) {
-        writer.write(&ev)?;
-    }
-    Ok(writer.flush()?)
 }

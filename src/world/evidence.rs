@@ -309,25 +309,40 @@ impl super::World {
     /// Every client sharing an interaction with `client`, with their behaviour similarity: found
     /// through the counterparts' own histories, so the cost follows the neighbourhood, not the world.
     pub fn behaviour_neighbours(&self, client: usize) -> super::IxMap<f64> {
-        let mut shared: super::IxMap<usize> = super::IxMap::default();
         let Some(c) = self.clients.get(client) else { return Default::default() };
-        for &j in &c.history {
-            if let Some(counterpart) = self.clients.get(j as usize) {
-                for &f in &counterpart.history {
+        let counterparts = || c.history.iter().filter_map(|&j| self.clients.get(j as usize));
+        let walk: usize = counterparts().map(|cp| cp.history.len()).sum();
+        let n = c.history.len() as f64;
+        let similarity = |f: usize, both: usize| both as f64 / (n * self.clients[f].history.len() as f64).sqrt();
+        if walk * 4 < self.clients.len() {
+            // A short walk in a large world: a map, rather than an array to zero.
+            let mut shared: super::IxMap<usize> = super::IxMap::default();
+            for cp in counterparts() {
+                for &f in &cp.history {
                     if f as usize != client {
                         *shared.entry(f as usize).or_insert(0) += 1;
                     }
                 }
             }
+            return shared.into_iter().map(|(f, both)| (f, similarity(f, both))).collect();
         }
-        let n = c.history.len() as f64;
-        shared
-            .into_iter()
-            .map(|(f, both)| {
-                let m = self.clients[f].history.len() as f64;
-                (f, both as f64 / (n * m).sqrt())
-            })
-            .collect()
+        // Counted in an array by client: no hashing per step of a long walk.
+        let mut shared = vec![0u32; self.clients.len()];
+        let mut met: Vec<usize> = Vec::new();
+        for cp in counterparts() {
+            for &f in &cp.history {
+                let f = f as usize;
+                if f != client && f < shared.len() {
+                    if shared[f] == 0 {
+                        met.push(f);
+                    }
+                    shared[f] += 1;
+                }
+            }
+        }
+        let mut out = super::IxMap::with_capacity_and_hasher(met.len(), Default::default());
+        out.extend(met.into_iter().map(|f| (f, similarity(f, shared[f] as usize))));
+        out
     }
 }
 

@@ -16,7 +16,7 @@ mod tests;
 
 pub use apply_evidence::GATE_LIMIT;
 pub use heap::HeapSize;
-pub use relevance::{score, ContentKey};
+pub use relevance::{score, ContentKey, RelevanceBound};
 use relevance::{AttrSpace, Terms};
 
 use crate::rules::{Polarity, Rule};

@@ -114,6 +114,42 @@ pub struct ContentKey {
     norm: f32,
 }
 
+/// Upper bounds of `relevance_to` for one content key over many clients, one lookup per client
+/// term: the key's terms are folded into one weight per attribute (Σₐ wₐ·sim(a, b), computed when
+/// first needed) instead of a table lookup per pair. Summed in another order, the result may differ
+/// from `relevance_to`'s in the last bits, so the bound adds a worst case of that error: it can
+/// only rule a client out, never stand for its relevance.
+pub struct RelevanceBound<'a> {
+    world: &'a World,
+    key: &'a ContentKey,
+    folded: Vec<f32>,
+    key_sum: f64,
+}
+
+impl RelevanceBound<'_> {
+    pub fn upper(&mut self, client_ix: usize) -> f64 {
+        let Some(t) = self.world.client_terms.get(client_ix) else { return 0.0 };
+        if t.norm == 0.0 || self.key.norm == 0.0 {
+            return 0.0;
+        }
+        let (mut s, mut sum) = (0.0f32, 0.0f32);
+        for &(b, wb) in t.as_slice() {
+            let q = &mut self.folded[b as usize];
+            if q.is_nan() {
+                *q = self.key.terms.iter().map(|(a, wa)| wa * self.world.space.sim(*a, b)).sum();
+            }
+            s += wb * *q;
+            sum += wb;
+        }
+        // Both sums carry at most (terms)·2⁻²⁴ of Σ|wₐ·w_b·sim| ≤ Σwₐ·Σw_b (sims are cosines):
+        // allowed for three times over, plus the final division's rounding.
+        let terms = (self.key.terms.len() * (t.as_slice().len() + 1) + t.as_slice().len() + 4) as f64;
+        let err = 4e-7 * terms * self.key_sum * sum as f64 * 1.01;
+        let x = (s as f64 + err) / (t.norm as f64 * self.key.norm as f64);
+        x + 1e-6 * x.abs() + 1e-5
+    }
+}
+
 impl World {
     /// Embedding of one attribute phrase (cached for the world's vocabulary).
     pub fn attr_vec(&self, attr: &str) -> Vec<f32> {
@@ -175,6 +211,17 @@ impl World {
         let terms: Vec<(u32, f32)> = content.iter().filter_map(|d| self.space.ids.get(&d.attr).map(|id| (*id, d.delta.abs() as f32))).collect();
         let norm = self.space.norm(&terms);
         ContentKey { terms, norm }
+    }
+
+    /// Bounds of `relevance_to` for `key` over about `clients` clients; none when the attribute
+    /// vocabulary is so much larger than that that folding the key would cost more than it saves.
+    pub fn relevance_bound<'a>(&'a self, key: &'a ContentKey, clients: usize) -> Option<RelevanceBound<'a>> {
+        let vocabulary = self.space.vecs.len();
+        if vocabulary > 16 * clients + 4096 {
+            return None;
+        }
+        let key_sum = key.terms.iter().map(|(_, w)| *w as f64).sum();
+        Some(RelevanceBound { world: self, key, folded: vec![f32::NAN; vocabulary], key_sum })
     }
 
     /// Cosine between a message's topics and a client's interests (both |weight|-weighted sums of

@@ -1,0 +1,120 @@
+//! Choosing a message's receivers: the router's `fan_out` most relevant members at or over its
+//! `tau`, most relevant first, ties by creation order (the index).
+//!
+//! The plain way scores every member. The pruned way gives the same receivers with the same
+//! relevances: it scores in full the members who share behaviour with the message's choosers (the
+//! likely receivers, who raise the bar early), and of the rest, who can only score by content,
+//! only those whose cheap upper bound reaches the bar. A bound never decides who is chosen, only
+//! who provably is not.
+
+use super::Engine;
+use crate::world::{ContentKey, IxMap, Router};
+use std::cmp::Ordering;
+
+/// How far under the bar a bound must be to rule a member out: relevance is rounded to four
+/// decimals (`r4`) and the bound's own float error is orders of magnitude smaller.
+const MARGIN: f64 = 1e-3;
+
+/// Receivers' order: most relevant first, ties by index.
+pub(super) fn by_relevance(a: &(f64, usize), b: &(f64, usize)) -> Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// The best `k` members offered so far, in receivers' order.
+struct TopK {
+    k: usize,
+    tau: f64,
+    best: Vec<(f64, usize)>,
+}
+
+impl TopK {
+    /// What a member must reach to be chosen now: `tau`, or the k-th best once there are k.
+    fn bar(&self) -> f64 {
+        if self.best.len() == self.k {
+            self.best[self.k - 1].0
+        } else {
+            self.tau
+        }
+    }
+
+    fn offer(&mut self, rel: f64, ix: usize) {
+        // NaN is refused, as `retain(rel >= tau)` refuses it.
+        if rel.partial_cmp(&self.tau).is_none_or(|o| o == Ordering::Less) {
+            return;
+        }
+        let at = self.best.partition_point(|x| by_relevance(x, &(rel, ix)) == Ordering::Less);
+        if at < self.k {
+            self.best.insert(at, (rel, ix));
+            self.best.truncate(self.k);
+        }
+    }
+}
+
+impl Engine {
+    /// Score every member of `r` for every message instead of pruning (the reference the pruned
+    /// way must equal; tests and benches compare the two).
+    pub fn set_full_scan(&mut self, on: bool) {
+        self.full_scan = on;
+    }
+
+    /// The receivers of a message of router `r`: `keep` says who may receive it, `rank` a member's
+    /// relevance, `behaviour` the members sharing behaviour with its choosers (everyone else has
+    /// behaviour 0), `key` its content (none for a message of choices alone).
+    pub(super) fn top_members(
+        &self,
+        r: &Router,
+        behaviour: &IxMap<f64>,
+        key: Option<&ContentKey>,
+        keep: impl Fn(usize) -> bool,
+        rank: impl Fn(usize) -> f64,
+    ) -> Vec<(f64, usize)> {
+        let (tau, k, members) = (r.tau, r.fan_out, &r.member_ix);
+        if k == 0 {
+            return Vec::new();
+        }
+        let w = self.cfg.routers.behaviour_weight;
+        // Without content, a member sharing no behaviour scores r4(0) = 0, under any positive tau.
+        let prunable = !self.full_scan && tau.is_finite() && (0.0..=1.0).contains(&w) && (key.is_some() || tau > 0.0);
+        if !prunable {
+            let mut scored: Vec<(f64, usize)> = members.iter().copied().filter(|ix| keep(*ix)).map(|ix| (rank(ix), ix)).collect();
+            scored.retain(|(rel, _)| *rel >= tau);
+            if scored.len() > k {
+                scored.select_nth_unstable_by(k - 1, by_relevance);
+            }
+            scored.truncate(k);
+            scored.sort_by(by_relevance);
+            return scored;
+        }
+        let mut near: Vec<usize> = if behaviour.len() < members.len() {
+            behaviour.keys().copied().filter(|ix| members.binary_search(ix).is_ok()).collect()
+        } else {
+            members.iter().copied().filter(|ix| behaviour.contains_key(ix)).collect()
+        };
+        near.sort_unstable();
+        let mut top = TopK { k, tau, best: Vec::with_capacity(k + 1) };
+        for &ix in &near {
+            if keep(ix) {
+                top.offer(rank(ix), ix);
+            }
+        }
+        let Some(key) = key else { return top.best };
+        // The others score w·0 + (1 − w)·content, exactly (1 − w)·content.
+        let mut bound = self.world.relevance_bound(key, members.len());
+        let mut next_near = near.iter().peekable();
+        for &ix in members {
+            if next_near.peek() == Some(&&ix) {
+                next_near.next();
+                continue;
+            }
+            if let Some(b) = &mut bound {
+                if (1.0 - w) * b.upper(ix) < top.bar() - MARGIN {
+                    continue;
+                }
+            }
+            if keep(ix) {
+                top.offer(rank(ix), ix);
+            }
+        }
+        top.best
+    }
+}
