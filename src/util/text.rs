@@ -63,6 +63,19 @@ pub fn pad(s: &str, width: usize) -> String {
     out
 }
 
+/// An error and its sources on one line, `outer: inner: innermost` (what `{:#}` shows for an
+/// `anyhow::Error`), for a message that carries another error's whole story.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +106,14 @@ mod tests {
         assert_eq!(fit("ab寄生", 4), "ab…");
         // What is measured is the sanitised text: an escape is drawn as `\e` and counted so.
         assert_eq!(pad("a\u{1b}b", 6), "a\\eb  ");
+    }
+
+    /// The chain reads as anyhow's `{:#}` did: each source after a colon, innermost last.
+    #[test]
+    fn a_chain_is_every_source_in_order() {
+        let io = std::io::Error::other("disk full");
+        let store = crate::store::StoreError::Io { what: "s.jsonl: cannot write".into(), source: io };
+        assert_eq!(chain(&store), "s.jsonl: cannot write: disk full");
+        assert_eq!(chain(&std::io::Error::other("alone")), "alone");
     }
 }
