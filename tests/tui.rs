@@ -823,6 +823,31 @@ fn running_backward_stops_at_the_previous_hit() {
     assert_eq!(app.status, "no earlier breakpoint hit: still here");
 }
 
+/// A fork runs as a job: keys go on working while it does, Esc cancels it and nothing is
+/// added, and a second one is refused while the first runs.
+#[test]
+fn a_fork_is_a_job_that_esc_cancels() {
+    let mut app = demo_app(2);
+    press(&mut app, "....");
+    app.start_fork("u1", "default reject\n").unwrap();
+    assert!(app.start_fork("u1", "default reject\n").unwrap_err().to_string().contains("still being made"));
+    assert!(app.job_line().is_some_and(|l| l.contains("Esc cancels")));
+    let pos = app.pos;
+    press(&mut app, "l");
+    assert_eq!(app.pos, pos + 1, "a key moves while the fork runs");
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(app.status.contains("fork cancelled"), "{}", app.status);
+    assert!(app.job_line().is_none());
+    app.on_tick(std::time::Instant::now());
+    assert_eq!(app.branches.len(), 1);
+    // Once done, it opens where the fork was asked for.
+    app.start_fork("u1", "default reject\n").unwrap();
+    press(&mut app, "l");
+    app.finish_jobs().unwrap();
+    assert_eq!((app.branches.len(), app.current, app.view), (2, 1, View::Diff));
+    assert_eq!(app.pos, pos + 1);
+}
+
 #[test]
 fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     let mut app = demo_app(1);
@@ -850,6 +875,9 @@ fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     assert!(screen(&app, 120, 40).contains("warning: no rules"));
     assert_eq!(app.branches.len(), 1);
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    // The fork is a job: the footer says so until the timer takes it in.
+    assert!(screen(&app, 120, 40).contains("forking at step"));
+    app.finish_jobs().unwrap();
     assert_eq!(app.branches.len(), 2);
 }
 

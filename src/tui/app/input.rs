@@ -3,11 +3,8 @@
 
 use super::*;
 use crate::analysis::breakpoint::{self};
-use crate::reasoner::offline::Offline;
-use crate::store::timeline::{EventStore, Timeline};
 use crate::tui::keymap::Action;
 use crate::world::event::{Event, EventBody};
-use crate::world::World;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::time::Instant;
@@ -149,6 +146,9 @@ impl App {
         self.dirty = true;
         if action != Action::Quit {
             self.quit_armed = false;
+        }
+        if action == Action::Close && matches!(self.popup, Popup::None) && self.cancel_fork() {
+            return;
         }
         if let Some(target) = self.far_seek {
             if action == Action::Close || is_motion(action) {
@@ -521,7 +521,7 @@ impl App {
                     Ok(_) => {
                         let agent = agent.clone();
                         self.popup = Popup::None;
-                        if let Err(e) = self.fork_with_rules(&agent, &text) {
+                        if let Err(e) = self.start_fork(&agent, &text) {
                             self.status = crate::util::text::sanitize(&format!("{e:#}"), 200);
                         }
                     }
@@ -532,53 +532,6 @@ impl App {
                 *error = None;
             }
         }
-    }
-
-    /// Fork a branch at the current step with new rules for `agent`, re-run it (offline
-    /// reasoner), and open the diff against the parent.
-    pub fn fork_with_rules(&mut self, agent: &str, rules: &str) -> anyhow::Result<()> {
-        let header = self.branch().header.clone().ok_or_else(|| anyhow::anyhow!("this session has no header to re-run from"))?;
-        if !self.live_done() {
-            // The parent must be complete to compare downstream; finish it first.
-            self.ensure_events(u64::MAX / 4, true);
-        }
-        let at = self.pos.saturating_sub(1);
-        let parent_path = self.branch().parent_path.clone();
-        let edit = crate::run::branch::ForkEdit::Rules { agent: agent.to_string(), rules: rules.to_string() };
-        let (branch_header, events) = {
-            let tl = &mut self.branches[self.current].timeline;
-            crate::run::branch::fork(&header, &parent_path, tl, at, &edit, false, &mut Offline::new())?
-        };
-        let fork_step = branch_header.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
-        let mut tl = Timeline::new(EventStore::Memory(events), crate::store::timeline::DEFAULT_KEYFRAME_EVERY);
-        let parent = self.current;
-        let (parent_name, branch_name) = (self.branches[parent].name.clone(), format!("branch {}", self.branches.len()));
-        let diff = {
-            let ptl = &mut self.branches[parent].timeline;
-            crate::analysis::diff::diff_sessions(&parent_name, &branch_name, ptl, &mut tl).map(|r| crate::analysis::diff::render(&r, 40)).ok()
-        };
-        let name = format!("branch {} ({} edited at step {at})", self.branches.len(), agent);
-        self.branches.push(Branch {
-            name: name.clone(),
-            timeline: tl,
-            header: Some(branch_header),
-            parent_path,
-            parent: Some((parent, fork_step)),
-            live: None,
-            diff,
-            saved: None,
-        });
-        self.current = self.branches.len() - 1;
-        let pos = self.pos;
-        self.world = World::new();
-        self.tick = TickMessages::default();
-        self.pos = 0;
-        self.goto(pos);
-        self.view = View::Diff;
-        self.scroll.diff.top();
-        self.prepare_diff();
-        self.status = format!("{name}: forked at step {fork_step} and re-run; {} lists branches (open, save)", self.keymap.key_for(Action::Branches));
-        Ok(())
     }
 }
 

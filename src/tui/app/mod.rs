@@ -2,7 +2,9 @@
 
 mod branches;
 mod diffview;
+mod fork;
 mod input;
+mod jobs;
 mod nav;
 mod search;
 
@@ -279,7 +281,8 @@ pub struct App {
     /// The model's accounting up to `stats_upto`, scanned with the statistics.
     accounting_cache: crate::reasoner::accounting::Accounting,
     stats_upto: u64,
-    /// Steps where each time step starts, learned while scanning (for metrics and navigation).
+    /// A fork being re-run and diffed in the background (see `fork`).
+    fork_job: Option<fork::ForkJob>,
     pub title: String,
 }
 
@@ -328,6 +331,7 @@ impl App {
             stats_cache: Vec::new(),
             accounting_cache: Default::default(),
             stats_upto: 0,
+            fork_job: None,
             title,
         };
         app.ensure_events(4096, true);

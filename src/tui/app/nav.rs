@@ -449,8 +449,19 @@ impl App {
         }
     }
 
-    /// Timer work: run mode steps, live events. Returns how long the loop may sleep.
+    /// Timer work: jobs, run mode steps, live events. Returns how long the loop may sleep.
     pub fn on_tick(&mut self, now: Instant) -> Option<Duration> {
+        // A job under way: look again soon (its progress line moves, its result opens).
+        const JOB_POLL: Duration = Duration::from_millis(100);
+        let busy = self.poll_fork();
+        let wait = self.timers(now);
+        if busy {
+            return Some(wait.map_or(JOB_POLL, |w| w.min(JOB_POLL)));
+        }
+        wait
+    }
+
+    fn timers(&mut self, now: Instant) -> Option<Duration> {
         self.pump();
         self.expire_status(now);
         if self.far_seek.is_some() {

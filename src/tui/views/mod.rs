@@ -179,7 +179,9 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let at = ((app.pos * w) / len).min(w - 1) as usize;
     bar[at] = '●';
     f.render_widget(Paragraph::new(format!(" {}", bar.iter().collect::<String>())).style(st(app, Role::Dim)), scrub);
-    if app.status.is_empty() {
+    if let Some(job) = app.job_line() {
+        f.render_widget(Paragraph::new(format!(" {}", s(&job, 300))).style(st(app, Role::Accent)), status);
+    } else if app.status.is_empty() {
         // Nothing to report: the keys that matter most, dimmed.
         use super::keymap::Action as A;
         let k = |a| app.keymap.key_for(a);
