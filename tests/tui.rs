@@ -313,6 +313,36 @@ fn the_event_log_filters() {
     assert!(app.log_matches(&app.event(app.log_cursor).unwrap()));
 }
 
+/// A long scan (here: anything over 10 events) is a job: the footer shows it, and when it is
+/// done the search, the log filter and the metrics are what scanning at once gives.
+#[test]
+fn long_scans_are_jobs_with_the_same_results() {
+    let run = |at_once: u64| {
+        let mut app = demo_app(2);
+        app.ensure_events(u64::MAX / 4, true);
+        app.scan_at_once = at_once;
+        press(&mut app, "....2/");
+        type_line(&mut app, "rejects");
+        let scanning = app.scanning() && screen(&app, 120, 40).contains("searching the log for");
+        app.finish_jobs().unwrap();
+        let filtered = (app.log_cursor, app.search.as_ref().map(|s| s.matches.clone()), panes(&app, 120, 40));
+        press(&mut app, "3");
+        app.prepare_stats();
+        let counting = app.job_line().is_some_and(|l| l.contains("counting the metrics"));
+        app.finish_jobs().unwrap();
+        app.prepare_stats();
+        (scanning, counting, filtered, app.stats().to_vec(), screen(&app, 120, 40))
+    };
+    let (scanned_at_once, counted_at_once, filtered, stats, metrics) = run(u64::MAX);
+    assert!(!scanned_at_once && !counted_at_once);
+    let (scanning, counting, filtered_by_job, stats_by_job, metrics_by_job) = run(10);
+    assert!(scanning && counting, "no job: {scanning} {counting}");
+    assert!(filtered.1.as_ref().is_some_and(|m| !m.is_empty()));
+    assert_eq!(filtered, filtered_by_job);
+    assert_eq!(stats, stats_by_job);
+    assert_eq!(metrics, metrics_by_job);
+}
+
 /// A recorded demo session of `rounds` rounds, opened in the replay inspector.
 fn replay_demo(dir: &std::path::Path, rounds: u32) -> App {
     let src = recnet::run::driver::resolve_source(Some("demo"), None, 7).unwrap();

@@ -124,6 +124,9 @@ fn run_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()
             if app.view == app::View::Metrics {
                 app.prepare_stats();
             }
+            if app.view == app::View::Events {
+                app.prepare_log();
+            }
             // One frame, written atomically where the terminal supports it.
             let _ = execute!(std::io::stdout(), BeginSynchronizedUpdate);
             terminal.draw(|f| views::render(f, app))?;

@@ -33,8 +33,16 @@ impl App {
         self.finish_jobs()
     }
 
-    /// Wait for the job under way and take its result as the timer would (scripted use).
+    /// Wait for the jobs under way and take their results as the timer would (scripted use).
     pub fn finish_jobs(&mut self) -> anyhow::Result<()> {
+        while self.scanning() {
+            self.wait_search();
+            self.poll_search();
+        }
+        if self.stats_running() {
+            self.wait_stats();
+            self.poll_stats();
+        }
         let done = self.fork_job.as_ref().map(|f| f.job.wait());
         match done {
             None => Ok(()),
@@ -127,7 +135,7 @@ impl App {
 
     /// The progress line of the job under way, if any (the footer shows it instead of the status).
     pub fn job_line(&self) -> Option<String> {
-        self.fork_job.as_ref().map(|f| f.job.line())
+        self.fork_job.as_ref().map(|f| f.job.line()).or_else(|| self.search_line()).or_else(|| self.stats_line())
     }
 
     fn open_fork(&mut self, result: anyhow::Result<Forked>) -> anyhow::Result<()> {

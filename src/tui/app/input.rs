@@ -11,6 +11,14 @@ use std::time::Instant;
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) {
+        self.key(key);
+        // What the event log shows is read here, not while drawing.
+        if self.view == View::Events {
+            self.prepare_log();
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent) {
         self.dirty = true;
         // A message is about the last action: the next key replaces it (or clears it).
         self.status.clear();
@@ -139,15 +147,22 @@ impl App {
             }
             return;
         }
-        self.update(action);
+        self.act(action);
     }
 
     pub fn update(&mut self, action: Action) {
+        self.act(action);
+        if self.view == View::Events {
+            self.prepare_log();
+        }
+    }
+
+    fn act(&mut self, action: Action) {
         self.dirty = true;
         if action != Action::Quit {
             self.quit_armed = false;
         }
-        if action == Action::Close && matches!(self.popup, Popup::None) && self.cancel_fork() {
+        if action == Action::Close && matches!(self.popup, Popup::None) && (self.cancel_fork() || self.stop_search() || self.stop_stats()) {
             return;
         }
         if let Some(target) = self.far_seek {
@@ -445,10 +460,16 @@ impl App {
                 self.log_hscroll = 0;
                 if input.is_empty() {
                     self.search = None;
+                    self.search_pending = false;
                     self.status = "log filter cleared".into();
                 } else {
-                    self.search = Some(Search { query: self.log_filter.clone(), matches: Vec::new(), scanned: 0 });
-                    self.search_step(true);
+                    self.search = Some(Search::new(self.log_filter.clone(), self.current));
+                    self.extend_matches();
+                    if self.scanning() {
+                        self.search_pending = true;
+                    } else {
+                        self.search_step(true);
+                    }
                     self.status = format!("log filtered by {} · {}", crate::util::text::sanitize(input, 40), self.status);
                 }
                 Ok(())

@@ -43,6 +43,8 @@ pub struct Job<T> {
     pub label: String,
     ctl: JobCtl,
     result: Receiver<T>,
+    /// A result `wait_end` received, kept for the next `poll`.
+    kept: Mutex<Option<T>>,
 }
 
 /// Where a job stands when polled.
@@ -63,10 +65,13 @@ impl<T: Send + 'static> Job<T> {
         std::thread::spawn(move || {
             let _ = tx.send(work(&theirs));
         });
-        Job { label, ctl, result }
+        Job { label, ctl, result, kept: Mutex::new(None) }
     }
 
     pub fn poll(&self) -> Poll<T> {
+        if let Some(t) = self.kept.lock().ok().and_then(|mut k| k.take()) {
+            return Poll::Done(t);
+        }
         match self.result.try_recv() {
             Ok(t) => Poll::Done(t),
             Err(TryRecvError::Empty) => Poll::Running,
@@ -77,6 +82,18 @@ impl<T: Send + 'static> Job<T> {
     /// Block until the job ends (scripted tests, and a quit that must not lose its result).
     pub fn wait(&self) -> Option<T> {
         self.result.recv().ok()
+    }
+
+    /// Block until the job ends, leaving its result for `poll` (scripted tests).
+    pub fn wait_end(&self) {
+        if let (Ok(t), Ok(mut k)) = (self.result.recv(), self.kept.lock()) {
+            *k = Some(t);
+        }
+    }
+
+    /// How far the job says it got.
+    pub fn done(&self) -> u64 {
+        self.ctl.done.load(Ordering::Relaxed)
     }
 
     pub fn cancel(&self) {
