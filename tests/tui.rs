@@ -292,6 +292,32 @@ fn hostile_titles_are_drawn_safely() {
     assert!(shown.contains("\\e]52"), "the escape is not shown visibly:\n{shown}");
 }
 
+/// Wide (CJK) and combining text is cut by the cells it takes: a long CJK title leaves room for
+/// what follows it in the pane's title.
+#[test]
+fn wide_titles_are_cut_by_cells() {
+    let title = "千と千尋の神隠し".repeat(4) + "e\\u0301";
+    let toml = format!("name = \"wide\"\n[[user]]\nid = \"u1\"\nname = \"{title}\"\nattrs = {{ \"Jazz\" = 0.5 }}\n[[item]]\nid = \"i1\"\ntitle = \"{title}\"\ncategories = [\"Jazz\"]\n[schedule]\ninteractions = [[\"u1\", \"i1\"]]\n");
+    let sc = recnet::inputs::scenario::parse_scenario(&toml, "wide.toml", true, 1).unwrap();
+    let cfg = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+    let src = recnet::run::driver::Source {
+        spec: sc.spec.clone(),
+        source: recnet::store::session::SourceRef { kind: "scenario".into(), name: "wide".into(), path: "wide.toml".into(), digest: String::new() },
+        config_tables: vec![],
+        dataset: None,
+    };
+    let header = recnet::run::driver::header_for(&src, 1, 1, &cfg);
+    let engine = Engine::new(&sc.spec, cfg, 1, 1);
+    let mut app = live_app("wide", engine, Box::new(Offline::new()), header, UiOptions { keymap: Keymap::default_map(), mono: true });
+    app.selected = Some("u1".into());
+    app.follow = false;
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let shown = screen(&app, w, h);
+        let title = shown.lines().find(|l| l.contains("┌ u1 ")).unwrap_or_else(|| panic!("no detail pane:\n{shown}"));
+        assert!(title.contains("…” · user"), "{w}×{h}: the title's end is cut off: {title}");
+    }
+}
+
 #[test]
 fn the_event_log_filters() {
     let mut app = demo_app(2);

@@ -22,7 +22,11 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
             keys(A::ScrollRight)
         )
     } else {
-        format!(" Event log{sideways} filtered by “{}” (/ then Enter on empty clears · Enter opens · {} goes there) ", s(&app.log_filter, 30), keys(A::LogGoto))
+        format!(
+            " Event log{sideways} filtered by “{}” (/ then Enter on empty clears · Enter opens · {} goes there) ",
+            cut(&app.log_filter, 30),
+            keys(A::LogGoto)
+        )
     };
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
@@ -66,7 +70,7 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
             };
             // ▸ marks the cursor (visible without colour), ▶ the step the inspector shows.
             let cursor = if e.step == app.log_cursor { "▸" } else { " " };
-            let text: String = s(&crate::analysis::narrate::narrate(e), 0).chars().skip(app.log_hscroll).collect();
+            let text = crate::util::text::skip_cells(&cut(&crate::analysis::narrate::narrate(e), 0), app.log_hscroll);
             Line::from(vec![
                 Span::styled(format!("{cursor}{}{:>6} ", if here { "▶" } else { " " }, e.step), style),
                 Span::styled(format!("t{:<4} {:<22}", e.tick, e.body.kind()), kind_style),
