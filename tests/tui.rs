@@ -292,6 +292,32 @@ fn hostile_titles_are_drawn_safely() {
     assert!(shown.contains("\\e]52"), "the escape is not shown visibly:\n{shown}");
 }
 
+/// Wide (CJK) and combining text is cut by the cells it takes: a long CJK title leaves room for
+/// what follows it in the pane's title.
+#[test]
+fn wide_titles_are_cut_by_cells() {
+    let title = "千と千尋の神隠し".repeat(4) + "e\\u0301";
+    let toml = format!("name = \"wide\"\n[[user]]\nid = \"u1\"\nname = \"{title}\"\nattrs = {{ \"Jazz\" = 0.5 }}\n[[item]]\nid = \"i1\"\ntitle = \"{title}\"\ncategories = [\"Jazz\"]\n[schedule]\ninteractions = [[\"u1\", \"i1\"]]\n");
+    let sc = recnet::inputs::scenario::parse_scenario(&toml, "wide.toml", true, 1).unwrap();
+    let cfg = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+    let src = recnet::run::driver::Source {
+        spec: sc.spec.clone(),
+        source: recnet::store::session::SourceRef { kind: "scenario".into(), name: "wide".into(), path: "wide.toml".into(), digest: String::new() },
+        config_tables: vec![],
+        dataset: None,
+    };
+    let header = recnet::run::driver::header_for(&src, 1, 1, &cfg);
+    let engine = Engine::new(&sc.spec, cfg, 1, 1);
+    let mut app = live_app("wide", engine, Box::new(Offline::new()), header, UiOptions { keymap: Keymap::default_map(), mono: true });
+    app.selected = Some("u1".into());
+    app.follow = false;
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let shown = screen(&app, w, h);
+        let title = shown.lines().find(|l| l.contains("┌ u1 ")).unwrap_or_else(|| panic!("no detail pane:\n{shown}"));
+        assert!(title.contains("…” · user"), "{w}×{h}: the title's end is cut off: {title}");
+    }
+}
+
 #[test]
 fn the_event_log_filters() {
     let mut app = demo_app(2);
@@ -311,6 +337,36 @@ fn the_event_log_filters() {
     press(&mut app, "j");
     assert!(app.log_cursor > at);
     assert!(app.log_matches(&app.event(app.log_cursor).unwrap()));
+}
+
+/// A long scan (here: anything over 10 events) is a job: the footer shows it, and when it is
+/// done the search, the log filter and the metrics are what scanning at once gives.
+#[test]
+fn long_scans_are_jobs_with_the_same_results() {
+    let run = |at_once: u64| {
+        let mut app = demo_app(2);
+        app.ensure_events(u64::MAX / 4, true);
+        app.scan_at_once = at_once;
+        press(&mut app, "....2/");
+        type_line(&mut app, "rejects");
+        let scanning = app.scanning() && screen(&app, 120, 40).contains("searching the log for");
+        app.finish_jobs().unwrap();
+        let filtered = (app.log_cursor, app.search.as_ref().map(|s| s.matches.clone()), panes(&app, 120, 40));
+        press(&mut app, "3");
+        app.prepare_stats();
+        let counting = app.job_line().is_some_and(|l| l.contains("counting the metrics"));
+        app.finish_jobs().unwrap();
+        app.prepare_stats();
+        (scanning, counting, filtered, app.stats().to_vec(), screen(&app, 120, 40))
+    };
+    let (scanned_at_once, counted_at_once, filtered, stats, metrics) = run(u64::MAX);
+    assert!(!scanned_at_once && !counted_at_once);
+    let (scanning, counting, filtered_by_job, stats_by_job, metrics_by_job) = run(10);
+    assert!(scanning && counting, "no job: {scanning} {counting}");
+    assert!(filtered.1.as_ref().is_some_and(|m| !m.is_empty()));
+    assert_eq!(filtered, filtered_by_job);
+    assert_eq!(stats, stats_by_job);
+    assert_eq!(metrics, metrics_by_job);
 }
 
 /// A recorded demo session of `rounds` rounds, opened in the replay inspector.
@@ -823,6 +879,31 @@ fn running_backward_stops_at_the_previous_hit() {
     assert_eq!(app.status, "no earlier breakpoint hit: still here");
 }
 
+/// A fork runs as a job: keys go on working while it does, Esc cancels it and nothing is
+/// added, and a second one is refused while the first runs.
+#[test]
+fn a_fork_is_a_job_that_esc_cancels() {
+    let mut app = demo_app(2);
+    press(&mut app, "....");
+    app.start_fork("u1", "default reject\n").unwrap();
+    assert!(app.start_fork("u1", "default reject\n").unwrap_err().to_string().contains("still being made"));
+    assert!(app.job_line().is_some_and(|l| l.contains("Esc cancels")));
+    let pos = app.pos;
+    press(&mut app, "l");
+    assert_eq!(app.pos, pos + 1, "a key moves while the fork runs");
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(app.status.contains("fork cancelled"), "{}", app.status);
+    assert!(app.job_line().is_none());
+    app.on_tick(std::time::Instant::now());
+    assert_eq!(app.branches.len(), 1);
+    // Once done, it opens where the fork was asked for.
+    app.start_fork("u1", "default reject\n").unwrap();
+    press(&mut app, "l");
+    app.finish_jobs().unwrap();
+    assert_eq!((app.branches.len(), app.current, app.view), (2, 1, View::Diff));
+    assert_eq!(app.pos, pos + 1);
+}
+
 #[test]
 fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     let mut app = demo_app(1);
@@ -850,6 +931,9 @@ fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     assert!(screen(&app, 120, 40).contains("warning: no rules"));
     assert_eq!(app.branches.len(), 1);
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    // The fork is a job: the footer says so until the timer takes it in.
+    assert!(screen(&app, 120, 40).contains("forking at step"));
+    app.finish_jobs().unwrap();
     assert_eq!(app.branches.len(), 2);
 }
 

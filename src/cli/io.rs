@@ -35,10 +35,16 @@ pub(crate) fn is_std(path: &Path) -> bool {
 /// A failure caused by the reader of our output going away: not an error of ours. (A session
 /// written to a pipe fails inside serde_json, which keeps only the kind of the I/O error.)
 pub(crate) fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    use recnet::run::RunError;
+    use recnet::store::StoreError;
     use std::io::ErrorKind::BrokenPipe;
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == BrokenPipe)
-            || c.downcast_ref::<serde_json::Error>().is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+        // A transparent variant's chain skips the error it wraps: look inside.
+        let wrapped = match c.downcast_ref::<RunError>() {
+            Some(RunError::Io(io) | RunError::Store(StoreError::UnnamedIo(io))) => Some(io),
+            _ => c.downcast_ref::<std::io::Error>(),
+        };
+        wrapped.is_some_and(|io| io.kind() == BrokenPipe) || c.downcast_ref::<serde_json::Error>().is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
     })
 }
 

@@ -211,7 +211,7 @@ fn demo(rounds: u32) -> Result<()> {
         }
         Ok(())
     });
-    result
+    Ok(result?)
 }
 
 fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed: u64, out: &Path) -> Result<()> {

@@ -11,9 +11,32 @@ use crate::engine::{ClientSpec, Scheduled, WorldSpec};
 use crate::inputs::scenario::{sample_negative, CATEGORY_WEIGHT};
 use crate::util::Rng;
 use crate::world::event::ClientKind;
-use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// Why a dataset cannot be loaded: each message names the file and line (`FILE:LINE: reason`) or
+/// the folder at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// A file or folder that could not be read: says which and what was being done.
+    #[error("{what}")]
+    Read { what: String, source: std::io::Error },
+    /// Read, but not a dataset: names the file and line.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+type Result<T> = std::result::Result<T, DatasetError>;
+
+/// `io_result.map_err(read(what))`: an I/O failure, saying what was being done.
+fn read(what: String) -> impl FnOnce(std::io::Error) -> DatasetError {
+    move |source| DatasetError::Read { what, source }
+}
+
+/// Return early with `DatasetError::Invalid` and a formatted message.
+macro_rules! invalid {
+    ($($arg:tt)*) => { return Err(DatasetError::Invalid(format!($($arg)*))) };
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemInfo {
@@ -55,7 +78,7 @@ struct Table {
 
 fn read_table(path: &Path, header: bool) -> Result<Table> {
     let name = path.display().to_string();
-    let bytes = crate::util::read_file_limited(path, crate::util::DATA_LIMIT).with_context(|| format!("{name}: cannot read"))?;
+    let bytes = crate::util::read_file_limited(path, crate::util::DATA_LIMIT).map_err(read(format!("{name}: cannot read")))?;
     let text = String::from_utf8_lossy(&bytes);
     let mut columns = Vec::new();
     let mut rows = Vec::new();
@@ -63,7 +86,7 @@ fn read_table(path: &Path, header: bool) -> Result<Table> {
         let line_no = i + 1;
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.contains('\u{FFFD}') && !bytes.is_empty() {
-            bail!("{name}:{line_no}: not valid UTF-8");
+            invalid!("{name}:{line_no}: not valid UTF-8");
         }
         if header && i == 0 {
             columns = line.split('\t').map(|c| c.trim().to_string()).collect();
@@ -74,12 +97,12 @@ fn read_table(path: &Path, header: bool) -> Result<Table> {
         }
         let fields: Vec<String> = line.split('\t').map(|f| f.to_string()).collect();
         if header && fields.len() != columns.len() {
-            bail!("{name}:{line_no}: expected {} tab-separated fields ({}), found {}", columns.len(), columns.join(", "), fields.len());
+            invalid!("{name}:{line_no}: expected {} tab-separated fields ({}), found {}", columns.len(), columns.join(", "), fields.len());
         }
         rows.push((line_no, fields));
     }
     if header && columns.is_empty() {
-        bail!("{name}:1: missing header line");
+        invalid!("{name}:1: missing header line");
     }
     Ok(Table { path: name, columns, rows })
 }
@@ -90,20 +113,20 @@ impl Table {
         self.columns
             .iter()
             .position(|c| names.contains(&c.split(':').next().unwrap_or("")))
-            .with_context(|| format!("{}:1: no column named {} (columns: {})", self.path, names.join(" or "), self.columns.join(", ")))
+            .ok_or_else(|| DatasetError::Invalid(format!("{}:1: no column named {} (columns: {})", self.path, names.join(" or "), self.columns.join(", "))))
     }
 }
 
 fn check_id(path: &str, line: usize, what: &str, id: &str) -> Result<()> {
     if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        bail!("{path}:{line}: bad {what} {:?}", crate::util::text::sanitize(id, 40));
+        invalid!("{path}:{line}: bad {what} {:?}", crate::util::text::sanitize(id, 40));
     }
     Ok(())
 }
 
 fn find_one(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot read dataset folder", dir.display()))?
+        .map_err(read(format!("{}: cannot read dataset folder", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(suffix)))
         .collect();
@@ -130,14 +153,15 @@ fn read_items(path: &Path) -> Result<BTreeMap<String, ItemInfo>> {
         if let Some(y) = year.and_then(|c| f[c].trim().parse::<u32>().ok()).filter(|y| (1800..2200).contains(y)) {
             categories.push(format!("{}s", y / 10 * 10));
         }
-        anyhow::ensure!(
-            categories.len() <= crate::world::MAX_ATTRS,
-            "{}:{line}: item {}: {} categories, more than the limit of {}",
-            t.path,
-            crate::util::text::sanitize(&f[id], 40),
-            categories.len(),
-            crate::world::MAX_ATTRS
-        );
+        if categories.len() > crate::world::MAX_ATTRS {
+            invalid!(
+                "{}:{line}: item {}: {} categories, more than the limit of {}",
+                t.path,
+                crate::util::text::sanitize(&f[id], 40),
+                categories.len(),
+                crate::world::MAX_ATTRS
+            );
+        }
         let title = title.map(|c| f[c].trim().to_string()).unwrap_or_default();
         items.insert(f[id].clone(), ItemInfo { title, categories });
     }
@@ -149,7 +173,7 @@ fn read_items(path: &Path) -> Result<BTreeMap<String, ItemInfo>> {
 pub fn digest(dir: &Path) -> Result<String> {
     use std::io::Read;
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot read the folder", dir.display()))?
+        .map_err(read(format!("{}: cannot read the folder", dir.display())))?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_file())
@@ -160,9 +184,9 @@ pub fn digest(dir: &Path) -> Result<String> {
     for path in files {
         h = crate::util::fnv1a_extend(h, path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
         h = crate::util::fnv1a_extend(h, b"\0");
-        let mut f = std::fs::File::open(&path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let mut f = std::fs::File::open(&path).map_err(read(format!("{}: cannot open", path.display())))?;
         loop {
-            let n = f.read(&mut buf).with_context(|| format!("{}: read failed", path.display()))?;
+            let n = f.read(&mut buf).map_err(read(format!("{}: read failed", path.display())))?;
             if n == 0 {
                 break;
             }
@@ -179,7 +203,7 @@ pub fn load_dataset(dir: &Path, seed: u64) -> Result<Dataset> {
     } else if let Some(inter) = find_one(dir, ".inter")? {
         load_single(dir, &inter, seed)
     } else {
-        bail!("{}: no .train.inter or .inter file (RecBole atomic files expected)", dir.display())
+        invalid!("{}: no .train.inter or .inter file (RecBole atomic files expected)", dir.display())
     }
 }
 
@@ -211,13 +235,14 @@ fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
         let t = read_table(&random_path, false)?;
         for (line, f) in &t.rows {
             if f.len() < 2 {
-                bail!("{}:{line}: expected `user<TAB>item item …`", t.path);
+                invalid!("{}:{line}: expected `user<TAB>item item …`", t.path);
             }
             check_id(&t.path, *line, "user id", &f[0])?;
             negatives.insert(f[0].clone(), f[1].split_whitespace().map(|s| s.to_string()).collect());
         }
     }
-    let item_path = find_one(dir, ".item")?.with_context(|| format!("{}: no .item file with item titles and categories", dir.display()))?;
+    let item_path =
+        find_one(dir, ".item")?.ok_or_else(|| DatasetError::Invalid(format!("{}: no .item file with item titles and categories", dir.display())))?;
     let all_items = read_items(&item_path)?;
     // Time order: the training rows are each user's history in order; interleave users by
     // position in their history (all first interactions, then all second, …).
@@ -288,7 +313,7 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
             .parse()
             .ok()
             .filter(|x: &f64| x.is_finite())
-            .with_context(|| format!("{}:{line}: timestamp {:?} is not a number", t.path, crate::util::text::sanitize(&f[ts], 30)))?;
+            .ok_or_else(|| DatasetError::Invalid(format!("{}:{line}: timestamp {:?} is not a number", t.path, crate::util::text::sanitize(&f[ts], 30))))?;
         rows.push((time, *line, f[u].clone(), f[i].clone()));
     }
     // Time order; ties keep file order.

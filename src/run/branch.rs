@@ -9,12 +9,19 @@ use crate::engine::config::Config;
 use crate::engine::protocol::Reasoner;
 use crate::engine::Engine;
 use crate::run::driver::resolve_source;
+use crate::run::RunError;
 use crate::store::session::{Header, ParentRef};
 use crate::store::timeline::Timeline;
 use crate::world::event::{Event, EventBody};
-use anyhow::{anyhow, bail, Context, Result};
 use std::path::Path;
 use std::sync::Arc;
+
+type Result<T> = std::result::Result<T, RunError>;
+
+/// Return early with `RunError::Refused` and a formatted message.
+macro_rules! refuse {
+    ($($arg:tt)*) => { return Err(RunError::Refused(format!($($arg)*))) };
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ForkEdit {
@@ -47,7 +54,7 @@ impl ForkEdit {
 pub fn fork_point(tl: &Timeline, at: u64) -> Result<u64> {
     let n = tl.len();
     if n == 0 {
-        bail!("the session has no events");
+        refuse!("the session has no events");
     }
     let mut i = at.min(n - 1);
     loop {
@@ -70,7 +77,7 @@ pub fn fork_point(tl: &Timeline, at: u64) -> Result<u64> {
     // Before the first time step: fork right after the setup events.
     (0..n)
         .find(|i| matches!(tl.store.get(*i).map(|e| e.body), Ok(EventBody::RoundStarted { .. })))
-        .ok_or_else(|| anyhow!("the session never starts a round: nothing to re-run"))
+        .ok_or_else(|| RunError::Refused("the session never starts a round: nothing to re-run".into()))
 }
 
 /// Re-run from the fork point with `edit` applied. Returns the branch header and its events
@@ -123,24 +130,24 @@ pub fn fork_streamed(
     let body = match edit {
         ForkEdit::Rules { agent, rules } => {
             if world.client(agent).is_none() {
-                bail!("fork: no agent {} in the session at step {point}", crate::util::text::sanitize(agent, 40));
+                refuse!("fork: no agent {} in the session at step {point}", crate::util::text::sanitize(agent, 40));
             }
-            crate::rules::parse_rules(rules).map_err(|e| anyhow!("fork: rules:{e}"))?;
+            crate::rules::parse_rules(rules).map_err(|e| RunError::Refused(format!("fork: rules:{e}")))?;
             Some(EventBody::RulesReplaced { agent: agent.clone(), rules: rules.clone(), reason: "analyst edit (fork)".into() })
         }
         ForkEdit::Router { router, fan_out, tau } => {
-            let r = world.router(router).with_context(|| format!("fork: no router {} at step {point}", crate::util::text::sanitize(router, 40)))?;
+            let Some(r) = world.router(router) else { refuse!("fork: no router {} at step {point}", crate::util::text::sanitize(router, 40)) };
             let tau = tau.unwrap_or(r.tau);
             if !(0.0..=1.0).contains(&tau) {
-                bail!("fork: tau {tau} must be between 0 and 1");
+                refuse!("fork: tau {tau} must be between 0 and 1");
             }
             if *fan_out == Some(0) {
-                bail!("fork: fan-out 0 would reach nobody; give at least 1");
+                refuse!("fork: fan-out 0 would reach nobody; give at least 1");
             }
             Some(EventBody::RouterEdited { router: router.clone(), fan_out: fan_out.unwrap_or(r.fan_out), tau, reason: "analyst edit (fork)".into() })
         }
         ForkEdit::Config { sets } => {
-            let current: toml::Table = toml::Table::try_from(&config).context("config")?;
+            let current: toml::Table = toml::Table::try_from(&config).map_err(RunError::ConfigTable)?;
             config = Config::from_layers(&[current], sets)?;
             None
         }
@@ -150,11 +157,11 @@ pub fn fork_streamed(
         "dataset" => (None, Some(Path::new(&path))),
         _ => (Some(path.as_str()), None),
     };
-    let src = resolve_source(scenario, dataset, header.seed).with_context(|| format!("fork needs the session's source {} to re-run", header.source.path))?;
+    let src = resolve_source(scenario, dataset, header.seed).map_err(|e| RunError::Source { path: header.source.path.clone(), source: Box::new(e) })?;
     // A changed input re-runs a different world than the parent's prefix was recorded from. The
     // branch's header says which digest it ran with, so a caller who allowed it can tell.
     if !header.source.digest.is_empty() && src.source.digest != header.source.digest && !allow_changed_inputs {
-        bail!(
+        refuse!(
             "fork: {} changed since the session was recorded (digest {} ≠ {}); --allow-changed-inputs re-runs it as it is now",
             crate::util::text::sanitize(&header.source.path, 200),
             src.source.digest,
@@ -226,5 +233,22 @@ mod tests {
         let got = crate::analysis::diff::diff_sessions("a", "b", &mut tl, &mut tb).unwrap();
         assert!(got.first_divergence.as_ref().is_some_and(|d| d.step > 4096), "{:?}", got.first_divergence);
         assert_eq!(serde_json::to_string(&got).unwrap(), serde_json::to_string(&expected).unwrap());
+    }
+
+    /// A fork whose source is gone says so, and why, in the words the CLI prints.
+    #[test]
+    fn a_fork_without_its_source_names_it() {
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
+        let config = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+        let events = Engine::new(&sc.spec, config.clone(), 7, 1).run_to_end(&mut crate::reasoner::offline::Offline::new());
+        let source = SourceRef { kind: "scenario".into(), name: "gone".into(), path: "/nonexistent/gone.toml".into(), digest: String::new() };
+        let header = Header::new(source, 7, 1, config);
+        let mut tl = Timeline::new(EventStore::Memory(events), 0);
+        let edit = ForkEdit::Config { sets: vec!["filter.enabled=false".into()] };
+        let e = fork(&header, Path::new("p.jsonl"), &mut tl, 5, &edit, false, &mut crate::reasoner::offline::Offline::new()).unwrap_err();
+        assert!(matches!(e, RunError::Source { .. }), "{e:?}");
+        let text = crate::util::text::chain(&e);
+        assert!(text.starts_with("fork needs the session's source /nonexistent/gone.toml to re-run: "), "{text}");
+        assert!(text.contains("cannot read scenario"), "{text}");
     }
 }

@@ -3,6 +3,7 @@
 
 use super::signals::interrupted;
 use super::writer::BackgroundWriter;
+use super::RunError;
 use crate::engine::config::Config;
 use crate::engine::protocol::{AnswerError, ReasonAnswer, ReasonRequest, Reasoner};
 use crate::engine::{self, Engine, Flow, Hooks, Poll, WorldSpec};
@@ -12,9 +13,10 @@ use crate::reasoner::offline::Offline;
 use crate::store::session::{Header, SessionWriter, SourceRef};
 use crate::world::event::{Event, EventBody};
 use crate::world::World;
-use anyhow::{bail, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+type Result<T> = std::result::Result<T, RunError>;
 
 /// What a run starts from, resolved from `--scenario` or `--dataset`.
 pub struct Source {
@@ -46,8 +48,8 @@ pub fn resolve_source(scenario: Option<&str>, dataset: Option<&Path>, seed: u64)
                 dataset: Some(ds),
             })
         }
-        (Some(_), Some(_)) => bail!("give --scenario or --dataset, not both"),
-        (None, None) => bail!("give --scenario FILE|demo or --dataset DIR"),
+        (Some(_), Some(_)) => Err(RunError::Refused("give --scenario or --dataset, not both".into())),
+        (None, None) => Err(RunError::Refused("give --scenario FILE|demo or --dataset DIR".into())),
     }
 }
 
@@ -58,13 +60,13 @@ struct Sink<F> {
 }
 
 impl<F: FnMut(&[Event]) -> Result<()>> Hooks for Sink<F> {
-    type Error = anyhow::Error;
+    type Error = RunError;
 
     fn events(&mut self, engine: &mut Engine, events: Vec<Event>) -> Result<Flow> {
         (self.sink)(&events)?;
         // A signal stops a fork's re-run (or a headless demo) at the next stage boundary.
         if interrupted() {
-            bail!("interrupted at step {}", engine.world().steps().saturating_sub(1));
+            return Err(RunError::Interrupted(format!("interrupted at step {}", engine.world().steps().saturating_sub(1))));
         }
         Ok(Flow::Continue)
     }
@@ -128,7 +130,7 @@ impl Recorder<'_> {
 }
 
 impl Hooks for Recorder<'_> {
-    type Error = anyhow::Error;
+    type Error = RunError;
 
     fn events(&mut self, engine: &mut Engine, events: Vec<Event>) -> Result<Flow> {
         // A round ends where the next begins (and at the end of the run): score it.
@@ -145,7 +147,10 @@ impl Hooks for Recorder<'_> {
         }
         self.flush()?;
         if interrupted() {
-            bail!("interrupted at step {}: the session is complete up to there", engine.world().steps().saturating_sub(1));
+            return Err(RunError::Interrupted(format!(
+                "interrupted at step {}: the session is complete up to there",
+                engine.world().steps().saturating_sub(1)
+            )));
         }
         Ok(Flow::Continue)
     }
@@ -196,7 +201,7 @@ pub fn record_to(
         // was at its destination stays.
         let kept = if writer.is_atomic() { format!("; {} is as it was", writer.path().display()) } else { String::new() };
         drop(writer);
-        bail!("interrupted while the world was set up, before any event was written{kept}");
+        return Err(RunError::Interrupted(format!("interrupted while the world was set up, before any event was written{kept}")));
     };
     // The engine never waits on JSON or the disk, only on a writer more than a few batches behind.
     let writer = BackgroundWriter::spawn(writer)?;
@@ -221,8 +226,10 @@ pub fn record_to(
     let (failed, dest) = (writer.failed, writer.path().to_path_buf());
     match (failed, writer.finish()) {
         (_, Ok(None)) => Err(e),
-        (true, _) => Err(anyhow::anyhow!("{e:#}\n(no session was written: {} is as it was)", dest.display())),
-        (false, Ok(Some(dest))) => Err(anyhow::anyhow!("{e:#}\n(the session up to the last completed stage is in {})", dest.display())),
-        (false, Err(kept)) => Err(anyhow::anyhow!("{e:#}\n(and the session could not be kept: {kept})")),
+        (true, _) => Err(RunError::Stopped { error: Box::new(e), note: format!("no session was written: {} is as it was", dest.display()) }),
+        (false, Ok(Some(dest))) => {
+            Err(RunError::Stopped { error: Box::new(e), note: format!("the session up to the last completed stage is in {}", dest.display()) })
+        }
+        (false, Err(kept)) => Err(RunError::Stopped { error: Box::new(e), note: format!("and the session could not be kept: {kept}") }),
     }
 }

@@ -81,11 +81,26 @@ pub fn replay_app(path: &std::path::Path, opts: UiOptions) -> Result<App> {
     Ok(App::new(format!("replay {}", path.display()), branch, opts.keymap, opts.mono))
 }
 
+/// Keep the panic hook installed last (ratatui's: restore the terminal, then report) for panics
+/// of this thread, the UI's. A job or the live engine that panics on its own thread is caught and
+/// reported by its owner while the UI goes on: restoring the terminal then would pull the screen
+/// from under a running inspector.
+pub fn ui_thread_panics_only() {
+    let ui = std::thread::current().id();
+    let restore_and_report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == ui {
+            restore_and_report(info);
+        }
+    }));
+}
+
 /// Run the app in the terminal until it quits. The terminal is restored on every exit path,
 /// panics included (ratatui's hook restores raw mode and the alternate screen; we enable no mouse
 /// or paste modes that would need more).
 pub fn run(mut app: App) -> Result<()> {
     let mut terminal = ratatui::init();
+    ui_thread_panics_only();
     let active = Arc::new(AtomicBool::new(true));
     let watched = active.clone();
     crate::run::signals::set_watchdog(Some(Arc::new(move || {
@@ -123,6 +138,9 @@ fn run_loop(app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()
             }
             if app.view == app::View::Metrics {
                 app.prepare_stats();
+            }
+            if app.view == app::View::Events {
+                app.prepare_log();
             }
             // One frame, written atomically where the terminal supports it.
             let _ = execute!(std::io::stdout(), BeginSynchronizedUpdate);

@@ -6,8 +6,21 @@
 
 use serde_json::Value;
 
+/// Where a value first departs from its schema (a JSON path, `$.rules[2]`) and how.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct Mismatch {
+    pub path: String,
+    pub problem: String,
+}
+
+/// Return early with a `Mismatch` at `$path`, its problem formatted.
+macro_rules! mismatch {
+    ($path:expr, $($arg:tt)*) => { return Err(Mismatch { path: $path.to_string(), problem: format!($($arg)*) }) };
+}
+
 /// `Ok` if `v` matches `schema`; otherwise the first mismatch, with its JSON path.
-pub fn check(schema: &Value, v: &Value) -> Result<(), String> {
+pub fn check(schema: &Value, v: &Value) -> Result<(), Mismatch> {
     at(schema, v, "$")
 }
 
@@ -49,10 +62,10 @@ const KNOWN: &[&str] = &[
     "title",
 ];
 
-fn at(schema: &Value, v: &Value, path: &str) -> Result<(), String> {
-    let Some(s) = schema.as_object() else { return Err(format!("{path}: the schema is not an object")) };
+fn at(schema: &Value, v: &Value, path: &str) -> Result<(), Mismatch> {
+    let Some(s) = schema.as_object() else { mismatch!(path, "the schema is not an object") };
     if let Some(k) = s.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(format!("{path}: schema keyword {k:?} is not supported"));
+        mismatch!(path, "schema keyword {k:?} is not supported");
     }
     if let Some(variants) = s.get("anyOf").and_then(Value::as_array) {
         let mut why = Vec::new();
@@ -62,7 +75,7 @@ fn at(schema: &Value, v: &Value, path: &str) -> Result<(), String> {
                 Err(e) => why.push(format!("variant {}: {e}", i + 1)),
             }
         }
-        return Err(format!("{path}: matches none of {} variants ({})", variants.len(), why.join("; ")));
+        mismatch!(path, "matches none of {} variants ({})", variants.len(), why.join("; "));
     }
     if let Some(t) = s.get("type") {
         let fits = match t {
@@ -71,13 +84,13 @@ fn at(schema: &Value, v: &Value, path: &str) -> Result<(), String> {
             _ => false,
         };
         if !fits {
-            return Err(format!("{path}: expected {t}, got {}", type_name(v)));
+            mismatch!(path, "expected {t}, got {}", type_name(v));
         }
     }
     if let Some(allowed) = s.get("enum").and_then(Value::as_array) {
         let same = |a: &Value| a == v || (a.is_number() && v.is_number() && a.as_f64() == v.as_f64());
         if !allowed.iter().any(same) {
-            return Err(format!("{path}: {} is not one of {}", short(v), short(&Value::Array(allowed.clone()))));
+            mismatch!(path, "{} is not one of {}", short(v), short(&Value::Array(allowed.clone())));
         }
     }
     match v {
@@ -85,12 +98,12 @@ fn at(schema: &Value, v: &Value, path: &str) -> Result<(), String> {
             let x = n.as_f64().unwrap_or(f64::NAN);
             if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
                 if x.is_nan() || x < min {
-                    return Err(format!("{path}: {n} is below the minimum {min}"));
+                    mismatch!(path, "{n} is below the minimum {min}");
                 }
             }
             if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
                 if x.is_nan() || x > max {
-                    return Err(format!("{path}: {n} is above the maximum {max}"));
+                    mismatch!(path, "{n} is above the maximum {max}");
                 }
             }
         }
@@ -98,19 +111,19 @@ fn at(schema: &Value, v: &Value, path: &str) -> Result<(), String> {
             if let Some(max) = s.get("maxLength").and_then(Value::as_u64) {
                 let n = text.chars().count() as u64;
                 if n > max {
-                    return Err(format!("{path}: {n} characters, at most {max} allowed"));
+                    mismatch!(path, "{n} characters, at most {max} allowed");
                 }
             }
         }
         Value::Array(items) => {
             if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
                 if (items.len() as u64) < min {
-                    return Err(format!("{path}: {} item(s), at least {min} needed", items.len()));
+                    mismatch!(path, "{} item(s), at least {min} needed", items.len());
                 }
             }
             if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
                 if items.len() as u64 > max {
-                    return Err(format!("{path}: {} item(s), at most {max} allowed", items.len()));
+                    mismatch!(path, "{} item(s), at most {max} allowed", items.len());
                 }
             }
             if let Some(item) = s.get("items") {
@@ -123,14 +136,14 @@ fn at(schema: &Value, v: &Value, path: &str) -> Result<(), String> {
             let props = s.get("properties").and_then(Value::as_object);
             for name in s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
                 if !o.contains_key(name) {
-                    return Err(format!("{path}: missing {name:?}"));
+                    mismatch!(path, "missing {name:?}");
                 }
             }
             for (k, x) in o {
                 match props.and_then(|p| p.get(k)) {
                     Some(sub) => at(sub, x, &format!("{path}.{k}"))?,
                     None if s.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                        return Err(format!("{path}: unexpected key {:?}", crate::util::text::sanitize(k, 40)));
+                        mismatch!(path, "unexpected key {:?}", crate::util::text::sanitize(k, 40));
                     }
                     None => {}
                 }
@@ -158,13 +171,13 @@ mod tests {
             "c": {"anyOf": [{"type": "null"}, {"type": "number"}]}}});
         assert!(check(&s, &json!({"a": 2, "b": ["x"]})).is_ok());
         assert!(check(&s, &json!({"a": 2.0, "b": [], "c": 0.5})).is_ok());
-        assert!(check(&s, &json!({"a": 4, "b": []})).unwrap_err().contains("maximum"));
-        assert!(check(&s, &json!({"a": 1})).unwrap_err().contains("missing \"b\""));
-        assert!(check(&s, &json!({"a": 1, "b": [], "z": 1})).unwrap_err().contains("unexpected key"));
-        assert!(check(&s, &json!({"a": 1, "b": ["x", "y", "x"]})).unwrap_err().contains("at most 2"));
-        assert!(check(&s, &json!({"a": 1, "b": ["q"]})).unwrap_err().contains("not one of"));
-        assert!(check(&s, &json!({"a": 1.5, "b": []})).unwrap_err().contains("expected"));
-        assert!(check(&s, &json!({"a": 1, "b": [], "c": "no"})).unwrap_err().contains("none of 2"));
-        assert!(check(&json!({"format": "x"}), &json!("x")).unwrap_err().contains("not supported"));
+        assert!(check(&s, &json!({"a": 4, "b": []})).unwrap_err().to_string().contains("maximum"));
+        assert!(check(&s, &json!({"a": 1})).unwrap_err().to_string().contains("missing \"b\""));
+        assert!(check(&s, &json!({"a": 1, "b": [], "z": 1})).unwrap_err().to_string().contains("unexpected key"));
+        assert!(check(&s, &json!({"a": 1, "b": ["x", "y", "x"]})).unwrap_err().to_string().contains("at most 2"));
+        assert!(check(&s, &json!({"a": 1, "b": ["q"]})).unwrap_err().to_string().contains("not one of"));
+        assert!(check(&s, &json!({"a": 1.5, "b": []})).unwrap_err().to_string().contains("expected"));
+        assert!(check(&s, &json!({"a": 1, "b": [], "c": "no"})).unwrap_err().to_string().contains("none of 2"));
+        assert!(check(&json!({"format": "x"}), &json!("x")).unwrap_err().to_string().contains("not supported"));
     }
 }

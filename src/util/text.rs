@@ -63,6 +63,39 @@ pub fn pad(s: &str, width: usize) -> String {
     out
 }
 
+/// `s` without its first `n` terminal cells (text scrolled sideways). A wide character cut in
+/// two leaves a space for its second half, and marks that belonged to a dropped character go
+/// with it, so what follows stays in its column.
+pub fn skip_cells(s: &str, n: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let (mut used, mut out) = (0, String::new());
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used >= n {
+            if !(out.is_empty() && w == 0 && n > 0) {
+                out.push(c);
+            }
+            continue;
+        }
+        used += w;
+        out.extend(std::iter::repeat_n(' ', used.saturating_sub(n)));
+    }
+    out
+}
+
+/// An error and its sources on one line, `outer: inner: innermost` (what `{:#}` shows for an
+/// `anyhow::Error`), for a message that carries another error's whole story.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +126,25 @@ mod tests {
         assert_eq!(fit("ab寄生", 4), "ab…");
         // What is measured is the sanitised text: an escape is drawn as `\e` and counted so.
         assert_eq!(pad("a\u{1b}b", 6), "a\\eb  ");
+    }
+
+    /// Scrolled sideways by cells: a wide character cut in two leaves a space, a combining mark
+    /// goes with its letter.
+    #[test]
+    fn skipping_cells_keeps_columns() {
+        assert_eq!(skip_cells("寄生虫 x", 2), "生虫 x");
+        assert_eq!(skip_cells("寄生虫 x", 3), " 虫 x");
+        assert_eq!(skip_cells("e\u{301}tude", 1), "tude");
+        assert_eq!(skip_cells("abc", 0), "abc");
+        assert_eq!(skip_cells("abc", 5), "");
+    }
+
+    /// The chain reads as anyhow's `{:#}` did: each source after a colon, innermost last.
+    #[test]
+    fn a_chain_is_every_source_in_order() {
+        let io = std::io::Error::other("disk full");
+        let store = crate::store::StoreError::Io { what: "s.jsonl: cannot write".into(), source: io };
+        assert_eq!(chain(&store), "s.jsonl: cannot write: disk full");
+        assert_eq!(chain(&std::io::Error::other("alone")), "alone");
     }
 }

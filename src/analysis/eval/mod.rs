@@ -13,7 +13,6 @@ use crate::engine::config::Config;
 use crate::engine::Engine;
 use crate::inputs::dataset::{Dataset, EvalCase};
 use crate::reasoner::offline::Offline;
-use anyhow::{bail, Result};
 use baselines::{standardise, Bpr, Content, ItemKnn};
 use diagnostics::Diagnostics;
 use metrics::{mean_metrics, paired_interval, random_expected, tie_fair, CaseMetrics, METRIC_NAMES};
@@ -21,6 +20,33 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub use metrics::{ndcg_at, KS};
+
+/// Why an evaluation cannot run: a flag or a user at fault, the dataset or config it was given,
+/// or a job that failed on the way.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The flag or user at fault, by name (`--models: unknown model …`).
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Dataset(#[from] crate::inputs::dataset::DatasetError),
+    #[error(transparent)]
+    Config(#[from] crate::engine::config::ConfigError),
+    /// The config could not be turned back into a table to layer a variant's settings on.
+    #[error(transparent)]
+    ConfigTable(#[from] toml::ser::Error),
+    #[error("evaluation job {0} panicked")]
+    Panicked(usize),
+    #[error("an evaluation job did not report")]
+    NotReported,
+}
+
+type Result<T> = std::result::Result<T, EvalError>;
+
+/// Return early with `EvalError::Invalid` and a formatted message.
+macro_rules! invalid {
+    ($($arg:tt)*) => { return Err(EvalError::Invalid(format!($($arg)*))) };
+}
 pub const CANDIDATES: usize = 10;
 
 /// One user's ranking task.
@@ -36,17 +62,17 @@ pub fn cases(ds: &Dataset, split: &str) -> Result<Vec<Case>> {
     let list: &[EvalCase] = match split {
         "test" => &ds.test,
         "valid" => &ds.valid,
-        other => bail!("--split {other}: use test or valid"),
+        other => invalid!("--split {other}: use test or valid"),
     };
     let mut out = Vec::new();
     for c in list {
         let Some(neg) = ds.negatives.get(&c.user) else {
-            bail!("user {} has no candidate line in the .random file", crate::util::text::sanitize(&c.user, 30));
+            invalid!("user {} has no candidate line in the .random file", crate::util::text::sanitize(&c.user, 30));
         };
         let mut items = vec![c.target.clone()];
         items.extend(neg.iter().filter(|i| **i != c.target).take(CANDIDATES - 1).cloned());
         if items.len() < CANDIDATES {
-            bail!("user {} has only {} candidates (need {CANDIDATES})", crate::util::text::sanitize(&c.user, 30), items.len());
+            invalid!("user {} has only {} candidates (need {CANDIDATES})", crate::util::text::sanitize(&c.user, 30), items.len());
         }
         out.push(Case { user: c.user.clone(), target: c.target.clone(), items });
     }
@@ -185,7 +211,7 @@ fn selection(models: &[String]) -> Result<(bool, Vec<usize>)> {
     for m in models {
         if !BASELINES.contains(&m.as_str()) && !vs.iter().any(|v| v.name == m) {
             let known: Vec<&str> = BASELINES.iter().copied().chain(vs.iter().map(|v| v.name)).collect();
-            bail!("--models: unknown model {m:?}; known: {}", known.join(", "));
+            invalid!("--models: unknown model {m:?}; known: {}", known.join(", "));
         }
     }
     let baselines = models.is_empty() || models.iter().any(|m| BASELINES.contains(&m.as_str()));
@@ -266,15 +292,20 @@ fn run_variant(ds: &Dataset, cs: &[Case], base: &Config, v: &Variant, opts: &Eva
 
 /// Run the whole evaluation: `load` gives the dataset for a seed (a single `.inter` file samples
 /// its negatives with it). Jobs run on as many threads as the machine offers.
-pub fn run_eval(load: impl Fn(u64) -> Result<Dataset> + Sync, base: &Config, opts: &EvalOptions, mut progress: impl FnMut(&str)) -> Result<Report> {
+pub fn run_eval(
+    load: impl Fn(u64) -> std::result::Result<Dataset, crate::inputs::dataset::DatasetError> + Sync,
+    base: &Config,
+    opts: &EvalOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<Report> {
     if opts.seeds.is_empty() {
-        bail!("--seeds must be at least 1");
+        invalid!("--seeds must be at least 1");
     }
-    let datasets: Vec<Dataset> = opts.seeds.iter().map(|s| load(*s)).collect::<Result<_>>()?;
+    let datasets: Vec<Dataset> = opts.seeds.iter().map(|s| load(*s)).collect::<std::result::Result<_, _>>()?;
     let case_lists: Vec<Vec<Case>> = datasets.iter().map(|ds| cases(ds, &opts.split)).collect::<Result<_>>()?;
     // A mean over no users is no score (it printed −0.0000 and exited 0).
     if let Some(ds) = datasets.iter().zip(&case_lists).find_map(|(ds, c)| c.is_empty().then_some(ds)) {
-        bail!("{}: no {} users to evaluate (the {} split is empty)", crate::util::text::sanitize(&ds.name, 100), opts.split, opts.split);
+        invalid!("{}: no {} users to evaluate (the {} split is empty)", crate::util::text::sanitize(&ds.name, 100), opts.split, opts.split);
     }
     let vs = variants();
     let (baselines, chosen) = selection(&opts.models)?;
@@ -304,7 +335,7 @@ pub fn run_eval(load: impl Fn(u64) -> Result<Dataset> + Sync, base: &Config, opt
                         run_variant(&datasets[*seed_ix], &case_lists[*seed_ix], base, &vs[*variant], opts, opts.seeds[*seed_ix])
                     }
                 };
-                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| Err(anyhow::anyhow!("evaluation job {j} panicked")));
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or(Err(EvalError::Panicked(j)));
                 if tx.send((j, out)).is_err() {
                     break;
                 }
@@ -326,7 +357,7 @@ pub fn run_eval(load: impl Fn(u64) -> Result<Dataset> + Sync, base: &Config, opt
     let mut diag: BTreeMap<String, Vec<Diagnostics>> = BTreeMap::new();
     let mut hybrid_weights = Vec::new();
     for (job, out) in jobs.iter().zip(outputs) {
-        let out = out.unwrap_or_else(|| Err(anyhow::anyhow!("an evaluation job did not report")))?;
+        let out = out.unwrap_or(Err(EvalError::NotReported))?;
         let seed_ix = match job {
             Job::Baselines { seed_ix } | Job::Recnet { seed_ix, .. } => *seed_ix,
         };

@@ -45,14 +45,15 @@ impl CallError {
 }
 
 /// The body, read up to `REPLY_LIMIT` bytes.
-async fn body_text(mut resp: reqwest::Response) -> Result<Result<String, String>, CallError> {
+/// The inner error is the transport's, when the body broke off part-way.
+async fn body_text(mut resp: reqwest::Response) -> Result<Result<String, reqwest::Error>, CallError> {
     if resp.content_length().is_some_and(|n| n > REPLY_LIMIT as u64) {
         return Err(CallError::TooLarge);
     }
     let mut bytes = Vec::new();
     loop {
         match resp.chunk().await {
-            Err(e) => return Ok(Err(format!("reading the reply failed: {e}"))),
+            Err(e) => return Ok(Err(e)),
             Ok(None) => break,
             Ok(Some(c)) => {
                 if bytes.len() + c.len() > REPLY_LIMIT {

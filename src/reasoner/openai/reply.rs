@@ -51,7 +51,7 @@ pub fn parse_reply(req: &ReasonRequest, reply: &str) -> Result<ReasonAnswer, Rep
     }
     // The schema the server was asked to follow is checked whether or not it did.
     let wrong = |error: String| ReplyError::WrongSchema { stage, error: crate::util::text::sanitize(&error, 240) };
-    crate::util::jsonschema::check(&reply_schema(req), &v).map_err(wrong)?;
+    crate::util::jsonschema::check(&reply_schema(req), &v).map_err(|e| wrong(e.to_string()))?;
     let answer = from_wire(req, &v).map_err(|e| match e {
         WireError::Shape(e) => wrong(e),
         WireError::Rules(e) => ReplyError::RulesDoNotParse(crate::util::text::sanitize(&e, 240)),
@@ -120,8 +120,8 @@ fn validate(req: &ReasonRequest, a: &ReasonAnswer) -> Result<(), ReplyError> {
         (ReasonRequest::Optimise { rules: old, edit, .. }, ReasonAnswer::Optimise { rules, .. }) => match rules {
             Some(r) => {
                 let new = crate::rules::parse_rules(r).map_err(|e| ReplyError::RulesDoNotParse(e.to_string()))?;
-                one_rule_changed(old, &new).map_err(ReplyError::Unfit)?;
-                edit_applied_where_asked(old, &new, edit).map_err(ReplyError::Unfit)
+                one_rule_changed(old, &new)?;
+                edit_applied_where_asked(old, &new, edit)
             }
             None => Ok(()),
         },
@@ -134,7 +134,7 @@ fn validate(req: &ReasonRequest, a: &ReasonAnswer) -> Result<(), ReplyError> {
 /// removes it; loosen changes it or the rule before it, or inserts a conditional rule before it.
 /// Anything else (a `default accept` slipped in by a prompt injection, another rule rewritten)
 /// is refused and the offline edit is used.
-pub(super) fn edit_applied_where_asked(old: &str, new: &[crate::rules::Rule], edit: &Edit) -> Result<(), String> {
+pub(super) fn edit_applied_where_asked(old: &str, new: &[crate::rules::Rule], edit: &Edit) -> Result<(), ReplyError> {
     use crate::rules::Rule;
     let bare = |r: &Rule| Rule { comment: None, ..r.clone() };
     let old: Vec<Rule> = crate::rules::parse_rules(old).unwrap_or_default().iter().map(bare).collect();
@@ -163,7 +163,7 @@ pub(super) fn edit_applied_where_asked(old: &str, new: &[crate::rules::Rule], ed
     if ok {
         Ok(())
     } else {
-        Err(format!("the proposed rules do not apply the requested edit ({}) where it was asked", edit_name(edit)))
+        Err(ReplyError::Unfit(format!("the proposed rules do not apply the requested edit ({}) where it was asked", edit_name(edit))))
     }
 }
 
@@ -179,7 +179,7 @@ fn edit_name(edit: &Edit) -> String {
 
 /// An optimise reply may change, insert or remove one rule; the rest must stay as they were
 /// (comments aside, which a model may drop).
-pub(super) fn one_rule_changed(old: &str, new: &[crate::rules::Rule]) -> Result<(), String> {
+pub(super) fn one_rule_changed(old: &str, new: &[crate::rules::Rule]) -> Result<(), ReplyError> {
     let bare = |r: &crate::rules::Rule| crate::rules::Rule { comment: None, ..r.clone() };
     let old: Vec<_> = crate::rules::parse_rules(old).unwrap_or_default().iter().map(bare).collect();
     let new: Vec<_> = new.iter().map(bare).collect();
@@ -190,6 +190,6 @@ pub(super) fn one_rule_changed(old: &str, new: &[crate::rules::Rule]) -> Result<
     if changed_old <= 1 && changed_new <= 1 {
         Ok(())
     } else {
-        Err(format!("the proposed rules change {} rule(s), not one", changed_old.max(changed_new)))
+        Err(ReplyError::Unfit(format!("the proposed rules change {} rule(s), not one", changed_old.max(changed_new))))
     }
 }

@@ -29,6 +29,15 @@ impl EventStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Another handle on the same events, for a thread of its own: a session file reopened
+    /// (sharing its index), a log in memory copied.
+    pub fn handle(&self) -> Result<EventStore, StoreError> {
+        Ok(match self {
+            EventStore::File(f) => EventStore::File(f.reopen()?),
+            EventStore::Memory(v) => EventStore::Memory(v.clone()),
+        })
+    }
+
     /// Events `from..to`.
     pub fn range(&self, from: u64, to: u64) -> Result<Vec<Event>, StoreError> {
         match self {

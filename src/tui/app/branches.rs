@@ -58,6 +58,11 @@ impl App {
             self.status = "the session itself cannot be deleted".into();
             return;
         }
+        if self.fork_job.is_some() {
+            // The fork opens under its parent's index, which this would shift.
+            self.status = "a fork is being made: wait for it (or Esc cancels it) before deleting".into();
+            return;
+        }
         if self.branches.iter().any(|x| x.parent.is_some_and(|(p, _)| p == b)) {
             self.status = "this branch has forks of its own: delete those first".into();
             return;

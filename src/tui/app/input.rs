@@ -3,17 +3,22 @@
 
 use super::*;
 use crate::analysis::breakpoint::{self};
-use crate::reasoner::offline::Offline;
-use crate::store::timeline::{EventStore, Timeline};
 use crate::tui::keymap::Action;
 use crate::world::event::{Event, EventBody};
-use crate::world::World;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::time::Instant;
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) {
+        self.key(key);
+        // What the event log shows is read here, not while drawing.
+        if self.view == View::Events {
+            self.prepare_log();
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent) {
         self.dirty = true;
         // A message is about the last action: the next key replaces it (or clears it).
         self.status.clear();
@@ -142,13 +147,23 @@ impl App {
             }
             return;
         }
-        self.update(action);
+        self.act(action);
     }
 
     pub fn update(&mut self, action: Action) {
+        self.act(action);
+        if self.view == View::Events {
+            self.prepare_log();
+        }
+    }
+
+    fn act(&mut self, action: Action) {
         self.dirty = true;
         if action != Action::Quit {
             self.quit_armed = false;
+        }
+        if action == Action::Close && matches!(self.popup, Popup::None) && (self.cancel_fork() || self.stop_search() || self.stop_stats()) {
+            return;
         }
         if let Some(target) = self.far_seek {
             if action == Action::Close || is_motion(action) {
@@ -445,10 +460,16 @@ impl App {
                 self.log_hscroll = 0;
                 if input.is_empty() {
                     self.search = None;
+                    self.search_pending = false;
                     self.status = "log filter cleared".into();
                 } else {
-                    self.search = Some(Search { query: self.log_filter.clone(), matches: Vec::new(), scanned: 0 });
-                    self.search_step(true);
+                    self.search = Some(Search::new(self.log_filter.clone(), self.current));
+                    self.extend_matches();
+                    if self.scanning() {
+                        self.search_pending = true;
+                    } else {
+                        self.search_step(true);
+                    }
                     self.status = format!("log filtered by {} · {}", crate::util::text::sanitize(input, 40), self.status);
                 }
                 Ok(())
@@ -521,7 +542,7 @@ impl App {
                     Ok(_) => {
                         let agent = agent.clone();
                         self.popup = Popup::None;
-                        if let Err(e) = self.fork_with_rules(&agent, &text) {
+                        if let Err(e) = self.start_fork(&agent, &text) {
                             self.status = crate::util::text::sanitize(&format!("{e:#}"), 200);
                         }
                     }
@@ -532,53 +553,6 @@ impl App {
                 *error = None;
             }
         }
-    }
-
-    /// Fork a branch at the current step with new rules for `agent`, re-run it (offline
-    /// reasoner), and open the diff against the parent.
-    pub fn fork_with_rules(&mut self, agent: &str, rules: &str) -> anyhow::Result<()> {
-        let header = self.branch().header.clone().ok_or_else(|| anyhow::anyhow!("this session has no header to re-run from"))?;
-        if !self.live_done() {
-            // The parent must be complete to compare downstream; finish it first.
-            self.ensure_events(u64::MAX / 4, true);
-        }
-        let at = self.pos.saturating_sub(1);
-        let parent_path = self.branch().parent_path.clone();
-        let edit = crate::run::branch::ForkEdit::Rules { agent: agent.to_string(), rules: rules.to_string() };
-        let (branch_header, events) = {
-            let tl = &mut self.branches[self.current].timeline;
-            crate::run::branch::fork(&header, &parent_path, tl, at, &edit, false, &mut Offline::new())?
-        };
-        let fork_step = branch_header.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
-        let mut tl = Timeline::new(EventStore::Memory(events), crate::store::timeline::DEFAULT_KEYFRAME_EVERY);
-        let parent = self.current;
-        let (parent_name, branch_name) = (self.branches[parent].name.clone(), format!("branch {}", self.branches.len()));
-        let diff = {
-            let ptl = &mut self.branches[parent].timeline;
-            crate::analysis::diff::diff_sessions(&parent_name, &branch_name, ptl, &mut tl).map(|r| crate::analysis::diff::render(&r, 40)).ok()
-        };
-        let name = format!("branch {} ({} edited at step {at})", self.branches.len(), agent);
-        self.branches.push(Branch {
-            name: name.clone(),
-            timeline: tl,
-            header: Some(branch_header),
-            parent_path,
-            parent: Some((parent, fork_step)),
-            live: None,
-            diff,
-            saved: None,
-        });
-        self.current = self.branches.len() - 1;
-        let pos = self.pos;
-        self.world = World::new();
-        self.tick = TickMessages::default();
-        self.pos = 0;
-        self.goto(pos);
-        self.view = View::Diff;
-        self.scroll.diff.top();
-        self.prepare_diff();
-        self.status = format!("{name}: forked at step {fork_step} and re-run; {} lists branches (open, save)", self.keymap.key_for(Action::Branches));
-        Ok(())
     }
 }
 

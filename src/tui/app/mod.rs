@@ -2,11 +2,15 @@
 
 mod branches;
 mod diffview;
+mod fork;
 mod input;
+mod jobs;
+mod log;
 mod nav;
 mod search;
 
-pub use search::{Search, SEARCH_SCAN};
+pub use log::{LogRows, LOG_ROWS};
+pub use search::{Search, SEARCH_AT_ONCE};
 mod stats;
 mod tick;
 
@@ -254,6 +258,8 @@ pub struct App {
     far_tick_start: Option<(u64, u64)>,
     /// Jumps replaying more events than this go through `far_seek`.
     pub far_seek_events: u64,
+    /// Scans (search, metrics) longer than this run as jobs (`SEARCH_AT_ONCE`).
+    pub scan_at_once: u64,
     /// The timeline's disk keyframes failed and the user was told (once).
     disk_warned: bool,
     pub log_cursor: u64,
@@ -261,8 +267,12 @@ pub struct App {
     pub log_hscroll: usize,
     /// The event log shows only events whose kind or text contains this (set with / in the log).
     pub log_filter: String,
+    /// The event log's rows around the cursor, prepared before drawing.
+    pub log_rows: LogRows,
     /// The last search, for n/N.
     pub search: Option<Search>,
+    /// A search asked to jump to its first match once its scan is done.
+    search_pending: bool,
     pub quit: bool,
     /// q was pressed once with unsaved branches: a second q quits.
     pub quit_armed: bool,
@@ -277,11 +287,14 @@ pub struct App {
     /// Run one time step a second (lecture pace) instead of `speed()` events a second.
     pub tick_pace: bool,
     pub spinner: usize,
-    stats_cache: Vec<TickStats>,
-    /// The model's accounting up to `stats_upto`, scanned with the statistics.
-    accounting_cache: crate::reasoner::accounting::Accounting,
-    stats_upto: u64,
-    /// Steps where each time step starts, learned while scanning (for metrics and navigation).
+    /// Per-tick statistics and the model's accounting up to a step, for the metrics view.
+    stats: stats::Stats,
+    /// The branch `stats` counts.
+    stats_branch: usize,
+    /// A long stretch of them being counted in the background.
+    stats_job: Option<stats::StatsJob>,
+    /// A fork being re-run and diffed in the background (see `fork`).
+    fork_job: Option<fork::ForkJob>,
     pub title: String,
 }
 
@@ -314,11 +327,14 @@ impl App {
             far_world: None,
             far_tick_start: None,
             far_seek_events: FAR_SEEK_EVENTS,
+            scan_at_once: SEARCH_AT_ONCE,
             disk_warned: false,
             log_cursor: 0,
             log_hscroll: 0,
             log_filter: String::new(),
+            log_rows: LogRows::default(),
             search: None,
+            search_pending: false,
             quit: false,
             quit_armed: false,
             dirty: true,
@@ -328,9 +344,10 @@ impl App {
             tour: None,
             tick_pace: false,
             spinner: 0,
-            stats_cache: Vec::new(),
-            accounting_cache: Default::default(),
-            stats_upto: 0,
+            stats: Default::default(),
+            stats_branch: 0,
+            stats_job: None,
+            fork_job: None,
             title,
         };
         app.ensure_events(4096, true);

@@ -249,9 +249,7 @@ impl App {
             return true;
         }
         let c = self.log_cursor;
-        let found = self
-            .find_back_until(c, c.saturating_sub(near), |e| self.log_matches(e))
-            .or_else(|| self.find_forward_until(c, (c + near).min(self.len()), |e| self.log_matches(e)));
+        let found = self.log_match(c, false).filter(|i| c - i <= near).or_else(|| self.log_match(c, true).filter(|i| i - c <= near));
         match found {
             Some(i) => {
                 self.log_cursor = i;
@@ -398,9 +396,9 @@ impl App {
             if !self.log_filter.is_empty() {
                 for _ in 0..delta.unsigned_abs() {
                     let next = if delta > 0 {
-                        self.find_forward(self.log_cursor + 1, |e| self.log_matches(e))
+                        self.log_match(self.log_cursor + 1, true)
                     } else if self.log_cursor > 0 {
-                        self.find_back(self.log_cursor - 1, |e| self.log_matches(e))
+                        self.log_match(self.log_cursor - 1, false)
                     } else {
                         None
                     };
@@ -434,7 +432,7 @@ impl App {
             if len == 0 {
                 return;
             }
-            let found = if last { self.find_back(len - 1, |e| self.log_matches(e)) } else { self.find_forward(0, |e| self.log_matches(e)) };
+            let found = if last { self.log_match(len - 1, false) } else { self.log_match(0, true) };
             if let Some(i) = found {
                 self.log_cursor = i;
             }
@@ -458,8 +456,19 @@ impl App {
         }
     }
 
-    /// Timer work: run mode steps, live events. Returns how long the loop may sleep.
+    /// Timer work: jobs, run mode steps, live events. Returns how long the loop may sleep.
     pub fn on_tick(&mut self, now: Instant) -> Option<Duration> {
+        // A job under way: look again soon (its progress line moves, its result opens).
+        const JOB_POLL: Duration = Duration::from_millis(100);
+        let busy = self.poll_fork() | self.poll_search() | self.poll_stats();
+        let wait = self.timers(now);
+        if busy {
+            return Some(wait.map_or(JOB_POLL, |w| w.min(JOB_POLL)));
+        }
+        wait
+    }
+
+    fn timers(&mut self, now: Instant) -> Option<Duration> {
         self.pump();
         self.expire_status(now);
         if self.far_seek.is_some() {

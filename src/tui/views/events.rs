@@ -22,7 +22,11 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
             keys(A::ScrollRight)
         )
     } else {
-        format!(" Event log{sideways} filtered by “{}” (/ then Enter on empty clears · Enter opens · {} goes there) ", s(&app.log_filter, 30), keys(A::LogGoto))
+        format!(
+            " Event log{sideways} filtered by “{}” (/ then Enter on empty clears · Enter opens · {} goes there) ",
+            cut(&app.log_filter, 30),
+            keys(A::LogGoto)
+        )
     };
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
@@ -41,41 +45,18 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
     );
     let h = inner.height as u64;
     app.scroll.log.frame(0, h as usize);
-    let len = app.len();
-    let evs = if app.log_filter.is_empty() {
-        let first = app.log_cursor.saturating_sub(h / 2).min(len.saturating_sub(h));
-        app.branch().timeline.store.range(first, (first + h).min(len)).unwrap_or_default()
+    // The rows were prepared around the cursor (`App::prepare_log`): drawing reads no events.
+    let h = h as usize;
+    let prepared = &app.log_rows;
+    let evs: &[crate::world::event::Event] = if app.log_filter.is_empty() {
+        let len = app.len();
+        let first = app.log_cursor.saturating_sub(h as u64 / 2).min(len.saturating_sub(h as u64));
+        let skip = prepared.rows.iter().take_while(|e| e.step < first).count();
+        &prepared.rows[skip..(skip + h).min(prepared.rows.len())]
     } else {
-        // Matching rows only: half a screen before the cursor, the rest after (bounded scans).
-        let mut before = Vec::new();
-        let mut i = app.log_cursor;
-        while before.len() < (h / 2) as usize {
-            match app.find_back(i, |e| app.log_matches(e)) {
-                Some(j) => {
-                    before.push(j);
-                    if j == 0 {
-                        break;
-                    }
-                    i = j - 1;
-                }
-                None => break,
-            }
-        }
-        before.reverse();
-        let mut rows: Vec<crate::world::event::Event> = before.iter().filter_map(|j| app.event(*j)).collect();
-        let mut next = before.last().map(|j| j + 1).unwrap_or(app.log_cursor);
-        while (rows.len() as u64) < h {
-            match app.find_forward(next, |e| app.log_matches(e)) {
-                Some(j) => {
-                    if let Some(e) = app.event(j) {
-                        rows.push(e);
-                    }
-                    next = j + 1;
-                }
-                None => break,
-            }
-        }
-        rows
+        // Matching rows only: half a screen before the cursor, the rest after.
+        let from = prepared.upto_cursor.saturating_sub(h / 2);
+        &prepared.rows[from..(from + h).min(prepared.rows.len())]
     };
     let lines: Vec<Line> = evs
         .iter()
@@ -89,7 +70,7 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
             };
             // ▸ marks the cursor (visible without colour), ▶ the step the inspector shows.
             let cursor = if e.step == app.log_cursor { "▸" } else { " " };
-            let text: String = s(&crate::analysis::narrate::narrate(e), 0).chars().skip(app.log_hscroll).collect();
+            let text = crate::util::text::skip_cells(&cut(&crate::analysis::narrate::narrate(e), 0), app.log_hscroll);
             Line::from(vec![
                 Span::styled(format!("{cursor}{}{:>6} ", if here { "▶" } else { " " }, e.step), style),
                 Span::styled(format!("t{:<4} {:<22}", e.tick, e.body.kind()), kind_style),

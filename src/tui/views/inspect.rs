@@ -53,7 +53,7 @@ pub(super) fn attr_lines(app: &App, attrs: &BTreeMap<String, f64>, before: Optio
 }
 
 pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
-    let title = format!("{} {} · {}", s(&c.id, 20), c.title.as_deref().map(|t| format!("“{}”", s(t, 30))).unwrap_or_default(), c.kind.name());
+    let title = format!("{} {} · {}", cut(&c.id, 20), c.title.as_deref().map(|t| format!("“{}”", cut(t, 30))).unwrap_or_default(), c.kind.name());
     let before = app.tick_start_world.client(&c.id).map(|b| &b.attrs);
     let mut lines = vec![
         Line::from(vec![
@@ -61,7 +61,7 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             Span::raw(if c.routers.is_empty() { "none".into() } else { c.routers.iter().cloned().collect::<Vec<_>>().join(", ") }),
             Span::styled(format!(" · {} interactions", c.interactions), st(app, Role::Dim)),
         ]),
-        Line::from(s(&crate::world::profile_text(&c.attrs, 4), 300)),
+        Line::from(cut(&crate::world::profile_text(&c.attrs, 4), 300)),
     ];
     if !c.heard.is_empty() {
         // The accepted updates kept beside the profile, by router, and how much ranking counts.
@@ -71,9 +71,9 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             .map(|(r, h)| {
                 let mut top: Vec<(&String, &f64)> = h.iter().collect();
                 top.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
-                let shown: Vec<String> = top.iter().take(2).map(|(a, x)| format!("{} {:+.2}", s(a, 16), x)).collect();
+                let shown: Vec<String> = top.iter().take(2).map(|(a, x)| format!("{} {:+.2}", cut(a, 16), x)).collect();
                 let more = if h.len() > 2 { format!(" +{}", h.len() - 2) } else { String::new() };
-                format!("{} ×{:.2}: {}{more}", s(r, 12), app.world.update_gate(r), shown.join(", "))
+                format!("{} ×{:.2}: {}{more}", cut(r, 12), app.world.update_gate(r), shown.join(", "))
             })
             .collect();
         lines.push(Line::from(Span::styled(format!("updates beside: {}", parts.join(" · ")), st(app, Role::Dim))));
@@ -101,9 +101,9 @@ fn evidence_lines(app: &App, c: &Client, room: usize) -> Vec<Line<'static>> {
             Span::styled(format!("{adds:+.3}"), st(app, Role::Flight)),
             Span::styled(
                 if app.world.is_co_choice(e) {
-                    format!(" chosen by fans of {} · via {} · heard step {}", s(&e.chooser, 10), s(&e.router, 6), e.tick)
+                    format!(" chosen by fans of {} · via {} · heard step {}", cut(&e.chooser, 10), cut(&e.router, 6), e.tick)
                 } else {
-                    format!(" chosen by {} · via {} · heard step {}", s(&e.chooser, 10), s(&e.router, 6), e.tick)
+                    format!(" chosen by {} · via {} · heard step {}", cut(&e.chooser, 10), cut(&e.router, 6), e.tick)
                 },
                 st(app, Role::Dim),
             ),
@@ -124,8 +124,8 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             .map(|m| {
                 m.content
                     .iter()
-                    .map(|d| format!("{} {:+.2}", s(&d.attr, 16), d.delta))
-                    .chain(m.evidence.iter().rev().map(|ch| format!("{} chose {}", s(&ch.user, 10), s(&ch.item, 10))))
+                    .map(|d| format!("{} {:+.2}", cut(&d.attr, 16), d.delta))
+                    .chain(m.evidence.iter().rev().map(|ch| format!("{} chose {}", cut(&ch.user, 10), cut(&ch.item, 10))))
                     .collect::<Vec<_>>()
                     .join(", ")
             })
@@ -134,8 +134,8 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         let age = app.world.cursor().tick.saturating_sub(b.arrived_tick);
         let held = b.held.as_ref().map(|h| format!(" · held by rule {} ({} steps)", h.rule, h.steps)).unwrap_or_default();
         lines.push(Line::from(vec![
-            Span::styled(format!(" m{} ← {} ", b.message, s(&router, 8)), if b.held.is_some() { st(app, Role::Hold) } else { st(app, Role::Flight) }),
-            Span::raw(s(&what, 60)),
+            Span::styled(format!(" m{} ← {} ", b.message, cut(&router, 8)), if b.held.is_some() { st(app, Role::Hold) } else { st(app, Role::Flight) }),
+            Span::raw(cut(&what, 60)),
             Span::styled(format!(" · rel {:.2} · age {age}{held}", b.relevance), st(app, Role::Dim)),
         ]));
     }
@@ -174,14 +174,14 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
     let before = app.tick_start_world.router(&r.id).map(|b| &b.profile);
     // Summary and community wrap to the pane; the weights below are one line each.
     let width = detail.width.saturating_sub(2) as usize;
-    let summary = s(&r.summary, 400);
-    let community = format!("community: {}", r.attributes.iter().map(|a| s(a, 20)).collect::<Vec<_>>().join(", "));
+    let summary = cut(&r.summary, 400);
+    let community = format!("community: {}", r.attributes.iter().map(|a| cut(a, 20)).collect::<Vec<_>>().join(", "));
     let mut lines: Vec<Line> = wrap_str(&summary, width).into_iter().map(Line::from).collect();
     lines.extend(wrap_str(&community, width).into_iter().map(|l| Line::from(Span::styled(l.to_string(), st(app, Role::Dim)))));
     lines.extend(attr_lines(app, &r.profile, before, usize::MAX));
-    pane_lines(f, app, detail, &format!("Router {}", s(&r.id, 20)), lines, &app.scroll.detail, app.focus == Focus::Detail);
+    pane_lines(f, app, detail, &format!("Router {}", cut(&r.id, 20)), lines, &app.scroll.detail, app.focus == Focus::Detail);
     let mut ib: Vec<Line> =
-        r.inbox.iter().map(|x| Line::from(format!(" {} {} {:+.2} (sim {:.2})", s(&x.agent, 10), s(&x.attr, 20), x.delta, x.similarity))).collect();
+        r.inbox.iter().map(|x| Line::from(format!(" {} {} {:+.2} (sim {:.2})", cut(&x.agent, 10), cut(&x.attr, 20), x.delta, x.similarity))).collect();
     if ib.is_empty() {
         ib.push(Line::from(Span::styled(" inbox empty (a router has no message buffer)", st(app, Role::Dim))));
     }
@@ -195,7 +195,7 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
         (format!(" credit {:+.3} · {} messages sent", r.credit, r.messages_sent), plain),
         (format!(" gate {:.2}: its evidence counts ×{:.2} in receivers' scores · {} recent choice(s) to pass on", r.gate, r.gate, r.choices.len()), plain),
         (format!(" update gate {:.2}: {:.0}% of what its accepted updates added to profiles counts in ranking", r.update_gate, 100.0 * r.update_gate), plain),
-        (s(&format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > SHOWN { " …" } else { "" }), 0), plain),
+        (cut(&format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > SHOWN { " …" } else { "" }), 0), plain),
         (" routers have no filter rules; their strategy is edited by the backward phase".to_string(), st(app, Role::Dim)),
     ];
     // Under the Bayesian gate rule: how much the gates have learned (a gate that learned much

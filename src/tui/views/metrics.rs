@@ -134,7 +134,7 @@ fn model_lines(app: &App) -> Vec<Line<'static>> {
     }
     // The last notes, newest last: the budget running out, a response_format fallback.
     for note in a.notes.iter().rev().take(2).rev() {
-        lines.push(Line::from(Span::styled(format!(" note: {}", crate::util::text::sanitize(note, 160)), st(app, Role::Dim))));
+        lines.push(Line::from(Span::styled(format!(" note: {}", cut(note, 160)), st(app, Role::Dim))));
     }
     lines
 }

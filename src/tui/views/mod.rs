@@ -42,8 +42,15 @@ fn decision_role(d: Decision) -> Role {
     }
 }
 
-fn s(t: &str, max: usize) -> String {
-    sanitize(t, max)
+/// Data or model text made safe to draw (`text::sanitize`) and cut to `width` terminal cells
+/// with `…` (0: uncut). Cut by cells, not characters, so that wide (CJK) and combining text
+/// takes the room it is given and columns line up.
+fn cut(t: &str, width: usize) -> String {
+    if width == 0 {
+        sanitize(t, 0)
+    } else {
+        crate::util::text::fit(t, width)
+    }
 }
 
 /// Below this the panes would be empty boxes; say so instead.
@@ -119,14 +126,14 @@ pub fn render(f: &mut Frame, app: &App) {
 
 fn title_bar(f: &mut Frame, app: &App, area: Rect) {
     let tabs = [(View::Inspect, "1 inspect"), (View::Events, "2 events"), (View::Metrics, "3 metrics"), (View::Diff, "4 diff")];
-    let mut spans = vec![Span::styled(format!(" recnet · {} ", s(&app.title, 40)), st(app, Role::Accent))];
+    let mut spans = vec![Span::styled(format!(" recnet · {} ", cut(&app.title, 40)), st(app, Role::Accent))];
     for (v, name) in tabs {
         let style = if v == app.view { st(app, Role::Selected) } else { st(app, Role::Dim) };
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {name} "), style));
     }
     if app.branches.len() > 1 || app.current > 0 {
-        spans.push(Span::styled(format!("  {}", s(&app.branch().name, 50)), st(app, Role::Changed)));
+        spans.push(Span::styled(format!("  {}", cut(&app.branch().name, 50)), st(app, Role::Changed)));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -139,7 +146,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         None => ("Nothing has happened yet.".to_string(), ""),
     };
     f.render_widget(
-        Paragraph::new(Line::from(vec![Span::styled(format!("{kind}: "), st(app, Role::Accent)), Span::raw(s(&text, 600))])).wrap(Wrap { trim: true }),
+        Paragraph::new(Line::from(vec![Span::styled(format!("{kind}: "), st(app, Role::Accent)), Span::raw(cut(&text, 600))])).wrap(Wrap { trim: true }),
         narr,
     );
     let stage = app.current_event().map(|e| e.body.stage()).unwrap_or(crate::world::event::Stage::Setup);
@@ -179,7 +186,9 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let at = ((app.pos * w) / len).min(w - 1) as usize;
     bar[at] = '●';
     f.render_widget(Paragraph::new(format!(" {}", bar.iter().collect::<String>())).style(st(app, Role::Dim)), scrub);
-    if app.status.is_empty() {
+    if let Some(job) = app.job_line() {
+        f.render_widget(Paragraph::new(format!(" {}", cut(&job, 300))).style(st(app, Role::Accent)), status);
+    } else if app.status.is_empty() {
         // Nothing to report: the keys that matter most, dimmed.
         use super::keymap::Action as A;
         let k = |a| app.keymap.key_for(a);
@@ -187,7 +196,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
             format!(" {} one event forward · {} back · {} runs · {} help · {} quit", k(A::StepForward), k(A::StepBack), k(A::RunPause), k(A::Help), k(A::Quit));
         f.render_widget(Paragraph::new(hint).style(st(app, Role::Dim)), status);
     } else {
-        f.render_widget(Paragraph::new(format!(" {}", s(&app.status, 300))).style(st(app, Role::Accent)), status);
+        f.render_widget(Paragraph::new(format!(" {}", cut(&app.status, 300))).style(st(app, Role::Accent)), status);
     }
 }
 
@@ -254,17 +263,17 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             let mut rows: Vec<(String, Style)> = Vec::new();
             let plain = Style::new();
             if let Some(e) = app.event(*step) {
-                rows.push((s(&crate::analysis::narrate::narrate(&e), 500), st(app, Role::Accent)));
+                rows.push((cut(&crate::analysis::narrate::narrate(&e), 500), st(app, Role::Accent)));
                 if let EventBody::ReasonExchange { prompt, reply, tokens_in, tokens_out, latency_ms, finish_reason, .. } = &e.body {
-                    let finish = if finish_reason.is_empty() { String::new() } else { format!(" · finish {}", s(finish_reason, 40)) };
+                    let finish = if finish_reason.is_empty() { String::new() } else { format!(" · finish {}", cut(finish_reason, 40)) };
                     rows.push((format!("tokens {tokens_in} in / {tokens_out} out · {latency_ms} ms{finish}"), plain));
                     rows.push(("prompt:".into(), st(app, Role::Dim)));
-                    rows.extend(prompt.lines().map(|l| (s(l, 300), plain)));
+                    rows.extend(prompt.lines().map(|l| (cut(l, 300), plain)));
                     rows.push(("reply:".into(), st(app, Role::Dim)));
-                    rows.extend(reply.lines().map(|l| (s(l, 300), plain)));
+                    rows.extend(reply.lines().map(|l| (cut(l, 300), plain)));
                 } else {
                     let json = serde_json::to_string_pretty(&e).unwrap_or_default();
-                    rows.extend(json.lines().map(|l| (s(l, 300), plain)));
+                    rows.extend(json.lines().map(|l| (cut(l, 300), plain)));
                 }
             }
             pane_text(
@@ -285,18 +294,18 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 .map(|(i, b)| {
                     let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
                     let from = match b.parent {
-                        Some((p, step)) => format!(" · from {} at step {step}", s(app.branches.get(p).map(|x| x.name.as_str()).unwrap_or("?"), 20)),
+                        Some((p, step)) => format!(" · from {} at step {step}", cut(app.branches.get(p).map(|x| x.name.as_str()).unwrap_or("?"), 20)),
                         None => String::new(),
                     };
                     let saved = match &b.saved {
-                        _ if b.parent.is_none() => format!(" · {}", s(&b.parent_path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), 40)),
+                        _ if b.parent.is_none() => format!(" · {}", cut(&b.parent_path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), 40)),
                         // The file name: the directory is where the inspector was started.
-                        Some(p) => format!(" · {}", s(&p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), 40)),
+                        Some(p) => format!(" · {}", cut(&p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), 40)),
                         None => " · unsaved".to_string(),
                     };
                     let mark = if i == app.current { "●" } else { " " };
                     Line::from(vec![
-                        Span::styled(format!(" {mark} {}", s(&b.name, 50)), style),
+                        Span::styled(format!(" {mark} {}", cut(&b.name, 50)), style),
                         Span::styled(from, st(app, Role::Dim)),
                         Span::styled(saved, if b.saved.is_none() && b.parent.is_some() { st(app, Role::Changed) } else { st(app, Role::Dim) }),
                     ])
@@ -340,7 +349,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                     let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
                     // The mark carries the state in mono too: ● stops, ○ is disabled.
                     let (mark, state) = if b.enabled { ("● on ", Style::new()) } else { ("○ off", st(app, Role::Dim)) };
-                    Line::from(vec![Span::styled(format!(" {:>2} {mark} ", i + 1), style), Span::styled(s(&b.expr, 90), style.patch(state))])
+                    Line::from(vec![Span::styled(format!(" {:>2} {mark} ", i + 1), style), Span::styled(cut(&b.expr, 90), style.patch(state))])
                 })
                 .collect();
             let title = format!(
@@ -360,19 +369,19 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                     let style = if i == *cursor { st(app, Role::Selected) } else { Style::new() };
                     Line::from(vec![
                         Span::styled(format!(" {}", crate::util::text::pad(id, 12)), style.patch(st(app, Role::Accent))),
-                        Span::styled(s(title, 50), style),
+                        Span::styled(cut(title, 50), style),
                     ])
                 })
                 .collect();
-            let title = format!("{} agents match “{}” — ↑↓ choose · Enter selects · Esc", items.len(), s(query, 20));
+            let title = format!("{} agents match “{}” — ↑↓ choose · Enter selects · Esc", items.len(), cut(query, 20));
             list_popup(f, app, area, 70, &title, lines);
         }
         Popup::Input { kind, text, error } => {
             let r = centered(area, 90, 5);
             f.render_widget(Clear, r);
-            let mut lines = vec![Line::from(format!("> {}█", s(text, 300)))];
+            let mut lines = vec![Line::from(format!("> {}█", cut(text, 300)))];
             if let Some(e) = error {
-                lines.push(Line::from(Span::styled(s(e, 200), st(app, Role::Reject))));
+                lines.push(Line::from(Span::styled(cut(e, 200), st(app, Role::Reject))));
             }
             let title = match kind {
                 InputKind::Search => " / search ",
@@ -386,13 +395,13 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             let r = centered(area, 96, 16);
             f.render_widget(Clear, r);
             let [ed, msg] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(r);
-            let block = Block::bordered().title(format!(" Rules of {} — Ctrl+S applies (forks a branch here), Esc cancels ", s(agent, 20)));
+            let block = Block::bordered().title(format!(" Rules of {} — Ctrl+S applies (forks a branch here), Esc cancels ", cut(agent, 20)));
             let inner = block.inner(ed);
             f.render_widget(block, ed);
             f.render_widget(&**editor, inner);
             let m = match error {
-                Some(e) if e.starts_with("warning:") => Line::from(Span::styled(format!(" {}", s(e, 200)), st(app, Role::Changed))),
-                Some(e) => Line::from(Span::styled(format!(" {} — nothing changed", s(e, 200)), st(app, Role::Reject))),
+                Some(e) if e.starts_with("warning:") => Line::from(Span::styled(format!(" {}", cut(e, 200)), st(app, Role::Changed))),
+                Some(e) => Line::from(Span::styled(format!(" {} — nothing changed", cut(e, 200)), st(app, Role::Reject))),
                 None => Line::from(Span::styled(" one rule a line: accept W | hold N | reject  when …  ·  default reject", st(app, Role::Dim))),
             };
             f.render_widget(Paragraph::new(m), msg);

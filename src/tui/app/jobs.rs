@@ -1,0 +1,147 @@
+//! Slow work off the UI thread, as gitui's asyncgit jobs do it: a key press starts a job on a
+//! thread of its own, with its own handle on the data it reads; the job reports how far it got
+//! and stops when asked; the timer polls it and takes its result into the app. Drawing only ever
+//! sees the progress line.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
+
+/// What a running job reads and writes besides its result: progress, and the cancel flag.
+#[derive(Clone, Default)]
+pub struct JobCtl {
+    done: Arc<AtomicU64>,
+    total: Arc<AtomicU64>,
+    cancel: Arc<AtomicBool>,
+    /// The part of the work under way, when a job has several ("diffing").
+    stage: Arc<Mutex<String>>,
+}
+
+impl JobCtl {
+    /// A new part of the work: its progress starts over.
+    pub fn stage(&self, name: &str) {
+        if let Ok(mut s) = self.stage.lock() {
+            *s = name.to_string();
+        }
+        self.progress(0, 0);
+    }
+
+    pub fn progress(&self, done: u64, total: u64) {
+        self.done.store(done, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
+    }
+
+    /// Raised by Esc: the job stops at its next check and its result is dropped.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// A job running on its own thread, producing one `T`.
+pub struct Job<T> {
+    /// What it does, for the progress line ("re-running the fork at step 40").
+    pub label: String,
+    ctl: JobCtl,
+    result: Receiver<T>,
+    /// A result `wait_end` received, kept for the next `poll`.
+    kept: Mutex<Option<T>>,
+}
+
+/// Where a job stands when polled.
+pub enum Poll<T> {
+    Running,
+    Done(T),
+    /// The thread ended without a result (it panicked).
+    Lost,
+}
+
+impl<T: Send + 'static> Job<T> {
+    pub fn spawn(label: String, work: impl FnOnce(&JobCtl) -> T + Send + 'static) -> Job<T> {
+        let ctl = JobCtl::default();
+        let (tx, result) = std::sync::mpsc::channel();
+        let theirs = ctl.clone();
+        // Detached: a cancelled job finishes its current piece on its own and its result is
+        // dropped with the channel.
+        std::thread::spawn(move || {
+            let _ = tx.send(work(&theirs));
+        });
+        Job { label, ctl, result, kept: Mutex::new(None) }
+    }
+
+    pub fn poll(&self) -> Poll<T> {
+        if let Some(t) = self.kept.lock().ok().and_then(|mut k| k.take()) {
+            return Poll::Done(t);
+        }
+        match self.result.try_recv() {
+            Ok(t) => Poll::Done(t),
+            Err(TryRecvError::Empty) => Poll::Running,
+            Err(TryRecvError::Disconnected) => Poll::Lost,
+        }
+    }
+
+    /// Block until the job ends (scripted tests, and a quit that must not lose its result).
+    pub fn wait(&self) -> Option<T> {
+        self.result.recv().ok()
+    }
+
+    /// Block until the job ends, leaving its result for `poll` (scripted tests).
+    pub fn wait_end(&self) {
+        if let (Ok(t), Ok(mut k)) = (self.result.recv(), self.kept.lock()) {
+            *k = Some(t);
+        }
+    }
+
+    /// How far the job says it got.
+    pub fn done(&self) -> u64 {
+        self.ctl.done.load(Ordering::Relaxed)
+    }
+
+    pub fn cancel(&self) {
+        self.ctl.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// "label: 45% (Esc cancels)", or without a percentage while the job cannot tell.
+    pub fn line(&self) -> String {
+        let (done, total) = (self.ctl.done.load(Ordering::Relaxed), self.ctl.total.load(Ordering::Relaxed));
+        let stage = self.ctl.stage.lock().map(|s| s.clone()).unwrap_or_default();
+        let stage = if stage.is_empty() { String::new() } else { format!(": {stage}") };
+        let pct = (100 * done).checked_div(total).map(|p| format!(" {}%", p.min(100))).unwrap_or_default();
+        format!("{}{stage}{pct}… (Esc cancels)", self.label)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job hands back its result, says how far it got, and a cancelled one stops at its
+    /// next check.
+    #[test]
+    fn a_job_reports_progress_and_stops_when_cancelled() {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let job = Job::spawn("counting".into(), move |ctl| {
+            ctl.progress(1, 4);
+            wait.recv().unwrap();
+            ctl.stage("checking");
+            if ctl.cancelled() {
+                return None;
+            }
+            Some(42)
+        });
+        // The progress line shows once the job has reported (it may not have yet).
+        while job.ctl.done.load(Ordering::Relaxed) == 0 {
+            std::thread::yield_now();
+        }
+        assert!(matches!(job.poll(), Poll::Running));
+        assert_eq!(job.line(), "counting 25%… (Esc cancels)");
+        job.cancel();
+        go.send(()).unwrap();
+        assert_eq!(job.wait(), Some(None));
+        let job = Job::spawn("x".into(), |_| 7);
+        assert_eq!(job.wait(), Some(7));
+        // A job that panics hands back nothing, and says so rather than hanging.
+        let job = Job::spawn("p".into(), |_| -> i32 { panic!("a job's panic") });
+        assert_eq!(job.wait(), None);
+        assert!(matches!(job.poll(), Poll::Lost));
+    }
+}
