@@ -109,12 +109,18 @@ pub fn run(mut app: App) -> Result<()> {
         // core forever. Sessions are flushed stage by stage, so leaving here loses nothing.
         std::thread::sleep(GRACE);
         if watched.load(Ordering::SeqCst) {
-            ratatui::restore();
-            std::process::exit(130);
+            // Not `ratatui::restore`: on a dead terminal it fails and prints that to a dead
+            // stderr, which panics, and this thread would never reach the exit.
+            let _ = ratatui::try_restore();
+            std::process::exit(128 + crate::run::signals::signal().unwrap_or(2));
         }
     })));
     let result = run_loop(&mut app, &mut terminal);
-    ratatui::restore();
+    if let Err(e) = ratatui::try_restore() {
+        use std::io::Write;
+        // Not eprintln: a closed stderr must not turn the exit into a panic.
+        let _ = writeln!(std::io::stderr(), "recnet: could not restore the terminal: {e}");
+    }
     active.store(false, Ordering::SeqCst);
     crate::run::signals::set_watchdog(None);
     result
