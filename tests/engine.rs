@@ -456,12 +456,14 @@ fn run_events(spec: &recnet::engine::WorldSpec, sets: &[&str], full_scan: bool) 
 fn pruned_receivers_are_the_full_scans_to_the_byte() {
     let generated = recnet::inputs::gen::generate(400, 80, 500, 5, 11);
     let dataset = recnet::inputs::dataset::load_dataset(Path::new("fixtures/tiny-cds"), 3).unwrap().world_spec(3);
-    let settings: [&[&str]; 5] = [
+    let settings: [&[&str]; 7] = [
         &[],
         &["routers.tau=0", "routers.fan_out=3"],
         &["routers.fan_out=1", "routers.behaviour_weight=0"],
         &["routers.behaviour_weight=1", "routers.tau=0.3"],
         &["routers.items=all", "routers.fan_out=20", "routers.tau=0.05"],
+        &["routers.placebo=true"],
+        &["routers.placebo=true", "routers.fan_out=30", "routers.tau=0.6"],
     ];
     for (name, spec) in [("generated", &generated), ("tiny-cds", &dataset)] {
         for sets in settings {

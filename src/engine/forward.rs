@@ -5,7 +5,7 @@ use super::{Engine, Task};
 use crate::engine::config::{ItemUpdates, OverflowPolicy};
 use crate::engine::protocol::{FilterItem, FilterVerdict, ReasonRequest};
 use crate::rules::Polarity;
-use crate::util::{clip, fnv1a, r4};
+use crate::util::{clip, r4};
 use crate::world::embed::cosine;
 use crate::world::event::{AssimilatedInto, AttrChange, AttrDelta, Choice, ClientKind, Decision, EventBody, Recipient};
 use crate::world::profile_text;
@@ -279,7 +279,6 @@ impl Engine {
         let behaviour = self.behaviour_relevance(&self.choosers(&sources, &fresh));
         let mut excluded: Vec<usize> = sources.iter().filter_map(|s| self.world.client_ix(s)).collect();
         excluded.extend(&choosers);
-        let tau = r.tau;
         let items = self.cfg.routers.items;
         let has_content = !content.is_empty();
         // An item may receive only what would turn it (see `ItemUpdates`), and never choices;
@@ -306,12 +305,7 @@ impl Engine {
         };
         let mut scored: Vec<(f64, usize)> = if self.cfg.routers.placebo {
             // The control: as many receivers as relevance would have chosen, drawn at random.
-            let mut scored: Vec<(f64, usize)> = r.member_ix.iter().copied().filter(|ix| keep(*ix)).map(|ix| (rank(ix), ix)).collect();
-            let matched = scored.iter().filter(|(rel, _)| *rel >= tau).count().min(r.fan_out);
-            let salt = self.world.next_message_id();
-            scored.sort_by_key(|(_, ix)| fnv1a(format!("{salt}/{ix}").as_bytes()));
-            scored.truncate(matched);
-            scored
+            self.placebo_members(r, self.world.next_message_id(), keep, rank)
         } else {
             self.top_members(r, &behaviour, has_content.then_some(&content_key), keep, rank)
         };

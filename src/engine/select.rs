@@ -8,6 +8,7 @@
 //! who provably is not.
 
 use super::Engine;
+use crate::util::{fnv1a, fnv1a_extend};
 use crate::world::{ContentKey, IxMap, Router};
 use std::cmp::Ordering;
 
@@ -116,5 +117,68 @@ impl Engine {
             }
         }
         top.best
+    }
+
+    /// The placebo's receivers: as many members as relevance would have chosen (at or over `tau`,
+    /// at most `fan_out`), drawn by a stable hash of the message (`salt`) and each member's index.
+    pub(super) fn placebo_members(&self, r: &Router, salt: u64, keep: impl Fn(usize) -> bool, rank: impl Fn(usize) -> f64) -> Vec<(f64, usize)> {
+        let (tau, k) = (r.tau, r.fan_out);
+        if self.full_scan {
+            let mut scored: Vec<(f64, usize)> = r.member_ix.iter().copied().filter(|ix| keep(*ix)).map(|ix| (rank(ix), ix)).collect();
+            let matched = scored.iter().filter(|(rel, _)| *rel >= tau).count().min(k);
+            scored.sort_by_key(|(_, ix)| fnv1a(format!("{salt}/{ix}").as_bytes()));
+            scored.truncate(matched);
+            return scored;
+        }
+        // Each kept member's draw, hashed once (not once per comparison), with its place in
+        // index order: (draw, place) orders them as a stable sort by draw does.
+        let prefix = fnv1a(format!("{salt}/").as_bytes());
+        let mut kept: Vec<(u64, usize, usize)> =
+            r.member_ix.iter().copied().filter(|ix| keep(*ix)).enumerate().map(|(at, ix)| (draw(prefix, ix), at, ix)).collect();
+        // Relevance only as far as it counts: up to `fan_out` members at or over tau.
+        let mut matched = 0;
+        for &(_, _, ix) in &kept {
+            if matched == k {
+                break;
+            }
+            if rank(ix) >= tau {
+                matched += 1;
+            }
+        }
+        if matched == 0 {
+            return Vec::new();
+        }
+        if matched < kept.len() {
+            kept.select_nth_unstable_by_key(matched - 1, |(d, at, _)| (*d, *at));
+            kept.truncate(matched);
+        }
+        kept.sort_unstable_by_key(|(d, at, _)| (*d, *at));
+        kept.into_iter().map(|(_, _, ix)| (rank(ix), ix)).collect()
+    }
+}
+
+/// `fnv1a` of "{salt}/{ix}" from `prefix`, the hash of "{salt}/": the digits written without a
+/// string.
+fn draw(prefix: u64, ix: usize) -> u64 {
+    let (mut buf, mut at, mut n) = ([0u8; 20], 20, ix);
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    fnv1a_extend(prefix, &buf[at..])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_draw_is_the_hash_of_salt_slash_index() {
+        for (salt, ix) in [(1u64, 0usize), (7, 9), (42, 10), (123456, 987654321), (u64::MAX, usize::MAX)] {
+            let prefix = super::fnv1a(format!("{salt}/").as_bytes());
+            assert_eq!(super::draw(prefix, ix), super::fnv1a(format!("{salt}/{ix}").as_bytes()), "{salt}/{ix}");
+        }
     }
 }
