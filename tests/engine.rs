@@ -190,6 +190,15 @@ fn a_responsive_setup_gives_the_same_events_and_stops_when_asked() {
         (events, batches)
     };
     let (eager, _) = drain(Engine::new(&spec, Config::default(), 5, 1));
+    let mut e = Engine::new_unless(&spec, Config::default(), 5, 1, &|| false).expect("not stopped");
+    assert!(e.setting_up() && matches!(e.poll(), Poll::Events(_)) && e.setting_up(), "one batch does not set a world of 4,500 agents up");
+    let (rest, _) = drain(e);
+    let mut e = Engine::new_unless(&spec, Config::default(), 5, 1, &|| false).expect("not stopped");
+    let first = match e.poll() {
+        Poll::Events(evs) => evs,
+        _ => panic!("setup first"),
+    };
+    assert!(first.iter().chain(&rest).eq(eager.iter()));
     let (batched, sizes) = drain(Engine::new_unless(&spec, Config::default(), 5, 1, &|| false).expect("not stopped"));
     assert!(eager.len() > 4500);
     assert!(eager == batched, "the same events, in the same order");

@@ -896,6 +896,12 @@ fn a_fork_is_a_job_that_esc_cancels() {
     assert!(app.job_line().is_none());
     app.on_tick(std::time::Instant::now());
     assert_eq!(app.branches.len(), 1);
+    // Quitting while a fork is being made asks first; a second q quits.
+    app.start_fork("u1", "default reject\n").unwrap();
+    press(&mut app, "q");
+    assert!(!app.quit && app.status.contains("a fork is being made"), "{}", app.status);
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    app.quit_armed = false;
     // Once done, it opens where the fork was asked for.
     app.start_fork("u1", "default reject\n").unwrap();
     press(&mut app, "l");

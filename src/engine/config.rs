@@ -345,6 +345,13 @@ impl Config {
                 return Err(out(key, format!("a finite number in [{lo}, {hi}], not {value}")));
             }
         }
+        if b.confidence > 0.0 && b.max_evidence < b.min_evidence.max(1) {
+            // Else a module that stays undecided would gather evidence without end.
+            return Err(ConfigError::Invalid(format!(
+                "backward.max_evidence ({}) must be at least backward.min_evidence ({}) and 1 when backward.confidence is set",
+                b.max_evidence, b.min_evidence
+            )));
+        }
         if e.gate_init > e.gate_max {
             return Err(ConfigError::Invalid(format!("evidence.gate_init ({}) is above evidence.gate_max ({})", e.gate_init, e.gate_max)));
         }
@@ -491,6 +498,13 @@ mod tests {
         assert!(err.to_string().contains("cuont"), "{err}");
         let t: toml::Table = "[routers]\nfanout = 2".parse().unwrap();
         assert!(Config::from_layers(&[t], &[]).is_err());
+    }
+
+    #[test]
+    fn significance_gated_edits_need_a_bound_on_their_evidence() {
+        let err = Config::from_layers(&[], &["backward.confidence=2".into(), "backward.max_evidence=0".into()]).unwrap_err().to_string();
+        assert!(err.contains("backward.max_evidence") && err.contains("backward.confidence"), "{err}");
+        assert!(Config::from_layers(&[], &["backward.confidence=2".into()]).is_ok(), "the default bound (64) is enough");
     }
 
     /// Every real knob refuses NaN and infinities, and every count refuses 0 and absurd sizes,

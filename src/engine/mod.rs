@@ -140,6 +140,11 @@ impl Engine {
         }
     }
 
+    /// Whether setup events (`new_unless`) are still to be handed out: the world is not whole yet.
+    pub fn setting_up(&self) -> bool {
+        !self.setup.is_empty()
+    }
+
     pub fn world(&self) -> &World {
         &self.world
     }

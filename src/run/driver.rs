@@ -211,6 +211,8 @@ pub fn record_to(
     // A write that failed after the engine's last look at the writer fails the run all the same.
     let result = match (result, written_all) {
         (Ok(_), Err(e)) => Err(e.into()),
+        // The failed write comes first: it is why the file is not a whole prefix.
+        (Err(run), Err(write)) => Err(RunError::Stopped { error: Box::new(write.into()), note: format!("the run had also stopped: {run}") }),
         (result, _) => result,
     };
     let written = writer.events_written;
@@ -218,6 +220,16 @@ pub fn record_to(
         writer.finish()?;
         return Ok((engine, written));
     };
+    // A world cut off halfway through its setup is no session to keep: it has agents but no
+    // routers, and nothing could be forked or evaluated from it.
+    if engine.setting_up() {
+        if !writer.is_atomic() {
+            return Err(RunError::Stopped { error: Box::new(e), note: "the world's setup was cut short: what was written is not a session to use".into() });
+        }
+        let dest = writer.path().display().to_string();
+        drop(writer);
+        return Err(RunError::Stopped { error: Box::new(e), note: format!("the world's setup was cut short: no session was written, {dest} is as it was") });
+    }
     // A stopped run (a signal, a model that gave up) keeps its valid prefix; a failed write
     // (a full disk, the file-size limit) leaves the destination as it was.
     if !writer.is_atomic() {

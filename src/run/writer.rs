@@ -67,9 +67,19 @@ impl BackgroundWriter {
     }
 
     /// Wait until everything handed over is written; the writer back, and the first failure if a
-    /// write failed.
+    /// write failed. (Dropped instead, on an unwinding panic, the writer is joined all the same, so
+    /// the session is in its final state before the process goes on.)
     pub fn finish(mut self) -> Outcome {
         let result = self.stop();
         (self.stopped.take().expect("the writer is back once stopped"), result)
+    }
+}
+
+impl Drop for BackgroundWriter {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

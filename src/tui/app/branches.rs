@@ -98,11 +98,16 @@ impl App {
     /// q: quits, unless forks would be lost; then it says so and a second q quits.
     pub(super) fn request_quit(&mut self) {
         let n = self.unsaved_branches();
-        if n == 0 || self.quit_armed {
+        let forking = self.fork_job.is_some();
+        if (n == 0 && !forking) || self.quit_armed {
             self.quit = true;
             return;
         }
         self.quit_armed = true;
+        if forking {
+            self.status = format!("a fork is being made and would be lost: {} again quits; Esc cancels it", self.keymap.key_for(Action::Quit));
+            return;
+        }
         self.status = format!(
             "{n} unsaved branch(es) would be lost: {} again quits; {} lists them and {} saves one",
             self.keymap.key_for(Action::Quit),

@@ -124,7 +124,7 @@ impl App {
                 return true;
             }
             Poll::Done(r) => r,
-            Poll::Lost => Err(anyhow::anyhow!("the fork job stopped without a result")),
+            Poll::Lost => Err(anyhow::anyhow!("the fork job stopped: {}", f.job.lost_because())),
         };
         if let Err(e) = self.open_fork(result) {
             self.status = crate::util::text::sanitize(&format!("{e:#}"), 200);

@@ -45,6 +45,16 @@ pub struct Job<T> {
     result: Receiver<T>,
     /// A result `wait_end` received, kept for the next `poll`.
     kept: Mutex<Option<T>>,
+    /// The message of the panic that ended the job, if one did.
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+/// A job nobody waits for any more (replaced by a newer search, its app gone) stops at its next
+/// check instead of reading on to the end.
+impl<T> Drop for Job<T> {
+    fn drop(&mut self) {
+        self.ctl.cancel.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Where a job stands when polled.
@@ -62,10 +72,25 @@ impl<T: Send + 'static> Job<T> {
         let theirs = ctl.clone();
         // Detached: a cancelled job finishes its current piece on its own and its result is
         // dropped with the channel.
-        std::thread::spawn(move || {
-            let _ = tx.send(work(&theirs));
+        let lost = Arc::new(Mutex::new(None));
+        let why = lost.clone();
+        std::thread::spawn(move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&theirs))) {
+            Ok(t) => {
+                let _ = tx.send(t);
+            }
+            Err(p) => {
+                let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+                if let Ok(mut w) = why.lock() {
+                    *w = Some(msg.unwrap_or_else(|| "a panic".into()));
+                }
+            }
         });
-        Job { label, ctl, result, kept: Mutex::new(None) }
+        Job { label, ctl, result, kept: Mutex::new(None), lost }
+    }
+
+    /// Why the job ended without a result (its panic's message), once `poll` says `Lost`.
+    pub fn lost_because(&self) -> String {
+        self.lost.lock().ok().and_then(|w| w.clone()).unwrap_or_else(|| "it stopped without a result".into())
     }
 
     pub fn poll(&self) -> Poll<T> {
@@ -143,5 +168,16 @@ mod tests {
         let job = Job::spawn("p".into(), |_| -> i32 { panic!("a job's panic") });
         assert_eq!(job.wait(), None);
         assert!(matches!(job.poll(), Poll::Lost));
+        assert_eq!(job.lost_because(), "a job's panic", "its message is kept for the status line");
+        // A job nobody holds any more is told to stop.
+        let (seen_tx, seen) = std::sync::mpsc::channel();
+        let job = Job::spawn("orphan".into(), move |ctl| {
+            while !ctl.cancelled() {
+                std::thread::yield_now();
+            }
+            let _ = seen_tx.send(());
+        });
+        drop(job);
+        seen.recv_timeout(std::time::Duration::from_secs(10)).expect("a dropped job went on running");
     }
 }

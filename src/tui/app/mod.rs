@@ -254,8 +254,9 @@ pub struct App {
     /// A far jump's state so far, and its branch (over a session file: its keyframes are laid
     /// afterwards, in the background).
     far_world: Option<(usize, World)>,
-    /// Where a far jump's target time step starts (target, step): found once, not every slice.
-    far_tick_start: Option<(u64, u64)>,
+    /// Where a far jump's target time step starts (branch, target, step): found once, not at
+    /// every slice.
+    far_tick_start: Option<(usize, u64, u64)>,
     /// Jumps replaying more events than this go through `far_seek`.
     pub far_seek_events: u64,
     /// Scans (search, metrics) longer than this run as jobs (`SEARCH_AT_ONCE`).
@@ -293,6 +294,8 @@ pub struct App {
     stats_branch: usize,
     /// A long stretch of them being counted in the background.
     stats_job: Option<stats::StatsJob>,
+    /// A count that ended in a panic (branch, position): not started again for the same place.
+    stats_lost: Option<(usize, u64)>,
     /// A fork being re-run and diffed in the background (see `fork`).
     fork_job: Option<fork::ForkJob>,
     pub title: String,
@@ -347,6 +350,7 @@ impl App {
             stats: Default::default(),
             stats_branch: 0,
             stats_job: None,
+            stats_lost: None,
             fork_job: None,
             title,
         };

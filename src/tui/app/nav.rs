@@ -56,13 +56,13 @@ impl App {
         // closing in on the target (256 to 2048 events before it), so that stepping back
         // from it replays little while its keyframes are still being laid.
         let tick_start = match self.far_tick_start {
-            Some((t, start)) if t == target => start,
+            Some((b, t, start)) if b == current && t == target => start,
             _ => {
                 // Read back through the target's time step once (tens of thousands of events in
                 // a big session), not at every slice.
                 let start =
                     self.find_back(target.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. })).unwrap_or(0);
-                self.far_tick_start = Some((target, start));
+                self.far_tick_start = Some((current, target, start));
                 start
             }
         };

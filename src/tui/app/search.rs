@@ -115,6 +115,13 @@ impl App {
                 s.scanned = s.scanned.max(done);
                 return;
             }
+            if let Poll::Lost = state {
+                // Only what it reached was searched; stop there rather than start it again.
+                s.scanned = s.scanned.max(done);
+                s.stopped = true;
+                s.scan = None;
+                return;
+            }
             // The job's last chunk was taken in above: it covered everything up to its end.
             s.scanned = s.scan_to;
             s.scan = None;

@@ -84,6 +84,9 @@ impl App {
             self.drop_stats_job();
         }
         let (pos, current) = (self.pos, self.current);
+        if self.stats_lost == Some((current, pos)) {
+            return &self.stats.ticks;
+        }
         if self.stats_job.as_ref().is_some_and(|j| j.branch == current && j.upto <= pos) {
             // Counting toward here already: the rest is counted when it is in.
             return &self.stats.ticks;
@@ -122,7 +125,11 @@ impl App {
                 self.stats = stats;
                 self.stats_branch = j.branch;
             }
-            Poll::Done(_) | Poll::Lost => {}
+            Poll::Lost => {
+                self.status = crate::util::text::sanitize(&format!("counting the metrics stopped: {}", j.job.lost_because()), 200);
+                self.stats_lost = Some((j.branch, j.upto));
+            }
+            Poll::Done(_) => {}
         }
         self.stats_job = None;
         self.dirty = true;
