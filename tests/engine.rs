@@ -211,6 +211,33 @@ fn a_responsive_setup_gives_the_same_events_and_stops_when_asked() {
     assert!(stopped.is_none() && asked.get() == 1, "stopped at the first check ({} asked)", asked.get());
 }
 
+/// The bound that lets propagation skip members: never below a member's true relevance, and
+/// below the best member's for most members (else it would prune nothing and the pruned path
+/// would only ever equal the full scan by doing the full scan).
+#[test]
+fn the_relevance_bound_holds_and_rules_members_out() {
+    let spec = recnet::inputs::gen::generate(400, 200, 400, 6, 3);
+    let mut e = Engine::new(&spec, Config::default(), 5, 1);
+    e.run_to_end(&mut Offline::new());
+    let w = e.world();
+    let n = w.clients().len();
+    let attrs: Vec<String> = w.clients().iter().flat_map(|c| c.attrs.keys().cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().take(8).collect();
+    assert!(attrs.len() >= 4);
+    let mut ruled_out = 0;
+    for a in &attrs {
+        let key = w.content_key(&[recnet::world::event::AttrDelta { attr: a.clone(), delta: 0.5 }]);
+        let mut bound = w.relevance_bound(&key, n).expect("a small vocabulary has bounds");
+        let exact: Vec<f64> = (0..n).map(|ix| w.relevance_to(&key, ix)).collect();
+        let best = exact.iter().copied().fold(f64::MIN, f64::max);
+        for (ix, rel) in exact.iter().enumerate() {
+            let up = bound.upper(ix);
+            assert!(up >= rel - 1e-6, "{a}: client {ix}'s bound {up} is under its relevance {rel}");
+            ruled_out += usize::from(up < best - 1e-3);
+        }
+    }
+    assert!(ruled_out * 2 > attrs.len() * n, "the bound rules out {ruled_out} of {} member checks", attrs.len() * n);
+}
+
 /// With `backward.confidence`, a module is edited only once its mean reward stands that many
 /// standard errors from zero; one that many decisions leave undecided is kept and starts again.
 #[test]

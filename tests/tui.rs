@@ -888,11 +888,20 @@ fn a_fork_is_a_job_that_esc_cancels() {
     app.start_fork("u1", "default reject\n").unwrap();
     assert!(app.start_fork("u1", "default reject\n").unwrap_err().to_string().contains("still being made"));
     assert!(app.job_line().is_some_and(|l| l.contains("Esc cancels")));
+    // A second fork from the rule editor is refused there, with the edit kept.
+    app.selected = Some("u1".into());
+    press(&mut app, "e");
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    match &app.popup {
+        Popup::Rules { error: Some(e), .. } => assert!(e.contains("still being made"), "{e}"),
+        _ => panic!("the editor closed and the second fork was lost"),
+    }
+    app.popup = Popup::None;
     let pos = app.pos;
     press(&mut app, "l");
     assert_eq!(app.pos, pos + 1, "a key moves while the fork runs");
     app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
-    assert!(app.status.contains("fork cancelled"), "{}", app.status);
+    assert!(app.status.contains("was cancelled: no branch was added"), "{}", app.status);
     assert!(app.job_line().is_none());
     app.on_tick(std::time::Instant::now());
     assert_eq!(app.branches.len(), 1);

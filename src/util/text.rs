@@ -4,12 +4,16 @@
 /// are visible instead of acting on the terminal, and cut to `max_chars` (0 = no limit) with `…`.
 pub fn sanitize(s: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars.max(16) * 4));
-    for (count, c) in s.chars().enumerate() {
+    let mut chars = s.chars().enumerate().peekable();
+    while let Some((count, c)) = chars.next() {
         if max_chars > 0 && count >= max_chars {
             out.push('…');
             break;
         }
         match c {
+            // A joiner inside an emoji sequence (👨‍👩‍👧) hides nothing: the pictures are shown
+            // side by side rather than as an escape.
+            '\u{200d}' if out.chars().last().is_some_and(pictographic) && chars.peek().is_some_and(|(_, n)| pictographic(*n)) => {}
             '\n' => out.push_str("\\n"),
             '\t' => out.push(' '),
             '\u{1b}' => out.push_str("\\e"),
@@ -22,6 +26,11 @@ pub fn sanitize(s: &str, max_chars: usize) -> String {
         }
     }
     out
+}
+
+/// Emoji and pictographs, and the variation selector that asks for their picture form.
+fn pictographic(c: char) -> bool {
+    matches!(c, '\u{1f000}'..='\u{1faff}' | '\u{2600}'..='\u{27bf}' | '\u{fe0f}')
 }
 
 /// The terminal cells `s` takes (a CJK character takes two).
@@ -105,6 +114,14 @@ mod tests {
         let s = sanitize("a\u{1b}]52;c;SGVsbG8=\u{7}b\u{202e}c\u{200b}d", 0);
         assert!(!s.chars().any(|c| c.is_control() || c == '\u{202e}' || c == '\u{200b}'));
         assert!(s.contains("\\e]52"));
+    }
+
+    #[test]
+    fn a_joiner_inside_an_emoji_sequence_is_dropped_and_elsewhere_shown() {
+        assert_eq!(sanitize("👨\u{200d}👩\u{200d}👧 🏳\u{fe0f}\u{200d}🌈", 0), "👨👩👧 🏳\u{fe0f}🌈");
+        // Between letters a joiner could hide a look-alike id: it stays visible.
+        assert_eq!(sanitize("u\u{200d}1", 0), "u\\u{200d}1");
+        assert_eq!(sanitize("👨\u{200d}", 0), "👨\\u{200d}");
     }
 
     #[test]

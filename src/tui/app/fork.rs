@@ -110,7 +110,8 @@ impl App {
     pub(super) fn cancel_fork(&mut self) -> bool {
         let Some(f) = self.fork_job.take() else { return false };
         f.job.cancel();
-        self.status = format!("fork cancelled ({} at step {} is as it was)", crate::util::text::sanitize(&self.branches[f.parent].name, 60), f.at);
+        self.status =
+            format!("the fork of {} at step {} was cancelled: no branch was added", crate::util::text::sanitize(&self.branches[f.parent].name, 60), f.at);
         true
     }
 

@@ -539,6 +539,8 @@ impl App {
                     Err(e) => *error = Some(format!("line {}:{}: {}", e.line, e.col, e.message)),
                     // A warning, not an error: the first Ctrl+S says what it means, the second forks.
                     Ok(rules) if rules.is_empty() && error.as_deref() != Some(EMPTY_RULES) => *error = Some(EMPTY_RULES.into()),
+                    // Said here, with the edit kept: the footer shows the running fork, not the status.
+                    Ok(_) if self.fork_job.is_some() => *error = Some(FORK_RUNNING.into()),
                     Ok(_) => {
                         let agent = agent.clone();
                         self.popup = Popup::None;
@@ -556,6 +558,7 @@ impl App {
     }
 }
 
+const FORK_RUNNING: &str = "a fork is still being made: Ctrl+S again once it is done";
 const EMPTY_RULES: &str = "warning: no rules: every message would be rejected; Ctrl+S again forks anyway";
 
 fn is_motion(a: Action) -> bool {
