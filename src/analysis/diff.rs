@@ -282,10 +282,16 @@ pub fn diff_worlds(a: &World, b: &World) -> (Vec<ProfileDiff>, Vec<RulesDiff>, V
 /// Two timelines (branches) compared over their whole length.
 /// The events are read a chunk at a time, never both sessions whole: memory follows the worlds.
 pub fn diff_sessions(a_name: &str, b_name: &str, a: &mut Timeline, b: &mut Timeline) -> Result<DiffReport, StoreError> {
+    diff_sessions_after(a_name, b_name, a, b, 0)
+}
+
+/// `diff_sessions` for two sessions known to share their first `same` events (a fork and its
+/// parent): the search for where they part starts there.
+pub fn diff_sessions_after(a_name: &str, b_name: &str, a: &mut Timeline, b: &mut Timeline, same: u64) -> Result<DiffReport, StoreError> {
     const CHUNK: u64 = 4096;
     let (na, nb) = (a.len(), b.len());
     let mut first_divergence = None;
-    let mut at = 0;
+    let mut at = same.min(na).min(nb);
     while first_divergence.is_none() && at < na.max(nb) {
         let end = at + CHUNK;
         let (ca, cb) = (a.store.range(at.min(na), end.min(na))?, b.store.range(at.min(nb), end.min(nb))?);

@@ -233,6 +233,15 @@ mod tests {
         let got = crate::analysis::diff::diff_sessions("a", "b", &mut tl, &mut tb).unwrap();
         assert!(got.first_divergence.as_ref().is_some_and(|d| d.step > 4096), "{:?}", got.first_divergence);
         assert_eq!(serde_json::to_string(&got).unwrap(), serde_json::to_string(&expected).unwrap());
+        // Told where the fork point is, and given the state there on both sides (as the
+        // inspector's fork job does), the diff is the same.
+        let point = fork_point(&tl, n - 50).unwrap();
+        let shared = tl.state(point).unwrap();
+        let mut tl = Timeline::new(EventStore::Memory(tl.store.range(0, n).unwrap()), 0);
+        tl.remember(shared.clone());
+        tb.remember(shared);
+        let after = crate::analysis::diff::diff_sessions_after("a", "b", &mut tl, &mut tb, point).unwrap();
+        assert_eq!(serde_json::to_string(&after).unwrap(), serde_json::to_string(&expected).unwrap());
     }
 
     /// A fork whose source is gone says so, and why, in the words the CLI prints.

@@ -77,6 +77,9 @@ impl App {
         let (store, total) = (tl.store.handle()?, tl.len());
         let job = Job::spawn(format!("forking at step {point}"), move |ctl| -> anyhow::Result<Forked> {
             let mut parent_tl = Timeline::new(store, 0);
+            // The branch's first `point` events are the parent's: the same state starts both
+            // sides of the comparison, which then replays only what follows the fork.
+            let shared = world.clone();
             parent_tl.remember(world);
             let (mut branch, mut events) = (None, Vec::new());
             ctl.stage("re-running");
@@ -95,8 +98,9 @@ impl App {
             })?;
             let header = branch.ok_or_else(|| anyhow::anyhow!("the fork made no branch"))?;
             let mut timeline = Timeline::new(EventStore::Memory(events), DEFAULT_KEYFRAME_EVERY);
+            timeline.remember(shared);
             ctl.stage("comparing with the parent");
-            let diff = crate::analysis::diff::diff_sessions(&parent_name, &branch_name, &mut parent_tl, &mut timeline)
+            let diff = crate::analysis::diff::diff_sessions_after(&parent_name, &branch_name, &mut parent_tl, &mut timeline, point)
                 .map(|r| crate::analysis::diff::render(&r, 40))
                 .ok();
             Ok(Forked { header, timeline, diff })
