@@ -224,13 +224,17 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             };
             // Two columns when one would not fit the terminal; beyond that, it scrolls.
             let two = rows.len() + 8 > area.height as usize && area.width >= 100;
+            // Two columns take what the terminal offers, up to the longest description, so that
+            // a wider terminal cuts fewer of them.
+            let longest = rows.iter().map(|(_, d)| crate::util::text::cells(d)).max().unwrap_or(0);
+            let column = (area.width.saturating_sub(4) as usize / 2).saturating_sub(13).clamp(34, longest.max(34));
             let mut lines: Vec<Line> = if two {
                 let half = rows.len().div_ceil(2);
                 (0..half)
                     .map(|i| {
-                        let mut spans = cell(&rows[i], 34);
+                        let mut spans = cell(&rows[i], column);
                         if let Some(r) = rows.get(i + half) {
-                            spans.extend(cell(r, 34));
+                            spans.extend(cell(r, column));
                         }
                         Line::from(spans)
                     })
@@ -253,7 +257,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             )));
             lines.push(Line::from(" Tab moves the focus (▸) between panes; ↑↓ PageUp PageDown Home End scroll it"));
             let h = (lines.len() as u16 + 2).min(area.height);
-            let r = centered(area, if two { 100 } else { 80 }, h);
+            let r = centered(area, if two { (2 * (13 + column) + 2).max(100) as u16 } else { 80 }, h);
             f.render_widget(Clear, r);
             pane_lines(f, app, r, "Help — keys (↑↓ PgUp PgDn Home End scroll · Esc closes)", lines, &app.scroll.help, true);
         }
