@@ -197,10 +197,8 @@ pub fn record_to(
     // up to and including putting the session in place.
     let _polled = super::signals::cooperate();
     let Some(mut engine) = Engine::new_unless(&source.spec, config, seed, rounds, &interrupted) else {
-        // Nothing but the header was written: an atomic output vanishes on drop, and whatever
-        // was at its destination stays.
-        let kept = if writer.is_atomic() { format!("; {} is as it was", writer.path().display()) } else { String::new() };
-        drop(writer);
+        // Nothing but the header was written.
+        let kept = abandon(writer).map(|dest| format!("; {dest} is as it was")).unwrap_or_default();
         return Err(RunError::Interrupted(format!("interrupted while the world was set up, before any event was written{kept}")));
     };
     // The engine never waits on JSON or the disk, only on a writer more than a few batches behind.
@@ -223,12 +221,11 @@ pub fn record_to(
     // A world cut off halfway through its setup is no session to keep: it has agents but no
     // routers, and nothing could be forked or evaluated from it.
     if engine.setting_up() {
-        if !writer.is_atomic() {
-            return Err(RunError::Stopped { error: Box::new(e), note: "the world's setup was cut short: what was written is not a session to use".into() });
-        }
-        let dest = writer.path().display().to_string();
-        drop(writer);
-        return Err(RunError::Stopped { error: Box::new(e), note: format!("the world's setup was cut short: no session was written, {dest} is as it was") });
+        let note = match abandon(writer) {
+            Some(dest) => format!("the world's setup was cut short: no session was written, {dest} is as it was"),
+            None => "the world's setup was cut short: what was written is not a session to use".into(),
+        };
+        return Err(RunError::Stopped { error: Box::new(e), note });
     }
     // A stopped run (a signal, a model that gave up) keeps its valid prefix; a failed write
     // (a full disk, the file-size limit) leaves the destination as it was.
@@ -244,4 +241,10 @@ pub fn record_to(
         }
         (false, Err(kept)) => Err(RunError::Stopped { error: Box::new(e), note: format!("and the session could not be kept: {kept}") }),
     }
+}
+
+/// Give up a session not worth keeping: an atomic output vanishes on drop and whatever was at its
+/// destination stays (that destination is returned); a stream keeps what it already sent (`None`).
+fn abandon(writer: SessionWriter) -> Option<String> {
+    writer.is_atomic().then(|| writer.path().display().to_string())
 }
