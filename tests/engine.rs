@@ -513,3 +513,35 @@ fn pruned_receivers_are_the_full_scans_to_the_byte() {
         }
     }
 }
+
+/// Every message buffered for a user before one of its choices has been decided on before it.
+fn choices_judged_on_read_buffers(sets: &[&str]) -> (bool, usize) {
+    let src = resolve_source(Some("demo"), None, 7).unwrap();
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let mut e = Engine::new(&src.spec, Config::from_layers(&src.config_tables, &sets).unwrap(), 7, 2);
+    let mut unread: std::collections::BTreeMap<String, std::collections::BTreeSet<u64>> = Default::default();
+    let (mut all_read, mut read_first) = (true, 0);
+    for ev in e.run_to_end(&mut Offline::new()) {
+        match ev.body {
+            EventBody::MessageBuffered { agent, message, .. } => {
+                unread.entry(agent).or_default().insert(message);
+            }
+            EventBody::FilterDecision { agent, message, .. } => {
+                unread.entry(agent).or_default().remove(&message);
+            }
+            EventBody::Activated { reason, .. } if reason == "about to choose" => read_first += 1,
+            EventBody::Interaction { user, .. } => all_read &= unread.get(&user).is_none_or(|m| m.is_empty()),
+            _ => {}
+        }
+    }
+    (all_read, read_first)
+}
+
+#[test]
+fn a_user_about_to_choose_reads_its_buffer_first_when_asked() {
+    let (all_read, read_first) = choices_judged_on_read_buffers(&["buffer.read_before_choice=true"]);
+    assert!(all_read, "a choice was judged with messages still unread");
+    assert!(read_first > 0, "no user read its buffer before choosing");
+    // The default reads after the choice: some choices are judged with messages waiting.
+    assert_eq!(choices_judged_on_read_buffers(&[]), (false, 0));
+}

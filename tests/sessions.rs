@@ -151,9 +151,14 @@ fn a_header_from_before_evidence_still_loads() {
     h["version"] = "1.0".into();
     let cfg = h["config"].as_object_mut().unwrap();
     cfg.remove("evidence");
-    for (section, key) in
-        [("routers", "behaviour_weight"), ("routers", "items"), ("routers", "placebo"), ("backward", "negatives"), ("buffer", "read_when_ranked")]
-    {
+    for (section, key) in [
+        ("routers", "behaviour_weight"),
+        ("routers", "items"),
+        ("routers", "placebo"),
+        ("backward", "negatives"),
+        ("buffer", "read_when_ranked"),
+        ("buffer", "read_before_choice"),
+    ] {
         cfg[section].as_object_mut().unwrap().remove(key).expect(key);
     }
     let old = d.path().join("old.jsonl");

@@ -169,6 +169,9 @@ pub struct BufferConfig {
     /// Missing from older sessions' headers, which ended with their buffers unread.
     #[serde(default)]
     pub read_when_ranked: bool,
+    /// Missing from older sessions' headers, whose users read their buffers after each choice.
+    #[serde(default)]
+    pub read_before_choice: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -41,11 +41,21 @@ pub enum Poll {
 #[derive(Debug, Clone)]
 enum Task {
     Interact(usize),
-    Receive { agent: String, reason: &'static str },
+    /// The interaction itself, once the user and item have read what waited for them.
+    Choose(usize),
+    Receive {
+        agent: String,
+        reason: &'static str,
+    },
     Reflect(usize),
     Route,
     Integrate,
-    Deliver { message: u64, agent: String, relevance: f64, drained: bool },
+    Deliver {
+        message: u64,
+        agent: String,
+        relevance: f64,
+        drained: bool,
+    },
     Rewards(usize),
     Backward,
     Optimise,
@@ -283,7 +293,16 @@ impl Engine {
 
     fn run(&mut self, task: Task) {
         match task {
-            Task::Interact(k) => {
+            Task::Interact(k) if self.cfg.buffer.enabled && self.cfg.buffer.read_before_choice => {
+                // A user about to choose is ranked, and being ranked activates it (as at the end
+                // of a run): the choice is judged on a state that has heard what was sent before it.
+                let s = &self.schedule[k];
+                let (user, item) = (s.user.clone(), s.item.clone());
+                self.tasks.push_front(Task::Choose(k));
+                self.tasks.push_front(Task::Receive { agent: item, reason: "about to be chosen" });
+                self.tasks.push_front(Task::Receive { agent: user, reason: "about to choose" });
+            }
+            Task::Interact(k) | Task::Choose(k) => {
                 let s = self.schedule[k].clone();
                 // The outcome is judged on the state before the interaction is recorded: once
                 // recorded, the chosen item is in the user's history and would raise its
@@ -292,8 +311,10 @@ impl Engine {
                 self.emit(EventBody::Interaction { user: s.user.clone(), item: s.item.clone(), negative: s.negative.clone(), index: k });
                 self.tick_choices.push((s.user.clone(), s.item.clone()));
                 self.tasks.push_front(Task::Reflect(k));
-                self.tasks.push_front(Task::Receive { agent: s.item, reason: "interacted" });
-                self.tasks.push_front(Task::Receive { agent: s.user, reason: "interacted" });
+                if !matches!(task, Task::Choose(_)) {
+                    self.tasks.push_front(Task::Receive { agent: s.item, reason: "interacted" });
+                    self.tasks.push_front(Task::Receive { agent: s.user, reason: "interacted" });
+                }
                 self.tasks.push_front(Task::Rewards(k));
             }
             Task::Receive { ref agent, reason } => {
