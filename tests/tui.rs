@@ -1219,3 +1219,123 @@ fn the_high_contrast_theme_colours_the_screen_and_mono_overrides_it() {
     t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
     assert!(t.backend().buffer().content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
 }
+
+/// Poll the app as the timer would until `done` holds (a job's result is taken in).
+fn tick_until(app: &mut App, done: impl Fn(&App) -> bool) {
+    let start = std::time::Instant::now();
+    while !done(app) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(120), "the job never ended");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        app.on_tick(std::time::Instant::now());
+    }
+}
+
+/// When the re-run is done the branch opens at once, and its comparison with the parent is a
+/// job of its own: Esc stops only the comparison, the branch stays and works.
+#[test]
+fn a_forks_comparison_is_a_second_job_that_esc_stops_without_losing_the_branch() {
+    let mut app = demo_app(2);
+    press(&mut app, "....");
+    app.start_fork("u1", "default reject\n").unwrap();
+    tick_until(&mut app, |a| a.branches.len() == 2);
+    assert_eq!((app.current, app.view), (1, View::Diff));
+    let line = app.job_line().unwrap();
+    assert!(line.starts_with("comparing branch 1 with main") && line.ends_with("(Esc cancels)"), "{line}");
+    assert!(screen(&app, 120, 40).contains("Comparing this branch with its parent"));
+    let pos = app.pos;
+    code(&mut app, KeyCode::Esc);
+    assert!(app.status.contains("stopped comparing branch 1") && app.status.contains("the branch is kept"), "{}", app.status);
+    assert!(app.job_line().is_none());
+    app.on_tick(std::time::Instant::now());
+    assert_eq!((app.branches.len(), app.current), (2, 1));
+    assert!(app.branches[1].diff.is_none());
+    assert!(!screen(&app, 120, 40).contains("Comparing this branch"), "the diff view still promises a comparison");
+    // The branch is usable: it steps, and it is listed as unsaved.
+    press(&mut app, "l");
+    assert_eq!(app.pos, pos + 1);
+    assert_eq!(app.unsaved_branches(), 1);
+    // Left alone, a comparison lands in its branch.
+    app.start_fork("u1", "default reject\n").unwrap();
+    app.finish_jobs().unwrap();
+    assert_eq!(app.branches.len(), 3);
+    assert!(app.branches[2].diff.as_deref().is_some_and(|d| d.contains("A: branch 1")), "{:?}", app.branches[2].diff);
+    assert!(screen(&app, 120, 40).contains("What the edit changed downstream"));
+}
+
+/// Two jobs at once: the footer shows both (cut to the width), the most recent is Esc's target,
+/// and each Esc names what it stopped.
+#[test]
+fn every_running_job_is_in_the_footer_and_esc_stops_the_newest() {
+    let mut app = demo_app(2);
+    app.ensure_events(u64::MAX / 4, true);
+    app.scan_at_once = 10;
+    press(&mut app, "....");
+    app.start_fork("u1", "default reject\n").unwrap();
+    press(&mut app, "/");
+    type_line(&mut app, "rejects");
+    assert!(app.scanning());
+    let lines = app.job_lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("searching the log") && lines[0].ends_with("(Esc cancels)"), "{lines:?}");
+    assert!(lines[1].starts_with("forking at step") && !lines[1].contains("Esc"), "{lines:?}");
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let shown = screen(&app, w, h);
+        let status = shown.lines().last().unwrap();
+        assert!(status.contains("searching the log") && status.contains("forking at"), "{w}x{h}:\n{shown}");
+        assert!(recnet::util::text::cells(status.trim_end()) <= w as usize);
+    }
+    code(&mut app, KeyCode::Esc);
+    assert!(app.status.starts_with("search stopped"), "{}", app.status);
+    let lines = app.job_lines();
+    assert!(lines.len() == 1 && lines[0].starts_with("forking at step") && lines[0].ends_with("(Esc cancels)"), "{lines:?}");
+    code(&mut app, KeyCode::Esc);
+    assert!(app.status.contains("the fork of main at step") && app.status.contains("was cancelled"), "{}", app.status);
+    assert!(app.job_line().is_none());
+    app.on_tick(std::time::Instant::now());
+    assert_eq!(app.branches.len(), 1);
+}
+
+/// `w` is a job: Esc leaves no file (never a partial one), a save never overwrites a file, and
+/// a failure names the path.
+#[test]
+fn saving_a_branch_is_a_job_that_never_leaves_a_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = || {
+        let mut v: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    };
+    let mut app = demo_app(3);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    let events = app.branches[1].timeline.len();
+    std::fs::write(dir.path().join("recnet-branch-1.jsonl"), "mine").unwrap();
+    app.start_save(1, dir.path()).unwrap();
+    assert!(app.job_line().is_some_and(|l| l.starts_with("saving branch 1")), "{:?}", app.job_line());
+    code(&mut app, KeyCode::Esc);
+    if app.status.starts_with("stopped saving branch 1") {
+        assert_eq!(files(), ["recnet-branch-1.jsonl"], "a cancelled save left a file");
+        assert_eq!(app.unsaved_branches(), 1);
+    } else {
+        // It had finished before Esc: then the file is whole.
+        assert!(app.status.starts_with("too late to stop: saved"), "{}", app.status);
+        assert_eq!(files(), ["recnet-branch-1-2.jsonl", "recnet-branch-1.jsonl"]);
+        std::fs::remove_file(dir.path().join("recnet-branch-1-2.jsonl")).unwrap();
+    }
+    assert!(app.job_line().is_none());
+    // Saved to the end: under a fresh name, every event, the user's file untouched.
+    app.start_save(1, dir.path()).unwrap();
+    app.finish_jobs().unwrap();
+    assert!(app.status.starts_with("saved") && app.status.contains("recnet-branch-1-2.jsonl"), "{}", app.status);
+    assert_eq!(std::fs::read_to_string(dir.path().join("recnet-branch-1.jsonl")).unwrap(), "mine");
+    assert_eq!(files(), ["recnet-branch-1-2.jsonl", "recnet-branch-1.jsonl"]);
+    let replay = recnet::tui::replay_app(&dir.path().join("recnet-branch-1-2.jsonl"), UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
+    assert_eq!(replay.len(), events);
+    assert_eq!(app.unsaved_branches(), 0);
+    // A directory that cannot be written: the message names where it tried.
+    let nowhere = dir.path().join("no-such-dir");
+    app.start_save(1, &nowhere).unwrap();
+    app.finish_jobs().unwrap();
+    assert!(app.status.contains("was not saved") && app.status.contains("no-such-dir/recnet-branch-1.jsonl"), "{}", app.status);
+    assert!(!nowhere.exists());
+}

@@ -349,6 +349,11 @@ impl Timeline {
         self.cache(world);
     }
 
+    /// Replays on this timeline stop (with an error) once `flag` is raised: a job's cancel.
+    pub fn stop_when(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
+    }
+
     fn cache(&mut self, world: World) {
         let n = world.steps();
         self.recent.retain(|(k, _)| *k != n);
@@ -390,7 +395,7 @@ impl Timeline {
         let clock = std::time::Instant::now();
         while at < n {
             if self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
-                return Err(StoreError::Other("keyframe building stopped".into()));
+                return Err(StoreError::Other("replay stopped (cancelled)".into()));
             }
             let events = if prefetched.is_empty() { self.store.range(at, (at + CHUNK).min(n))? } else { std::mem::take(&mut prefetched) };
             for ev in events {

@@ -1,7 +1,6 @@
-//! Branches: switching, saving one as a normal session file, and not losing unsaved ones on quit.
+//! Branches: switching, deleting, and not losing unsaved ones on quit (saving is in `save`).
 
 use super::*;
-use std::path::Path;
 
 impl App {
     /// Show branch `b` at the same step (the selection stays).
@@ -74,6 +73,8 @@ impl App {
             self.switch_branch(parent);
         }
         let gone = self.branches.remove(b);
+        // Jobs about later branches follow their index.
+        self.branch_deleted(b);
         // Indices after it move down by one.
         for x in &mut self.branches {
             if let Some((p, _)) = &mut x.parent {
@@ -98,8 +99,8 @@ impl App {
     /// q: quits, unless forks would be lost; then it says so and a second q quits.
     pub(super) fn request_quit(&mut self) {
         let n = self.unsaved_branches();
-        let forking = self.fork_job.is_some();
-        if (n == 0 && !forking) || self.quit_armed {
+        let (forking, saving) = (self.fork_job.is_some(), self.saving());
+        if (n == 0 && !forking && !saving) || self.quit_armed {
             self.quit = true;
             return;
         }
@@ -108,47 +109,15 @@ impl App {
             self.status = format!("a fork is being made and would be lost: {} again quits; Esc cancels it", self.keymap.key_for(Action::Quit));
             return;
         }
+        if saving {
+            self.status = format!("a branch is being saved: {} again stops it (no file is left) and quits", self.keymap.key_for(Action::Quit));
+            return;
+        }
         self.status = format!(
             "{n} unsaved branch(es) would be lost: {} again quits; {} lists them and {} saves one",
             self.keymap.key_for(Action::Quit),
             self.keymap.key_for(Action::Branches),
             self.keymap.key_for(Action::SaveBranch)
         );
-    }
-
-    /// Save branch `b` as a session file in the current directory (a normal session:
-    /// `recnet replay`, `check` and `diff` read it).
-    pub fn save_branch(&mut self, b: usize) {
-        match self.save_branch_in(b, Path::new(".")) {
-            Ok(p) => self.status = format!("saved {}", crate::util::text::sanitize(&p.display().to_string(), 120)),
-            Err(e) => self.status = crate::util::text::sanitize(&format!("{e:#}"), 200),
-        }
-    }
-
-    pub fn save_branch_in(&mut self, b: usize, dir: &Path) -> anyhow::Result<PathBuf> {
-        let branch = self.branches.get(b).ok_or_else(|| anyhow::anyhow!("no branch {b}"))?;
-        if branch.parent.is_none() {
-            anyhow::bail!("{} is the session itself ({}); only forks are saved", branch.name, branch.parent_path.display());
-        }
-        let header = branch.header.clone().ok_or_else(|| anyhow::anyhow!("this branch has no header"))?;
-        // A fresh name: never overwrite an earlier save.
-        let path = (1..)
-            .map(|k| dir.join(if k == 1 { format!("recnet-branch-{b}.jsonl") } else { format!("recnet-branch-{b}-{k}.jsonl") }))
-            .find(|p| !p.exists())
-            .expect("some name is free");
-        let mut w = crate::store::session::SessionWriter::create(&path, &header)?;
-        let store = &branch.timeline.store;
-        let len = store.len();
-        let mut i = 0;
-        while i < len {
-            let chunk = store.range(i, (i + 4096).min(len))?;
-            for e in &chunk {
-                w.write(e)?;
-            }
-            i += chunk.len().max(1) as u64;
-        }
-        w.flush()?;
-        self.branches[b].saved = Some(path.clone());
-        Ok(path)
     }
 }

@@ -162,7 +162,7 @@ impl App {
         if action != Action::Quit {
             self.quit_armed = false;
         }
-        if action == Action::Close && matches!(self.popup, Popup::None) && (self.cancel_fork() || self.stop_search() || self.stop_stats()) {
+        if action == Action::Close && matches!(self.popup, Popup::None) && self.cancel_newest_job() {
             return;
         }
         if let Some(target) = self.far_seek {

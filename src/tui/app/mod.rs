@@ -7,9 +7,12 @@ mod input;
 mod jobs;
 mod log;
 mod nav;
+mod running;
+mod save;
 mod search;
 
 pub use log::{LogRows, LOG_ROWS};
+pub use running::{ESC_MARK, JOB_SEPARATOR};
 pub use search::{Search, SEARCH_AT_ONCE};
 mod stats;
 mod tick;
@@ -296,8 +299,12 @@ pub struct App {
     stats_job: Option<stats::StatsJob>,
     /// A count that ended in a panic (branch, position): not started again for the same place.
     stats_lost: Option<(usize, u64)>,
-    /// A fork being re-run and diffed in the background (see `fork`).
+    /// A fork being re-run in the background (see `fork`).
     fork_job: Option<fork::ForkJob>,
+    /// New branches being compared with their parents.
+    compare_jobs: Vec<fork::CompareJob>,
+    /// A branch being written to a session file (see `save`).
+    save_job: Option<save::SaveJob>,
     pub title: String,
 }
 
@@ -352,6 +359,8 @@ impl App {
             stats_job: None,
             stats_lost: None,
             fork_job: None,
+            compare_jobs: Vec::new(),
+            save_job: None,
             title,
         };
         app.ensure_events(4096, true);

@@ -460,7 +460,8 @@ impl App {
     pub fn on_tick(&mut self, now: Instant) -> Option<Duration> {
         // A job under way: look again soon (its progress line moves, its result opens).
         const JOB_POLL: Duration = Duration::from_millis(100);
-        let busy = self.poll_fork() | self.poll_search() | self.poll_stats();
+        // Comparisons before the fork: one the fork starts now is looked at from the next tick.
+        let busy = self.poll_compares() | self.poll_fork() | self.poll_save() | self.poll_search() | self.poll_stats();
         let wait = self.timers(now);
         if busy {
             return Some(wait.map_or(JOB_POLL, |w| w.min(JOB_POLL)));

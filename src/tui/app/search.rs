@@ -193,9 +193,9 @@ impl App {
         }
     }
 
-    /// The search scan's progress line, if one runs.
-    pub(super) fn search_line(&self) -> Option<String> {
-        self.search.as_ref().and_then(|s| s.scan.as_ref()).map(|(job, _)| job.line())
+    /// The search scan under way, if one runs.
+    pub(super) fn search_job(&self) -> Option<&Job<()>> {
+        self.search.as_ref().and_then(|s| s.scan.as_ref()).map(|(job, _)| job)
     }
 
     pub(super) fn search(&mut self, q: &str) -> anyhow::Result<()> {

@@ -18,7 +18,7 @@ pub struct Stats {
 
 /// A count under way: of which branch, and up to where.
 pub struct StatsJob {
-    job: Job<Option<Stats>>,
+    pub(super) job: Job<Option<Stats>>,
     branch: usize,
     upto: u64,
 }
@@ -153,9 +153,5 @@ impl App {
         if let Some(j) = &self.stats_job {
             j.job.wait_end();
         }
-    }
-
-    pub(super) fn stats_line(&self) -> Option<String> {
-        self.stats_job.as_ref().map(|j| j.job.line())
     }
 }

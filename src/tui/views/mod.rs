@@ -186,8 +186,11 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let at = ((app.pos * w) / len).min(w - 1) as usize;
     bar[at] = '●';
     f.render_widget(Paragraph::new(format!(" {}", bar.iter().collect::<String>())).style(st(app, Role::Dim)), scrub);
-    if let Some(job) = app.job_line() {
-        f.render_widget(Paragraph::new(format!(" {}", cut(&job, 300))).style(st(app, Role::Accent)), status);
+    let jobs = app.job_lines();
+    if !jobs.is_empty() {
+        // Every job under way, each cut to its share of the line.
+        let line = crate::util::text::fit_all(&jobs, super::app::JOB_SEPARATOR, status.width.saturating_sub(1) as usize);
+        f.render_widget(Paragraph::new(format!(" {line}")).style(st(app, Role::Accent)), status);
     } else if app.status.is_empty() {
         // Nothing to report: the keys that matter most, dimmed.
         use super::keymap::Action as A;
