@@ -1339,3 +1339,28 @@ fn saving_a_branch_is_a_job_that_never_leaves_a_partial_file() {
     assert!(app.status.contains("was not saved") && app.status.contains("no-such-dir/recnet-branch-1.jsonl"), "{}", app.status);
     assert!(!nowhere.exists());
 }
+
+/// The graph's title names only what it draws: a selection not yet in the world (here: during
+/// setup, before it is created) is said to be missing, not "around".
+#[test]
+fn the_graph_title_names_only_what_is_drawn() {
+    let mut app = large_app();
+    let start = app.pos;
+    press(&mut app, "/");
+    type_line(&mut app, "u287");
+    assert_eq!(app.selected.as_deref(), Some("u287"));
+    assert!(screen(&app, 120, 40).contains("around u287"));
+    // A step of the setup where many users exist, but not u287 yet.
+    let users = |a: &App| a.world.clients().iter().filter(|c| c.kind == recnet::world::event::ClientKind::User).count();
+    let step = (1..start)
+        .find(|&k| {
+            app.goto(k);
+            users(&app) > 60 && app.world.client("u287").is_none()
+        })
+        .expect("no such step");
+    for (w, h) in [(120, 40), (80, 24), (200, 60)] {
+        let shown = screen(&app, w, h);
+        assert!(!shown.contains("around u287"), "step {step}, {w}x{h}:\n{shown}");
+        assert!(shown.contains("Agent graph · no u287 yet"), "step {step}, {w}x{h}:\n{shown}");
+    }
+}

@@ -110,8 +110,12 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
     let (u, uh) = pick(clients_of(ClientKind::User), rows);
     let (r, rh) = pick(app.world.routers().iter().map(|r| (r.id.as_str(), rank(&r.id))), rows);
     let (i, ih) = pick(clients_of(ClientKind::Item), rows);
-    // What the columns hold comes first: a narrow pane cuts its title.
+    // What the columns hold comes first, short: an 80-column pane cuts its title after ~34
+    // cells. It names only what is drawn: a selection not (yet) in this step's world, or with
+    // no routers to be around, is said to be so.
     let around = match sel {
+        Some(id) if !(u.contains(&id) || r.contains(&id) || i.contains(&id)) => format!(" · no {} yet", fit(id, 12)),
+        Some(id) if uh + rh + ih > 0 && app.world.client(id).is_some_and(|c| c.routers.is_empty()) => format!(" ({}: no routers)", fit(id, 12)),
         Some(id) if uh + rh + ih > 0 => format!(" around {}", fit(id, 12)),
         _ => String::new(),
     };
