@@ -1244,7 +1244,7 @@ fn a_forks_comparison_is_a_second_job_that_esc_stops_without_losing_the_branch()
     assert!(screen(&app, 120, 40).contains("Comparing this branch with its parent"));
     let pos = app.pos;
     code(&mut app, KeyCode::Esc);
-    assert!(app.status.contains("stopped comparing branch 1") && app.status.contains("the branch is kept"), "{}", app.status);
+    assert!(app.status.starts_with("comparison stopped; branch 1 (u1 edited at step") && app.status.contains("is kept"), "{}", app.status);
     assert!(app.job_line().is_none());
     app.on_tick(std::time::Instant::now());
     assert_eq!((app.branches.len(), app.current), (2, 1));

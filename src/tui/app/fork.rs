@@ -149,7 +149,8 @@ impl App {
         let c = self.compare_jobs.remove(k);
         c.job.cancel();
         let name = crate::util::text::sanitize(&self.branches[c.branch].name, 60);
-        self.status = format!("stopped comparing {name} with its parent: the branch is kept (4 shows what each step changed)");
+        // What matters first (an 80-column footer cuts the rest): the branch is kept.
+        self.status = format!("comparison stopped; {name} is kept (4 shows what each step changed)");
         if self.current == c.branch && self.view == View::Diff {
             self.prepare_diff();
         }
