@@ -1,25 +1,63 @@
-//! Branches: switching, deleting, and not losing unsaved ones on quit (saving is in `save`).
+//! Branches: the session and its forks as a tree, switching between them at the same logical
+//! position, deleting, and not losing unsaved ones on quit (saving is in `save`).
 
 use super::*;
+use std::ops::{Deref, DerefMut};
 
-impl App {
-    /// Show branch `b` at the same step (the selection stays).
-    pub fn switch_branch(&mut self, b: usize) {
-        if b >= self.branches.len() || b == self.current {
-            return;
+/// The session (index 0) and its forks, each knowing its parent, and which one is shown.
+/// Reads as a slice of branches.
+pub struct Branches {
+    list: Vec<Branch>,
+    pub current: usize,
+}
+
+impl Deref for Branches {
+    type Target = [Branch];
+    fn deref(&self) -> &[Branch] {
+        &self.list
+    }
+}
+
+impl DerefMut for Branches {
+    fn deref_mut(&mut self) -> &mut [Branch] {
+        &mut self.list
+    }
+}
+
+impl Branches {
+    pub fn new(main: Branch) -> Branches {
+        Branches { list: vec![main], current: 0 }
+    }
+
+    /// The branch shown.
+    pub fn shown(&self) -> &Branch {
+        &self.list[self.current]
+    }
+
+    pub fn shown_mut(&mut self) -> &mut Branch {
+        &mut self.list[self.current]
+    }
+
+    /// A new fork; returns its index.
+    pub(super) fn push(&mut self, b: Branch) -> usize {
+        self.list.push(b);
+        self.list.len() - 1
+    }
+
+    /// Take branch `b` out; later branches (and the parent links to them) move down by one.
+    fn remove(&mut self, b: usize) -> Branch {
+        let gone = self.list.remove(b);
+        for x in &mut self.list {
+            if let Some((p, _)) = &mut x.parent {
+                if *p > b {
+                    *p -= 1;
+                }
+            }
         }
-        let pos = self.logical_pos(self.current, b, self.pos);
-        self.current = b;
-        let pos = pos.min(self.len());
-        self.pos = 0;
-        self.world = World::new();
-        self.tick = TickMessages::default();
-        let follow = self.follow;
-        // Keep the agent the user was looking at, whatever the new branch's events are about.
-        self.follow = false;
-        self.goto(pos);
-        self.follow = follow;
-        self.status = format!("branch {}", crate::util::text::sanitize(&self.branch().name, 60));
+        if self.current > b {
+            self.current -= 1;
+        }
+        gone
     }
 
     /// The same logical position in another branch: a fork inserts one edit event at its fork
@@ -28,7 +66,7 @@ impl App {
     pub fn logical_pos(&self, from: usize, to: usize, pos: u64) -> u64 {
         let chain = |mut b: usize| {
             let mut v = vec![b];
-            while let Some((p, _)) = self.branches[b].parent {
+            while let Some((p, _)) = self.list[b].parent {
                 b = p;
                 v.push(b);
             }
@@ -38,17 +76,42 @@ impl App {
         let common = up.iter().find(|b| down.contains(b)).copied().unwrap_or(0);
         let mut pos = pos;
         for &b in up.iter().take_while(|&&b| b != common) {
-            if let Some((_, f)) = self.branches[b].parent {
+            if let Some((_, f)) = self.list[b].parent {
                 // Showing the edit itself maps to the parent just before it.
                 pos = if pos > f { pos - 1 } else { pos };
             }
         }
         for &b in down.iter().take_while(|&&b| b != common).collect::<Vec<_>>().iter().rev() {
-            if let Some((_, f)) = self.branches[*b].parent {
+            if let Some((_, f)) = self.list[*b].parent {
                 pos = if pos > f { pos + 1 } else { pos };
             }
         }
         pos
+    }
+
+    pub fn unsaved(&self) -> usize {
+        self.list.iter().filter(|b| b.saved.is_none() && b.parent.is_some()).count()
+    }
+}
+
+impl App {
+    /// Show branch `b` at the same step (the selection stays).
+    pub fn switch_branch(&mut self, b: usize) {
+        if b >= self.branches.len() || b == self.branches.current {
+            return;
+        }
+        let pos = self.branches.logical_pos(self.branches.current, b, self.cursor.pos);
+        self.branches.current = b;
+        let pos = pos.min(self.len());
+        self.cursor.pos = 0;
+        self.cursor.world = World::new();
+        self.cursor.tick = TickMessages::default();
+        let follow = self.cursor.follow;
+        // Keep the agent the user was looking at, whatever the new branch's events are about.
+        self.cursor.follow = false;
+        self.goto(pos);
+        self.cursor.follow = follow;
+        self.status = format!("branch {}", crate::util::text::sanitize(&self.branch().name, 60));
     }
 
     /// Drop a fork that has no forks of its own (main stays); a saved file stays on disk.
@@ -68,32 +131,24 @@ impl App {
         }
         // A far jump's state is filed by branch index, which this shifts.
         self.stop_far_seek();
-        if self.current == b {
+        if self.branches.current == b {
             let parent = self.branches[b].parent.map(|(p, _)| p).unwrap_or(0);
             self.switch_branch(parent);
         }
+        let shifted = self.branches.current > b;
         let gone = self.branches.remove(b);
         // Jobs about later branches follow their index.
         self.branch_deleted(b);
-        // Indices after it move down by one.
-        for x in &mut self.branches {
-            if let Some((p, _)) = &mut x.parent {
-                if *p > b {
-                    *p -= 1;
-                }
-            }
-        }
-        if self.current > b {
-            self.current -= 1;
+        if shifted {
             // The shown messages were keyed by the old index.
-            self.tick = TickMessages::default();
+            self.cursor.tick = TickMessages::default();
             self.refresh_tick_messages();
         }
         self.status = format!("deleted {}", crate::util::text::sanitize(&gone.name, 60));
     }
 
     pub fn unsaved_branches(&self) -> usize {
-        self.branches.iter().filter(|b| b.saved.is_none() && b.parent.is_some()).count()
+        self.branches.unsaved()
     }
 
     /// q: quits, unless forks would be lost; then it says so and a second q quits.

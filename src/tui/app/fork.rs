@@ -87,8 +87,8 @@ impl App {
             // The parent must be complete to compare downstream; finish it first.
             self.ensure_events(u64::MAX / 4, true);
         }
-        let at = self.pos.saturating_sub(1);
-        let parent = self.current;
+        let at = self.cursor.pos.saturating_sub(1);
+        let parent = self.branches.current;
         let parent_path = self.branch().parent_path.clone();
         let (parent_name, branch_name) = (self.branch().name.clone(), format!("branch {}", self.branches.len()));
         let edit = ForkEdit::Rules { agent: agent.to_string(), rules: rules.to_string() };
@@ -151,7 +151,7 @@ impl App {
         let name = crate::util::text::sanitize(&self.branches[c.branch].name, 60);
         // What matters first (an 80-column footer cuts the rest): the branch is kept.
         self.status = format!("comparison stopped; {name} is kept (4 shows what each step changed)");
-        if self.current == c.branch && self.view == View::Diff {
+        if self.branches.current == c.branch && self.view == View::Diff {
             self.prepare_diff();
         }
         true
@@ -201,7 +201,7 @@ impl App {
             };
             let c = self.compare_jobs.remove(k);
             self.branches[c.branch].diff = diff;
-            if self.current == c.branch && self.view == View::Diff {
+            if self.branches.current == c.branch && self.view == View::Diff {
                 self.prepare_diff();
             }
         }
@@ -227,7 +227,7 @@ impl App {
         let fork_step = header.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
         let parent_path = self.branches[parent].parent_path.clone();
         let name = format!("branch {} ({} edited at step {at})", self.branches.len(), agent);
-        self.branches.push(Branch {
+        let branch = self.branches.push(Branch {
             name: name.clone(),
             timeline,
             header: Some(header),
@@ -237,15 +237,14 @@ impl App {
             diff: None,
             saved: None,
         });
-        let branch = self.branches.len() - 1;
         self.compare_jobs.push(CompareJob { job: spawn_compare(compare), branch });
         // The branch opens at the step the user was on when forking.
         let pos = at + 1;
         self.stop_far_seek();
-        self.current = branch;
-        self.world = World::new();
-        self.tick = TickMessages::default();
-        self.pos = 0;
+        self.branches.current = branch;
+        self.cursor.world = World::new();
+        self.cursor.tick = TickMessages::default();
+        self.cursor.pos = 0;
         self.goto(pos);
         self.view = View::Diff;
         self.scroll.diff.top();

@@ -20,7 +20,7 @@ pub struct LogRows {
 impl App {
     /// The filter's matching steps, when the search holds them (a filter is a search).
     fn log_index(&self) -> Option<&[u64]> {
-        self.search.as_ref().filter(|s| !self.log_filter.is_empty() && s.query == self.log_filter && s.on(self.current)).map(|s| s.matches.as_slice())
+        self.search.as_ref().filter(|s| !self.log_filter.is_empty() && s.query == self.log_filter && s.on(self.branches.current)).map(|s| s.matches.as_slice())
     }
 
     /// The filtered log's first shown row at or after `from` (`forward`), or at or before it.
