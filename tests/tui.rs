@@ -1364,3 +1364,24 @@ fn the_graph_title_names_only_what_is_drawn() {
         assert!(shown.contains("Agent graph · no u287 yet"), "step {step}, {w}x{h}:\n{shown}");
     }
 }
+
+/// The event log's rows are read from the log when what they show changes, not at every frame
+/// (a running job asks for one ten times a second).
+#[test]
+fn the_event_logs_rows_are_prepared_only_when_something_changed() {
+    let mut app = demo_app(2);
+    app.ensure_events(u64::MAX / 4, true);
+    press(&mut app, "....2");
+    let (before, shown) = (app.log_rows.builds, screen(&app, 120, 40));
+    app.start_fork("u1", "default reject\n").unwrap();
+    for _ in 0..20 {
+        // What the loop does before each frame.
+        app.prepare_log();
+    }
+    assert_eq!(app.log_rows.builds, before, "rows were read again with nothing changed");
+    assert_eq!(screen(&app, 120, 40).lines().take(30).collect::<Vec<_>>(), shown.lines().take(30).collect::<Vec<_>>());
+    press(&mut app, "j");
+    assert_eq!(app.log_rows.builds, before + 1, "a moved cursor needs new rows");
+    assert_ne!(panes(&app, 120, 40), panes_of(&shown));
+    app.finish_jobs().unwrap();
+}

@@ -102,6 +102,7 @@ impl App {
         }
         let pos = self.branches.logical_pos(self.branches.current, b, self.cursor.pos);
         self.branches.current = b;
+        self.forget_log_rows();
         let pos = pos.min(self.len());
         self.cursor.pos = 0;
         self.cursor.world = World::new();
@@ -136,6 +137,7 @@ impl App {
             self.switch_branch(parent);
         }
         let shifted = self.branches.current > b;
+        self.forget_log_rows();
         let gone = self.branches.remove(b);
         // Jobs about later branches follow their index.
         self.branch_deleted(b);

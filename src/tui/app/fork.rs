@@ -120,11 +120,10 @@ impl App {
                 Ok(())
             })?;
             let header = branch.ok_or_else(|| anyhow::anyhow!("the fork made no branch"))?;
-            // The comparison reads the branch through a timeline of its own; copied here, off
-            // the UI thread.
-            let mut compared = Timeline::new(EventStore::Memory(events.clone()), DEFAULT_KEYFRAME_EVERY);
+            // The comparison reads the branch through a timeline of its own, sharing its events.
+            let mut timeline = Timeline::new(EventStore::memory(events), DEFAULT_KEYFRAME_EVERY);
+            let mut compared = Timeline::new(timeline.store.handle()?, DEFAULT_KEYFRAME_EVERY);
             compared.remember(shared.clone());
-            let mut timeline = Timeline::new(EventStore::Memory(events), DEFAULT_KEYFRAME_EVERY);
             timeline.remember(shared);
             let compare = Comparison { parent: parent_tl, branch: compared, parent_name, branch_name, point };
             Ok(Forked { header, timeline, compare })
@@ -242,6 +241,7 @@ impl App {
         let pos = at + 1;
         self.stop_far_seek();
         self.branches.current = branch;
+        self.forget_log_rows();
         self.cursor.world = World::new();
         self.cursor.tick = TickMessages::default();
         self.cursor.pos = 0;
