@@ -1286,6 +1286,12 @@ fn every_running_job_is_in_the_footer_and_esc_stops_the_newest() {
     }
     code(&mut app, KeyCode::Esc);
     assert!(app.status.starts_with("search stopped"), "{}", app.status);
+    // The footer says what stopped, beside what goes on.
+    for (w, h) in [(80, 24), (120, 40)] {
+        let shown = screen(&app, w, h);
+        let status = shown.lines().last().unwrap();
+        assert!(status.contains("search stopped") && status.contains("forking at"), "{w}x{h}:\n{shown}");
+    }
     let lines = app.job_lines();
     assert!(lines.len() == 1 && lines[0].starts_with("forking at step") && lines[0].ends_with("(Esc cancels)"), "{lines:?}");
     code(&mut app, KeyCode::Esc);

@@ -186,9 +186,13 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let at = ((app.cursor.pos * w) / len).min(w - 1) as usize;
     bar[at] = '●';
     f.render_widget(Paragraph::new(format!(" {}", bar.iter().collect::<String>())).style(st(app, Role::Dim)), scrub);
-    let jobs = app.job_lines();
+    let mut jobs = app.job_lines();
     if !jobs.is_empty() {
-        // Every job under way, each cut to its share of the line.
+        // Every job under way, each cut to its share of the line, after the message about the
+        // last key (which names the job Esc just stopped while others go on).
+        if !app.status.is_empty() {
+            jobs.insert(0, app.status.clone());
+        }
         let line = crate::util::text::fit_all(&jobs, super::app::JOB_SEPARATOR, status.width.saturating_sub(1) as usize);
         f.render_widget(Paragraph::new(format!(" {line}")).style(st(app, Role::Accent)), status);
     } else if app.status.is_empty() {
