@@ -96,7 +96,7 @@ fn open_first_frame(c: &mut Criterion) {
             let app = recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: false }).unwrap();
             let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
             term.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
-            app.pos
+            app.cursor.pos
         })
     });
     g.finish();

@@ -428,7 +428,7 @@ fn the_inspector_shows_a_corrupt_line_on_a_jump() {
     let mut app = recnet::tui::replay_app(&s, opts).unwrap();
     app.goto(app.len());
     assert!(app.status.contains("p.jsonl:150"), "status: {:?}", app.status);
-    assert!(app.pos < 148, "it claimed to be past the bad line at {}", app.pos);
+    assert!(app.cursor.pos < 148, "it claimed to be past the bad line at {}", app.cursor.pos);
     tried("the_inspector_shows_a_corrupt_line_on_a_jump", 1, 1);
 }
 

@@ -170,25 +170,25 @@ fn five_forward_five_back_is_the_same_screen() {
     press(&mut app, "hhhhh");
     assert_eq!(screen(&app, 120, 40), before);
     // Bigger steps come back too.
-    let pos = app.pos;
+    let pos = app.cursor.pos;
     press(&mut app, "]]][[[");
-    assert!(app.pos <= pos, "stage steps back did not return");
+    assert!(app.cursor.pos <= pos, "stage steps back did not return");
     // With one round, the next round is the end of the session; with two, the start of round 1.
     // The whole run is loaded first, so that no answer depends on how far the engine has got.
     app.ensure_events(u64::MAX / 4, true);
     press(&mut app, ">");
-    assert_eq!(app.pos, app.len(), "> did not go to the end of a one-round session");
+    assert_eq!(app.cursor.pos, app.len(), "> did not go to the end of a one-round session");
     let mut two = demo_app(2);
     two.ensure_events(u64::MAX / 4, true);
     for _ in 0..4 {
-        if two.world.cursor().round == 1 {
+        if two.cursor.world.cursor().round == 1 {
             break;
         }
         press(&mut two, ">");
     }
-    assert_eq!(two.world.cursor().round, 1, "> never reached round 1");
+    assert_eq!(two.cursor.world.cursor().round, 1, "> never reached round 1");
     assert_eq!(two.current_event().map(|e| e.body.kind()), Some("round_started"));
-    assert!(two.pos < two.len());
+    assert!(two.cursor.pos < two.len());
 }
 
 #[test]
@@ -197,11 +197,11 @@ fn stepping_by_time_step_lands_on_time_step_starts() {
     press(&mut app, ".");
     let e = app.current_event().unwrap();
     assert_eq!(e.body.kind(), "tick_started");
-    let t = app.world.cursor().tick;
+    let t = app.cursor.world.cursor().tick;
     press(&mut app, ".");
-    assert_eq!(app.world.cursor().tick, t + 1);
+    assert_eq!(app.cursor.world.cursor().tick, t + 1);
     press(&mut app, ",");
-    assert_eq!(app.world.cursor().tick, t);
+    assert_eq!(app.cursor.world.cursor().tick, t);
     assert_eq!(app.current_event().unwrap().body.kind(), "tick_started");
 }
 
@@ -230,8 +230,8 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
         app.on_key(key(c));
     }
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(app.selected.as_deref(), Some("u1"));
-    let rules_before = app.world.client("u1").unwrap().rules_text.clone();
+    assert_eq!(app.cursor.selected.as_deref(), Some("u1"));
+    let rules_before = app.cursor.world.client("u1").unwrap().rules_text.clone();
     press(&mut app, "e");
     assert!(matches!(app.popup, Popup::Rules { .. }));
     // Break the first line: a parse error shows line:col and changes nothing.
@@ -246,19 +246,19 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
     }
     let shown = screen(&app, 120, 40);
     assert!(shown.contains("line 1:1:") && shown.contains("nothing changed"));
-    assert_eq!(app.world.client("u1").unwrap().rules_text, rules_before);
+    assert_eq!(app.cursor.world.client("u1").unwrap().rules_text, rules_before);
     assert_eq!(app.branches.len(), 1);
     // Replace everything with a strict rule and apply.
     app.popup = Popup::None;
     app.fork_with_rules("u1", "default reject\n").unwrap();
     assert_eq!(app.branches.len(), 2);
-    assert_eq!(app.current, 1);
+    assert_eq!(app.branches.current, 1);
     assert_eq!(app.view, View::Diff);
     let shown = screen(&app, 120, 40);
     assert!(shown.contains("first divergence at step"), "{shown}");
     assert!(shown.contains("u1 message"), "the diff does not list u1's changed decisions");
     // The branch list opens the parent at the same step, keeping the selection.
-    let (pos, sel) = (app.pos, app.selected.clone());
+    let (pos, sel) = (app.cursor.pos, app.cursor.selected.clone());
     press(&mut app, "B");
     assert!(matches!(app.popup, Popup::Branches { cursor: 1 }));
     let shown = screen(&app, 120, 40);
@@ -266,8 +266,8 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
     press(&mut app, "k");
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     // The branch showed its edit event; the parent shows the state just before it.
-    assert_eq!((app.current, app.pos), (0, pos - 1));
-    assert_eq!(app.selected, sel);
+    assert_eq!((app.branches.current, app.cursor.pos), (0, pos - 1));
+    assert_eq!(app.cursor.selected, sel);
 }
 
 #[test]
@@ -309,8 +309,8 @@ fn wide_titles_are_cut_by_cells() {
     let header = recnet::run::driver::header_for(&src, 1, 1, &cfg);
     let engine = Engine::new(&sc.spec, cfg, 1, 1);
     let mut app = live_app("wide", engine, Box::new(Offline::new()), header, UiOptions { keymap: Keymap::default_map(), mono: true });
-    app.selected = Some("u1".into());
-    app.follow = false;
+    app.cursor.selected = Some("u1".into());
+    app.cursor.follow = false;
     for (w, h) in [(80, 24), (120, 40), (200, 60)] {
         let shown = screen(&app, w, h);
         let title = shown.lines().find(|l| l.contains("┌ u1 ")).unwrap_or_else(|| panic!("no detail pane:\n{shown}"));
@@ -391,10 +391,10 @@ fn a_far_jump_replays_a_slice_per_tick_and_esc_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = replay_demo(dir.path(), 2);
     app.far_seek_events = 40;
-    let (len, start) = (app.len(), app.pos);
+    let (len, start) = (app.len(), app.cursor.pos);
     app.update(Action::Last);
     assert!(app.far_seek.is_some(), "a jump of {len} events went at once");
-    assert_eq!(app.pos, start, "the jump moved before replaying");
+    assert_eq!(app.cursor.pos, start, "the jump moved before replaying");
     assert!(app.status.contains("replaying toward step"), "{}", app.status);
     let mut ticks = 0;
     while app.far_seek.is_some() {
@@ -402,19 +402,19 @@ fn a_far_jump_replays_a_slice_per_tick_and_esc_stops_it() {
         ticks += 1;
         assert!(ticks < 10_000, "the jump never finished");
     }
-    assert_eq!(app.pos, len);
+    assert_eq!(app.cursor.pos, len);
     assert_eq!(app.status, format!("arrived at step {}", len - 1), "the progress line outlived the jump");
     assert!(ticks >= (len / 20).saturating_sub(2), "{ticks} ticks for {len} events in slices of 20");
     assert!(screen(&app, 120, 40).contains(&format!("step {} of {len}", len - 1)));
 
     let mut app = replay_demo(dir.path(), 2);
     app.far_seek_events = 40;
-    let start = app.pos;
+    let start = app.cursor.pos;
     app.update(Action::Last);
     app.on_tick(Instant::now());
     app.update(Action::Close);
     assert!(app.far_seek.is_none());
-    assert_eq!(app.pos, start);
+    assert_eq!(app.cursor.pos, start);
     assert!(app.status.starts_with("stopped replaying"), "{}", app.status);
 }
 
@@ -436,7 +436,7 @@ fn a_far_jump_then_steps_back_show_what_a_plain_replay_shows() {
     }
     let mut compare = |app: &mut App, to: u64| {
         plain.goto(to);
-        assert_eq!(app.pos, to);
+        assert_eq!(app.cursor.pos, to);
         assert_eq!(panes(app, 120, 40), panes(&plain, 120, 40), "step {}", to - 1);
     };
     compare(&mut app, len);
@@ -472,13 +472,13 @@ fn a_far_jump_over_a_corrupt_line_names_it() {
     std::fs::write(&path, garbled.join("\n") + "\n").unwrap();
     let mut app = recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
     app.far_seek_events = 40;
-    let start = app.pos;
+    let start = app.cursor.pos;
     app.update(Action::Last);
     while app.far_seek.is_some() {
         app.on_tick(Instant::now());
     }
     assert!(app.status.contains(&format!("demo.jsonl:{bad}:")), "{}", app.status);
-    assert_eq!(app.pos, start, "the jump moved past a line it could not read");
+    assert_eq!(app.cursor.pos, start, "the jump moved past a line it could not read");
 }
 
 fn code(app: &mut App, c: KeyCode) {
@@ -566,7 +566,7 @@ fn tab_moves_the_focus_and_the_focused_pane_scrolls() {
     press(&mut app, "G");
     press(&mut app, "/");
     type_line(&mut app, "u7");
-    assert_eq!(app.selected.as_deref(), Some("u7"));
+    assert_eq!(app.cursor.selected.as_deref(), Some("u7"));
     let before = screen(&app, 80, 24);
     assert!(before.contains("▸ Agent graph"), "the focus is not visible:\n{before}");
     code(&mut app, KeyCode::Tab);
@@ -575,7 +575,7 @@ fn tab_moves_the_focus_and_the_focused_pane_scrolls() {
     assert!(shown.contains(" of "), "the details do not say they scroll:\n{shown}");
     // j scrolls the details, not the selection.
     press(&mut app, "j");
-    assert_eq!(app.selected.as_deref(), Some("u7"));
+    assert_eq!(app.cursor.selected.as_deref(), Some("u7"));
     assert_ne!(screen(&app, 80, 24), shown);
     code(&mut app, KeyCode::End);
     let end = panes(&app, 80, 24);
@@ -593,7 +593,7 @@ fn tab_moves_the_focus_and_the_focused_pane_scrolls() {
     assert!(screen(&app, 120, 40).contains("▸ Rules"));
     code(&mut app, KeyCode::Tab);
     press(&mut app, "j");
-    assert_ne!(app.selected.as_deref(), Some("u7"));
+    assert_ne!(app.cursor.selected.as_deref(), Some("u7"));
 }
 
 #[test]
@@ -629,15 +629,15 @@ fn search_next_and_previous_count_the_matches() {
     press(&mut app, "/");
     type_line(&mut app, "REJECTS");
     assert!(app.status.starts_with("match 1 of "), "{}", app.status);
-    let first = app.pos;
+    let first = app.cursor.pos;
     let text = app.current_event().map(|e| recnet::analysis::narrate::narrate(&e).to_lowercase()).unwrap();
     assert!(text.contains("rejects"), "{text}");
     press(&mut app, "n");
     assert!(app.status.starts_with("match 2 of "), "{}", app.status);
-    assert!(app.pos > first);
+    assert!(app.cursor.pos > first);
     press(&mut app, "N");
     assert!(app.status.starts_with("match 1 of "), "{}", app.status);
-    assert_eq!(app.pos, first);
+    assert_eq!(app.cursor.pos, first);
     // Before the first match, N wraps to the last.
     press(&mut app, "N");
     assert!(app.status.contains("(wrapped)"), "{}", app.status);
@@ -667,11 +667,11 @@ fn an_ambiguous_title_lists_the_candidates() {
     press(&mut app, "j");
     code(&mut app, KeyCode::Enter);
     assert!(matches!(app.popup, Popup::None));
-    assert_eq!(app.selected.as_deref(), Some(second.as_str()));
+    assert_eq!(app.cursor.selected.as_deref(), Some(second.as_str()));
     // An exact id selects without asking, whatever the case.
     press(&mut app, "/");
     type_line(&mut app, "U1");
-    assert_eq!(app.selected.as_deref(), Some("u1"));
+    assert_eq!(app.cursor.selected.as_deref(), Some("u1"));
 }
 
 #[test]
@@ -709,12 +709,12 @@ fn a_branch_can_be_deleted_but_not_main() {
     let mut app = demo_app(1);
     press(&mut app, "....");
     app.fork_with_rules("u1", "default reject\n").unwrap();
-    let pos = app.pos;
+    let pos = app.cursor.pos;
     press(&mut app, "B");
     press(&mut app, "d");
     assert_eq!(app.branches.len(), 1);
-    assert_eq!(app.current, 0);
-    assert_eq!(app.pos, pos - 1, "not back at the parent's logical position");
+    assert_eq!(app.branches.current, 0);
+    assert_eq!(app.cursor.pos, pos - 1, "not back at the parent's logical position");
     assert_eq!(app.unsaved_branches(), 0);
     press(&mut app, "d");
     assert_eq!(app.branches.len(), 1);
@@ -731,39 +731,39 @@ fn switching_branches_keeps_the_logical_position() {
     press(&mut app, "B");
     press(&mut app, "k");
     code(&mut app, KeyCode::Enter);
-    assert_eq!(app.current, 0);
+    assert_eq!(app.branches.current, 0);
     app.goto(fork + 3);
-    let (pos, sel) = (app.pos, app.selected.clone());
+    let (pos, sel) = (app.cursor.pos, app.cursor.selected.clone());
     let here = app.current_event().unwrap();
-    let cursor = app.world.cursor().clone();
+    let cursor = app.cursor.world.cursor().clone();
     press(&mut app, "B");
     press(&mut app, "j");
     code(&mut app, KeyCode::Enter);
-    assert_eq!(app.current, 1);
+    assert_eq!(app.branches.current, 1);
     // The same event, one raw step later (the edit was inserted before it).
-    assert_eq!(app.pos, pos + 1);
+    assert_eq!(app.cursor.pos, pos + 1);
     let there = app.current_event().unwrap();
     assert_eq!(there.body.kind(), here.body.kind());
-    assert_eq!(app.world.cursor().tick, cursor.tick);
-    assert_eq!(app.selected, sel, "the selection changed with the branch");
+    assert_eq!(app.cursor.world.cursor().tick, cursor.tick);
+    assert_eq!(app.cursor.selected, sel, "the selection changed with the branch");
     // And back again.
     press(&mut app, "B");
     press(&mut app, "k");
     code(&mut app, KeyCode::Enter);
-    assert_eq!((app.current, app.pos), (0, pos));
+    assert_eq!((app.branches.current, app.cursor.pos), (0, pos));
 }
 
 #[test]
 fn step_zero_is_shown_once() {
     let mut app = demo_app(1);
     press(&mut app, "g");
-    assert_eq!(app.pos, 1);
+    assert_eq!(app.cursor.pos, 1);
     let first = screen(&app, 120, 40);
     assert!(first.contains("step 0 of"), "{first}");
     // Back from the first event stays there and says so, instead of a second "step 0" with
     // nothing to say.
     press(&mut app, "h");
-    assert_eq!(app.pos, 1);
+    assert_eq!(app.cursor.pos, 1);
     assert_eq!(app.status, "at the first event (step 0)");
     let again = screen(&app, 120, 40);
     assert!(!again.contains("Nothing has happened yet"), "{again}");
@@ -782,7 +782,7 @@ fn follow_selects_the_rule_or_router_a_gradient_is_about() {
         _ => unreachable!(),
     };
     app.jump(i + 1);
-    assert_eq!(app.selected.as_deref(), Some(router.as_str()));
+    assert_eq!(app.cursor.selected.as_deref(), Some(router.as_str()));
     // A rule's gradient selects its agent and highlights the rule in the rules pane.
     let i = app.find_forward(0, |e| is_grad(e, true)).expect("a rule gradient");
     let module = match app.event(i).unwrap().body {
@@ -792,12 +792,12 @@ fn follow_selects_the_rule_or_router_a_gradient_is_about() {
     let (agent, rule) = recnet::world::parse_rule_module(&module).unwrap();
     // From elsewhere with follow off, then f: the selection moves to what the event is about.
     press(&mut app, "f");
-    assert!(!app.follow);
+    assert!(!app.cursor.follow);
     app.jump(i + 1);
     press(&mut app, "f");
-    assert_eq!(app.selected.as_deref(), Some(agent));
+    assert_eq!(app.cursor.selected.as_deref(), Some(agent));
     // The rule's line is drawn highlighted (reversed, in mono).
-    let text = recnet::rules::print_rule(&app.world.client(agent).unwrap().rules[rule - 1]);
+    let text = recnet::rules::print_rule(&app.cursor.world.client(agent).unwrap().rules[rule - 1]);
     let needle: String = format!(" {rule:<3}{}", text).chars().take(20).collect();
     let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
     t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
@@ -850,10 +850,10 @@ fn breakpoints_are_checked_listed_disabled_and_deleted() {
     assert_eq!(app.breakpoints.len(), 1);
     assert!(app.breakpoints[0].expr.contains("filter_decision"));
     code(&mut app, KeyCode::Esc);
-    let before = app.pos;
+    let before = app.cursor.pos;
     app.update(recnet::tui::keymap::Action::RunPause);
     app.run_steps(100_000);
-    assert!(app.pos > before + 100, "a disabled breakpoint stopped the run");
+    assert!(app.cursor.pos > before + 100, "a disabled breakpoint stopped the run");
 }
 
 #[test]
@@ -864,18 +864,18 @@ fn running_backward_stops_at_the_previous_hit() {
     for _ in 0..3 {
         app.update(recnet::tui::keymap::Action::RunPause);
         app.run_steps(100_000);
-        hits.push(app.pos);
+        hits.push(app.cursor.pos);
     }
     assert!(hits[0] < hits[1] && hits[1] < hits[2], "{hits:?}");
     // From the third hit back: the second, the first, then nowhere.
     for want in hits[..2].iter().rev() {
         press(&mut app, "p");
-        assert_eq!(app.pos, *want, "{}", app.status);
+        assert_eq!(app.cursor.pos, *want, "{}", app.status);
         assert!(app.status.contains("running backward"), "{}", app.status);
     }
-    let pos = app.pos;
+    let pos = app.cursor.pos;
     press(&mut app, "p");
-    assert_eq!(app.pos, pos);
+    assert_eq!(app.cursor.pos, pos);
     assert_eq!(app.status, "no earlier breakpoint hit: still here");
 }
 
@@ -889,7 +889,7 @@ fn a_fork_is_a_job_that_esc_cancels() {
     assert!(app.start_fork("u1", "default reject\n").unwrap_err().to_string().contains("still being made"));
     assert!(app.job_line().is_some_and(|l| l.contains("Esc cancels")));
     // A second fork from the rule editor is refused there, with the edit kept.
-    app.selected = Some("u1".into());
+    app.cursor.selected = Some("u1".into());
     press(&mut app, "e");
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
     match &app.popup {
@@ -897,9 +897,9 @@ fn a_fork_is_a_job_that_esc_cancels() {
         _ => panic!("the editor closed and the second fork was lost"),
     }
     app.popup = Popup::None;
-    let pos = app.pos;
+    let pos = app.cursor.pos;
     press(&mut app, "l");
-    assert_eq!(app.pos, pos + 1, "a key moves while the fork runs");
+    assert_eq!(app.cursor.pos, pos + 1, "a key moves while the fork runs");
     app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     assert!(app.status.contains("was cancelled: no branch was added"), "{}", app.status);
     assert!(app.job_line().is_none());
@@ -915,15 +915,15 @@ fn a_fork_is_a_job_that_esc_cancels() {
     app.start_fork("u1", "default reject\n").unwrap();
     press(&mut app, "l");
     app.finish_jobs().unwrap();
-    assert_eq!((app.branches.len(), app.current, app.view), (2, 1, View::Diff));
-    assert_eq!(app.pos, pos + 1);
+    assert_eq!((app.branches.len(), app.branches.current, app.view), (2, 1, View::Diff));
+    assert_eq!(app.cursor.pos, pos + 1);
 }
 
 #[test]
 fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     let mut app = demo_app(1);
     press(&mut app, ".");
-    app.selected = Some("u1".into());
+    app.cursor.selected = Some("u1".into());
     press(&mut app, "e");
     // Replace the rules with one that can never match.
     app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
@@ -962,7 +962,7 @@ fn the_event_log_is_a_table_whose_cursor_rows_open_and_go() {
     let header = shown.lines().nth(2).unwrap();
     assert!(header.contains("step") && header.contains("time") && header.contains("kind") && header.contains("what happened"), "{shown}");
     let cursor_row = shown.lines().find(|l| l.starts_with("│▸")).unwrap_or_else(|| panic!("no cursor row:\n{shown}"));
-    assert!(cursor_row.contains(&format!("▶{:>6}", app.pos - 1)), "{cursor_row}");
+    assert!(cursor_row.contains(&format!("▶{:>6}", app.cursor.pos - 1)), "{cursor_row}");
     // Filtered: Enter opens the row under the cursor, a row the filter shows.
     press(&mut app, "/");
     type_line(&mut app, "rejects");
@@ -991,7 +991,7 @@ fn the_event_log_is_a_table_whose_cursor_rows_open_and_go() {
     press(&mut app, "jj");
     let row = app.log_cursor;
     press(&mut app, "t");
-    assert_eq!(app.pos, row + 1);
+    assert_eq!(app.cursor.pos, row + 1);
     assert_eq!(app.current_event().unwrap().step, row);
     // Long lines scroll sideways: L shifts the text column, H brings it back.
     let before = panes(&app, 80, 24);
@@ -1064,9 +1064,9 @@ fn the_tour_pauses_at_each_mechanism_once_and_space_goes_on() {
     let mut shown = vec![first];
     while !app.tour.as_ref().unwrap().done() {
         press(&mut app, " ");
-        let at = app.pos;
+        let at = app.cursor.pos;
         app.run_steps(1_000_000);
-        assert!(app.pos > at, "the run did not move");
+        assert!(app.cursor.pos > at, "the run did not move");
         let i = app.tour.as_ref().unwrap().showing.expect("stopped without a panel");
         assert!(!shown.contains(&i), "{} shown twice", recnet::tui::tour::STOPS[i].name);
         assert!((recnet::tui::tour::STOPS[i].matches)(&app.current_event().unwrap()));
@@ -1095,9 +1095,9 @@ fn the_tour_pauses_at_each_mechanism_once_and_space_goes_on() {
     app.update(recnet::tui::keymap::Action::First);
     app.update(recnet::tui::keymap::Action::TickForward);
     app.running = true;
-    let t = app.world.cursor().tick;
+    let t = app.cursor.world.cursor().tick;
     app.run_tick();
-    assert_eq!(app.world.cursor().tick, t + 1);
+    assert_eq!(app.cursor.world.cursor().tick, t + 1);
     assert!(matches!(app.current_event().unwrap().body, recnet::world::event::EventBody::TickStarted { .. }));
 }
 
@@ -1105,11 +1105,11 @@ fn the_tour_pauses_at_each_mechanism_once_and_space_goes_on() {
 fn a_router_shows_what_its_gates_have_learned() {
     let mut app = demo_app(1);
     press(&mut app, "G");
-    let routers: Vec<String> = app.world.routers().iter().filter(|r| r.gate_precision > 0.0).map(|r| r.id.clone()).collect();
+    let routers: Vec<String> = app.cursor.world.routers().iter().filter(|r| r.gate_precision > 0.0).map(|r| r.id.clone()).collect();
     assert!(!routers.is_empty(), "the demo's gates learned something by its end");
     press(&mut app, "/");
     type_line(&mut app, &routers[0]);
-    assert_eq!(app.selected.as_deref(), Some(routers[0].as_str()));
+    assert_eq!(app.cursor.selected.as_deref(), Some(routers[0].as_str()));
     let shown = screen(&app, 200, 60);
     assert!(shown.contains("learned so far (precision): gate"), "{shown}");
 }
@@ -1137,8 +1137,8 @@ fn the_graph_of_a_large_world_shows_the_selections_neighbourhood() {
     press(&mut app, &"l".repeat(40));
     press(&mut app, "/");
     type_line(&mut app, "u287");
-    assert_eq!(app.selected.as_deref(), Some("u287"));
-    let me = app.world.client("u287").unwrap();
+    assert_eq!(app.cursor.selected.as_deref(), Some("u287"));
+    let me = app.cursor.world.client("u287").unwrap();
     let my_routers: Vec<String> = me.routers.iter().cloned().collect();
     assert!(!my_routers.is_empty());
     for (w, h) in [(120, 40), (80, 24)] {
@@ -1153,7 +1153,7 @@ fn the_graph_of_a_large_world_shows_the_selections_neighbourhood() {
             assert!(routers.contains(r), "router {r} of u287 missing: {routers:?}\n{shown}");
         }
         // The other users shown are the selection's neighbours: members of its routers first.
-        let neighbours = users.iter().filter(|u| app.world.client(u).is_some_and(|c| c.routers.iter().any(|r| my_routers.contains(r)))).count();
+        let neighbours = users.iter().filter(|u| app.cursor.world.client(u).is_some_and(|c| c.routers.iter().any(|r| my_routers.contains(r)))).count();
         assert!(neighbours * 10 >= users.len() * 8, "{neighbours} of {users:?} share a router with u287\n{shown}");
         // Without the position line, scrubber and status: how far the live engine has got varies.
         let lines: Vec<&str> = shown.lines().collect();
@@ -1190,7 +1190,7 @@ fn the_charts_have_a_legend_and_a_marker_at_the_current_step() {
     press(&mut app, ".....");
     press(&mut app, "3");
     app.prepare_stats();
-    let tick = app.world.cursor().tick;
+    let tick = app.cursor.world.cursor().tick;
     for (w, h) in [(120, 40), (80, 24)] {
         let shown = screen(&app, w, h);
         // Without colour each series is named with its mark.
@@ -1218,4 +1218,176 @@ fn the_high_contrast_theme_colours_the_screen_and_mono_overrides_it() {
     app.mono = true;
     t.draw(|f| recnet::tui::views::render(f, &app)).unwrap();
     assert!(t.backend().buffer().content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+}
+
+/// Poll the app as the timer would until `done` holds (a job's result is taken in).
+fn tick_until(app: &mut App, done: impl Fn(&App) -> bool) {
+    let start = std::time::Instant::now();
+    while !done(app) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(120), "the job never ended");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        app.on_tick(std::time::Instant::now());
+    }
+}
+
+/// When the re-run is done the branch opens at once, and its comparison with the parent is a
+/// job of its own: Esc stops only the comparison, the branch stays and works.
+#[test]
+fn a_forks_comparison_is_a_second_job_that_esc_stops_without_losing_the_branch() {
+    let mut app = demo_app(2);
+    press(&mut app, "....");
+    app.start_fork("u1", "default reject\n").unwrap();
+    tick_until(&mut app, |a| a.branches.len() == 2);
+    assert_eq!((app.branches.current, app.view), (1, View::Diff));
+    let line = app.job_line().unwrap();
+    assert!(line.starts_with("comparing branch 1 with main") && line.ends_with("(Esc cancels)"), "{line}");
+    assert!(screen(&app, 120, 40).contains("Comparing this branch with its parent"));
+    let pos = app.cursor.pos;
+    code(&mut app, KeyCode::Esc);
+    assert!(app.status.starts_with("comparison stopped; branch 1 (u1 edited at step") && app.status.contains("is kept"), "{}", app.status);
+    assert!(app.job_line().is_none());
+    app.on_tick(std::time::Instant::now());
+    assert_eq!((app.branches.len(), app.branches.current), (2, 1));
+    assert!(app.branches[1].diff.is_none());
+    assert!(!screen(&app, 120, 40).contains("Comparing this branch"), "the diff view still promises a comparison");
+    // The branch is usable: it steps, and it is listed as unsaved.
+    press(&mut app, "l");
+    assert_eq!(app.cursor.pos, pos + 1);
+    assert_eq!(app.unsaved_branches(), 1);
+    // Left alone, a comparison lands in its branch.
+    app.start_fork("u1", "default reject\n").unwrap();
+    app.finish_jobs().unwrap();
+    assert_eq!(app.branches.len(), 3);
+    assert!(app.branches[2].diff.as_deref().is_some_and(|d| d.contains("A: branch 1")), "{:?}", app.branches[2].diff);
+    assert!(screen(&app, 120, 40).contains("What the edit changed downstream"));
+}
+
+/// Two jobs at once: the footer shows both (cut to the width), the most recent is Esc's target,
+/// and each Esc names what it stopped.
+#[test]
+fn every_running_job_is_in_the_footer_and_esc_stops_the_newest() {
+    let mut app = demo_app(2);
+    app.ensure_events(u64::MAX / 4, true);
+    app.scan_at_once = 10;
+    press(&mut app, "....");
+    app.start_fork("u1", "default reject\n").unwrap();
+    press(&mut app, "/");
+    type_line(&mut app, "rejects");
+    assert!(app.scanning());
+    let lines = app.job_lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("searching the log") && lines[0].ends_with("(Esc cancels)"), "{lines:?}");
+    assert!(lines[1].starts_with("forking at step") && !lines[1].contains("Esc"), "{lines:?}");
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let shown = screen(&app, w, h);
+        let status = shown.lines().last().unwrap();
+        assert!(status.contains("searching the log") && status.contains("forking at"), "{w}x{h}:\n{shown}");
+        assert!(recnet::util::text::cells(status.trim_end()) <= w as usize);
+    }
+    code(&mut app, KeyCode::Esc);
+    assert!(app.status.starts_with("search stopped"), "{}", app.status);
+    // The footer says what stopped, beside what goes on.
+    for (w, h) in [(80, 24), (120, 40)] {
+        let shown = screen(&app, w, h);
+        let status = shown.lines().last().unwrap();
+        assert!(status.contains("search stopped") && status.contains("forking at"), "{w}x{h}:\n{shown}");
+    }
+    let lines = app.job_lines();
+    assert!(lines.len() == 1 && lines[0].starts_with("forking at step") && lines[0].ends_with("(Esc cancels)"), "{lines:?}");
+    code(&mut app, KeyCode::Esc);
+    assert!(app.status.contains("the fork of main at step") && app.status.contains("was cancelled"), "{}", app.status);
+    assert!(app.job_line().is_none());
+    app.on_tick(std::time::Instant::now());
+    assert_eq!(app.branches.len(), 1);
+}
+
+/// `w` is a job: Esc leaves no file (never a partial one), a save never overwrites a file, and
+/// a failure names the path.
+#[test]
+fn saving_a_branch_is_a_job_that_never_leaves_a_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = || {
+        let mut v: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    };
+    let mut app = demo_app(3);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    let events = app.branches[1].timeline.len();
+    std::fs::write(dir.path().join("recnet-branch-1.jsonl"), "mine").unwrap();
+    app.start_save(1, dir.path()).unwrap();
+    assert!(app.job_line().is_some_and(|l| l.starts_with("saving branch 1")), "{:?}", app.job_line());
+    code(&mut app, KeyCode::Esc);
+    if app.status.starts_with("stopped saving branch 1") {
+        assert_eq!(files(), ["recnet-branch-1.jsonl"], "a cancelled save left a file");
+        assert_eq!(app.unsaved_branches(), 1);
+    } else {
+        // It had finished before Esc: then the file is whole.
+        assert!(app.status.starts_with("too late to stop: saved"), "{}", app.status);
+        assert_eq!(files(), ["recnet-branch-1-2.jsonl", "recnet-branch-1.jsonl"]);
+        std::fs::remove_file(dir.path().join("recnet-branch-1-2.jsonl")).unwrap();
+    }
+    assert!(app.job_line().is_none());
+    // Saved to the end: under a fresh name, every event, the user's file untouched.
+    app.start_save(1, dir.path()).unwrap();
+    app.finish_jobs().unwrap();
+    assert!(app.status.starts_with("saved") && app.status.contains("recnet-branch-1-2.jsonl"), "{}", app.status);
+    assert_eq!(std::fs::read_to_string(dir.path().join("recnet-branch-1.jsonl")).unwrap(), "mine");
+    assert_eq!(files(), ["recnet-branch-1-2.jsonl", "recnet-branch-1.jsonl"]);
+    let replay = recnet::tui::replay_app(&dir.path().join("recnet-branch-1-2.jsonl"), UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
+    assert_eq!(replay.len(), events);
+    assert_eq!(app.unsaved_branches(), 0);
+    // A directory that cannot be written: the message names where it tried.
+    let nowhere = dir.path().join("no-such-dir");
+    app.start_save(1, &nowhere).unwrap();
+    app.finish_jobs().unwrap();
+    assert!(app.status.contains("was not saved") && app.status.contains("no-such-dir/recnet-branch-1.jsonl"), "{}", app.status);
+    assert!(!nowhere.exists());
+}
+
+/// The graph's title names only what it draws: a selection not yet in the world (here: during
+/// setup, before it is created) is said to be missing, not "around".
+#[test]
+fn the_graph_title_names_only_what_is_drawn() {
+    let mut app = large_app();
+    let start = app.cursor.pos;
+    press(&mut app, "/");
+    type_line(&mut app, "u287");
+    assert_eq!(app.cursor.selected.as_deref(), Some("u287"));
+    assert!(screen(&app, 120, 40).contains("around u287"));
+    // A step of the setup where many users exist, but not u287 yet.
+    let users = |a: &App| a.cursor.world.clients().iter().filter(|c| c.kind == recnet::world::event::ClientKind::User).count();
+    let step = (1..start)
+        .find(|&k| {
+            app.goto(k);
+            users(&app) > 60 && app.cursor.world.client("u287").is_none()
+        })
+        .expect("no such step");
+    for (w, h) in [(120, 40), (80, 24), (200, 60)] {
+        let shown = screen(&app, w, h);
+        assert!(!shown.contains("around u287"), "step {step}, {w}x{h}:\n{shown}");
+        assert!(shown.contains("Agent graph · no u287 yet"), "step {step}, {w}x{h}:\n{shown}");
+    }
+}
+
+/// The event log's rows are read from the log when what they show changes, not at every frame
+/// (a running job asks for one ten times a second).
+#[test]
+fn the_event_logs_rows_are_prepared_only_when_something_changed() {
+    let mut app = demo_app(2);
+    app.ensure_events(u64::MAX / 4, true);
+    press(&mut app, "....2");
+    let (before, shown) = (app.log_rows.builds, screen(&app, 120, 40));
+    app.start_fork("u1", "default reject\n").unwrap();
+    for _ in 0..20 {
+        // What the loop does before each frame.
+        app.prepare_log();
+    }
+    assert_eq!(app.log_rows.builds, before, "rows were read again with nothing changed");
+    assert_eq!(screen(&app, 120, 40).lines().take(30).collect::<Vec<_>>(), shown.lines().take(30).collect::<Vec<_>>());
+    press(&mut app, "j");
+    assert_eq!(app.log_rows.builds, before + 1, "a moved cursor needs new rows");
+    assert_ne!(panes(&app, 120, 40), panes_of(&shown));
+    app.finish_jobs().unwrap();
 }

@@ -204,9 +204,9 @@ mod tests {
         let source = SourceRef { kind: "scenario".into(), name: "demo".into(), path: "builtin:demo".into(), digest: String::new() };
         let header = Header::new(source, 7, 12, config);
         let edit = ForkEdit::Config { sets: vec!["filter.enabled=false".into()] };
-        let mut tl = Timeline::new(EventStore::Memory(events.clone()), 0);
+        let mut tl = Timeline::new(EventStore::memory(events.clone()), 0);
         let (_, whole) = fork(&header, Path::new("p.jsonl"), &mut tl, n - 50, &edit, false, &mut crate::reasoner::offline::Offline::new()).unwrap();
-        let mut tl = Timeline::new(EventStore::Memory(events), 0);
+        let mut tl = Timeline::new(EventStore::memory(events), 0);
         let (mut pieces, mut streamed, mut header_first) = (Vec::new(), Vec::new(), None);
         fork_streamed(&header, Path::new("p.jsonl"), &mut tl, n - 50, &edit, false, &mut crate::reasoner::offline::Offline::new(), &mut |p| {
             match p {
@@ -229,7 +229,7 @@ mod tests {
         let mut wb = crate::world::World::new();
         wb.apply_all(&whole).unwrap();
         let expected = crate::analysis::diff::diff_events("a", "b", &parent, &whole, &wa, &wb);
-        let mut tb = Timeline::new(EventStore::Memory(whole), 0);
+        let mut tb = Timeline::new(EventStore::memory(whole), 0);
         let got = crate::analysis::diff::diff_sessions("a", "b", &mut tl, &mut tb).unwrap();
         assert!(got.first_divergence.as_ref().is_some_and(|d| d.step > 4096), "{:?}", got.first_divergence);
         assert_eq!(serde_json::to_string(&got).unwrap(), serde_json::to_string(&expected).unwrap());
@@ -237,7 +237,7 @@ mod tests {
         // inspector's fork job does), the diff is the same.
         let point = fork_point(&tl, n - 50).unwrap();
         let shared = tl.state(point).unwrap();
-        let mut tl = Timeline::new(EventStore::Memory(tl.store.range(0, n).unwrap()), 0);
+        let mut tl = Timeline::new(EventStore::memory(tl.store.range(0, n).unwrap()), 0);
         tl.remember(shared.clone());
         tb.remember(shared);
         let after = crate::analysis::diff::diff_sessions_after("a", "b", &mut tl, &mut tb, point).unwrap();
@@ -252,7 +252,7 @@ mod tests {
         let events = Engine::new(&sc.spec, config.clone(), 7, 1).run_to_end(&mut crate::reasoner::offline::Offline::new());
         let source = SourceRef { kind: "scenario".into(), name: "gone".into(), path: "/nonexistent/gone.toml".into(), digest: String::new() };
         let header = Header::new(source, 7, 1, config);
-        let mut tl = Timeline::new(EventStore::Memory(events), 0);
+        let mut tl = Timeline::new(EventStore::memory(events), 0);
         let edit = ForkEdit::Config { sets: vec!["filter.enabled=false".into()] };
         let e = fork(&header, Path::new("p.jsonl"), &mut tl, 5, &edit, false, &mut crate::reasoner::offline::Offline::new()).unwrap_err();
         assert!(matches!(e, RunError::Source { .. }), "{e:?}");

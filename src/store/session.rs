@@ -136,6 +136,21 @@ impl SessionWriter {
         self.check(r)
     }
 
+    /// Flush, and put an atomic file (`create_atomic`) in place under the first of `names` where
+    /// no file is: an existing file is never replaced. Returns where the session now is.
+    pub fn finish_new(mut self, names: impl IntoIterator<Item = PathBuf>) -> Result<PathBuf, StoreError> {
+        self.flush()?;
+        let Some(p) = self.pending.as_mut() else { return Ok(self.path.clone()) };
+        for dest in names {
+            match p.commit_new(&dest) {
+                Ok(()) => return Ok(dest),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io(format!("{}: cannot put the session in place", dest.display()))(e)),
+            }
+        }
+        Err(StoreError::Other(format!("{}: no free name to save under", self.path.display())))
+    }
+
     /// Flush, and put an atomic file in place. Returns where the session now is (`None` for a
     /// sink that is not a file of ours).
     pub fn finish(mut self) -> Result<Option<PathBuf>, StoreError> {

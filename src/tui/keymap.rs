@@ -115,7 +115,7 @@ impl Action {
             SaveBranch => "save the branch (in the branch list)",
             DeleteBranch => "delete a branch (in the branch list)",
             Help => "this help",
-            Close => "close popup / stop a long jump",
+            Close => "close popup / cancel newest job, long jump",
             Quit => "quit",
         }
     }

@@ -53,7 +53,7 @@ pub fn live_app(
     let live = live::Live::start(engine, reasoner);
     let branch = Branch {
         name: "main".into(),
-        timeline: crate::store::timeline::Timeline::new(crate::store::timeline::EventStore::Memory(Vec::new()), crate::store::timeline::DEFAULT_KEYFRAME_EVERY),
+        timeline: crate::store::timeline::Timeline::new(crate::store::timeline::EventStore::memory(Vec::new()), crate::store::timeline::DEFAULT_KEYFRAME_EVERY),
         header: Some(header),
         parent_path: PathBuf::from("(live run)"),
         parent: None,

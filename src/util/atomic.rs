@@ -94,6 +94,25 @@ impl Pending {
         live.retain(|(t, _)| *t != path);
         r
     }
+
+    /// Put the finished file in place at `dest` (in the same directory) unless a file is there:
+    /// then `AlreadyExists`, and the file waits for another name. Never replaces anything.
+    pub fn commit_new(&mut self, dest: &Path) -> io::Result<()> {
+        let Some(tmp) = self.tmp.take() else { return Ok(()) };
+        let mut live = live();
+        let path = tmp.to_path_buf();
+        match tmp.persist_noclobber(dest) {
+            Ok(()) => {
+                live.retain(|(t, _)| *t != path);
+                self.dest = dest.to_path_buf();
+                Ok(())
+            }
+            Err(e) => {
+                self.tmp = Some(e.path);
+                Err(e.error)
+            }
+        }
+    }
 }
 
 impl Drop for Pending {
@@ -153,6 +172,22 @@ mod tests {
         drop(b);
         assert_eq!(tracked(), 0);
         assert!(d.path().join("a.txt").exists() && !d.path().join("b.txt").exists());
+    }
+
+    /// A file committed as new takes a free name and leaves an existing file as it was.
+    #[test]
+    fn a_new_file_never_replaces_one() {
+        let d = tempfile::tempdir().unwrap();
+        let (taken, free) = (d.path().join("a.txt"), d.path().join("b.txt"));
+        std::fs::write(&taken, "old").unwrap();
+        let (mut f, mut pending) = create(&d.path().join("x.txt")).unwrap();
+        f.write_all(b"new").unwrap();
+        assert_eq!(pending.commit_new(&taken).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+        pending.commit_new(&free).unwrap();
+        drop(pending);
+        assert_eq!(std::fs::read_to_string(&taken).unwrap(), "old");
+        assert_eq!(std::fs::read_to_string(&free).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2, "a temporary file was left");
     }
 
     #[test]

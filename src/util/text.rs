@@ -63,6 +63,23 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// `parts` joined by `sep` within `width` cells: when they do not all fit, each is cut (`fit`)
+/// to a share of the room, a short part leaving what it does not need to the others, so every
+/// part keeps a readable beginning.
+pub fn fit_all(parts: &[String], sep: &str, width: usize) -> String {
+    let clean: Vec<String> = parts.iter().map(|p| sanitize(p, 0)).collect();
+    let mut room = width.saturating_sub(cells(sep) * parts.len().saturating_sub(1));
+    let mut share = vec![0; clean.len()];
+    // Shortest first: what a short part leaves over goes to the longer ones.
+    let mut order: Vec<usize> = (0..clean.len()).collect();
+    order.sort_by_key(|&i| cells(&clean[i]));
+    for (k, &i) in order.iter().enumerate() {
+        share[i] = cells(&clean[i]).min(room / (clean.len() - k));
+        room -= share[i];
+    }
+    clean.iter().zip(share).map(|(p, w)| fit(p, w)).collect::<Vec<_>>().join(sep)
+}
+
 /// `fit`, then padded with spaces to exactly `width` cells: columns of names line up whatever
 /// script the names are in.
 pub fn pad(s: &str, width: usize) -> String {
@@ -108,6 +125,20 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parts share the width: each keeps its beginning, a short one is whole, and the line
+    /// never runs past the width (wide characters counted as two cells).
+    #[test]
+    fn parts_share_the_width() {
+        let parts = vec!["forking at step 40: re-running 45%…".to_string(), "saving 分支 1 20%…".to_string(), "ab".to_string()];
+        assert_eq!(fit_all(&parts, " | ", 200), parts.join(" | "));
+        let cut = fit_all(&parts, " | ", 40);
+        assert!(cells(&cut) <= 40, "{cut}");
+        let pieces: Vec<&str> = cut.split(" | ").collect();
+        assert_eq!(pieces.len(), 3);
+        assert!(pieces[0].starts_with("forking") && pieces[1].starts_with("saving") && pieces[2] == "ab", "{cut}");
+        assert_eq!(fit_all(&["a\u{1b}[2Jb".to_string()], " | ", 20), "a\\e[2Jb", "escapes are made visible");
+    }
 
     #[test]
     fn escapes_are_made_visible() {

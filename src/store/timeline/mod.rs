@@ -12,14 +12,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
-/// Where the events come from: a file read on demand, or a log held in memory (live runs).
+mod memory;
+pub use memory::MemoryLog;
+
+/// Where the events come from: a file read on demand, or a log held in memory (live runs, forks).
 #[allow(clippy::large_enum_variant)] // one per timeline
 pub enum EventStore {
     File(SessionFile),
-    Memory(Vec<Event>),
+    Memory(MemoryLog),
 }
 
 impl EventStore {
+    /// A log held in memory.
+    pub fn memory(events: Vec<Event>) -> EventStore {
+        EventStore::Memory(MemoryLog::new(events))
+    }
+
     pub fn len(&self) -> u64 {
         match self {
             EventStore::File(f) => f.len(),
@@ -30,7 +38,7 @@ impl EventStore {
         self.len() == 0
     }
     /// Another handle on the same events, for a thread of its own: a session file reopened
-    /// (sharing its index), a log in memory copied.
+    /// (sharing its index), a log in memory sharing its chunks (what it holds now).
     pub fn handle(&self) -> Result<EventStore, StoreError> {
         Ok(match self {
             EventStore::File(f) => EventStore::File(f.reopen()?),
@@ -42,11 +50,7 @@ impl EventStore {
     pub fn range(&self, from: u64, to: u64) -> Result<Vec<Event>, StoreError> {
         match self {
             EventStore::File(f) => f.events(from, to),
-            EventStore::Memory(v) => {
-                let to = (to as usize).min(v.len());
-                let from = (from as usize).min(to);
-                Ok(v[from..to].to_vec())
-            }
+            EventStore::Memory(v) => Ok(v.range(from.min(usize::MAX as u64) as usize, to.min(usize::MAX as u64) as usize)),
         }
     }
     pub fn get(&self, i: u64) -> Result<Event, StoreError> {
@@ -349,6 +353,11 @@ impl Timeline {
         self.cache(world);
     }
 
+    /// Replays on this timeline stop (with an error) once `flag` is raised: a job's cancel.
+    pub fn stop_when(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
+    }
+
     fn cache(&mut self, world: World) {
         let n = world.steps();
         self.recent.retain(|(k, _)| *k != n);
@@ -369,7 +378,7 @@ impl Timeline {
     /// Append events of a live run (memory stores only).
     pub fn push(&mut self, events: &[Event]) {
         if let EventStore::Memory(v) = &mut self.store {
-            v.extend_from_slice(events);
+            v.extend(events);
         }
     }
 
@@ -390,7 +399,7 @@ impl Timeline {
         let clock = std::time::Instant::now();
         while at < n {
             if self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
-                return Err(StoreError::Other("keyframe building stopped".into()));
+                return Err(StoreError::Other("replay stopped (cancelled)".into()));
             }
             let events = if prefetched.is_empty() { self.store.range(at, (at + CHUNK).min(n))? } else { std::mem::take(&mut prefetched) };
             for ev in events {

@@ -39,7 +39,7 @@ proptest! {
     ) {
         let events = demo_events();
         let n = events.len() as u64;
-        let mut tl = Timeline::new(EventStore::Memory(events.clone()), k);
+        let mut tl = Timeline::new(EventStore::memory(events.clone()), k);
         let (sought, replayed) = seek_after_seeks(&mut tl, &events, &seeks, target % (n + 1));
         prop_assert_eq!(sought, replayed);
     }
@@ -70,7 +70,7 @@ proptest! {
     ) {
         let events = demo_events();
         let n = events.len() as u64;
-        let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), k, disk_limits());
+        let mut tl = Timeline::with_limits(EventStore::memory(events.clone()), k, disk_limits());
         let (sought, replayed) = seek_after_seeks(&mut tl, &events, &seeks, target % (n + 1));
         prop_assert_eq!(sought, replayed);
     }
@@ -83,13 +83,13 @@ fn keyframes_of_a_huge_world_give_way_to_the_budget() {
     let events = demo_events();
     let n = events.len() as u64;
     let tiny = Limits { memory_budget: 1, min_keyframes: 64, disk_every: 0, ..Limits::default() };
-    let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, tiny);
+    let mut tl = Timeline::with_limits(EventStore::memory(events.clone()), 1, tiny);
     tl.state(n).unwrap();
     assert!(tl.keyframe_count() <= 2, "{} keyframes kept past twice the budget", tl.keyframe_count());
     assert_seeks_replay(&mut tl, &events, &[n / 2, 3, n]);
     // Within twice the budget, `min_keyframes` still holds.
     let roomy = Limits { memory_budget: usize::MAX / 4, min_keyframes: 64, disk_every: 0, ..Limits::default() };
-    let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, roomy);
+    let mut tl = Timeline::with_limits(EventStore::memory(events.clone()), 1, roomy);
     tl.state(n).unwrap();
     assert!(tl.keyframe_count() as u64 >= n.min(64));
 }
@@ -98,7 +98,7 @@ fn keyframes_of_a_huge_world_give_way_to_the_budget() {
 fn long_sessions_put_keyframes_on_disk_and_seek_from_them() {
     let events = demo_events();
     let n = events.len() as u64;
-    let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, disk_limits());
+    let mut tl = Timeline::with_limits(EventStore::memory(events.clone()), 1, disk_limits());
     tl.state(n).unwrap();
     let (count, bytes) = tl.disk_keyframes();
     assert!(tl.keyframe_count() <= 2 + 1, "memory keyframes were thinned: {}", tl.keyframe_count());
@@ -114,7 +114,7 @@ fn keyframes_written_in_the_background_seek_exactly() {
     let events = demo_events();
     let n = events.len() as u64;
     let limits = Limits { disk_in_background: true, ..disk_limits() };
-    let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, limits);
+    let mut tl = Timeline::with_limits(EventStore::memory(events.clone()), 1, limits);
     assert_seeks_replay(&mut tl, &events, &[n / 2, n]);
     assert!(tl.disk_keyframes().0 >= 1, "no keyframe reached the disk");
     assert_seeks_replay(&mut tl, &events, &[n / 3, n / 2 + 5, 17, n - 1]);
@@ -144,7 +144,7 @@ fn a_disk_that_cannot_be_written_slows_seeks_but_keeps_them_exact() {
     let events = demo_events();
     let n = events.len() as u64;
     let limits = Limits { spill_dir: Some("/nonexistent/recnet-spill".into()), ..disk_limits() };
-    let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, limits);
+    let mut tl = Timeline::with_limits(EventStore::memory(events.clone()), 1, limits);
     tl.state(n).unwrap();
     assert!(tl.disk_error().is_some_and(|e| e.contains("temporary file")), "{:?}", tl.disk_error());
     assert_eq!(tl.disk_keyframes(), (0, 0));
@@ -156,7 +156,7 @@ fn the_keyframe_file_stops_at_its_budget_and_seeks_stay_exact() {
     let events = demo_events();
     let n = events.len() as u64;
     let limits = Limits { disk_budget: 20_000, ..disk_limits() };
-    let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, limits);
+    let mut tl = Timeline::with_limits(EventStore::memory(events.clone()), 1, limits);
     tl.state(n).unwrap();
     let (count, bytes) = tl.disk_keyframes();
     assert!(count > 0 && bytes >= 20_000 && (count as u64) < n / 8 - 2, "{count} keyframes, {bytes} bytes");
@@ -171,7 +171,7 @@ fn an_engine_resumed_from_a_disk_keyframe_runs_like_one_from_a_replay() {
     let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
     let cfg = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
     let events = demo_events();
-    let mut tl = Timeline::with_limits(EventStore::Memory(events.clone()), 1, disk_limits());
+    let mut tl = Timeline::with_limits(EventStore::memory(events.clone()), 1, disk_limits());
     tl.state(events.len() as u64).unwrap();
     let point = crate::run::branch::fork_point(&tl, events.len() as u64 / 2).unwrap();
     let loads = tl.disk_loads();
@@ -188,7 +188,7 @@ fn an_engine_resumed_from_a_disk_keyframe_runs_like_one_from_a_replay() {
 
 #[test]
 fn five_forward_five_back_is_the_same_state() {
-    let mut tl = Timeline::new(EventStore::Memory(demo_events()), 16);
+    let mut tl = Timeline::new(EventStore::memory(demo_events()), 16);
     let start = json(&tl.state(100).unwrap());
     for i in 1..=5 {
         tl.state(100 + i).unwrap();

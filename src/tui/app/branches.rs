@@ -1,26 +1,63 @@
-//! Branches: switching, saving one as a normal session file, and not losing unsaved ones on quit.
+//! Branches: the session and its forks as a tree, switching between them at the same logical
+//! position, deleting, and not losing unsaved ones on quit (saving is in `save`).
 
 use super::*;
-use std::path::Path;
+use std::ops::{Deref, DerefMut};
 
-impl App {
-    /// Show branch `b` at the same step (the selection stays).
-    pub fn switch_branch(&mut self, b: usize) {
-        if b >= self.branches.len() || b == self.current {
-            return;
+/// The session (index 0) and its forks, each knowing its parent, and which one is shown.
+/// Reads as a slice of branches.
+pub struct Branches {
+    list: Vec<Branch>,
+    pub current: usize,
+}
+
+impl Deref for Branches {
+    type Target = [Branch];
+    fn deref(&self) -> &[Branch] {
+        &self.list
+    }
+}
+
+impl DerefMut for Branches {
+    fn deref_mut(&mut self) -> &mut [Branch] {
+        &mut self.list
+    }
+}
+
+impl Branches {
+    pub fn new(main: Branch) -> Branches {
+        Branches { list: vec![main], current: 0 }
+    }
+
+    /// The branch shown.
+    pub fn shown(&self) -> &Branch {
+        &self.list[self.current]
+    }
+
+    pub fn shown_mut(&mut self) -> &mut Branch {
+        &mut self.list[self.current]
+    }
+
+    /// A new fork; returns its index.
+    pub(super) fn push(&mut self, b: Branch) -> usize {
+        self.list.push(b);
+        self.list.len() - 1
+    }
+
+    /// Take branch `b` out; later branches (and the parent links to them) move down by one.
+    fn remove(&mut self, b: usize) -> Branch {
+        let gone = self.list.remove(b);
+        for x in &mut self.list {
+            if let Some((p, _)) = &mut x.parent {
+                if *p > b {
+                    *p -= 1;
+                }
+            }
         }
-        let pos = self.logical_pos(self.current, b, self.pos);
-        self.current = b;
-        let pos = pos.min(self.len());
-        self.pos = 0;
-        self.world = World::new();
-        self.tick = TickMessages::default();
-        let follow = self.follow;
-        // Keep the agent the user was looking at, whatever the new branch's events are about.
-        self.follow = false;
-        self.goto(pos);
-        self.follow = follow;
-        self.status = format!("branch {}", crate::util::text::sanitize(&self.branch().name, 60));
+        if self.current > b {
+            self.current -= 1;
+        }
+        gone
     }
 
     /// The same logical position in another branch: a fork inserts one edit event at its fork
@@ -29,7 +66,7 @@ impl App {
     pub fn logical_pos(&self, from: usize, to: usize, pos: u64) -> u64 {
         let chain = |mut b: usize| {
             let mut v = vec![b];
-            while let Some((p, _)) = self.branches[b].parent {
+            while let Some((p, _)) = self.list[b].parent {
                 b = p;
                 v.push(b);
             }
@@ -39,17 +76,43 @@ impl App {
         let common = up.iter().find(|b| down.contains(b)).copied().unwrap_or(0);
         let mut pos = pos;
         for &b in up.iter().take_while(|&&b| b != common) {
-            if let Some((_, f)) = self.branches[b].parent {
+            if let Some((_, f)) = self.list[b].parent {
                 // Showing the edit itself maps to the parent just before it.
                 pos = if pos > f { pos - 1 } else { pos };
             }
         }
         for &b in down.iter().take_while(|&&b| b != common).collect::<Vec<_>>().iter().rev() {
-            if let Some((_, f)) = self.branches[*b].parent {
+            if let Some((_, f)) = self.list[*b].parent {
                 pos = if pos > f { pos + 1 } else { pos };
             }
         }
         pos
+    }
+
+    pub fn unsaved(&self) -> usize {
+        self.list.iter().filter(|b| b.saved.is_none() && b.parent.is_some()).count()
+    }
+}
+
+impl App {
+    /// Show branch `b` at the same step (the selection stays).
+    pub fn switch_branch(&mut self, b: usize) {
+        if b >= self.branches.len() || b == self.branches.current {
+            return;
+        }
+        let pos = self.branches.logical_pos(self.branches.current, b, self.cursor.pos);
+        self.branches.current = b;
+        self.forget_log_rows();
+        let pos = pos.min(self.len());
+        self.cursor.pos = 0;
+        self.cursor.world = World::new();
+        self.cursor.tick = TickMessages::default();
+        let follow = self.cursor.follow;
+        // Keep the agent the user was looking at, whatever the new branch's events are about.
+        self.cursor.follow = false;
+        self.goto(pos);
+        self.cursor.follow = follow;
+        self.status = format!("branch {}", crate::util::text::sanitize(&self.branch().name, 60));
     }
 
     /// Drop a fork that has no forks of its own (main stays); a saved file stays on disk.
@@ -69,37 +132,32 @@ impl App {
         }
         // A far jump's state is filed by branch index, which this shifts.
         self.stop_far_seek();
-        if self.current == b {
+        if self.branches.current == b {
             let parent = self.branches[b].parent.map(|(p, _)| p).unwrap_or(0);
             self.switch_branch(parent);
         }
+        let shifted = self.branches.current > b;
+        self.forget_log_rows();
         let gone = self.branches.remove(b);
-        // Indices after it move down by one.
-        for x in &mut self.branches {
-            if let Some((p, _)) = &mut x.parent {
-                if *p > b {
-                    *p -= 1;
-                }
-            }
-        }
-        if self.current > b {
-            self.current -= 1;
+        // Jobs about later branches follow their index.
+        self.branch_deleted(b);
+        if shifted {
             // The shown messages were keyed by the old index.
-            self.tick = TickMessages::default();
+            self.cursor.tick = TickMessages::default();
             self.refresh_tick_messages();
         }
         self.status = format!("deleted {}", crate::util::text::sanitize(&gone.name, 60));
     }
 
     pub fn unsaved_branches(&self) -> usize {
-        self.branches.iter().filter(|b| b.saved.is_none() && b.parent.is_some()).count()
+        self.branches.unsaved()
     }
 
     /// q: quits, unless forks would be lost; then it says so and a second q quits.
     pub(super) fn request_quit(&mut self) {
         let n = self.unsaved_branches();
-        let forking = self.fork_job.is_some();
-        if (n == 0 && !forking) || self.quit_armed {
+        let (forking, saving) = (self.fork_job.is_some(), self.saving());
+        if (n == 0 && !forking && !saving) || self.quit_armed {
             self.quit = true;
             return;
         }
@@ -108,47 +166,15 @@ impl App {
             self.status = format!("a fork is being made and would be lost: {} again quits; Esc cancels it", self.keymap.key_for(Action::Quit));
             return;
         }
+        if saving {
+            self.status = format!("a branch is being saved: {} again stops it (no file is left) and quits", self.keymap.key_for(Action::Quit));
+            return;
+        }
         self.status = format!(
             "{n} unsaved branch(es) would be lost: {} again quits; {} lists them and {} saves one",
             self.keymap.key_for(Action::Quit),
             self.keymap.key_for(Action::Branches),
             self.keymap.key_for(Action::SaveBranch)
         );
-    }
-
-    /// Save branch `b` as a session file in the current directory (a normal session:
-    /// `recnet replay`, `check` and `diff` read it).
-    pub fn save_branch(&mut self, b: usize) {
-        match self.save_branch_in(b, Path::new(".")) {
-            Ok(p) => self.status = format!("saved {}", crate::util::text::sanitize(&p.display().to_string(), 120)),
-            Err(e) => self.status = crate::util::text::sanitize(&format!("{e:#}"), 200),
-        }
-    }
-
-    pub fn save_branch_in(&mut self, b: usize, dir: &Path) -> anyhow::Result<PathBuf> {
-        let branch = self.branches.get(b).ok_or_else(|| anyhow::anyhow!("no branch {b}"))?;
-        if branch.parent.is_none() {
-            anyhow::bail!("{} is the session itself ({}); only forks are saved", branch.name, branch.parent_path.display());
-        }
-        let header = branch.header.clone().ok_or_else(|| anyhow::anyhow!("this branch has no header"))?;
-        // A fresh name: never overwrite an earlier save.
-        let path = (1..)
-            .map(|k| dir.join(if k == 1 { format!("recnet-branch-{b}.jsonl") } else { format!("recnet-branch-{b}-{k}.jsonl") }))
-            .find(|p| !p.exists())
-            .expect("some name is free");
-        let mut w = crate::store::session::SessionWriter::create(&path, &header)?;
-        let store = &branch.timeline.store;
-        let len = store.len();
-        let mut i = 0;
-        while i < len {
-            let chunk = store.range(i, (i + 4096).min(len))?;
-            for e in &chunk {
-                w.write(e)?;
-            }
-            i += chunk.len().max(1) as u64;
-        }
-        w.flush()?;
-        self.branches[b].saved = Some(path.clone());
-        Ok(path)
     }
 }

@@ -8,12 +8,18 @@ impl App {
         let text = match &self.branch().diff {
             Some(d) => format!("What the edit changed downstream (whole runs, parent vs this branch):\n\n{d}"),
             None => {
-                let (p, r, ro) = crate::analysis::diff::diff_worlds(&self.tick_start_world, &self.world);
-                let mut o = format!(
+                let (p, r, ro) = crate::analysis::diff::diff_worlds(&self.cursor.tick_start_world, &self.cursor.world);
+                // While the branch is compared with its parent, say so above what the step changed.
+                let mut o = if self.comparing(self.branches.current) {
+                    "Comparing this branch with its parent (whole runs): the footer shows the job; Esc stops it, the branch stays.\n\n".to_string()
+                } else {
+                    String::new()
+                };
+                o.push_str(&format!(
                     "What this time step changed so far (state at step {} → step {}). Edit a rule (e) to fork a branch and compare runs.\n\n",
-                    self.tick_start,
-                    self.pos.saturating_sub(1)
-                );
+                    self.cursor.tick_start,
+                    self.cursor.pos.saturating_sub(1)
+                ));
                 if p.is_empty() && r.is_empty() && ro.is_empty() {
                     o.push_str("nothing yet\n");
                 }

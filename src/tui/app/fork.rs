@@ -1,6 +1,7 @@
-//! Forking a branch with edited rules. The re-run and its diff against the parent take seconds
-//! on a long session, so they are a job: Ctrl+S starts it, the footer shows how far it got, Esc
-//! cancels it, and the branch opens when it is done.
+//! Forking a branch with edited rules, in two jobs. The re-run takes seconds on a long session:
+//! Ctrl+S starts it, the footer shows how far it got, Esc cancels it. When it is done the branch
+//! opens at once, usable, and its comparison with the parent runs as a second job: Esc then
+//! stops only the comparison, never the branch already made.
 
 use super::jobs::{Job, Poll};
 use super::*;
@@ -9,19 +10,35 @@ use crate::run::branch::{fork_point, fork_streamed, ForkEdit, Piece};
 use crate::run::RunError;
 use crate::store::timeline::{EventStore, DEFAULT_KEYFRAME_EVERY};
 
-/// What a fork job hands back: the branch, made and diffed.
+/// What a re-run hands back: the branch, and what comparing it with its parent needs.
 pub struct Forked {
     header: Header,
     timeline: Timeline,
-    diff: Option<String>,
+    compare: Comparison,
 }
 
-/// A fork being made, and what opening it needs.
+/// Both sides of a comparison, each a timeline of the job's own, starting from the state at the
+/// fork point (the branch's first events are the parent's).
+struct Comparison {
+    parent: Timeline,
+    branch: Timeline,
+    parent_name: String,
+    branch_name: String,
+    point: u64,
+}
+
+/// A fork being re-run, and what opening it needs.
 pub struct ForkJob {
-    job: Job<anyhow::Result<Forked>>,
+    pub(super) job: Job<anyhow::Result<Forked>>,
     parent: usize,
     agent: String,
     at: u64,
+}
+
+/// A branch being compared with its parent; its diff lands in `branch` when done.
+pub struct CompareJob {
+    pub(super) job: Job<Option<String>>,
+    pub(super) branch: usize,
 }
 
 impl App {
@@ -43,15 +60,21 @@ impl App {
             self.wait_stats();
             self.poll_stats();
         }
+        self.finish_save();
         let done = self.fork_job.as_ref().map(|f| f.job.wait());
         match done {
-            None => Ok(()),
-            Some(Some(result)) => self.open_fork(result),
+            None => {}
+            Some(Some(result)) => self.open_fork(result)?,
             Some(None) => {
                 self.fork_job = None;
                 anyhow::bail!("the fork job stopped without a result")
             }
         }
+        for c in &self.compare_jobs {
+            c.job.wait_end();
+        }
+        self.poll_compares();
+        Ok(())
     }
 
     /// Start re-running a fork at the current step in the background.
@@ -64,8 +87,8 @@ impl App {
             // The parent must be complete to compare downstream; finish it first.
             self.ensure_events(u64::MAX / 4, true);
         }
-        let at = self.pos.saturating_sub(1);
-        let parent = self.current;
+        let at = self.cursor.pos.saturating_sub(1);
+        let parent = self.branches.current;
         let parent_path = self.branch().parent_path.clone();
         let (parent_name, branch_name) = (self.branch().name.clone(), format!("branch {}", self.branches.len()));
         let edit = ForkEdit::Rules { agent: agent.to_string(), rules: rules.to_string() };
@@ -97,20 +120,20 @@ impl App {
                 Ok(())
             })?;
             let header = branch.ok_or_else(|| anyhow::anyhow!("the fork made no branch"))?;
-            let mut timeline = Timeline::new(EventStore::Memory(events), DEFAULT_KEYFRAME_EVERY);
+            // The comparison reads the branch through a timeline of its own, sharing its events.
+            let mut timeline = Timeline::new(EventStore::memory(events), DEFAULT_KEYFRAME_EVERY);
+            let mut compared = Timeline::new(timeline.store.handle()?, DEFAULT_KEYFRAME_EVERY);
+            compared.remember(shared.clone());
             timeline.remember(shared);
-            ctl.stage("comparing with the parent");
-            let diff = crate::analysis::diff::diff_sessions_after(&parent_name, &branch_name, &mut parent_tl, &mut timeline, point)
-                .map(|r| crate::analysis::diff::render(&r, 40))
-                .ok();
-            Ok(Forked { header, timeline, diff })
+            let compare = Comparison { parent: parent_tl, branch: compared, parent_name, branch_name, point };
+            Ok(Forked { header, timeline, compare })
         });
         self.fork_job = Some(ForkJob { job, parent, agent: agent.to_string(), at });
         self.dirty = true;
         Ok(())
     }
 
-    /// Esc while a fork is being made: it stops, and nothing is added.
+    /// Esc while a fork is being re-run: it stops, and nothing is added.
     pub(super) fn cancel_fork(&mut self) -> bool {
         let Some(f) = self.fork_job.take() else { return false };
         f.job.cancel();
@@ -119,7 +142,27 @@ impl App {
         true
     }
 
-    /// The timer's look at the fork job: opens the branch when it is done. Whether one runs.
+    /// Esc while branch `i`'s comparison runs: it stops; the branch stays as it is.
+    pub(super) fn cancel_compare(&mut self, seq: u64) -> bool {
+        let Some(k) = self.compare_jobs.iter().position(|c| c.job.seq() == seq) else { return false };
+        let c = self.compare_jobs.remove(k);
+        c.job.cancel();
+        let name = crate::util::text::sanitize(&self.branches[c.branch].name, 60);
+        // What matters first (an 80-column footer cuts the rest): the branch is kept.
+        self.status = format!("comparison stopped; {name} is kept (4 shows what each step changed)");
+        if self.branches.current == c.branch && self.view == View::Diff {
+            self.prepare_diff();
+        }
+        true
+    }
+
+    /// Whether branch `b`'s comparison with its parent is under way.
+    pub(super) fn comparing(&self, b: usize) -> bool {
+        self.compare_jobs.iter().any(|c| c.branch == b)
+    }
+
+    /// The timer's look at the fork job: opens the branch when its re-run is done. Whether one
+    /// runs.
     pub(super) fn poll_fork(&mut self) -> bool {
         let Some(f) = &self.fork_job else { return false };
         let result = match f.job.poll() {
@@ -138,39 +181,90 @@ impl App {
         false
     }
 
-    /// The progress line of the job under way, if any (the footer shows it instead of the status).
-    pub fn job_line(&self) -> Option<String> {
-        self.fork_job.as_ref().map(|f| f.job.line()).or_else(|| self.search_line()).or_else(|| self.stats_line())
+    /// The timer's look at the comparisons: each finished diff goes to its branch. Whether one
+    /// still runs.
+    pub(super) fn poll_compares(&mut self) -> bool {
+        let mut k = 0;
+        while k < self.compare_jobs.len() {
+            let c = &self.compare_jobs[k];
+            let diff = match c.job.poll() {
+                Poll::Running => {
+                    k += 1;
+                    continue;
+                }
+                Poll::Done(d) => d,
+                Poll::Lost => {
+                    self.status = crate::util::text::sanitize(&format!("comparing with the parent stopped: {}", c.job.lost_because()), 200);
+                    None
+                }
+            };
+            let c = self.compare_jobs.remove(k);
+            self.branches[c.branch].diff = diff;
+            if self.branches.current == c.branch && self.view == View::Diff {
+                self.prepare_diff();
+            }
+        }
+        self.dirty |= !self.compare_jobs.is_empty();
+        !self.compare_jobs.is_empty()
+    }
+
+    /// Branch `gone` was deleted: comparisons of later branches follow their index down, and
+    /// one of the deleted branch stops.
+    pub(super) fn branch_deleted(&mut self, gone: usize) {
+        self.compare_jobs.retain(|c| c.branch != gone);
+        for c in &mut self.compare_jobs {
+            if c.branch > gone {
+                c.branch -= 1;
+            }
+        }
+        self.save_branch_deleted(gone);
     }
 
     fn open_fork(&mut self, result: anyhow::Result<Forked>) -> anyhow::Result<()> {
         let Some(ForkJob { parent, agent, at, .. }) = self.fork_job.take() else { return Ok(()) };
-        let Forked { header, timeline, diff } = result?;
+        let Forked { header, timeline, compare } = result?;
         let fork_step = header.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
         let parent_path = self.branches[parent].parent_path.clone();
         let name = format!("branch {} ({} edited at step {at})", self.branches.len(), agent);
-        self.branches.push(Branch {
+        let branch = self.branches.push(Branch {
             name: name.clone(),
             timeline,
             header: Some(header),
             parent_path,
             parent: Some((parent, fork_step)),
             live: None,
-            diff,
+            diff: None,
             saved: None,
         });
+        self.compare_jobs.push(CompareJob { job: spawn_compare(compare), branch });
         // The branch opens at the step the user was on when forking.
         let pos = at + 1;
         self.stop_far_seek();
-        self.current = self.branches.len() - 1;
-        self.world = World::new();
-        self.tick = TickMessages::default();
-        self.pos = 0;
+        self.branches.current = branch;
+        self.forget_log_rows();
+        self.cursor.world = World::new();
+        self.cursor.tick = TickMessages::default();
+        self.cursor.pos = 0;
         self.goto(pos);
         self.view = View::Diff;
         self.scroll.diff.top();
         self.prepare_diff();
-        self.status = format!("{name}: forked at step {fork_step} and re-run; {} lists branches (open, save)", self.keymap.key_for(Action::Branches));
+        self.status = format!(
+            "{name}: forked at step {fork_step} and re-run; comparing with the parent (Esc stops only that); {} lists branches (open, save)",
+            self.keymap.key_for(Action::Branches)
+        );
         Ok(())
     }
+}
+
+/// The comparison of a new branch with its parent, as a job; Esc stops its replays.
+fn spawn_compare(c: Comparison) -> Job<Option<String>> {
+    let Comparison { mut parent, mut branch, parent_name, branch_name, point } = c;
+    let label = format!("comparing {} with {}", crate::util::text::sanitize(&branch_name, 30), crate::util::text::sanitize(&parent_name, 30));
+    Job::spawn(label, move |ctl| {
+        parent.stop_when(ctl.cancel_flag());
+        branch.stop_when(ctl.cancel_flag());
+        let report = crate::analysis::diff::diff_sessions_after(&parent_name, &branch_name, &mut parent, &mut branch, point).ok()?;
+        (!ctl.cancelled()).then(|| crate::analysis::diff::render(&report, 40))
+    })
 }

@@ -1,5 +1,5 @@
-//! What keys and actions do: dispatch from the keymap, the input line (search, jump,
-//! breakpoints), the rule editor and forking a branch with edited rules.
+//! What keys and actions do: dispatch from the keymap (open popups: `popups`), the input line
+//! (search, jump, breakpoints), and the rule editor that forks a branch with edited rules.
 
 use super::*;
 use crate::analysis::breakpoint::{self};
@@ -28,123 +28,7 @@ impl App {
             _ => {}
         }
         let Some(action) = self.keymap.action(&key) else { return };
-        if let Popup::Branches { cursor } = &mut self.popup {
-            let n = self.branches.len();
-            match action {
-                Action::Up => *cursor = cursor.saturating_sub(1),
-                Action::Down => *cursor = (*cursor + 1).min(n - 1),
-                Action::PaneTop => *cursor = 0,
-                Action::PaneBottom => *cursor = n - 1,
-                Action::Open => {
-                    let b = *cursor;
-                    self.popup = Popup::None;
-                    self.switch_branch(b);
-                }
-                Action::SaveBranch => {
-                    let b = *cursor;
-                    self.save_branch(b);
-                }
-                Action::DeleteBranch => {
-                    let b = *cursor;
-                    self.delete_branch(b);
-                    self.popup = Popup::Branches { cursor: b.min(self.branches.len() - 1) };
-                }
-                Action::Close | Action::Branches => self.popup = Popup::None,
-                Action::Quit => self.request_quit(),
-                _ => {}
-            }
-            return;
-        }
-        if matches!(self.popup, Popup::Tour) {
-            match action {
-                Action::RunPause => {
-                    self.popup = Popup::None;
-                    if let Some(t) = self.tour.as_mut() {
-                        t.intro = false;
-                        t.showing = None;
-                        if t.done() {
-                            self.status = "tour complete: every mechanism has been shown; the run goes on".into();
-                        }
-                    }
-                    self.running = true;
-                    self.last_run_step = Instant::now();
-                }
-                Action::Close => {
-                    self.popup = Popup::None;
-                    self.status = format!("tour paused: {} goes on", self.keymap.key_for(Action::RunPause));
-                }
-                Action::Quit => self.request_quit(),
-                Action::Help => self.popup = Popup::Help,
-                _ => self.status = format!("{} goes on · Esc closes the panel", self.keymap.key_for(Action::RunPause)),
-            }
-            return;
-        }
-        if let Popup::Breakpoints { cursor } = &mut self.popup {
-            let n = self.breakpoints.len();
-            let c = *cursor;
-            match action {
-                Action::Up => *cursor = c.saturating_sub(1),
-                Action::Down => *cursor = (c + 1).min(n.saturating_sub(1)),
-                Action::PaneTop => *cursor = 0,
-                Action::PaneBottom => *cursor = n.saturating_sub(1),
-                Action::Open | Action::RunPause => {
-                    if let Some(b) = self.breakpoints.get_mut(c) {
-                        b.enabled = !b.enabled;
-                        self.status = format!("breakpoint {} {}", c + 1, if b.enabled { "enabled" } else { "disabled" });
-                    }
-                }
-                Action::DeleteBranch if c < n => {
-                    let b = self.breakpoints.remove(c);
-                    self.status = format!("breakpoint {} deleted: {}", c + 1, crate::util::text::sanitize(&b.expr, 60));
-                    self.popup = Popup::Breakpoints { cursor: c.min(self.breakpoints.len().saturating_sub(1)) };
-                }
-                Action::AddBreakpoint => self.popup = Popup::Input { kind: InputKind::Breakpoint, text: String::new(), error: None },
-                Action::PreviousHit => {
-                    self.popup = Popup::None;
-                    self.previous_hit();
-                }
-                Action::Close | Action::Breakpoints => self.popup = Popup::None,
-                Action::Quit => self.request_quit(),
-                _ => {}
-            }
-            if let Popup::Breakpoints { cursor } = &self.popup {
-                self.scroll.popup.show(*cursor);
-            }
-            return;
-        }
-        if let Popup::Pick { items, cursor, .. } = &mut self.popup {
-            let n = items.len();
-            match action {
-                Action::Up => *cursor = cursor.saturating_sub(1),
-                Action::Down => *cursor = (*cursor + 1).min(n.saturating_sub(1)),
-                Action::PageUp => *cursor = cursor.saturating_sub(self.scroll.popup.page() as usize),
-                Action::PageDown => *cursor = (*cursor + self.scroll.popup.page() as usize).min(n.saturating_sub(1)),
-                Action::PaneTop => *cursor = 0,
-                Action::PaneBottom => *cursor = n.saturating_sub(1),
-                Action::Open => {
-                    let id = items.get(*cursor).map(|x| x.0.clone());
-                    self.popup = Popup::None;
-                    if let Some(id) = id {
-                        self.pick_agent(id);
-                    }
-                    return;
-                }
-                Action::Close | Action::Help => self.popup = Popup::None,
-                Action::Quit => self.request_quit(),
-                _ => {}
-            }
-            if let Popup::Pick { cursor, .. } = &self.popup {
-                self.scroll.popup.show(*cursor);
-            }
-            return;
-        }
-        if !matches!(self.popup, Popup::None) {
-            match action {
-                Action::Close | Action::Help => self.popup = Popup::None,
-                Action::Quit => self.request_quit(),
-                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::PaneTop | Action::PaneBottom => self.scroll_or_select(action),
-                _ => {}
-            }
+        if self.on_popup_key(action) {
             return;
         }
         self.act(action);
@@ -162,7 +46,7 @@ impl App {
         if action != Action::Quit {
             self.quit_armed = false;
         }
-        if action == Action::Close && matches!(self.popup, Popup::None) && (self.cancel_fork() || self.stop_search() || self.stop_stats()) {
+        if action == Action::Close && matches!(self.popup, Popup::None) && self.cancel_newest_job() {
             return;
         }
         if let Some(target) = self.far_seek {
@@ -170,7 +54,7 @@ impl App {
                 // Stopped, or overridden by another move; the state reached so far stays.
                 self.stop_far_seek();
                 if action == Action::Close {
-                    self.status = format!("stopped replaying toward step {}; still at step {}", target.saturating_sub(1), self.pos.saturating_sub(1));
+                    self.status = format!("stopped replaying toward step {}; still at step {}", target.saturating_sub(1), self.cursor.pos.saturating_sub(1));
                     return;
                 }
             }
@@ -302,30 +186,30 @@ impl App {
             }
             Action::PreviousHit => self.previous_hit(),
             Action::ToggleBookmark => {
-                if !self.bookmarks.remove(&self.pos) {
-                    self.bookmarks.insert(self.pos);
-                    self.status = format!("bookmarked step {}", self.pos.saturating_sub(1));
+                if !self.bookmarks.remove(&self.cursor.pos) {
+                    self.bookmarks.insert(self.cursor.pos);
+                    self.status = format!("bookmarked step {}", self.cursor.pos.saturating_sub(1));
                 } else {
                     self.status = "bookmark removed".into();
                 }
             }
             Action::NextBookmark => {
-                let next = self.bookmarks.range(self.pos + 1..).next().or_else(|| self.bookmarks.iter().next()).copied();
+                let next = self.bookmarks.range(self.cursor.pos + 1..).next().or_else(|| self.bookmarks.iter().next()).copied();
                 match next {
                     Some(b) => self.jump(b),
                     None => self.status = "no bookmarks (m sets one)".into(),
                 }
             }
             Action::ToggleFollow => {
-                self.follow = !self.follow;
-                if self.follow {
+                self.cursor.follow = !self.cursor.follow;
+                if self.cursor.follow {
                     self.follow_now();
                 }
-                self.status = if self.follow { "selection follows the events".into() } else { "selection stays put".into() };
+                self.status = if self.cursor.follow { "selection follows the events".into() } else { "selection stays put".into() };
             }
             Action::NextBranch => {
                 if self.branches.len() > 1 {
-                    self.switch_branch((self.current + 1) % self.branches.len());
+                    self.switch_branch((self.branches.current + 1) % self.branches.len());
                 } else {
                     self.status = "only one branch: edit a rule (e) to fork one".into();
                 }
@@ -337,10 +221,10 @@ impl App {
             Action::Close => self.popup = Popup::None,
             Action::Quit => self.request_quit(),
             Action::Branches => {
-                self.popup = Popup::Branches { cursor: self.current };
+                self.popup = Popup::Branches { cursor: self.branches.current };
             }
-            Action::SaveBranch => self.save_branch(self.current),
-            Action::DeleteBranch => self.popup = Popup::Branches { cursor: self.current },
+            Action::SaveBranch => self.save_branch(self.branches.current),
+            Action::DeleteBranch => self.popup = Popup::Branches { cursor: self.branches.current },
         }
         if self.tour.is_some()
             && matches!(action, Action::StepForward | Action::StageForward | Action::PhaseForward | Action::TickForward | Action::RoundForward)
@@ -350,7 +234,7 @@ impl App {
         }
         if stopped_run {
             // The mode line says paused; the status says why.
-            let why = format!("run stopped by a move at step {}; {} runs again", self.pos.saturating_sub(1), self.keymap.key_for(Action::RunPause));
+            let why = format!("run stopped by a move at step {}; {} runs again", self.cursor.pos.saturating_sub(1), self.keymap.key_for(Action::RunPause));
             self.status = if self.status.is_empty() { why } else { format!("{why} · {}", self.status) };
         }
     }
@@ -412,9 +296,9 @@ impl App {
     }
 
     pub fn agent_order(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.world.clients().iter().filter(|c| c.kind == crate::world::event::ClientKind::User).map(|c| c.id.clone()).collect();
-        v.extend(self.world.routers().iter().map(|r| r.id.clone()));
-        v.extend(self.world.clients().iter().filter(|c| c.kind == crate::world::event::ClientKind::Item).map(|c| c.id.clone()));
+        let mut v: Vec<String> = self.cursor.world.clients().iter().filter(|c| c.kind == crate::world::event::ClientKind::User).map(|c| c.id.clone()).collect();
+        v.extend(self.cursor.world.routers().iter().map(|r| r.id.clone()));
+        v.extend(self.cursor.world.clients().iter().filter(|c| c.kind == crate::world::event::ClientKind::Item).map(|c| c.id.clone()));
         v
     }
 
@@ -463,7 +347,7 @@ impl App {
                     self.search_pending = false;
                     self.status = "log filter cleared".into();
                 } else {
-                    self.search = Some(Search::new(self.log_filter.clone(), self.current));
+                    self.search = Some(Search::new(self.log_filter.clone(), self.branches.current));
                     self.extend_matches();
                     if self.scanning() {
                         self.search_pending = true;
@@ -480,7 +364,7 @@ impl App {
                     if n >= self.len() && self.live_done() {
                         anyhow::bail!("the last step is {}", self.len().saturating_sub(1));
                     }
-                    self.ensure_events(n + 1 - self.pos.min(n + 1), false);
+                    self.ensure_events(n + 1 - self.cursor.pos.min(n + 1), false);
                     self.jump(n + 1);
                     Ok(())
                 } else if let Some(expr) = input.strip_prefix("b ") {
@@ -508,18 +392,18 @@ impl App {
     pub fn add_breakpoint(&mut self, expr: &str) -> anyhow::Result<()> {
         // Checked against the event format and this world: a misspelt field, kind or id would
         // otherwise be a breakpoint that never stops.
-        let cond = breakpoint::parse_in(expr, &self.world).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let cond = breakpoint::parse_in(expr, &self.cursor.world).map_err(|e| anyhow::anyhow!("{e}"))?;
         self.breakpoints.push(Breakpoint { expr: expr.to_string(), cond, enabled: true });
         self.status = format!("breakpoint {} set: {}", self.breakpoints.len(), crate::util::text::sanitize(expr, 80));
         Ok(())
     }
 
     pub(super) fn open_rule_editor(&mut self) {
-        let Some(id) = self.selected.clone() else {
+        let Some(id) = self.cursor.selected.clone() else {
             self.status = "select an agent first".into();
             return;
         };
-        let Some(c) = self.world.client(&id) else {
+        let Some(c) = self.cursor.world.client(&id) else {
             self.status = format!("{id} is a router: routers have no filter rules");
             return;
         };

@@ -35,12 +35,22 @@ impl JobCtl {
     pub fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }
+
+    /// The cancel flag itself, for work that checks a flag of its own (a timeline's replay).
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
 }
+
+/// Jobs are numbered as they start, so "the most recent one" (Esc's target) is well defined.
+static STARTED: AtomicU64 = AtomicU64::new(0);
 
 /// A job running on its own thread, producing one `T`.
 pub struct Job<T> {
     /// What it does, for the progress line ("re-running the fork at step 40").
     pub label: String,
+    /// Its place in the order jobs started (later: larger).
+    seq: u64,
     ctl: JobCtl,
     result: Receiver<T>,
     /// A result `wait_end` received, kept for the next `poll`.
@@ -85,7 +95,12 @@ impl<T: Send + 'static> Job<T> {
                 }
             }
         });
-        Job { label, ctl, result, kept: Mutex::new(None), lost }
+        Job { label, seq: STARTED.fetch_add(1, Ordering::Relaxed), ctl, result, kept: Mutex::new(None), lost }
+    }
+
+    /// Its place in the order jobs started: the larger, the more recent.
+    pub fn seq(&self) -> u64 {
+        self.seq
     }
 
     /// Why the job ended without a result (its panic's message), once `poll` says `Lost`.
@@ -106,6 +121,9 @@ impl<T: Send + 'static> Job<T> {
 
     /// Block until the job ends (scripted tests, and a quit that must not lose its result).
     pub fn wait(&self) -> Option<T> {
+        if let Some(t) = self.kept.lock().ok().and_then(|mut k| k.take()) {
+            return Some(t);
+        }
         self.result.recv().ok()
     }
 
@@ -125,13 +143,14 @@ impl<T: Send + 'static> Job<T> {
         self.ctl.cancel.store(true, Ordering::Relaxed);
     }
 
-    /// "label: 45% (Esc cancels)", or without a percentage while the job cannot tell.
+    /// "label: stage 45%…", or without a percentage while the job cannot tell (the footer adds
+    /// which job Esc cancels).
     pub fn line(&self) -> String {
         let (done, total) = (self.ctl.done.load(Ordering::Relaxed), self.ctl.total.load(Ordering::Relaxed));
         let stage = self.ctl.stage.lock().map(|s| s.clone()).unwrap_or_default();
         let stage = if stage.is_empty() { String::new() } else { format!(": {stage}") };
         let pct = (100 * done).checked_div(total).map(|p| format!(" {}%", p.min(100))).unwrap_or_default();
-        format!("{}{stage}{pct}… (Esc cancels)", self.label)
+        format!("{}{stage}{pct}…", self.label)
     }
 }
 
@@ -158,12 +177,13 @@ mod tests {
             std::thread::yield_now();
         }
         assert!(matches!(job.poll(), Poll::Running));
-        assert_eq!(job.line(), "counting 25%… (Esc cancels)");
+        assert_eq!(job.line(), "counting 25%…");
         job.cancel();
         go.send(()).unwrap();
         assert_eq!(job.wait(), Some(None));
         let job = Job::spawn("x".into(), |_| 7);
         assert_eq!(job.wait(), Some(7));
+        assert!(Job::spawn("later".into(), |_| 0).seq() > job.seq(), "a later job has a larger number");
         // A job that panics hands back nothing, and says so rather than hanging.
         let job = Job::spawn("p".into(), |_| -> i32 { panic!("a job's panic") });
         assert_eq!(job.wait(), None);

@@ -15,12 +15,20 @@ const NEAR: u64 = 50_000;
 pub struct LogRows {
     pub rows: Vec<Event>,
     pub upto_cursor: usize,
+    /// What they were prepared from: the same again needs no new rows (the loop prepares
+    /// before every frame, and a running job asks for a frame ten times a second).
+    from: Option<RowsKey>,
+    /// How many times rows were read from the log (what the key saves, for tests).
+    pub builds: u64,
 }
+
+/// (branch, log length, cursor, filter, matches found, events searched).
+type RowsKey = (usize, u64, u64, String, usize, u64);
 
 impl App {
     /// The filter's matching steps, when the search holds them (a filter is a search).
     fn log_index(&self) -> Option<&[u64]> {
-        self.search.as_ref().filter(|s| !self.log_filter.is_empty() && s.query == self.log_filter && s.on(self.current)).map(|s| s.matches.as_slice())
+        self.search.as_ref().filter(|s| !self.log_filter.is_empty() && s.query == self.log_filter && s.on(self.branches.current)).map(|s| s.matches.as_slice())
     }
 
     /// The filtered log's first shown row at or after `from` (`forward`), or at or before it.
@@ -39,16 +47,31 @@ impl App {
     /// Prepare the rows the event log shows, up to `LOG_ROWS` each side of the cursor.
     pub fn prepare_log(&mut self) {
         let (len, c) = (self.len(), self.log_cursor);
+        if !self.log_filter.is_empty() && !self.scanning() {
+            // New events of a live run (a scan under way is taken in by the timer).
+            self.extend_matches();
+        }
+        let found = self.search.as_ref().map_or((0, 0), |s| (s.matches.len(), s.scanned));
+        let key = (self.branches.current, len, c, self.log_filter.clone(), found.0, found.1);
+        if self.log_rows.from.as_ref() == Some(&key) {
+            return;
+        }
+        let builds = self.log_rows.builds + 1;
+        self.log_rows = LogRows { from: Some(key), builds, ..self.log_rows_now(len, c) };
+    }
+
+    /// The shown branch changed under the same index (deleted, or a fork opened): rows are read
+    /// again whatever the key says.
+    pub(super) fn forget_log_rows(&mut self) {
+        self.log_rows.from = None;
+    }
+
+    fn log_rows_now(&self, len: u64, c: u64) -> LogRows {
         if self.log_filter.is_empty() {
             let first = c.saturating_sub(LOG_ROWS).min(len.saturating_sub(2 * LOG_ROWS));
             let rows = self.branch().timeline.store.range(first, (first + 2 * LOG_ROWS).min(len)).unwrap_or_default();
             let upto_cursor = rows.iter().take_while(|e| e.step <= c).count();
-            self.log_rows = LogRows { rows, upto_cursor };
-            return;
-        }
-        if !self.scanning() {
-            // New events of a live run (a scan under way is taken in by the timer).
-            self.extend_matches();
+            return LogRows { rows, upto_cursor, from: None, builds: 0 };
         }
         let mut steps: Vec<u64> = Vec::new();
         let mut at = Some(c);
@@ -66,6 +89,6 @@ impl App {
             next = j + 1;
         }
         let rows: Vec<Event> = steps.iter().filter_map(|j| self.event(*j)).collect();
-        self.log_rows = LogRows { upto_cursor: upto_cursor.min(rows.len()), rows };
+        LogRows { upto_cursor: upto_cursor.min(rows.len()), rows, from: None, builds: 0 }
     }
 }

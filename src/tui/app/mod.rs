@@ -1,19 +1,26 @@
 //! The inspector's state and what actions do to it. No drawing here (see `views`), no terminal.
 
 mod branches;
+mod cursor;
 mod diffview;
 mod fork;
 mod input;
 mod jobs;
 mod log;
 mod nav;
+mod popups;
+mod running;
+mod save;
 mod search;
 
 pub use log::{LogRows, LOG_ROWS};
+pub use running::{ESC_MARK, JOB_SEPARATOR};
 pub use search::{Search, SEARCH_AT_ONCE};
 mod stats;
 mod tick;
 
+pub use branches::Branches;
+pub use cursor::Cursor;
 pub use tick::{Delivery, TickMessages};
 
 use super::keymap::{Action, Keymap};
@@ -221,18 +228,10 @@ pub const FAR_SEEK_EVENTS: u64 = 200_000;
 
 pub struct App {
     pub keymap: Keymap,
-    pub branches: Vec<Branch>,
-    pub current: usize,
-    /// Events applied: the world shown is the state after events 0..pos.
-    pub pos: u64,
-    pub world: World,
-    /// The state at the start of the current time step (to highlight what this step changed).
-    pub tick_start_world: World,
-    pub tick_start: u64,
-    /// This time step's messages up to `pos`, for the graph (kept up to date by `goto`).
-    pub tick: TickMessages,
-    pub selected: Option<String>,
-    pub follow: bool,
+    /// The session and its forks, and which one is shown.
+    pub branches: Branches,
+    /// Where in it the inspector stands, and what is selected there.
+    pub cursor: Cursor,
     pub view: View,
     pub focus: Focus,
     pub scroll: Scrolls,
@@ -296,8 +295,12 @@ pub struct App {
     stats_job: Option<stats::StatsJob>,
     /// A count that ended in a panic (branch, position): not started again for the same place.
     stats_lost: Option<(usize, u64)>,
-    /// A fork being re-run and diffed in the background (see `fork`).
+    /// A fork being re-run in the background (see `fork`).
     fork_job: Option<fork::ForkJob>,
+    /// New branches being compared with their parents.
+    compare_jobs: Vec<fork::CompareJob>,
+    /// A branch being written to a session file (see `save`).
+    save_job: Option<save::SaveJob>,
     pub title: String,
 }
 
@@ -305,15 +308,8 @@ impl App {
     pub fn new(title: String, branch: Branch, keymap: Keymap, mono: bool) -> App {
         let mut app = App {
             keymap,
-            branches: vec![branch],
-            current: 0,
-            pos: 0,
-            world: World::new(),
-            tick_start_world: World::new(),
-            tick_start: 0,
-            tick: TickMessages::default(),
-            selected: None,
-            follow: true,
+            branches: Branches::new(branch),
+            cursor: Cursor::default(),
             view: View::Inspect,
             focus: Focus::Agents,
             scroll: Scrolls::default(),
@@ -352,6 +348,8 @@ impl App {
             stats_job: None,
             stats_lost: None,
             fork_job: None,
+            compare_jobs: Vec::new(),
+            save_job: None,
             title,
         };
         app.ensure_events(4096, true);
@@ -372,11 +370,11 @@ impl App {
     }
 
     pub fn branch(&self) -> &Branch {
-        &self.branches[self.current]
+        self.branches.shown()
     }
 
     fn branch_mut(&mut self) -> &mut Branch {
-        &mut self.branches[self.current]
+        self.branches.shown_mut()
     }
 
     pub fn len(&self) -> u64 {
@@ -401,7 +399,7 @@ impl App {
 
     /// The event that produced the shown state.
     pub fn current_event(&self) -> Option<Event> {
-        self.pos.checked_sub(1).and_then(|i| self.event(i))
+        self.cursor.pos.checked_sub(1).and_then(|i| self.event(i))
     }
 
     pub fn speed(&self) -> f64 {
@@ -422,7 +420,7 @@ impl App {
             self.dirty = true;
             self.resume_pending();
         }
-        let ahead = self.len().saturating_sub(self.pos);
+        let ahead = self.len().saturating_sub(self.cursor.pos);
         if ahead < 2048 {
             if let Some(l) = self.branch_mut().live.as_mut() {
                 l.request(4096);
@@ -450,7 +448,7 @@ impl App {
     /// Make sure at least `n` events exist ahead of `pos` if the live run can produce them;
     /// `block` waits (used at start-up and by scripted tests).
     pub fn ensure_events(&mut self, n: u64, block: bool) {
-        while self.len() < self.pos + n && !self.live_done() {
+        while self.len() < self.cursor.pos + n && !self.live_done() {
             let Some(live) = self.branch_mut().live.as_mut() else { return };
             live.request(4096);
             if !block {
@@ -486,10 +484,10 @@ impl App {
     }
 
     fn resume_pending(&mut self) {
-        if self.pending_forward > 0 && self.pos < self.len() {
-            let n = self.pending_forward.min(self.len() - self.pos);
+        if self.pending_forward > 0 && self.cursor.pos < self.len() {
+            let n = self.pending_forward.min(self.len() - self.cursor.pos);
             self.pending_forward = 0;
-            let target = self.pos + n;
+            let target = self.cursor.pos + n;
             self.goto(target);
         }
     }

@@ -42,7 +42,7 @@ impl App {
             }
             return;
         }
-        let current = self.current;
+        let current = self.branches.current;
         let world = match self.far_world.take().filter(|(b, w)| *b == current && w.steps() <= target) {
             Some((_, w)) => Ok(w),
             None => self.branch_mut().timeline.closest(target),
@@ -122,12 +122,12 @@ impl App {
     /// Show the state after `n` events.
     pub fn goto(&mut self, n: u64) {
         let n = n.min(self.len());
-        if n == self.pos && self.world.steps() == n && n != 0 {
+        if n == self.cursor.pos && self.cursor.world.steps() == n && n != 0 {
             return;
         }
-        if n > self.pos && n - self.pos <= 4096 && self.world.steps() == self.pos {
+        if n > self.cursor.pos && n - self.cursor.pos <= 4096 && self.cursor.world.steps() == self.cursor.pos {
             // A line that cannot be read is shown (FILE:LINE), not taken for "no events".
-            let evs = match self.branch().timeline.store.range(self.pos, n) {
+            let evs = match self.branch().timeline.store.range(self.cursor.pos, n) {
                 Ok(evs) => evs,
                 Err(e) => {
                     self.status = crate::util::text::sanitize(&format!("{e}"), 200);
@@ -136,7 +136,7 @@ impl App {
                 }
             };
             for e in &evs {
-                if let Err(err) = self.world.apply(e) {
+                if let Err(err) = self.cursor.world.apply(e) {
                     self.status = crate::util::text::sanitize(&format!("step {}: {err}", e.step), 200);
                     break;
                 }
@@ -144,7 +144,7 @@ impl App {
         } else {
             match self.branch_mut().timeline.state(n) {
                 Ok(w) => {
-                    self.world = w;
+                    self.cursor.world = w;
                     if let (false, Some(e)) = (self.disk_warned, self.branch().timeline.disk_error()) {
                         self.status =
                             crate::util::text::sanitize(&format!("keyframes cannot go to disk ({e}); seeks in this long session will be slower"), 200);
@@ -157,13 +157,13 @@ impl App {
                 }
             }
         }
-        self.pos = self.world.steps();
+        self.cursor.pos = self.cursor.world.steps();
         self.refresh_tick_start();
         self.refresh_tick_messages();
-        if self.follow {
+        if self.cursor.follow {
             self.follow_now();
         }
-        self.log_cursor = self.pos.saturating_sub(1);
+        self.log_cursor = self.cursor.pos.saturating_sub(1);
         if !self.log_filter.is_empty() && self.view == View::Events {
             // A short scan: this runs at every step while running.
             self.snap_log_cursor_within(4096);
@@ -175,12 +175,13 @@ impl App {
     }
 
     pub(super) fn refresh_tick_start(&mut self) {
-        let start =
-            self.find_back(self.pos.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. })).unwrap_or(0);
-        if start != self.tick_start || self.tick_start_world.steps() != start {
-            self.tick_start = start;
+        let start = self
+            .find_back(self.cursor.pos.saturating_sub(1), |e| matches!(e.body, EventBody::TickStarted { .. } | EventBody::RoundStarted { .. }))
+            .unwrap_or(0);
+        if start != self.cursor.tick_start || self.cursor.tick_start_world.steps() != start {
+            self.cursor.tick_start = start;
             if let Ok(w) = self.branch_mut().timeline.state(start) {
-                self.tick_start_world = w;
+                self.cursor.tick_start_world = w;
             }
         }
     }
@@ -188,17 +189,17 @@ impl App {
     /// Bring the time step's messages up to `pos`: only the new events when moving forward within
     /// the same time step, else the time step read again.
     pub(super) fn refresh_tick_messages(&mut self) {
-        let (branch, start, pos) = (self.current, self.tick_start, self.pos);
-        let from = match self.tick.resume_from(branch, start, pos) {
+        let (branch, start, pos) = (self.branches.current, self.cursor.tick_start, self.cursor.pos);
+        let from = match self.cursor.tick.resume_from(branch, start, pos) {
             Some(from) => from,
             None => {
-                self.tick.clear(branch, start);
+                self.cursor.tick.clear(branch, start);
                 start
             }
         };
         if from < pos {
             let evs = self.branch().timeline.store.range(from, pos).unwrap_or_default();
-            self.tick.extend(&evs, pos);
+            self.cursor.tick.extend(&evs, pos);
         }
     }
 
@@ -209,7 +210,7 @@ impl App {
         self.select(target);
         let rule = self.current_event().and_then(|e| crate::analysis::export::event_rule(&e).map(|(a, r)| (a.to_string(), r)));
         if let Some((agent, r)) = rule {
-            if self.selected.as_deref() == Some(agent.as_str()) {
+            if self.cursor.selected.as_deref() == Some(agent.as_str()) {
                 // Line 0 of the pane is its header: rule r is line r.
                 self.scroll.rules.show(r);
             }
@@ -219,18 +220,18 @@ impl App {
     /// The agent the story is about at this step: the current event's, or the latest before it
     /// (so the selection depends only on the step, not on how we got there).
     pub(super) fn follow_target(&self) -> Option<String> {
-        let mut i = self.pos;
+        let mut i = self.cursor.pos;
         let mut budget = 400;
         while i > 0 && budget > 0 {
             i -= 1;
             budget -= 1;
             let e = self.event(i)?;
             let (agent, router, _) = crate::analysis::export::event_refs(&e);
-            if let Some(a) = agent.filter(|a| self.world.client(a).is_some()).or(router) {
+            if let Some(a) = agent.filter(|a| self.cursor.world.client(a).is_some()).or(router) {
                 return Some(a.to_string());
             }
         }
-        self.world.clients().first().map(|c| c.id.clone())
+        self.cursor.world.clients().first().map(|c| c.id.clone())
     }
 
     /// With a log filter, put the cursor on a row the filter shows: the nearest match at or
@@ -312,7 +313,7 @@ impl App {
             return;
         };
         self.ensure_events(4096, false);
-        match self.find_forward(self.pos, |e| f(&cur, e)) {
+        match self.find_forward(self.cursor.pos, |e| f(&cur, e)) {
             Some(i) => self.goto(i + 1),
             None if !self.live_done() => {
                 self.status = "waiting for the engine…".into();
@@ -326,12 +327,12 @@ impl App {
 
     /// Back to the start of the current unit, or of the previous one when already at its start.
     pub(super) fn back_to(&mut self, starts: impl Fn(&Event) -> bool) {
-        if self.pos <= 1 {
+        if self.cursor.pos <= 1 {
             return;
         }
-        let here = self.find_back(self.pos - 1, &starts);
+        let here = self.find_back(self.cursor.pos - 1, &starts);
         let target = match here {
-            Some(i) if i + 1 < self.pos => Some(i),
+            Some(i) if i + 1 < self.cursor.pos => Some(i),
             Some(i) if i > 0 => self.find_back(i - 1, &starts),
             _ => None,
         };
@@ -340,7 +341,7 @@ impl App {
 
     pub fn step(&mut self, n: i64) {
         if n >= 0 {
-            let target = self.pos + n as u64;
+            let target = self.cursor.pos + n as u64;
             if target > self.len() {
                 if self.live_done() {
                     self.goto(self.len());
@@ -358,8 +359,8 @@ impl App {
             // The first event (step 0) is as far back as the story goes: the empty world before
             // it would show "step 0" a second time with nothing to say.
             let first = 1.min(self.len());
-            let target = self.pos.saturating_sub(n.unsigned_abs()).max(first);
-            if target == self.pos {
+            let target = self.cursor.pos.saturating_sub(n.unsigned_abs()).max(first);
+            if target == self.cursor.pos {
                 self.status = "at the first event (step 0)".into();
             }
             self.goto(target);
@@ -370,7 +371,7 @@ impl App {
         let Some(stage) = stage else { return };
         // Start of the current run of this stage; if we are there, the start of the previous run.
         let start_of_run = |app: &App, from: u64, st: Stage| -> u64 { app.find_back(from, |e| e.body.stage() != st).map(|i| i + 1).unwrap_or(0) };
-        let cur = self.pos.saturating_sub(1);
+        let cur = self.cursor.pos.saturating_sub(1);
         let mut target = start_of_run(self, cur, stage);
         if target == cur && cur > 0 {
             let prev_stage = self.event(cur - 1).map(|e| e.body.stage()).unwrap_or(stage);
@@ -381,7 +382,7 @@ impl App {
 
     pub(super) fn back_phase(&mut self, phase: Option<&'static str>) {
         let Some(phase) = phase else { return };
-        let cur = self.pos.saturating_sub(1);
+        let cur = self.cursor.pos.saturating_sub(1);
         let start = |app: &App, from: u64, ph: &str| app.find_back(from, |e| e.body.stage().phase() != ph).map(|i| i + 1).unwrap_or(0);
         let mut target = start(self, cur, phase);
         if target == cur && cur > 0 {
@@ -418,10 +419,10 @@ impl App {
         if ids.is_empty() {
             return;
         }
-        let cur = self.selected.as_ref().and_then(|s| ids.iter().position(|x| x == s)).unwrap_or(0) as i64;
+        let cur = self.cursor.selected.as_ref().and_then(|s| ids.iter().position(|x| x == s)).unwrap_or(0) as i64;
         let next = (cur + delta).clamp(0, ids.len() as i64 - 1) as usize;
         self.select(Some(ids[next].clone()));
-        self.follow = false;
+        self.cursor.follow = false;
     }
 
     /// Home/End where a selection moves: the first/last (matching) event of the log, or the
@@ -442,17 +443,17 @@ impl App {
         let pick = if last { ids.last() } else { ids.first() };
         if let Some(id) = pick.cloned() {
             self.select(Some(id));
-            self.follow = false;
+            self.cursor.follow = false;
         }
     }
 
     /// Change the selected agent; its panes start again at the top.
     pub(super) fn select(&mut self, id: Option<String>) {
-        if id != self.selected {
+        if id != self.cursor.selected {
             self.scroll.detail.top();
             self.scroll.buffer.top();
             self.scroll.rules.top();
-            self.selected = id;
+            self.cursor.selected = id;
         }
     }
 
@@ -460,7 +461,8 @@ impl App {
     pub fn on_tick(&mut self, now: Instant) -> Option<Duration> {
         // A job under way: look again soon (its progress line moves, its result opens).
         const JOB_POLL: Duration = Duration::from_millis(100);
-        let busy = self.poll_fork() | self.poll_search() | self.poll_stats();
+        // Comparisons before the fork: one the fork starts now is looked at from the next tick.
+        let busy = self.poll_compares() | self.poll_fork() | self.poll_save() | self.poll_search() | self.poll_stats();
         let wait = self.timers(now);
         if busy {
             return Some(wait.map_or(JOB_POLL, |w| w.min(JOB_POLL)));
@@ -524,7 +526,7 @@ impl App {
 
     /// One event forward in run mode; false when the run stopped or must wait for the engine.
     fn run_one(&mut self) -> bool {
-        if self.pos >= self.len() {
+        if self.cursor.pos >= self.len() {
             if self.live_done() {
                 self.running = false;
                 self.status = "paused at the end of the run".into();
@@ -533,11 +535,11 @@ impl App {
             }
             return false;
         }
-        let target = self.pos + 1;
+        let target = self.cursor.pos + 1;
         self.goto(target);
         if let Some(hit) = self.breakpoint_hit() {
             self.running = false;
-            self.status = format!("breakpoint {hit} hit at step {}", self.pos - 1);
+            self.status = format!("breakpoint {hit} hit at step {}", self.cursor.pos - 1);
             return false;
         }
         !self.tour_stop()
@@ -570,7 +572,7 @@ impl App {
             return None;
         }
         let json = serde_json::to_value(ev).ok()?;
-        self.breakpoints.iter().position(|b| b.enabled && breakpoint::matches(&b.cond, ev, &json, &self.world)).map(|i| i + 1)
+        self.breakpoints.iter().position(|b| b.enabled && breakpoint::matches(&b.cond, ev, &json, &self.cursor.world)).map(|i| i + 1)
     }
 
     /// Run backward: the latest event before the shown one that an enabled breakpoint stops at.
@@ -580,7 +582,7 @@ impl App {
             return;
         }
         self.running = false;
-        let found = match self.pos.checked_sub(2) {
+        let found = match self.cursor.pos.checked_sub(2) {
             Some(from) => self.find_back(from, |e| self.hit_of(e).is_some()),
             None => None,
         };

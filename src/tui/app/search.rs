@@ -83,23 +83,23 @@ impl App {
     /// Does an event match a lower-cased query? The same test in the inspect view, the event log
     /// filter and n/N.
     pub fn event_matches(&self, e: &Event, q: &str) -> bool {
-        matches_in(&self.world, e, q)
+        matches_in(&self.cursor.world, e, q)
     }
 
     /// Agents whose id or title contains the query: (id, title).
     fn agent_candidates(&self, q: &str) -> Vec<(String, String)> {
-        let clients = self.world.clients().iter().filter_map(|c| {
+        let clients = self.cursor.world.clients().iter().filter_map(|c| {
             let title = c.title.clone().unwrap_or_default();
             (c.id.to_lowercase().contains(q) || title.to_lowercase().contains(q)).then(|| (c.id.clone(), title))
         });
-        let routers = self.world.routers().iter().filter(|r| r.id.to_lowercase().contains(q)).map(|r| (r.id.clone(), "router".to_string()));
+        let routers = self.cursor.world.routers().iter().filter(|r| r.id.to_lowercase().contains(q)).map(|r| (r.id.clone(), "router".to_string()));
         clients.chain(routers).collect()
     }
 
     /// Take in what the scan found, and scan what it has not yet: the live run may have
     /// produced more since the search began. A long stretch goes to a job.
     pub(super) fn extend_matches(&mut self) {
-        let (current, len, at_once) = (self.current, self.len(), self.scan_at_once);
+        let (current, len, at_once) = (self.branches.current, self.len(), self.scan_at_once);
         let Some(s) = &mut self.search else { return };
         if s.branch != current {
             *s = Search::new(std::mem::take(&mut s.query), current);
@@ -132,12 +132,12 @@ impl App {
         let store = &self.branches[current].timeline.store;
         if len - s.scanned <= at_once {
             let mut found = Vec::new();
-            s.scanned = scan(store, &self.world, &s.query, s.scanned, len, None, &mut |m| found.extend(m));
+            s.scanned = scan(store, &self.cursor.world, &s.query, s.scanned, len, None, &mut |m| found.extend(m));
             s.matches.extend(found);
             return;
         }
         let Ok(store) = store.handle() else { return };
-        let (world, q, from, shared) = (self.world.clone(), s.query.clone(), s.scanned, Arc::new(Mutex::new(Vec::new())));
+        let (world, q, from, shared) = (self.cursor.world.clone(), s.query.clone(), s.scanned, Arc::new(Mutex::new(Vec::new())));
         let theirs = shared.clone();
         let job = Job::spawn(format!("searching the log for “{}”", crate::util::text::sanitize(&q, 30)), move |ctl| {
             scan(&store, &world, &q, from, len, Some(ctl), &mut |m| {
@@ -193,9 +193,9 @@ impl App {
         }
     }
 
-    /// The search scan's progress line, if one runs.
-    pub(super) fn search_line(&self) -> Option<String> {
-        self.search.as_ref().and_then(|s| s.scan.as_ref()).map(|(job, _)| job.line())
+    /// The search scan under way, if one runs.
+    pub(super) fn search_job(&self) -> Option<&Job<()>> {
+        self.search.as_ref().and_then(|s| s.scan.as_ref()).map(|(job, _)| job)
     }
 
     pub(super) fn search(&mut self, q: &str) -> anyhow::Result<()> {
@@ -203,9 +203,17 @@ impl App {
             anyhow::bail!("type something to find");
         }
         let ql = q.to_lowercase();
-        self.search = Some(Search::new(ql.clone(), self.current));
+        self.search = Some(Search::new(ql.clone(), self.branches.current));
         self.extend_matches();
-        let exact = self.world.clients().iter().map(|c| &c.id).chain(self.world.routers().iter().map(|r| &r.id)).find(|id| id.to_lowercase() == ql).cloned();
+        let exact = self
+            .cursor
+            .world
+            .clients()
+            .iter()
+            .map(|c| &c.id)
+            .chain(self.cursor.world.routers().iter().map(|r| &r.id))
+            .find(|id| id.to_lowercase() == ql)
+            .cloned();
         let candidates = if exact.is_some() { Vec::new() } else { self.agent_candidates(&ql) };
         if let Some(id) = exact.or_else(|| (candidates.len() == 1).then(|| candidates[0].0.clone())) {
             self.pick_agent(id);
@@ -232,7 +240,7 @@ impl App {
     pub(super) fn pick_agent(&mut self, id: String) {
         self.status = format!("selected {}{}", crate::util::text::sanitize(&id, 40), self.match_summary());
         self.select(Some(id));
-        self.follow = false;
+        self.cursor.follow = false;
         self.view = View::Inspect;
         self.focus = Focus::Agents;
     }
@@ -257,7 +265,7 @@ impl App {
             return false;
         }
         self.extend_matches();
-        let here = if self.view == View::Events { self.log_cursor } else { self.pos.saturating_sub(1) };
+        let here = if self.view == View::Events { self.log_cursor } else { self.cursor.pos.saturating_sub(1) };
         let s = self.search.as_ref().expect("checked above");
         let counted = s.counted(self.len());
         let m = &s.matches;

@@ -18,7 +18,7 @@ pub struct Stats {
 
 /// A count under way: of which branch, and up to where.
 pub struct StatsJob {
-    job: Job<Option<Stats>>,
+    pub(super) job: Job<Option<Stats>>,
     branch: usize,
     upto: u64,
 }
@@ -78,12 +78,12 @@ impl App {
     /// Per-tick decision counts and credit, and the model's accounting, up to the current step
     /// (counted incrementally; a long stretch by a job, which `poll_stats` takes in).
     pub fn prepare_stats(&mut self) -> &[TickStats] {
-        if self.stats.upto > self.pos || self.stats_branch != self.current {
+        if self.stats.upto > self.cursor.pos || self.stats_branch != self.branches.current {
             self.stats = Stats::default();
-            self.stats_branch = self.current;
+            self.stats_branch = self.branches.current;
             self.drop_stats_job();
         }
-        let (pos, current) = (self.pos, self.current);
+        let (pos, current) = (self.cursor.pos, self.branches.current);
         if self.stats_lost == Some((current, pos)) {
             return &self.stats.ticks;
         }
@@ -121,7 +121,7 @@ impl App {
                 self.dirty = true;
                 return true;
             }
-            Poll::Done(Some(stats)) if j.branch == self.current && j.upto <= self.pos => {
+            Poll::Done(Some(stats)) if j.branch == self.branches.current && j.upto <= self.cursor.pos => {
                 self.stats = stats;
                 self.stats_branch = j.branch;
             }
@@ -153,9 +153,5 @@ impl App {
         if let Some(j) = &self.stats_job {
             j.job.wait_end();
         }
-    }
-
-    pub(super) fn stats_line(&self) -> Option<String> {
-        self.stats_job.as_ref().map(|j| j.job.line())
     }
 }

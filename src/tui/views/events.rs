@@ -61,7 +61,7 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
     let lines: Vec<Line> = evs
         .iter()
         .map(|e| {
-            let here = e.step + 1 == app.pos;
+            let here = e.step + 1 == app.cursor.pos;
             let style = if e.step == app.log_cursor { st(app, Role::Selected) } else { Style::new() };
             let kind_style = match &e.body {
                 EventBody::FilterDecision { decision, .. } => st(app, decision_role(*decision)),

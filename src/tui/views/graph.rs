@@ -86,13 +86,13 @@ fn dashed(ctx: &mut Context, (x1, y1): (f64, f64), (x2, y2): (f64, f64), dash: (
 pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Agents;
     let rows = area.height.saturating_sub(2) as usize;
-    let tick = &app.tick;
-    let sel = app.selected.as_deref();
+    let tick = &app.cursor.tick;
+    let sel = app.cursor.selected.as_deref();
     // When a column does not fit, it shows the selection's neighbourhood, then this step's agents.
-    let overflows = app.world.routers().len() > rows
-        || [ClientKind::User, ClientKind::Item].iter().any(|k| app.world.clients().iter().filter(|c| c.kind == *k).count() > rows);
+    let overflows = app.cursor.world.routers().len() > rows
+        || [ClientKind::User, ClientKind::Item].iter().any(|k| app.cursor.world.clients().iter().filter(|c| c.kind == *k).count() > rows);
     let near: HashMap<&str, u32> = match sel {
-        Some(id) if overflows => neighbourhood(&app.world, tick, id, rows),
+        Some(id) if overflows => neighbourhood(&app.cursor.world, tick, id, rows),
         _ => HashMap::new(),
     };
     let rank = |id: &str| -> u32 {
@@ -106,12 +106,16 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
             u32::MAX
         }
     };
-    let clients_of = |kind: ClientKind| app.world.clients().iter().filter(move |c| c.kind == kind).map(|c| (c.id.as_str(), rank(&c.id)));
+    let clients_of = |kind: ClientKind| app.cursor.world.clients().iter().filter(move |c| c.kind == kind).map(|c| (c.id.as_str(), rank(&c.id)));
     let (u, uh) = pick(clients_of(ClientKind::User), rows);
-    let (r, rh) = pick(app.world.routers().iter().map(|r| (r.id.as_str(), rank(&r.id))), rows);
+    let (r, rh) = pick(app.cursor.world.routers().iter().map(|r| (r.id.as_str(), rank(&r.id))), rows);
     let (i, ih) = pick(clients_of(ClientKind::Item), rows);
-    // What the columns hold comes first: a narrow pane cuts its title.
+    // What the columns hold comes first, short: an 80-column pane cuts its title after ~34
+    // cells. It names only what is drawn: a selection not (yet) in this step's world, or with
+    // no routers to be around, is said to be so.
     let around = match sel {
+        Some(id) if !(u.contains(&id) || r.contains(&id) || i.contains(&id)) => format!(" · no {} yet", fit(id, 12)),
+        Some(id) if uh + rh + ih > 0 && app.cursor.world.client(id).is_some_and(|c| c.routers.is_empty()) => format!(" ({}: no routers)", fit(id, 12)),
         Some(id) if uh + rh + ih > 0 => format!(" around {}", fit(id, 12)),
         _ => String::new(),
     };
@@ -141,7 +145,7 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
     let col_w = (wc / 3).max(4);
     let label = |id: &str| -> String {
         // By cells, not characters: a CJK title takes two a character.
-        let t = app.world.client(id).and_then(|c| c.title.as_deref()).map(|t| format!(" {}", fit(t, col_w))).unwrap_or_default();
+        let t = app.cursor.world.client(id).and_then(|c| c.title.as_deref()).map(|t| format!(" {}", fit(t, col_w))).unwrap_or_default();
         fit(&format!("{}{}", fit(id, 10), t), col_w.saturating_sub(2))
     };
     let router_col = wc * 2 / 5;
@@ -166,14 +170,14 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
     let canvas = Canvas::default().marker(Marker::Braille).x_bounds([0.0, 100.0]).y_bounds([0.0, 100.0]).paint(|ctx| {
         // Layer 1: the selection's memberships, dotted.
         let mut member = |a: (f64, f64), b: (f64, f64)| dashed(ctx, a, b, MEMBERSHIP_DASH, wc, hc, faint);
-        if let Some(c) = sel.and_then(|id| app.world.client(id)) {
+        if let Some(c) = sel.and_then(|id| app.cursor.world.client(id)) {
             for rid in &c.routers {
                 if let (Some(a), Some(b)) = (pos.get(c.id.as_str()), pos.get(rid.as_str())) {
                     member(*a, *b);
                 }
             }
         }
-        if let Some(rt) = sel.and_then(|id| app.world.router(id)) {
+        if let Some(rt) = sel.and_then(|id| app.cursor.world.router(id)) {
             // The members on screen (a router of a huge world has thousands), in member order.
             if let Some(a) = pos.get(rt.id.as_str()) {
                 for b in pos.iter().filter(|(m, _)| rt.members.contains(**m)).map(|(_, b)| b) {
@@ -204,7 +208,7 @@ pub(super) fn graph(f: &mut Frame, app: &App, area: Rect) {
             ctx.print(ux, y_of(k, u.len()), Span::styled(format!("●{}", label(id)), node_style(id)));
         }
         for (k, id) in r.iter().enumerate() {
-            let n = app.world.router(id).map(|r| r.members.len()).unwrap_or(0);
+            let n = app.cursor.world.router(id).map(|r| r.members.len()).unwrap_or(0);
             ctx.print(rx, y_of(k, r.len()), Span::styled(format!("◆{} ({n})", fit(id, 8)), node_style(id)));
         }
         for id in &i {

@@ -19,12 +19,12 @@ pub(super) fn inspect(f: &mut Frame, app: &App, area: Rect) {
     graph(f, app, left);
     f.render_widget(Paragraph::new(legend(app, key.width)), key);
     let [detail, buffer, rules] = Layout::vertical([Constraint::Percentage(42), Constraint::Percentage(26), Constraint::Percentage(32)]).areas(right);
-    let sel = app.selected.as_deref();
-    if let Some(c) = sel.and_then(|id| app.world.client(id)) {
+    let sel = app.cursor.selected.as_deref();
+    if let Some(c) = sel.and_then(|id| app.cursor.world.client(id)) {
         client_detail(f, app, c, detail);
         buffer_panel(f, app, c, buffer);
         rules_panel(f, app, c, rules);
-    } else if let Some(r) = sel.and_then(|id| app.world.router(id)) {
+    } else if let Some(r) = sel.and_then(|id| app.cursor.world.router(id)) {
         router_detail(f, app, r, detail, buffer, rules);
     } else {
         pane_lines(f, app, detail, "Agent", vec![Line::from("No agent selected (j/k to choose).")], &app.scroll.detail, app.focus == Focus::Detail);
@@ -54,7 +54,7 @@ pub(super) fn attr_lines(app: &App, attrs: &BTreeMap<String, f64>, before: Optio
 
 pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
     let title = format!("{} {} · {}", cut(&c.id, 20), c.title.as_deref().map(|t| format!("“{}”", cut(t, 30))).unwrap_or_default(), c.kind.name());
-    let before = app.tick_start_world.client(&c.id).map(|b| &b.attrs);
+    let before = app.cursor.tick_start_world.client(&c.id).map(|b| &b.attrs);
     let mut lines = vec![
         Line::from(vec![
             Span::styled("routers ", st(app, Role::Dim)),
@@ -73,7 +73,7 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
                 top.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
                 let shown: Vec<String> = top.iter().take(2).map(|(a, x)| format!("{} {:+.2}", cut(a, 16), x)).collect();
                 let more = if h.len() > 2 { format!(" +{}", h.len() - 2) } else { String::new() };
-                format!("{} ×{:.2}: {}{more}", cut(r, 12), app.world.update_gate(r), shown.join(", "))
+                format!("{} ×{:.2}: {}{more}", cut(r, 12), app.cursor.world.update_gate(r), shown.join(", "))
             })
             .collect();
         lines.push(Line::from(Span::styled(format!("updates beside: {}", parts.join(" · ")), st(app, Role::Dim))));
@@ -91,7 +91,7 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
 /// times current similarity to the chooser, times the router's gate).
 fn evidence_lines(app: &App, c: &Client, room: usize) -> Vec<Line<'static>> {
     let mut entries: Vec<(f64, &crate::world::evidence::EvidenceEntry)> =
-        c.evidence.iter().map(|e| (app.world.entry_weight(c, e) * app.world.entry_gate(e), e)).collect();
+        c.evidence.iter().map(|e| (app.cursor.world.entry_weight(c, e) * app.cursor.world.entry_gate(e), e)).collect();
     entries.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.item.cmp(&b.1.item)));
     let shown = room.saturating_sub(1);
     let mut lines = vec![Line::from(Span::styled(format!(" evidence: {} choice(s) heard · adds to the item's score", c.evidence.len()), st(app, Role::Dim)))];
@@ -100,7 +100,7 @@ fn evidence_lines(app: &App, c: &Client, room: usize) -> Vec<Line<'static>> {
             Span::raw(format!(" {}", pad(&e.item, 12))),
             Span::styled(format!("{adds:+.3}"), st(app, Role::Flight)),
             Span::styled(
-                if app.world.is_co_choice(e) {
+                if app.cursor.world.is_co_choice(e) {
                     format!(" chosen by fans of {} · via {} · heard step {}", cut(&e.chooser, 10), cut(&e.router, 6), e.tick)
                 } else {
                     format!(" chosen by {} · via {} · heard step {}", cut(&e.chooser, 10), cut(&e.router, 6), e.tick)
@@ -119,7 +119,7 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         lines.push(Line::from(Span::styled(" empty: no messages waiting", st(app, Role::Dim))));
     }
     for b in c.buffer.iter() {
-        let m = app.world.messages().get(&b.message);
+        let m = app.cursor.world.messages().get(&b.message);
         let what = m
             .map(|m| {
                 m.content
@@ -131,7 +131,7 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             })
             .unwrap_or_default();
         let router = m.map(|m| m.router.clone()).unwrap_or_default();
-        let age = app.world.cursor().tick.saturating_sub(b.arrived_tick);
+        let age = app.cursor.world.cursor().tick.saturating_sub(b.arrived_tick);
         let held = b.held.as_ref().map(|h| format!(" · held by rule {} ({} steps)", h.rule, h.steps)).unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(format!(" m{} ← {} ", b.message, cut(&router, 8)), if b.held.is_some() { st(app, Role::Hold) } else { st(app, Role::Flight) }),
@@ -171,7 +171,7 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
 }
 
 pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, inbox: Rect, strategy: Rect) {
-    let before = app.tick_start_world.router(&r.id).map(|b| &b.profile);
+    let before = app.cursor.tick_start_world.router(&r.id).map(|b| &b.profile);
     // Summary and community wrap to the pane; the weights below are one line each.
     let width = detail.width.saturating_sub(2) as usize;
     let summary = cut(&r.summary, 400);

@@ -27,7 +27,7 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
     let rej = series(|t| t.rejected as f64);
     let credit = series(|t| t.credit);
     // The current time step: the charts run up to it, and a marker stands on it.
-    let now = app.world.cursor().tick as f64;
+    let now = app.cursor.world.cursor().tick as f64;
     let max_t = stats.last().map(|t| t.tick as f64).unwrap_or(1.0).max(now).max(1.0);
     let max_y = stats.iter().map(|t| t.accepted.max(t.held).max(t.rejected)).max().unwrap_or(1).max(1) as f64;
     // Without colour (`--mono`) the series differ by their marks, and the legend shows each mark.
@@ -76,7 +76,7 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
         .x_axis(Axis::default().bounds([0.0, max_t]))
         .y_axis(Axis::default().bounds([lo, hi]).labels(vec![Span::raw(format!("{lo:.2}")), Span::raw(format!("{hi:.2}"))]));
     f.render_widget(chart, mid);
-    let c = &app.world.counters();
+    let c = &app.cursor.world.counters();
     let mut lines = vec![Line::from(format!(
         " so far: {} interactions · {} messages sent · {} accepted · {} held · {} rejected · {} rule edits · {} router edits",
         c.interactions, c.messages_sent, c.accepted, c.held, c.rejected, c.rule_edits, c.router_edits
@@ -84,7 +84,7 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
     if c.model_calls > 0 || c.tokens_in > 0 {
         lines.push(Line::from(format!(" model: {} calls · {} tokens in · {} out · {} failures", c.model_calls, c.tokens_in, c.tokens_out, c.model_failures)));
     }
-    match app.world.metrics().last() {
+    match app.cursor.world.metrics().last() {
         Some((step, split, values)) => lines.push(Line::from(format!(
             " evaluation at step {step} ({split}): {}",
             values.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(" · ")

@@ -132,7 +132,7 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {name} "), style));
     }
-    if app.branches.len() > 1 || app.current > 0 {
+    if app.branches.len() > 1 || app.branches.current > 0 {
         spans.push(Span::styled(format!("  {}", cut(&app.branch().name, 50)), st(app, Role::Changed)));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -165,14 +165,14 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let total = if app.live_done() { format!("{}", app.len()) } else { format!("{}+", app.len()) };
     let line = format!(
         " round {}/{rounds} · time step {} · {} / {} · {} of {total} · {mode} · {} breakpoint(s) · follow {}",
-        app.world.cursor().round + 1,
-        app.world.cursor().tick,
+        app.cursor.world.cursor().round + 1,
+        app.cursor.world.cursor().tick,
         stage.phase(),
         stage.name(),
         // Before the first event there is no step to name (step 0 is the first event's).
-        app.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
+        app.cursor.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
         app.breakpoints.iter().filter(|b| b.enabled).count(),
-        if app.follow { "on" } else { "off" }
+        if app.cursor.follow { "on" } else { "off" }
     );
     f.render_widget(Paragraph::new(line), time);
     // Scrubber: position in the log, bookmarks as ▾.
@@ -183,11 +183,18 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         let i = ((*b * w) / len).min(w - 1) as usize;
         bar[i] = '▾';
     }
-    let at = ((app.pos * w) / len).min(w - 1) as usize;
+    let at = ((app.cursor.pos * w) / len).min(w - 1) as usize;
     bar[at] = '●';
     f.render_widget(Paragraph::new(format!(" {}", bar.iter().collect::<String>())).style(st(app, Role::Dim)), scrub);
-    if let Some(job) = app.job_line() {
-        f.render_widget(Paragraph::new(format!(" {}", cut(&job, 300))).style(st(app, Role::Accent)), status);
+    let mut jobs = app.job_lines();
+    if !jobs.is_empty() {
+        // Every job under way, each cut to its share of the line, after the message about the
+        // last key (which names the job Esc just stopped while others go on).
+        if !app.status.is_empty() {
+            jobs.insert(0, app.status.clone());
+        }
+        let line = crate::util::text::fit_all(&jobs, super::app::JOB_SEPARATOR, status.width.saturating_sub(1) as usize);
+        f.render_widget(Paragraph::new(format!(" {line}")).style(st(app, Role::Accent)), status);
     } else if app.status.is_empty() {
         // Nothing to report: the keys that matter most, dimmed.
         use super::keymap::Action as A;
@@ -307,7 +314,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                         Some(p) => format!(" · {}", cut(&p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), 40)),
                         None => " · unsaved".to_string(),
                     };
-                    let mark = if i == app.current { "●" } else { " " };
+                    let mark = if i == app.branches.current { "●" } else { " " };
                     Line::from(vec![
                         Span::styled(format!(" {mark} {}", cut(&b.name, 50)), style),
                         Span::styled(from, st(app, Role::Dim)),
