@@ -13,8 +13,9 @@ use crate::world::{Changed, ContentKey, IxMap, MemberTerms, Router};
 use std::cmp::Ordering;
 
 /// How far under the bar a bound must be to rule a member out: relevance is rounded to four
-/// decimals (`r4`) and the bound's own float error is orders of magnitude smaller.
-const MARGIN: f64 = 1e-3;
+/// decimals (`r4`), which raises it by at most 5e-5, and the bound already allows for its own float
+/// error. (1e-3 before: every member within it of the bar was scored, many in a dense community.)
+const MARGIN: f64 = 1e-4;
 
 /// Receivers' order: most relevant first, ties by index.
 pub(super) fn by_relevance(a: &(f64, usize), b: &(f64, usize)) -> Ordering {
@@ -72,13 +73,20 @@ impl Engine {
         }
         match self.world.take_term_changes() {
             Changed::All => self.member_terms.iter_mut().for_each(|t| *t = None),
-            Changed::Clients(changed) => {
+            Changed::Clients(changed, memberships) => {
                 let world = &self.world;
+                // Rows are made from the terms as they are now, so the order of the two kinds of
+                // change does not matter.
+                for (r, ix, joined) in memberships {
+                    if let Some(t) = &mut self.member_terms[r as usize] {
+                        world.member_joined(t, ix as usize, joined);
+                    }
+                }
                 for ix in changed {
                     for r in &world.clients()[ix as usize].routers {
                         let Some(i) = world.router_ix(r) else { continue };
                         if let Some(t) = &mut self.member_terms[i] {
-                            world.refresh_member_terms(t, &world.routers()[i].member_ix, ix as usize);
+                            world.refresh_member_terms(t, ix as usize);
                         }
                     }
                 }
@@ -136,7 +144,6 @@ impl Engine {
             }
         }
         let Some(key) = key else { return top.best };
-        let table = table.filter(|t| t.is_for(members));
         // The others score w·0 + (1 − w)·content, exactly (1 − w)·content.
         let Some(mut bound) = self.world.relevance_bound(key, members.len()) else {
             let mut next_near = near.iter().peekable();

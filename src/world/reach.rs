@@ -11,6 +11,9 @@ use super::World;
 
 /// Where a member's terms sit in the table's one array: `len` of them from `start`, with room
 /// for `cap` before the next row's (a row that outgrows its room moves to the end).
+/// Spare slots after each row.
+const ROOM: u32 = 2;
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Row {
     start: u32,
@@ -28,27 +31,30 @@ pub struct MemberTerms {
     terms: Vec<(u32, f32)>,
     /// Slots left behind by rows that moved: past half the array, the table is laid out afresh.
     unused: usize,
-    /// Size and ends of the `member_ix` the rows follow.
-    members: (usize, Option<usize>, Option<usize>),
+    /// The `member_ix` the rows follow, kept in step through `Changed::Clients`'s memberships.
+    members: Vec<usize>,
 }
 
 /// Clients whose interest terms changed since last taken; past a cap only "many" is kept.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TermChanges {
     clients: Vec<u32>,
+    /// (router, client, joined), in order.
+    memberships: Vec<(u32, u32, bool)>,
     overflow: bool,
 }
 
-/// What changed since the last look: these clients, or too many to list (rebuild every table).
+/// What changed since the last look: these clients' terms and these memberships (router, client,
+/// joined), or too many to list (rebuild every table).
 pub enum Changed {
-    Clients(Vec<u32>),
+    Clients(Vec<u32>, Vec<(u32, u32, bool)>),
     All,
 }
 
 impl World {
     /// Start listing the clients whose interest terms change (for an engine's member tables).
     pub fn track_term_changes(&mut self) {
-        self.term_changes = Some(TermChanges { clients: Vec::new(), overflow: true });
+        self.term_changes = Some(TermChanges { overflow: true, ..TermChanges::default() });
     }
 
     pub(super) fn note_term_change(&mut self, ix: usize) {
@@ -58,10 +64,22 @@ impl World {
             }
             // Past one entry per client a rebuild is cheaper than the list, and it bounds memory.
             if t.clients.len() > self.clients.len().max(1024) {
-                t.clients = Vec::new();
-                t.overflow = true;
+                *t = TermChanges { overflow: true, ..TermChanges::default() };
             } else {
                 t.clients.push(ix as u32);
+            }
+        }
+    }
+
+    pub(super) fn note_membership(&mut self, router: usize, client: usize, joined: bool) {
+        if let Some(t) = &mut self.term_changes {
+            if t.overflow {
+                return;
+            }
+            if t.memberships.len() > self.clients.len().max(1024) {
+                *t = TermChanges { overflow: true, ..TermChanges::default() };
+            } else {
+                t.memberships.push((router as u32, client as u32, joined));
             }
         }
     }
@@ -70,7 +88,7 @@ impl World {
     /// list. `All` the first time, and whenever the list overflowed.
     pub fn take_term_changes(&mut self) -> Changed {
         match &mut self.term_changes {
-            Some(t) if !t.overflow => Changed::Clients(std::mem::take(&mut t.clients)),
+            Some(t) if !t.overflow => Changed::Clients(std::mem::take(&mut t.clients), std::mem::take(&mut t.memberships)),
             Some(t) => {
                 t.overflow = false;
                 Changed::All
@@ -95,23 +113,21 @@ impl World {
 
     /// The table of `members` (a router's `member_ix`) as their terms are now.
     pub fn member_terms(&self, members: &[usize]) -> MemberTerms {
-        let mut table = MemberTerms { rows: Vec::with_capacity(members.len()), members: fingerprint(members), ..MemberTerms::default() };
+        let mut table = MemberTerms { rows: Vec::with_capacity(members.len()), members: members.to_vec(), ..MemberTerms::default() };
         for &ix in members {
             let start = table.terms.len() as u32;
             let spread = self.member_row(ix, &mut table.terms);
             let len = table.terms.len() as u32 - start;
-            table.rows.push(Row { start, len, cap: len, spread });
+            // Room for a few more terms: profiles grow as messages are taken in.
+            table.terms.resize((start + len + ROOM) as usize, (0, 0.0));
+            table.rows.push(Row { start, len, cap: len + ROOM, spread });
         }
         table
     }
 
-    /// Bring client `ix`'s row of `table` (made for `members`) up to date (nothing if it is not a
-    /// member).
-    pub fn refresh_member_terms(&self, table: &mut MemberTerms, members: &[usize], ix: usize) {
-        if !table.is_for(members) {
-            return; // made afresh when next used
-        }
-        let Ok(at) = members.binary_search(&ix) else { return };
+    /// Bring client `ix`'s row of `table` up to date (nothing if it is not a member).
+    pub fn refresh_member_terms(&self, table: &mut MemberTerms, ix: usize) {
+        let Ok(at) = table.members.binary_search(&ix) else { return };
         let end = table.terms.len();
         let spread = self.member_row(ix, &mut table.terms);
         let len = (table.terms.len() - end) as u32;
@@ -124,25 +140,48 @@ impl World {
         } else {
             // Moved to the end, with room to grow a little.
             table.unused += row.cap as usize;
-            *row = Row { start: end as u32, len, cap: len + 2, spread };
-            table.terms.resize(end + len as usize + 2, (0, 0.0));
-            if table.unused * 2 > table.terms.len() {
-                *table = self.member_terms(members);
+            *row = Row { start: end as u32, len, cap: len + ROOM, spread };
+            table.terms.resize(end + (len + ROOM) as usize, (0, 0.0));
+            table.compact_if_sparse(self);
+        }
+    }
+
+    /// Client `ix` joined (`joined`) or left the router of `table`.
+    pub fn member_joined(&self, table: &mut MemberTerms, ix: usize, joined: bool) {
+        match (table.members.binary_search(&ix), joined) {
+            (Err(at), true) => {
+                let start = table.terms.len();
+                let spread = self.member_row(ix, &mut table.terms);
+                let len = (table.terms.len() - start) as u32;
+                table.terms.resize(start + (len + ROOM) as usize, (0, 0.0));
+                table.members.insert(at, ix);
+                table.rows.insert(at, Row { start: start as u32, len, cap: len + ROOM, spread });
             }
+            (Ok(at), false) => {
+                table.members.remove(at);
+                table.unused += table.rows.remove(at).cap as usize;
+                table.compact_if_sparse(self);
+            }
+            _ => {}
         }
     }
 }
 
 impl MemberTerms {
-    /// Whether this table was made for `members`: membership changes only when a router is made
-    /// or a snapshot restored, so its size and ends tell it apart.
+    /// Whether this table follows `members` (a router's `member_ix`). Memberships are followed
+    /// as they change, so size and ends suffice to tell a table of another router or world; debug
+    /// builds compare them all.
     pub fn is_for(&self, members: &[usize]) -> bool {
-        self.members == fingerprint(members)
+        debug_assert!(self.members.len() != members.len() || self.members == members, "a member table out of step");
+        self.members.len() == members.len() && self.members.first() == members.first() && self.members.last() == members.last()
     }
-}
 
-fn fingerprint(members: &[usize]) -> (usize, Option<usize>, Option<usize>) {
-    (members.len(), members.first().copied(), members.last().copied())
+    /// Laid out afresh once half the array is slots rows left behind.
+    fn compact_if_sparse(&mut self, world: &World) {
+        if self.unused * 2 > self.terms.len() {
+            *self = world.member_terms(&self.members);
+        }
+    }
 }
 
 impl RelevanceBound<'_> {
