@@ -223,6 +223,8 @@ fn the_relevance_bound_holds_and_rules_members_out() {
     let n = w.clients().len();
     let attrs: Vec<String> = w.clients().iter().flat_map(|c| c.attrs.keys().cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().take(8).collect();
     assert!(attrs.len() >= 4);
+    let everyone: Vec<usize> = (0..n).collect();
+    let table = w.member_terms(&everyone);
     let mut ruled_out = 0;
     for a in &attrs {
         let key = w.content_key(&[recnet::world::event::AttrDelta { attr: a.clone(), delta: 0.5 }]);
@@ -232,6 +234,9 @@ fn the_relevance_bound_holds_and_rules_members_out() {
         for (ix, rel) in exact.iter().enumerate() {
             let up = bound.upper(ix);
             assert!(up >= rel - 1e-6, "{a}: client {ix}'s bound {up} is under its relevance {rel}");
+            // The same bound read from a community's table of terms.
+            let at_table = bound.upper_at(&table, ix);
+            assert!(at_table >= rel - 1e-6 && (at_table - up).abs() < 1e-5, "{a}: client {ix}'s table bound {at_table}, {up} from the world");
             ruled_out += usize::from(up < best - 1e-3);
         }
     }

@@ -269,7 +269,12 @@ impl Engine {
         polarity: Polarity,
         evidence: Vec<Choice>,
     ) {
-        let Some(r) = self.world.router(router) else { return };
+        let Some(rix) = self.world.router_ix(router) else { return };
+        let pruned = !self.full_scan && !self.cfg.routers.placebo && !content.is_empty();
+        if pruned {
+            self.sync_member_terms(rix);
+        }
+        let r = &*self.world.routers()[rix];
         let content_key = self.world.content_key(&content);
         let choosers = self.choosers(&sources, &evidence);
         // Receivers are found by who chose this step: the rest of the window is passed on to them
@@ -307,7 +312,8 @@ impl Engine {
             // The control: as many receivers as relevance would have chosen, drawn at random.
             self.placebo_members(r, self.world.next_message_id(), keep, rank)
         } else {
-            self.top_members(r, &behaviour, has_content.then_some(&content_key), keep, rank)
+            let table = self.member_terms.get(rix).and_then(Option::as_ref).filter(|_| pruned);
+            self.top_members(r, &behaviour, has_content.then_some(&content_key), table, keep, rank)
         };
         scored.truncate(r.fan_out);
         let candidates: Vec<(String, f64)> = scored.into_iter().map(|(rel, ix)| (self.world.clients()[ix].id.clone(), rel)).collect();

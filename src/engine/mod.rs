@@ -100,6 +100,8 @@ pub struct Engine {
     setup: VecDeque<EventBody>,
     /// Score every member for every message (`set_full_scan`).
     full_scan: bool,
+    /// Per router (by index), its members' terms laid out for bounding, made at its first message.
+    member_terms: Vec<Option<crate::world::MemberTerms>>,
 }
 
 impl Engine {
@@ -124,7 +126,8 @@ impl Engine {
     }
 
     /// Continue from a world at a time-step boundary (used by forks).
-    pub fn resume(world: World, schedule: Arc<Vec<Scheduled>>, cfg: Config, rounds: u32) -> Engine {
+    pub fn resume(mut world: World, schedule: Arc<Vec<Scheduled>>, cfg: Config, rounds: u32) -> Engine {
+        world.track_term_changes();
         Engine {
             cfg,
             world,
@@ -147,6 +150,7 @@ impl Engine {
             round_open: false,
             setup: VecDeque::new(),
             full_scan: false,
+            member_terms: Vec::new(),
         }
     }
 

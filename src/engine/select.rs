@@ -9,16 +9,22 @@
 
 use super::Engine;
 use crate::util::{fnv1a, fnv1a_extend};
-use crate::world::{ContentKey, IxMap, Router};
+use crate::world::{Changed, ContentKey, IxMap, MemberTerms, Router};
 use std::cmp::Ordering;
 
 /// How far under the bar a bound must be to rule a member out: relevance is rounded to four
-/// decimals (`r4`) and the bound's own float error is orders of magnitude smaller.
-const MARGIN: f64 = 1e-3;
+/// decimals (`r4`), which raises it by at most 5e-5, and the bound already allows for its own float
+/// error. (1e-3 before: every member within it of the bar was scored, many in a dense community.)
+const MARGIN: f64 = 1e-4;
 
 /// Receivers' order: most relevant first, ties by index.
 pub(super) fn by_relevance(a: &(f64, usize), b: &(f64, usize)) -> Ordering {
     b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// Whether a bound reaches `floor`: a NaN bound rules nobody out.
+fn reaches(up: f64, floor: f64) -> bool {
+    up.partial_cmp(&floor) != Some(Ordering::Less)
 }
 
 /// The best `k` members offered so far, in receivers' order.
@@ -58,14 +64,53 @@ impl Engine {
         self.full_scan = on;
     }
 
+    /// Bring the member table of router `rix` up to date (made if it has none), and the rows of
+    /// the other tables whose clients' terms changed since.
+    pub(super) fn sync_member_terms(&mut self, rix: usize) {
+        let routers = self.world.routers().len();
+        if self.member_terms.len() < routers {
+            self.member_terms.resize(routers, None);
+        }
+        match self.world.take_term_changes() {
+            Changed::All => self.member_terms.iter_mut().for_each(|t| *t = None),
+            Changed::Clients(changed, memberships) => {
+                let world = &self.world;
+                // Rows are made from the terms as they are now, so the order of the two kinds of
+                // change does not matter.
+                for (r, ix, joined) in memberships {
+                    if let Some(t) = &mut self.member_terms[r as usize] {
+                        world.member_joined(t, ix as usize, joined);
+                    }
+                }
+                for ix in changed {
+                    for r in &world.clients()[ix as usize].routers {
+                        let Some(i) = world.router_ix(r) else { continue };
+                        if let Some(t) = &mut self.member_terms[i] {
+                            world.refresh_member_terms(t, ix as usize);
+                        }
+                    }
+                }
+            }
+        }
+        let world = &self.world;
+        let members = &world.routers()[rix].member_ix;
+        let table = &mut self.member_terms[rix];
+        if !table.as_ref().is_some_and(|t| t.is_for(members)) {
+            *table = Some(world.member_terms(members));
+        }
+    }
+
     /// The receivers of a message of router `r`: `keep` says who may receive it, `rank` a member's
     /// relevance, `behaviour` the members sharing behaviour with its choosers (everyone else has
-    /// behaviour 0), `key` its content (none for a message of choices alone).
+    /// behaviour 0), `key` its content (none for a message of choices alone), `table` its
+    /// members' terms (`sync_member_terms`) if made.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn top_members(
         &self,
         r: &Router,
         behaviour: &IxMap<f64>,
         key: Option<&ContentKey>,
+        table: Option<&MemberTerms>,
         keep: impl Fn(usize) -> bool,
         rank: impl Fn(usize) -> f64,
     ) -> Vec<(f64, usize)> {
@@ -100,19 +145,42 @@ impl Engine {
         }
         let Some(key) = key else { return top.best };
         // The others score w·0 + (1 − w)·content, exactly (1 − w)·content.
-        let mut bound = self.world.relevance_bound(key, members.len());
+        let Some(mut bound) = self.world.relevance_bound(key, members.len()) else {
+            let mut next_near = near.iter().peekable();
+            for &ix in members {
+                if next_near.peek() == Some(&&ix) {
+                    next_near.next();
+                } else if keep(ix) {
+                    top.offer(rank(ix), ix);
+                }
+            }
+            return top.best;
+        };
+        // Bounds of all the others first (cheap, and close to their relevance); then the k with
+        // the highest are scored, which sets the bar about where it ends, and of the rest only
+        // those whose bound still reaches it. The order of offers does not change the result.
+        let floor = top.bar() - MARGIN;
+        let mut likely: Vec<(f64, usize)> = Vec::new();
         let mut next_near = near.iter().peekable();
-        for &ix in members {
+        for (at, &ix) in members.iter().enumerate() {
             if next_near.peek() == Some(&&ix) {
                 next_near.next();
                 continue;
             }
-            if let Some(b) = &mut bound {
-                if (1.0 - w) * b.upper(ix) < top.bar() - MARGIN {
-                    continue;
-                }
+            let up = (1.0 - w)
+                * match table {
+                    Some(t) => bound.upper_at(t, at),
+                    None => bound.upper(ix),
+                };
+            if reaches(up, floor) {
+                likely.push((up, ix));
             }
-            if keep(ix) {
+        }
+        if likely.len() > k {
+            likely.select_nth_unstable_by(k - 1, by_relevance);
+        }
+        for (i, &(up, ix)) in likely.iter().enumerate() {
+            if (i < k || reaches(up, top.bar() - MARGIN)) && keep(ix) {
                 top.offer(rank(ix), ix);
             }
         }

@@ -169,12 +169,19 @@ impl World {
                 }
                 let (rix, cix) = (self.router_index[router], self.client_index[agent]);
                 let list = &mut Arc::make_mut(&mut self.routers[rix]).member_ix;
-                match (list.binary_search(&cix), *joined) {
-                    (Err(pos), true) => list.insert(pos, cix),
+                let changed = match (list.binary_search(&cix), *joined) {
+                    (Err(pos), true) => {
+                        list.insert(pos, cix);
+                        true
+                    }
                     (Ok(pos), false) => {
                         list.remove(pos);
+                        true
                     }
-                    _ => {}
+                    _ => false,
+                };
+                if changed {
+                    self.note_membership(rix, cix, *joined);
                 }
             }
             EventBody::AttributeRouted { agent, attr, delta, router, similarity, .. } => {

@@ -10,12 +10,14 @@ pub mod embed;
 pub mod event;
 pub mod evidence;
 mod heap;
+mod reach;
 mod relevance;
 #[cfg(test)]
 mod tests;
 
 pub use apply_evidence::GATE_LIMIT;
 pub use heap::HeapSize;
+pub use reach::{Changed, MemberTerms};
 pub use relevance::{score, ContentKey, RelevanceBound};
 use relevance::{AttrSpace, Terms};
 
@@ -248,6 +250,9 @@ pub struct World {
     /// changed.
     #[serde(skip)]
     client_terms: Arc<Vec<Terms>>,
+    /// Clients whose terms changed, listed only for an engine that asked (`track_term_changes`).
+    #[serde(skip)]
+    term_changes: Option<reach::TermChanges>,
     /// Parsed rule lists by their text.
     #[serde(skip)]
     rule_sets: Arc<HashMap<String, Arc<Vec<Rule>>>>,

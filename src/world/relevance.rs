@@ -16,7 +16,7 @@ pub(super) struct Terms {
     inline: [(u32, f32); INLINE_TERMS],
     len: u8,
     spill: Option<Box<[(u32, f32)]>>,
-    norm: f32,
+    pub(super) norm: f32,
 }
 
 impl Terms {
@@ -110,8 +110,8 @@ impl AttrSpace {
 
 /// A message's content prepared for relevance against many clients.
 pub struct ContentKey {
-    terms: Vec<(u32, f32)>,
-    norm: f32,
+    pub(super) terms: Vec<(u32, f32)>,
+    pub(super) norm: f32,
 }
 
 /// Upper bounds of `relevance_to` for one content key over many clients, one lookup per client
@@ -121,12 +121,22 @@ pub struct ContentKey {
 /// only rule a client out, never stand for its relevance.
 pub struct RelevanceBound<'a> {
     world: &'a World,
-    key: &'a ContentKey,
+    pub(super) key: &'a ContentKey,
     folded: Vec<f32>,
-    key_sum: f64,
+    pub(super) key_sum: f64,
 }
 
 impl RelevanceBound<'_> {
+    /// Σₐ wₐ·sim(a, b) for the key's terms a, computed the first time attribute `b` is asked.
+    #[inline]
+    pub(super) fn fold(&mut self, b: u32) -> f32 {
+        let q = &mut self.folded[b as usize];
+        if q.is_nan() {
+            *q = self.key.terms.iter().map(|(a, wa)| wa * self.world.space.sim(*a, b)).sum();
+        }
+        *q
+    }
+
     pub fn upper(&mut self, client_ix: usize) -> f64 {
         let Some(t) = self.world.client_terms.get(client_ix) else { return 0.0 };
         if t.norm == 0.0 || self.key.norm == 0.0 {
@@ -134,11 +144,7 @@ impl RelevanceBound<'_> {
         }
         let (mut s, mut sum) = (0.0f32, 0.0f32);
         for &(b, wb) in t.as_slice() {
-            let q = &mut self.folded[b as usize];
-            if q.is_nan() {
-                *q = self.key.terms.iter().map(|(a, wa)| wa * self.world.space.sim(*a, b)).sum();
-            }
-            s += wb * *q;
+            s += wb * self.fold(b);
             sum += wb;
         }
         // Both sums carry at most (terms)·2⁻²⁴ of Σ|wₐ·w_b·sim| ≤ Σwₐ·Σw_b (sims are cosines):
@@ -194,6 +200,7 @@ impl World {
             all.resize(ix + 1, Terms::default());
         }
         all[ix] = Terms::new(terms, norm);
+        self.note_term_change(ix);
     }
 
     pub(super) fn intern(&mut self, attr: &str) -> u32 {
