@@ -1033,6 +1033,19 @@ fn the_status_line_tells_the_truth() {
     assert_eq!(app.status, "paused at the end of the run");
     let shown = screen(&app, 120, 40);
     assert!(shown.contains("⏸ paused") && shown.contains("paused at the end of the run"), "{shown}");
+    // The timer that stops a run at the end asks for a frame, or the screen keeps "▶ running".
+    app.jump(app.len());
+    app.running = true;
+    app.dirty = false;
+    let t0 = std::time::Instant::now();
+    app.on_tick(t0 + std::time::Duration::from_secs(2));
+    assert!(!app.running && app.dirty, "stopped at the end without a redraw");
+    assert_eq!(app.status, "paused at the end of the run");
+    // Space at the very end does not start a run that cannot move.
+    press(&mut app, " ");
+    assert!(!app.running);
+    assert!(app.status.starts_with("at the end of the run: nothing left to run"), "{}", app.status);
+    assert!(screen(&app, 120, 40).contains("⏸ paused"));
     // A run stopped by a move says it stopped.
     press(&mut app, "g ");
     assert!(app.running);
