@@ -1033,6 +1033,19 @@ fn the_status_line_tells_the_truth() {
     assert_eq!(app.status, "paused at the end of the run");
     let shown = screen(&app, 120, 40);
     assert!(shown.contains("⏸ paused") && shown.contains("paused at the end of the run"), "{shown}");
+    // The timer that stops a run at the end asks for a frame, or the screen keeps "▶ running".
+    app.jump(app.len());
+    app.running = true;
+    app.dirty = false;
+    let t0 = std::time::Instant::now();
+    app.on_tick(t0 + std::time::Duration::from_secs(2));
+    assert!(!app.running && app.dirty, "stopped at the end without a redraw");
+    assert_eq!(app.status, "paused at the end of the run");
+    // Space at the very end does not start a run that cannot move.
+    press(&mut app, " ");
+    assert!(!app.running);
+    assert!(app.status.starts_with("at the end of the run: nothing left to run"), "{}", app.status);
+    assert!(screen(&app, 120, 40).contains("⏸ paused"));
     // A run stopped by a move says it stopped.
     press(&mut app, "g ");
     assert!(app.running);
@@ -1390,4 +1403,43 @@ fn the_event_logs_rows_are_prepared_only_when_something_changed() {
     assert_eq!(app.log_rows.builds, before + 1, "a moved cursor needs new rows");
     assert_ne!(panes(&app, 120, 40), panes_of(&shown));
     app.finish_jobs().unwrap();
+}
+
+#[test]
+fn a_selected_agent_not_yet_in_the_world_is_said_so() {
+    let mut app = large_app();
+    press(&mut app, "..");
+    press(&mut app, &"l".repeat(40));
+    press(&mut app, "/");
+    type_line(&mut app, "u287");
+    assert_eq!(app.cursor.selected.as_deref(), Some("u287"));
+    // Back to the start: the selection is kept, but u287 has not joined yet.
+    press(&mut app, "g");
+    assert_eq!(app.cursor.selected.as_deref(), Some("u287"));
+    assert!(app.cursor.world.client("u287").is_none() && app.cursor.world.router("u287").is_none());
+    for (w, h) in [(80, 24), (120, 40)] {
+        let shown = screen(&app, w, h);
+        assert!(!shown.contains("No agent selected"), "{shown}");
+        assert!(shown.contains("u287 does not exist yet"), "{shown}");
+    }
+    // A hostile id is drawn escaped and cut by cells in the pane.
+    app.cursor.selected = Some(format!("\u{1b}[31m{}", "宽".repeat(60)));
+    let shown = screen(&app, 80, 24);
+    assert!(!shown.contains('\u{1b}') && shown.contains("\\e[31m") && shown.contains('…'), "{shown}");
+}
+
+#[test]
+fn esc_on_the_pick_list_stops_the_search_scan() {
+    let mut app = demo_app(2);
+    app.ensure_events(u64::MAX / 4, true);
+    app.scan_at_once = 10;
+    press(&mut app, "/");
+    type_line(&mut app, "blue");
+    assert!(matches!(app.popup, Popup::Pick { .. }), "no pick list");
+    assert!(app.scanning(), "the scan did not start as a job");
+    code(&mut app, KeyCode::Esc);
+    assert!(matches!(app.popup, Popup::None));
+    assert!(!app.scanning(), "the scan goes on after Esc");
+    assert!(app.job_line().is_none_or(|l| !l.contains("searching the log")), "{:?}", app.job_line());
+    assert!(app.status.contains("no agent picked") && app.status.contains("search stopped"), "{}", app.status);
 }

@@ -87,6 +87,9 @@ impl App {
                     self.status = "the run goes on: the engine is producing more".into();
                 }
             }
+            Action::RunPause if !self.running && self.cursor.pos >= self.len() && self.live_done() => {
+                self.status = format!("at the end of the run: nothing left to run ({} goes to the start)", self.keymap.key_for(Action::First));
+            }
             Action::RunPause => {
                 self.running = !self.running;
                 self.last_run_step = Instant::now();

@@ -530,6 +530,9 @@ impl App {
             if self.live_done() {
                 self.running = false;
                 self.status = "paused at the end of the run".into();
+                // Nothing moved, so nothing else asks for a frame: without this the screen
+                // kept "▶ running" and the old message.
+                self.dirty = true;
             } else {
                 self.ensure_events(1, false);
             }
@@ -539,6 +542,7 @@ impl App {
         self.goto(target);
         if let Some(hit) = self.breakpoint_hit() {
             self.running = false;
+            self.dirty = true;
             self.status = format!("breakpoint {hit} hit at step {}", self.cursor.pos - 1);
             return false;
         }

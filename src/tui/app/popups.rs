@@ -108,7 +108,13 @@ impl App {
                     }
                     return true;
                 }
-                Action::Close | Action::Help => self.popup = Popup::None,
+                Action::Close | Action::Help => {
+                    // Nothing picked: the search behind the list is dropped too, its scan of
+                    // the log (a job on a long one) stopped where it got to.
+                    self.popup = Popup::None;
+                    self.status = if self.stop_search() { format!("no agent picked · {}", self.status) } else { "no agent picked".into() };
+                    return true;
+                }
                 Action::Quit => self.request_quit(),
                 _ => {}
             }

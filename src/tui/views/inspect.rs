@@ -27,7 +27,17 @@ pub(super) fn inspect(f: &mut Frame, app: &App, area: Rect) {
     } else if let Some(r) = sel.and_then(|id| app.cursor.world.router(id)) {
         router_detail(f, app, r, detail, buffer, rules);
     } else {
-        pane_lines(f, app, detail, "Agent", vec![Line::from("No agent selected (j/k to choose).")], &app.scroll.detail, app.focus == Focus::Detail);
+        // A selection kept across steps (or branches) may name an agent that only joins later.
+        let msg = match sel {
+            Some(id) => {
+                let room = (detail.width as usize).saturating_sub(2);
+                let tail = " does not exist yet at this step.";
+                let name = crate::util::text::fit(id, room.saturating_sub(crate::util::text::cells(tail)).max(8));
+                crate::util::text::fit(&format!("{name}{tail}"), room)
+            }
+            None => "No agent selected (j/k to choose).".to_string(),
+        };
+        pane_lines(f, app, detail, "Agent", vec![Line::from(msg)], &app.scroll.detail, app.focus == Focus::Detail);
         pane_lines(f, app, buffer, "Buffer", Vec::new(), &app.scroll.buffer, app.focus == Focus::Buffer);
         pane_lines(f, app, rules, "Rules", Vec::new(), &app.scroll.rules, app.focus == Focus::Rules);
     }
