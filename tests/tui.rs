@@ -1137,6 +1137,17 @@ fn large_app() -> App {
     live_app("large", engine, Box::new(Offline::new()), header, UiOptions { keymap: Keymap::default_map(), mono: true })
 }
 
+/// The large world in its first time step's propagation (messages on the way), u287 selected.
+fn large_app_at_u287() -> App {
+    let mut app = large_app();
+    press(&mut app, "..");
+    press(&mut app, &"l".repeat(40));
+    press(&mut app, "/");
+    type_line(&mut app, "u287");
+    assert_eq!(app.cursor.selected.as_deref(), Some("u287"));
+    app
+}
+
 /// The ids shown in the graph pane (the left part of each row), in screen order.
 fn graph_ids(shown: &str, prefix: char) -> Vec<String> {
     shown.split(prefix).skip(1).map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>()).filter(|id| !id.is_empty()).collect()
@@ -1144,13 +1155,7 @@ fn graph_ids(shown: &str, prefix: char) -> Vec<String> {
 
 #[test]
 fn the_graph_of_a_large_world_shows_the_selections_neighbourhood() {
-    let mut app = large_app();
-    // Into the first time step's propagation, so messages are on the way.
-    press(&mut app, "..");
-    press(&mut app, &"l".repeat(40));
-    press(&mut app, "/");
-    type_line(&mut app, "u287");
-    assert_eq!(app.cursor.selected.as_deref(), Some("u287"));
+    let app = large_app_at_u287();
     let me = app.cursor.world.client("u287").unwrap();
     let my_routers: Vec<String> = me.routers.iter().cloned().collect();
     assert!(!my_routers.is_empty());
@@ -1407,12 +1412,7 @@ fn the_event_logs_rows_are_prepared_only_when_something_changed() {
 
 #[test]
 fn a_selected_agent_not_yet_in_the_world_is_said_so() {
-    let mut app = large_app();
-    press(&mut app, "..");
-    press(&mut app, &"l".repeat(40));
-    press(&mut app, "/");
-    type_line(&mut app, "u287");
-    assert_eq!(app.cursor.selected.as_deref(), Some("u287"));
+    let mut app = large_app_at_u287();
     // Back to the start: the selection is kept, but u287 has not joined yet.
     press(&mut app, "g");
     assert_eq!(app.cursor.selected.as_deref(), Some("u287"));
