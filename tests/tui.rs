@@ -339,14 +339,20 @@ fn the_event_log_filters() {
     assert!(app.log_matches(&app.event(app.log_cursor).unwrap()));
 }
 
+/// The 2-round demo, whole, where a scan over more than `at_once` events runs as a job.
+fn demo_app_scanning_past(at_once: u64) -> App {
+    let mut app = demo_app(2);
+    app.ensure_events(u64::MAX / 4, true);
+    app.scan_at_once = at_once;
+    app
+}
+
 /// A long scan (here: anything over 10 events) is a job: the footer shows it, and when it is
 /// done the search, the log filter and the metrics are what scanning at once gives.
 #[test]
 fn long_scans_are_jobs_with_the_same_results() {
     let run = |at_once: u64| {
-        let mut app = demo_app(2);
-        app.ensure_events(u64::MAX / 4, true);
-        app.scan_at_once = at_once;
+        let mut app = demo_app_scanning_past(at_once);
         press(&mut app, "....2/");
         type_line(&mut app, "rejects");
         let scanning = app.scanning() && screen(&app, 120, 40).contains("searching the log for");
@@ -1284,9 +1290,7 @@ fn a_forks_comparison_is_a_second_job_that_esc_stops_without_losing_the_branch()
 /// and each Esc names what it stopped.
 #[test]
 fn every_running_job_is_in_the_footer_and_esc_stops_the_newest() {
-    let mut app = demo_app(2);
-    app.ensure_events(u64::MAX / 4, true);
-    app.scan_at_once = 10;
+    let mut app = demo_app_scanning_past(10);
     press(&mut app, "....");
     app.start_fork("u1", "default reject\n").unwrap();
     press(&mut app, "/");
@@ -1430,9 +1434,7 @@ fn a_selected_agent_not_yet_in_the_world_is_said_so() {
 
 #[test]
 fn esc_on_the_pick_list_stops_the_search_scan() {
-    let mut app = demo_app(2);
-    app.ensure_events(u64::MAX / 4, true);
-    app.scan_at_once = 10;
+    let mut app = demo_app_scanning_past(10);
     press(&mut app, "/");
     type_line(&mut app, "blue");
     assert!(matches!(app.popup, Popup::Pick { .. }), "no pick list");
