@@ -386,54 +386,7 @@ impl SessionFile {
         }
         parsed
     }
-
-    /// Events `from..to` a chunk at a time, handed to `f` in order, the next chunk parsing on
-    /// other threads while `f` works on this one: a first pass over a long stretch costs about
-    /// the larger of parsing and applying, not their sum.
-    pub fn each_chunk(&self, from: u64, to: u64, chunk: u64, mut f: impl FnMut(Vec<Event>) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        use std::io::{Read, Seek, SeekFrom};
-        let to = (to as usize).min(self.offsets.len());
-        let chunk = chunk.max(1) as usize;
-        let (offsets, path) = (&self.offsets, &self.path);
-        let read = |from: usize, to: usize, mut bytes: Vec<u8>| -> Result<(u64, Vec<u8>), StoreError> {
-            let start = offsets[from];
-            let end = offsets.get(to).copied().unwrap_or(self.events_end);
-            bytes.resize((end - start) as usize, 0);
-            let mut f = self.file.borrow_mut();
-            f.seek(SeekFrom::Start(start))?;
-            f.read_exact(&mut bytes).map_err(io(format!("{}: read failed", path.display())))?;
-            Ok((start, bytes))
-        };
-        std::thread::scope(|s| {
-            let mut next = from as usize;
-            let mut spare = Vec::new();
-            let mut parsing: Option<std::thread::ScopedJoinHandle<Parsed>> = None;
-            loop {
-                let started = if next < to {
-                    let end = (next + chunk).min(to);
-                    let (start, bytes) = read(next, end, std::mem::take(&mut spare))?;
-                    let lo = next;
-                    next = end;
-                    Some(s.spawn(move || (parse_lines(offsets, path, &bytes, start, lo, end), bytes)))
-                } else {
-                    None
-                };
-                if let Some(p) = parsing.take() {
-                    let (events, bytes) = p.join().map_err(|_| StoreError::Other(format!("{}: a parser thread panicked", path.display())))?;
-                    spare = bytes;
-                    f(events?)?;
-                }
-                match started {
-                    Some(p) => parsing = Some(p),
-                    None => return Ok(()),
-                }
-            }
-        })
-    }
 }
-
-/// A chunk's events, and its bytes to read the next chunk into.
-type Parsed = (Result<Vec<Event>, StoreError>, Vec<u8>);
 
 /// Parse events `from..to` of a session whose event lines start at `offsets`, from `bytes` (read
 /// from offset `start`); long ranges on two threads.
@@ -566,6 +519,8 @@ impl<R: std::io::BufRead> Iterator for EventReader<R> {
         self.next_raw().map(|r| r.map(|(ev, _)| ev))
     }
 }
+
+mod pass;
 
 #[cfg(test)]
 mod tests;

@@ -32,3 +32,36 @@ fn long_ranges_read_in_order_and_name_the_bad_line() {
         assert!(err.contains(&format!("s.jsonl:{bad}:")), "{err}");
     }
 }
+
+/// A first pass in chunks hands every event over in order, and a bad line (in either worker's
+/// chunks) is its FILE:LINE, after the events before it.
+#[test]
+fn chunks_come_in_order_and_name_the_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = SessionFile::open(&session(dir.path(), 1500, None)).unwrap();
+    let mut steps = Vec::new();
+    f.each_chunk(100, 1500, 37, |evs| {
+        steps.extend(evs.iter().map(|e| e.step));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(steps, (100..1500).collect::<Vec<_>>());
+    for bad in [1200u64, 300, 302] {
+        let f = SessionFile::open(&session(dir.path(), 1500, Some(bad))).unwrap();
+        let mut seen = 0;
+        let err = f
+            .each_chunk(0, 1500, 100, |evs| {
+                seen += evs.len() as u64;
+                Ok(())
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("s.jsonl:{bad}:")), "{err}");
+        // Whole chunks before the bad line's were handed over, none after.
+        assert_eq!(seen, (bad - 2) / 100 * 100, "bad line {bad}");
+    }
+    // A stop asked by the caller ends the pass with its error.
+    let f = SessionFile::open(&session(dir.path(), 1500, None)).unwrap();
+    let err = f.each_chunk(0, 1500, 10, |evs| if evs[0].step >= 500 { Err(StoreError::Other("stop".into())) } else { Ok(()) }).unwrap_err();
+    assert_eq!(err.to_string(), "stop");
+}

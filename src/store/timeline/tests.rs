@@ -120,18 +120,24 @@ fn keyframes_written_in_the_background_seek_exactly() {
     assert_seeks_replay(&mut tl, &events, &[n / 3, n / 2 + 5, 17, n - 1]);
 }
 
-#[test]
-fn a_session_file_seeks_exactly_from_disk_keyframes() {
+/// `events` written as a session file in `dir`.
+fn session_file(dir: &std::path::Path, events: &[Event]) -> std::path::PathBuf {
     use crate::store::session::{Header, SessionWriter, SourceRef};
-    let events = demo_events();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("demo.jsonl");
+    let path = dir.join("demo.jsonl");
     let source = SourceRef { kind: "scenario".into(), name: "demo".into(), path: "demo".into(), digest: String::new() };
     let mut w = SessionWriter::create(&path, &Header::new(source, 7, 1, Config::default())).unwrap();
-    for e in &events {
+    for e in events {
         w.write(e).unwrap();
     }
     w.flush().unwrap();
+    path
+}
+
+#[test]
+fn a_session_file_seeks_exactly_from_disk_keyframes() {
+    let events = demo_events();
+    let dir = tempfile::tempdir().unwrap();
+    let path = session_file(dir.path(), &events);
     let n = events.len() as u64;
     let mut tl = Timeline::with_limits(EventStore::File(SessionFile::open(&path).unwrap()), 1, disk_limits());
     tl.state(n).unwrap();
@@ -197,4 +203,26 @@ fn five_forward_five_back_is_the_same_state() {
         tl.state(100 + i).unwrap();
     }
     assert_eq!(json(&tl.state(100).unwrap()), start);
+}
+
+/// A far jump's first pass (chunks parsed by workers taking turns, applied in order) reaches the
+/// state a replay does, from the start or from a state part way, whatever the chunk size.
+#[test]
+fn a_first_pass_in_chunks_equals_replay() {
+    let events = demo_events();
+    let dir = tempfile::tempdir().unwrap();
+    let f = SessionFile::open(&session_file(dir.path(), &events)).unwrap();
+    let n = events.len() as u64;
+    let mut replayed = World::new();
+    replayed.apply_all(&events).unwrap();
+    for (from, chunk) in [(0, 1), (0, 7), (n / 3, 64), (n / 2, 4096), (n - 1, 3)] {
+        let mut world = World::new();
+        world.apply_all(&events[..from as usize]).unwrap();
+        f.each_chunk(from, n, chunk, |evs| evs.iter().try_for_each(|e| apply_one(&mut world, e, None))).unwrap();
+        assert_eq!(json(&world), json(&replayed), "from {from}, chunks of {chunk}");
+    }
+    let mut tl = Timeline::new(EventStore::File(f), DEFAULT_KEYFRAME_EVERY);
+    let mut world = tl.closest(n).unwrap();
+    tl.advance(&mut world, n).unwrap();
+    assert_eq!(json(&world), json(&replayed));
 }
