@@ -251,7 +251,23 @@ pub fn parse_header(line: &[u8]) -> Result<Header, SessionError> {
 }
 
 pub fn parse_event(line: &[u8], expect_step: u64) -> Result<Event, SessionError> {
-    let ev: Event = serde_json::from_slice(line).map_err(|e| SessionError::BadEvent(crate::util::text::sanitize(&e.to_string(), 200)))?;
+    // A line checked as UTF-8 once is read without checking each of its strings again; one
+    // that is not reads as bytes, for serde's own message.
+    let ev = match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(line),
+    };
+    checked(ev, expect_step)
+}
+
+/// `parse_event` for a first pass, which only applies events: the strings `World::apply` never
+/// reads are left empty (`Event::from_line_lean`); a bad line is the same error.
+pub fn parse_event_lean(line: &[u8], expect_step: u64) -> Result<Event, SessionError> {
+    checked(Event::from_line_lean(line), expect_step)
+}
+
+fn checked(ev: Result<Event, serde_json::Error>, expect_step: u64) -> Result<Event, SessionError> {
+    let ev = ev.map_err(|e| SessionError::BadEvent(crate::util::text::sanitize(&e.to_string(), 200)))?;
     if ev.step != expect_step {
         return Err(SessionError::WrongStep { found: ev.step, expected: expect_step });
     }

@@ -3,7 +3,7 @@
 //! applies them in order. The caller's thread only applies: parsing and freeing what it parsed
 //! stay on the worker that allocated it.
 
-use super::{io, parse_event, SessionFile};
+use super::{io, parse_event_lean, SessionFile};
 use crate::store::StoreError;
 use crate::world::event::Event;
 use std::path::Path;
@@ -27,10 +27,11 @@ struct Lines<'a> {
 }
 
 impl SessionFile {
-    /// Events `from..to` a chunk at a time, handed to `f` in order, the next chunks parsing on
-    /// other threads while `f` works on this one: a first pass over a long stretch costs about
-    /// the larger of parsing and applying, not their sum. A bad line is the error it would be
-    /// read alone, after the events before it were handed to `f`.
+    /// Events `from..to` a chunk at a time, read for `World::apply` alone (the strings it never
+    /// reads are empty), handed to `f` in order, the next chunks parsing on other threads while
+    /// `f` works on this one: a first pass over a long stretch costs about the larger of parsing
+    /// and applying, not their sum. A bad line is the error it would be read alone, after the
+    /// events before it were handed to `f`.
     pub fn each_chunk(&self, from: u64, to: u64, chunk: u64, mut f: impl FnMut(&[Event]) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let to = (to as usize).min(self.offsets.len());
         let from = (from as usize).min(to);
@@ -114,7 +115,7 @@ fn parse_into(at: Lines, bytes: &[u8], start: u64, lo: usize, hi: usize, mut out
         let b = at.offsets.get(i + 1).map_or(bytes.len(), |o| (o - start) as usize);
         let line = &bytes[a..b];
         let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let ev = parse_event(line, i as u64).map_err(|error| StoreError::Line { file: at.path.display().to_string(), line: i as u64 + 2, error })?;
+        let ev = parse_event_lean(line, i as u64).map_err(|error| StoreError::Line { file: at.path.display().to_string(), line: i as u64 + 2, error })?;
         out.push(ev);
     }
     Ok(out)

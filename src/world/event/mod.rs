@@ -564,6 +564,38 @@ mod tests {
         }
     }
 
+    /// A lean read (a first pass's) is the whole event with only the strings apply never reads
+    /// left empty, and a line one refuses the other refuses with the same message.
+    #[test]
+    fn a_lean_read_differs_only_in_unread_strings() {
+        let blank = |e: &Event| {
+            let serde_json::Value::Object(mut map) = serde_json::to_value(e).unwrap() else { panic!() };
+            for key in super::read::unread(e.body.kind()) {
+                if let Some(v) = map.get_mut(*key) {
+                    *v = serde_json::Value::String(String::new());
+                }
+            }
+            map
+        };
+        for e in &demo_events() {
+            let line = serde_json::to_string(e).unwrap();
+            let lean = Event::from_line_lean(line.as_bytes()).unwrap();
+            assert_eq!(blank(&lean), blank(e), "{line}");
+        }
+        for line in [
+            r#"{"step":0,"round":0,"tick":0,"kind":"activated","agent":"u1","reason":5,"buffered":1}"#,
+            r#"{"step":0,"round":0,"tick":0,"kind":"activated","agent":"u1","buffered":1}"#,
+            r#"{"step":0,"round":0,"tick":0,"kind":"activated","agent":"u1","reason":"x","buffered":1} x"#,
+            r#"{"step":0,"round":0,"tick":0,"kind":"reward","agent":"u1","message":1,"router":null}"#,
+        ] {
+            let (full, lean) = (serde_json::from_str::<Event>(line).unwrap_err(), Event::from_line_lean(line.as_bytes()).unwrap_err());
+            assert_eq!(full.to_string(), lean.to_string(), "{line}");
+        }
+        let bytes = b"{\"step\":0,\"round\":0,\"tick\":0,\"kind\":\"activated\",\"agent\":\"u1\",\"reason\":\"\xff\",\"buffered\":1}";
+        let (full, lean) = (serde_json::from_slice::<Event>(bytes).unwrap_err(), Event::from_line_lean(bytes).unwrap_err());
+        assert_eq!(full.to_string(), lean.to_string());
+    }
+
     #[test]
     fn a_bad_event_is_still_an_error_in_either_order() {
         for line in [

@@ -21,11 +21,56 @@ struct AnyOrder {
 /// a tool that sorts keys) is read by `AnyOrder`, to the same event.
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Event, D::Error> {
-        d.deserialize_map(EventVisitor)
+        d.deserialize_map(EventVisitor { lean: false })
     }
 }
 
-struct EventVisitor;
+impl Event {
+    /// An event read for `World::apply` alone (a far jump's first pass): the string fields apply
+    /// never reads (`unread`) are checked to be strings, as always, and left empty. A line reads
+    /// (or fails, with the same message) exactly as it does whole.
+    pub fn from_line_lean(line: &[u8]) -> Result<Event, serde_json::Error> {
+        use serde::Deserializer as _;
+        // Checked as UTF-8 once, not string by string (see `parse_event`).
+        match std::str::from_utf8(line) {
+            Ok(text) => {
+                let mut d = serde_json::Deserializer::from_str(text);
+                let ev = d.deserialize_map(EventVisitor { lean: true })?;
+                d.end()?;
+                Ok(ev)
+            }
+            Err(_) => {
+                let mut d = serde_json::Deserializer::from_slice(line);
+                let ev = d.deserialize_map(EventVisitor { lean: true })?;
+                d.end()?;
+                Ok(ev)
+            }
+        }
+    }
+}
+
+/// The string fields of each kind that `World::apply` never reads (keep in step with it: the
+/// test `a_first_pass_in_chunks_equals_replay` compares the states both reach).
+pub(super) fn unread(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "filter_decision" => &["router", "rule_text", "reason"],
+        "reward" => &["router", "item"],
+        "credit_assigned" | "rule_edited" | "rules_replaced" | "router_edited" | "router_strategy_edited" => &["reason"],
+        "gradient" => &["direction"],
+        "profile_updated" => &["reason", "text"],
+        "activated" => &["reason"],
+        "gate_updated" => &["agent", "item"],
+        "buffer_overflow" => &["policy"],
+        "reason_exchange" => &["stage", "model", "prompt", "reply", "finish_reason"],
+        "reason_failed" => &["stage", "error", "fallback"],
+        _ => &[],
+    }
+}
+
+/// `lean`: the fields `unread` names are left empty (see `Event::from_line_lean`).
+struct EventVisitor {
+    lean: bool,
+}
 
 impl<'de> serde::de::Visitor<'de> for EventVisitor {
     type Value = Event;
@@ -39,15 +84,20 @@ impl<'de> serde::de::Visitor<'de> for EventVisitor {
         use serde_json::{Map, Value};
         let (mut step, mut round, mut tick) = (None, None, None);
         let mut seen = Map::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match &*key {
                 "step" if step.is_none() => step = Some(map.next_value::<u64>()?),
                 "round" if round.is_none() => round = Some(map.next_value::<u32>()?),
                 "tick" if tick.is_none() => tick = Some(map.next_value::<u64>()?),
                 "kind" => {
-                    let kind = map.next_value::<std::borrow::Cow<'de, str>>()?;
+                    let Text(kind) = map.next_value::<Text<'de>>()?;
                     if let (Some(step), Some(round), Some(tick)) = (step, round, tick) {
-                        let body = ByKind::deserialize(BodyOf { kind, map })?;
+                        let skip = if self.lean { unread(&kind) } else { &[] };
+                        let body = if skip.is_empty() {
+                            ByKind::deserialize(BodyOf { kind, map })?
+                        } else {
+                            ByKind::deserialize(BodyOf { kind, map: Blanking { map, skip, blank: false } })?
+                        };
                         return Ok(Event { step, round, tick, body });
                     }
                     seen.insert("kind".into(), Value::String(kind.into_owned()));
@@ -74,6 +124,82 @@ impl<'de> serde::de::Visitor<'de> for EventVisitor {
         }
         let e = AnyOrder::deserialize(Value::Object(seen)).map_err(A::Error::custom)?;
         Ok(Event { step: e.step, round: e.round, tick: e.tick, body: e.body })
+    }
+}
+
+/// A key or a kind, borrowed from the line when it has no escapes (most are: no copy).
+struct Text<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(s.into()))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Text<'de>, E> {
+                Ok(Text(s.to_string().into()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Text<'de>, E> {
+                Ok(Text(s.into()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A string value checked as a `String` field's would be, and dropped without a copy.
+struct Unread;
+
+impl<'de> Deserialize<'de> for Unread {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Unread, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Unread;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Unread, E> {
+                Ok(Unread)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A body's map with the fields in `skip` read as `Unread` and handed on empty.
+struct Blanking<A> {
+    map: A,
+    skip: &'static [&'static str],
+    /// The key just read is one of `skip`.
+    blank: bool,
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for Blanking<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        use serde::de::IntoDeserializer;
+        let Some(Text(key)) = self.map.next_key::<Text<'de>>()? else { return Ok(None) };
+        self.blank = self.skip.contains(&&*key);
+        let key: serde::de::value::CowStrDeserializer<'de, A::Error> = key.into_deserializer();
+        seed.deserialize(key).map(Some)
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        if std::mem::take(&mut self.blank) {
+            self.map.next_value::<Unread>()?;
+            return seed.deserialize(serde::de::value::StrDeserializer::<A::Error>::new(""));
+        }
+        self.map.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.map.size_hint()
     }
 }
 
