@@ -293,7 +293,6 @@ pub struct SessionFile {
 
 impl SessionFile {
     pub fn open(path: &Path) -> Result<SessionFile, StoreError> {
-        use std::io::BufRead;
         let name = path.display().to_string();
         let file = File::open(path).map_err(io(format!("{name}: cannot open")))?;
         let mut r = std::io::BufReader::with_capacity(1 << 20, file);
@@ -304,39 +303,14 @@ impl SessionFile {
         }
         let header = parse_header(line.strip_suffix(b"\n").unwrap_or(&line)).map_err(|error| StoreError::Line { file: name.clone(), line: 1, error })?;
         let file_len = r.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
-        let mut pos = line.len() as u64;
-        let mut line_start = pos;
-        let mut offsets: Vec<u64> = Vec::new();
-        loop {
-            // Find line ends without keeping the bytes.
-            let buf = r.fill_buf().map_err(io(format!("{name}: read failed")))?;
-            if buf.is_empty() {
-                break;
-            }
-            for i in memchr::memchr_iter(b'\n', buf) {
-                offsets.push(line_start);
-                line_start = pos + i as u64 + 1;
-            }
-            let n = buf.len();
-            pos += n as u64;
-            r.consume(n);
-            // Size the index once from the first megabyte's line lengths: growing a huge vector
-            // step by step copies it each time.
-            if offsets.capacity() < 1 << 16 && !offsets.is_empty() && pos > line.len() as u64 {
-                let per_line = (pos - line.len() as u64) / offsets.len() as u64;
-                let expected = file_len.saturating_sub(line.len() as u64) / per_line.max(1);
-                let target = (expected + expected / 16).min(1 << 32) as usize;
-                offsets.reserve(target.saturating_sub(offsets.len()));
-            }
-        }
-        let torn_tail = line_start < pos;
+        let index::Index { offsets, events_end, torn_tail } = index::index(path, r, line.len() as u64, file_len)?;
         let file = File::open(path).map_err(io(format!("{name}: cannot open")))?;
         Ok(SessionFile {
             path: path.to_path_buf(),
             header,
             offsets: std::sync::Arc::new(offsets),
             torn_tail,
-            events_end: line_start,
+            events_end,
             file: std::cell::RefCell::new(std::io::BufReader::new(file)),
             scratch: Default::default(),
         })
@@ -536,6 +510,7 @@ impl<R: std::io::BufRead> Iterator for EventReader<R> {
     }
 }
 
+mod index;
 mod pass;
 
 #[cfg(test)]

@@ -65,3 +65,28 @@ fn chunks_come_in_order_and_name_the_bad_line() {
     let err = f.each_chunk(0, 1500, 10, |evs| if evs[0].step >= 500 { Err(StoreError::Other("stop".into())) } else { Ok(()) }).unwrap_err();
     assert_eq!(err.to_string(), "stop");
 }
+
+/// A long file's index, scanned in two halves at once, is the one a single scan finds: a line
+/// across the middle counts once, and a torn last line is no event.
+#[test]
+fn a_long_file_is_indexed_in_halves_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = session(dir.path(), 160_000, None);
+    assert!(std::fs::metadata(&path).unwrap().len() > 8 << 20, "too short to be split");
+    for torn in [false, true] {
+        if torn {
+            use std::io::Write;
+            std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"step\":160000,\"ro").unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let header_end = memchr::memchr(b'\n', &bytes).unwrap() + 1;
+        let mut starts = vec![header_end as u64];
+        starts.extend(memchr::memchr_iter(b'\n', &bytes[header_end..]).map(|i| (header_end + i + 1) as u64));
+        let events_end = starts.pop().unwrap();
+        let f = SessionFile::open(&path).unwrap();
+        assert_eq!(*f.offsets, starts);
+        assert_eq!((f.events_end, f.torn_tail), (events_end, torn));
+        assert_eq!(f.len(), 160_000);
+        assert_eq!(f.event(159_999).unwrap().step, 159_999);
+    }
+}
