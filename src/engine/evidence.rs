@@ -7,6 +7,7 @@ use super::Engine;
 use crate::util::{fnv1a, r4, FastMap};
 use crate::world::embed::cosine;
 use crate::world::event::{Choice, ClientKind, EventBody, EvidenceChange, GateChannel};
+use crate::world::evidence::{KeyFilter, WeighedEntries};
 use std::collections::HashMap;
 
 /// How one gate moves: its step size, its decay toward 0, and its ceiling.
@@ -164,7 +165,9 @@ impl Engine {
         let weight = weight.min(1.0);
         let mut entries: Vec<EvidenceChange> = Vec::new();
         // Indexed once: a digest names hundreds of choices, by a handful of choosers.
-        let held: FastMap<(&str, &str), f64> = receiver.evidence.iter().map(|e| ((e.item.as_str(), e.chooser.as_str()), e.weight)).collect();
+        let wanted = KeyFilter::of(m.evidence.iter().map(|ch| (ch.item.as_str(), ch.user.as_str())));
+        let held: FastMap<(&str, &str), f64> =
+            receiver.evidence.iter().filter(|e| wanted.may_hold(&e.item, &e.chooser)).map(|e| ((e.item.as_str(), e.chooser.as_str()), e.weight)).collect();
         let mut sims: FastMap<usize, f64> = FastMap::default();
         let mut named: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();
         for ch in &m.evidence {
@@ -220,11 +223,11 @@ impl Engine {
 
     /// A user's gated evidence for one item and over all items, with the pool's size.
     pub(super) fn evidence_view(&self, user: &crate::world::Client, item: &str) -> crate::engine::reward::EvidenceView {
-        let weights = self.world.entry_weights(user);
+        let weighed = self.world.weigh_entries(user);
         // Each entry's gate looked up once, for both sums.
         let (mut total, mut for_item) = (0.0, 0.0);
-        for (e, w) in user.evidence.iter().zip(&weights) {
-            let gated = w * self.world.entry_gate(e);
+        for ((e, w), g) in user.evidence.iter().zip(&weighed.weights).zip(&weighed.gates) {
+            let gated = w * g;
             total += gated;
             if e.item == item {
                 for_item += gated;
@@ -293,10 +296,10 @@ impl Engine {
     pub(super) fn learn_gates(&self, user: &str, item: &str, negatives: &[String]) -> Vec<EventBody> {
         let Some(u) = self.world.client(user) else { return Vec::new() };
         // The user's evidence weighed and summed per item once, for every score below.
-        let weights = self.world.entry_weights(u);
-        let gated = self.world.gated_evidence(u, &weights);
+        let weighed = self.world.weigh_entries(u);
+        let gated = self.world.gated_evidence(u, &weighed);
         let mut out = self.learn_update_gates(user, item, negatives, &gated);
-        out.extend(self.learn_evidence_gates(user, item, negatives, &weights, &gated));
+        out.extend(self.learn_evidence_gates(user, item, negatives, &weighed, &gated));
         out
     }
 
@@ -347,7 +350,7 @@ impl Engine {
         updates
     }
 
-    fn learn_evidence_gates(&self, user: &str, item: &str, negatives: &[String], weights: &[f64], gated: &FastMap<&str, f64>) -> Vec<EventBody> {
+    fn learn_evidence_gates(&self, user: &str, item: &str, negatives: &[String], weighed: &WeighedEntries, gated: &FastMap<&str, f64>) -> Vec<EventBody> {
         let e = &self.cfg.evidence;
         if !e.enabled || !e.learn_gate || negatives.is_empty() {
             return Vec::new();
@@ -359,11 +362,21 @@ impl Engine {
         let negs: Vec<&crate::world::Client> = negatives.iter().filter_map(|n| self.world.client(n)).collect();
         let s_pos = self.world.rank_score_with(u, pos, gated);
         // Each entry's gate: its router's, on the channel of its kind (choices or co-choices).
-        let channels: Vec<(&str, GateChannel)> =
-            u.evidence.iter().map(|e| (e.router.as_str(), if self.world.is_co_choice(e) { GateChannel::CoChoice } else { GateChannel::Evidence })).collect();
-        let mut routers: Vec<(&str, GateChannel)> = channels.clone();
+        let channels: Vec<(&str, GateChannel)> = u
+            .evidence
+            .iter()
+            .zip(&weighed.co_choice)
+            .map(|(e, co)| (e.router.as_str(), if *co { GateChannel::CoChoice } else { GateChannel::Evidence }))
+            .collect();
+        // The distinct gates, sorted; entries come in runs of one router, so a run's first
+        // entry is the only one to look for among those already found.
+        let mut routers: Vec<(&str, GateChannel)> = Vec::new();
+        for (k, c) in channels.iter().enumerate() {
+            if (k == 0 || channels[k - 1] != *c) && !routers.contains(c) {
+                routers.push(*c);
+            }
+        }
         routers.sort_unstable_by(|a, b| a.0.cmp(b.0).then((a.1 == GateChannel::CoChoice).cmp(&(b.1 == GateChannel::CoChoice))));
-        routers.dedup();
         // The items the user could still choose: the pool without its history.
         let pool = self.item_pool.len().saturating_sub(u.history.len()).max(1) as f64;
         // Each gate's entry weights summed, in total and for each candidate (the real choice, then
@@ -371,10 +384,23 @@ impl Engine {
         let candidates: Vec<&str> = std::iter::once(item).chain(negs.iter().map(|n| n.id.as_str())).collect();
         let zero: f64 = std::iter::empty::<f64>().sum();
         let (mut totals, mut sums) = (vec![zero; routers.len()], vec![zero; routers.len() * candidates.len()]);
-        for ((e, w), c) in u.evidence.iter().zip(weights).zip(&channels) {
-            let Some(g) = routers.iter().position(|r| r == c) else { continue };
+        // A candidate's first place among them (as `position` finds it), by one hash per entry.
+        let mut candidate_slot: FastMap<&str, usize> = FastMap::default();
+        for (t, x) in candidates.iter().enumerate() {
+            candidate_slot.entry(x).or_insert(t);
+        }
+        let mut run: Option<((&str, GateChannel), usize)> = None;
+        for ((e, w), c) in u.evidence.iter().zip(&weighed.weights).zip(&channels) {
+            let g = match run {
+                Some((seen, g)) if seen == *c => g,
+                _ => {
+                    let Some(g) = routers.iter().position(|r| r == c) else { continue };
+                    run = Some((*c, g));
+                    g
+                }
+            };
             totals[g] += w;
-            if let Some(t) = candidates.iter().position(|x| *x == e.item) {
+            if let Some(&t) = candidate_slot.get(e.item.as_str()) {
                 sums[g * candidates.len() + t] += w;
             }
         }
@@ -384,8 +410,12 @@ impl Engine {
         };
         let router_total = |gate: (&str, GateChannel)| -> f64 { totals[slot(gate)] };
         // How likely the real choice loses to a negative, on average over the sampled ones.
-        let miss = negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).sum::<f64>() / negs.len().max(1) as f64;
         let bayes = self.cfg.backward.gate_rule == crate::engine::config::GateRule::Bayes;
+        let miss = if bayes {
+            0.0
+        } else {
+            negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).sum::<f64>() / negs.len().max(1) as f64
+        };
         let margins: Vec<f64> = if bayes { negs.iter().map(|n| s_pos - self.world.rank_score_with(u, n, gated)).collect() } else { Vec::new() };
         let mut updates = Vec::new();
         for &(router, channel) in &routers {

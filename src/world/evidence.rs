@@ -66,7 +66,11 @@ pub fn store_all(memory: &mut Vec<EvidenceEntry>, entries: Vec<EvidenceEntry>, c
             }
         }
         let mut held: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();
+        let incoming = KeyFilter::of(order.iter().copied());
         for (ix, m) in memory.iter().enumerate() {
+            if !incoming.may_hold(&m.item, &m.chooser) {
+                continue;
+            }
             let key = (m.item.as_str(), m.chooser.as_str());
             if let Some(&k) = last.get(&key) {
                 place[k] = Some(ix);
@@ -86,10 +90,15 @@ pub fn store_all(memory: &mut Vec<EvidenceEntry>, entries: Vec<EvidenceEntry>, c
     memory.extend(appended.into_iter().filter_map(|k| entries[k].take()));
     if memory.len() > cap {
         // Weakest first, then oldest, then first in the memory (as `store`'s `min_by` picks).
+        // The order is total (the place breaks ties), so the weakest `len - cap` are one set,
+        // found without sorting the rest.
         let mut order: Vec<usize> = (0..memory.len()).collect();
-        order.sort_by(|&a, &b| memory[a].weight.total_cmp(&memory[b].weight).then(memory[a].tick.cmp(&memory[b].tick)).then(a.cmp(&b)));
+        let excess = memory.len() - cap;
+        order.select_nth_unstable_by(excess - 1, |&a, &b| {
+            memory[a].weight.total_cmp(&memory[b].weight).then(memory[a].tick.cmp(&memory[b].tick)).then(a.cmp(&b))
+        });
         let mut drop = vec![false; memory.len()];
-        for &ix in &order[..memory.len() - cap] {
+        for &ix in &order[..excess] {
             drop[ix] = true;
         }
         let mut ix = 0;
@@ -98,6 +107,53 @@ pub fn store_all(memory: &mut Vec<EvidenceEntry>, entries: Vec<EvidenceEntry>, c
             !drop[ix - 1]
         });
     }
+}
+
+/// A chooser as an evidence entry counts it: its index, whether it is an item, and (a user) the
+/// holder's behaviour similarity to it.
+type ChooserView = (usize, bool, f64);
+
+/// A 512-bit filter over (item, chooser) keys, for a pass over a memory of up to thousands of
+/// entries that looks for the few keys of one message: an entry whose bit is clear is not among
+/// them, told without hashing its two strings (most of such a pass's time was that hashing).
+pub struct KeyFilter([u64; 8]);
+
+impl KeyFilter {
+    fn bit(item: &str, chooser: &str) -> usize {
+        // The last three bytes of each id, and its length: ids differ at their ends. (Reading
+        // more, byte by byte, cost as much as the hashing it saves.)
+        let tail = |s: &str| {
+            let b = s.as_bytes();
+            let at = |back: usize| if b.len() >= back { b[b.len() - back] as u64 } else { 0 };
+            b.len() as u64 | at(1) << 8 | at(2) << 16 | at(3) << 24
+        };
+        ((tail(item) ^ tail(chooser).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) as usize
+    }
+
+    pub fn of<'a>(keys: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut filter = KeyFilter([0; 8]);
+        for (item, chooser) in keys {
+            let b = Self::bit(item, chooser);
+            filter.0[b >> 6] |= 1 << (b & 63);
+        }
+        filter
+    }
+
+    /// False only for a key that was not given to `of`.
+    pub fn may_hold(&self, item: &str, chooser: &str) -> bool {
+        let b = Self::bit(item, chooser);
+        self.0[b >> 6] & (1 << (b & 63)) != 0
+    }
+}
+
+/// A holder's entries as ranking counts them (`World::weigh_entries`), parallel to its memory.
+pub struct WeighedEntries {
+    /// Each entry's ungated weight (`entry_weight`).
+    pub weights: Vec<f64>,
+    /// The gate its router gives it (`entry_gate`).
+    pub gates: Vec<f64>,
+    /// Whether it is a co-choice (`is_co_choice`).
+    pub co_choice: Vec<bool>,
 }
 
 /// The weight one chooser's choice of an item already holds (0 when none; tests read memories
@@ -150,32 +206,63 @@ impl super::World {
         }
     }
 
-    /// Each of `holder`'s entries' `entry_weight`, each user chooser's similarity computed once.
-    pub fn entry_weights(&self, holder: &super::Client) -> Vec<f64> {
-        let Some(h) = self.client_ix(&holder.id) else { return vec![0.0; holder.evidence.len()] };
-        let mut sims: crate::util::FastMap<&str, f64> = crate::util::FastMap::default();
-        holder
-            .evidence
-            .iter()
-            .map(|e| {
-                if e.trust <= 0.0 {
-                    return 0.0;
+    /// Each of `holder`'s entries as ranking counts it: `entry_weight`, `entry_gate` and
+    /// `is_co_choice`, in memory order. A memory holds up to thousands of entries from a few
+    /// choosers and routers, stored in runs: each is looked up once per run, hashed once per call.
+    pub fn weigh_entries(&self, holder: &super::Client) -> WeighedEntries {
+        let n = holder.evidence.len();
+        let mut out = WeighedEntries { weights: Vec::with_capacity(n), gates: Vec::with_capacity(n), co_choice: Vec::with_capacity(n) };
+        let h = self.client_ix(&holder.id);
+        let mut choosers: crate::util::FastMap<&str, Option<ChooserView>> = crate::util::FastMap::default();
+        let mut routers: crate::util::FastMap<&str, (f64, f64)> = crate::util::FastMap::default();
+        let mut last_chooser: Option<(&str, Option<ChooserView>)> = None;
+        let mut last_router: Option<(&str, (f64, f64))> = None;
+        for e in &holder.evidence {
+            let chooser = match last_chooser {
+                Some((id, seen)) if id == e.chooser => seen,
+                _ => {
+                    let seen = *choosers.entry(e.chooser.as_str()).or_insert_with(|| {
+                        self.client_ix(&e.chooser).map(|c| {
+                            let is_item = self.clients[c].kind == super::event::ClientKind::Item;
+                            let sim = match h {
+                                Some(h) if !is_item => self.behaviour_similarity(h, c),
+                                _ => 0.0,
+                            };
+                            (c, is_item, sim)
+                        })
+                    });
+                    last_chooser = Some((e.chooser.as_str(), seen));
+                    seen
                 }
-                let Some(c) = self.client_ix(&e.chooser) else { return 0.0 };
-                if self.clients[c].kind == super::event::ClientKind::Item {
-                    return e.trust * self.entry_similarity(h, c, &e.item);
+            };
+            let (gate, co_choice_gate) = match last_router {
+                Some((id, gates)) if id == e.router => gates,
+                _ => {
+                    let gates = *routers.entry(e.router.as_str()).or_insert_with(|| self.router(&e.router).map_or((0.0, 0.0), |r| (r.gate, r.co_choice_gate)));
+                    last_router = Some((e.router.as_str(), gates));
+                    gates
                 }
-                e.trust * *sims.entry(e.chooser.as_str()).or_insert_with(|| self.behaviour_similarity(h, c))
-            })
-            .collect()
+            };
+            let is_item = chooser.is_some_and(|(_, is_item, _)| is_item);
+            let weight = match (h, chooser) {
+                _ if e.trust <= 0.0 => 0.0,
+                (None, _) | (_, None) => 0.0,
+                (Some(_), Some((c, true, _))) => e.trust * self.client_ix(&e.item).map_or(0.0, |i| self.behaviour_similarity(c, i)),
+                (Some(_), Some((_, false, sim))) => e.trust * sim,
+            };
+            out.weights.push(weight);
+            out.gates.push(if is_item { co_choice_gate } else { gate });
+            out.co_choice.push(is_item);
+        }
+        out
     }
 
-    /// `holder`'s gated evidence for every item it holds some for, from its `entry_weights`.
-    pub fn gated_evidence<'a>(&self, holder: &'a super::Client, weights: &[f64]) -> crate::util::FastMap<&'a str, f64> {
+    /// `holder`'s gated evidence for every item it holds some for, from its `weigh_entries`.
+    pub fn gated_evidence<'a>(&self, holder: &'a super::Client, weighed: &WeighedEntries) -> crate::util::FastMap<&'a str, f64> {
         let mut out: crate::util::FastMap<&'a str, f64> = crate::util::FastMap::default();
-        for (e, w) in holder.evidence.iter().zip(weights) {
+        for ((e, w), g) in holder.evidence.iter().zip(&weighed.weights).zip(&weighed.gates) {
             if *w != 0.0 {
-                *out.entry(e.item.as_str()).or_insert(0.0) += w * self.entry_gate(e);
+                *out.entry(e.item.as_str()).or_insert(0.0) += w * g;
             }
         }
         out
@@ -356,6 +443,16 @@ mod tests {
 
     fn store_test(m: &mut Vec<EvidenceEntry>, e: EvidenceEntry) {
         store(m, e, EVIDENCE_CAP);
+    }
+
+    #[test]
+    fn a_key_filter_never_misses_a_key_it_was_given_and_passes_few_others() {
+        let keys: Vec<(String, String)> = (0..64).map(|k| (format!("i{}", k * 7919 % 1700), format!("u{}", k % 9))).collect();
+        let filter = KeyFilter::of(keys.iter().map(|(i, c)| (i.as_str(), c.as_str())));
+        assert!(keys.iter().all(|(i, c)| filter.may_hold(i, c)));
+        let others = (0..10_000).filter(|k| filter.may_hold(&format!("i{k}"), &format!("u{}", 100 + k % 50))).count();
+        // 64 of 512 bits set: about one in eight passes.
+        assert!(others < 2_000, "{others} of 10000 passed");
     }
 
     #[test]
