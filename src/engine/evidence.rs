@@ -164,12 +164,9 @@ impl Engine {
         // An accept weight is a share: whatever a reasoner answered, trust stays within [0, 1].
         let weight = weight.min(1.0);
         let mut entries: Vec<EvidenceChange> = Vec::new();
-        // Indexed once: a digest names hundreds of choices, by a handful of choosers.
-        let wanted = KeyFilter::of(m.evidence.iter().map(|ch| (ch.item.as_str(), ch.user.as_str())));
-        let held: FastMap<(&str, &str), f64> =
-            receiver.evidence.iter().filter(|e| wanted.may_hold(&e.item, &e.chooser)).map(|e| ((e.item.as_str(), e.chooser.as_str()), e.weight)).collect();
         let mut sims: FastMap<usize, f64> = FastMap::default();
-        let mut named: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();
+        // The choices that could be new to the receiver, with the trust each would have.
+        let mut fresh: Vec<(&Choice, f64)> = Vec::new();
         for ch in &m.evidence {
             let (Some(item_ix), Some(chooser_ix)) = (self.world.client_ix(&ch.item), self.world.client_ix(&ch.user)) else {
                 continue;
@@ -183,12 +180,22 @@ impl Engine {
             } else {
                 *sims.entry(chooser_ix).or_insert_with(|| self.world.entry_similarity(rx, chooser_ix, &ch.item))
             };
-            if sim <= 0.0 {
-                continue;
+            if sim > 0.0 {
+                fresh.push((ch, r4((weight * sim).min(1.0))));
             }
+        }
+        // What the memory already holds of them, found in one pass that hashes only the entries
+        // that may be among them (a memory holds up to thousands).
+        let wanted = KeyFilter::of(fresh.iter().map(|(ch, _)| (ch.item.as_str(), ch.user.as_str())));
+        let held: FastMap<(&str, &str), f64> = if fresh.is_empty() {
+            FastMap::default()
+        } else {
+            receiver.evidence.iter().filter(|e| wanted.may_hold(&e.item, &e.chooser)).map(|e| ((e.item.as_str(), e.chooser.as_str()), e.weight)).collect()
+        };
+        let mut named: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();
+        for (ch, to) in fresh {
             // A choice heard again is not new evidence: it keeps the stronger of the two trusts.
             let from = held.get(&(ch.item.as_str(), ch.user.as_str())).copied().unwrap_or(0.0);
-            let to = r4((weight * sim).min(1.0));
             if to <= from || !named.insert((ch.item.as_str(), ch.user.as_str())) {
                 continue;
             }

@@ -67,7 +67,9 @@ pub fn store_all(memory: &mut Vec<EvidenceEntry>, entries: Vec<EvidenceEntry>, c
         }
         let mut held: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();
         let incoming = KeyFilter::of(order.iter().copied());
-        for (ix, m) in memory.iter().enumerate() {
+        // Nothing incoming (a message whose choices the receiver knew): no pass at all.
+        let looked_over = if order.is_empty() { &memory[..0] } else { &memory[..] };
+        for (ix, m) in looked_over.iter().enumerate() {
             if !incoming.may_hold(&m.item, &m.chooser) {
                 continue;
             }
