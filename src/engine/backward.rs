@@ -21,7 +21,9 @@ impl Engine {
         let s = self.schedule[k].clone();
         let negatives = self.negatives_for(k);
         self.weigh_users();
-        let gates = self.learn_gates(&s.user, &s.item, &negatives);
+        // The user's evidence weighed once, for its gates and for its rewards' views.
+        let weighed = self.world.client(&s.user).map(|u| self.world.weigh_entries(u)).unwrap_or_default();
+        let gates = self.learn_gates(&s.user, &s.item, &negatives, &weighed);
         // A message's content is judged as if counted in full, whatever the update gates say.
         let attrs = |id: &str| self.world.client(id).map(|c| self.world.with_updates(c)).unwrap_or_default();
         let (user, item) = (attrs(&s.user), attrs(&s.item));
@@ -32,7 +34,7 @@ impl Engine {
         for (agent, is_user) in [(&s.user, true), (&s.item, false)] {
             let Some(c) = self.world.client(agent) else { continue };
             // The same for every pending decision of this client: computed once.
-            let now = if is_user && !c.feedback.is_empty() { Some(self.evidence_view(c, &s.item)) } else { None };
+            let now = if is_user && !c.feedback.is_empty() { Some(self.evidence_view(c, &s.item, &weighed)) } else { None };
             for p in &c.feedback {
                 let (with, without) = if is_user {
                     let gate = self.message_gate(p.message, &p.router);

@@ -229,8 +229,8 @@ impl Engine {
     }
 
     /// A user's gated evidence for one item and over all items, with the pool's size.
-    pub(super) fn evidence_view(&self, user: &crate::world::Client, item: &str) -> crate::engine::reward::EvidenceView {
-        let weighed = self.world.weigh_entries(user);
+    /// `weighed` is the user's `weigh_entries`.
+    pub(super) fn evidence_view(&self, user: &crate::world::Client, item: &str, weighed: &WeighedEntries) -> crate::engine::reward::EvidenceView {
         // Each entry's gate looked up once, for both sums.
         let (mut total, mut for_item) = (0.0, 0.0);
         for ((e, w), g) in user.evidence.iter().zip(&weighed.weights).zip(&weighed.gates) {
@@ -300,13 +300,13 @@ impl Engine {
     /// Learn the gates of the routers whose evidence bears on this interaction: a step along the
     /// gradient of the log-likelihood that the real choice beats each negative (BPR on one
     /// parameter per router), from the state before the interaction is learned from.
-    pub(super) fn learn_gates(&self, user: &str, item: &str, negatives: &[String]) -> Vec<EventBody> {
+    /// `weighed` is the user's `weigh_entries`.
+    pub(super) fn learn_gates(&self, user: &str, item: &str, negatives: &[String], weighed: &WeighedEntries) -> Vec<EventBody> {
         let Some(u) = self.world.client(user) else { return Vec::new() };
-        // The user's evidence weighed and summed per item once, for every score below.
-        let weighed = self.world.weigh_entries(u);
-        let gated = self.world.gated_evidence(u, &weighed);
+        // The user's evidence summed per item once, for every score below.
+        let gated = self.world.gated_evidence(u, weighed);
         let mut out = self.learn_update_gates(user, item, negatives, &gated);
-        out.extend(self.learn_evidence_gates(user, item, negatives, &weighed, &gated));
+        out.extend(self.learn_evidence_gates(user, item, negatives, weighed, &gated));
         out
     }
 

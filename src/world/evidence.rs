@@ -149,6 +149,7 @@ impl KeyFilter {
 }
 
 /// A holder's entries as ranking counts them (`World::weigh_entries`), parallel to its memory.
+#[derive(Default)]
 pub struct WeighedEntries {
     /// Each entry's ungated weight (`entry_weight`).
     pub weights: Vec<f64>,
