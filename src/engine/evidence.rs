@@ -305,14 +305,22 @@ impl Engine {
         let Some(u) = self.world.client(user) else { return Vec::new() };
         // The user's evidence summed per item once, for every score below.
         let gated = self.world.gated_evidence(u, weighed);
-        let mut out = self.learn_update_gates(user, item, negatives, &gated);
-        out.extend(self.learn_evidence_gates(user, item, negatives, weighed, &gated));
+        // The real choice's score minus each negative's, for both channels.
+        let margins: Vec<f64> = match self.world.client(item) {
+            Some(pos) => {
+                let s_pos = self.world.rank_score_with(u, pos, &gated);
+                negatives.iter().filter_map(|n| self.world.client(n)).map(|n| s_pos - self.world.rank_score_with(u, n, &gated)).collect()
+            }
+            None => Vec::new(),
+        };
+        let mut out = self.learn_update_gates(user, item, negatives, &margins);
+        out.extend(self.learn_evidence_gates(user, item, negatives, weighed, &margins));
         out
     }
 
     /// Update gates: the same step for what each router's accepted updates added to the user's
     /// and the items' profiles (on either side of the comparison).
-    fn learn_update_gates(&self, user: &str, item: &str, negatives: &[String], gated: &FastMap<&str, f64>) -> Vec<EventBody> {
+    fn learn_update_gates(&self, user: &str, item: &str, negatives: &[String], margins: &[f64]) -> Vec<EventBody> {
         let b = &self.cfg.backward;
         if !b.learn_update_gate || negatives.is_empty() {
             return Vec::new();
@@ -325,13 +333,11 @@ impl Engine {
         if routers.is_empty() || negs.is_empty() {
             return Vec::new();
         }
-        let s_pos = self.world.rank_score_with(u, pos, gated);
-        let margins: Vec<f64> = negs.iter().map(|n| s_pos - self.world.rank_score_with(u, n, gated)).collect();
         let mut updates = Vec::new();
         for router in routers {
             let at_pos = self.world.update_gate_slope(u, pos, router);
             let slopes: Vec<f64> = negs.iter().map(|n| at_pos - self.world.update_gate_slope(u, n, router)).collect();
-            let (grad, curvature) = likelihood_at(&margins, &slopes);
+            let (grad, curvature) = likelihood_at(margins, &slopes);
             let gate = self.world.update_gate(router);
             if b.gate_rule == crate::engine::config::GateRule::Bayes {
                 let held = self.world.router(router).map_or(0.0, |r| r.update_gate_precision);
@@ -357,17 +363,16 @@ impl Engine {
         updates
     }
 
-    fn learn_evidence_gates(&self, user: &str, item: &str, negatives: &[String], weighed: &WeighedEntries, gated: &FastMap<&str, f64>) -> Vec<EventBody> {
+    fn learn_evidence_gates(&self, user: &str, item: &str, negatives: &[String], weighed: &WeighedEntries, margins: &[f64]) -> Vec<EventBody> {
         let e = &self.cfg.evidence;
         if !e.enabled || !e.learn_gate || negatives.is_empty() {
             return Vec::new();
         }
-        let (Some(u), Some(pos)) = (self.world.client(user), self.world.client(item)) else { return Vec::new() };
+        let (Some(u), Some(_)) = (self.world.client(user), self.world.client(item)) else { return Vec::new() };
         if u.evidence.is_empty() {
             return Vec::new();
         }
         let negs: Vec<&crate::world::Client> = negatives.iter().filter_map(|n| self.world.client(n)).collect();
-        let s_pos = self.world.rank_score_with(u, pos, gated);
         // Each entry's gate: its router's, on the channel of its kind (choices or co-choices).
         let channels: Vec<(&str, GateChannel)> = u
             .evidence
@@ -418,12 +423,7 @@ impl Engine {
         let router_total = |gate: (&str, GateChannel)| -> f64 { totals[slot(gate)] };
         // How likely the real choice loses to a negative, on average over the sampled ones.
         let bayes = self.cfg.backward.gate_rule == crate::engine::config::GateRule::Bayes;
-        let miss = if bayes {
-            0.0
-        } else {
-            negs.iter().map(|n| 1.0 / (1.0 + (s_pos - self.world.rank_score_with(u, n, gated)).exp())).sum::<f64>() / negs.len().max(1) as f64
-        };
-        let margins: Vec<f64> = if bayes { negs.iter().map(|n| s_pos - self.world.rank_score_with(u, n, gated)).collect() } else { Vec::new() };
+        let miss = if bayes { 0.0 } else { margins.iter().map(|m| 1.0 / (1.0 + m.exp())).sum::<f64>() / negs.len().max(1) as f64 };
         let mut updates = Vec::new();
         for &(router, channel) in &routers {
             let gate = (router, channel);
@@ -435,7 +435,7 @@ impl Engine {
                 // The sampled negatives themselves: the likelihood the gate is a parameter of.
                 let at_pos = from_router(gate, item);
                 let slopes: Vec<f64> = negs.iter().map(|n| at_pos - from_router(gate, &n.id)).collect();
-                let step = likelihood_at(&margins, &slopes);
+                let step = likelihood_at(margins, &slopes);
                 updates.extend(bayes_step(channel, router, user, item, (now, held), step, e.gate_prior, self.gate_weight(user), e.gate_max));
                 continue;
             }
