@@ -447,7 +447,8 @@ impl EventBody {
             EventBody::CreditAssigned { .. } | EventBody::GateUpdated { .. } => Stage::Credit,
             EventBody::Gradient { .. } => Stage::Gradient,
             EventBody::RuleEdited { .. } | EventBody::RouterStrategyEdited { .. } => Stage::Optimisation,
-            EventBody::RulesReplaced { .. } | EventBody::RouterEdited { .. } => Stage::Setup,
+            // An analyst's edit on a fork: made mid-session by a person, not part of building the world.
+            EventBody::RulesReplaced { .. } | EventBody::RouterEdited { .. } => Stage::Edit,
             EventBody::ReasonExchange { .. } | EventBody::ReasonFailed { .. } => Stage::Reasoning,
             EventBody::Metrics { .. } => Stage::Evaluation,
         }
@@ -471,6 +472,8 @@ pub enum Stage {
     Optimisation,
     Reasoning,
     Evaluation,
+    /// An analyst's edit recorded on a branch (a fork's rules or router knobs).
+    Edit,
 }
 
 impl Stage {
@@ -490,6 +493,7 @@ impl Stage {
             Stage::Optimisation => "optimisation",
             Stage::Reasoning => "reasoning",
             Stage::Evaluation => "evaluation",
+            Stage::Edit => "edit",
         }
     }
     pub fn phase(self) -> &'static str {
@@ -497,6 +501,8 @@ impl Stage {
             Stage::Setup => "setup",
             Stage::Reward | Stage::Credit | Stage::Gradient | Stage::Optimisation => "backward",
             Stage::Reasoning | Stage::Evaluation => "other",
+            // Neither pass of the loop: a person changed the world between them.
+            Stage::Edit => "edit",
             _ => "forward",
         }
     }
@@ -594,6 +600,18 @@ mod tests {
         let bytes = b"{\"step\":0,\"round\":0,\"tick\":0,\"kind\":\"activated\",\"agent\":\"u1\",\"reason\":\"\xff\",\"buffered\":1}";
         let (full, lean) = (serde_json::from_slice::<Event>(bytes).unwrap_err(), Event::from_line_lean(bytes).unwrap_err());
         assert_eq!(full.to_string(), lean.to_string());
+    }
+
+    /// A branch's analyst edit is called an edit, in stage and phase, not the world's setup.
+    #[test]
+    fn an_analysts_edit_on_a_branch_is_an_edit_not_setup() {
+        let edits = [
+            EventBody::RulesReplaced { agent: "u1".into(), rules: "default accept\n".into(), reason: "analyst edit (fork)".into() },
+            EventBody::RouterEdited { router: "R1".into(), fan_out: 3, tau: 0.2, reason: "analyst edit (fork)".into() },
+        ];
+        for body in &edits {
+            assert_eq!((body.stage().name(), body.stage().phase()), ("edit", "edit"), "{}", body.kind());
+        }
     }
 
     #[test]
