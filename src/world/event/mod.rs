@@ -393,6 +393,40 @@ pub enum Edit {
     NoChange,
 }
 
+/// Every event kind, as written in a session (`EventBody::kind`).
+pub const KINDS: &[&str] = &[
+    "world_created",
+    "agent_created",
+    "router_created",
+    "round_started",
+    "tick_started",
+    "interaction",
+    "profile_updated",
+    "attributes_extracted",
+    "membership_changed",
+    "attribute_routed",
+    "choice_routed",
+    "router_integrated",
+    "message_sent",
+    "message_buffered",
+    "buffer_overflow",
+    "activated",
+    "filter_decision",
+    "assimilated",
+    "evidence_stored",
+    "reward",
+    "credit_assigned",
+    "gradient",
+    "rule_edited",
+    "rules_replaced",
+    "router_edited",
+    "router_strategy_edited",
+    "gate_updated",
+    "reason_exchange",
+    "reason_failed",
+    "metrics",
+];
+
 impl EventBody {
     /// The snake_case kind, as written in the session.
     pub fn kind(&self) -> &'static str {
@@ -611,6 +645,27 @@ mod tests {
         ];
         for body in &edits {
             assert_eq!((body.stage().name(), body.stage().phase()), ("edit", "edit"), "{}", body.kind());
+        }
+    }
+
+    /// A misspelt kind is refused with the kind meant, alike by a whole and a lean read and in
+    /// either key order; a kind like none gets serde's message alone.
+    #[test]
+    fn an_unknown_kind_suggests_the_nearest_known_one() {
+        let refusals = |line: &str| {
+            let whole = serde_json::from_str::<Event>(line).unwrap_err().to_string();
+            let lean = Event::from_line_lean(line.as_bytes()).unwrap_err().to_string();
+            assert_eq!(whole, lean, "{line}");
+            whole
+        };
+        for line in [r#"{"step":0,"round":0,"tick":0,"kind":"round_startd","index":0}"#, r#"{"index":0,"kind":"round_startd","step":0,"round":0,"tick":0}"#] {
+            let message = refusals(line);
+            assert!(message.starts_with("unknown variant `round_startd` (did you mean `round_started`?), expected one of `world_created`"), "{message}");
+        }
+        for line in [r#"{"step":0,"round":0,"tick":0,"kind":"no_such_kind","index":0}"#, r#"{"index":0,"kind":"no_such_kind","step":0,"round":0,"tick":0}"#] {
+            let message = refusals(line);
+            assert!(message.starts_with("unknown variant `no_such_kind`, expected one of `world_created`"), "{message}");
+            assert!(!message.contains("did you mean"), "{message}");
         }
     }
 
