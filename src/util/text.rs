@@ -41,26 +41,32 @@ pub fn cells(s: &str) -> usize {
 /// `s` sanitised, then cut to at most `width` terminal cells (with `…`) — by cells, not
 /// characters, so a CJK title does not run past its column.
 pub fn fit(s: &str, width: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
     let clean = sanitize(s, 0);
     if cells(&clean) <= width {
         return clean;
     }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in clean.chars() {
-        let w = c.width().unwrap_or(0);
-        // Room is kept for the ellipsis.
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
+    if width == 0 {
+        return String::new();
     }
-    if width > 0 {
-        out.push('…');
-    }
+    // Room is kept for the ellipsis.
+    let mut out = prefix_cells(&clean, width - 1).to_string();
+    out.push('…');
     out
+}
+
+/// The longest beginning of `s` that takes at most `width` terminal cells: a wide character
+/// that would straddle the edge is left out, not split. `s` is not sanitised here (callers cut
+/// text that already is).
+pub fn prefix_cells(s: &str, width: usize) -> &str {
+    use unicode_width::UnicodeWidthChar;
+    let mut used = 0;
+    for (at, c) in s.char_indices() {
+        used += c.width().unwrap_or(0);
+        if used > width {
+            return &s[..at];
+        }
+    }
+    s
 }
 
 /// `parts` joined by `sep` within `width` cells: when they do not all fit, each is cut (`fit`)
@@ -239,6 +245,15 @@ mod tests {
         assert_eq!(nearest("metrcs", &kinds), Some("metrics"));
         assert_eq!(nearest("xyz", &kinds), None);
         assert_eq!(nearest("anything", &[]), None);
+    }
+
+    #[test]
+    fn a_prefix_keeps_whole_characters_within_the_width() {
+        assert_eq!(prefix_cells("abcdef", 3), "abc");
+        assert_eq!(prefix_cells("ab寄生", 3), "ab", "a wide character is not split");
+        assert_eq!(prefix_cells("ab寄生", 4), "ab寄");
+        assert_eq!(prefix_cells("abc", 10), "abc");
+        assert_eq!(prefix_cells("abc", 0), "");
     }
 
     /// The chain reads as anyhow's `{:#}` did: each source after a colon, innermost last.

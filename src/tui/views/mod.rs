@@ -68,12 +68,42 @@ fn pane_block(app: &App, title: &str, focused: bool, sc: &Scroll) -> Block<'stat
     }
 }
 
-/// Lines in a bordered pane, scrolled to the pane's offset (lines wider than the pane are cut).
+/// Lines in a bordered pane, scrolled to the pane's offset (lines wider than the pane end in `…`).
 fn pane_lines(f: &mut Frame, app: &App, area: Rect, title: &str, lines: Vec<Line<'_>>, sc: &Scroll, focused: bool) {
     let window = area.height.saturating_sub(2) as usize;
     let off = sc.frame(lines.len(), window);
     let block = pane_block(app, title, focused, sc);
+    let inner_width = area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = lines.into_iter().map(|l| fit_line(l, inner_width)).collect();
     f.render_widget(Paragraph::new(lines).scroll((off.min(u16::MAX as usize) as u16, 0)).block(block), area);
+}
+
+/// `line` cut to `width` terminal cells, ending in `…` where it was cut, each span keeping its
+/// style. Left to the pane's edge the rest would vanish without a sign that anything is missing.
+/// The spans are drawn as they are: their text from data was sanitised when they were made.
+fn fit_line(mut line: Line<'_>, width: usize) -> Line<'_> {
+    use crate::util::text::{cells, prefix_cells};
+    if line.spans.iter().map(|s| cells(&s.content)).sum::<usize>() <= width {
+        return line;
+    }
+    // One cell is kept for the ellipsis.
+    let room = width.saturating_sub(1);
+    let mut used = 0;
+    let mut kept = Vec::new();
+    for span in std::mem::take(&mut line.spans) {
+        let w = cells(&span.content);
+        if used + w <= room {
+            used += w;
+            kept.push(span);
+            continue;
+        }
+        if width > 0 {
+            kept.push(Span::styled(format!("{}…", prefix_cells(&span.content, room - used)), span.style));
+        }
+        break;
+    }
+    line.spans = kept;
+    line
 }
 
 /// Text rows wrapped to the pane's width, then scrolled; only the rows in the window become lines.
@@ -174,7 +204,8 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         app.breakpoints.iter().filter(|b| b.enabled).count(),
         if app.cursor.follow { "on" } else { "off" }
     );
-    f.render_widget(Paragraph::new(line), time);
+    // At 80 columns the line runs past the edge: `…` says it goes on.
+    f.render_widget(Paragraph::new(fit_line(Line::from(line), time.width as usize)), time);
     // Scrubber: position in the log, bookmarks as ▾.
     let w = scrub.width.saturating_sub(2).max(1) as u64;
     let len = app.len().max(1);
@@ -417,5 +448,33 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             };
             f.render_widget(Paragraph::new(m), msg);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_line;
+    use ratatui::style::{Color, Style};
+    use ratatui::text::{Line, Span};
+
+    fn text(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    /// A line wider than its pane ends in `…` within the width, in the style of the span cut;
+    /// one that fits is left alone.
+    #[test]
+    fn a_line_too_wide_for_its_pane_ends_in_an_ellipsis() {
+        let red = Style::new().fg(Color::Red);
+        let row = || Line::from(vec![Span::raw(" u1 Jazz"), Span::styled(" +0.25 (sim 0.80)", red)]);
+        let cut = fit_line(row(), 12);
+        assert_eq!(text(&cut), " u1 Jazz +0…");
+        assert_eq!(crate::util::text::cells(&text(&cut)), 12);
+        assert_eq!(cut.spans[1].style, red, "the cut span keeps its style");
+        assert_eq!(text(&fit_line(row(), 25)), " u1 Jazz +0.25 (sim 0.80)");
+        // A cut right at a span's end still says so, and a wide character is not split.
+        assert_eq!(text(&fit_line(row(), 9)), " u1 Jazz…");
+        assert_eq!(text(&fit_line(Line::from(" 寄生虫 x"), 5)), " 寄…");
+        assert_eq!(text(&fit_line(row(), 0)), "");
     }
 }
