@@ -106,6 +106,33 @@ fn fit_line(mut line: Line<'_>, width: usize) -> Line<'_> {
     line
 }
 
+/// `text` broken at spaces into at most `rows` rows of `width` terminal cells (a word longer
+/// than a row is split); when text is left over, the last row ends in `…`. `text` is drawn as
+/// given: sanitise data before.
+fn wrap_cells(text: &str, width: usize, rows: usize) -> Vec<String> {
+    use crate::util::text::{cells, prefix_cells};
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() && out.len() < rows {
+        if out.len() + 1 == rows && cells(rest) > width {
+            out.push(format!("{}…", prefix_cells(rest, width - 1).trim_end()));
+            break;
+        }
+        let head = prefix_cells(rest, width);
+        let at_word_end = head.len() == rest.len() || rest[head.len()..].starts_with(' ');
+        let row = match head.rfind(' ') {
+            Some(space) if !at_word_end && space > 0 => &head[..space],
+            // A character wider than the row still goes on it: every row takes something.
+            _ if head.is_empty() => rest.chars().next().map(|c| &rest[..c.len_utf8()]).unwrap_or(rest),
+            _ => head,
+        };
+        out.push(row.trim_end().to_string());
+        rest = rest[row.len()..].trim_start();
+    }
+    out
+}
+
 /// Text rows wrapped to the pane's width, then scrolled; only the rows in the window become lines.
 fn pane_text<'a>(f: &mut Frame, app: &App, area: Rect, title: &str, rows: impl Iterator<Item = (&'a str, Style)>, sc: &Scroll, focused: bool) {
     let width = area.width.saturating_sub(2).max(1) as usize;
@@ -175,10 +202,19 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         Some(e) => (crate::analysis::narrate::narrate(&e), e.body.kind()),
         None => ("Nothing has happened yet.".to_string(), ""),
     };
-    f.render_widget(
-        Paragraph::new(Line::from(vec![Span::styled(format!("{kind}: "), st(app, Role::Accent)), Span::raw(cut(&text, 600))])).wrap(Wrap { trim: true }),
-        narr,
-    );
+    // Wrapped here rather than by the paragraph, so that a sentence longer than the rows given
+    // ends in `…` instead of stopping mid-clause.
+    let label = format!("{kind}: ");
+    let rows = wrap_cells(&format!("{label}{}", cut(&text, 600)), narr.width as usize, narr.height as usize);
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| match row.strip_prefix(&label) {
+            Some(rest) if i == 0 => Line::from(vec![Span::styled(label.clone(), st(app, Role::Accent)), Span::raw(rest.to_string())]),
+            _ => Line::from(row),
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), narr);
     let stage = app.current_event().map(|e| e.body.stage()).unwrap_or(crate::world::event::Stage::Setup);
     let rounds = app.branch().header.as_ref().map(|h| h.rounds.to_string()).unwrap_or_else(|| "?".into());
     let mode = if app.running {
@@ -453,12 +489,24 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
 
 #[cfg(test)]
 mod tests {
-    use super::fit_line;
+    use super::{fit_line, wrap_cells};
     use ratatui::style::{Color, Style};
     use ratatui::text::{Line, Span};
 
     fn text(line: &Line) -> String {
         line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    /// Words stay whole where they fit, and a sentence longer than its rows ends in `…` within
+    /// the last one.
+    #[test]
+    fn wrapped_text_too_long_for_its_rows_ends_in_an_ellipsis() {
+        assert_eq!(wrap_cells("sends message 1 to u1", 10, 3), ["sends", "message 1", "to u1"]);
+        assert_eq!(wrap_cells("sends message 1 to u1, u2", 10, 2), ["sends", "message 1…"]);
+        assert_eq!(wrap_cells("abcdefghijkl", 5, 3), ["abcde", "fghij", "kl"]);
+        // A row too narrow for a wide character still takes one, so the wrapping ends.
+        assert_eq!(wrap_cells("寄生虫", 1, 4), ["寄", "生", "虫"]);
+        assert!(wrap_cells("", 10, 2).is_empty());
     }
 
     /// A line wider than its pane ends in `…` within the width, in the style of the span cut;
