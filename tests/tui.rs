@@ -1445,3 +1445,16 @@ fn esc_on_the_pick_list_stops_the_search_scan() {
     assert!(app.job_line().is_none_or(|l| !l.contains("searching the log")), "{:?}", app.job_line());
     assert!(app.status.contains("no agent picked") && app.status.contains("search stopped"), "{}", app.status);
 }
+
+/// At 80×24 a router's inbox line too long for its pane ends in `…` at the edge, so the reader
+/// knows text is missing (it was cut mid-word without a sign).
+#[test]
+fn a_routers_inbox_line_cut_at_80x24_ends_in_an_ellipsis() {
+    let mut app = demo_app(1);
+    press(&mut app, "/");
+    type_line(&mut app, "R1");
+    assert_eq!(app.cursor.selected.as_deref(), Some("R1"));
+    let shown = screen(&app, 80, 24);
+    let inbox = shown.lines().find(|l| l.contains("inbox empty")).unwrap_or_else(|| panic!("no inbox line:\n{shown}"));
+    assert!(inbox.ends_with("…│"), "{inbox}");
+}

@@ -193,38 +193,7 @@ fn parse_spanned(s: &str) -> Result<(Cond, Spans), BreakError> {
 }
 
 /// Every event kind, as written in a session (`EventBody::kind`).
-pub const KINDS: &[&str] = &[
-    "world_created",
-    "agent_created",
-    "router_created",
-    "round_started",
-    "tick_started",
-    "interaction",
-    "profile_updated",
-    "attributes_extracted",
-    "membership_changed",
-    "attribute_routed",
-    "choice_routed",
-    "router_integrated",
-    "message_sent",
-    "message_buffered",
-    "buffer_overflow",
-    "activated",
-    "filter_decision",
-    "assimilated",
-    "evidence_stored",
-    "reward",
-    "credit_assigned",
-    "gradient",
-    "rule_edited",
-    "rules_replaced",
-    "router_edited",
-    "router_strategy_edited",
-    "gate_updated",
-    "reason_exchange",
-    "reason_failed",
-    "metrics",
-];
+pub use crate::world::event::KINDS;
 
 /// Every field an event has at the top level, over all kinds (and `edit.*` of a gradient);
 /// a test keeps this in step with the event types.

@@ -71,20 +71,21 @@ pub fn narrate(ev: &Event) -> String {
         EventBody::RouterIntegrated { router, inbox, summary, .. } => {
             format!("Router {router} integrates {inbox} routed change(s). {summary}")
         }
-        EventBody::MessageSent { router, content, sources, recipients, evidence, .. } => {
+        // Each figure is named (a bare "u2 (0.85)" did not say it is relevance); one label for
+        // the recipients' list keeps the sentence within the footer's two rows.
+        EventBody::MessageSent { message, router, content, sources, recipients, evidence, .. } => {
             let mut parts = Vec::new();
             if !content.is_empty() {
-                parts.push(format!("{} (from {})", deltas(content), sources.join(", ")));
+                parts.push(format!("changes {} from {}", deltas(content), sources.join(", ")));
             }
             if !evidence.is_empty() {
                 let choices: Vec<String> = evidence.iter().map(|c| format!("{} chose {}", c.user, c.item)).collect();
-                parts.push(format!("the evidence that {}", choices.join(", ")));
+                parts.push(format!("evidence: {}", choices.join(", ")));
             }
-            format!(
-                "Router {router} sends {} to {}.",
-                parts.join(" and "),
-                recipients.iter().map(|r| format!("{} ({:.2})", r.agent, r.relevance)).collect::<Vec<_>>().join(", ")
-            )
+            let carrying = if parts.is_empty() { String::new() } else { format!(" ({})", parts.join("; ")) };
+            let to: Vec<&str> = recipients.iter().map(|r| r.agent.as_str()).collect();
+            let relevance: Vec<String> = recipients.iter().map(|r| format!("{:.2}", r.relevance)).collect();
+            format!("Router {router} sends message {message}{carrying} to {} (relevance {}).", to.join(", "), relevance.join(", "))
         }
         EventBody::MessageBuffered { agent, message, relevance } => {
             format!("Message {message} waits in {agent}'s buffer (relevance {relevance:.2}).")
@@ -266,6 +267,40 @@ mod tests {
             into: AssimilatedInto::Profile,
         }));
         assert_eq!(s, "u1 assimilates message 12 at weight 0.50: Jazz 0.10→0.20.");
+    }
+
+    /// Every figure in a sent message's sentence says what it is: the message's number, the
+    /// changes, the recipients' relevance (in the recipients' order).
+    #[test]
+    fn a_sent_message_names_every_figure() {
+        use crate::world::event::{AttrDelta, Choice, ClientKind, Recipient};
+        let sent = narrate(&ev(EventBody::MessageSent {
+            message: 7,
+            router: "R1".into(),
+            sources: vec!["u1".into()],
+            source_kind: ClientKind::User,
+            content: vec![AttrDelta { attr: "Jazz".into(), delta: 0.2 }],
+            topic: "Jazz".into(),
+            polarity: crate::rules::Polarity::Up,
+            text: String::new(),
+            recipients: vec![Recipient { agent: "u2".into(), relevance: 0.85 }, Recipient { agent: "u3".into(), relevance: 0.7 }],
+            evidence: vec![Choice { user: "u1".into(), item: "i4".into(), tick: 2 }],
+        }));
+        assert_eq!(sent, "Router R1 sends message 7 (changes Jazz +0.20 from u1; evidence: u1 chose i4) to u2, u3 (relevance 0.85, 0.70).");
+        // A message carrying nothing leaves no empty clause.
+        let bare = narrate(&ev(EventBody::MessageSent {
+            message: 8,
+            router: "R1".into(),
+            sources: vec![],
+            source_kind: ClientKind::User,
+            content: vec![],
+            topic: String::new(),
+            polarity: crate::rules::Polarity::Up,
+            text: String::new(),
+            recipients: vec![Recipient { agent: "u2".into(), relevance: 0.5 }],
+            evidence: vec![],
+        }));
+        assert_eq!(bare, "Router R1 sends message 8 to u2 (relevance 0.50).");
     }
 
     #[test]

@@ -41,26 +41,32 @@ pub fn cells(s: &str) -> usize {
 /// `s` sanitised, then cut to at most `width` terminal cells (with `…`) — by cells, not
 /// characters, so a CJK title does not run past its column.
 pub fn fit(s: &str, width: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
     let clean = sanitize(s, 0);
     if cells(&clean) <= width {
         return clean;
     }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in clean.chars() {
-        let w = c.width().unwrap_or(0);
-        // Room is kept for the ellipsis.
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
+    if width == 0 {
+        return String::new();
     }
-    if width > 0 {
-        out.push('…');
-    }
+    // Room is kept for the ellipsis.
+    let mut out = prefix_cells(&clean, width - 1).to_string();
+    out.push('…');
     out
+}
+
+/// The longest beginning of `s` that takes at most `width` terminal cells: a wide character
+/// that would straddle the edge is left out, not split. `s` is not sanitised here (callers cut
+/// text that already is).
+pub fn prefix_cells(s: &str, width: usize) -> &str {
+    use unicode_width::UnicodeWidthChar;
+    let mut used = 0;
+    for (at, c) in s.char_indices() {
+        used += c.width().unwrap_or(0);
+        if used > width {
+            return &s[..at];
+        }
+    }
+    s
 }
 
 /// `parts` joined by `sep` within `width` cells: when they do not all fit, each is cut (`fit`)
@@ -107,6 +113,34 @@ pub fn skip_cells(s: &str, n: usize) -> String {
         out.extend(std::iter::repeat_n(' ', used.saturating_sub(n)));
     }
     out
+}
+
+/// How many single-character insertions, deletions or substitutions turn `a` into `b`
+/// (Levenshtein distance, by characters).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    // One row of the distance table at a time: `row[j]` is the distance from the part of `a`
+    // read so far to the first `j` characters of `b`.
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The candidate closest to `word` when it is close enough to be a likely typo (at most 3 edits
+/// and at most a third of `word`'s length, rounded up), for a "did you mean" hint; the first of
+/// equally close ones. A short or unrelated word gets no guess: a wrong hint misleads.
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let limit = word.chars().count().div_ceil(3).min(3);
+    let (distance, best) = candidates.iter().map(|c| (edit_distance(word, c), *c)).min_by_key(|(d, _)| *d)?;
+    (distance <= limit).then_some(best)
 }
 
 /// An error and its sources on one line, `outer: inner: innermost` (what `{:#}` shows for an
@@ -185,6 +219,41 @@ mod tests {
         assert_eq!(skip_cells("e\u{301}tude", 1), "tude");
         assert_eq!(skip_cells("abc", 0), "abc");
         assert_eq!(skip_cells("abc", 5), "");
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("", "ab"), 2);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("mesage_sent", "message_sent"), 1);
+        assert_eq!(edit_distance("寄生", "寄生虫"), 1, "by characters, not bytes");
+    }
+
+    /// A typo gets the kind it most likely meant; a word far from every candidate gets none.
+    #[test]
+    fn the_nearest_candidate_only_when_close_enough() {
+        let kinds = ["message_sent", "message_buffered", "reward", "metrics"];
+        assert_eq!(nearest("mesage_sent", &kinds), Some("message_sent"));
+        assert_eq!(nearest("Message_Sent", &kinds), Some("message_sent"));
+        assert_eq!(nearest("rewards", &kinds), Some("reward"));
+        assert_eq!(nearest("no_such_kind", &kinds), None);
+        // Three edits are within the absolute limit, but too many for a four-letter word.
+        assert_eq!(edit_distance("mets", "metrics"), 3);
+        assert_eq!(nearest("mets", &kinds), None);
+        assert_eq!(nearest("metrcs", &kinds), Some("metrics"));
+        assert_eq!(nearest("xyz", &kinds), None);
+        assert_eq!(nearest("anything", &[]), None);
+    }
+
+    #[test]
+    fn a_prefix_keeps_whole_characters_within_the_width() {
+        assert_eq!(prefix_cells("abcdef", 3), "abc");
+        assert_eq!(prefix_cells("ab寄生", 3), "ab", "a wide character is not split");
+        assert_eq!(prefix_cells("ab寄生", 4), "ab寄");
+        assert_eq!(prefix_cells("abc", 10), "abc");
+        assert_eq!(prefix_cells("abc", 0), "");
     }
 
     /// The chain reads as anyhow's `{:#}` did: each source after a colon, innermost last.

@@ -90,3 +90,20 @@ fn a_long_file_is_indexed_in_halves_exactly() {
         assert_eq!(f.event(159_999).unwrap().step, 159_999);
     }
 }
+
+/// A misspelt kind is named at its FILE:LINE with the kind meant, the same by a whole read and
+/// by a first pass's lean one.
+#[test]
+fn a_misspelt_kind_is_named_with_the_kind_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = session(dir.path(), 5, None);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replace("\"round_started\"", "\"round_startd\"");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let f = SessionFile::open(&path).unwrap();
+    let whole = f.events(0, 5).unwrap_err().to_string();
+    let lean = f.each_chunk(0, 5, 2, |_| Ok(())).unwrap_err().to_string();
+    assert_eq!(whole, lean);
+    assert!(whole.contains("s.jsonl:4: unknown variant `round_startd` (did you mean `round_started`?)"), "{whole}");
+}

@@ -71,11 +71,13 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
             // ▸ marks the cursor (visible without colour), ▶ the step the inspector shows.
             let cursor = if e.step == app.log_cursor { "▸" } else { " " };
             let text = crate::util::text::skip_cells(&cut(&crate::analysis::narrate::narrate(e), 0), app.log_hscroll);
-            Line::from(vec![
+            let row = Line::from(vec![
                 Span::styled(format!("{cursor}{}{:>6} ", if here { "▶" } else { " " }, e.step), style),
                 Span::styled(format!("t{:<4} {:<22}", e.tick, e.body.kind()), kind_style),
                 Span::styled(text, style),
-            ])
+            ]);
+            // A narration longer than the pane ends in `…` (the rest is a sideways scroll away).
+            fit_line(row, inner.width as usize)
         })
         .collect();
     f.render_widget(Paragraph::new(lines), inner);

@@ -19,6 +19,7 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
         Layout::vertical([Constraint::Min(6), Constraint::Percentage(20), Constraint::Length(model.len() as u16 + 2), Constraint::Length(5)]).areas(area)
     };
     if !model.is_empty() {
+        let model: Vec<Line> = model.into_iter().map(|l| fit_line(l, acct.width.saturating_sub(2) as usize)).collect();
         f.render_widget(Paragraph::new(model).block(Block::bordered().title(" Model calls per stage, up to this step ")), acct);
     }
     let series = |g: fn(&crate::tui::app::TickStats) -> f64| -> Vec<(f64, f64)> { stats.iter().map(|t| (t.tick as f64, g(t))).collect() };
@@ -91,6 +92,8 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
         ))),
         None => lines.push(Line::from(Span::styled(" no evaluation metrics in this session (recnet eval records them)", st(app, Role::Dim)))),
     }
+    // The totals run long: what the pane cannot show ends in `…`.
+    let lines: Vec<Line> = lines.into_iter().map(|l| fit_line(l, bottom.width.saturating_sub(2) as usize)).collect();
     f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Totals ")), bottom);
 }
 

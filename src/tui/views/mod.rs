@@ -68,12 +68,69 @@ fn pane_block(app: &App, title: &str, focused: bool, sc: &Scroll) -> Block<'stat
     }
 }
 
-/// Lines in a bordered pane, scrolled to the pane's offset (lines wider than the pane are cut).
+/// Lines in a bordered pane, scrolled to the pane's offset (lines wider than the pane end in `…`).
 fn pane_lines(f: &mut Frame, app: &App, area: Rect, title: &str, lines: Vec<Line<'_>>, sc: &Scroll, focused: bool) {
     let window = area.height.saturating_sub(2) as usize;
     let off = sc.frame(lines.len(), window);
     let block = pane_block(app, title, focused, sc);
+    let inner_width = area.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = lines.into_iter().map(|l| fit_line(l, inner_width)).collect();
     f.render_widget(Paragraph::new(lines).scroll((off.min(u16::MAX as usize) as u16, 0)).block(block), area);
+}
+
+/// `line` cut to `width` terminal cells, ending in `…` where it was cut, each span keeping its
+/// style. Left to the pane's edge the rest would vanish without a sign that anything is missing.
+/// The spans are drawn as they are: their text from data was sanitised when they were made.
+fn fit_line(mut line: Line<'_>, width: usize) -> Line<'_> {
+    use crate::util::text::{cells, prefix_cells};
+    if line.spans.iter().map(|s| cells(&s.content)).sum::<usize>() <= width {
+        return line;
+    }
+    // One cell is kept for the ellipsis.
+    let room = width.saturating_sub(1);
+    let mut used = 0;
+    let mut kept = Vec::new();
+    for span in std::mem::take(&mut line.spans) {
+        let w = cells(&span.content);
+        if used + w <= room {
+            used += w;
+            kept.push(span);
+            continue;
+        }
+        if width > 0 {
+            kept.push(Span::styled(format!("{}…", prefix_cells(&span.content, room - used)), span.style));
+        }
+        break;
+    }
+    line.spans = kept;
+    line
+}
+
+/// `text` broken at spaces into at most `rows` rows of `width` terminal cells (a word longer
+/// than a row is split); when text is left over, the last row ends in `…`. `text` is drawn as
+/// given: sanitise data before.
+fn wrap_cells(text: &str, width: usize, rows: usize) -> Vec<String> {
+    use crate::util::text::{cells, prefix_cells};
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() && out.len() < rows {
+        if out.len() + 1 == rows && cells(rest) > width {
+            out.push(format!("{}…", prefix_cells(rest, width - 1).trim_end()));
+            break;
+        }
+        let head = prefix_cells(rest, width);
+        let at_word_end = head.len() == rest.len() || rest[head.len()..].starts_with(' ');
+        let row = match head.rfind(' ') {
+            Some(space) if !at_word_end && space > 0 => &head[..space],
+            // A character wider than the row still goes on it: every row takes something.
+            _ if head.is_empty() => rest.chars().next().map(|c| &rest[..c.len_utf8()]).unwrap_or(rest),
+            _ => head,
+        };
+        out.push(row.trim_end().to_string());
+        rest = rest[row.len()..].trim_start();
+    }
+    out
 }
 
 /// Text rows wrapped to the pane's width, then scrolled; only the rows in the window become lines.
@@ -145,10 +202,19 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         Some(e) => (crate::analysis::narrate::narrate(&e), e.body.kind()),
         None => ("Nothing has happened yet.".to_string(), ""),
     };
-    f.render_widget(
-        Paragraph::new(Line::from(vec![Span::styled(format!("{kind}: "), st(app, Role::Accent)), Span::raw(cut(&text, 600))])).wrap(Wrap { trim: true }),
-        narr,
-    );
+    // Wrapped here rather than by the paragraph, so that a sentence longer than the rows given
+    // ends in `…` instead of stopping mid-clause.
+    let label = format!("{kind}: ");
+    let rows = wrap_cells(&format!("{label}{}", cut(&text, 600)), narr.width as usize, narr.height as usize);
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| match row.strip_prefix(&label) {
+            Some(rest) if i == 0 => Line::from(vec![Span::styled(label.clone(), st(app, Role::Accent)), Span::raw(rest.to_string())]),
+            _ => Line::from(row),
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), narr);
     let stage = app.current_event().map(|e| e.body.stage()).unwrap_or(crate::world::event::Stage::Setup);
     let rounds = app.branch().header.as_ref().map(|h| h.rounds.to_string()).unwrap_or_else(|| "?".into());
     let mode = if app.running {
@@ -174,7 +240,8 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         app.breakpoints.iter().filter(|b| b.enabled).count(),
         if app.cursor.follow { "on" } else { "off" }
     );
-    f.render_widget(Paragraph::new(line), time);
+    // At 80 columns the line runs past the edge: `…` says it goes on.
+    f.render_widget(Paragraph::new(fit_line(Line::from(line), time.width as usize)), time);
     // Scrubber: position in the log, bookmarks as ▾.
     let w = scrub.width.saturating_sub(2).max(1) as u64;
     let len = app.len().max(1);
@@ -417,5 +484,45 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             };
             f.render_widget(Paragraph::new(m), msg);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fit_line, wrap_cells};
+    use ratatui::style::{Color, Style};
+    use ratatui::text::{Line, Span};
+
+    fn text(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    /// Words stay whole where they fit, and a sentence longer than its rows ends in `…` within
+    /// the last one.
+    #[test]
+    fn wrapped_text_too_long_for_its_rows_ends_in_an_ellipsis() {
+        assert_eq!(wrap_cells("sends message 1 to u1", 10, 3), ["sends", "message 1", "to u1"]);
+        assert_eq!(wrap_cells("sends message 1 to u1, u2", 10, 2), ["sends", "message 1…"]);
+        assert_eq!(wrap_cells("abcdefghijkl", 5, 3), ["abcde", "fghij", "kl"]);
+        // A row too narrow for a wide character still takes one, so the wrapping ends.
+        assert_eq!(wrap_cells("寄生虫", 1, 4), ["寄", "生", "虫"]);
+        assert!(wrap_cells("", 10, 2).is_empty());
+    }
+
+    /// A line wider than its pane ends in `…` within the width, in the style of the span cut;
+    /// one that fits is left alone.
+    #[test]
+    fn a_line_too_wide_for_its_pane_ends_in_an_ellipsis() {
+        let red = Style::new().fg(Color::Red);
+        let row = || Line::from(vec![Span::raw(" u1 Jazz"), Span::styled(" +0.25 (sim 0.80)", red)]);
+        let cut = fit_line(row(), 12);
+        assert_eq!(text(&cut), " u1 Jazz +0…");
+        assert_eq!(crate::util::text::cells(&text(&cut)), 12);
+        assert_eq!(cut.spans[1].style, red, "the cut span keeps its style");
+        assert_eq!(text(&fit_line(row(), 25)), " u1 Jazz +0.25 (sim 0.80)");
+        // A cut right at a span's end still says so, and a wide character is not split.
+        assert_eq!(text(&fit_line(row(), 9)), " u1 Jazz…");
+        assert_eq!(text(&fit_line(Line::from(" 寄生虫 x"), 5)), " 寄…");
+        assert_eq!(text(&fit_line(row(), 0)), "");
     }
 }

@@ -393,6 +393,40 @@ pub enum Edit {
     NoChange,
 }
 
+/// Every event kind, as written in a session (`EventBody::kind`).
+pub const KINDS: &[&str] = &[
+    "world_created",
+    "agent_created",
+    "router_created",
+    "round_started",
+    "tick_started",
+    "interaction",
+    "profile_updated",
+    "attributes_extracted",
+    "membership_changed",
+    "attribute_routed",
+    "choice_routed",
+    "router_integrated",
+    "message_sent",
+    "message_buffered",
+    "buffer_overflow",
+    "activated",
+    "filter_decision",
+    "assimilated",
+    "evidence_stored",
+    "reward",
+    "credit_assigned",
+    "gradient",
+    "rule_edited",
+    "rules_replaced",
+    "router_edited",
+    "router_strategy_edited",
+    "gate_updated",
+    "reason_exchange",
+    "reason_failed",
+    "metrics",
+];
+
 impl EventBody {
     /// The snake_case kind, as written in the session.
     pub fn kind(&self) -> &'static str {
@@ -447,7 +481,8 @@ impl EventBody {
             EventBody::CreditAssigned { .. } | EventBody::GateUpdated { .. } => Stage::Credit,
             EventBody::Gradient { .. } => Stage::Gradient,
             EventBody::RuleEdited { .. } | EventBody::RouterStrategyEdited { .. } => Stage::Optimisation,
-            EventBody::RulesReplaced { .. } | EventBody::RouterEdited { .. } => Stage::Setup,
+            // An analyst's edit on a fork: made mid-session by a person, not part of building the world.
+            EventBody::RulesReplaced { .. } | EventBody::RouterEdited { .. } => Stage::Edit,
             EventBody::ReasonExchange { .. } | EventBody::ReasonFailed { .. } => Stage::Reasoning,
             EventBody::Metrics { .. } => Stage::Evaluation,
         }
@@ -471,6 +506,8 @@ pub enum Stage {
     Optimisation,
     Reasoning,
     Evaluation,
+    /// An analyst's edit recorded on a branch (a fork's rules or router knobs).
+    Edit,
 }
 
 impl Stage {
@@ -490,6 +527,7 @@ impl Stage {
             Stage::Optimisation => "optimisation",
             Stage::Reasoning => "reasoning",
             Stage::Evaluation => "evaluation",
+            Stage::Edit => "edit",
         }
     }
     pub fn phase(self) -> &'static str {
@@ -497,6 +535,8 @@ impl Stage {
             Stage::Setup => "setup",
             Stage::Reward | Stage::Credit | Stage::Gradient | Stage::Optimisation => "backward",
             Stage::Reasoning | Stage::Evaluation => "other",
+            // Neither pass of the loop: a person changed the world between them.
+            Stage::Edit => "edit",
             _ => "forward",
         }
     }
@@ -594,6 +634,39 @@ mod tests {
         let bytes = b"{\"step\":0,\"round\":0,\"tick\":0,\"kind\":\"activated\",\"agent\":\"u1\",\"reason\":\"\xff\",\"buffered\":1}";
         let (full, lean) = (serde_json::from_slice::<Event>(bytes).unwrap_err(), Event::from_line_lean(bytes).unwrap_err());
         assert_eq!(full.to_string(), lean.to_string());
+    }
+
+    /// A branch's analyst edit is called an edit, in stage and phase, not the world's setup.
+    #[test]
+    fn an_analysts_edit_on_a_branch_is_an_edit_not_setup() {
+        let edits = [
+            EventBody::RulesReplaced { agent: "u1".into(), rules: "default accept\n".into(), reason: "analyst edit (fork)".into() },
+            EventBody::RouterEdited { router: "R1".into(), fan_out: 3, tau: 0.2, reason: "analyst edit (fork)".into() },
+        ];
+        for body in &edits {
+            assert_eq!((body.stage().name(), body.stage().phase()), ("edit", "edit"), "{}", body.kind());
+        }
+    }
+
+    /// A misspelt kind is refused with the kind meant, alike by a whole and a lean read and in
+    /// either key order; a kind like none gets serde's message alone.
+    #[test]
+    fn an_unknown_kind_suggests_the_nearest_known_one() {
+        let refusals = |line: &str| {
+            let whole = serde_json::from_str::<Event>(line).unwrap_err().to_string();
+            let lean = Event::from_line_lean(line.as_bytes()).unwrap_err().to_string();
+            assert_eq!(whole, lean, "{line}");
+            whole
+        };
+        for line in [r#"{"step":0,"round":0,"tick":0,"kind":"round_startd","index":0}"#, r#"{"index":0,"kind":"round_startd","step":0,"round":0,"tick":0}"#] {
+            let message = refusals(line);
+            assert!(message.starts_with("unknown variant `round_startd` (did you mean `round_started`?), expected one of `world_created`"), "{message}");
+        }
+        for line in [r#"{"step":0,"round":0,"tick":0,"kind":"no_such_kind","index":0}"#, r#"{"index":0,"kind":"no_such_kind","step":0,"round":0,"tick":0}"#] {
+            let message = refusals(line);
+            assert!(message.starts_with("unknown variant `no_such_kind`, expected one of `world_created`"), "{message}");
+            assert!(!message.contains("did you mean"), "{message}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Reading an event fast: once `step`, `round`, `tick` and `kind` are read, the body's fields go
 //! straight into its variant; any other key order still reads, to the same event.
 
-use super::{ByKind, Event, EventBody};
+use super::{ByKind, Event, EventBody, KINDS};
 use serde::Deserialize;
 
 /// The reader any key order goes through (a flattened, internally tagged body: serde buffers the
@@ -122,8 +122,27 @@ impl<'de> serde::de::Visitor<'de> for EventVisitor {
         if let Some(r) = round {
             seen.insert("round".into(), r.into());
         }
-        let e = AnyOrder::deserialize(Value::Object(seen)).map_err(A::Error::custom)?;
+        let kind = seen.get("kind").and_then(Value::as_str).map(str::to_string);
+        let e = AnyOrder::deserialize(Value::Object(seen)).map_err(|e| match kind.as_deref() {
+            // The same words as the fast path's for a kind no event has (a lean and a whole read,
+            // in any key order, refuse a line alike).
+            Some(kind) if !KINDS.contains(&kind) => unknown_kind(kind),
+            _ => A::Error::custom(e),
+        })?;
         Ok(Event { step: e.step, round: e.round, tick: e.tick, body: e.body })
+    }
+}
+
+/// The error for a kind no event has: serde's own words for an unknown variant, with the kind
+/// most likely meant when one is a few edits away (`mesage_sent`: did you mean `message_sent`?).
+/// The hint comes before the list of every kind, which is long and cut in a report.
+fn unknown_kind<E: serde::de::Error>(kind: &str) -> E {
+    match crate::util::text::nearest(kind, KINDS) {
+        Some(meant) => {
+            let every: Vec<String> = KINDS.iter().map(|k| format!("`{k}`")).collect();
+            E::custom(format_args!("unknown variant `{kind}` (did you mean `{meant}`?), expected one of {}", every.join(", ")))
+        }
+        None => E::unknown_variant(kind, KINDS),
     }
 }
 
@@ -229,8 +248,10 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::EnumAccess<'de> for BodyOf<'d
 
     fn variant_seed<V: serde::de::DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Fields<A>), A::Error> {
         use serde::de::IntoDeserializer;
-        let kind: serde::de::value::CowStrDeserializer<'de, A::Error> = self.kind.into_deserializer();
-        Ok((seed.deserialize(kind)?, Fields(self.map)))
+        let kind: serde::de::value::StrDeserializer<'_, A::Error> = (&*self.kind).into_deserializer();
+        // Naming a variant fails only for a kind no event has: said with a guess at the kind meant.
+        let variant = seed.deserialize(kind).map_err(|_| unknown_kind(&self.kind))?;
+        Ok((variant, Fields(self.map)))
     }
 }
 
