@@ -305,17 +305,18 @@ impl Engine {
         let Some(u) = self.world.client(user) else { return Vec::new() };
         // The user's evidence summed per item once, for every score below.
         let gated = self.world.gated_evidence(u, weighed);
-        // The real choice's score minus each negative's, for both channels.
-        let margins: Vec<f64> = match self.world.client(item) {
-            Some(pos) => {
-                let s_pos = self.world.rank_score_with(u, pos, &gated);
-                negatives.iter().filter_map(|n| self.world.client(n)).map(|n| s_pos - self.world.rank_score_with(u, n, &gated)).collect()
-            }
-            None => Vec::new(),
-        };
+        // For both channels.
+        let margins = self.margins(u, item, negatives, &gated);
         let mut out = self.learn_update_gates(user, item, negatives, &margins);
         out.extend(self.learn_evidence_gates(user, item, negatives, weighed, &margins));
         out
+    }
+
+    /// The real choice's score minus each (known) negative's, with the user's gated evidence.
+    fn margins(&self, u: &crate::world::Client, item: &str, negatives: &[String], gated: &FastMap<&str, f64>) -> Vec<f64> {
+        let Some(pos) = self.world.client(item) else { return Vec::new() };
+        let s_pos = self.world.rank_score_with(u, pos, gated);
+        negatives.iter().filter_map(|n| self.world.client(n)).map(|n| s_pos - self.world.rank_score_with(u, n, gated)).collect()
     }
 
     /// Update gates: the same step for what each router's accepted updates added to the user's
@@ -518,9 +519,14 @@ mod tests {
         (e, router)
     }
 
+    /// The margins a user without evidence has (these tests are about update layers).
+    fn ungated_margins(e: &Engine, user: &str, item: &str, negatives: &[String]) -> Vec<f64> {
+        e.margins(e.world.client(user).expect("a known user"), item, negatives, &FastMap::default())
+    }
+
     fn update_step(e: &Engine, item: &str, negatives: &[&str]) -> (f64, f64, f64) {
         let negatives: Vec<String> = negatives.iter().map(|n| n.to_string()).collect();
-        let steps = e.learn_update_gates("u1", item, &negatives, &FastMap::default());
+        let steps = e.learn_update_gates("u1", item, &negatives, &ungated_margins(e, "u1", item, &negatives));
         match steps.as_slice() {
             [EventBody::GateUpdated { from, to, gradient, channel: GateChannel::Updates, .. }] => (*from, *to, *gradient),
             other => panic!("one update-gate step expected, got {other:?}"),
@@ -565,9 +571,9 @@ mod tests {
     #[test]
     fn nothing_is_learned_when_switched_off_or_when_no_update_was_heard() {
         let (mut e, _) = engine_with_a_heard_update();
-        assert!(e.learn_update_gates("u2", "m1", &["j1".into()], &FastMap::default()).is_empty(), "u2 heard nothing");
+        assert!(e.learn_update_gates("u2", "m1", &["j1".into()], &ungated_margins(&e, "u2", "m1", &["j1".into()])).is_empty(), "u2 heard nothing");
         e.cfg.backward.learn_update_gate = false;
-        assert!(e.learn_update_gates("u1", "j1", &["m1".into()], &FastMap::default()).is_empty());
+        assert!(e.learn_update_gates("u1", "j1", &["m1".into()], &ungated_margins(&e, "u1", "j1", &["m1".into()])).is_empty());
     }
 
     #[test]
@@ -580,7 +586,7 @@ mod tests {
         let mut moves = Vec::new();
         let mut held = 0.0;
         for _ in 0..4 {
-            let steps = e.learn_update_gates("u1", "m1", &["j1".into()], &FastMap::default());
+            let steps = e.learn_update_gates("u1", "m1", &["j1".into()], &ungated_margins(&e, "u1", "m1", &["j1".into()]));
             let [EventBody::GateUpdated { from, to, gradient, precision: Some(p), channel: GateChannel::Updates, .. }] = steps.as_slice() else {
                 panic!("one Bayesian update-gate step expected, got {steps:?}")
             };
@@ -605,6 +611,6 @@ mod tests {
         // Zero slopes (the channel added nothing to either side): no gradient, no curvature.
         assert_eq!(likelihood_at(&[0.3, -0.2], &[0.0, 0.0]), (0.0, 0.0));
         assert!(bayes_step(GateChannel::Evidence, "R", "u", "i", (0.5, 1.0), (0.0, 0.0), 1.0, 1.0, 2.0).is_none());
-        assert!(e.learn_update_gates("u2", "m1", &["j1".into()], &FastMap::default()).is_empty(), "u2 heard nothing");
+        assert!(e.learn_update_gates("u2", "m1", &["j1".into()], &ungated_margins(&e, "u2", "m1", &["j1".into()])).is_empty(), "u2 heard nothing");
     }
 }
