@@ -58,15 +58,23 @@ pub fn fit(s: &str, width: usize) -> String {
 /// that would straddle the edge is left out, not split. `s` is not sanitised here (callers cut
 /// text that already is).
 pub fn prefix_cells(s: &str, width: usize) -> &str {
-    use unicode_width::UnicodeWidthChar;
-    let mut used = 0;
-    for (at, c) in s.char_indices() {
-        used += c.width().unwrap_or(0);
-        if used > width {
-            return &s[..at];
+    if cells(s) <= width {
+        return s;
+    }
+    // Measured as `cells` (and the terminal) measure a whole string, where an emoji sequence or a
+    // character with its picture selector is one picture, not the sum of its characters' widths:
+    // the longest fitting prefix, found by bisection over the character boundaries.
+    let ends: Vec<usize> = s.char_indices().map(|(at, _)| at).collect();
+    let (mut fits, mut too_wide) = (0, ends.len());
+    while too_wide - fits > 1 {
+        let mid = (fits + too_wide) / 2;
+        if cells(&s[..ends[mid]]) <= width {
+            fits = mid;
+        } else {
+            too_wide = mid;
         }
     }
-    s
+    &s[..ends[fits]]
 }
 
 /// `parts` joined by `sep` within `width` cells: when they do not all fit, each is cut (`fit`)
@@ -138,8 +146,12 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// and at most a third of `word`'s length, rounded up), for a "did you mean" hint; the first of
 /// equally close ones. A short or unrelated word gets no guess: a wrong hint misleads.
 pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let limit = word.chars().count().div_ceil(3).min(3);
-    let (distance, best) = candidates.iter().map(|c| (edit_distance(word, c), *c)).min_by_key(|(d, _)| *d)?;
+    let length = word.chars().count();
+    let limit = length.div_ceil(3).min(3);
+    // A distance is at least the difference in length: a candidate too far in length is skipped
+    // unmeasured, so a hostile kind of millions of characters costs one count, not a table.
+    let (distance, best) =
+        candidates.iter().filter(|c| c.chars().count().abs_diff(length) <= limit).map(|c| (edit_distance(word, c), *c)).min_by_key(|(d, _)| *d)?;
     (distance <= limit).then_some(best)
 }
 
@@ -159,6 +171,32 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cut line never takes more cells than its width, measured as the terminal measures it,
+    /// also where emoji sequences and presentation selectors make a string narrower or wider than
+    /// the sum of its characters.
+    #[test]
+    fn a_prefix_fits_its_width_as_the_whole_string_is_measured() {
+        for s in ["\u{2600}\u{fe0f}\u{2600}\u{fe0f}ab", "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}xyz", "a\u{4e2d}\u{6587}b\u{2600}\u{fe0f}", "plain text"] {
+            for width in 0..12 {
+                let p = prefix_cells(s, width);
+                assert!(cells(p) <= width, "{s:?} at {width}: {p:?} takes {}", cells(p));
+                assert!(s.starts_with(p));
+                assert!(cells(&fit(s, width)) <= width, "{s:?} fit at {width}");
+            }
+            assert_eq!(prefix_cells(s, cells(s)), s, "a string that fits is whole");
+        }
+        // Two sun pictures with their selectors take two cells each, four in all, where the sum
+        // of the characters' widths says two: in three cells the second loses its selector.
+        assert_eq!(prefix_cells("\u{2600}\u{fe0f}\u{2600}\u{fe0f}", 3), "\u{2600}\u{fe0f}\u{2600}");
+    }
+
+    #[test]
+    fn a_hostile_kind_of_millions_of_characters_gets_no_hint_and_costs_little() {
+        let long = "x".repeat(5_000_000);
+        assert_eq!(nearest(&long, &["agent_created", "message_sent"]), None);
+        assert_eq!(nearest("mesage_sent", &["agent_created", "message_sent"]), Some("message_sent"));
+    }
 
     /// Parts share the width: each keeps its beginning, a short one is whole, and the line
     /// never runs past the width (wide characters counted as two cells).
