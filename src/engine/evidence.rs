@@ -186,10 +186,10 @@ impl Engine {
         }
         // What the memory already holds of them, found in one pass that hashes only the entries
         // that may be among them (a memory holds up to thousands).
-        let wanted = KeyFilter::of(fresh.iter().map(|(ch, _)| (ch.item.as_str(), ch.user.as_str())));
         let held: FastMap<(&str, &str), f64> = if fresh.is_empty() {
             FastMap::default()
         } else {
+            let wanted = KeyFilter::of(fresh.iter().map(|(ch, _)| (ch.item.as_str(), ch.user.as_str())));
             receiver.evidence.iter().filter(|e| wanted.may_hold(&e.item, &e.chooser)).map(|e| ((e.item.as_str(), e.chooser.as_str()), e.weight)).collect()
         };
         let mut named: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();

@@ -74,8 +74,9 @@ fn pane_lines(f: &mut Frame, app: &App, area: Rect, title: &str, lines: Vec<Line
     let off = sc.frame(lines.len(), window);
     let block = pane_block(app, title, focused, sc);
     let inner_width = area.width.saturating_sub(2) as usize;
-    let lines: Vec<Line> = lines.into_iter().map(|l| fit_line(l, inner_width)).collect();
-    f.render_widget(Paragraph::new(lines).scroll((off.min(u16::MAX as usize) as u16, 0)).block(block), area);
+    // Only the lines in the window are fitted (and drawn): a long list costs what shows.
+    let shown: Vec<Line> = lines.into_iter().skip(off).take(window).map(|l| fit_line(l, inner_width)).collect();
+    f.render_widget(Paragraph::new(shown).block(block), area);
 }
 
 /// `line` cut to `width` terminal cells, ending in `…` where it was cut, each span keeping its
