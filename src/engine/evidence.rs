@@ -190,7 +190,7 @@ impl Engine {
             FastMap::default()
         } else {
             let wanted = KeyFilter::of(fresh.iter().map(|(ch, _)| (ch.item.as_str(), ch.user.as_str())));
-            receiver.evidence.iter().filter(|e| wanted.may_hold(&e.item, &e.chooser)).map(|e| ((e.item.as_str(), e.chooser.as_str()), e.weight)).collect()
+            receiver.evidence.iter().filter(|e| wanted.may_hold_entry(e)).map(|e| ((e.item.as_str(), e.chooser.as_str()), e.weight)).collect()
         };
         let mut named: crate::util::FastSet<(&str, &str)> = crate::util::FastSet::default();
         for (ch, to) in fresh {

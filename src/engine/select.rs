@@ -119,8 +119,8 @@ impl Engine {
             return Vec::new();
         }
         let w = self.cfg.routers.behaviour_weight;
-        // Without content, a member sharing no behaviour scores r4(0) = 0, under any positive tau.
-        let prunable = !self.full_scan && tau.is_finite() && (0.0..=1.0).contains(&w) && (key.is_some() || tau > 0.0);
+        // Without content, a member sharing no behaviour scores r4(0) = 0 (see below).
+        let prunable = !self.full_scan && tau.is_finite() && (0.0..=1.0).contains(&w);
         if !prunable {
             let mut scored: Vec<(f64, usize)> = members.iter().copied().filter(|ix| keep(*ix)).map(|ix| (rank(ix), ix)).collect();
             scored.retain(|(rel, _)| *rel >= tau);
@@ -143,7 +143,26 @@ impl Engine {
                 top.offer(rank(ix), ix);
             }
         }
-        let Some(key) = key else { return top.best };
+        let Some(key) = key else {
+            // Without content everyone else scores r4(0) = 0: nobody under a positive tau, else
+            // ties broken by index, so only the first k kept in member (index) order can be chosen.
+            if tau <= 0.0 {
+                let mut next_near = near.iter().peekable();
+                let mut offered = 0;
+                for &ix in members {
+                    if offered == k {
+                        break;
+                    }
+                    if next_near.peek() == Some(&&ix) {
+                        next_near.next();
+                    } else if keep(ix) {
+                        top.offer(rank(ix), ix);
+                        offered += 1;
+                    }
+                }
+            }
+            return top.best;
+        };
         // The others score w·0 + (1 − w)·content, exactly (1 − w)·content.
         let Some(mut bound) = self.world.relevance_bound(key, members.len()) else {
             let mut next_near = near.iter().peekable();

@@ -67,17 +67,7 @@ impl World {
         }
         let cap = self.evidence_memory();
         let c = self.client_mut(agent, kind)?;
-        let stored = entries
-            .iter()
-            .map(|e| evidence::EvidenceEntry {
-                item: e.item.clone(),
-                weight: e.to,
-                router: router.to_string(),
-                chooser: e.chooser.clone(),
-                tick,
-                trust: e.trust,
-            })
-            .collect();
+        let stored = entries.iter().map(|e| evidence::EvidenceEntry::new(e.item.clone(), e.to, router.to_string(), e.chooser.clone(), tick, e.trust)).collect();
         evidence::store_all(&mut c.evidence, stored, cap);
         let mut settled = false;
         if let Some(pos) = c.feedback.iter().position(|p| p.message == message) {

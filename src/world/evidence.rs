@@ -17,7 +17,7 @@ pub fn old_memory() -> usize {
 pub const MEMORY_LIMIT: usize = 4096;
 
 /// One item a client's community chose, as the client holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvidenceEntry {
     pub item: String,
     /// Accumulated trust in [0, 1]: accept weight times the receiver's similarity to the chooser.
@@ -29,6 +29,30 @@ pub struct EvidenceEntry {
     /// The accept weight it came with (0 in older sessions: `weight` then counts as it is).
     #[serde(default)]
     pub trust: f64,
+    /// `KeyFilter`'s bit of (item, chooser) plus one, worked out when made (0: not known, as in
+    /// an entry read back). Kept beside the entry because reading its two strings to work it
+    /// out, for each of a memory's thousand entries, is what a pass over the memory cost.
+    #[serde(skip)]
+    key_bit: u16,
+}
+
+impl EvidenceEntry {
+    pub fn new(item: String, weight: f64, router: String, chooser: String, tick: u64, trust: f64) -> Self {
+        let key_bit = KeyFilter::bit(&item, &chooser) as u16 + 1;
+        EvidenceEntry { item, weight, router, chooser, tick, trust, key_bit }
+    }
+}
+
+/// Entries are equal whatever their cached bit (one read back has none).
+impl PartialEq for EvidenceEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.item == other.item
+            && self.weight == other.weight
+            && self.router == other.router
+            && self.chooser == other.chooser
+            && self.tick == other.tick
+            && self.trust == other.trust
+    }
 }
 
 /// Store an entry, keeping the memory bounded. Entries are keyed by (item, chooser): one person's
@@ -70,7 +94,7 @@ pub fn store_all(memory: &mut Vec<EvidenceEntry>, entries: Vec<EvidenceEntry>, c
         // Nothing incoming (a message whose choices the receiver knew): no pass at all.
         let looked_over = if order.is_empty() { &memory[..0] } else { &memory[..] };
         for (ix, m) in looked_over.iter().enumerate() {
-            if !incoming.may_hold(&m.item, &m.chooser) {
+            if !incoming.may_hold_entry(m) {
                 continue;
             }
             let key = (m.item.as_str(), m.chooser.as_str());
@@ -143,7 +167,18 @@ impl KeyFilter {
 
     /// False only for a key that was not given to `of`.
     pub fn may_hold(&self, item: &str, chooser: &str) -> bool {
-        let b = Self::bit(item, chooser);
+        self.has_bit(Self::bit(item, chooser))
+    }
+
+    /// `may_hold` of an entry's key, from its cached bit when it has one.
+    pub fn may_hold_entry(&self, e: &EvidenceEntry) -> bool {
+        match e.key_bit {
+            0 => self.may_hold(&e.item, &e.chooser),
+            b => self.has_bit(usize::from(b) - 1),
+        }
+    }
+
+    fn has_bit(&self, b: usize) -> bool {
         self.0[b >> 6] & (1 << (b & 63)) != 0
     }
 }
@@ -441,7 +476,7 @@ mod tests {
     use super::*;
 
     fn entry(item: &str, chooser: &str, router: &str, weight: f64, tick: u64) -> EvidenceEntry {
-        EvidenceEntry { item: item.into(), weight, router: router.into(), chooser: chooser.into(), tick, trust: 0.0 }
+        EvidenceEntry::new(item.into(), weight, router.into(), chooser.into(), tick, 0.0)
     }
 
     fn store_test(m: &mut Vec<EvidenceEntry>, e: EvidenceEntry) {
@@ -456,6 +491,24 @@ mod tests {
         let others = (0..10_000).filter(|k| filter.may_hold(&format!("i{k}"), &format!("u{}", 100 + k % 50))).count();
         // 64 of 512 bits set: about one in eight passes.
         assert!(others < 2_000, "{others} of 10000 passed");
+    }
+
+    #[test]
+    fn an_entry_read_back_is_looked_up_as_the_one_made() {
+        let made: Vec<EvidenceEntry> = (0..300).map(|k| entry(&format!("i{k}"), &format!("u{}", k % 7), "R1", 0.5, k)).collect();
+        let read: Vec<EvidenceEntry> = serde_json::from_str(&serde_json::to_string(&made).unwrap()).unwrap();
+        assert_eq!(made, read, "the cached bit is not part of an entry's value");
+        let filter = KeyFilter::of([("i5", "u5"), ("i9", "u2"), ("i9", "u3")]);
+        for (m, r) in made.iter().zip(&read) {
+            assert_eq!(filter.may_hold_entry(m), filter.may_hold(&m.item, &m.chooser));
+            assert_eq!(filter.may_hold_entry(r), filter.may_hold_entry(m));
+        }
+        let incoming = vec![entry("i5", "u5", "R2", 0.9, 400), entry("i9", "u3", "R2", 0.1, 400), entry("new", "u1", "R2", 0.7, 400)];
+        let (mut a, mut b) = (made, read);
+        store_all(&mut a, incoming.clone(), 300);
+        store_all(&mut b, incoming, 300);
+        assert_eq!(a, b);
+        assert_eq!(a.iter().find(|e| e.item == "i5").map(|e| e.weight), Some(0.9));
     }
 
     #[test]

@@ -87,13 +87,22 @@ impl AttrSpace {
         id as u32
     }
 
+    // Inlined into the scoring loops (left out of line, it cost a call per pair); the rare
+    // attribute past the table stays out of line.
+    #[inline]
     pub(super) fn sim(&self, a: u32, b: u32) -> f32 {
         let (a, b) = (a as usize, b as usize);
         if a < self.cap && b < self.cap {
             self.sim[a * self.cap + b]
         } else {
-            crate::world::embed::dot(&self.vecs[a], &self.vecs[b])
+            self.sim_past_table(a, b)
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn sim_past_table(&self, a: usize, b: usize) -> f32 {
+        crate::world::embed::dot(&self.vecs[a], &self.vecs[b])
     }
 
     /// Length of Σ wᵢ·vᵢ, from the similarity table.

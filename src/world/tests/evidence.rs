@@ -282,13 +282,8 @@ fn a_co_choice_counts_by_the_overlap_of_the_two_items_fans_under_its_own_gate() 
     assert!((w.world.evidence_score(&w.client("u1").clone(), "i2") - 1.5 * 0.8 * overlap).abs() < 1e-12);
     // A memory mixing choosers and routers in runs (a user, an item, the user again), an unknown
     // router, an unknown chooser and no trust: no entry may inherit the one before's answer.
-    let entry = |item: &str, chooser: &str, router: &str, trust: f64| crate::world::evidence::EvidenceEntry {
-        item: item.into(),
-        weight: 0.5,
-        router: router.into(),
-        chooser: chooser.into(),
-        tick: 0,
-        trust,
+    let entry = |item: &str, chooser: &str, router: &str, trust: f64| {
+        crate::world::evidence::EvidenceEntry::new(item.into(), 0.5, router.into(), chooser.into(), 0, trust)
     };
     let mut mixed = w.client("u1").clone();
     mixed.evidence = vec![
