@@ -262,6 +262,11 @@ fn sigint_mid_run_leaves_a_valid_session() {
     assert!(err.contains("interrupted at step"), "{err}");
     let chk = bin().arg("check").arg(&out).output().unwrap();
     assert!(chk.status.success(), "{}", String::from_utf8_lossy(&chk.stderr));
+    // Complete up to the step it names: events held back for a batch were written too.
+    let named: u64 = err.split("interrupted at step ").nth(1).and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse().ok()).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["step"].as_u64(), Some(named), "the session ends elsewhere than {err}");
 }
 
 #[test]

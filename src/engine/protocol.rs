@@ -180,6 +180,11 @@ pub trait Reasoner {
     fn fatal(&mut self) -> Option<String> {
         None
     }
+    /// Whether it answers at once, waiting on nothing outside the process: then a recorder need
+    /// not write out what it holds before each question (a model may take long, or never answer).
+    fn answers_at_once(&self) -> bool {
+        false
+    }
 }
 
 impl ReasonAnswer {

@@ -87,6 +87,10 @@ impl Reasoner for Offline {
     fn answer(&mut self, requests: &[ReasonRequest]) -> Vec<ReasonAnswer> {
         requests.iter().map(|r| self.answer_one(r)).collect()
     }
+
+    fn answers_at_once(&self) -> bool {
+        true
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

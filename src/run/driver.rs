@@ -109,12 +109,35 @@ struct Recorder<'a> {
     hooks: RecordHooks<'a>,
     rounds: u32,
     offline: Offline,
+    /// The reasoner answers at once: events are handed over in batches of `BATCH`, not at
+    /// every stage and question (each hand-over woke the writer's thread).
+    batched: bool,
 }
+
+/// Events handed to the writer at once when the reasoner keeps nobody waiting.
+const BATCH: usize = 2048;
 
 impl Recorder<'_> {
     /// Hand what is pending to the writer's thread.
     fn flush(&mut self) -> Result<()> {
         Ok(self.writer.send(std::mem::take(&mut self.pending))?)
+    }
+
+    /// `flush`, or when batching only once a batch is full.
+    fn flush_when_due(&mut self) -> Result<()> {
+        if self.batched && self.pending.len() < BATCH {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    /// Hand over what is left, whatever stopped the run (the pending events end at a stage, so
+    /// the file stays a whole prefix), and wait for the writer: it back, and the first failure.
+    fn finish(mut self) -> (crate::store::session::SessionWriter, std::result::Result<(), crate::store::StoreError>) {
+        let sent = self.writer.send(std::mem::take(&mut self.pending));
+        let (writer, written) = self.writer.finish();
+        // A hand-over that failed stopped the writer already, with the error to report.
+        (writer, sent.and(written))
     }
 
     fn metrics(&mut self, engine: &mut Engine, round: u32) {
@@ -138,14 +161,14 @@ impl Hooks for Recorder<'_> {
             EventBody::RoundStarted { index } if index > 0 => Some(index),
             _ => None,
         });
+        if let Some(p) = &mut self.hooks.progress {
+            p(engine, &events);
+        }
         self.pending.extend(events);
         if let Some(r) = next_round {
             self.metrics(engine, r);
         }
-        if let Some(p) = &mut self.hooks.progress {
-            p(engine, &self.pending);
-        }
-        self.flush()?;
+        self.flush_when_due()?;
         if interrupted() {
             return Err(RunError::Interrupted(format!(
                 "interrupted at step {}: the session is complete up to there",
@@ -156,13 +179,13 @@ impl Hooks for Recorder<'_> {
     }
 
     fn recorded(&mut self, _engine: &mut Engine, events: Vec<Event>) -> Result<()> {
-        // Whatever the reasoner recorded is kept, even when it then failed.
+        // Whatever the reasoner recorded is kept, even when it then failed (`finish`).
         self.pending.extend(events);
-        self.flush()
+        self.flush_when_due()
     }
 
     fn before_reason(&mut self, _engine: &mut Engine) -> Result<()> {
-        self.flush()
+        self.flush_when_due()
     }
 
     fn repair(&mut self, requests: &[ReasonRequest], answers: Vec<ReasonAnswer>, _: AnswerError) -> Result<Vec<ReasonAnswer>> {
@@ -203,9 +226,10 @@ pub fn record_to(
     };
     // The engine never waits on JSON or the disk, only on a writer more than a few batches behind.
     let writer = BackgroundWriter::spawn(writer)?;
-    let mut recorder = Recorder { writer, pending: Vec::new(), hooks, rounds, offline: Offline::new() };
+    let batched = reasoner.answers_at_once();
+    let mut recorder = Recorder { writer, pending: Vec::new(), hooks, rounds, offline: Offline::new(), batched };
     let result = engine::drive(&mut engine, reasoner, &mut recorder);
-    let (writer, written_all) = recorder.writer.finish();
+    let (writer, written_all) = recorder.finish();
     // A write that failed after the engine's last look at the writer fails the run all the same.
     let result = match (result, written_all) {
         (Ok(_), Err(e)) => Err(e.into()),
