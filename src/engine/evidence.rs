@@ -131,10 +131,10 @@ impl Engine {
     }
 
     /// The users a message speaks for: the user sources of its attribute moves and its choosers.
-    pub(super) fn choosers(&self, sources: &[String], evidence: &[Choice]) -> Vec<usize> {
+    pub(super) fn choosers<'c>(&self, sources: &[String], evidence: impl IntoIterator<Item = &'c Choice>) -> Vec<usize> {
         let mut out: Vec<usize> = Vec::new();
         let mut seen: crate::util::FastSet<usize> = crate::util::FastSet::default();
-        for id in sources.iter().chain(evidence.iter().map(|c| &c.user)) {
+        for id in sources.iter().chain(evidence.into_iter().map(|c| &c.user)) {
             if let Some(ix) = self.world.client_ix(id) {
                 if self.world.clients()[ix].kind == ClientKind::User && seen.insert(ix) {
                     out.push(ix);
@@ -155,7 +155,7 @@ impl Engine {
     /// weight times the receiver's behaviour similarity to its chooser. Items the receiver already
     /// chose teach it nothing.
     pub(super) fn store_evidence(&mut self, agent: &str, message: u64, weight: f64) {
-        let Some(m) = self.world.messages().get(&message).cloned() else { return };
+        let Some(m) = self.world.messages().get(&message) else { return };
         let Some(rx) = self.world.client_ix(agent) else { return };
         let receiver = &self.world.clients()[rx];
         if m.evidence.is_empty() || receiver.kind != ClientKind::User || weight.is_nan() || weight <= 0.0 {
@@ -209,7 +209,8 @@ impl Engine {
         }
         // Also when nothing was new: the receiver knew every choice, and the message has no outcome
         // left to score (`apply` settles it).
-        self.emit(EventBody::EvidenceStored { agent: agent.to_string(), message, router: m.router.clone(), entries });
+        let router = m.router.clone();
+        self.emit(EventBody::EvidenceStored { agent: agent.to_string(), message, router, entries });
     }
 
     /// The evidence a rejected message would have left, at `scale` (for its would-be reward).

@@ -136,12 +136,14 @@ impl Engine {
     }
 
     pub(super) fn update_memberships(&mut self, agent: &str) {
-        let Some(c) = self.world.client(agent) else { return };
+        let Some(cix) = self.world.client_ix(agent) else { return };
+        let c = &self.world.clients()[cix];
         let threshold = self.cfg.filter.like_threshold;
         let mut changes = Vec::new();
         for r in self.world.routers() {
             let belongs = r.attributes.iter().any(|a| c.attrs.get(a).is_some_and(|w| w.abs() >= threshold));
-            if belongs != r.members.contains(agent) {
+            // By index: the member names are a set of thousands of strings.
+            if belongs != r.member_ix.binary_search(&cix).is_ok() {
                 changes.push((r.id.clone(), belongs));
             }
         }
@@ -280,8 +282,7 @@ impl Engine {
         // Receivers are found by who chose this step: the rest of the window is passed on to them
         // too, for whom it concerns.
         let tick = self.world.cursor().tick;
-        let fresh: Vec<Choice> = evidence.iter().filter(|c| c.tick == tick).cloned().collect();
-        let behaviour = self.behaviour_relevance(&self.choosers(&sources, &fresh));
+        let behaviour = self.behaviour_relevance(&self.choosers(&sources, evidence.iter().filter(|c| c.tick == tick)));
         let mut excluded: Vec<usize> = sources.iter().filter_map(|s| self.world.client_ix(s)).collect();
         excluded.extend(&choosers);
         let items = self.cfg.routers.items;
