@@ -2,7 +2,7 @@
 //! integration and delivery into buffers. Each emits events through `Engine::emit`.
 
 use super::{Engine, Task};
-use crate::engine::config::{ItemUpdates, OverflowPolicy};
+use crate::engine::config::{DigestScope, ItemUpdates, OverflowPolicy};
 use crate::engine::protocol::{FilterItem, FilterVerdict, ReasonRequest};
 use crate::rules::Polarity;
 use crate::util::{clip, r4};
@@ -197,8 +197,17 @@ impl Engine {
         let Some(r) = self.world.router(router) else { return };
         self.tick_integrated.insert(router.to_string());
         let inbox = r.inbox.len();
-        // Captured before `router_integrated` empties the router's inbox.
-        let evidence: Vec<Choice> = if self.cfg.evidence.enabled { r.choices.clone() } else { Vec::new() };
+        // Captured before `router_integrated` empties the router's inbox and trims its window:
+        // the whole window only where it is read (resent, or a window's digests), else this
+        // step's choices, all that is read of it then (cloning the window was a tenth of a run).
+        let now = self.world.cursor().tick;
+        let whole_window = self.cfg.evidence.resend_window || self.cfg.evidence.digest_scope == DigestScope::Window;
+        let evidence: Vec<Choice> = match (self.cfg.evidence.enabled, whole_window) {
+            (false, _) => Vec::new(),
+            (true, true) => r.choices.clone(),
+            (true, false) => r.choices.iter().filter(|c| c.tick == now).cloned().collect(),
+        };
+        let fresh = self.cfg.evidence.enabled && r.choices.last().is_some_and(|c| c.tick == now);
         let mut sources: Vec<String> = Vec::new();
         for x in &r.inbox {
             if !sources.contains(&x.agent) {
@@ -220,7 +229,8 @@ impl Engine {
         }
         let new_attributes: Vec<String> =
             r.inbox.iter().map(|x| x.attr.clone()).filter(|a| !r.attributes.contains(a)).collect::<BTreeSet<_>>().into_iter().collect();
-        let source_kind = sources.first().or(evidence.first().map(|c| &c.user)).and_then(|s| self.world.client(s)).map(|c| c.kind).unwrap_or(ClientKind::User);
+        let first_chooser = if self.cfg.evidence.enabled { r.choices.first() } else { None };
+        let source_kind = sources.first().or(first_chooser.map(|c| &c.user)).and_then(|s| self.world.client(s)).map(|c| c.kind).unwrap_or(ClientKind::User);
         self.emit(EventBody::RouterIntegrated {
             router: router.to_string(),
             inbox,
@@ -241,16 +251,12 @@ impl Engine {
         }
         // The community's choices go in a message of their own, to the members who share behaviour
         // with the choosers, when there is a fresh one.
-        let fresh = evidence.last().is_some_and(|c| c.tick == self.world.cursor().tick);
         if fresh {
             if let Some(topic) = self.topic_of(&evidence) {
                 // Without the window, the news carries this step's choices alone (members who come
                 // to share behaviour later catch up through their digests).
-                let news: Vec<Choice> = if !self.cfg.evidence.resend_window {
-                    evidence.iter().filter(|c| c.tick == self.world.cursor().tick).cloned().collect()
-                } else {
-                    evidence.clone()
-                };
+                let news: Vec<Choice> =
+                    if !self.cfg.evidence.resend_window { evidence.iter().filter(|c| c.tick == now).cloned().collect() } else { evidence.clone() };
                 self.send(router, Vec::new(), ClientKind::User, Vec::new(), topic, Polarity::Up, news);
             }
             if self.cfg.evidence.digest {
