@@ -113,6 +113,11 @@ pub fn store_all(memory: &mut Vec<EvidenceEntry>, entries: Vec<EvidenceEntry>, c
             }
         }
     }
+    // A full memory that grows by a few entries would double its room, only to drop back to
+    // `cap`: a thousand spare entries per client. A little room to spare instead.
+    if memory.len() + appended.len() > memory.capacity() {
+        memory.reserve_exact(appended.len().max(cap / 8));
+    }
     memory.extend(appended.into_iter().filter_map(|k| entries[k].take()));
     if memory.len() > cap {
         // Weakest first, then oldest, then first in the memory (as `store`'s `min_by` picks).
