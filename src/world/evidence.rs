@@ -113,9 +113,10 @@ pub fn store_all(memory: &mut Vec<EvidenceEntry>, entries: Vec<EvidenceEntry>, c
             }
         }
     }
-    // A full memory that grows by a few entries would double its room, only to drop back to
-    // `cap`: a thousand spare entries per client. A little room to spare instead.
-    if memory.len() + appended.len() > memory.capacity() {
+    // A memory past its cap would double its room, only to drop back to `cap`: a thousand spare
+    // entries per client. A little room to spare instead (below the cap it grows as usual).
+    let needed = memory.len() + appended.len();
+    if needed > memory.capacity() && needed > cap {
         memory.reserve_exact(appended.len().max(cap / 8));
     }
     memory.extend(appended.into_iter().filter_map(|k| entries[k].take()));
