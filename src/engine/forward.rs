@@ -201,7 +201,8 @@ impl Engine {
         // the whole window only where it is read (resent, or a window's digests), else this
         // step's choices, all that is read of it then (cloning the window was a tenth of a run).
         let now = self.world.cursor().tick;
-        let whole_window = self.cfg.evidence.resend_window || self.cfg.evidence.digest_scope == DigestScope::Window;
+        let e = &self.cfg.evidence;
+        let whole_window = e.resend_window || (e.digest && e.digest_scope == DigestScope::Window);
         let evidence: Vec<Choice> = match (self.cfg.evidence.enabled, whole_window) {
             (false, _) => Vec::new(),
             (true, true) => r.choices.clone(),

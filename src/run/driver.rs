@@ -88,7 +88,7 @@ pub fn header_for(source: &Source, seed: u64, rounds: u32, config: &Config) -> H
     Header::new(source.source.clone(), seed, rounds, config.clone())
 }
 
-/// Told the engine and each batch after it is written (a progress bar).
+/// Told the engine and each batch of events it hands out (a progress bar).
 pub type Progress<'a> = Box<dyn FnMut(&Engine, &[Event]) + 'a>;
 /// Metrics of a world, by name.
 pub type RoundMetrics<'a> = Box<dyn Fn(&World) -> BTreeMap<String, f64> + 'a>;
@@ -96,7 +96,7 @@ pub type RoundMetrics<'a> = Box<dyn Fn(&World) -> BTreeMap<String, f64> + 'a>;
 /// What a recorded run reports on the way; both optional.
 #[derive(Default)]
 pub struct RecordHooks<'a> {
-    /// After every batch written: the engine and the batch.
+    /// After every batch the engine hands out: the engine and the batch.
     pub progress: Option<Progress<'a>>,
     /// Metrics of the world at the end of each round, recorded as a `metrics` event on the
     /// validation split (dataset runs pass the evaluation's).
@@ -104,7 +104,8 @@ pub struct RecordHooks<'a> {
 }
 
 struct Recorder<'a> {
-    writer: BackgroundWriter,
+    /// Taken by `finish`; until then always here.
+    writer: Option<BackgroundWriter>,
     pending: Vec<Event>,
     hooks: RecordHooks<'a>,
     rounds: u32,
@@ -120,7 +121,10 @@ const BATCH: usize = 2048;
 impl Recorder<'_> {
     /// Hand what is pending to the writer's thread.
     fn flush(&mut self) -> Result<()> {
-        Ok(self.writer.send(std::mem::take(&mut self.pending))?)
+        match &mut self.writer {
+            Some(w) => Ok(w.send(std::mem::take(&mut self.pending))?),
+            None => Ok(()),
+        }
     }
 
     /// `flush`, or when batching only once a batch is full.
@@ -134,8 +138,9 @@ impl Recorder<'_> {
     /// Hand over what is left, whatever stopped the run (the pending events end at a stage, so
     /// the file stays a whole prefix), and wait for the writer: it back, and the first failure.
     fn finish(mut self) -> (crate::store::session::SessionWriter, std::result::Result<(), crate::store::StoreError>) {
-        let sent = self.writer.send(std::mem::take(&mut self.pending));
-        let (writer, written) = self.writer.finish();
+        let mut writer = self.writer.take().expect("a recorder is finished once");
+        let sent = writer.send(std::mem::take(&mut self.pending));
+        let (writer, written) = writer.finish();
         // A hand-over that failed stopped the writer already, with the error to report.
         (writer, sent.and(written))
     }
@@ -148,6 +153,16 @@ impl Recorder<'_> {
             if let Poll::Events(evs) = engine.poll_recorded() {
                 self.pending.extend(evs);
             }
+        }
+    }
+}
+
+/// Unwinding from a panic, what is pending is handed over too (it ends at a stage, as at
+/// `finish`), and the writer's thread is joined as the `BackgroundWriter` drops.
+impl Drop for Recorder<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = &mut self.writer {
+            let _ = w.send(std::mem::take(&mut self.pending));
         }
     }
 }
@@ -227,7 +242,7 @@ pub fn record_to(
     // The engine never waits on JSON or the disk, only on a writer more than a few batches behind.
     let writer = BackgroundWriter::spawn(writer)?;
     let batched = reasoner.answers_at_once();
-    let mut recorder = Recorder { writer, pending: Vec::new(), hooks, rounds, offline: Offline::new(), batched };
+    let mut recorder = Recorder { writer: Some(writer), pending: Vec::new(), hooks, rounds, offline: Offline::new(), batched };
     let result = engine::drive(&mut engine, reasoner, &mut recorder);
     let (writer, written_all) = recorder.finish();
     // A write that failed after the engine's last look at the writer fails the run all the same.

@@ -9,7 +9,8 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::thread::JoinHandle;
 
 /// Batches in flight before the engine waits for the disk: enough to ride out a slow write, few
-/// enough that memory stays bounded (a batch is about 512 events).
+/// enough that memory stays bounded (a batch is a stage's events with a model, ~2048 events with
+/// the offline reasoner).
 const IN_FLIGHT: usize = 32;
 
 type Outcome = (SessionWriter, Result<(), StoreError>);
