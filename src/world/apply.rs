@@ -130,6 +130,8 @@ impl World {
             }
             EventBody::Interaction { user, item, index, .. } => {
                 let (user_ix, item_ix) = (self.client_ix(user), self.client_ix(item));
+                // Both checked before either changes: a refused event leaves no trace.
+                self.client_mut(item, kind)?;
                 let u = self.client_mut(user, kind)?;
                 u.interactions += 1;
                 if let Some(i) = item_ix {
@@ -154,6 +156,8 @@ impl World {
                 self.client_mut(agent, kind)?.last_extracted = changed.clone();
             }
             EventBody::MembershipChanged { router, agent, joined } => {
+                // The agent checked first: a refused event leaves no trace in the router either.
+                self.client_mut(agent, kind)?;
                 let r = self.router_mut(router, kind)?;
                 let members = Arc::make_mut(&mut r.members);
                 if *joined {

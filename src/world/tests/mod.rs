@@ -388,15 +388,15 @@ fn model_exchanges_failures_and_metrics_are_counted() {
     assert_eq!(w.world.metrics()[0].1, "valid");
 }
 
-#[test]
-fn every_kind_names_its_serialised_tag() {
-    let mut w = W::new();
+/// One event of every kind after the setup, each applied.
+fn every_kind(w: &mut W) {
     w.ok(EventBody::RoundStarted { index: 0 });
     w.ok(EventBody::TickStarted { index: 0, interactions: 1 });
     w.ok(EventBody::Interaction { user: "u1".into(), item: "i1".into(), negative: None, index: 0 });
     w.ok(EventBody::ProfileUpdated { agent: "u1".into(), changes: vec![change("Bebop", 0.0, 0.1)], reason: String::new(), text: String::new() });
     w.ok(EventBody::AttributesExtracted { agent: "u1".into(), changed: vec![] });
     w.ok(EventBody::MembershipChanged { router: "R1".into(), agent: "u2".into(), joined: false });
+    w.ok(EventBody::MembershipChanged { router: "R1".into(), agent: "u2".into(), joined: true });
     w.ok(EventBody::AttributeRouted { agent: "u1".into(), attr: "Bebop".into(), delta: 0.1, router: "R1".into(), similarity: 0.5, community: false });
     w.ok(EventBody::RouterIntegrated { router: "R1".into(), inbox: 1, changes: vec![], new_attributes: vec![], summary: String::new(), keep_choices: 0 });
     w.send(1, &["u1", "i1"]);
@@ -476,6 +476,12 @@ fn every_kind_names_its_serialised_tag() {
     w.buffer("u2", 2);
     w.decide("u2", 2, 1, Decision::Accept);
     w.ok(EventBody::EvidenceStored { agent: "u2".into(), message: 2, router: "R1".into(), entries: vec![] });
+}
+
+#[test]
+fn every_kind_names_its_serialised_tag() {
+    let mut w = W::new();
+    every_kind(&mut w);
     let mut kinds = std::collections::BTreeSet::new();
     for ev in &w.log {
         let tag = serde_json::to_value(ev).unwrap()["kind"].as_str().map(str::to_string);
@@ -487,3 +493,63 @@ fn every_kind_names_its_serialised_tag() {
 }
 
 mod evidence;
+
+/// Every reference an event makes (an agent, a router, a message), one at a time, pointed at
+/// nothing: an event refused for it leaves the world exactly as it was (a replay that stops
+/// there shows the state before it, not half of it).
+#[test]
+fn a_refused_event_leaves_no_trace() {
+    let mut full = W::new();
+    let setup = full.log.len();
+    every_kind(&mut full);
+    let known = ["u1", "u2", "i1", "R1"];
+    let (mut refused, mut leaks) = (0, Vec::new());
+    for at in setup..full.log.len() {
+        let mut world = World::new();
+        for ev in &full.log[..at] {
+            world.apply(ev).expect("the log replays");
+        }
+        let before = serde_json::to_value(&world).expect("a world serialises");
+        let original = serde_json::to_value(&full.log[at]).expect("an event serialises");
+        let serde_json::Value::Object(fields) = &original else { panic!("an event is an object") };
+        let mut variants = Vec::new();
+        for (key, value) in fields {
+            let mut point = |path: Vec<serde_json::Value>| {
+                let mut v = original.clone();
+                v[key] = path.into_iter().next().unwrap_or(serde_json::Value::Null);
+                variants.push(v);
+            };
+            match value {
+                serde_json::Value::String(s) if known.contains(&s.as_str()) => point(vec!["ghost".into()]),
+                serde_json::Value::Number(_) if key == "message" => point(vec![999.into()]),
+                serde_json::Value::Array(list) => {
+                    for (i, x) in list.iter().enumerate() {
+                        let mut l = list.clone();
+                        match x {
+                            serde_json::Value::String(s) if known.contains(&s.as_str()) => l[i] = "ghost".into(),
+                            serde_json::Value::Object(o) if o.get("agent").and_then(|a| a.as_str()).is_some_and(|a| known.contains(&a)) => {
+                                l[i]["agent"] = "ghost".into()
+                            }
+                            _ => continue,
+                        }
+                        point(vec![serde_json::Value::Array(l)]);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for v in variants {
+            let ev: Event = serde_json::from_value(v.clone()).expect("a mutated event still parses");
+            let mut tried = world.clone();
+            if tried.apply(&ev).is_ok() {
+                continue;
+            }
+            refused += 1;
+            if serde_json::to_value(&tried).expect("a world serialises") != before {
+                leaks.push(v.to_string());
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "refused but changed the world:\n{}", leaks.join("\n"));
+    assert!(refused > 30, "only {refused} refusals tried");
+}
