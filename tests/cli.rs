@@ -121,6 +121,15 @@ fn dash_reads_stdin() {
     let from_stdin = feed(&["export", "-", "--at", "50"], &bytes);
     assert!(from_stdin.status.success());
     assert_eq!(from_file.stdout, from_stdin.stdout);
+    // Held in a temporary file, it is still standard input in messages (not /tmp/.tmpXXXX).
+    let o = feed(&["export", "-"], b"hello\n");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("<stdin>:1: header is not JSON") && !err.contains("tmp"), "{err}");
+    // A directory is not a session: unreadable input, exit 2 (it was "problems found", 1).
+    let o = bin().arg("check").arg(d.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
     let o = feed(&["check-rules", "-"], b"accept when relevance >= 0.5\ndefault reject\n");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = feed(&["check-rules", "-"], b"accept when relevance >>= 1\n");
@@ -223,8 +232,14 @@ fn query_prints_the_matching_events_and_names_the_column_of_a_bad_name() {
         ("kind == reward and decison == reject", 20, "unknown field"),
         ("kind == rewad", 9, "no value rewad"),
         ("kind ==", 8, "expected a value"),
+        // An id the session never had is an error (it printed nothing and exited 0), also where
+        // the rest would match: nothing is printed before the ids are checked.
+        ("agent == u99", 10, "no agent u99"),
+        ("router == R9", 11, "no router R9"),
+        ("kind == agent_created or agent == u99", 35, "no agent u99"),
     ] {
         let o = bin().arg("query").arg(&s).arg(expr).output().unwrap();
+        assert!(o.stdout.is_empty(), "{expr}: printed before the error");
         assert_eq!(o.status.code(), Some(2), "{expr}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(&format!("col {col}:")) && err.contains(word), "{expr}: {err}");
@@ -563,4 +578,24 @@ fn a_theme_comes_from_the_flag_or_theme_toml_and_a_bad_one_names_its_key() {
     let (code, err) = replay(&["--theme", "neon"]);
     assert_ne!(code, Some(0));
     assert!(err.contains("neon") && err.contains("high-contrast"), "{err}");
+}
+
+/// A session cut mid-line (a copy taken while it was written) is read up to its last whole line,
+/// and every reader says so, naming the line (only `check` did).
+#[test]
+fn a_torn_last_line_is_warned_of_by_every_reader() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    let bytes = std::fs::read(&s).unwrap();
+    let cut = d.path().join("cut.jsonl");
+    std::fs::write(&cut, &bytes[..5000]).unwrap();
+    let torn_line = bytes[..5000].iter().filter(|b| **b == b'\n').count() + 1;
+    for args in [vec!["export"], vec!["export", "--events"], vec!["query", "kind == reward"], vec!["diff", "--steps", "1", "5"]] {
+        let o = bin().arg(args[0]).arg(&cut).args(&args[1..]).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&format!("cut.jsonl:{torn_line}: warning: the last line is cut short")), "{args:?}: {err}");
+    }
+    let o = bin().arg("export").arg(&s).output().unwrap();
+    assert!(o.stderr.is_empty(), "a whole session gets no warning");
 }

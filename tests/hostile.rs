@@ -197,9 +197,18 @@ fn outputs_never_overwrite_inputs() {
         assert!(o.stderr.contains("refusing to overwrite"), "{args:?}: {}", o.stderr);
         n += 1;
     }
+    // The config directory's config.toml is read by every command without being named.
+    let cfg = d.path().join("cfg");
+    std::fs::create_dir(&cfg).unwrap();
+    std::fs::write(cfg.join("config.toml"), "[routers]\ncount = 3\n").unwrap();
+    let o = run(bin().current_dir(d.path()).env("RECNET_CONFIG_DIR", &cfg).args(["run", "--scenario", "demo", "--out", "cfg/config.toml"]), 60);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("refusing to overwrite"), "{}", o.stderr);
+    assert_eq!(std::fs::read_to_string(cfg.join("config.toml")).unwrap(), "[routers]\ncount = 3\n");
+    n += 1;
     assert_eq!(std::fs::read(&s).unwrap(), before);
     assert_eq!(std::fs::read(d.path().join("sc.toml")).unwrap(), sc_before);
-    tried("outputs_never_overwrite_inputs", n, 5);
+    tried("outputs_never_overwrite_inputs", n, 6);
 }
 
 /// Past the file-size limit (and on a full disk) a write fails with an error naming the file and
@@ -680,4 +689,21 @@ fn endless_text_inputs_are_refused_at_a_limit() {
     }
     assert!(!d.path().join("t.jsonl").exists() && !d.path().join("b.jsonl").exists());
     tried("endless_text_inputs_are_refused_at_a_limit", n, 3);
+}
+
+/// A user named like a router ("R1"): the run names its routers past it, and the graph has one
+/// node per agent (the DOT export declared "R1" twice, and Graphviz merged the two).
+#[test]
+fn an_agent_named_like_a_router_keeps_its_own_node() {
+    let d = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.toml")).unwrap();
+    let renamed = demo.replace("\"u1\"", "\"R1\"");
+    assert_ne!(renamed, demo);
+    std::fs::write(d.path().join("r1.toml"), renamed).unwrap();
+    let o = run(bin().current_dir(d.path()).args(["run", "--scenario", "r1.toml", "--out", "r1.jsonl"]), 60);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let o = run(bin().current_dir(d.path()).args(["export", "r1.jsonl", "--format", "dot"]), 60);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let declared = |id: &str| o.stdout.lines().filter(|l| l.trim_start().starts_with(&format!("\"{id}\" ["))).count();
+    assert_eq!((declared("R1"), declared("R1'")), (1, 1), "{}", o.stdout);
 }

@@ -4,7 +4,7 @@
 
 use crate::store::timeline::Timeline;
 use crate::store::StoreError;
-use crate::world::event::{Event, EventBody};
+use crate::world::event::{Decision, Event, EventBody};
 use crate::world::World;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 pub struct DecisionChange {
     pub agent: String,
     pub message: u64,
-    /// "accept (rule 2)", or "none" when that side never decided on the message.
+    /// "accept 0.8 (rule 2)", "reject (rule 3)", or "none" when that side never decided on the message.
     pub a: String,
     pub b: String,
 }
@@ -127,10 +127,15 @@ fn decisions(events: &[Event]) -> Tally {
     let mut out = Tally::default();
     for e in events {
         match &e.body {
-            EventBody::FilterDecision { agent, message, decision, rule, .. } => {
+            EventBody::FilterDecision { agent, message, decision, rule, weight, .. } => {
                 let by = rule.map(|r| format!(" (rule {r})")).unwrap_or_default();
+                // An accept at another weight is another decision: it moves the profile by more or less.
+                let what = match decision {
+                    Decision::Accept => format!("accept {weight}"),
+                    other => other.name().to_string(),
+                };
                 // The final decision on a message is what counts (a hold may resolve later).
-                out.decided.insert((agent.clone(), *message), format!("{}{by}", decision.name()));
+                out.decided.insert((agent.clone(), *message), format!("{what}{by}"));
             }
             EventBody::Assimilated { .. } => out.assimilated += 1,
             EventBody::Reward { agent, reward, .. } => {
@@ -518,5 +523,23 @@ mod tests {
         let r = diff_events("main", "branch", &a, &b, &World::new(), &World::new());
         assert_eq!(r.decisions.len(), 1, "{:?}", r.decisions);
         assert_eq!((r.decisions[0].message, r.decisions[0].b.as_str()), (6, "reject (rule 2)"));
+    }
+
+    /// Renumbered and at another weight (a rule inserted above that accepts more strongly): the
+    /// analyst needs it listed to see why the profile moved differently.
+    #[test]
+    fn an_accept_at_another_weight_is_a_different_decision() {
+        let weighed = |step: u64, rule: usize, w: f64| {
+            let mut e = decide(step, "u3", 10, rule, Decision::Accept);
+            if let EventBody::FilterDecision { weight, .. } = &mut e.body {
+                *weight = w;
+            }
+            e
+        };
+        let a = vec![reward(0, "u9", 9, 0.0), weighed(1, 5, 0.5)];
+        let b = vec![reward(0, "u9", 9, 0.1), weighed(1, 1, 1.0)];
+        let r = diff_events("main", "branch", &a, &b, &World::new(), &World::new());
+        assert_eq!(r.decisions.len(), 1, "{:?}", r.decisions);
+        assert_eq!((r.decisions[0].a.as_str(), r.decisions[0].b.as_str()), ("accept 0.5 (rule 5)", "accept 1 (rule 1)"));
     }
 }

@@ -7,6 +7,9 @@ use anyhow::{Context, Result};
 use recnet::engine::config::Config;
 use std::path::PathBuf;
 
+/// The files a command may read from the config directory (outputs never overwrite them).
+pub(crate) const FILES: [&str; 3] = ["config.toml", "keymap.toml", "theme.toml"];
+
 pub(crate) fn dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("RECNET_CONFIG_DIR").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(d));

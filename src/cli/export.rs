@@ -71,6 +71,7 @@ fn events(file: &Path, format: ExportFormat, out: Option<&Path>) -> Result<()> {
             w.write_all(b"\n")?;
         }
     }
+    super::warn_torn(&display_name(file), events.torn_line());
     w.finish()
 }
 
@@ -116,6 +117,7 @@ fn events_of_kind(file: &Path, kind: &str, format: ExportFormat, out: Option<&Pa
             w.write_all(b"\n")?;
         }
     }
+    super::warn_torn(&display_name(file), events.torn_line());
     w.finish()
 }
 
@@ -177,10 +179,11 @@ fn metrics(file: &Path, format: ExportFormat, out: Option<&Path>) -> Result<()> 
 /// No match is exit 0 too: an empty answer is an answer.
 pub(crate) fn query(file: &Path, expr: &str, format: QueryFormat) -> Result<()> {
     use recnet::analysis::breakpoint;
-    let cond = breakpoint::parse_checked(expr).map_err(|e| {
+    let refused = |e: breakpoint::BreakError| {
         let col = e.col.max(1);
         anyhow::anyhow!("query: {}\n  {}\n  {}^", e, recnet::util::text::sanitize(expr, 200), " ".repeat(col.saturating_sub(1).min(200)))
-    })?;
+    };
+    let cond = breakpoint::parse_checked(expr).map_err(refused)?;
     let name = display_name(file);
     let (_, mut events) = EventReader::new(&name, open_in(file)?)?;
     // `target.kind` needs the world the events build.
@@ -189,19 +192,43 @@ pub(crate) fn query(file: &Path, expr: &str, format: QueryFormat) -> Result<()> 
     if format == QueryFormat::Csv {
         w.write_all(ex::events_csv_header().as_bytes())?;
     }
+    // The ids a query names are checked against the world once its setup is read (an unknown
+    // `u99` is an error, not an empty answer); matches before that wait, so an error prints none.
+    let mut unchecked: Option<Vec<u8>> = Some(Vec::new());
+    let check = |world: &recnet::world::World, held: Vec<u8>, w: &mut super::io::Output| -> Result<()> {
+        breakpoint::parse_in(expr, world).map_err(refused)?;
+        w.write_all(&held)?;
+        Ok(())
+    };
     while let Some(next) = events.next_raw() {
         let (ev, raw) = next?;
+        use recnet::world::event::EventBody;
+        let setup = matches!(ev.body, EventBody::WorldCreated { .. } | EventBody::AgentCreated { .. } | EventBody::RouterCreated { .. });
+        if !setup {
+            if let Some(held) = unchecked.take() {
+                check(&world, held, &mut w)?;
+            }
+        }
         let json: serde_json::Value = serde_json::from_slice(raw)?;
         if breakpoint::matches(&cond, &ev, &json, &world) {
+            let mut row = Vec::new();
             match format {
-                QueryFormat::Csv => w.write_all(ex::event_csv_row(&ev).as_bytes())?,
+                QueryFormat::Csv => row.extend_from_slice(ex::event_csv_row(&ev).as_bytes()),
                 QueryFormat::Jsonl => {
-                    w.write_all(ex::json_safe(&String::from_utf8_lossy(raw)).as_bytes())?;
-                    w.write_all(b"\n")?;
+                    row.extend_from_slice(ex::json_safe(&String::from_utf8_lossy(raw)).as_bytes());
+                    row.push(b'\n');
                 }
+            }
+            match &mut unchecked {
+                Some(held) => held.extend_from_slice(&row),
+                None => w.write_all(&row)?,
             }
         }
         world.apply(&ev).map_err(|e| anyhow::anyhow!("{name}:{}: {}", ev.step + 2, e.0))?;
     }
+    if let Some(held) = unchecked.take() {
+        check(&world, held, &mut w)?;
+    }
+    super::warn_torn(&name, events.torn_line());
     w.finish()
 }

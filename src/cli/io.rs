@@ -24,8 +24,17 @@ pub(crate) fn redact(text: &str) -> String {
             out = recnet::reasoner::openai::redact(&out, Some(k));
         }
     }
+    // Standard input held in a temporary file is still standard input to the user.
+    if let Ok(spools) = STDIN_SPOOLS.lock() {
+        for p in spools.iter() {
+            out = out.replace(p.as_str(), "<stdin>");
+        }
+    }
     out
 }
+
+/// Where standard input was copied (`input_file`), to be called `<stdin>` in messages.
+static STDIN_SPOOLS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// `-` names standard input or output.
 pub(crate) fn is_std(path: &Path) -> bool {
@@ -172,6 +181,9 @@ pub(crate) fn input_file(path: &Path) -> Result<InputFile> {
     let mut tmp = tempfile::NamedTempFile::new().context("standard input: cannot make a temporary file to hold it")?;
     // A signal that ends the process at once deletes it too.
     recnet::util::atomic::track_scratch(tmp.path());
+    if let Ok(mut spools) = STDIN_SPOOLS.lock() {
+        spools.push(tmp.path().display().to_string());
+    }
     std::io::copy(&mut std::io::stdin().lock(), tmp.as_file_mut()).context("standard input: read failed")?;
     tmp.as_file_mut().flush().context("standard input: cannot hold it in a temporary file")?;
     Ok(InputFile { path: tmp.path().to_path_buf(), _spool: Some(tmp) })

@@ -257,7 +257,9 @@ pub(crate) fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<
     }
     let Ok(out_real) = std::fs::canonicalize(out) else { return Ok(()) };
     let out_meta = std::fs::metadata(out).ok();
-    for input in inputs {
+    // The config directory's files are read by every command, named or not.
+    let implicit: Vec<PathBuf> = config::dir().map(|d| config::FILES.iter().map(|f| d.join(f)).collect()).unwrap_or_default();
+    for input in inputs.iter().copied().chain(implicit.iter().map(PathBuf::as_path)) {
         let Ok(input_real) = std::fs::canonicalize(input) else { continue };
         // The same file under another name (a hard link) is the same file.
         let same_file = match (&out_meta, std::fs::metadata(input).ok()) {
@@ -277,8 +279,18 @@ pub(crate) fn refuse_overwriting_inputs(out: &Path, inputs: &[&Path]) -> Result<
     Ok(())
 }
 
+/// A session read without its torn last line says so on stderr (only `check` used to: a
+/// truncated copy was exported and diffed as if whole).
+pub(crate) fn warn_torn(name: &str, line: Option<u64>) {
+    if let Some(line) = line {
+        let name = io::redact(name);
+        eprintln!("{name}:{line}: warning: the last line is cut short (a write that did not finish); read up to the line before it");
+    }
+}
+
 pub(crate) fn open_timeline(file: &Path, keyframe_every: u64) -> Result<(recnet::store::session::Header, recnet::store::timeline::Timeline)> {
     let f = recnet::store::session::SessionFile::open(file)?;
+    warn_torn(&io::display_name(file), f.torn_line());
     let header = f.header.clone();
     // Commands here visit a step or two once: keyframes on disk would only cost writing them.
     let limits = recnet::store::timeline::Limits { disk_every: 0, ..Default::default() };

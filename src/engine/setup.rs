@@ -120,7 +120,12 @@ pub fn setup_events_unless(spec: &WorldSpec, cfg: &Config, seed: u64, stop: &dyn
             }
         }
         let profile: BTreeMap<String, f64> = sums.into_iter().map(|(a, (s, n))| (a, r4(clip(s / n as f64)))).filter(|(_, w)| *w != 0.0).collect();
-        let id = format!("R{}", n + 1);
+        // A router never shares its id with a client (the world refuses that): a dataset with an
+        // item called "R1" gets routers named past it.
+        let mut id = format!("R{}", n + 1);
+        while spec.clients.iter().any(|c| c.id == id) {
+            id.push('\'');
+        }
         let summary = format!("{id}: community {} ({} members)", profile_text(&profile, 4), members.len());
         out.push(EventBody::RouterCreated {
             router: id,

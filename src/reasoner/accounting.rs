@@ -88,8 +88,8 @@ impl StageStats {
             *self.fallbacks.entry(*c).or_default() += n;
         }
         self.budget += o.budget;
-        self.tokens_in += o.tokens_in;
-        self.tokens_out += o.tokens_out;
+        self.tokens_in = self.tokens_in.saturating_add(o.tokens_in);
+        self.tokens_out = self.tokens_out.saturating_add(o.tokens_out);
         self.latencies_ms.extend(&o.latencies_ms);
     }
 }
@@ -130,8 +130,8 @@ impl Accounting {
                     return;
                 }
                 s.calls += 1;
-                s.tokens_in += tokens_in;
-                s.tokens_out += tokens_out;
+                s.tokens_in = s.tokens_in.saturating_add(*tokens_in);
+                s.tokens_out = s.tokens_out.saturating_add(*tokens_out);
                 s.latencies_ms.push(*latency_ms);
                 if finish_reason == "length" {
                     self.cut_at_limit += 1;

@@ -10,11 +10,13 @@
 //! `parse(print(rules)) == rules` holds for every rule set.
 
 mod eval;
+mod implies;
 pub(crate) mod lex;
 mod parse;
 mod print;
 
 pub use eval::{eval_expr, evaluate, FilterInput, Polarity};
+pub use implies::implies;
 use lex::{lex, visible, Spanned, Tok};
 use parse::is_keyword;
 pub use parse::{lint, parse_rule_line, parse_rules, parse_rules_all};

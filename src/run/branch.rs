@@ -139,10 +139,13 @@ pub fn fork_streamed(
             let Some(r) = world.router(router) else { refuse!("fork: no router {} at step {point}", crate::util::text::sanitize(router, 40)) };
             let tau = tau.unwrap_or(r.tau);
             if !(0.0..=1.0).contains(&tau) {
-                refuse!("fork: tau {tau} must be between 0 and 1");
+                refuse!("fork: tau {} must be between 0 and 1", if tau.abs() < 1e6 { format!("{tau}") } else { format!("{tau:e}") });
             }
             if *fan_out == Some(0) {
                 refuse!("fork: fan-out 0 would reach nobody; give at least 1");
+            }
+            if let Some(f) = fan_out.filter(|f| *f > crate::world::FAN_OUT_LIMIT) {
+                refuse!("fork: fan-out {f} is above the limit of {}", crate::world::FAN_OUT_LIMIT);
             }
             Some(EventBody::RouterEdited { router: router.clone(), fan_out: fan_out.unwrap_or(r.fan_out), tau, reason: "analyst edit (fork)".into() })
         }

@@ -316,6 +316,11 @@ impl SessionFile {
         })
     }
 
+    /// The line number of a last line cut short, which is not read (`None`: the file ends whole).
+    pub fn torn_line(&self) -> Option<u64> {
+        self.torn_tail.then(|| self.offsets.len() as u64 + 2)
+    }
+
     /// Another handle on the same session, with its own file position (for a thread of its own),
     /// sharing the index.
     pub fn reopen(&self) -> Result<SessionFile, StoreError> {
@@ -419,6 +424,10 @@ pub fn read_session(path: &Path) -> Result<(Header, Vec<Event>), StoreError> {
 /// the ones before it built. Returns the number of valid events, or the first bad line.
 pub fn check_session(path: &Path) -> Result<u64, LineError> {
     let file = File::open(path).map_err(|e| LineError { line: 0, reason: format!("cannot open: {e}") })?;
+    // Opening a directory succeeds on Unix; reading it is what fails. Not a session at all.
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(LineError { line: 0, reason: "is a directory, not a session".into() });
+    }
     check_reader(std::io::BufReader::with_capacity(1 << 20, file))
 }
 
@@ -468,6 +477,8 @@ pub struct EventReader<R> {
     r: R,
     line: Vec<u8>,
     next_step: u64,
+    /// The line number of a torn last line, once met.
+    torn: Option<u64>,
 }
 
 impl<R: std::io::BufRead> EventReader<R> {
@@ -479,7 +490,13 @@ impl<R: std::io::BufRead> EventReader<R> {
             return Err(StoreError::Other(format!("{name}:1: empty file, no header")));
         }
         let header = parse_header(line.strip_suffix(b"\n").unwrap_or(&line)).map_err(|error| StoreError::Line { file: name.to_string(), line: 1, error })?;
-        Ok((header, EventReader { name: name.to_string(), r, line, next_step: 0 }))
+        Ok((header, EventReader { name: name.to_string(), r, line, next_step: 0, torn: None }))
+    }
+
+    /// The line number of a last line cut short (a write that did not finish), once the reading
+    /// has reached it: what callers warn of, since it is not read.
+    pub fn torn_line(&self) -> Option<u64> {
+        self.torn
     }
 
     /// The next event with its line as written (without the newline), or `None` at the end.
@@ -488,7 +505,10 @@ impl<R: std::io::BufRead> EventReader<R> {
         match read_line_bounded(&mut self.r, &mut self.line, EVENT_LINE_LIMIT) {
             Err(e) => return Some(Err(StoreError::Io { what: format!("{}:{}: read failed", self.name, self.next_step + 2), source: e })),
             Ok(0) => return None,
-            Ok(_) if !self.line.ends_with(b"\n") => return None,
+            Ok(_) if !self.line.ends_with(b"\n") => {
+                self.torn = Some(self.next_step + 2);
+                return None;
+            }
             Ok(_) => {}
         }
         let body = &self.line[..self.line.len() - 1];

@@ -24,6 +24,47 @@ pub(super) fn set_weights(attrs: &mut BTreeMap<String, f64>, changes: &[AttrChan
     }
 }
 
+/// A number as an error shows it: huge ones in scientific notation (a crafted 1e308 is not 309
+/// digits of error).
+fn shown(x: f64) -> String {
+    if x.abs() < 1e6 {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// Profile weights live in [-1, 1]: the scenario, reflection and assimilation keep them there,
+/// and everything computed from them (norms, relevance, rewards) assumes it.
+fn check_weights<'a>(kind: &str, owner: &str, weights: impl IntoIterator<Item = (&'a String, f64)>) -> Result<(), ApplyError> {
+    for (attr, w) in weights {
+        if !(w.is_finite() && w.abs() <= 1.0) {
+            return Err(ApplyError(format!(
+                "{kind} {}: weight {} of {} is outside [-1, 1]",
+                crate::util::text::sanitize(owner, 40),
+                shown(w),
+                crate::util::text::sanitize(attr, 40)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The largest fan-out a router may have (the config's `routers.fan_out` and
+/// `backward.max_fan_out` are capped at it too).
+pub const FAN_OUT_LIMIT: usize = 1 << 20;
+
+/// A router's fan-out and τ as a session may set them: what the config allows.
+pub(super) fn check_router_knobs(kind: &str, router: &str, fan_out: usize, tau: f64) -> Result<(), ApplyError> {
+    if !(1..=FAN_OUT_LIMIT).contains(&fan_out) {
+        return Err(ApplyError(format!("{kind} {}: fan-out {fan_out} is outside 1..={FAN_OUT_LIMIT}", crate::util::text::sanitize(router, 40))));
+    }
+    if !(tau.is_finite() && (0.0..=1.0).contains(&tau)) {
+        return Err(ApplyError(format!("{kind} {}: τ {} is outside [0, 1]", crate::util::text::sanitize(router, 40), shown(tau))));
+    }
+    Ok(())
+}
+
 impl World {
     pub(super) fn client_mut(&mut self, id: &str, ev: &str) -> Result<&mut Client, ApplyError> {
         let ix = self.client_index.get(id).copied().ok_or_else(|| ApplyError(format!("{ev}: unknown agent {}", crate::util::text::sanitize(id, 40))))?;
@@ -54,12 +95,18 @@ impl World {
                 self.dim = *dim;
             }
             EventBody::AgentCreated { agent, agent_kind, title, attrs, rules } => {
-                if self.client_index.contains_key(agent) {
-                    return Err(ApplyError(format!("{kind}: agent {agent} exists already")));
+                if self.client_index.contains_key(agent) || self.router_index.contains_key(agent) {
+                    return Err(ApplyError(format!("{kind}: agent {} exists already (as an agent or a router)", crate::util::text::sanitize(agent, 40))));
                 }
                 if attrs.len() > super::MAX_ATTRS {
-                    return Err(ApplyError(format!("{kind} {agent}: {} attributes, more than the limit of {}", attrs.len(), super::MAX_ATTRS)));
+                    return Err(ApplyError(format!(
+                        "{kind} {}: {} attributes, more than the limit of {}",
+                        crate::util::text::sanitize(agent, 40),
+                        attrs.len(),
+                        super::MAX_ATTRS
+                    )));
                 }
+                check_weights(kind, agent, attrs.iter().map(|(a, w)| (a, *w)))?;
                 let shared = self.rules_for(rules).map_err(|e| ApplyError(format!("{kind} {agent}: rules:{e}")))?;
                 let ix = self.clients.len();
                 Arc::make_mut(&mut self.client_index).insert(agent.clone(), ix);
@@ -85,11 +132,17 @@ impl World {
                 self.refresh_interest(ix);
             }
             EventBody::RouterCreated { router, attributes, profile, members, fan_out, tau, summary, gate, update_gate } => {
-                if self.router_index.contains_key(router) {
-                    return Err(ApplyError(format!("{kind}: router {router} exists already")));
+                if self.router_index.contains_key(router) || self.client_index.contains_key(router) {
+                    return Err(ApplyError(format!("{kind}: router {} exists already (as a router or an agent)", crate::util::text::sanitize(router, 40))));
                 }
                 check_gate(kind, router, GateChannel::Evidence, *gate)?;
                 check_gate(kind, router, GateChannel::Updates, *update_gate)?;
+                check_router_knobs(kind, router, *fan_out, *tau)?;
+                check_weights(kind, router, profile.iter().map(|(a, w)| (a, *w)))?;
+                // Every member checked before any learns of the router: a refused event leaves no trace.
+                if let Some(m) = members.iter().find(|m| !self.client_index.contains_key(m.as_str())) {
+                    return Err(ApplyError(format!("{kind}: unknown agent {}", crate::util::text::sanitize(m, 40))));
+                }
                 for m in members {
                     self.client_mut(m, kind)?.routers.insert(router.clone());
                 }
@@ -146,6 +199,7 @@ impl World {
                 self.counters.interactions += 1;
             }
             EventBody::ProfileUpdated { agent, changes, .. } => {
+                check_weights(kind, agent, changes.iter().map(|c| (&c.attr, c.to)))?;
                 let c = self.client_mut(agent, kind)?;
                 set_weights(&mut c.attrs, changes);
                 let ix = self.client_index[agent];
@@ -204,6 +258,7 @@ impl World {
                 self.router_mut(router, kind)?.choices.push(Choice { user: user.clone(), item: item.clone(), tick });
             }
             EventBody::RouterIntegrated { router, changes, new_attributes, summary, keep_choices, .. } => {
+                check_weights(kind, router, changes.iter().map(|c| (&c.attr, c.to)))?;
                 let r = self.router_mut(router, kind)?;
                 set_weights(&mut r.profile, changes);
                 r.inbox.clear();
@@ -408,14 +463,13 @@ impl World {
                 self.install_rules(agent, parsed, rules, ev.tick);
             }
             EventBody::RouterEdited { router, fan_out, tau, .. } => {
-                if !tau.is_finite() {
-                    return Err(ApplyError(format!("{kind}: τ must be a number")));
-                }
+                check_router_knobs(kind, router, *fan_out, *tau)?;
                 let r = self.router_mut(router, kind)?;
                 r.fan_out = *fan_out;
                 r.tau = *tau;
             }
             EventBody::RouterStrategyEdited { router, fan_out_to, tau_to, .. } => {
+                check_router_knobs(kind, router, *fan_out_to, *tau_to)?;
                 let r = self.router_mut(router, kind)?;
                 r.fan_out = *fan_out_to;
                 r.tau = *tau_to;
@@ -425,8 +479,9 @@ impl World {
                 if !cache_hit {
                     self.counters.model_calls += 1;
                 }
-                self.counters.tokens_in += tokens_in;
-                self.counters.tokens_out += tokens_out;
+                // Saturating: a session may carry a hostile server's claims.
+                self.counters.tokens_in = self.counters.tokens_in.saturating_add(*tokens_in);
+                self.counters.tokens_out = self.counters.tokens_out.saturating_add(*tokens_out);
             }
             // A budget notice or a response_format downgrade is not a reply that failed.
             EventBody::ReasonFailed { cause, .. } if cause == "budget" || cause == "format_fallback" => {}

@@ -15,6 +15,7 @@ mod relevance;
 #[cfg(test)]
 mod tests;
 
+pub use apply::FAN_OUT_LIMIT;
 pub use apply_evidence::GATE_LIMIT;
 pub use heap::HeapSize;
 pub use reach::{Changed, MemberTerms};

@@ -249,8 +249,8 @@ pub(super) async fn call(ctx: CallCtx, req: ReasonRequest) -> Result<Reply, Call
                             return Ok(Reply {
                                 text: choice["message"]["content"].as_str().unwrap_or("").to_string(),
                                 prompt,
-                                tokens_in: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
-                                tokens_out: v["usage"]["completion_tokens"].as_u64().unwrap_or(0),
+                                tokens_in: usage(&v, "prompt_tokens"),
+                                tokens_out: usage(&v, "completion_tokens"),
                                 finish_reason: crate::util::text::sanitize(choice["finish_reason"].as_str().unwrap_or(""), 40),
                                 max_tokens: ctx.max_tokens(&req),
                                 downgraded,
@@ -266,4 +266,20 @@ pub(super) async fn call(ctx: CallCtx, req: ReasonRequest) -> Result<Reply, Call
         }
         tokio::time::sleep(wait.unwrap_or_else(|| backoff(tries - 1, ctx.max_backoff)).min(ctx.max_backoff)).await;
     }
+}
+
+/// The most tokens one reply may claim to have used: a server's `usage` is counted up to it, so
+/// a hostile 2^64-1 cannot wrap the run's totals (it still exhausts a `--llm-budget`).
+pub const USAGE_CEILING: u64 = 1 << 32;
+
+fn usage(reply: &Value, field: &str) -> u64 {
+    reply["usage"][field].as_u64().unwrap_or(0).min(USAGE_CEILING)
+}
+
+#[cfg(test)]
+#[test]
+fn a_reply_claiming_absurd_usage_is_counted_up_to_the_ceiling() {
+    let v = serde_json::json!({"usage": {"prompt_tokens": u64::MAX, "completion_tokens": 7}});
+    assert_eq!((usage(&v, "prompt_tokens"), usage(&v, "completion_tokens")), (USAGE_CEILING, 7));
+    assert_eq!(usage(&serde_json::json!({"usage": {"prompt_tokens": -3}}), "prompt_tokens"), 0);
 }

@@ -152,11 +152,23 @@ pub(super) fn edit_applied_where_asked(old: &str, new: &[crate::rules::Rule], ed
             && old[i].cond.is_some()
             && new[i].cond.is_some()
     };
+    // And in the direction asked: a tightened rule matches no more than before and accepts at no
+    // more weight; a loosened one matches no less and accepts at no less.
+    let weight = |r: &Rule| match r.action {
+        crate::rules::Action::Accept { weight } => weight,
+        _ => 0.0,
+    };
+    let narrowed = |i: usize| {
+        changed_at(i) && matches!((&new[i].cond, &old[i].cond), (Some(n), Some(o)) if crate::rules::implies(n, o)) && weight(&new[i]) <= weight(&old[i])
+    };
+    let widened = |i: usize| {
+        changed_at(i) && matches!((&new[i].cond, &old[i].cond), (Some(n), Some(o)) if crate::rules::implies(o, n)) && weight(&new[i]) >= weight(&old[i])
+    };
     let ok = match edit {
-        Edit::Tighten { rule, .. } => rule.checked_sub(1).is_some_and(changed_at),
+        Edit::Tighten { rule, .. } => rule.checked_sub(1).is_some_and(narrowed),
         Edit::Retire { rule, .. } => rule.checked_sub(1).is_some_and(|i| i < old.len() && new == without(&old, i)),
         Edit::Loosen { rule, .. } => rule.checked_sub(1).is_some_and(|i| {
-            changed_at(i) || (i > 0 && changed_at(i - 1)) || (new.len() == old.len() + 1 && i < new.len() && without(&new, i) == old && new[i].cond.is_some())
+            widened(i) || (i > 0 && widened(i - 1)) || (new.len() == old.len() + 1 && i < new.len() && without(&new, i) == old && new[i].cond.is_some())
         }),
         Edit::Router { .. } | Edit::NoChange => false,
     };

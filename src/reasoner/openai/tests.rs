@@ -155,6 +155,24 @@ fn an_optimise_reply_must_apply_the_requested_edit_where_asked() {
     assert!(one_rule_changed(old, &injected).is_ok(), "one rule changed: the old check let it through");
     assert!(edit_applied_where_asked(old, &injected, &tighten).is_err());
     assert!(edit_applied_where_asked(old, &p("accept 0.8 when relevance >= 0.35\nreject when relevance < 0.1\ndefault reject\n"), &tighten).is_ok());
+    // Nor widen the rule, raise its weight, or swap its condition for another (what a hostile
+    // server proposed as "stricter": each accepted more than before).
+    for widened in [
+        "accept 1 when relevance >= 0.3",
+        "accept 0.8 when relevance >= 0.3 or relevance >= -999",
+        "accept 0.8 when relevance >= 0.25",
+        "accept 0.8 when topic == Metal",
+    ] {
+        let rules = format!("{widened}\nreject when relevance < 0.1\ndefault reject\n");
+        assert!(edit_applied_where_asked(old, &p(&rules), &tighten).is_err(), "{widened}");
+    }
+    assert!(
+        edit_applied_where_asked(old, &p("accept 0.5 when relevance >= 0.3 and support >= 1\nreject when relevance < 0.1\ndefault reject\n"), &tighten).is_ok()
+    );
+    // Loosening in place goes the other way.
+    let loosen1 = Edit::Loosen { agent: "u1".into(), rule: 1, min_relevance: 0.2 };
+    assert!(edit_applied_where_asked(old, &p("accept 0.8 when relevance >= 0.2\nreject when relevance < 0.1\ndefault reject\n"), &loosen1).is_ok());
+    assert!(edit_applied_where_asked(old, &p("accept 0.8 when relevance >= 0.4\nreject when relevance < 0.1\ndefault reject\n"), &loosen1).is_err());
     // Tightening may not turn an accept into a reject, nor a rule into a default.
     assert!(edit_applied_where_asked(old, &p("reject when relevance >= 0.3\nreject when relevance < 0.1\ndefault reject\n"), &tighten).is_err());
     assert!(edit_applied_where_asked(old, &p("default accept 1\nreject when relevance < 0.1\ndefault reject\n"), &tighten).is_err());

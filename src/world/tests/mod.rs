@@ -500,11 +500,10 @@ mod evidence;
 #[test]
 fn a_refused_event_leaves_no_trace() {
     let mut full = W::new();
-    let setup = full.log.len();
     every_kind(&mut full);
     let known = ["u1", "u2", "i1", "R1"];
     let (mut refused, mut leaks) = (0, Vec::new());
-    for at in setup..full.log.len() {
+    for at in 1..full.log.len() {
         let mut world = World::new();
         for ev in &full.log[..at] {
             world.apply(ev).expect("the log replays");
@@ -552,4 +551,79 @@ fn a_refused_event_leaves_no_trace() {
     }
     assert!(leaks.is_empty(), "refused but changed the world:\n{}", leaks.join("\n"));
     assert!(refused > 30, "only {refused} refusals tried");
+}
+
+/// Numbers a session may not hold: what the engine could not have written and would compute
+/// NaN from (a 1.7e308 weight made a fork panic and write `null` deltas).
+#[test]
+fn weights_and_router_knobs_out_of_range_are_refused() {
+    let mut w = W::new();
+    let agent = |attrs: Vec<(&str, f64)>| EventBody::AgentCreated {
+        agent: "u9".into(),
+        agent_kind: ClientKind::User,
+        title: None,
+        attrs: attrs.into_iter().map(|(a, v)| (a.to_string(), v)).collect(),
+        rules: "default reject".into(),
+    };
+    for bad in [1.7e308, -1.0001, f64::NAN, f64::INFINITY] {
+        let e = w.refused(agent(vec![("Jazz", bad)])).to_string();
+        assert!(e.contains("agent_created u9: weight") && e.contains("of Jazz is outside [-1, 1]"), "{e}");
+    }
+    assert!(w.refused(agent(vec![("Jazz", 1.7e308)])).to_string().contains("1.7e308"), "huge numbers in short form");
+    w.ok(agent(vec![("Jazz", -1.0)]));
+    let e = w.refused(EventBody::ProfileUpdated { agent: "u1".into(), changes: vec![change("Jazz", 0.8, 2.0)], reason: String::new(), text: String::new() });
+    assert!(e.to_string().contains("profile_updated u1: weight 2 of Jazz"), "{e}");
+    let e = w.refused(EventBody::RouterIntegrated {
+        router: "R1".into(),
+        inbox: 0,
+        changes: vec![change("Jazz", 0.5, -3.0)],
+        new_attributes: vec![],
+        summary: String::new(),
+        keep_choices: 0,
+    });
+    assert!(e.to_string().contains("router_integrated R1: weight -3 of Jazz"), "{e}");
+    for (fan_out, tau, what) in
+        [(0, 0.1, "fan-out 0"), (crate::world::FAN_OUT_LIMIT + 1, 0.1, "fan-out"), (2, 1.7e308, "τ 1.7e308"), (2, -0.1, "τ -0.1"), (2, f64::NAN, "τ NaN")]
+    {
+        let e = w.refused(EventBody::RouterEdited { router: "R1".into(), fan_out, tau, reason: String::new() }).to_string();
+        assert!(e.contains(what) && e.contains("outside"), "{e}");
+        let e = w.refused(EventBody::RouterStrategyEdited {
+            router: "R1".into(),
+            fan_out_from: 2,
+            fan_out_to: fan_out,
+            tau_from: 0.15,
+            tau_to: tau,
+            reason: String::new(),
+            evidence: vec![],
+        });
+        assert!(e.to_string().contains(what), "{e}");
+    }
+    w.ok(EventBody::RouterEdited { router: "R1".into(), fan_out: 3, tau: 0.0, reason: String::new() });
+}
+
+/// An agent and a router never share an id (a DOT export, a query's `target == R1` and the
+/// inspector's search would not know which is meant).
+#[test]
+fn an_agent_and_a_router_never_share_an_id() {
+    let mut w = W::new();
+    let e = w.refused(EventBody::AgentCreated {
+        agent: "R1".into(),
+        agent_kind: ClientKind::User,
+        title: None,
+        attrs: BTreeMap::new(),
+        rules: "default reject".into(),
+    });
+    assert!(e.to_string().contains("exists already"), "{e}");
+    let e = w.refused(EventBody::RouterCreated {
+        router: "u1".into(),
+        attributes: vec![],
+        profile: BTreeMap::new(),
+        members: vec![],
+        fan_out: 2,
+        tau: 0.1,
+        summary: String::new(),
+        gate: 0.5,
+        update_gate: 1.0,
+    });
+    assert!(e.to_string().contains("exists already"), "{e}");
 }
