@@ -141,6 +141,10 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
                 )));
             }
             for (a, w) in &attrs {
+                // An empty name is no attribute: no message could name it, no rule match it.
+                if a.trim().is_empty() {
+                    return Err(ScenarioError::Invalid(format!("{what}: an attribute (or category) name is empty")));
+                }
                 if !w.is_finite() || !(-1.0..=1.0).contains(w) {
                     return Err(ScenarioError::Invalid(format!("{what}: attribute {:?} has weight {w}, outside [-1, 1]", crate::util::text::sanitize(a, 40))));
                 }
@@ -177,6 +181,10 @@ pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Res
         let negative = match row.get(2) {
             Some(n) => {
                 check(n, ClientKind::Item, "negative")?;
+                // The chosen item cannot also be what the user passed over.
+                if *n == row[1] {
+                    return Err(ScenarioError::Invalid(format!("{what}: the negative {} is the chosen item", crate::util::text::sanitize(n, 40))));
+                }
                 Some(n.clone())
             }
             None => sample_negative(&mut rng, &items, &seen[row[0].as_str()]),
@@ -281,5 +289,11 @@ mod tests {
         assert!(e.contains("s.json: user u1: rules line 1:6"), "{e}");
         let e = parse_scenario("{\"name\": \"x\",\n \"usr\": []}", "s.json", false, 1).unwrap_err().to_string();
         assert!(e.starts_with("s.json:2:"), "{e}");
+        let e = parse_scenario("name = \"x\"\n[[user]]\nid = \"u1\"\nattrs = { \"\" = 0.5 }\n", "s.toml", true, 1).unwrap_err().to_string();
+        assert!(e.contains("s.toml: user u1: an attribute (or category) name is empty"), "{e}");
+        let two_items = "name = \"x\"\n[[user]]\nid = \"u1\"\n[[item]]\nid = \"i1\"\n[[item]]\nid = \"i2\"\n[schedule]\n";
+        let e = parse_scenario(&format!("{two_items}interactions = [[\"u1\", \"i1\", \"i1\"]]\n"), "s.toml", true, 1).unwrap_err().to_string();
+        assert!(e.contains("interactions[0]: the negative i1 is the chosen item"), "{e}");
+        assert!(parse_scenario(&format!("{two_items}interactions = [[\"u1\", \"i1\", \"i2\"]]\n"), "s.toml", true, 1).is_ok());
     }
 }

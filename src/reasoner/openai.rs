@@ -153,6 +153,22 @@ pub enum ConnectError {
     NoModels { url: String, tries: u32, error: String },
     #[error("{url}: the server lists no model; pass --llm-model")]
     NoModel { url: String },
+    #[error("--llm-url {url}: {why} (an http:// or https:// address, such as http://127.0.0.1:8080/v1)")]
+    BadUrl { url: String, why: String },
+}
+
+/// The base URL checked before anything is recorded (a malformed one failed each request, three
+/// tries apiece, after the session had been written).
+fn check_base_url(url: &str) -> Result<(), ConnectError> {
+    let bad = |why: String| ConnectError::BadUrl { url: crate::util::text::sanitize(url, 200), why };
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad(format!("the scheme {} is not http or https", crate::util::text::sanitize(parsed.scheme(), 20))));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".into()));
+    }
+    Ok(())
 }
 
 pub struct OpenAi {
@@ -180,6 +196,7 @@ impl std::fmt::Debug for OpenAi {
 impl OpenAi {
     pub fn new(mut cfg: OpenAiConfig) -> Result<OpenAi, ConnectError> {
         cfg.base_url = cfg.base_url.trim_end_matches('/').to_string();
+        check_base_url(&cfg.base_url)?;
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let client = reqwest::Client::builder().timeout(cfg.timeout).connect_timeout(Duration::from_secs(10)).build()?;
         let key = cfg.api_key.clone().filter(|k| !k.is_empty()).or_else(api_key);

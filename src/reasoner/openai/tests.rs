@@ -196,3 +196,14 @@ fn an_optimise_reply_must_apply_the_requested_edit_where_asked() {
     let reply = json!({"place": "replace", "line": "reject when relevance >= 0.3", "reason": "x"}).to_string();
     assert_eq!(parse_reply(&req, &reply).unwrap_err().cause(), Cause::WrongShape);
 }
+
+/// A base URL that could never be reached is refused before the run records anything.
+#[test]
+fn a_malformed_base_url_is_refused_up_front() {
+    for (url, word) in [("not a url", "relative URL"), ("ftp://example.com/v1", "scheme ftp"), ("http://", "host")] {
+        let e = super::check_base_url(url).unwrap_err().to_string();
+        assert!(e.starts_with("--llm-url ") && e.contains(word), "{url}: {e}");
+    }
+    assert!(super::check_base_url("http://127.0.0.1:8080/v1").is_ok());
+    assert!(super::check_base_url("https://api.openai.com/v1").is_ok());
+}
