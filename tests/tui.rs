@@ -265,7 +265,7 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
     assert!(shown.contains("unsaved") && shown.contains("from main at step"), "{shown}");
     press(&mut app, "k");
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    // The branch showed its edit event; the parent shows the state just before it.
+    // The same event on the parent, one raw step earlier (the branch's edit came before it).
     assert_eq!((app.branches.current, app.cursor.pos), (0, pos - 1));
     assert_eq!(app.cursor.selected, sel);
 }
@@ -759,6 +759,31 @@ fn switching_branches_keeps_the_logical_position() {
     assert_eq!((app.branches.current, app.cursor.pos), (0, pos));
 }
 
+/// Ctrl+S opens the branch on the event the user was on (the fork's edit, inserted at the start
+/// of the time step, shifts every later event by one), and deleting the branch comes back to it.
+#[test]
+fn a_fork_opens_on_the_event_it_was_made_from() {
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    // Mid time step, so the fork point (the time step's start) lies behind the shown event.
+    press(&mut app, "lllll");
+    let (pos, here) = (app.cursor.pos, app.current_event().unwrap());
+    // The same rules with a comment: the branch's events are the parent's, plus the edit.
+    let rules = app.cursor.world.client("u1").unwrap().rules_text.clone() + "\n# analyst note\n";
+    app.fork_with_rules("u1", &rules).unwrap();
+    let fork = app.branches[1].parent.unwrap().1;
+    assert!(fork < pos - 1, "the fork point {fork} is not behind step {}", pos - 1);
+    assert_eq!(app.branches.current, 1);
+    assert_eq!(app.cursor.pos, pos + 1, "the branch opened one event off");
+    let there = app.current_event().unwrap();
+    assert_eq!((there.step, there.body), (here.step + 1, here.body));
+    press(&mut app, "B");
+    press(&mut app, "d");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1);
+    assert_eq!((app.branches.current, app.cursor.pos), (0, pos), "back on main at another step");
+}
+
 #[test]
 fn step_zero_is_shown_once() {
     let mut app = demo_app(1);
@@ -917,12 +942,13 @@ fn a_fork_is_a_job_that_esc_cancels() {
     assert!(!app.quit && app.status.contains("a fork is being made"), "{}", app.status);
     app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     app.quit_armed = false;
-    // Once done, it opens where the fork was asked for.
+    // Once done, it opens on the event the fork was asked at: one raw step later on the branch,
+    // whose edit comes before it.
     app.start_fork("u1", "default reject\n").unwrap();
     press(&mut app, "l");
     app.finish_jobs().unwrap();
     assert_eq!((app.branches.len(), app.branches.current, app.view), (2, 1, View::Diff));
-    assert_eq!(app.cursor.pos, pos + 1);
+    assert_eq!(app.cursor.pos, pos + 2);
 }
 
 #[test]
