@@ -717,7 +717,8 @@ fn a_branch_can_be_deleted_but_not_main() {
     app.fork_with_rules("u1", "default reject\n").unwrap();
     let pos = app.cursor.pos;
     press(&mut app, "B");
-    press(&mut app, "d");
+    // Unsaved: the first d asks.
+    press(&mut app, "dd");
     assert_eq!(app.branches.len(), 1);
     assert_eq!(app.branches.current, 0);
     assert_eq!(app.cursor.pos, pos - 1, "not back at the parent's logical position");
@@ -959,9 +960,12 @@ fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     press(&mut app, "e");
     // Replace the rules with one that can never match.
     app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
-        Popup::Rules { agent, .. } => {
-            Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["reject when polarity == sideways".into()])), error: None }
-        }
+        Popup::Rules { agent, .. } => Popup::Rules {
+            agent,
+            editor: Box::new(ratatui_textarea::TextArea::new(vec!["reject when polarity == sideways".into()])),
+            error: None,
+            original: Vec::new(),
+        },
         _ => panic!("no editor"),
     };
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
@@ -971,7 +975,9 @@ fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     }
     // No rules: the first Ctrl+S warns, the second forks.
     app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
-        Popup::Rules { agent, .. } => Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["# none".into()])), error: None },
+        Popup::Rules { agent, .. } => {
+            Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["# none".into()])), error: None, original: Vec::new() }
+        }
         _ => panic!("no editor"),
     };
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
@@ -1483,4 +1489,65 @@ fn a_routers_inbox_line_cut_at_80x24_ends_in_an_ellipsis() {
     let shown = screen(&app, 80, 24);
     let inbox = shown.lines().find(|l| l.contains("inbox empty")).unwrap_or_else(|| panic!("no inbox line:\n{shown}"));
     assert!(inbox.ends_with("…│"), "{inbox}");
+}
+
+/// `d` on an unsaved branch asks first, as `q` does (a second `d` deletes; any other key
+/// forgets the question); a saved one goes at once, its file staying on disk.
+#[test]
+fn deleting_an_unsaved_branch_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    press(&mut app, "B");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 2, "an unsaved branch was deleted at the first d");
+    assert!(matches!(app.popup, Popup::Branches { .. }));
+    assert!(app.status.contains("unsaved") && app.status.contains("d again deletes"), "{}", app.status);
+    assert!(screen(&app, 80, 24).contains("d again deletes"), "the question is not on screen");
+    press(&mut app, "kj");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 2, "a d after other keys deleted without asking again");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1);
+    assert!(app.status.starts_with("deleted branch 1"), "{}", app.status);
+    // A saved branch is deleted at once.
+    code(&mut app, KeyCode::Esc);
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    app.save_branch_in(1, dir.path()).unwrap();
+    press(&mut app, "B");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1, "{}", app.status);
+}
+
+/// Esc in the rule editor with text typed asks before throwing it away (a second Esc does;
+/// typing on forgets the question); untouched rules close at once.
+#[test]
+fn esc_in_the_rule_editor_asks_before_discarding_an_edit() {
+    let mut app = demo_app(1);
+    press(&mut app, ".");
+    app.cursor.selected = Some("u1".into());
+    press(&mut app, "e");
+    code(&mut app, KeyCode::Esc);
+    assert!(matches!(app.popup, Popup::None), "untouched rules asked before closing");
+    press(&mut app, "e");
+    code(&mut app, KeyCode::Home);
+    press(&mut app, "zz ");
+    // A parse error, then Esc: the typed text is still there.
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    code(&mut app, KeyCode::Esc);
+    match &app.popup {
+        Popup::Rules { editor, error: Some(e), .. } => {
+            assert!(editor.lines()[0].starts_with("zz "), "{:?}", editor.lines());
+            assert!(e.contains("Esc again discards"), "{e}");
+        }
+        _ => panic!("Esc threw the edit away without asking"),
+    }
+    assert!(screen(&app, 80, 24).contains("Esc again discards"), "the question is not on screen");
+    press(&mut app, "x");
+    code(&mut app, KeyCode::Esc);
+    assert!(matches!(app.popup, Popup::Rules { .. }), "Esc after typing on discarded without asking again");
+    code(&mut app, KeyCode::Esc);
+    assert!(matches!(app.popup, Popup::None));
+    assert_eq!(app.branches.len(), 1);
 }

@@ -470,7 +470,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(Span::styled(kind.title(), st(app, Role::Dim))));
             f.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), r);
         }
-        Popup::Rules { agent, editor, error } => {
+        Popup::Rules { agent, editor, error, .. } => {
             let r = centered(area, 96, 16);
             f.render_widget(Clear, r);
             let [ed, msg] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(r);
