@@ -1551,3 +1551,26 @@ fn esc_in_the_rule_editor_asks_before_discarding_an_edit() {
     assert!(matches!(app.popup, Popup::None));
     assert_eq!(app.branches.len(), 1);
 }
+
+/// The event log holds the whole session and shows a window of it: its title says which steps,
+/// at every width (README: a pane that holds more than it shows says "a–b of N").
+#[test]
+fn the_event_logs_title_says_which_steps_it_shows() {
+    let mut app = demo_app(1);
+    press(&mut app, "....2");
+    let len = app.len();
+    for (w, h) in [(80, 24), (120, 40), (200, 50)] {
+        let shown = screen(&app, w, h);
+        let title = shown.lines().find(|l| l.contains("Event log")).unwrap_or_else(|| panic!("{shown}"));
+        let label = title.split("steps ").nth(1).unwrap_or_else(|| panic!("no steps a–b of N at {w}x{h}: {title}"));
+        let (a, rest) = label.split_once('–').unwrap();
+        let (b, rest) = rest.split_once(" of ").unwrap();
+        let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+        assert!(rest.starts_with(&len.to_string()), "{title}");
+        assert!(a <= app.log_cursor && app.log_cursor <= b && b < len, "{a}–{b} around {}", app.log_cursor);
+        // The first and last rows are those steps.
+        let rows: Vec<&str> = shown.lines().filter(|l| l.contains(" t") && l.starts_with('│') && !l.contains("what happened")).collect();
+        assert!(rows.first().unwrap().contains(&format!("{a:>6} t")), "{}", rows[0]);
+        assert!(rows.last().unwrap().contains(&format!("{b:>6} t")), "{}", rows[rows.len() - 1]);
+    }
+}
