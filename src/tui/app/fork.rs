@@ -235,6 +235,7 @@ impl App {
             live: None,
             diff: None,
             saved: None,
+            unreadable: Default::default(),
         });
         self.compare_jobs.push(CompareJob { job: spawn_compare(compare), branch });
         // The branch opens at the event the user was on when forking: the edit inserted at the

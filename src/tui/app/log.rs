@@ -77,7 +77,7 @@ impl App {
     fn log_rows_now(&self, len: u64, c: u64) -> LogRows {
         if self.log_filter.is_empty() {
             let first = c.saturating_sub(LOG_ROWS).min(len.saturating_sub(2 * LOG_ROWS));
-            let rows = self.branch().timeline.store.range(first, (first + 2 * LOG_ROWS).min(len)).unwrap_or_default();
+            let rows = self.readable(first, (first + 2 * LOG_ROWS).min(len));
             let upto_cursor = rows.iter().take_while(|e| e.step <= c).count();
             return LogRows { rows, upto_cursor, from: None, builds: 0 };
         }

@@ -208,6 +208,9 @@ pub struct Branch {
     pub diff: Option<String>,
     /// Where the branch was saved (forks start unsaved; q asks before losing them).
     pub saved: Option<PathBuf>,
+    /// The first step of a session file whose line cannot be read, once a read met it: the
+    /// steps before it are browsed as usual, and the footer says where reading stops.
+    pub unreadable: Cell<Option<u64>>,
 }
 
 /// Accepted / held / rejected and credit per time step, for the metrics view.

@@ -229,7 +229,12 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     } else {
         "⏸ paused".into()
     };
-    let total = if app.live_done() { format!("{}", app.len()) } else { format!("{}+", app.len()) };
+    let total = match app.branch().unreadable.get() {
+        // The events past a line that cannot be read are counted, but out of reach.
+        Some(bad) => format!("{}, line {} unreadable", app.len(), bad + 2),
+        None if app.live_done() => format!("{}", app.len()),
+        None => format!("{}+", app.len()),
+    };
     let line = format!(
         " round {}/{rounds} · time step {} · {} / {} · {} of {total} · {mode} · {} breakpoint(s) · follow {}",
         app.cursor.world.cursor().round + 1,
