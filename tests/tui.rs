@@ -1577,6 +1577,50 @@ fn the_event_logs_title_says_which_steps_it_shows() {
     }
 }
 
+/// One held step is "1 step", the status names a branch once, and the search hint is whole at
+/// 80 and 120 columns.
+#[test]
+fn words_and_hints_read_right() {
+    let mut app = demo_app(1);
+    let held_once = (1..app.len()).find(|&n| {
+        app.goto(n);
+        app.cursor.world.clients().iter().any(|c| c.buffer.iter().any(|b| b.held.as_ref().is_some_and(|h| h.steps == 1)))
+    });
+    let n = held_once.expect("no message is ever held for one step in the demo");
+    app.goto(n);
+    let agent = app.cursor.world.clients().iter().find(|c| c.buffer.iter().any(|b| b.held.as_ref().is_some_and(|h| h.steps == 1))).unwrap().id.clone();
+    app.cursor.selected = Some(agent);
+    let shown = screen(&app, 200, 50);
+    assert!(shown.contains("(1 step)") && !shown.contains("(1 steps)"), "{shown}");
+
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    press(&mut app, "B");
+    press(&mut app, "k");
+    code(&mut app, KeyCode::Enter);
+    press(&mut app, "B");
+    press(&mut app, "j");
+    code(&mut app, KeyCode::Enter);
+    assert!(app.status.contains("branch 1 (u1 edited") && !app.status.contains("branch branch"), "{}", app.status);
+
+    press(&mut app, "/");
+    for (w, h) in [(80, 24), (120, 40)] {
+        let inside = popup_text(&app, w, h, "/ search").join(" ");
+        assert!(inside.contains("n/N next/previous (in the log: filters; empty clears)"), "the search hint is cut at {w} columns: {inside}");
+    }
+}
+
+/// The rows inside the bordered popup titled `title`, each trimmed, as drawn at `w`×`h`.
+fn popup_text(app: &App, w: u16, h: u16, title: &str) -> Vec<String> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| recnet::tui::views::render(f, app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let row = |y: u16, from: u16, to: u16| (from..to).map(|x| buf[(x, y)].symbol()).collect::<String>();
+    let top = (0..h).find(|&y| row(y, 0, w).contains(title)).unwrap_or_else(|| panic!("no popup titled {title}"));
+    let left = (0..w).find(|&x| buf[(x, top)].symbol() == "┌").unwrap();
+    let right = (left + 1..w).find(|&x| buf[(x, top)].symbol() == "┐").unwrap();
+    (top + 1..h).take_while(|&y| buf[(left, y)].symbol() != "└").map(|y| row(y, left + 1, right).trim().to_string()).collect()
+}
+
 /// A corrupt line in the middle of a session file: what comes before it opens, browses and
 /// jumps as in an intact session (the log lists it); a move past it stops at the last readable
 /// step and names FILE:LINE; the footer says where reading stops.

@@ -112,7 +112,8 @@ impl App {
         self.cursor.follow = false;
         self.goto(pos);
         self.cursor.follow = follow;
-        self.status = format!("branch {}", crate::util::text::sanitize(&self.branch().name, 60));
+        // The name says "branch N (…)" or "main" itself.
+        self.status = format!("showing {}", crate::util::text::sanitize(&self.branch().name, 60));
     }
 
     /// Why branch `b` cannot be deleted now, if it cannot.

@@ -461,8 +461,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             list_popup(f, app, area, 70, &title, lines);
         }
         Popup::Input { kind, text, error } => {
-            let r = centered(area, 90, 5);
-            f.render_widget(Clear, r);
+            let width = 90.min(area.width);
             let mut lines = vec![Line::from(format!("> {}█", cut(text, 300)))];
             if let Some(e) = error {
                 lines.push(Line::from(Span::styled(cut(e, 200), st(app, Role::Reject))));
@@ -472,7 +471,11 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 InputKind::Command => " : command ",
                 InputKind::Breakpoint => " breakpoint ",
             };
-            lines.push(Line::from(Span::styled(kind.title(), st(app, Role::Dim))));
+            // The hint wraps rather than losing its end at the border (the popup grows by a row).
+            let hint = wrap_cells(kind.title(), width.saturating_sub(2) as usize, 3);
+            lines.extend(hint.into_iter().map(|row| Line::from(Span::styled(row, st(app, Role::Dim)))));
+            let r = centered(area, width, lines.len() as u16 + 2);
+            f.render_widget(Clear, r);
             f.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), r);
         }
         Popup::Rules { agent, editor, error, .. } => {
