@@ -265,7 +265,7 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
     assert!(shown.contains("unsaved") && shown.contains("from main at step"), "{shown}");
     press(&mut app, "k");
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    // The branch showed its edit event; the parent shows the state just before it.
+    // The same event on the parent, one raw step earlier (the branch's edit came before it).
     assert_eq!((app.branches.current, app.cursor.pos), (0, pos - 1));
     assert_eq!(app.cursor.selected, sel);
 }
@@ -484,7 +484,9 @@ fn a_far_jump_over_a_corrupt_line_names_it() {
         app.on_tick(Instant::now());
     }
     assert!(app.status.contains(&format!("demo.jsonl:{bad}:")), "{}", app.status);
-    assert_eq!(app.cursor.pos, start, "the jump moved past a line it could not read");
+    // As far as the lines before it allow (line `bad` holds step `bad - 2`).
+    assert!(start < bad - 2);
+    assert_eq!(app.cursor.pos, bad - 2, "the jump did not stop just before the line it could not read");
 }
 
 fn code(app: &mut App, c: KeyCode) {
@@ -718,7 +720,8 @@ fn a_branch_can_be_deleted_but_not_main() {
     app.fork_with_rules("u1", "default reject\n").unwrap();
     let pos = app.cursor.pos;
     press(&mut app, "B");
-    press(&mut app, "d");
+    // Unsaved: the first d asks.
+    press(&mut app, "dd");
     assert_eq!(app.branches.len(), 1);
     assert_eq!(app.branches.current, 0);
     assert_eq!(app.cursor.pos, pos - 1, "not back at the parent's logical position");
@@ -758,6 +761,31 @@ fn switching_branches_keeps_the_logical_position() {
     press(&mut app, "k");
     code(&mut app, KeyCode::Enter);
     assert_eq!((app.branches.current, app.cursor.pos), (0, pos));
+}
+
+/// Ctrl+S opens the branch on the event the user was on (the fork's edit, inserted at the start
+/// of the time step, shifts every later event by one), and deleting the branch comes back to it.
+#[test]
+fn a_fork_opens_on_the_event_it_was_made_from() {
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    // Mid time step, so the fork point (the time step's start) lies behind the shown event.
+    press(&mut app, "lllll");
+    let (pos, here) = (app.cursor.pos, app.current_event().unwrap());
+    // The same rules with a comment: the branch's events are the parent's, plus the edit.
+    let rules = app.cursor.world.client("u1").unwrap().rules_text.clone() + "\n# analyst note\n";
+    app.fork_with_rules("u1", &rules).unwrap();
+    let fork = app.branches[1].parent.unwrap().1;
+    assert!(fork < pos - 1, "the fork point {fork} is not behind step {}", pos - 1);
+    assert_eq!(app.branches.current, 1);
+    assert_eq!(app.cursor.pos, pos + 1, "the branch opened one event off");
+    let there = app.current_event().unwrap();
+    assert_eq!((there.step, there.body), (here.step + 1, here.body));
+    press(&mut app, "B");
+    press(&mut app, "d");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1);
+    assert_eq!((app.branches.current, app.cursor.pos), (0, pos), "back on main at another step");
 }
 
 #[test]
@@ -918,12 +946,13 @@ fn a_fork_is_a_job_that_esc_cancels() {
     assert!(!app.quit && app.status.contains("a fork is being made"), "{}", app.status);
     app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     app.quit_armed = false;
-    // Once done, it opens where the fork was asked for.
+    // Once done, it opens on the event the fork was asked at: one raw step later on the branch,
+    // whose edit comes before it.
     app.start_fork("u1", "default reject\n").unwrap();
     press(&mut app, "l");
     app.finish_jobs().unwrap();
     assert_eq!((app.branches.len(), app.branches.current, app.view), (2, 1, View::Diff));
-    assert_eq!(app.cursor.pos, pos + 1);
+    assert_eq!(app.cursor.pos, pos + 2);
 }
 
 #[test]
@@ -934,9 +963,12 @@ fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     press(&mut app, "e");
     // Replace the rules with one that can never match.
     app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
-        Popup::Rules { agent, .. } => {
-            Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["reject when polarity == sideways".into()])), error: None }
-        }
+        Popup::Rules { agent, .. } => Popup::Rules {
+            agent,
+            editor: Box::new(ratatui_textarea::TextArea::new(vec!["reject when polarity == sideways".into()])),
+            error: None,
+            original: Vec::new(),
+        },
         _ => panic!("no editor"),
     };
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
@@ -946,7 +978,9 @@ fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
     }
     // No rules: the first Ctrl+S warns, the second forks.
     app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
-        Popup::Rules { agent, .. } => Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["# none".into()])), error: None },
+        Popup::Rules { agent, .. } => {
+            Popup::Rules { agent, editor: Box::new(ratatui_textarea::TextArea::new(vec!["# none".into()])), error: None, original: Vec::new() }
+        }
         _ => panic!("no editor"),
     };
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
@@ -1458,4 +1492,172 @@ fn a_routers_inbox_line_cut_at_80x24_ends_in_an_ellipsis() {
     let shown = screen(&app, 80, 24);
     let inbox = shown.lines().find(|l| l.contains("inbox empty")).unwrap_or_else(|| panic!("no inbox line:\n{shown}"));
     assert!(inbox.ends_with("…│"), "{inbox}");
+}
+
+/// `d` on an unsaved branch asks first, as `q` does (a second `d` deletes; any other key
+/// forgets the question); a saved one goes at once, its file staying on disk.
+#[test]
+fn deleting_an_unsaved_branch_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = demo_app(1);
+    press(&mut app, "....");
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    press(&mut app, "B");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 2, "an unsaved branch was deleted at the first d");
+    assert!(matches!(app.popup, Popup::Branches { .. }));
+    assert!(app.status.contains("unsaved") && app.status.contains("d again deletes"), "{}", app.status);
+    assert!(screen(&app, 80, 24).contains("d again deletes"), "the question is not on screen");
+    press(&mut app, "kj");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 2, "a d after other keys deleted without asking again");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1);
+    assert!(app.status.starts_with("deleted branch 1"), "{}", app.status);
+    // A saved branch is deleted at once.
+    code(&mut app, KeyCode::Esc);
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    app.save_branch_in(1, dir.path()).unwrap();
+    press(&mut app, "B");
+    press(&mut app, "d");
+    assert_eq!(app.branches.len(), 1, "{}", app.status);
+}
+
+/// Esc in the rule editor with text typed asks before throwing it away (a second Esc does;
+/// typing on forgets the question); untouched rules close at once.
+#[test]
+fn esc_in_the_rule_editor_asks_before_discarding_an_edit() {
+    let mut app = demo_app(1);
+    press(&mut app, ".");
+    app.cursor.selected = Some("u1".into());
+    press(&mut app, "e");
+    code(&mut app, KeyCode::Esc);
+    assert!(matches!(app.popup, Popup::None), "untouched rules asked before closing");
+    press(&mut app, "e");
+    code(&mut app, KeyCode::Home);
+    press(&mut app, "zz ");
+    // A parse error, then Esc: the typed text is still there.
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    code(&mut app, KeyCode::Esc);
+    match &app.popup {
+        Popup::Rules { editor, error: Some(e), .. } => {
+            assert!(editor.lines()[0].starts_with("zz "), "{:?}", editor.lines());
+            assert!(e.contains("Esc again discards"), "{e}");
+        }
+        _ => panic!("Esc threw the edit away without asking"),
+    }
+    assert!(screen(&app, 80, 24).contains("Esc again discards"), "the question is not on screen");
+    press(&mut app, "x");
+    code(&mut app, KeyCode::Esc);
+    assert!(matches!(app.popup, Popup::Rules { .. }), "Esc after typing on discarded without asking again");
+    code(&mut app, KeyCode::Esc);
+    assert!(matches!(app.popup, Popup::None));
+    assert_eq!(app.branches.len(), 1);
+}
+
+/// The event log holds the whole session and shows a window of it: its title says which steps,
+/// at every width (README: a pane that holds more than it shows says "a–b of N").
+#[test]
+fn the_event_logs_title_says_which_steps_it_shows() {
+    let mut app = demo_app(1);
+    press(&mut app, "....2");
+    let len = app.len();
+    for (w, h) in [(80, 24), (120, 40), (200, 50)] {
+        let shown = screen(&app, w, h);
+        let title = shown.lines().find(|l| l.contains("Event log")).unwrap_or_else(|| panic!("{shown}"));
+        let label = title.split("steps ").nth(1).unwrap_or_else(|| panic!("no steps a–b of N at {w}x{h}: {title}"));
+        let (a, rest) = label.split_once('–').unwrap();
+        let (b, rest) = rest.split_once(" of ").unwrap();
+        let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+        assert!(rest.starts_with(&len.to_string()), "{title}");
+        assert!(a <= app.log_cursor && app.log_cursor <= b && b < len, "{a}–{b} around {}", app.log_cursor);
+        // The first and last rows are those steps.
+        let rows: Vec<&str> = shown.lines().filter(|l| l.contains(" t") && l.starts_with('│') && !l.contains("what happened")).collect();
+        assert!(rows.first().unwrap().contains(&format!("{a:>6} t")), "{}", rows[0]);
+        assert!(rows.last().unwrap().contains(&format!("{b:>6} t")), "{}", rows[rows.len() - 1]);
+    }
+}
+
+/// One held step is "1 step", the status names a branch once, and the search hint is whole at
+/// 80 and 120 columns.
+#[test]
+fn words_and_hints_read_right() {
+    let mut app = demo_app(1);
+    let held_once = (1..app.len()).find(|&n| {
+        app.goto(n);
+        app.cursor.world.clients().iter().any(|c| c.buffer.iter().any(|b| b.held.as_ref().is_some_and(|h| h.steps == 1)))
+    });
+    let n = held_once.expect("no message is ever held for one step in the demo");
+    app.goto(n);
+    let agent = app.cursor.world.clients().iter().find(|c| c.buffer.iter().any(|b| b.held.as_ref().is_some_and(|h| h.steps == 1))).unwrap().id.clone();
+    app.cursor.selected = Some(agent);
+    let shown = screen(&app, 200, 50);
+    assert!(shown.contains("(1 step)") && !shown.contains("(1 steps)"), "{shown}");
+
+    app.fork_with_rules("u1", "default reject\n").unwrap();
+    press(&mut app, "B");
+    press(&mut app, "k");
+    code(&mut app, KeyCode::Enter);
+    press(&mut app, "B");
+    press(&mut app, "j");
+    code(&mut app, KeyCode::Enter);
+    assert!(app.status.contains("branch 1 (u1 edited") && !app.status.contains("branch branch"), "{}", app.status);
+
+    press(&mut app, "/");
+    for (w, h) in [(80, 24), (120, 40)] {
+        let inside = popup_text(&app, w, h, "/ search").join(" ");
+        assert!(inside.contains("n/N next/previous (in the log: filters; empty clears)"), "the search hint is cut at {w} columns: {inside}");
+    }
+}
+
+/// The rows inside the bordered popup titled `title`, each trimmed, as drawn at `w`×`h`.
+fn popup_text(app: &App, w: u16, h: u16, title: &str) -> Vec<String> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| recnet::tui::views::render(f, app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let row = |y: u16, from: u16, to: u16| (from..to).map(|x| buf[(x, y)].symbol()).collect::<String>();
+    let top = (0..h).find(|&y| row(y, 0, w).contains(title)).unwrap_or_else(|| panic!("no popup titled {title}"));
+    let left = (0..w).find(|&x| buf[(x, top)].symbol() == "┌").unwrap();
+    let right = (left + 1..w).find(|&x| buf[(x, top)].symbol() == "┐").unwrap();
+    (top + 1..h).take_while(|&y| buf[(left, y)].symbol() != "└").map(|y| row(y, left + 1, right).trim().to_string()).collect()
+}
+
+/// A corrupt line in the middle of a session file: what comes before it opens, browses and
+/// jumps as in an intact session (the log lists it); a move past it stops at the last readable
+/// step and names FILE:LINE; the footer says where reading stops.
+#[test]
+fn a_corrupt_line_leaves_everything_before_it_readable() {
+    use recnet::tui::keymap::Action;
+    let dir = tempfile::tempdir().unwrap();
+    let intact = replay_demo(dir.path(), 2);
+    let len = intact.len();
+    let path = dir.path().join("demo.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Line 100 holds step 98 (the header is line 1).
+    let garbled: Vec<String> = text.lines().enumerate().map(|(i, l)| if i + 1 == 100 { "{\"step\":99, garbage".into() } else { l.to_string() }).collect();
+    std::fs::write(&path, garbled.join("\n") + "\n").unwrap();
+    let mut app = recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
+    assert_eq!(app.cursor.pos, intact.cursor.pos, "it did not open where the intact session opens");
+    assert!(!app.cursor.world.clients().is_empty());
+    let shown = screen(&app, 200, 50);
+    assert!(shown.contains(&format!("of {len}, line 100 unreadable")), "{shown}");
+    type_line(&mut app, ":97");
+    assert_eq!(app.cursor.pos, 98, "{}", app.status);
+    press(&mut app, "2");
+    let log = screen(&app, 120, 40);
+    assert!(log.contains(&format!("{:>6} t", 97)) && log.contains(&format!("{:>6} t", 85)), "the log is empty:\n{log}");
+    type_line(&mut app, ":98");
+    assert_eq!(app.cursor.pos, 98);
+    assert!(app.status.contains("demo.jsonl:100: key must be a string"), "{}", app.status);
+    // The end, near or far: as far as the lines allow, and why not further.
+    for far in [u64::MAX, 40] {
+        app.far_seek_events = far;
+        app.update(Action::First);
+        app.update(Action::Last);
+        while app.far_seek.is_some() {
+            app.on_tick(std::time::Instant::now());
+        }
+        assert_eq!(app.cursor.pos, 98, "{}", app.status);
+        assert!(app.status.contains("demo.jsonl:100:") && app.status.contains("step 97 is the last"), "{}", app.status);
+    }
 }

@@ -60,6 +60,7 @@ pub fn live_app(
         live: Some(live),
         diff: None,
         saved: None,
+        unreadable: Default::default(),
     };
     App::new(title.to_string(), branch, opts.keymap, opts.mono)
 }
@@ -77,6 +78,7 @@ pub fn replay_app(path: &std::path::Path, opts: UiOptions) -> Result<App> {
         live: None,
         diff: None,
         saved: Some(path.to_path_buf()),
+        unreadable: Default::default(),
     };
     Ok(App::new(format!("replay {}", path.display()), branch, opts.keymap, opts.mono))
 }

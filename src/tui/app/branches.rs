@@ -112,22 +112,48 @@ impl App {
         self.cursor.follow = false;
         self.goto(pos);
         self.cursor.follow = follow;
-        self.status = format!("branch {}", crate::util::text::sanitize(&self.branch().name, 60));
+        // The name says "branch N (…)" or "main" itself.
+        self.status = format!("showing {}", crate::util::text::sanitize(&self.branch().name, 60));
+    }
+
+    /// Why branch `b` cannot be deleted now, if it cannot.
+    fn undeletable(&self, b: usize) -> Option<&'static str> {
+        if b == 0 || b >= self.branches.len() {
+            return Some("the session itself cannot be deleted");
+        }
+        if self.fork_job.is_some() {
+            // The fork opens under its parent's index, which this would shift.
+            return Some("a fork is being made: wait for it (or Esc cancels it) before deleting");
+        }
+        if self.branches.iter().any(|x| x.parent.is_some_and(|(p, _)| p == b)) {
+            return Some("this branch has forks of its own: delete those first");
+        }
+        None
+    }
+
+    /// `d` in the branch list: an unsaved fork would be lost, so the first `d` asks (as `q`
+    /// does) and a second one deletes it; a saved one goes at once.
+    pub(super) fn request_delete(&mut self, b: usize) {
+        let unsaved = self.undeletable(b).is_none() && self.branches[b].saved.is_none();
+        if unsaved && self.delete_armed != Some(b) {
+            self.delete_armed = Some(b);
+            // The question first: an 80-column footer cuts the rest.
+            self.status = format!(
+                "unsaved: {} again deletes {}; {} saves it",
+                self.keymap.key_for(Action::DeleteBranch),
+                crate::util::text::sanitize(&self.branches[b].name, 60),
+                self.keymap.key_for(Action::SaveBranch)
+            );
+            return;
+        }
+        self.delete_armed = None;
+        self.delete_branch(b);
     }
 
     /// Drop a fork that has no forks of its own (main stays); a saved file stays on disk.
     pub fn delete_branch(&mut self, b: usize) {
-        if b == 0 || b >= self.branches.len() {
-            self.status = "the session itself cannot be deleted".into();
-            return;
-        }
-        if self.fork_job.is_some() {
-            // The fork opens under its parent's index, which this would shift.
-            self.status = "a fork is being made: wait for it (or Esc cancels it) before deleting".into();
-            return;
-        }
-        if self.branches.iter().any(|x| x.parent.is_some_and(|(p, _)| p == b)) {
-            self.status = "this branch has forks of its own: delete those first".into();
+        if let Some(why) = self.undeletable(b) {
+            self.status = why.into();
             return;
         }
         // A far jump's state is filed by branch index, which this shifts.

@@ -235,10 +235,12 @@ impl App {
             live: None,
             diff: None,
             saved: None,
+            unreadable: Default::default(),
         });
         self.compare_jobs.push(CompareJob { job: spawn_compare(compare), branch });
-        // The branch opens at the step the user was on when forking.
-        let pos = at + 1;
+        // The branch opens at the event the user was on when forking: the edit inserted at the
+        // fork step shifts every later event by one (`logical_pos`).
+        let pos = self.branches.logical_pos(parent, branch, at + 1);
         self.stop_far_seek();
         self.branches.current = branch;
         self.forget_log_rows();

@@ -22,6 +22,10 @@ impl App {
         self.dirty = true;
         // A message is about the last action: the next key replaces it (or clears it).
         self.status.clear();
+        // The question a first `d` asked is answered by the next key only.
+        if self.keymap.action(&key) != Some(Action::DeleteBranch) {
+            self.delete_armed = None;
+        }
         match &mut self.popup {
             Popup::Input { .. } => return self.on_input_key(key),
             Popup::Rules { .. } => return self.on_rules_key(key),
@@ -412,13 +416,17 @@ impl App {
         };
         let lines: Vec<String> = c.rules_text.lines().map(|l| l.to_string()).collect();
         let editor = TextArea::new(lines);
-        self.popup = Popup::Rules { agent: id, editor: Box::new(editor), error: None };
+        let original = editor.lines().to_vec();
+        self.popup = Popup::Rules { agent: id, editor: Box::new(editor), error: None, original };
     }
 
     pub(super) fn on_rules_key(&mut self, key: KeyEvent) {
-        let Popup::Rules { agent, editor, error } = &mut self.popup else { return };
+        let Popup::Rules { agent, editor, error, original } = &mut self.popup else { return };
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
+            // Typed rules are work (a parse error does not make them worthless): the first Esc
+            // says they would be lost, the second discards them.
+            KeyCode::Esc if editor.lines() != original.as_slice() && error.as_deref() != Some(DISCARD_EDIT) => *error = Some(DISCARD_EDIT.into()),
             KeyCode::Esc => self.popup = Popup::None,
             KeyCode::Char('s') if ctrl => {
                 let text = editor.lines().join("\n") + "\n";
@@ -445,6 +453,7 @@ impl App {
     }
 }
 
+const DISCARD_EDIT: &str = "warning: Esc again discards your edit; Ctrl+S forks with it";
 const FORK_RUNNING: &str = "a fork is still being made: Ctrl+S again once it is done";
 const EMPTY_RULES: &str = "warning: no rules: every message would be rejected; Ctrl+S again forks anyway";
 

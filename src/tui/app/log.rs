@@ -31,6 +31,14 @@ impl App {
         self.search.as_ref().filter(|s| !self.log_filter.is_empty() && s.query == self.log_filter && s.on(self.branches.current)).map(|s| s.matches.as_slice())
     }
 
+    /// Where step `step` stands among the filter's matches (1-based), how many were found, and
+    /// whether the whole log was searched; `None` while the matches are not at hand.
+    pub fn log_match_rank(&self, step: u64) -> Option<(usize, usize, bool)> {
+        let m = self.log_index()?;
+        let complete = self.search.as_ref().is_some_and(|s| s.counted(self.len()));
+        Some((m.partition_point(|&x| x < step) + 1, m.len(), complete))
+    }
+
     /// The filtered log's first shown row at or after `from` (`forward`), or at or before it.
     pub(super) fn log_match(&self, from: u64, forward: bool) -> Option<u64> {
         if self.log_filter.is_empty() {
@@ -69,7 +77,7 @@ impl App {
     fn log_rows_now(&self, len: u64, c: u64) -> LogRows {
         if self.log_filter.is_empty() {
             let first = c.saturating_sub(LOG_ROWS).min(len.saturating_sub(2 * LOG_ROWS));
-            let rows = self.branch().timeline.store.range(first, (first + 2 * LOG_ROWS).min(len)).unwrap_or_default();
+            let rows = self.readable(first, (first + 2 * LOG_ROWS).min(len));
             let upto_cursor = rows.iter().take_while(|e| e.step <= c).count();
             return LogRows { rows, upto_cursor, from: None, builds: 0 };
         }

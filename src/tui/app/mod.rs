@@ -164,6 +164,8 @@ pub enum Popup {
         agent: String,
         editor: Box<TextArea<'static>>,
         error: Option<String>,
+        /// The lines as opened: Esc asks before throwing away anything typed since.
+        original: Vec<String>,
     },
     /// The branch tree: open one, or save it as a session file.
     Branches {
@@ -206,6 +208,9 @@ pub struct Branch {
     pub diff: Option<String>,
     /// Where the branch was saved (forks start unsaved; q asks before losing them).
     pub saved: Option<PathBuf>,
+    /// The first step of a session file whose line cannot be read, once a read met it: the
+    /// steps before it are browsed as usual, and the footer says where reading stops.
+    pub unreadable: Cell<Option<u64>>,
 }
 
 /// Accepted / held / rejected and credit per time step, for the metrics view.
@@ -276,6 +281,8 @@ pub struct App {
     pub quit: bool,
     /// q was pressed once with unsaved branches: a second q quits.
     pub quit_armed: bool,
+    /// d was pressed once on this unsaved branch in the branch list: a second d deletes it.
+    delete_armed: Option<usize>,
     pub dirty: bool,
     /// A forward step waiting for the live engine.
     pub pending_forward: u64,
@@ -336,6 +343,7 @@ impl App {
             search_pending: false,
             quit: false,
             quit_armed: false,
+            delete_armed: None,
             dirty: true,
             pending_forward: 0,
             mono,

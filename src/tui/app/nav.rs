@@ -3,8 +3,31 @@
 
 use super::*;
 use crate::analysis::breakpoint::{self};
+use crate::store::timeline::EventStore;
+use crate::store::StoreError;
 use crate::world::event::{Event, EventBody, Stage};
 use std::time::{Duration, Instant};
+
+/// Events `from..to` of `store` up to the first line that cannot be read, and that line's step:
+/// one bad line in a session file leaves what comes before it readable. Another failure (the
+/// file gone) reads nothing.
+pub(super) fn readable_range(store: &EventStore, from: u64, to: u64) -> (Vec<Event>, Option<u64>) {
+    match store.range(from, to) {
+        Ok(evs) => (evs, None),
+        Err(e) => match unreadable_step(&e).filter(|bad| (from..to).contains(bad)) {
+            Some(bad) => (store.range(from, bad).unwrap_or_default(), Some(bad)),
+            None => (Vec::new(), None),
+        },
+    }
+}
+
+/// The step whose line a read error names (the header is line 1).
+fn unreadable_step(e: &StoreError) -> Option<u64> {
+    match e {
+        StoreError::Line { line, .. } => line.checked_sub(2),
+        _ => None,
+    }
+}
 
 impl App {
     /// Go to the state after `n` events like `goto`, but when that means replaying a long
@@ -38,7 +61,7 @@ impl App {
             // Replaying lays keyframes and leaves the state cached: the next slice starts here.
             match self.branch_mut().timeline.state(next) {
                 Ok(_) => self.far_progress(next, target),
-                Err(e) => self.far_failed(e),
+                Err(e) => self.far_failed(e, None),
             }
             return;
         }
@@ -49,7 +72,7 @@ impl App {
         };
         let mut world = match world {
             Ok(w) => w,
-            Err(e) => return self.far_failed(e),
+            Err(e) => return self.far_failed(e, None),
         };
         // The target's time step starts here: the screen compares the target with that state,
         // so it is kept on the way rather than replayed again from the start. So are a few states
@@ -74,12 +97,12 @@ impl App {
         stops.sort_unstable();
         for stop in stops {
             if let Err(e) = self.branch().timeline.advance(&mut world, stop) {
-                return self.far_failed(e);
+                return self.far_failed(e, Some(world));
             }
             self.branch_mut().timeline.remember(world.clone());
         }
         if let Err(e) = self.branch().timeline.advance(&mut world, next) {
-            return self.far_failed(e);
+            return self.far_failed(e, Some(world));
         }
         if next < target {
             self.far_world = Some((current, world));
@@ -103,10 +126,49 @@ impl App {
         self.dirty = true;
     }
 
-    fn far_failed(&mut self, e: crate::store::StoreError) {
+    /// A far jump stopped by `e`; `reached` is the state it got to (whole chunks applied).
+    fn far_failed(&mut self, e: StoreError, reached: Option<World>) {
         self.far_seek = None;
-        self.status = crate::util::text::sanitize(&format!("{e}"), 200);
+        if let Some(w) = reached {
+            // Going as far as the lines allow replays from here, not from the start.
+            self.branch_mut().timeline.remember(w);
+        }
+        self.stop_at_unreadable(e);
+    }
+
+    /// A move met a line that cannot be read (or failed otherwise): go as far as the lines before
+    /// it allow, and say which line stopped it.
+    fn stop_at_unreadable(&mut self, e: StoreError) {
+        let said = crate::util::text::sanitize(&format!("{e}"), 200);
         self.dirty = true;
+        let Some(bad) = unreadable_step(&e) else {
+            self.status = said;
+            return;
+        };
+        self.note_unreadable(bad);
+        // Reading up to the bad line meets no other: it is the first in what was read.
+        if bad > self.cursor.pos {
+            self.goto(bad);
+        }
+        self.status = match bad.checked_sub(1) {
+            Some(last) => format!("{said}; step {last} is the last that can be read"),
+            None => format!("{said}; no event can be read"),
+        };
+    }
+
+    /// Remember that step `step`'s line cannot be read (the earliest such line counts).
+    fn note_unreadable(&self, step: u64) {
+        let known = &self.branch().unreadable;
+        known.set(Some(known.get().map_or(step, |s| s.min(step))));
+    }
+
+    /// Events `from..to` of the shown branch up to the first line that cannot be read (noted).
+    pub(super) fn readable(&self, from: u64, to: u64) -> Vec<Event> {
+        let (evs, bad) = readable_range(&self.branch().timeline.store, from, to);
+        if let Some(bad) = bad {
+            self.note_unreadable(bad);
+        }
+        evs
     }
 
     /// Stop a far jump where it got to: that state is kept, so the next jump goes on from it.
@@ -129,11 +191,7 @@ impl App {
             // A line that cannot be read is shown (FILE:LINE), not taken for "no events".
             let evs = match self.branch().timeline.store.range(self.cursor.pos, n) {
                 Ok(evs) => evs,
-                Err(e) => {
-                    self.status = crate::util::text::sanitize(&format!("{e}"), 200);
-                    self.dirty = true;
-                    return;
-                }
+                Err(e) => return self.stop_at_unreadable(e),
             };
             for e in &evs {
                 if let Err(err) = self.cursor.world.apply(e) {
@@ -151,10 +209,7 @@ impl App {
                         self.disk_warned = true;
                     }
                 }
-                Err(e) => {
-                    self.status = crate::util::text::sanitize(&format!("{e}"), 200);
-                    return;
-                }
+                Err(e) => return self.stop_at_unreadable(e),
             }
         }
         self.cursor.pos = self.cursor.world.steps();
@@ -198,7 +253,7 @@ impl App {
             }
         };
         if from < pos {
-            let evs = self.branch().timeline.store.range(from, pos).unwrap_or_default();
+            let evs = self.readable(from, pos);
             self.cursor.tick.extend(&evs, pos);
         }
     }
@@ -267,17 +322,22 @@ impl App {
 
     /// First index in from..end whose event satisfies `f`.
     pub fn find_forward_until(&self, from: u64, end: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
-        let store = &self.branch().timeline.store;
-        let n = store.len().min(end);
+        let n = self.len().min(end);
         let mut i = from;
         while i < n {
-            let chunk = store.range(i, (i + 512).min(n)).ok()?;
+            let to = (i + 512).min(n);
+            let chunk = self.readable(i, to);
+            // A line that cannot be read ends the search (what follows it is out of reach).
+            let whole = chunk.len() as u64 == to - i;
             for e in chunk {
                 if f(&e) {
                     return Some(e.step);
                 }
             }
-            i += 512;
+            if !whole {
+                return None;
+            }
+            i = to;
         }
         None
     }
@@ -296,7 +356,12 @@ impl App {
         let mut hi = from.min(store.len() - 1) + 1;
         while hi > stop {
             let lo = hi.saturating_sub(512).max(stop);
-            let chunk = store.range(lo, hi).ok()?;
+            let (chunk, bad) = readable_range(store, lo, hi);
+            match bad {
+                Some(bad) => self.note_unreadable(bad),
+                None if chunk.is_empty() => return None,
+                None => {}
+            }
             for e in chunk.iter().rev() {
                 if f(e) {
                     return Some(e.step);

@@ -25,7 +25,7 @@ impl App {
                 }
                 Action::DeleteBranch => {
                     let b = *cursor;
-                    self.delete_branch(b);
+                    self.request_delete(b);
                     self.popup = Popup::Branches { cursor: b.min(self.branches.len() - 1) };
                 }
                 Action::Close | Action::Branches => self.popup = Popup::None,

@@ -66,7 +66,8 @@ fn matches_in(world: &World, e: &Event, q: &str) -> bool {
 fn scan(store: &EventStore, world: &World, q: &str, from: u64, to: u64, ctl: Option<&JobCtl>, found: &mut dyn FnMut(Vec<u64>)) -> u64 {
     let mut i = from;
     while i < to && !ctl.is_some_and(|c| c.cancelled()) {
-        let chunk = store.range(i, (i + 4096).min(to)).unwrap_or_default();
+        // Up to a line that cannot be read: the scan ends there.
+        let chunk = super::nav::readable_range(store, i, (i + 4096).min(to)).0;
         if chunk.is_empty() {
             break;
         }

@@ -31,7 +31,8 @@ impl Stats {
             if ctl.is_some_and(|c| c.cancelled()) {
                 return None;
             }
-            let evs = store.range(self.upto, (self.upto + 4096).min(to)).unwrap_or_default();
+            // Up to a line that cannot be read: the count ends there.
+            let evs = super::nav::readable_range(store, self.upto, (self.upto + 4096).min(to)).0;
             if evs.is_empty() {
                 break;
             }

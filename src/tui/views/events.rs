@@ -12,18 +12,34 @@ use ratatui::Frame;
 pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
     let keys = |a| app.keymap.key_for(a);
     use crate::tui::keymap::Action as A;
-    // First in the title, so a narrow terminal still says the text is shifted.
+    // The rows this frame shows: the border and the column header take three lines.
+    let h = area.height.saturating_sub(3) as usize;
+    // The rows were prepared around the cursor (`App::prepare_log`): drawing reads no events.
+    let prepared = &app.log_rows;
+    let evs: &[crate::world::event::Event] = if app.log_filter.is_empty() {
+        let len = app.len();
+        let first = app.log_cursor.saturating_sub(h as u64 / 2).min(len.saturating_sub(h as u64));
+        let skip = prepared.rows.iter().take_while(|e| e.step < first).count();
+        &prepared.rows[skip..(skip + h).min(prepared.rows.len())]
+    } else {
+        // Matching rows only: half a screen before the cursor, the rest after.
+        let from = prepared.upto_cursor.saturating_sub(h / 2);
+        &prepared.rows[from..(from + h).min(prepared.rows.len())]
+    };
+    // First in the title, so a narrow terminal still says where in the log it is and that the
+    // text is shifted.
+    let shown = shown_label(app, evs);
     let sideways = if app.log_hscroll > 0 { format!(" · text from column {}", app.log_hscroll + 1) } else { String::new() };
     let title = if app.log_filter.is_empty() {
         format!(
-            " Event log{sideways} (j/k moves · Enter opens · {} goes there · {}/{} sideways · / filters) ",
+            " Event log{shown}{sideways} (j/k moves · Enter opens · {} goes there · {}/{} sideways · / filters) ",
             keys(A::LogGoto),
             keys(A::ScrollLeft),
             keys(A::ScrollRight)
         )
     } else {
         format!(
-            " Event log{sideways} filtered by “{}” (/ then Enter on empty clears · Enter opens · {} goes there) ",
+            " Event log{shown}{sideways} filtered by “{}” (/ then Enter on empty clears · Enter opens · {} goes there) ",
             cut(&app.log_filter, 30),
             keys(A::LogGoto)
         )
@@ -43,21 +59,7 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
         ))),
         head,
     );
-    let h = inner.height as u64;
-    app.scroll.log.frame(0, h as usize);
-    // The rows were prepared around the cursor (`App::prepare_log`): drawing reads no events.
-    let h = h as usize;
-    let prepared = &app.log_rows;
-    let evs: &[crate::world::event::Event] = if app.log_filter.is_empty() {
-        let len = app.len();
-        let first = app.log_cursor.saturating_sub(h as u64 / 2).min(len.saturating_sub(h as u64));
-        let skip = prepared.rows.iter().take_while(|e| e.step < first).count();
-        &prepared.rows[skip..(skip + h).min(prepared.rows.len())]
-    } else {
-        // Matching rows only: half a screen before the cursor, the rest after.
-        let from = prepared.upto_cursor.saturating_sub(h / 2);
-        &prepared.rows[from..(from + h).min(prepared.rows.len())]
-    };
+    app.scroll.log.frame(0, inner.height as usize);
     let lines: Vec<Line> = evs
         .iter()
         .map(|e| {
@@ -81,4 +83,22 @@ pub(super) fn events_view(f: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// " · steps a–b of N" (by step number, as the footer counts) or, filtered, " · matches a–b of
+/// N" ("N+" while the log is still being searched): empty when every row fits.
+fn shown_label(app: &App, evs: &[crate::world::event::Event]) -> String {
+    let (Some(first), Some(last)) = (evs.first(), evs.last()) else { return String::new() };
+    if app.log_filter.is_empty() {
+        if evs.len() as u64 >= app.len() {
+            return String::new();
+        }
+        return format!(" · steps {}–{} of {}", first.step, last.step, app.len());
+    }
+    match app.log_match_rank(first.step) {
+        Some((rank, total, complete)) if evs.len() < total || !complete => {
+            format!(" · matches {}–{} of {}{}", rank, rank + evs.len() - 1, total, if complete { "" } else { "+" })
+        }
+        _ => String::new(),
+    }
 }

@@ -142,7 +142,7 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             .unwrap_or_default();
         let router = m.map(|m| m.router.clone()).unwrap_or_default();
         let age = app.cursor.world.cursor().tick.saturating_sub(b.arrived_tick);
-        let held = b.held.as_ref().map(|h| format!(" · held by rule {} ({} steps)", h.rule, h.steps)).unwrap_or_default();
+        let held = b.held.as_ref().map(|h| format!(" · held by rule {} ({} step{})", h.rule, h.steps, if h.steps == 1 { "" } else { "s" })).unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(format!(" m{} ← {} ", b.message, cut(&router, 8)), if b.held.is_some() { st(app, Role::Hold) } else { st(app, Role::Flight) }),
             Span::raw(cut(&what, 60)),

@@ -229,7 +229,12 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     } else {
         "⏸ paused".into()
     };
-    let total = if app.live_done() { format!("{}", app.len()) } else { format!("{}+", app.len()) };
+    let total = match app.branch().unreadable.get() {
+        // The events past a line that cannot be read are counted, but out of reach.
+        Some(bad) => format!("{}, line {} unreadable", app.len(), bad + 2),
+        None if app.live_done() => format!("{}", app.len()),
+        None => format!("{}+", app.len()),
+    };
     let line = format!(
         " round {}/{rounds} · time step {} · {} / {} · {} of {total} · {mode} · {} breakpoint(s) · follow {}",
         app.cursor.world.cursor().round + 1,
@@ -456,8 +461,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             list_popup(f, app, area, 70, &title, lines);
         }
         Popup::Input { kind, text, error } => {
-            let r = centered(area, 90, 5);
-            f.render_widget(Clear, r);
+            let width = 90.min(area.width);
             let mut lines = vec![Line::from(format!("> {}█", cut(text, 300)))];
             if let Some(e) = error {
                 lines.push(Line::from(Span::styled(cut(e, 200), st(app, Role::Reject))));
@@ -467,10 +471,14 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                 InputKind::Command => " : command ",
                 InputKind::Breakpoint => " breakpoint ",
             };
-            lines.push(Line::from(Span::styled(kind.title(), st(app, Role::Dim))));
+            // The hint wraps rather than losing its end at the border (the popup grows by a row).
+            let hint = wrap_cells(kind.title(), width.saturating_sub(2) as usize, 3);
+            lines.extend(hint.into_iter().map(|row| Line::from(Span::styled(row, st(app, Role::Dim)))));
+            let r = centered(area, width, lines.len() as u16 + 2);
+            f.render_widget(Clear, r);
             f.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), r);
         }
-        Popup::Rules { agent, editor, error } => {
+        Popup::Rules { agent, editor, error, .. } => {
             let r = centered(area, 96, 16);
             f.render_widget(Clear, r);
             let [ed, msg] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(r);
