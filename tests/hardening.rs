@@ -336,3 +336,42 @@ fn api_keys_never_leak_into_errors() {
         assert!(!session.contains("sk-LEAK-9999"), "the key reached the session file");
     }
 }
+
+/// A signal at any moment of a run's start gets one story: either nothing was written (the file
+/// is as it was) or the session is complete up to a step, never both (a SIGINT inside the world's
+/// setup said "complete up to there" and "no session was written" at once).
+#[test]
+fn a_signal_during_setup_leaves_no_session_and_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let scen = d.path().join("g.json");
+    assert!(bin()
+        .args(["gen", "--users", "20000", "--items", "4000", "--interactions", "2000", "--communities", "20", "--out"])
+        .arg(&scen)
+        .status()
+        .unwrap()
+        .success());
+    let mut stories = std::collections::BTreeSet::new();
+    for delay_ms in [30, 80, 150, 250, 400] {
+        let out = d.path().join(format!("s{delay_ms}.jsonl"));
+        let child = bin().args(["run", "--scenario"]).arg(&scen).arg("--out").arg(&out).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        if o.status.success() {
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(130), "{err}");
+        let nothing = err.contains("no session was written") || err.contains("before any event was written");
+        assert!(!(nothing && err.contains("complete up to")), "{err}");
+        if nothing {
+            assert!(!out.exists(), "{err}");
+            stories.insert("nothing written");
+        } else if out.exists() {
+            let chk = bin().arg("check").arg(&out).output().unwrap();
+            assert!(chk.status.success(), "{err}: {}", String::from_utf8_lossy(&chk.stderr));
+            stories.insert("a prefix");
+        }
+    }
+    println!("stories seen: {stories:?}");
+}

@@ -260,7 +260,13 @@ pub fn record_to(
     // A world cut off halfway through its setup is no session to keep: it has agents but no
     // routers, and nothing could be forked or evaluated from it.
     if engine.setting_up() {
-        let note = match abandon(writer) {
+        let kept = abandon(writer);
+        // Not "complete up to there": the prefix of a setup is thrown away.
+        if matches!(e, RunError::Interrupted(_)) {
+            let kept = kept.map(|dest| format!("; {dest} is as it was")).unwrap_or_default();
+            return Err(RunError::Interrupted(format!("interrupted while the world was set up: no session was written{kept}")));
+        }
+        let note = match kept {
             Some(dest) => format!("the world's setup was cut short: no session was written, {dest} is as it was"),
             None => "the world's setup was cut short: what was written is not a session to use".into(),
         };

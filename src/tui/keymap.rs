@@ -215,12 +215,21 @@ pub struct Keymap {
 
 impl Keymap {
     pub fn parse(text: &str, name: &str) -> Result<Keymap> {
-        let file: KeymapFile = toml::from_str(text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message()))?;
+        // Errors say where: the line and column of the value (or key) at fault.
+        let at = |offset: usize| {
+            let before = &text[..offset.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{name}:{line}:{col}")
+        };
+        let file: KeymapFile =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {}", e.span().map_or_else(|| name.to_string(), |s| at(s.start)), e.message().trim_end()))?;
+        let line_of = |k: &str| text.find(&format!("\"{k}\"")).or_else(|| text.find(k)).map_or_else(|| name.to_string(), at);
         let mut bindings = BTreeMap::new();
         for (k, a) in file.keys {
-            let key = parse_key(&k).with_context(|| format!("{name}: binding {k:?}"))?;
+            let key = parse_key(&k).with_context(|| format!("{}: binding {k:?}", line_of(&k)))?;
             if let Some(prev) = bindings.insert(key, a) {
-                bail!("{name}: key {k:?} is bound twice ({prev:?} and {a:?})");
+                bail!("{}: key {k:?} is bound twice ({prev:?} and {a:?})", line_of(&k));
             }
         }
         Ok(Keymap { bindings })
@@ -282,8 +291,11 @@ mod tests {
 
     #[test]
     fn bad_keymaps_fail_at_start() {
-        assert!(Keymap::parse("[keys]\n\"x\" = \"fly\"\n", "k.toml").unwrap_err().to_string().contains("k.toml"));
-        assert!(Keymap::parse("[keys]\n\"Hyper+x\" = \"quit\"\n", "k.toml").is_err());
+        // Each error names the line and column at fault (it named only the file).
+        let e = Keymap::parse("[keys]\n\"x\" = \"quit\"\n\"Ctrl+Q\" = \"quitt\"\n", "k.toml").unwrap_err().to_string();
+        assert!(e.starts_with("k.toml:3:12: unknown variant `quitt`"), "{e}");
+        let e = Keymap::parse("[keys]\n\"Hyper+x\" = \"quit\"\n", "k.toml").unwrap_err();
+        assert!(format!("{e:#}").starts_with("k.toml:2:1: binding \"Hyper+x\""), "{e:#}");
         // The same key spelled two ways.
         let e = Keymap::parse("[keys]\n\"Space\" = \"quit\"\n\" \" = \"help\"\n", "k.toml").unwrap_err();
         assert!(e.to_string().contains("bound twice"), "{e}");
