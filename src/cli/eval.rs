@@ -18,8 +18,18 @@ pub(super) fn eval(dataset: &Path, format: EvalFormat, seed: u64, seeds: u64, ro
         b
     });
     let started = std::time::Instant::now();
+    // What looks wrong in the dataset, said once (every seed reads the same files).
+    let warned = std::sync::atomic::AtomicBool::new(false);
     let report = recnet::analysis::eval::run_eval(
-        |s| recnet::inputs::dataset::load_dataset(dataset, s),
+        |s| {
+            let ds = recnet::inputs::dataset::load_dataset(dataset, s)?;
+            if !warned.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                for w in &ds.warnings {
+                    eprintln!("warning: {}", recnet::util::text::sanitize(w, 400));
+                }
+            }
+            Ok(ds)
+        },
         &config,
         &opts,
         |name| {

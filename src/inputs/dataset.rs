@@ -67,6 +67,9 @@ pub struct Dataset {
     pub test: Vec<EvalCase>,
     /// Per user, an ordered list of candidate negatives (the `.random` line).
     pub negatives: BTreeMap<String, Vec<String>>,
+    /// What was read but looks wrong, each naming its file and line: items the `.item` file lists
+    /// twice or does not list (they are ranked without categories). Shown before the results.
+    pub warnings: Vec<String>,
 }
 
 struct Table {
@@ -134,8 +137,9 @@ fn find_one(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
     Ok(found.into_iter().next())
 }
 
-fn read_items(path: &Path) -> Result<BTreeMap<String, ItemInfo>> {
+fn read_items(path: &Path, warnings: &mut Vec<String>) -> Result<BTreeMap<String, ItemInfo>> {
     let t = read_table(path, true)?;
+    let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
     let id = t.col(&["item_id"])?;
     let title = t.col(&["title", "movie_title"]).ok();
     let cats = t.col(&["category", "categories", "class", "genre"]).ok();
@@ -163,6 +167,13 @@ fn read_items(path: &Path) -> Result<BTreeMap<String, ItemInfo>> {
             );
         }
         let title = title.map(|c| f[c].trim().to_string()).unwrap_or_default();
+        if let Some(first) = first_line.insert(f[id].clone(), *line) {
+            warnings.push(format!(
+                "{}:{line}: item {} is listed again (first on line {first}); this row is used",
+                t.path,
+                crate::util::text::sanitize(&f[id], 40)
+            ));
+        }
         items.insert(f[id].clone(), ItemInfo { title, categories });
     }
     Ok(items)
@@ -227,10 +238,12 @@ fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
     let name = file.trim_end_matches(".train.inter").to_string();
     let sibling = |suffix: &str| dir.join(format!("{name}{suffix}"));
     let train_rows = read_cases(train_path)?;
-    let valid: Vec<EvalCase> = read_cases(&sibling(".valid.inter"))?.into_iter().map(|x| x.1).collect();
-    let test: Vec<EvalCase> = read_cases(&sibling(".test.inter"))?.into_iter().map(|x| x.1).collect();
+    let (valid_path, test_path) = (sibling(".valid.inter"), sibling(".test.inter"));
+    let valid_rows = read_cases(&valid_path)?;
+    let test_rows = read_cases(&test_path)?;
     let random_path = sibling(".random");
     let mut negatives: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut random_lines: BTreeMap<String, usize> = BTreeMap::new();
     if random_path.exists() {
         let t = read_table(&random_path, false)?;
         for (line, f) in &t.rows {
@@ -239,11 +252,39 @@ fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
             }
             check_id(&t.path, *line, "user id", &f[0])?;
             negatives.insert(f[0].clone(), f[1].split_whitespace().map(|s| s.to_string()).collect());
+            random_lines.insert(f[0].clone(), *line);
         }
     }
     let item_path =
         find_one(dir, ".item")?.ok_or_else(|| DatasetError::Invalid(format!("{}: no .item file with item titles and categories", dir.display())))?;
-    let all_items = read_items(&item_path)?;
+    let mut warnings = Vec::new();
+    let all_items = read_items(&item_path, &mut warnings)?;
+    // An item the .item file does not list is ranked with no categories: said, not silent.
+    let item_file = item_path.display().to_string();
+    for (path, rows) in [(&valid_path, &valid_rows), (&test_path, &test_rows)] {
+        let unknown: Vec<&(usize, EvalCase)> = rows.iter().filter(|(_, c)| !all_items.contains_key(&c.target)).collect();
+        if let Some((line, c)) = unknown.first() {
+            warnings.push(format!(
+                "{}:{line}: target item {} is not in {item_file} (ranked without categories){}",
+                path.display(),
+                crate::util::text::sanitize(&c.target, 40),
+                if unknown.len() > 1 { format!("; {} such rows", unknown.len()) } else { String::new() }
+            ));
+        }
+    }
+    let unknown_candidates: Vec<(&String, &String)> =
+        negatives.iter().flat_map(|(u, list)| list.iter().filter(|i| !all_items.contains_key(*i)).map(move |i| (u, i))).collect();
+    if let Some((u, i)) = unknown_candidates.first() {
+        warnings.push(format!(
+            "{}:{}: candidate item {} is not in {item_file} (ranked without categories); {} such candidates",
+            random_path.display(),
+            random_lines.get(*u).copied().unwrap_or(0),
+            crate::util::text::sanitize(i, 40),
+            unknown_candidates.len()
+        ));
+    }
+    let valid: Vec<EvalCase> = valid_rows.into_iter().map(|x| x.1).collect();
+    let test: Vec<EvalCase> = test_rows.into_iter().map(|x| x.1).collect();
     // Time order: the training rows are each user's history in order; interleave users by
     // position in their history (all first interactions, then all second, …).
     let mut per_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -294,7 +335,7 @@ fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
         let info = all_items.get(id).cloned().unwrap_or(ItemInfo { title: String::new(), categories: Vec::new() });
         items.insert(id.clone(), info);
     }
-    Ok(Dataset { name, dir: dir.to_path_buf(), users: users.into_iter().collect(), items, train, train_through_valid, valid, test, negatives })
+    Ok(Dataset { name, dir: dir.to_path_buf(), users: users.into_iter().collect(), items, train, train_through_valid, valid, test, negatives, warnings })
 }
 
 fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
@@ -323,7 +364,8 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
         per_user.entry(user.clone()).or_default().push((n, item.clone()));
     }
     let item_path = dir.join(format!("{name}.item"));
-    let all_items = if item_path.exists() { read_items(&item_path)? } else { BTreeMap::new() };
+    let mut warnings = Vec::new();
+    let all_items = if item_path.exists() { read_items(&item_path, &mut warnings)? } else { BTreeMap::new() };
     let mut held_out: BTreeSet<usize> = BTreeSet::new();
     let mut tested: BTreeSet<usize> = BTreeSet::new();
     let mut valid = Vec::new();
@@ -368,7 +410,7 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
             (id, info)
         })
         .collect();
-    Ok(Dataset { name, dir: dir.to_path_buf(), users: per_user.keys().cloned().collect(), items, train, train_through_valid, valid, test, negatives })
+    Ok(Dataset { name, dir: dir.to_path_buf(), users: per_user.keys().cloned().collect(), items, train, train_through_valid, valid, test, negatives, warnings })
 }
 
 impl Dataset {
@@ -448,6 +490,23 @@ mod tests {
             "toy.item",
             "item_id:token\ttitle:token_seq\tcategory:token_seq\n10\tA\tJazz; Bebop\n11\tB\tJazz\n12\tC\tRock\n13\tD\tRock; Metal\n14\tE\tPop\n20\tF\tPop\n21\tG\tPop; Dance\n22\tH\tDance\n23\tI\tFolk\n24\tJ\tFolk\n",
         );
+    }
+
+    /// What looks wrong is said, naming file and line; a clean dataset says nothing.
+    #[test]
+    fn unlisted_and_twice_listed_items_are_warned_of() {
+        let d = tempfile::tempdir().unwrap();
+        presplit(d.path());
+        assert_eq!(load_dataset(d.path(), 1).unwrap().warnings, Vec::<String>::new());
+        write(d.path(), "toy.test.inter", "user_id:token\titem_id_list:token_seq\titem_id:token\n1\t10 11 12 13\t99\n2\t20 21 22\t23\n");
+        write(d.path(), "toy.random", "1\t20 21 22 23 24\n2\t10 11 12 13 77\n");
+        let item = std::fs::read_to_string(d.path().join("toy.item")).unwrap();
+        write(d.path(), "toy.item", &format!("{item}12\tC again\tPop\n"));
+        let w = load_dataset(d.path(), 1).unwrap().warnings;
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].ends_with("toy.item:12: item 12 is listed again (first on line 4); this row is used"), "{w:?}");
+        assert!(w[1].contains("toy.test.inter:2: target item 99 is not in"), "{w:?}");
+        assert!(w[2].contains("toy.random:2: candidate item 77 is not in") && w[2].ends_with("1 such candidates"), "{w:?}");
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub fn cases(ds: &Dataset, split: &str) -> Result<Vec<Case>> {
     let mut out = Vec::new();
     for c in list {
         let Some(neg) = ds.negatives.get(&c.user) else {
-            invalid!("user {} has no candidate line in the .random file", crate::util::text::sanitize(&c.user, 30));
+            let random = ds.dir.join(format!("{}.random", ds.name));
+            let why = if random.exists() { "has no line in" } else { "has no candidates: there is no" };
+            invalid!("user {} {why} {}", crate::util::text::sanitize(&c.user, 30), crate::util::text::sanitize(&random.display().to_string(), 200));
         };
         let mut items = vec![c.target.clone()];
         items.extend(neg.iter().filter(|i| **i != c.target).take(CANDIDATES - 1).cloned());
