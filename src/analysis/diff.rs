@@ -373,7 +373,7 @@ pub fn render(r: &DiffReport, limit: usize) -> String {
     let _ = writeln!(o, "assimilations after the divergence: A {} / B {}", r.assimilations.0, r.assimilations.1);
     let _ = writeln!(o, "profiles that differ: {}", r.profiles.len());
     for p in r.profiles.iter().take(limit) {
-        let parts: Vec<String> = p.attrs.iter().take(4).map(|a| format!("{} {:.3}→{:.3}", s(&a.attr), a.a, a.b)).collect();
+        let parts: Vec<String> = p.attrs.iter().take(4).map(|a| format!("{} {}", s(&a.attr), apart(a.a, a.b))).collect();
         let _ = writeln!(o, "  {}: {}{}", s(&p.agent), parts.join(", "), if p.attrs.len() > 4 { ", …" } else { "" });
     }
     if r.profiles.len() > limit {
@@ -400,6 +400,13 @@ pub fn render(r: &DiffReport, limit: usize) -> String {
 }
 
 /// The last section, so "did my edit help?" is answered where the reading ends.
+/// `a→b` with three decimals, or as many more (up to six) as it takes to tell them apart: a change
+/// of 0.0004 read "-0.382→-0.382".
+fn apart(a: f64, b: f64) -> String {
+    let digits = (3..=6).find(|d| format!("{a:.d$}", d = *d) != format!("{b:.d$}", d = *d)).unwrap_or(6);
+    format!("{a:.d$}→{b:.d$}", d = digits)
+}
+
 fn render_outcome(o: &mut String, out: &Outcome) {
     use std::fmt::Write;
     let (a, b) = &out.rewards;
@@ -523,6 +530,13 @@ mod tests {
         let r = diff_events("main", "branch", &a, &b, &World::new(), &World::new());
         assert_eq!(r.decisions.len(), 1, "{:?}", r.decisions);
         assert_eq!((r.decisions[0].message, r.decisions[0].b.as_str()), (6, "reject (rule 2)"));
+    }
+
+    #[test]
+    fn a_small_change_is_shown_with_the_digits_that_tell_it() {
+        assert_eq!(super::apart(-0.382, -0.274), "-0.382→-0.274");
+        assert_eq!(super::apart(-0.3821, -0.3824), "-0.3821→-0.3824");
+        assert_eq!(super::apart(0.5, 0.5000000001), "0.500000→0.500000");
     }
 
     /// Renumbered and at another weight (a rule inserted above that accepts more strongly): the
