@@ -375,3 +375,16 @@ fn a_signal_during_setup_leaves_no_session_and_says_so() {
     }
     println!("stories seen: {stories:?}");
 }
+
+/// Help, version and the headless demo on a full disk: exit 2 naming standard output (help and
+/// version exited 0 with nothing said; the demo said only "No space left on device").
+#[test]
+fn help_version_and_the_demo_on_a_full_disk_name_stdout() {
+    for args in [vec!["--help"], vec!["--version"], vec!["run", "--help"], vec!["demo", "--headless"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let o = bin().args(&args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("<stdout>: write failed") && err.contains("No space left"), "{args:?}: {err}");
+    }
+}

@@ -211,7 +211,13 @@ fn demo(rounds: u32) -> Result<()> {
         }
         Ok(())
     });
-    Ok(result?)
+    // A closed pipe stays what it is (a normal end); any other failure names where it went.
+    result.map_err(|e| match e {
+        recnet::run::RunError::Io(io) if io.kind() != std::io::ErrorKind::BrokenPipe => {
+            anyhow::anyhow!("<stdout>: write failed: {io}{}", recnet::util::atomic::hint(&io))
+        }
+        other => other.into(),
+    })
 }
 
 fn gen(users: usize, items: usize, interactions: usize, communities: usize, seed: u64, out: &Path) -> Result<()> {
@@ -480,7 +486,20 @@ pub fn parse() -> Cli {
         _ if ColorWhen::Auto.mono() => clap::ColorChoice::Never,
         _ => clap::ColorChoice::Auto,
     };
-    let matches = Cli::command().color(choice).get_matches_from(args);
+    let matches = Cli::command().color(choice).try_get_matches_from(args).unwrap_or_else(|e| {
+        // Help and version go to stdout, which can fail (a full disk): clap would exit 0 anyway.
+        if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
+            use std::io::Write;
+            if let Err(w) = e.print().and_then(|_| std::io::stdout().flush()) {
+                if w.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("recnet: <stdout>: write failed: {w}{}", recnet::util::atomic::hint(&w));
+                    std::process::exit(2);
+                }
+            }
+            std::process::exit(0);
+        }
+        e.exit()
+    });
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
