@@ -437,7 +437,8 @@ fn the_inspector_shows_a_corrupt_line_on_a_jump() {
     let mut app = recnet::tui::replay_app(&s, opts).unwrap();
     app.goto(app.len());
     assert!(app.status.contains("p.jsonl:150"), "status: {:?}", app.status);
-    assert!(app.cursor.pos < 148, "it claimed to be past the bad line at {}", app.cursor.pos);
+    // Line 150 holds step 148: the jump stops with steps 0..=147 applied, just before it.
+    assert_eq!(app.cursor.pos, 148, "the jump did not stop just before the bad line");
     tried("the_inspector_shows_a_corrupt_line_on_a_jump", 1, 1);
 }
 
