@@ -3,6 +3,7 @@
 mod branches;
 mod cursor;
 mod diffview;
+mod find;
 mod fork;
 mod input;
 mod jobs;

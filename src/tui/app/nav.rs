@@ -157,7 +157,7 @@ impl App {
     }
 
     /// Remember that step `step`'s line cannot be read (the earliest such line counts).
-    fn note_unreadable(&self, step: u64) {
+    pub(super) fn note_unreadable(&self, step: u64) {
         let known = &self.branch().unreadable;
         known.set(Some(known.get().map_or(step, |s| s.min(step))));
     }
@@ -313,63 +313,6 @@ impl App {
             }
             None => false,
         }
-    }
-
-    /// First index ≥ from whose event satisfies `f`.
-    pub fn find_forward(&self, from: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
-        self.find_forward_until(from, self.branch().timeline.store.len(), f)
-    }
-
-    /// First index in from..end whose event satisfies `f`.
-    pub fn find_forward_until(&self, from: u64, end: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
-        let n = self.len().min(end);
-        let mut i = from;
-        while i < n {
-            let to = (i + 512).min(n);
-            let chunk = self.readable(i, to);
-            // A line that cannot be read ends the search (what follows it is out of reach).
-            let whole = chunk.len() as u64 == to - i;
-            for e in chunk {
-                if f(&e) {
-                    return Some(e.step);
-                }
-            }
-            if !whole {
-                return None;
-            }
-            i = to;
-        }
-        None
-    }
-
-    /// Last index ≤ from whose event satisfies `f`.
-    pub fn find_back(&self, from: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
-        self.find_back_until(from, 0, f)
-    }
-
-    /// Last index in stop..=from whose event satisfies `f`.
-    pub fn find_back_until(&self, from: u64, stop: u64, f: impl Fn(&Event) -> bool) -> Option<u64> {
-        let store = &self.branch().timeline.store;
-        if store.is_empty() {
-            return None;
-        }
-        let mut hi = from.min(store.len() - 1) + 1;
-        while hi > stop {
-            let lo = hi.saturating_sub(512).max(stop);
-            let (chunk, bad) = readable_range(store, lo, hi);
-            match bad {
-                Some(bad) => self.note_unreadable(bad),
-                None if chunk.is_empty() => return None,
-                None => {}
-            }
-            for e in chunk.iter().rev() {
-                if f(e) {
-                    return Some(e.step);
-                }
-            }
-            hi = lo;
-        }
-        None
     }
 
     pub(super) fn forward_to(&mut self, f: impl Fn(&Event, &Event) -> bool) {
