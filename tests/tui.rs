@@ -1661,3 +1661,24 @@ fn a_corrupt_line_leaves_everything_before_it_readable() {
         assert!(app.status.contains("demo.jsonl:100:") && app.status.contains("step 97 is the last"), "{}", app.status);
     }
 }
+
+/// A long error in the rule editor or the breakpoint prompt wraps instead of losing its end (the
+/// list of fields a misspelt one could be, which the user needs to mend it).
+#[test]
+fn long_errors_in_the_rule_editor_and_the_prompt_are_read_whole() {
+    let mut app = demo_app(1);
+    press(&mut app, ".");
+    app.cursor.selected = Some("u1".into());
+    press(&mut app, "e");
+    code(&mut app, KeyCode::Home);
+    press(&mut app, "accept 1 when foo > 1\n");
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let Popup::Rules { error: Some(e), .. } = &app.popup else { panic!("no parse error shown") };
+    let last_field = e.rsplit(", ").next().unwrap_or("").trim_end_matches(')').to_string();
+    assert!(e.contains("unknown field") && !last_field.is_empty(), "{e}");
+    for (w, h) in [(120, 40), (80, 24)] {
+        let s = screen(&app, w, h);
+        let flat: String = s.lines().map(|l| l.trim_matches(|c: char| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&last_field) && flat.contains("nothing changed"), "{w}×{h}: the error lost its end:\n{s}");
+    }
+}

@@ -463,8 +463,11 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
         Popup::Input { kind, text, error } => {
             let width = 90.min(area.width);
             let mut lines = vec![Line::from(format!("> {}█", cut(text, 300)))];
+            // An error wraps: its end (the accepted values, say) is what the user needs.
             if let Some(e) = error {
-                lines.push(Line::from(Span::styled(cut(e, 200), st(app, Role::Reject))));
+                for row in wrap_cells(&cut(e, 400), width.saturating_sub(2) as usize, 4) {
+                    lines.push(Line::from(Span::styled(row, st(app, Role::Reject))));
+                }
             }
             let title = match kind {
                 InputKind::Search => " / search ",
@@ -481,16 +484,19 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
         Popup::Rules { agent, editor, error, .. } => {
             let r = centered(area, 96, 16);
             f.render_widget(Clear, r);
-            let [ed, msg] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(r);
+            let (text, role) = match error {
+                Some(e) if e.starts_with("warning:") => (cut(e, 400), Role::Changed),
+                Some(e) => (format!("{} — nothing changed", cut(e, 400)), Role::Reject),
+                None => ("one rule a line: accept W | hold N | reject  when …  ·  default reject".to_string(), Role::Dim),
+            };
+            // The message wraps (up to four rows) rather than losing the list of fields it ends with.
+            let rows = wrap_cells(&text, r.width.saturating_sub(1) as usize, 4);
+            let [ed, msg] = Layout::vertical([Constraint::Min(3), Constraint::Length(rows.len() as u16 + 1)]).areas(r);
             let block = Block::bordered().title(format!(" Rules of {} — Ctrl+S applies (forks a branch here), Esc cancels ", cut(agent, 20)));
             let inner = block.inner(ed);
             f.render_widget(block, ed);
             f.render_widget(&**editor, inner);
-            let m = match error {
-                Some(e) if e.starts_with("warning:") => Line::from(Span::styled(format!(" {}", cut(e, 200)), st(app, Role::Changed))),
-                Some(e) => Line::from(Span::styled(format!(" {} — nothing changed", cut(e, 200)), st(app, Role::Reject))),
-                None => Line::from(Span::styled(" one rule a line: accept W | hold N | reject  when …  ·  default reject", st(app, Role::Dim))),
-            };
+            let m: Vec<Line> = rows.into_iter().map(|row| Line::from(Span::styled(format!(" {row}"), st(app, role)))).collect();
             f.render_widget(Paragraph::new(m), msg);
         }
     }
