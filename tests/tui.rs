@@ -1682,3 +1682,28 @@ fn long_errors_in_the_rule_editor_and_the_prompt_are_read_whole() {
         assert!(flat.contains(&last_field) && flat.contains("nothing changed"), "{w}×{h}: the error lost its end:\n{s}");
     }
 }
+
+/// A buffer row is cut to its pane; Enter on the focused buffer opens the message at its top
+/// whole: the event that sent it (Enter opened the current event, whatever the buffer held).
+#[test]
+fn enter_on_the_buffer_opens_the_message_waiting_there() {
+    let mut app = demo_app(1);
+    // Walk until some user holds a message in its buffer.
+    let mut found = None;
+    for _ in 0..3000 {
+        press(&mut app, "l");
+        if let Some(c) = app.cursor.world.clients().iter().find(|c| !c.buffer.is_empty() && c.kind == recnet::world::event::ClientKind::User) {
+            found = Some((c.id.clone(), c.buffer[0].message));
+            break;
+        }
+    }
+    let (agent, message) = found.expect("a buffered message in the demo");
+    app.cursor.selected = Some(agent);
+    while app.focus != recnet::tui::app::Focus::Buffer {
+        code(&mut app, KeyCode::Tab);
+    }
+    code(&mut app, KeyCode::Enter);
+    let Popup::Event(step) = app.popup else { panic!("Enter on the buffer opened nothing") };
+    let ev = app.branch().timeline.store.range(step, step + 1).unwrap().remove(0);
+    assert!(matches!(ev.body, recnet::world::event::EventBody::MessageSent { message: m, .. } if m == message), "{ev:?}");
+}

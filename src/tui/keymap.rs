@@ -88,7 +88,7 @@ impl Action {
             PageDown => "page down in the focused pane",
             PaneTop => "top of the focused pane",
             PaneBottom => "bottom of the focused pane",
-            Open => "open the selected event",
+            Open => "open the selected event or message",
             FocusNext => "focus the next pane",
             FocusPrev => "focus the previous pane",
             ShowInspect => "view: graph and agent",

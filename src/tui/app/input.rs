@@ -127,6 +127,8 @@ impl App {
                     } else {
                         self.status = "no event in the log matches the filter".into();
                     }
+                } else if self.view == View::Inspect && self.focus == Focus::Buffer {
+                    self.open_buffered_message();
                 } else if let Some(e) = self.current_event() {
                     self.open_event(e.step);
                 }
@@ -249,6 +251,22 @@ impl App {
     fn open_event(&mut self, step: u64) {
         self.scroll.popup.top();
         self.popup = Popup::Event(step);
+    }
+
+    /// The message at the top of the buffer pane, whole: the event that sent it (a buffer row
+    /// is cut to its pane; this is where to read the rest).
+    fn open_buffered_message(&mut self) {
+        let agent = self.cursor.selected.clone().unwrap_or_default();
+        let row = self.scroll.buffer.offset();
+        let Some(id) = self.cursor.world.client(&agent).and_then(|c| c.buffer.get(row)).map(|b| b.message) else {
+            self.status = "no message waits in this buffer".into();
+            return;
+        };
+        let sent = |e: &Event| matches!(&e.body, EventBody::MessageSent { message, .. } if *message == id);
+        match self.find_back(self.cursor.pos.saturating_sub(1), sent) {
+            Some(step) => self.open_event(step),
+            None => self.status = format!("message {id} was sent before the part of the session that can be read"),
+        }
     }
 
     /// The scroll of the pane the motion keys act on: an open popup, the diff, or the focused

@@ -86,6 +86,11 @@ impl Scroll {
         self.offset = (from + delta).clamp(0, self.max() as i64) as usize;
     }
 
+    /// The first line shown.
+    pub fn offset(&self) -> usize {
+        self.offset.min(self.max())
+    }
+
     pub fn page(&self) -> i64 {
         self.window.get().saturating_sub(1).max(1) as i64
     }
