@@ -139,7 +139,7 @@ pub fn fork_streamed(
             let Some(r) = world.router(router) else { refuse!("fork: no router {} at step {point}", crate::util::text::sanitize(router, 40)) };
             let tau = tau.unwrap_or(r.tau);
             if !(0.0..=1.0).contains(&tau) {
-                refuse!("fork: tau {} must be between 0 and 1", if tau.abs() < 1e6 { format!("{tau}") } else { format!("{tau:e}") });
+                refuse!("fork: tau {} must be between 0 and 1", crate::util::text::number(tau));
             }
             if *fan_out == Some(0) {
                 refuse!("fork: fan-out 0 would reach nobody; give at least 1");

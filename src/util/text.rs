@@ -2,6 +2,16 @@
 
 /// Escape control characters, escape sequences, bidi overrides and zero-width characters so they
 /// are visible instead of acting on the terminal, and cut to `max_chars` (0 = no limit) with `…`.
+/// A number as an error shows it: huge ones in scientific notation (a crafted 1e308 is not 309
+/// digits of error).
+pub fn number(x: f64) -> String {
+    if x.abs() < 1e6 {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 pub fn sanitize(s: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars.max(16) * 4));
     let mut chars = s.chars().enumerate().peekable();

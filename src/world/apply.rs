@@ -24,16 +24,6 @@ pub(super) fn set_weights(attrs: &mut BTreeMap<String, f64>, changes: &[AttrChan
     }
 }
 
-/// A number as an error shows it: huge ones in scientific notation (a crafted 1e308 is not 309
-/// digits of error).
-fn shown(x: f64) -> String {
-    if x.abs() < 1e6 {
-        format!("{x}")
-    } else {
-        format!("{x:e}")
-    }
-}
-
 /// Profile weights live in [-1, 1]: the scenario, reflection and assimilation keep them there,
 /// and everything computed from them (norms, relevance, rewards) assumes it.
 fn check_weights<'a>(kind: &str, owner: &str, weights: impl IntoIterator<Item = (&'a String, f64)>) -> Result<(), ApplyError> {
@@ -42,7 +32,7 @@ fn check_weights<'a>(kind: &str, owner: &str, weights: impl IntoIterator<Item = 
             return Err(ApplyError(format!(
                 "{kind} {}: weight {} of {} is outside [-1, 1]",
                 crate::util::text::sanitize(owner, 40),
-                shown(w),
+                crate::util::text::number(w),
                 crate::util::text::sanitize(attr, 40)
             )));
         }
@@ -60,7 +50,7 @@ pub(super) fn check_router_knobs(kind: &str, router: &str, fan_out: usize, tau: 
         return Err(ApplyError(format!("{kind} {}: fan-out {fan_out} is outside 1..={FAN_OUT_LIMIT}", crate::util::text::sanitize(router, 40))));
     }
     if !(tau.is_finite() && (0.0..=1.0).contains(&tau)) {
-        return Err(ApplyError(format!("{kind} {}: τ {} is outside [0, 1]", crate::util::text::sanitize(router, 40), shown(tau))));
+        return Err(ApplyError(format!("{kind} {}: τ {} is outside [0, 1]", crate::util::text::sanitize(router, 40), crate::util::text::number(tau))));
     }
     Ok(())
 }

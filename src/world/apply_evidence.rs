@@ -26,8 +26,7 @@ pub(super) fn check_gate(kind: &str, router: &str, channel: GateChannel, gate: f
             GateChannel::Updates => "update gate",
             GateChannel::CoChoice => "co-choice gate",
         };
-        // Huge numbers in scientific notation: a crafted 1e308 is not 309 digits of error.
-        let shown = if gate.abs() < 1e6 { format!("{gate}") } else { format!("{gate:e}") };
+        let shown = crate::util::text::number(gate);
         Err(ApplyError(format!("{kind}: {which} {shown} of {} is outside [0, {limit}]", crate::util::text::sanitize(router, 40))))
     }
 }
