@@ -44,6 +44,7 @@ fn session(interactions: usize) -> PathBuf {
                 e.answer(a).unwrap();
             }
             Poll::Done => break,
+            Poll::Failed(why) => panic!("{why}"),
         }
     }
     w.flush().unwrap();

@@ -46,6 +46,7 @@ fn session(n: u64) -> PathBuf {
                 e.answer(a).unwrap();
             }
             Poll::Done => break,
+            Poll::Failed(why) => panic!("{why}"),
         }
     }
     w.flush().unwrap();

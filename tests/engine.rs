@@ -341,7 +341,7 @@ fn answers_that_do_not_fit_are_refused_and_the_requests_keep_waiting() {
         match e.poll() {
             Poll::Events(_) => {}
             Poll::Reason(reqs) => break reqs,
-            Poll::Done => panic!("the demo asks for reasoning"),
+            Poll::Done | Poll::Failed(_) => panic!("the demo asks for reasoning"),
         }
     };
     let steps = e.world().steps();

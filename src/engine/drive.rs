@@ -15,6 +15,10 @@ pub enum DriveError {
     /// The reasoner's answers did not fit the requests and the hooks did not repair them.
     #[error("the reasoner answered out of shape: {0}")]
     Answer(#[from] AnswerError),
+    /// The engine refused an event: one of its own (a defect, it stopped there) or one handed to
+    /// it (a model exchange); every event before it was handed out.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Whether to keep going after a batch of events.
@@ -86,6 +90,7 @@ pub fn drive<H: Hooks>(engine: &mut Engine, reasoner: &mut dyn Reasoner, hooks: 
                 hooks.done(engine)?;
                 return Ok(Outcome::Done);
             }
+            Poll::Failed(why) => return Err(DriveError::Refused(why).into()),
         }
     }
 }
@@ -93,7 +98,7 @@ pub fn drive<H: Hooks>(engine: &mut Engine, reasoner: &mut dyn Reasoner, hooks: 
 fn consult<H: Hooks>(engine: &mut Engine, reasoner: &mut dyn Reasoner, hooks: &mut H, reqs: &[ReasonRequest]) -> Result<(), H::Error> {
     let mut answers = reasoner.answer(reqs);
     for body in reasoner.take_exchanges() {
-        engine.inject(body);
+        engine.inject(body).map_err(|e| DriveError::Refused(format!("a model exchange was refused: {e}")))?;
     }
     if let Some(e) = reasoner.fatal() {
         return Err(DriveError::Fatal(e).into());
@@ -114,5 +119,65 @@ impl Hooks for Collect {
     fn events(&mut self, _engine: &mut Engine, events: Vec<Event>) -> Result<Flow, DriveError> {
         self.0.extend(events);
         Ok(Flow::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::Config;
+    use crate::engine::spec::{ClientSpec, Scheduled, WorldSpec};
+    use crate::reasoner::offline::Offline;
+    use crate::world::event::{ClientKind, EventBody};
+
+    fn small_engine() -> Engine {
+        let client = |id: &str, kind| ClientSpec { id: id.into(), kind, title: None, attrs: [("Jazz".to_string(), 0.8)].into(), rules: None };
+        let spec = WorldSpec {
+            name: "guard".into(),
+            clients: vec![client("u1", ClientKind::User), client("u2", ClientKind::User), client("j1", ClientKind::Item), client("j2", ClientKind::Item)],
+            schedule: vec![
+                Scheduled { user: "u1".into(), item: "j1".into(), negative: None },
+                Scheduled { user: "u2".into(), item: "j2".into(), negative: None },
+            ],
+        };
+        Engine::new(&spec, Config::default(), 1, 1)
+    }
+
+    fn unknown_user() -> EventBody {
+        EventBody::Interaction { user: "nobody".into(), item: "j1".into(), negative: None, index: 0 }
+    }
+
+    #[test]
+    fn an_event_of_its_own_that_the_world_refuses_stops_the_engine_after_handing_out_the_rest() {
+        let mut e = small_engine();
+        let before = e.world().steps();
+        e.emit(unknown_user());
+        e.emit(EventBody::Metrics { split: "valid".into(), values: Default::default() });
+        assert_eq!(e.world().steps(), before, "neither the refused event nor anything after it is applied");
+        let mut handed = 0;
+        let why = loop {
+            match e.poll() {
+                Poll::Events(evs) => handed += evs.len(),
+                Poll::Failed(why) => break why,
+                Poll::Reason(_) | Poll::Done => panic!("a faulted engine must not go on"),
+            }
+        };
+        assert_eq!(handed as u64, before, "every event before the fault is handed out");
+        assert!(why.contains("interaction") && why.contains("nobody"), "{why}");
+        assert!(matches!(e.poll(), Poll::Failed(_)), "and it stays stopped");
+        let err = drive(&mut e, &mut Offline::new(), &mut Collect(Vec::new())).unwrap_err();
+        assert!(matches!(err, DriveError::Refused(_)), "{err:?}");
+    }
+
+    #[test]
+    fn an_injected_event_the_world_refuses_is_returned_and_the_run_goes_on() {
+        let mut e = small_engine();
+        let before = e.world().steps();
+        let err = e.inject(unknown_user()).unwrap_err();
+        assert!(err.0.contains("nobody"), "{err}");
+        assert_eq!(e.world().steps(), before);
+        let mut all = Collect(Vec::new());
+        assert_eq!(drive(&mut e, &mut Offline::new(), &mut all).unwrap(), Outcome::Done);
+        assert!(all.0.iter().any(|ev| matches!(&ev.body, EventBody::Interaction { user, .. } if user == "u2")), "the run went on to its end");
     }
 }

@@ -495,8 +495,9 @@ mod tests {
             text: String::new(),
             recipients: vec![Recipient { agent: "u1".into(), relevance: 0.5 }],
             evidence: vec![],
-        });
-        e.inject(EventBody::MessageBuffered { agent: "u1".into(), message: 1, relevance: 0.5 });
+        })
+        .unwrap();
+        e.inject(EventBody::MessageBuffered { agent: "u1".into(), message: 1, relevance: 0.5 }).unwrap();
         e.inject(EventBody::FilterDecision {
             agent: "u1".into(),
             message: 1,
@@ -509,14 +510,16 @@ mod tests {
             support: 0,
             age: 0,
             reason: String::new(),
-        });
+        })
+        .unwrap();
         e.inject(EventBody::Assimilated {
             agent: "u1".into(),
             message: 1,
             weight: 0.8,
             changes: vec![AttrChange { attr: "Metal".into(), from: 0.0, to: 0.4 }],
             into: AssimilatedInto::Updates,
-        });
+        })
+        .unwrap();
         (e, router)
     }
 
@@ -598,7 +601,7 @@ mod tests {
             assert!((to - expected).abs() < 1e-4, "{from} → {to}, expected {expected}");
             moves.push(to - from);
             held = *p;
-            e.inject(steps[0].clone());
+            e.inject(steps[0].clone()).unwrap();
             assert_eq!(e.world().router(&router).unwrap().update_gate_precision, *p, "the world holds the precision");
         }
         // Each interaction moves the gate less than the one before: the prior counts once and

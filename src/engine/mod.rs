@@ -36,6 +36,9 @@ pub enum Poll {
     Events(Vec<Event>),
     Reason(Vec<ReasonRequest>),
     Done,
+    /// The engine made an event its own world refused (a defect, not an input's fault): it stops
+    /// there, after handing out every event before it, and says which event and why.
+    Failed(String),
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +105,8 @@ pub struct Engine {
     full_scan: bool,
     /// Per router (by index), its members' terms laid out for bounding, made at its first message.
     member_terms: Vec<Option<crate::world::MemberTerms>>,
+    /// The first event of its own that the world refused: nothing is emitted after it.
+    fault: Option<String>,
 }
 
 impl Engine {
@@ -151,6 +156,7 @@ impl Engine {
             setup: VecDeque::new(),
             full_scan: false,
             member_terms: Vec::new(),
+            fault: None,
         }
     }
 
@@ -170,6 +176,19 @@ impl Engine {
     }
 
     fn emit(&mut self, body: EventBody) {
+        if self.fault.is_some() {
+            return;
+        }
+        if let Err(e) = self.record(body) {
+            // The engine only emits what its own world accepts; anything else is a defect here.
+            // Stopping at it keeps every event before it; going on would build on a lie.
+            self.fault = Some(format!("the engine stopped at its own event that its world refused: {}", e.0));
+        }
+    }
+
+    /// Apply `body` as the next event and keep it to hand out, or refuse it with the world as
+    /// it was (a refused event leaves no trace).
+    fn record(&mut self, body: EventBody) -> Result<(), crate::world::ApplyError> {
         let ev = Event { step: self.world.steps(), round: self.world.cursor().round, tick: self.world.cursor().tick, body };
         let ev = match &ev.body {
             // The new position is part of the event that starts it.
@@ -177,16 +196,18 @@ impl Engine {
             EventBody::TickStarted { index, .. } => Event { tick: *index, ..ev },
             _ => ev,
         };
-        if let Err(e) = self.world.apply(&ev) {
-            // The engine only emits what its own world accepts; anything else is a bug here.
-            panic!("engine produced an event its world refuses: {e} ({ev:?})");
-        }
+        self.world.apply(&ev).map_err(|e| crate::world::ApplyError(format!("step {} ({}): {}", ev.step, ev.body.kind(), e.0)))?;
         self.out.push(ev);
+        Ok(())
     }
 
-    /// Record an outside change (an analyst's edit, a model exchange) as the next event.
-    pub fn inject(&mut self, body: EventBody) {
-        self.emit(body);
+    /// Record an outside change (an analyst's edit, a model exchange) as the next event, or
+    /// refuse it, the engine unchanged.
+    pub fn inject(&mut self, body: EventBody) -> Result<(), crate::world::ApplyError> {
+        if let Some(fault) = &self.fault {
+            return Err(crate::world::ApplyError(fault.clone()));
+        }
+        self.record(body)
     }
 
     /// Hand out the events recorded so far without advancing (e.g. exchanges injected while a
@@ -197,6 +218,9 @@ impl Engine {
 
     /// Advance until there are events to hand out, reasoning is needed, or the run is over.
     pub fn poll(&mut self) -> Poll {
+        if let Some(failed) = self.failed() {
+            return failed;
+        }
         if !self.setup.is_empty() {
             while self.out.len() < BATCH_EVENTS {
                 let Some(body) = self.setup.pop_front() else { break };
@@ -205,6 +229,9 @@ impl Engine {
             return Poll::Events(std::mem::take(&mut self.out));
         }
         loop {
+            if let Some(failed) = self.failed() {
+                return failed;
+            }
             if let Some((_, reqs)) = &self.awaiting {
                 if !self.out.is_empty() {
                     return Poll::Events(std::mem::take(&mut self.out));
@@ -225,6 +252,12 @@ impl Engine {
             };
             self.run(task);
         }
+    }
+
+    /// After a fault: the events before it first, then the fault itself, at every poll.
+    fn failed(&mut self) -> Option<Poll> {
+        let fault = self.fault.as_ref()?;
+        Some(if self.out.is_empty() { Poll::Failed(fault.clone()) } else { Poll::Events(std::mem::take(&mut self.out)) })
     }
 
     /// Answers for the requests of the last `Poll::Reason`: one each, in the same order. Anything

@@ -283,6 +283,23 @@ fn load_presplit(dir: &Path, train_path: &Path) -> Result<Dataset> {
             unknown_candidates.len()
         ));
     }
+    // A training item the .item file does not list trains with no categories: said too.
+    let mut unlisted: BTreeSet<&String> = BTreeSet::new();
+    let mut first_unlisted: Option<(usize, &String)> = None;
+    for (line, c) in &train_rows {
+        for i in c.history.iter().chain(std::iter::once(&c.target)).filter(|i| !all_items.contains_key(*i)) {
+            first_unlisted.get_or_insert((*line, i));
+            unlisted.insert(i);
+        }
+    }
+    if let Some((line, i)) = first_unlisted {
+        warnings.push(format!(
+            "{}:{line}: training item {} is not in {item_file} (learned without categories); {} such items",
+            train_path.display(),
+            crate::util::text::sanitize(i, 40),
+            unlisted.len()
+        ));
+    }
     let valid: Vec<EvalCase> = valid_rows.into_iter().map(|x| x.1).collect();
     let test: Vec<EvalCase> = test_rows.into_iter().map(|x| x.1).collect();
     // Time order: the training rows are each user's history in order; interleave users by
@@ -366,6 +383,20 @@ fn load_single(dir: &Path, inter_path: &Path, seed: u64) -> Result<Dataset> {
     let item_path = dir.join(format!("{name}.item"));
     let mut warnings = Vec::new();
     let all_items = if item_path.exists() { read_items(&item_path, &mut warnings)? } else { BTreeMap::new() };
+    if item_path.exists() {
+        // An item the .item file does not list is learned and ranked with no categories.
+        let unlisted: BTreeSet<&String> = rows.iter().map(|r| &r.3).filter(|i| !all_items.contains_key(*i)).collect();
+        if let Some(r) = rows.iter().filter(|r| !all_items.contains_key(&r.3)).min_by_key(|r| r.1) {
+            warnings.push(format!(
+                "{}:{}: item {} is not in {} (learned without categories); {} such items",
+                t.path,
+                r.1,
+                crate::util::text::sanitize(&r.3, 40),
+                item_path.display(),
+                unlisted.len()
+            ));
+        }
+    }
     let mut held_out: BTreeSet<usize> = BTreeSet::new();
     let mut tested: BTreeSet<usize> = BTreeSet::new();
     let mut valid = Vec::new();
@@ -507,6 +538,12 @@ mod tests {
         assert!(w[0].ends_with("toy.item:12: item 12 is listed again (first on line 4); this row is used"), "{w:?}");
         assert!(w[1].contains("toy.test.inter:2: target item 99 is not in"), "{w:?}");
         assert!(w[2].contains("toy.random:2: candidate item 77 is not in") && w[2].ends_with("1 such candidates"), "{w:?}");
+        // A training item missing from .item (here on the first row's history and its target).
+        presplit(d.path());
+        write(d.path(), "toy.train.inter", "user_id:token\titem_id_list:token_seq\titem_id:token\n1\t10\t11\n1\t10 11\t55\n2\t66\t21\n");
+        let w = load_dataset(d.path(), 1).unwrap().warnings;
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("toy.train.inter:3: training item 55 is not in") && w[0].ends_with("2 such items"), "{w:?}");
     }
 
     #[test]
@@ -566,6 +603,11 @@ mod tests {
         assert_eq!(ds.items["5"].categories, vec!["Action", "Comedy", "1990s"]);
         assert_eq!(ds.items["7"].categories, vec!["Action"], "no year, no decade");
         assert!(ds.negatives["1"].iter().all(|i| i == "9"));
+        assert_eq!(ds.warnings, Vec::<String>::new());
+        // Rows are sorted by time; the warning names the file's first line with an unlisted item.
+        write(d.path(), "ml.inter", "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t5\t4\t300\n1\t42\t4\t100\n1\t43\t4\t50\n");
+        let w = load_dataset(d.path(), 1).unwrap().warnings;
+        assert!(w.len() == 1 && w[0].contains("ml.inter:3: item 42 is not in") && w[0].ends_with("2 such items"), "{w:?}");
         write(d.path(), "ml.inter", "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t5\t4\tsoon\n");
         let e = load_dataset(d.path(), 1).unwrap_err().to_string();
         assert!(e.contains("ml.inter:2: timestamp"), "{e}");

@@ -182,7 +182,7 @@ pub fn fork_streamed(
     }
     let mut engine = Engine::resume(world, Arc::new(src.spec.schedule), config, header.rounds);
     if let Some(b) = body {
-        engine.inject(b);
+        engine.inject(b).map_err(|e| RunError::Refused(format!("fork at step {point}: the edit was refused: {e}")))?;
     }
     crate::run::driver::drive(&mut engine, reasoner, |evs| sink(Piece::Events(evs)))
 }

@@ -145,15 +145,18 @@ impl Recorder<'_> {
         (writer, sent.and(written))
     }
 
-    fn metrics(&mut self, engine: &mut Engine, round: u32) {
+    fn metrics(&mut self, engine: &mut Engine, round: u32) -> Result<()> {
         if let Some(f) = &self.hooks.round_metrics {
             let mut values = f(engine.world());
             values.insert("round".into(), round as f64);
-            engine.inject(EventBody::Metrics { split: "valid".into(), values });
+            engine
+                .inject(EventBody::Metrics { split: "valid".into(), values })
+                .map_err(|e| RunError::Drive(crate::engine::DriveError::Refused(format!("round {round}'s metrics were refused: {e}"))))?;
             if let Poll::Events(evs) = engine.poll_recorded() {
                 self.pending.extend(evs);
             }
         }
+        Ok(())
     }
 }
 
@@ -181,7 +184,7 @@ impl Hooks for Recorder<'_> {
         }
         self.pending.extend(events);
         if let Some(r) = next_round {
-            self.metrics(engine, r);
+            self.metrics(engine, r)?;
         }
         self.flush_when_due()?;
         if interrupted() {
@@ -208,7 +211,7 @@ impl Hooks for Recorder<'_> {
     }
 
     fn done(&mut self, engine: &mut Engine) -> Result<()> {
-        self.metrics(engine, self.rounds);
+        self.metrics(engine, self.rounds)?;
         self.flush()
     }
 }
