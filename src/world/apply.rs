@@ -24,6 +24,25 @@ pub(super) fn set_weights(attrs: &mut BTreeMap<String, f64>, changes: &[AttrChan
     }
 }
 
+/// Each change's `from` is the weight it starts from (0 for an absent one), to within the
+/// rounding a weight may carry and the threshold under which a weight is dropped: a session whose
+/// `from`s say otherwise would show the reader moves that never happened.
+fn check_from(kind: &str, owner: &str, attrs: Option<&BTreeMap<String, f64>>, changes: &[AttrChange]) -> Result<(), ApplyError> {
+    for c in changes {
+        let now = attrs.and_then(|a| a.get(&c.attr)).copied().unwrap_or(0.0);
+        if !(c.from.is_finite() && (c.from - now).abs() <= ZERO + 1e-9) {
+            return Err(ApplyError(format!(
+                "{kind}: {} of {} moves from {}, but it is {}",
+                crate::util::text::sanitize(&c.attr, 40),
+                crate::util::text::sanitize(owner, 40),
+                crate::util::text::number(c.from),
+                crate::util::text::number(now)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Profile weights live in [-1, 1]: the scenario, reflection and assimilation keep them there,
 /// and everything computed from them (norms, relevance, rewards) assumes it.
 fn check_weights<'a>(kind: &str, owner: &str, weights: impl IntoIterator<Item = (&'a String, f64)>) -> Result<(), ApplyError> {
@@ -191,6 +210,7 @@ impl World {
             EventBody::ProfileUpdated { agent, changes, .. } => {
                 check_weights(kind, agent, changes.iter().map(|c| (&c.attr, c.to)))?;
                 let c = self.client_mut(agent, kind)?;
+                check_from(kind, agent, Some(&c.attrs), changes)?;
                 set_weights(&mut c.attrs, changes);
                 let ix = self.client_index[agent];
                 self.refresh_interest(ix);
@@ -379,6 +399,10 @@ impl World {
                 }
                 let router = self.messages[message].router.clone();
                 let c = self.client_mut(agent, kind)?;
+                match into {
+                    AssimilatedInto::Profile => check_from(kind, agent, Some(&c.attrs), changes)?,
+                    AssimilatedInto::Updates => check_from(kind, agent, c.heard.get(&router), changes)?,
+                }
                 match into {
                     AssimilatedInto::Profile => set_weights(&mut c.attrs, changes),
                     AssimilatedInto::Updates => {

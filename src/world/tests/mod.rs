@@ -627,3 +627,15 @@ fn an_agent_and_a_router_never_share_an_id() {
     });
     assert!(e.to_string().contains("exists already"), "{e}");
 }
+
+#[test]
+fn a_change_must_start_from_the_weight_it_changes() {
+    let mut w = W::new();
+    let update = |changes| EventBody::ProfileUpdated { agent: "u1".into(), changes, reason: String::new(), text: String::new() };
+    let e = w.refused(update(vec![change("Jazz", 0.3, 0.9)])).to_string();
+    assert!(e.contains("profile_updated: Jazz of u1 moves from 0.3, but it is 0.8"), "{e}");
+    let e = w.refused(update(vec![change("Metal", 0.5, 0.2)])).to_string();
+    assert!(e.contains("Metal of u1 moves from 0.5, but it is 0"), "an absent weight is 0: {e}");
+    // Within the rounding a recorded weight may carry.
+    w.ok(update(vec![change("Jazz", 0.80004, 0.9), change("Metal", 0.0, 0.2)]));
+}
