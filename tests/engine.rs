@@ -135,6 +135,11 @@ fn ablations_switch_mechanisms_off() {
     assert!(no_filter.accepted > 0);
     let small = run(&["buffer.capacity=1", "buffer.overflow=drop_oldest"]);
     assert!(small.overflowed > 0, "a one-slot buffer never overflowed");
+    // Without a buffer nothing waits: what the rules would hold is let go on arrival.
+    assert!(full.held > 0, "the demo's rules hold messages");
+    let no_buffer = run(&["buffer.enabled=false"]);
+    assert_eq!(no_buffer.held, 0, "a message was held with the buffer off");
+    assert!(no_buffer.rejected > full.rejected, "the holds became rejections");
 }
 
 #[test]

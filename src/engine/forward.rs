@@ -72,6 +72,13 @@ impl Engine {
             }
             let rule = v.rule.filter(|r| *r >= 1 && *r <= c.rules.len());
             let rule_text = rule.map(|r| crate::rules::print_rule(&c.rules[r - 1])).unwrap_or_default();
+            // Without a buffer a message is read once, on arrival: there is nowhere to hold it
+            // for later, so a hold lets it go (as a reject, credited as one).
+            let v = if v.decision == Decision::Hold && !self.cfg.buffer.enabled {
+                FilterVerdict { decision: Decision::Reject, reason: format!("{} (buffer off: nothing is held)", v.reason), ..v }
+            } else {
+                v
+            };
             self.emit(EventBody::FilterDecision {
                 agent: agent.to_string(),
                 message: v.message,

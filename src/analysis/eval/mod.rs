@@ -99,7 +99,7 @@ pub fn variants() -> Vec<Variant> {
         v("recnet", "full RecNet: routers, buffers, filters, backward phase", &[]),
         v("recnet-no-propagation", "interactions only: no routing, no messages", &["routers.enabled=false"]),
         v("recnet-minus-routers", "one router for everyone: propagation without communities", &["routers.count=1"]),
-        v("recnet-minus-buffer", "messages read on arrival, no buffering", &["buffer.enabled=false"]),
+        v("recnet-minus-buffer", "messages read once, on arrival: nothing waits or is held", &["buffer.enabled=false"]),
         v("recnet-minus-filter", "every message assimilated at full weight", &["filter.enabled=false"]),
         v("recnet-minus-backward", "no rewards, credit or rule/router edits", &["backward.enabled=false"]),
         v("recnet-minus-evidence", "messages carry attribute moves only: no evidence of choices", &["evidence.enabled=false"]),
