@@ -107,6 +107,64 @@ fn fit_line(mut line: Line<'_>, width: usize) -> Line<'_> {
     line
 }
 
+/// `line` broken at spaces into rows of at most `width` terminal cells, each span keeping its
+/// style; the rows after the first start `indent` cells in (a word longer than a row is split).
+/// Where a pane has the room, a long line is read whole this way rather than cut.
+fn wrap_line(line: Line<'_>, width: usize, indent: usize) -> Vec<Line<'static>> {
+    use unicode_width::UnicodeWidthChar;
+    let width = width.max(1);
+    let indent = indent.min(width / 2);
+    let chars: Vec<(char, Style)> = line.spans.iter().flat_map(|s| s.content.chars().map(move |c| (c, s.style))).collect();
+    let mut rows = Vec::new();
+    let mut start = 0;
+    while start < chars.len() || rows.is_empty() {
+        let lead = if rows.is_empty() { 0 } else { indent };
+        let (mut used, mut end, mut space) = (lead, start, None);
+        while end < chars.len() {
+            let w = chars[end].0.width().unwrap_or(0);
+            if used + w > width {
+                break;
+            }
+            if chars[end].0 == ' ' && end > start {
+                space = Some(end);
+            }
+            used += w;
+            end += 1;
+        }
+        if end < chars.len() && chars[end].0 != ' ' {
+            if let Some(sp) = space {
+                end = sp;
+            }
+        }
+        // A character wider than the row still goes on it: every row takes something.
+        if end == start && end < chars.len() {
+            end += 1;
+        }
+        let mut spans: Vec<Span<'static>> = Vec::new();
+        if lead > 0 {
+            spans.push(Span::raw(" ".repeat(lead)));
+        }
+        for &(c, style) in chars[start..end].iter() {
+            match spans.last_mut() {
+                Some(last) if last.style == style => last.content.to_mut().push(c),
+                _ => spans.push(Span::styled(c.to_string(), style)),
+            }
+        }
+        rows.push(fit_line(Line::from(spans), width));
+        start = end;
+        while start < chars.len() && chars[start].0 == ' ' {
+            start += 1;
+        }
+    }
+    rows
+}
+
+/// Lines wrapped (`wrap_line`) to the inside of a bordered pane `area`, for `pane_lines`.
+fn wrap_to(area: Rect, lines: Vec<Line<'_>>, indent: usize) -> Vec<Line<'static>> {
+    let width = area.width.saturating_sub(2) as usize;
+    lines.into_iter().flat_map(|l| wrap_line(l, width, indent)).collect()
+}
+
 /// `text` broken at spaces into at most `rows` rows of `width` terminal cells (a word longer
 /// than a row is split); when text is left over, the last row ends in `…`. `text` is drawn as
 /// given: sanitise data before.
@@ -134,28 +192,10 @@ fn wrap_cells(text: &str, width: usize, rows: usize) -> Vec<String> {
     out
 }
 
-/// Text rows wrapped to the pane's width, then scrolled; only the rows in the window become lines.
+/// Text rows wrapped to the pane's width by cells (`wrap_line`), then scrolled.
 fn pane_text<'a>(f: &mut Frame, app: &App, area: Rect, title: &str, rows: impl Iterator<Item = (&'a str, Style)>, sc: &Scroll, focused: bool) {
-    let width = area.width.saturating_sub(2).max(1) as usize;
-    let window = area.height.saturating_sub(2) as usize;
-    let wrapped: Vec<(&str, Style)> = rows.flat_map(|(t, style)| wrap_str(t, width).into_iter().map(move |r| (r, style))).collect();
-    let off = sc.frame(wrapped.len(), window);
-    let lines: Vec<Line> = wrapped.iter().skip(off).take(window).map(|(r, style)| Line::from(Span::styled(*r, *style))).collect();
-    f.render_widget(Paragraph::new(lines).block(pane_block(app, title, focused, sc)), area);
-}
-
-/// Break `s` into rows of at most `width` characters, at the last space where there is one.
-fn wrap_str(s: &str, width: usize) -> Vec<&str> {
-    let width = width.max(1);
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some((cut, _)) = rest.char_indices().nth(width) {
-        let brk = rest[..cut].rfind(' ').filter(|&i| i > 0).map(|i| i + 1).unwrap_or(cut);
-        out.push(&rest[..brk]);
-        rest = &rest[brk..];
-    }
-    out.push(rest);
-    out
+    let lines: Vec<Line> = rows.map(|(t, style)| Line::from(Span::styled(t, style))).collect();
+    pane_lines(f, app, area, title, wrap_to(area, lines, 0), sc, focused);
 }
 
 pub fn render(f: &mut Frame, app: &App) {
@@ -193,7 +233,8 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
     if app.branches.len() > 1 || app.branches.current > 0 {
         spans.push(Span::styled(format!("  {}", cut(&app.branch().name, 50)), st(app, Role::Changed)));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    // A long branch name ends in `…` at the edge (the branch list, B, names it whole).
+    f.render_widget(Paragraph::new(fit_line(Line::from(spans), area.width as usize)), area);
 }
 
 fn footer(f: &mut Frame, app: &App, area: Rect) {
@@ -294,6 +335,10 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
 
+/// How much of one line the event popup keeps: it is where a cut row is read whole, and it
+/// wraps; the bound only keeps a hostile line from costing each frame.
+const WHOLE: usize = 20_000;
+
 fn popup(f: &mut Frame, app: &App, area: Rect) {
     match &app.popup {
         Popup::None => {}
@@ -352,12 +397,12 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                     let finish = if finish_reason.is_empty() { String::new() } else { format!(" · finish {}", cut(finish_reason, 40)) };
                     rows.push((format!("tokens {tokens_in} in / {tokens_out} out · {latency_ms} ms{finish}"), plain));
                     rows.push(("prompt:".into(), st(app, Role::Dim)));
-                    rows.extend(prompt.lines().map(|l| (cut(l, 300), plain)));
+                    rows.extend(prompt.lines().map(|l| (cut(l, WHOLE), plain)));
                     rows.push(("reply:".into(), st(app, Role::Dim)));
-                    rows.extend(reply.lines().map(|l| (cut(l, 300), plain)));
+                    rows.extend(reply.lines().map(|l| (cut(l, WHOLE), plain)));
                 } else {
                     let json = serde_json::to_string_pretty(&e).unwrap_or_default();
-                    rows.extend(json.lines().map(|l| (cut(l, 300), plain)));
+                    rows.extend(json.lines().map(|l| (cut(l, WHOLE), plain)));
                 }
             }
             pane_text(
@@ -504,7 +549,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
 
 #[cfg(test)]
 mod tests {
-    use super::{fit_line, wrap_cells};
+    use super::{fit_line, wrap_cells, wrap_line};
     use ratatui::style::{Color, Style};
     use ratatui::text::{Line, Span};
 
@@ -522,6 +567,22 @@ mod tests {
         // A row too narrow for a wide character still takes one, so the wrapping ends.
         assert_eq!(wrap_cells("寄生虫", 1, 4), ["寄", "生", "虫"]);
         assert!(wrap_cells("", 10, 2).is_empty());
+    }
+
+    /// A styled line wraps at spaces, its rows after the first indented, each span keeping its
+    /// style; a word longer than a row is split, and nothing is lost.
+    #[test]
+    fn a_long_line_wraps_keeping_its_styles() {
+        let red = Style::new().fg(Color::Red);
+        let line = Line::from(vec![Span::raw(" likes Jazz 0.57,"), Span::styled(" dislikes Metal", red)]);
+        let rows: Vec<String> = wrap_line(line.clone(), 12, 2).iter().map(text).collect();
+        assert_eq!(rows, [" likes Jazz", "  0.57,", "  dislikes", "  Metal"]);
+        let styled = wrap_line(line, 12, 2);
+        assert_eq!(styled[2].spans.last().unwrap().style, red, "the wrapped span keeps its style");
+        let rows: Vec<String> = wrap_line(Line::from("abcdefghij"), 4, 1).iter().map(text).collect();
+        assert_eq!(rows, ["abcd", " efg", " hij"]);
+        assert_eq!(wrap_line(Line::from(""), 4, 1).len(), 1, "an empty line keeps its row");
+        assert_eq!(wrap_line(Line::from(" 寄生虫 x"), 4, 0).iter().map(text).collect::<Vec<_>>(), [" 寄", "生虫", "x"]);
     }
 
     /// A line wider than its pane ends in `…` within the width, in the style of the span cut;
