@@ -1592,7 +1592,7 @@ fn words_and_hints_read_right() {
     let agent = app.cursor.world.clients().iter().find(|c| c.buffer.iter().any(|b| b.held.as_ref().is_some_and(|h| h.steps == 1))).unwrap().id.clone();
     app.cursor.selected = Some(agent);
     let shown = screen(&app, 200, 50);
-    assert!(shown.contains("(1 step)") && !shown.contains("(1 steps)"), "{shown}");
+    assert!(shown.contains("up to 1 step) · ") && !shown.contains("1 steps) ·"), "{shown}");
 
     app.fork_with_rules("u1", "default reject\n").unwrap();
     press(&mut app, "B");
@@ -1713,6 +1713,30 @@ fn enter_on_the_buffer_opens_the_message_waiting_there() {
     let Popup::Event(step) = app.popup else { panic!("Enter on the buffer opened nothing") };
     let ev = app.branch().timeline.store.range(step, step + 1).unwrap().remove(0);
     assert!(matches!(ev.body, recnet::world::event::EventBody::MessageSent { message: m, .. } if m == message), "{ev:?}");
+}
+
+/// A held message's row starts with what the hold is (its rule and steps) and its age, before
+/// the content: at 120×40 the row lost "held by rule 4 (2 steps)" past its edge.
+#[test]
+fn a_held_messages_row_keeps_its_hold() {
+    let mut app = demo_app(1);
+    let mut found = None;
+    for _ in 0..3000 {
+        press(&mut app, "l");
+        let held =
+            app.cursor.world.clients().iter().find_map(|c| c.buffer.iter().find_map(|b| b.held.as_ref().map(|h| (c.id.clone(), b.message, h.rule, h.steps))));
+        if let Some(h) = held {
+            found = Some(h);
+            break;
+        }
+    }
+    let (agent, message, rule, steps) = found.expect("a held message in the demo");
+    app.cursor.selected = Some(agent);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let rows = popup_text(&app, w, h, "Buffer ");
+        let row = rows.iter().find(|r| r.starts_with(&format!("m{message} ←"))).unwrap_or_else(|| panic!("{w}×{h}: no row for m{message}: {rows:?}"));
+        assert!(row.contains(&format!("held (rule {rule}, up to {steps} step")), "{w}×{h}: the hold is cut: {row}");
+    }
 }
 
 /// The agent's profile and the updates heard beside it wrap in the detail pane at 80×24

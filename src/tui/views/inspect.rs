@@ -143,11 +143,16 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             .unwrap_or_default();
         let router = m.map(|m| m.router.clone()).unwrap_or_default();
         let age = app.cursor.world.cursor().tick.saturating_sub(b.arrived_tick);
-        let held = b.held.as_ref().map(|h| format!(" · held by rule {} ({} step{})", h.rule, h.steps, if h.steps == 1 { "" } else { "s" })).unwrap_or_default();
+        // The short state first (a hold, its rule and steps; age; relevance), the content last:
+        // a row cut to its pane loses only the content, which Enter opens whole.
+        let role = if b.held.is_some() { Role::Hold } else { Role::Flight };
+        let held =
+            b.held.as_ref().map(|h| format!("held (rule {}, up to {} step{}) · ", h.rule, h.steps, if h.steps == 1 { "" } else { "s" })).unwrap_or_default();
         lines.push(Line::from(vec![
-            Span::styled(format!(" m{} ← {} ", b.message, cut(&router, 8)), if b.held.is_some() { st(app, Role::Hold) } else { st(app, Role::Flight) }),
+            Span::styled(format!(" m{} ← {} ", b.message, cut(&router, 8)), st(app, role)),
+            Span::styled(held, st(app, role)),
+            Span::styled(format!("age {age} · rel {:.2} · ", b.relevance), st(app, Role::Dim)),
             Span::raw(cut(&what, 60)),
-            Span::styled(format!(" · rel {:.2} · age {age}{held}", b.relevance), st(app, Role::Dim)),
         ]));
     }
     pane_lines(f, app, area, &format!("Buffer {}/{cap}", c.buffer.len()), lines, &app.scroll.buffer, app.focus == Focus::Buffer);
