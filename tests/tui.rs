@@ -1817,3 +1817,16 @@ fn the_diff_and_the_event_popup_show_rules_whole() {
     }
     assert!(popup.replace(' ', "").contains(&new.replace('\n', "\\n").replace(' ', "")), "the edit's rules are cut in the event popup: {popup}");
 }
+
+/// The totals wrap at 80×24: the edits at their end were cut.
+#[test]
+fn the_totals_wrap_at_80x24() {
+    let mut app = demo_app(2);
+    press(&mut app, &".".repeat(16));
+    press(&mut app, "3");
+    app.prepare_stats();
+    let text = flat(&popup_text(&app, 80, 24, "Totals"));
+    let c = app.cursor.world.counters();
+    let want = format!("{} rejected · {} rule edits · {} router edits", c.rejected, c.rule_edits, c.router_edits);
+    assert!(text.contains(&want) && text.contains("no evaluation metrics"), "{text}");
+}
