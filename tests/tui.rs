@@ -1830,3 +1830,26 @@ fn the_totals_wrap_at_80x24() {
     let want = format!("{} rejected · {} rule edits · {} router edits", c.rejected, c.rule_edits, c.router_edits);
     assert!(text.contains(&want) && text.contains("no evaluation metrics"), "{text}");
 }
+
+/// At 60×16 every description and note of the help is read whole, scrolling with j (each row
+/// was cut at the popup's edge, the longest description and the notes with it).
+#[test]
+fn the_help_wraps_at_60x16_and_every_key_is_read_whole() {
+    let mut app = demo_app(1);
+    press(&mut app, "?");
+    let mut seen = String::new();
+    for _ in 0..80 {
+        let rows = popup_text(&app, 60, 16, "Help");
+        assert!(!rows.iter().any(|r| r.ends_with('…')), "a help row is cut:\n{}", rows.join("\n"));
+        seen.push(' ');
+        seen.push_str(&flat(&rows));
+        press(&mut app, "j");
+    }
+    for (keys, what) in app.keymap.help_rows() {
+        assert!(seen.contains(what), "{keys} ({what}) is never whole at 60×16");
+    }
+    for note in ["decision == reject", "their closest members", "q asks if unsaved)", "Home End scroll it"] {
+        assert!(seen.contains(note), "“{note}” is never on screen at 60×16");
+    }
+    assert!(screen(&app, 60, 16).contains(" of "), "the help's title lost where it is");
+}

@@ -347,12 +347,13 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             let cell = |(k, d): &(String, &str), w: usize| -> Vec<Span<'static>> {
                 vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(crate::util::text::pad(d, w))]
             };
-            // Two columns when one would not fit the terminal; beyond that, it scrolls.
-            let two = rows.len() + 8 > area.height as usize && area.width >= 100;
-            // Two columns take what the terminal offers, up to the longest description, so that
-            // a wider terminal cuts fewer of them.
+            // Two columns when one would not fit the terminal and both columns hold every
+            // description whole; otherwise one column that wraps and scrolls.
             let longest = rows.iter().map(|(_, d)| crate::util::text::cells(d)).max().unwrap_or(0);
-            let column = (area.width.saturating_sub(4) as usize / 2).saturating_sub(13).clamp(34, longest.max(34));
+            let column = longest.max(34);
+            let two = rows.len() + 8 > area.height as usize && area.width as usize >= (2 * (13 + column) + 2).max(100);
+            let width = if two { (2 * (13 + column) + 2).max(100) as u16 } else { 80.min(area.width) };
+            let inner = width.saturating_sub(2) as usize;
             let mut lines: Vec<Line> = if two {
                 let half = rows.len().div_ceil(2);
                 (0..half)
@@ -365,26 +366,40 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                     })
                     .collect()
             } else {
-                rows.iter().map(|r| Line::from(cell(r, 60))).collect()
+                // A description too long for a narrow terminal goes on under itself.
+                rows.iter()
+                    .flat_map(|(k, d)| {
+                        wrap_line(Line::from(vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(d.to_string())]), inner, 13)
+                    })
+                    .collect()
             };
-            lines.push(Line::from(""));
-            lines.push(Line::from(" breakpoints: kind == filter_decision and agent == u7 and decision == reject"));
-            lines.push(Line::from("              router == R2 and target.kind == item"));
-            lines.push(Line::from(" graph: ✓ green accepted · ‖ yellow held · ✗ red rejected · … blue waiting"));
-            lines.push(Line::from("        ┈ membership · ─▸ message, head at the receiver · a large world shows"));
-            lines.push(Line::from("        the selection's neighbourhood: its routers and their closest members"));
-            lines.push(Line::from(format!(
-                " {}: branches ({} opens, {} saves a session, {} deletes; q asks if unsaved)",
-                app.keymap.key_for(super::keymap::Action::Branches),
-                app.keymap.key_for(super::keymap::Action::Open),
-                app.keymap.key_for(super::keymap::Action::SaveBranch),
-                app.keymap.key_for(super::keymap::Action::DeleteBranch)
-            )));
-            lines.push(Line::from(" Tab moves the focus (▸) between panes; ↑↓ PageUp PageDown Home End scroll it"));
+            let notes = [
+                (String::new(), 0),
+                (" breakpoints: kind == filter_decision and agent == u7 and decision == reject".to_string(), 14),
+                ("              router == R2 and target.kind == item".to_string(), 14),
+                (
+                    " graph: ✓ green accepted · ‖ yellow held · ✗ red rejected · … blue waiting · ┈\u{a0}membership · ─▸\u{a0}message, head at the receiver · a large world shows the selection's neighbourhood: its routers and their closest members".to_string(),
+                    8,
+                ),
+                (
+                    format!(
+                        " {}: branches ({} opens, {} saves a session, {} deletes; q asks if unsaved)",
+                        app.keymap.key_for(super::keymap::Action::Branches),
+                        app.keymap.key_for(super::keymap::Action::Open),
+                        app.keymap.key_for(super::keymap::Action::SaveBranch),
+                        app.keymap.key_for(super::keymap::Action::DeleteBranch)
+                    ),
+                    4,
+                ),
+                (" Tab moves the focus (▸) between panes; ↑↓ PageUp PageDown Home End scroll it".to_string(), 2),
+            ];
+            lines.extend(notes.into_iter().flat_map(|(t, indent)| wrap_line(Line::from(t), inner, indent)));
             let h = (lines.len() as u16 + 2).min(area.height);
-            let r = centered(area, if two { (2 * (13 + column) + 2).max(100) as u16 } else { 80 }, h);
+            let r = centered(area, width, h);
             f.render_widget(Clear, r);
-            pane_lines(f, app, r, "Help — keys (↑↓ PgUp PgDn Home End scroll · Esc closes)", lines, &app.scroll.help, true);
+            // A narrow help keeps room in its title for "a–b of N".
+            let title = if r.width >= 80 { "Help — keys (↑↓ PgUp PgDn Home End scroll · Esc closes)" } else { "Help (↑↓ PgUp PgDn scroll · Esc)" };
+            pane_lines(f, app, r, title, lines, &app.scroll.help, true);
         }
         Popup::Event(step) => {
             let r = centered(area, area.width.saturating_sub(8), area.height.saturating_sub(4));
