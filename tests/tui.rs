@@ -1853,3 +1853,14 @@ fn the_help_wraps_at_60x16_and_every_key_is_read_whole() {
     }
     assert!(screen(&app, 60, 16).contains(" of "), "the help's title lost where it is");
 }
+
+/// The footer's time line starts with whether it runs and the step: at 80 columns its end is
+/// cut, and "⏸ paused" was there.
+#[test]
+fn the_footer_says_paused_and_the_step_first() {
+    let mut app = demo_app(1);
+    press(&mut app, &".".repeat(16));
+    let s = screen(&app, 80, 24);
+    let line = s.lines().nth(21).unwrap();
+    assert!(line.starts_with(&format!(" ⏸ paused · step {} of ", app.cursor.pos - 1)), "{line}");
+}

@@ -276,18 +276,19 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         None if app.live_done() => format!("{}", app.len()),
         None => format!("{}+", app.len()),
     };
+    // Whether it runs and where it is first: at 80 columns the line runs past the edge, and
+    // `…` then hides only the breakpoints (which `x` lists) and whether the selection follows.
     let line = format!(
-        " round {}/{rounds} · time step {} · {} / {} · {} of {total} · {mode} · {} breakpoint(s) · follow {}",
+        " {mode} · {} of {total} · round {}/{rounds} · time step {} · {} / {} · {} breakpoint(s) · follow {}",
+        // Before the first event there is no step to name (step 0 is the first event's).
+        app.cursor.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
         app.cursor.world.cursor().round + 1,
         app.cursor.world.cursor().tick,
         stage.phase(),
         stage.name(),
-        // Before the first event there is no step to name (step 0 is the first event's).
-        app.cursor.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
         app.breakpoints.iter().filter(|b| b.enabled).count(),
         if app.cursor.follow { "on" } else { "off" }
     );
-    // At 80 columns the line runs past the edge: `…` says it goes on.
     f.render_widget(Paragraph::new(fit_line(Line::from(line), time.width as usize)), time);
     // Scrubber: position in the log, bookmarks as ▾.
     let w = scrub.width.saturating_sub(2).max(1) as u64;
