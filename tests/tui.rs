@@ -1864,3 +1864,13 @@ fn the_footer_says_paused_and_the_step_first() {
     let line = s.lines().nth(21).unwrap();
     assert!(line.starts_with(&format!(" ⏸ paused · step {} of ", app.cursor.pos - 1)), "{line}");
 }
+
+/// At 60×16 the buffer pane has no row inside: its title says its messages are not shown
+/// (it said "1–0 of 3").
+#[test]
+fn a_pane_with_no_room_says_its_lines_are_not_shown() {
+    let mut app = demo_app(2);
+    press(&mut app, &".".repeat(16));
+    let s = screen(&app, 60, 16);
+    assert!(!s.contains("1–0 of") && s.contains("Buffer 3/6 · 3 not shown"), "{s}");
+}
