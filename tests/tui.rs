@@ -1592,7 +1592,7 @@ fn words_and_hints_read_right() {
     let agent = app.cursor.world.clients().iter().find(|c| c.buffer.iter().any(|b| b.held.as_ref().is_some_and(|h| h.steps == 1))).unwrap().id.clone();
     app.cursor.selected = Some(agent);
     let shown = screen(&app, 200, 50);
-    assert!(shown.contains("(1 step)") && !shown.contains("(1 steps)"), "{shown}");
+    assert!(shown.contains("up to 1 step) · ") && !shown.contains("1 steps) ·"), "{shown}");
 
     app.fork_with_rules("u1", "default reject\n").unwrap();
     press(&mut app, "B");
@@ -1610,16 +1610,23 @@ fn words_and_hints_read_right() {
     }
 }
 
-/// The rows inside the bordered popup titled `title`, each trimmed, as drawn at `w`×`h`.
+/// The rows inside the bordered pane or popup whose title holds `title`, each trimmed, as
+/// drawn at `w`×`h` (the box whose top-left corner is nearest left of the title).
 fn popup_text(app: &App, w: u16, h: u16, title: &str) -> Vec<String> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| recnet::tui::views::render(f, app)).unwrap();
     let buf = t.backend().buffer().clone();
     let row = |y: u16, from: u16, to: u16| (from..to).map(|x| buf[(x, y)].symbol()).collect::<String>();
-    let top = (0..h).find(|&y| row(y, 0, w).contains(title)).unwrap_or_else(|| panic!("no popup titled {title}"));
-    let left = (0..w).find(|&x| buf[(x, top)].symbol() == "┌").unwrap();
-    let right = (left + 1..w).find(|&x| buf[(x, top)].symbol() == "┐").unwrap();
+    let top = (0..h).find(|&y| row(y, 0, w).contains(title)).unwrap_or_else(|| panic!("no pane titled {title}"));
+    let at = (0..w).find(|&x| row(top, x, w).starts_with(title)).unwrap();
+    let left = (0..at).rev().find(|&x| buf[(x, top)].symbol() == "┌").unwrap();
+    let right = (at..w).find(|&x| buf[(x, top)].symbol() == "┐").unwrap();
     (top + 1..h).take_while(|&y| buf[(left, y)].symbol() != "└").map(|y| row(y, left + 1, right).trim().to_string()).collect()
+}
+
+/// Rows as one text, every run of spaces one space: what a reader reads across wrapped rows.
+fn flat(rows: &[String]) -> String {
+    rows.join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A corrupt line in the middle of a session file: what comes before it opens, browses and
@@ -1706,4 +1713,164 @@ fn enter_on_the_buffer_opens_the_message_waiting_there() {
     let Popup::Event(step) = app.popup else { panic!("Enter on the buffer opened nothing") };
     let ev = app.branch().timeline.store.range(step, step + 1).unwrap().remove(0);
     assert!(matches!(ev.body, recnet::world::event::EventBody::MessageSent { message: m, .. } if m == message), "{ev:?}");
+}
+
+/// A held message's row starts with what the hold is (its rule and steps) and its age, before
+/// the content: at 120×40 the row lost "held by rule 4 (2 steps)" past its edge.
+#[test]
+fn a_held_messages_row_keeps_its_hold() {
+    let mut app = demo_app(1);
+    let mut found = None;
+    for _ in 0..3000 {
+        press(&mut app, "l");
+        let held =
+            app.cursor.world.clients().iter().find_map(|c| c.buffer.iter().find_map(|b| b.held.as_ref().map(|h| (c.id.clone(), b.message, h.rule, h.steps))));
+        if let Some(h) = held {
+            found = Some(h);
+            break;
+        }
+    }
+    let (agent, message, rule, steps) = found.expect("a held message in the demo");
+    app.cursor.selected = Some(agent);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let rows = popup_text(&app, w, h, "Buffer ");
+        let row = rows.iter().find(|r| r.starts_with(&format!("m{message} ←"))).unwrap_or_else(|| panic!("{w}×{h}: no row for m{message}: {rows:?}"));
+        assert!(row.contains(&format!("held (rule {rule}, up to {steps} step")), "{w}×{h}: the hold is cut: {row}");
+    }
+}
+
+/// The agent's profile and the updates heard beside it wrap in the detail pane at 80×24
+/// instead of ending in `…` (the likes were cut before the dislikes).
+#[test]
+fn the_agents_profile_wraps_at_80x24() {
+    let mut app = demo_app(2);
+    press(&mut app, &".".repeat(16));
+    let c = app.cursor.world.client(app.cursor.selected.as_deref().unwrap()).unwrap().clone();
+    assert!(!c.heard.is_empty(), "pick a step where the agent heard updates");
+    let rows = popup_text(&app, 80, 24, &format!("{} “", c.id));
+    let text = flat(&rows);
+    let profile = recnet::world::profile_text(&c.attrs, 4);
+    assert!(text.contains(&profile), "the profile is not whole at 80×24:\n{}", rows.join("\n"));
+    assert!(text.contains("updates beside: ") && !rows.iter().any(|r| r.ends_with('…')), "a detail row is cut:\n{}", rows.join("\n"));
+}
+
+/// A rule longer than its column goes on under itself when the pane has the rows; at 80×24,
+/// where it has not, rule r stays on row r.
+#[test]
+fn a_long_rule_wraps_in_the_rules_pane_when_there_is_room() {
+    let mut app = demo_app(2);
+    press(&mut app, &".".repeat(16));
+    let c = app.cursor.world.client(app.cursor.selected.as_deref().unwrap()).unwrap().clone();
+    // Each row without its hits and credit columns (a rule's second row has none).
+    let rows: Vec<String> = popup_text(&app, 120, 40, "Rules (")
+        .iter()
+        .map(|r| {
+            let mut words: Vec<&str> = r.split_whitespace().collect();
+            let n = words.len();
+            if n > 2 && words[n - 1].parse::<f64>().is_ok() && words[n - 2].parse::<u64>().is_ok() {
+                words.truncate(n - 2);
+            }
+            words.join(" ")
+        })
+        .collect();
+    let text = flat(&rows);
+    for r in c.rules.iter() {
+        let rule = recnet::rules::print_rule(r);
+        assert!(text.contains(&rule), "rule “{rule}” is not whole at 120×40: {text}");
+    }
+    let small = popup_text(&app, 80, 24, "Rules (");
+    assert!(small[1].starts_with("1 ") && small[2].starts_with("2 "), "{small:?}");
+}
+
+/// The diff lists each side's rules one to a line and whole (they were joined by ` | ` and cut
+/// at 200 characters); the event popup shows a long line whole; a long branch name ends in `…`.
+#[test]
+fn the_diff_and_the_event_popup_show_rules_whole() {
+    let mut app = demo_app(2);
+    press(&mut app, "....");
+    let before: Vec<String> = app.cursor.world.client("u1").unwrap().rules.iter().map(recnet::rules::print_rule).collect();
+    let long = "reject when relevance < 0.01 and support < 1 and evidence < 1 and age > 3 and relevance < 0.005";
+    let new = format!("{long}\naccept 0.9 when relevance >= 0.3 and support >= 1\ndefault reject\n");
+    app.fork_with_rules("u1", &new).unwrap();
+    tick_until(&mut app, |a| a.branch().diff.is_some());
+    app.prepare_diff();
+    let mut seen = String::new();
+    for _ in 0..30 {
+        seen.push(' ');
+        seen.push_str(&flat(&popup_text(&app, 80, 24, "Diff (")));
+        code(&mut app, KeyCode::PageDown);
+    }
+    // The session keeps the rules as written ("accept 1.0"), the rules pane prints "accept 1".
+    let seen = seen.replace(".0 ", " ");
+    for rule in before.iter().map(String::as_str).chain(new.lines()) {
+        assert!(seen.contains(rule), "rule “{rule}” is not whole in the diff at 80×24: {seen}");
+    }
+    let title = screen(&app, 80, 24).lines().next().unwrap().trim_end().to_string();
+    assert!(title.contains("branch 1") && title.ends_with('…'), "{title}");
+    let step = app.diff_lines.iter().find_map(|l| l.strip_prefix("first divergence at step ")).unwrap().trim_end_matches(':').parse::<u64>().unwrap();
+    app.popup = Popup::Event(step);
+    let mut popup = String::new();
+    for _ in 0..10 {
+        popup.push(' ');
+        popup.push_str(&flat(&popup_text(&app, 80, 24, &format!("Event {step}"))));
+        code(&mut app, KeyCode::PageDown);
+    }
+    assert!(popup.replace(' ', "").contains(&new.replace('\n', "\\n").replace(' ', "")), "the edit's rules are cut in the event popup: {popup}");
+}
+
+/// The totals wrap at 80×24: the edits at their end were cut.
+#[test]
+fn the_totals_wrap_at_80x24() {
+    let mut app = demo_app(2);
+    press(&mut app, &".".repeat(16));
+    press(&mut app, "3");
+    app.prepare_stats();
+    let text = flat(&popup_text(&app, 80, 24, "Totals"));
+    let c = app.cursor.world.counters();
+    let want = format!("{} rejected · {} rule edits · {} router edits", c.rejected, c.rule_edits, c.router_edits);
+    assert!(text.contains(&want) && text.contains("no evaluation metrics"), "{text}");
+}
+
+/// At 60×16 every description and note of the help is read whole, scrolling with j (each row
+/// was cut at the popup's edge, the longest description and the notes with it).
+#[test]
+fn the_help_wraps_at_60x16_and_every_key_is_read_whole() {
+    let mut app = demo_app(1);
+    press(&mut app, "?");
+    let mut seen = String::new();
+    for _ in 0..80 {
+        let rows = popup_text(&app, 60, 16, "Help");
+        assert!(!rows.iter().any(|r| r.ends_with('…')), "a help row is cut:\n{}", rows.join("\n"));
+        seen.push(' ');
+        seen.push_str(&flat(&rows));
+        press(&mut app, "j");
+    }
+    for (keys, what) in app.keymap.help_rows() {
+        assert!(seen.contains(what), "{keys} ({what}) is never whole at 60×16");
+    }
+    for note in ["decision == reject", "their closest members", "q asks if unsaved)", "Home End scroll it"] {
+        assert!(seen.contains(note), "“{note}” is never on screen at 60×16");
+    }
+    assert!(screen(&app, 60, 16).contains(" of "), "the help's title lost where it is");
+}
+
+/// The footer's time line starts with whether it runs and the step: at 80 columns its end is
+/// cut, and "⏸ paused" was there.
+#[test]
+fn the_footer_says_paused_and_the_step_first() {
+    let mut app = demo_app(1);
+    press(&mut app, &".".repeat(16));
+    let s = screen(&app, 80, 24);
+    let line = s.lines().nth(21).unwrap();
+    assert!(line.starts_with(&format!(" ⏸ paused · step {} of ", app.cursor.pos - 1)), "{line}");
+}
+
+/// At 60×16 the buffer pane has no row inside: its title says its messages are not shown
+/// (it said "1–0 of 3").
+#[test]
+fn a_pane_with_no_room_says_its_lines_are_not_shown() {
+    let mut app = demo_app(2);
+    press(&mut app, &".".repeat(16));
+    let s = screen(&app, 60, 16);
+    assert!(!s.contains("1–0 of") && s.contains("Buffer 3/6 · 3 not shown"), "{s}");
 }

@@ -348,6 +348,16 @@ pub fn diff_steps(name: &str, tl: &mut Timeline, from: u64, to: u64) -> Result<D
 
 /// The human summary.
 pub fn render(r: &DiffReport, limit: usize) -> String {
+    render_as(r, limit, false)
+}
+
+/// The human summary with each side's rules one to a line and whole (the inspector's diff view,
+/// which wraps and scrolls), rather than joined by ` | ` on one line cut at 200 characters.
+pub fn render_rules_whole(r: &DiffReport, limit: usize) -> String {
+    render_as(r, limit, true)
+}
+
+fn render_as(r: &DiffReport, limit: usize, rules_whole: bool) -> String {
     use std::fmt::Write;
     let s = |t: &str| crate::util::text::sanitize(t, 200);
     let mut o = String::new();
@@ -380,7 +390,17 @@ pub fn render(r: &DiffReport, limit: usize) -> String {
         let _ = writeln!(o, "  … {} more", r.profiles.len() - limit);
     }
     for d in &r.rules {
-        let _ = writeln!(o, "rules of {} differ:\n  A: {}\n  B: {}", s(&d.agent), s(&d.a.replace('\n', " | ")), s(&d.b.replace('\n', " | ")));
+        if rules_whole {
+            let _ = writeln!(o, "rules of {} differ:", s(&d.agent));
+            for (side, text) in [("A", &d.a), ("B", &d.b)] {
+                let _ = writeln!(o, "  {side}:");
+                for (i, rule) in text.lines().enumerate() {
+                    let _ = writeln!(o, "    {:<3}{}", i + 1, crate::util::text::sanitize(rule, 0));
+                }
+            }
+        } else {
+            let _ = writeln!(o, "rules of {} differ:\n  A: {}\n  B: {}", s(&d.agent), s(&d.a.replace('\n', " | ")), s(&d.b.replace('\n', " | ")));
+        }
     }
     for d in &r.routers {
         let _ = writeln!(o, "router {}: A {} / B {}", s(&d.router), d.a, d.b);

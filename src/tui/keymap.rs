@@ -104,7 +104,7 @@ impl Action {
             Breakpoints => "breakpoints: list, disable, delete",
             PreviousHit => "back to the last breakpoint hit",
             LogGoto => "event log: go to the event under the cursor",
-            LecturePace => "run one time step a second (lecture pace) on/off",
+            LecturePace => "one time step a second (lecture pace) on/off",
             ScrollLeft => "event log: scroll the text left",
             ScrollRight => "event log: scroll the text right",
             ToggleBookmark => "bookmark this step",

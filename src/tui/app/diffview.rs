@@ -27,8 +27,15 @@ impl App {
                     let parts: Vec<String> = d.attrs.iter().take(5).map(|a| format!("{} {:.3}→{:.3}", a.attr, a.a, a.b)).collect();
                     o.push_str(&format!("profile {}: {}\n", d.agent, parts.join(", ")));
                 }
+                // One rule a line, numbered as the rules pane numbers them: the view wraps them.
                 for d in r {
-                    o.push_str(&format!("rules of {}:\n  before: {}\n  after:  {}\n", d.agent, d.a.replace('\n', " | "), d.b.replace('\n', " | ")));
+                    o.push_str(&format!("rules of {}:\n", d.agent));
+                    for (side, text) in [("before", &d.a), ("after", &d.b)] {
+                        o.push_str(&format!("  {side}:\n"));
+                        for (i, rule) in text.lines().enumerate() {
+                            o.push_str(&format!("    {:<3}{rule}\n", i + 1));
+                        }
+                    }
                 }
                 for d in ro {
                     o.push_str(&format!("router {}: {} → {}\n", d.router, d.a, d.b));
@@ -36,6 +43,6 @@ impl App {
                 o
             }
         };
-        self.diff_lines = text.lines().map(|l| crate::util::text::sanitize(l, 400)).collect();
+        self.diff_lines = text.lines().map(|l| crate::util::text::sanitize(l, 2000)).collect();
     }
 }

@@ -126,6 +126,10 @@ impl Scroll {
         if total <= window {
             return String::new();
         }
+        // A pane with no row inside (60×16 leaves the buffer none) shows nothing: say so, not "1–0".
+        if window == 0 {
+            return format!("· {total} not shown ");
+        }
         let off = self.offset.min(self.max());
         format!("· {}–{} of {} ", off + 1, (off + window).min(total), total)
     }

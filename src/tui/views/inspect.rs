@@ -94,7 +94,8 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
     if !c.evidence.is_empty() {
         lines.extend(evidence_lines(app, c, usize::MAX));
     }
-    pane_lines(f, app, area, &title, lines, &app.scroll.detail, app.focus == Focus::Detail);
+    // Long lines (the profile, the updates, an evidence entry) wrap: the pane scrolls.
+    pane_lines(f, app, area, &title, wrap_to(area, lines, 2), &app.scroll.detail, app.focus == Focus::Detail);
 }
 
 /// The evidence memory, strongest first: what each entry adds to its item's score now (its trust
@@ -142,11 +143,16 @@ pub(super) fn buffer_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             .unwrap_or_default();
         let router = m.map(|m| m.router.clone()).unwrap_or_default();
         let age = app.cursor.world.cursor().tick.saturating_sub(b.arrived_tick);
-        let held = b.held.as_ref().map(|h| format!(" · held by rule {} ({} step{})", h.rule, h.steps, if h.steps == 1 { "" } else { "s" })).unwrap_or_default();
+        // The short state first (a hold, its rule and steps; age; relevance), the content last:
+        // a row cut to its pane loses only the content, which Enter opens whole.
+        let role = if b.held.is_some() { Role::Hold } else { Role::Flight };
+        let held =
+            b.held.as_ref().map(|h| format!("held (rule {}, up to {} step{}) · ", h.rule, h.steps, if h.steps == 1 { "" } else { "s" })).unwrap_or_default();
         lines.push(Line::from(vec![
-            Span::styled(format!(" m{} ← {} ", b.message, cut(&router, 8)), if b.held.is_some() { st(app, Role::Hold) } else { st(app, Role::Flight) }),
+            Span::styled(format!(" m{} ← {} ", b.message, cut(&router, 8)), st(app, role)),
+            Span::styled(held, st(app, role)),
+            Span::styled(format!("age {age} · rel {:.2} · ", b.relevance), st(app, Role::Dim)),
             Span::raw(cut(&what, 60)),
-            Span::styled(format!(" · rel {:.2} · age {age}{held}", b.relevance), st(app, Role::Dim)),
         ]));
     }
     pane_lines(f, app, area, &format!("Buffer {}/{cap}", c.buffer.len()), lines, &app.scroll.buffer, app.focus == Focus::Buffer);
@@ -162,8 +168,13 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
     let about = ev.as_ref().and_then(crate::analysis::export::event_rule).filter(|(a, _)| *a == c.id).map(|(_, r)| r);
     let tw = (area.width as usize).saturating_sub(2 + 4 + 6 + 8 + 1).max(10);
     let mut lines = vec![Line::from(Span::styled(format!(" {:<3}{:<tw$}{:>6}{:>8}", "#", "rule (first match wins)", "hits", "credit"), st(app, Role::Dim)))];
-    for (i, r) in c.rules.iter().enumerate() {
-        let text = crate::rules::print_rule(r);
+    let texts: Vec<String> = c.rules.iter().map(|r| cut(&crate::rules::print_rule(r), 0)).collect();
+    // A rule longer than its column goes on under itself when every rule then still fits the
+    // pane; otherwise each keeps one row (rule r on row r, where follow scrolls) and `e` shows
+    // them whole.
+    let wrapped: Vec<Vec<String>> = texts.iter().map(|t| wrap_cells(t, tw, usize::MAX)).collect();
+    let wrap = wrapped.iter().map(|w| w.len().max(1)).sum::<usize>() < area.height.saturating_sub(2) as usize;
+    for (i, text) in texts.iter().enumerate() {
         let hits = c.rule_hits.get(i).copied().unwrap_or(0);
         let credit = c.rule_credit.get(i).copied().unwrap_or(0.0);
         let style = match matched {
@@ -171,11 +182,15 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
             _ if about == Some(i + 1) => st(app, Role::Selected),
             _ => Style::new(),
         };
+        let first = if wrap { wrapped[i].first().cloned().unwrap_or_default() } else { text.clone() };
         lines.push(Line::from(vec![
-            Span::styled(format!(" {:<3}{}", i + 1, pad(&text, tw)), style),
+            Span::styled(format!(" {:<3}{}", i + 1, pad(&first, tw)), style),
             Span::raw(format!("{hits:>6}")),
             Span::styled(format!("{credit:>+8.3}"), if credit < 0.0 { st(app, Role::Reject) } else { Style::new() }),
         ]));
+        if wrap {
+            lines.extend(wrapped[i].iter().skip(1).map(|row| Line::from(Span::styled(format!("    {}", pad(row, tw)), style))));
+        }
     }
     pane_lines(f, app, area, &format!("Rules ({} · e edits)", c.rules.len()), lines, &app.scroll.rules, app.focus == Focus::Rules);
 }
@@ -186,8 +201,8 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
     let width = detail.width.saturating_sub(2) as usize;
     let summary = cut(&r.summary, 400);
     let community = format!("community: {}", r.attributes.iter().map(|a| cut(a, 20)).collect::<Vec<_>>().join(", "));
-    let mut lines: Vec<Line> = wrap_str(&summary, width).into_iter().map(Line::from).collect();
-    lines.extend(wrap_str(&community, width).into_iter().map(|l| Line::from(Span::styled(l.to_string(), st(app, Role::Dim)))));
+    let mut lines: Vec<Line> = wrap_line(Line::from(summary), width, 0);
+    lines.extend(wrap_line(Line::from(Span::styled(community, st(app, Role::Dim))), width, 0));
     lines.extend(attr_lines(app, &r.profile, before, usize::MAX));
     pane_lines(f, app, detail, &format!("Router {}", cut(&r.id, 20)), lines, &app.scroll.detail, app.focus == Focus::Detail);
     let mut ib: Vec<Line> =

@@ -12,11 +12,16 @@ use ratatui::Frame;
 pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
     let stats = app.stats();
     let model = model_lines(app);
+    // The totals wrap rather than lose their end, and take the rows they need (up to a third of
+    // the view); the charts share the rest.
+    let totals: Vec<Line> = totals_lines(app).into_iter().flat_map(|l| wrap_line(l, area.width.saturating_sub(2) as usize, 3)).collect();
+    let totals_rows = (totals.len() as u16 + 2).min((area.height / 3).max(4));
     let [top, mid, acct, bottom] = if model.is_empty() {
-        let [t, m, b] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(30), Constraint::Percentage(20)]).areas(area);
+        let [t, m, b] = Layout::vertical([Constraint::Fill(5), Constraint::Fill(3), Constraint::Length(totals_rows)]).areas(area);
         [t, m, Rect::default(), b]
     } else {
-        Layout::vertical([Constraint::Min(6), Constraint::Percentage(20), Constraint::Length(model.len() as u16 + 2), Constraint::Length(5)]).areas(area)
+        Layout::vertical([Constraint::Min(6), Constraint::Percentage(20), Constraint::Length(model.len() as u16 + 2), Constraint::Length(totals_rows)])
+            .areas(area)
     };
     if !model.is_empty() {
         let model: Vec<Line> = model.into_iter().map(|l| fit_line(l, acct.width.saturating_sub(2) as usize)).collect();
@@ -77,6 +82,23 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
         .x_axis(Axis::default().bounds([0.0, max_t]))
         .y_axis(Axis::default().bounds([lo, hi]).labels(vec![Span::raw(format!("{lo:.2}")), Span::raw(format!("{hi:.2}"))]));
     f.render_widget(chart, mid);
+    let shown = bottom.height.saturating_sub(2) as usize;
+    let mut totals: Vec<Line> = totals.into_iter().take(shown + 1).collect();
+    if totals.len() > shown {
+        // More than a third of the view: the last row says it goes on.
+        totals.truncate(shown);
+        if let Some(last) = totals.pop() {
+            let width = bottom.width.saturating_sub(2) as usize;
+            let mut spans = last.spans;
+            spans.push(Span::raw(" ".repeat(width)));
+            totals.push(fit_line(Line::from(spans), width));
+        }
+    }
+    f.render_widget(Paragraph::new(totals).block(Block::bordered().title(" Totals ")), bottom);
+}
+
+/// What the session has counted up to the current step, and its last evaluation metrics.
+fn totals_lines(app: &App) -> Vec<Line<'static>> {
     let c = &app.cursor.world.counters();
     let mut lines = vec![Line::from(format!(
         " so far: {} interactions · {} messages sent · {} accepted · {} held · {} rejected · {} rule edits · {} router edits",
@@ -87,14 +109,13 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
     }
     match app.cursor.world.metrics().last() {
         Some((step, split, values)) => lines.push(Line::from(format!(
-            " evaluation at step {step} ({split}): {}",
-            values.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(" · ")
+            " evaluation at step {step} ({}): {}",
+            cut(split, 20),
+            values.iter().map(|(k, v)| format!("{} {v:.4}", cut(k, 40))).collect::<Vec<_>>().join(" · ")
         ))),
         None => lines.push(Line::from(Span::styled(" no evaluation metrics in this session (recnet eval records them)", st(app, Role::Dim)))),
     }
-    // The totals run long: what the pane cannot show ends in `…`.
-    let lines: Vec<Line> = lines.into_iter().map(|l| fit_line(l, bottom.width.saturating_sub(2) as usize)).collect();
-    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Totals ")), bottom);
+    lines
 }
 
 /// The model's accounting as `recnet run` prints it: a summary, the per-stage table and the notes

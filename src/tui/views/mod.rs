@@ -107,6 +107,64 @@ fn fit_line(mut line: Line<'_>, width: usize) -> Line<'_> {
     line
 }
 
+/// `line` broken at spaces into rows of at most `width` terminal cells, each span keeping its
+/// style; the rows after the first start `indent` cells in (a word longer than a row is split).
+/// Where a pane has the room, a long line is read whole this way rather than cut.
+fn wrap_line(line: Line<'_>, width: usize, indent: usize) -> Vec<Line<'static>> {
+    use unicode_width::UnicodeWidthChar;
+    let width = width.max(1);
+    let indent = indent.min(width / 2);
+    let chars: Vec<(char, Style)> = line.spans.iter().flat_map(|s| s.content.chars().map(move |c| (c, s.style))).collect();
+    let mut rows = Vec::new();
+    let mut start = 0;
+    while start < chars.len() || rows.is_empty() {
+        let lead = if rows.is_empty() { 0 } else { indent };
+        let (mut used, mut end, mut space) = (lead, start, None);
+        while end < chars.len() {
+            let w = chars[end].0.width().unwrap_or(0);
+            if used + w > width {
+                break;
+            }
+            if chars[end].0 == ' ' && end > start {
+                space = Some(end);
+            }
+            used += w;
+            end += 1;
+        }
+        if end < chars.len() && chars[end].0 != ' ' {
+            if let Some(sp) = space {
+                end = sp;
+            }
+        }
+        // A character wider than the row still goes on it: every row takes something.
+        if end == start && end < chars.len() {
+            end += 1;
+        }
+        let mut spans: Vec<Span<'static>> = Vec::new();
+        if lead > 0 {
+            spans.push(Span::raw(" ".repeat(lead)));
+        }
+        for &(c, style) in chars[start..end].iter() {
+            match spans.last_mut() {
+                Some(last) if last.style == style => last.content.to_mut().push(c),
+                _ => spans.push(Span::styled(c.to_string(), style)),
+            }
+        }
+        rows.push(fit_line(Line::from(spans), width));
+        start = end;
+        while start < chars.len() && chars[start].0 == ' ' {
+            start += 1;
+        }
+    }
+    rows
+}
+
+/// Lines wrapped (`wrap_line`) to the inside of a bordered pane `area`, for `pane_lines`.
+fn wrap_to(area: Rect, lines: Vec<Line<'_>>, indent: usize) -> Vec<Line<'static>> {
+    let width = area.width.saturating_sub(2) as usize;
+    lines.into_iter().flat_map(|l| wrap_line(l, width, indent)).collect()
+}
+
 /// `text` broken at spaces into at most `rows` rows of `width` terminal cells (a word longer
 /// than a row is split); when text is left over, the last row ends in `…`. `text` is drawn as
 /// given: sanitise data before.
@@ -134,28 +192,10 @@ fn wrap_cells(text: &str, width: usize, rows: usize) -> Vec<String> {
     out
 }
 
-/// Text rows wrapped to the pane's width, then scrolled; only the rows in the window become lines.
+/// Text rows wrapped to the pane's width by cells (`wrap_line`), then scrolled.
 fn pane_text<'a>(f: &mut Frame, app: &App, area: Rect, title: &str, rows: impl Iterator<Item = (&'a str, Style)>, sc: &Scroll, focused: bool) {
-    let width = area.width.saturating_sub(2).max(1) as usize;
-    let window = area.height.saturating_sub(2) as usize;
-    let wrapped: Vec<(&str, Style)> = rows.flat_map(|(t, style)| wrap_str(t, width).into_iter().map(move |r| (r, style))).collect();
-    let off = sc.frame(wrapped.len(), window);
-    let lines: Vec<Line> = wrapped.iter().skip(off).take(window).map(|(r, style)| Line::from(Span::styled(*r, *style))).collect();
-    f.render_widget(Paragraph::new(lines).block(pane_block(app, title, focused, sc)), area);
-}
-
-/// Break `s` into rows of at most `width` characters, at the last space where there is one.
-fn wrap_str(s: &str, width: usize) -> Vec<&str> {
-    let width = width.max(1);
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some((cut, _)) = rest.char_indices().nth(width) {
-        let brk = rest[..cut].rfind(' ').filter(|&i| i > 0).map(|i| i + 1).unwrap_or(cut);
-        out.push(&rest[..brk]);
-        rest = &rest[brk..];
-    }
-    out.push(rest);
-    out
+    let lines: Vec<Line> = rows.map(|(t, style)| Line::from(Span::styled(t, style))).collect();
+    pane_lines(f, app, area, title, wrap_to(area, lines, 0), sc, focused);
 }
 
 pub fn render(f: &mut Frame, app: &App) {
@@ -193,7 +233,8 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
     if app.branches.len() > 1 || app.branches.current > 0 {
         spans.push(Span::styled(format!("  {}", cut(&app.branch().name, 50)), st(app, Role::Changed)));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    // A long branch name ends in `…` at the edge (the branch list, B, names it whole).
+    f.render_widget(Paragraph::new(fit_line(Line::from(spans), area.width as usize)), area);
 }
 
 fn footer(f: &mut Frame, app: &App, area: Rect) {
@@ -235,18 +276,19 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         None if app.live_done() => format!("{}", app.len()),
         None => format!("{}+", app.len()),
     };
+    // Whether it runs and where it is first: at 80 columns the line runs past the edge, and
+    // `…` then hides only the breakpoints (which `x` lists) and whether the selection follows.
     let line = format!(
-        " round {}/{rounds} · time step {} · {} / {} · {} of {total} · {mode} · {} breakpoint(s) · follow {}",
+        " {mode} · {} of {total} · round {}/{rounds} · time step {} · {} / {} · {} breakpoint(s) · follow {}",
+        // Before the first event there is no step to name (step 0 is the first event's).
+        app.cursor.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
         app.cursor.world.cursor().round + 1,
         app.cursor.world.cursor().tick,
         stage.phase(),
         stage.name(),
-        // Before the first event there is no step to name (step 0 is the first event's).
-        app.cursor.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
         app.breakpoints.iter().filter(|b| b.enabled).count(),
         if app.cursor.follow { "on" } else { "off" }
     );
-    // At 80 columns the line runs past the edge: `…` says it goes on.
     f.render_widget(Paragraph::new(fit_line(Line::from(line), time.width as usize)), time);
     // Scrubber: position in the log, bookmarks as ▾.
     let w = scrub.width.saturating_sub(2).max(1) as u64;
@@ -294,6 +336,10 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
 
+/// How much of one line the event popup keeps: it is where a cut row is read whole, and it
+/// wraps; the bound only keeps a hostile line from costing each frame.
+const WHOLE: usize = 20_000;
+
 fn popup(f: &mut Frame, app: &App, area: Rect) {
     match &app.popup {
         Popup::None => {}
@@ -302,12 +348,13 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
             let cell = |(k, d): &(String, &str), w: usize| -> Vec<Span<'static>> {
                 vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(crate::util::text::pad(d, w))]
             };
-            // Two columns when one would not fit the terminal; beyond that, it scrolls.
-            let two = rows.len() + 8 > area.height as usize && area.width >= 100;
-            // Two columns take what the terminal offers, up to the longest description, so that
-            // a wider terminal cuts fewer of them.
+            // Two columns when one would not fit the terminal and both columns hold every
+            // description whole; otherwise one column that wraps and scrolls.
             let longest = rows.iter().map(|(_, d)| crate::util::text::cells(d)).max().unwrap_or(0);
-            let column = (area.width.saturating_sub(4) as usize / 2).saturating_sub(13).clamp(34, longest.max(34));
+            let column = longest.max(34);
+            let two = rows.len() + 8 > area.height as usize && area.width as usize >= (2 * (13 + column) + 2).max(100);
+            let width = if two { (2 * (13 + column) + 2).max(100) as u16 } else { 80.min(area.width) };
+            let inner = width.saturating_sub(2) as usize;
             let mut lines: Vec<Line> = if two {
                 let half = rows.len().div_ceil(2);
                 (0..half)
@@ -320,26 +367,40 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                     })
                     .collect()
             } else {
-                rows.iter().map(|r| Line::from(cell(r, 60))).collect()
+                // A description too long for a narrow terminal goes on under itself.
+                rows.iter()
+                    .flat_map(|(k, d)| {
+                        wrap_line(Line::from(vec![Span::styled(format!(" {k:<12}"), st(app, Role::Accent)), Span::raw(d.to_string())]), inner, 13)
+                    })
+                    .collect()
             };
-            lines.push(Line::from(""));
-            lines.push(Line::from(" breakpoints: kind == filter_decision and agent == u7 and decision == reject"));
-            lines.push(Line::from("              router == R2 and target.kind == item"));
-            lines.push(Line::from(" graph: ✓ green accepted · ‖ yellow held · ✗ red rejected · … blue waiting"));
-            lines.push(Line::from("        ┈ membership · ─▸ message, head at the receiver · a large world shows"));
-            lines.push(Line::from("        the selection's neighbourhood: its routers and their closest members"));
-            lines.push(Line::from(format!(
-                " {}: branches ({} opens, {} saves a session, {} deletes; q asks if unsaved)",
-                app.keymap.key_for(super::keymap::Action::Branches),
-                app.keymap.key_for(super::keymap::Action::Open),
-                app.keymap.key_for(super::keymap::Action::SaveBranch),
-                app.keymap.key_for(super::keymap::Action::DeleteBranch)
-            )));
-            lines.push(Line::from(" Tab moves the focus (▸) between panes; ↑↓ PageUp PageDown Home End scroll it"));
+            let notes = [
+                (String::new(), 0),
+                (" breakpoints: kind == filter_decision and agent == u7 and decision == reject".to_string(), 14),
+                ("              router == R2 and target.kind == item".to_string(), 14),
+                (
+                    " graph: ✓ green accepted · ‖ yellow held · ✗ red rejected · … blue waiting · ┈\u{a0}membership · ─▸\u{a0}message, head at the receiver · a large world shows the selection's neighbourhood: its routers and their closest members".to_string(),
+                    8,
+                ),
+                (
+                    format!(
+                        " {}: branches ({} opens, {} saves a session, {} deletes; q asks if unsaved)",
+                        app.keymap.key_for(super::keymap::Action::Branches),
+                        app.keymap.key_for(super::keymap::Action::Open),
+                        app.keymap.key_for(super::keymap::Action::SaveBranch),
+                        app.keymap.key_for(super::keymap::Action::DeleteBranch)
+                    ),
+                    4,
+                ),
+                (" Tab moves the focus (▸) between panes; ↑↓ PageUp PageDown Home End scroll it".to_string(), 2),
+            ];
+            lines.extend(notes.into_iter().flat_map(|(t, indent)| wrap_line(Line::from(t), inner, indent)));
             let h = (lines.len() as u16 + 2).min(area.height);
-            let r = centered(area, if two { (2 * (13 + column) + 2).max(100) as u16 } else { 80 }, h);
+            let r = centered(area, width, h);
             f.render_widget(Clear, r);
-            pane_lines(f, app, r, "Help — keys (↑↓ PgUp PgDn Home End scroll · Esc closes)", lines, &app.scroll.help, true);
+            // A narrow help keeps room in its title for "a–b of N".
+            let title = if r.width >= 80 { "Help — keys (↑↓ PgUp PgDn Home End scroll · Esc closes)" } else { "Help (↑↓ PgUp PgDn scroll · Esc)" };
+            pane_lines(f, app, r, title, lines, &app.scroll.help, true);
         }
         Popup::Event(step) => {
             let r = centered(area, area.width.saturating_sub(8), area.height.saturating_sub(4));
@@ -352,12 +413,12 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
                     let finish = if finish_reason.is_empty() { String::new() } else { format!(" · finish {}", cut(finish_reason, 40)) };
                     rows.push((format!("tokens {tokens_in} in / {tokens_out} out · {latency_ms} ms{finish}"), plain));
                     rows.push(("prompt:".into(), st(app, Role::Dim)));
-                    rows.extend(prompt.lines().map(|l| (cut(l, 300), plain)));
+                    rows.extend(prompt.lines().map(|l| (cut(l, WHOLE), plain)));
                     rows.push(("reply:".into(), st(app, Role::Dim)));
-                    rows.extend(reply.lines().map(|l| (cut(l, 300), plain)));
+                    rows.extend(reply.lines().map(|l| (cut(l, WHOLE), plain)));
                 } else {
                     let json = serde_json::to_string_pretty(&e).unwrap_or_default();
-                    rows.extend(json.lines().map(|l| (cut(l, 300), plain)));
+                    rows.extend(json.lines().map(|l| (cut(l, WHOLE), plain)));
                 }
             }
             pane_text(
@@ -504,7 +565,7 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
 
 #[cfg(test)]
 mod tests {
-    use super::{fit_line, wrap_cells};
+    use super::{fit_line, wrap_cells, wrap_line};
     use ratatui::style::{Color, Style};
     use ratatui::text::{Line, Span};
 
@@ -522,6 +583,22 @@ mod tests {
         // A row too narrow for a wide character still takes one, so the wrapping ends.
         assert_eq!(wrap_cells("寄生虫", 1, 4), ["寄", "生", "虫"]);
         assert!(wrap_cells("", 10, 2).is_empty());
+    }
+
+    /// A styled line wraps at spaces, its rows after the first indented, each span keeping its
+    /// style; a word longer than a row is split, and nothing is lost.
+    #[test]
+    fn a_long_line_wraps_keeping_its_styles() {
+        let red = Style::new().fg(Color::Red);
+        let line = Line::from(vec![Span::raw(" likes Jazz 0.57,"), Span::styled(" dislikes Metal", red)]);
+        let rows: Vec<String> = wrap_line(line.clone(), 12, 2).iter().map(text).collect();
+        assert_eq!(rows, [" likes Jazz", "  0.57,", "  dislikes", "  Metal"]);
+        let styled = wrap_line(line, 12, 2);
+        assert_eq!(styled[2].spans.last().unwrap().style, red, "the wrapped span keeps its style");
+        let rows: Vec<String> = wrap_line(Line::from("abcdefghij"), 4, 1).iter().map(text).collect();
+        assert_eq!(rows, ["abcd", " efg", " hij"]);
+        assert_eq!(wrap_line(Line::from(""), 4, 1).len(), 1, "an empty line keeps its row");
+        assert_eq!(wrap_line(Line::from(" 寄生虫 x"), 4, 0).iter().map(text).collect::<Vec<_>>(), [" 寄", "生虫", "x"]);
     }
 
     /// A line wider than its pane ends in `…` within the width, in the style of the span cut;
