@@ -698,6 +698,9 @@ fn a_saved_branch_is_a_session_and_quit_asks_before_losing_one() {
     press(&mut app, "B");
     insta::assert_snapshot!("branches_80x24", screen(&app, 80, 24));
     insta::assert_snapshot!("branches_120x40", screen(&app, 120, 40));
+    // In the branch list too: another key forgets the question.
+    press(&mut app, "qjq");
+    assert!(!app.quit && app.status.contains("1 unsaved branch"), "q, j, q quit from the branch list: {}", app.status);
     let path = app.save_branch_in(1, dir.path()).unwrap();
     assert_eq!(app.unsaved_branches(), 0);
     // The file is a normal session: it opens in the replay inspector with the fork's events.

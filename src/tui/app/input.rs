@@ -26,6 +26,10 @@ impl App {
         if self.keymap.action(&key) != Some(Action::DeleteBranch) {
             self.delete_armed = None;
         }
+        // So is the one a first `q` asked, also where a popup or a prompt takes the key.
+        if self.keymap.action(&key) != Some(Action::Quit) {
+            self.quit_armed = false;
+        }
         match &mut self.popup {
             Popup::Input { .. } => return self.on_input_key(key),
             Popup::Rules { .. } => return self.on_rules_key(key),
