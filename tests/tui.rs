@@ -340,6 +340,15 @@ fn the_event_log_filters() {
 }
 
 /// The 2-round demo, whole, where a scan over more than `at_once` events runs as a job.
+/// The demo one event in, with u1's rules open in the rule editor.
+fn rule_editor_on_u1() -> App {
+    let mut app = demo_app(1);
+    press(&mut app, ".");
+    app.cursor.selected = Some("u1".into());
+    press(&mut app, "e");
+    app
+}
+
 fn demo_app_scanning_past(at_once: u64) -> App {
     let mut app = demo_app(2);
     app.ensure_events(u64::MAX / 4, true);
@@ -960,10 +969,7 @@ fn a_fork_is_a_job_that_esc_cancels() {
 
 #[test]
 fn the_rule_editor_refuses_impossible_words_and_warns_of_no_rules() {
-    let mut app = demo_app(1);
-    press(&mut app, ".");
-    app.cursor.selected = Some("u1".into());
-    press(&mut app, "e");
+    let mut app = rule_editor_on_u1();
     // Replace the rules with one that can never match.
     app.popup = match std::mem::replace(&mut app.popup, Popup::None) {
         Popup::Rules { agent, .. } => Popup::Rules {
@@ -1530,10 +1536,7 @@ fn deleting_an_unsaved_branch_asks_first() {
 /// typing on forgets the question); untouched rules close at once.
 #[test]
 fn esc_in_the_rule_editor_asks_before_discarding_an_edit() {
-    let mut app = demo_app(1);
-    press(&mut app, ".");
-    app.cursor.selected = Some("u1".into());
-    press(&mut app, "e");
+    let mut app = rule_editor_on_u1();
     code(&mut app, KeyCode::Esc);
     assert!(matches!(app.popup, Popup::None), "untouched rules asked before closing");
     press(&mut app, "e");
@@ -1676,10 +1679,7 @@ fn a_corrupt_line_leaves_everything_before_it_readable() {
 /// list of fields a misspelt one could be, which the user needs to mend it).
 #[test]
 fn long_errors_in_the_rule_editor_and_the_prompt_are_read_whole() {
-    let mut app = demo_app(1);
-    press(&mut app, ".");
-    app.cursor.selected = Some("u1".into());
-    press(&mut app, "e");
+    let mut app = rule_editor_on_u1();
     code(&mut app, KeyCode::Home);
     press(&mut app, "accept 1 when foo > 1\n");
     app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
