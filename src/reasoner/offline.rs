@@ -191,7 +191,13 @@ pub fn filter_one(rules: &[Rule], attrs: &BTreeMap<String, f64>, like_threshold:
                         reason: if expired {
                             format!("held {} steps by rule {} without corroboration: dropped", m.age, ix + 1)
                         } else {
-                            format!("rule {} holds it (up to {steps} steps): relevance {:.2}, support {}", ix + 1, m.relevance, m.support)
+                            format!(
+                                "rule {} holds it (up to {steps} step{}): relevance {:.2}, support {}",
+                                ix + 1,
+                                if steps == 1 { "" } else { "s" },
+                                m.relevance,
+                                m.support
+                            )
                         },
                     }
                 }
@@ -242,6 +248,30 @@ mod tests {
 
     fn w(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
         pairs.iter().map(|(a, v)| (a.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn a_hold_says_how_long_it_waits_in_words_that_agree() {
+        let item = FilterItem {
+            message: 1,
+            router: "R1".into(),
+            router_credit: 0.0,
+            source: "u2".into(),
+            source_kind: "user".into(),
+            content: vec![AttrDelta { attr: "Jazz".into(), delta: 0.2 }],
+            topic: "Jazz".into(),
+            polarity: crate::rules::Polarity::Up,
+            strength: 0.2,
+            relevance: 0.3,
+            support: 0,
+            age: 0,
+            evidence: 0,
+            text: String::new(),
+            held_by: None,
+        };
+        let reason = |rules: &str| filter_one(&crate::rules::parse_rules(rules).unwrap(), &BTreeMap::new(), 0.1, &item).reason;
+        assert!(reason("hold 1 when support < 1\ndefault reject\n").contains("(up to 1 step)"));
+        assert!(reason("hold 3 when support < 1\ndefault reject\n").contains("(up to 3 steps)"));
     }
 
     #[test]
