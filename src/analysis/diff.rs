@@ -48,9 +48,25 @@ pub struct RouterDiff {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Divergence {
     pub step: u64,
+    /// Each side's event on one line, cut at 160 characters.
+    pub a: Option<String>,
+    pub b: Option<String>,
+    /// The fields in which the two events differ, each side's value whole (up to
+    /// `FIELD_LIMIT` characters): the one-line summaries could cut off the very difference.
+    pub fields: Vec<FieldChange>,
+}
+
+/// One field of the first differing events: its JSON on each side (`None`: that side has no
+/// such field, or no event).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldChange {
+    pub field: String,
     pub a: Option<String>,
     pub b: Option<String>,
 }
+
+/// How much of a differing field's value the report keeps: bounds a hostile session's line.
+const FIELD_LIMIT: usize = 20_000;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DiffReport {
@@ -161,8 +177,28 @@ fn divergence(a: &[Event], b: &[Event], offset: u64) -> Option<Divergence> {
             (Some(x), Some(y)) => x == y,
             _ => false,
         };
-        (!same).then(|| Divergence { step: offset + i as u64, a: x.map(summary_of), b: y.map(summary_of) })
+        (!same).then(|| Divergence { step: offset + i as u64, a: x.map(summary_of), b: y.map(summary_of), fields: field_changes(x, y) })
     })
+}
+
+/// Empty unless both sides have an event of the same kind there: a different kind, or no event,
+/// differs in every field, and the summaries say so.
+fn field_changes(x: Option<&Event>, y: Option<&Event>) -> Vec<FieldChange> {
+    if !matches!((x, y), (Some(x), Some(y)) if x.body.kind() == y.body.kind()) {
+        return Vec::new();
+    }
+    let fields = |e: Option<&Event>| match e.map(serde_json::to_value) {
+        Some(Ok(serde_json::Value::Object(m))) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (a, b) = (fields(x), fields(y));
+    let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let show = |v: &serde_json::Value| crate::util::text::sanitize(&v.to_string(), FIELD_LIMIT);
+    names
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| FieldChange { field: crate::util::text::sanitize(k, 80), a: a.get(k).map(show), b: b.get(k).map(show) })
+        .collect()
 }
 
 /// Compare the end states of `a[..]` and `b[..]` (already sliced to the steps to compare).
@@ -367,6 +403,9 @@ fn render_as(r: &DiffReport, limit: usize, rules_whole: bool) -> String {
             let _ = writeln!(o, "first divergence at step {}:", d.step);
             let _ = writeln!(o, "  A: {}", d.a.as_deref().unwrap_or("(ends)"));
             let _ = writeln!(o, "  B: {}", d.b.as_deref().unwrap_or("(ends)"));
+            for f in &d.fields {
+                let _ = writeln!(o, "  in {}: A {} · B {}", f.field, f.a.as_deref().unwrap_or("(none)"), f.b.as_deref().unwrap_or("(none)"));
+            }
         }
         None if r.a_events == r.b_events && r.counters.is_empty() && r.decisions.is_empty() && r.profiles.is_empty() => {
             let _ = writeln!(o, "no differences");
@@ -505,6 +544,35 @@ mod tests {
             reason: String::new(),
         };
         ev(step, body)
+    }
+
+    #[test]
+    fn the_first_divergence_names_the_fields_that_differ_whole() {
+        let long_reason = |end: &str| format!("{}{end}", "because ".repeat(40));
+        let with_reason = |reason: String| {
+            let Event { body: EventBody::FilterDecision { agent, message, router, rule, rule_text, decision, weight, relevance, support, age, .. }, .. } =
+                decide(0, "u1", 7, 2, Decision::Accept)
+            else {
+                unreachable!()
+            };
+            ev(0, EventBody::FilterDecision { agent, message, router, rule, rule_text, decision, weight, relevance, support, age, reason })
+        };
+        // The two events differ only far past where their one-line summaries are cut.
+        let a = vec![with_reason(long_reason("A"))];
+        let b = vec![with_reason(long_reason("B"))];
+        let r = diff_events("main", "branch", &a, &b, &World::new(), &World::new());
+        let d = r.first_divergence.as_ref().unwrap();
+        assert_eq!(d.a.as_ref().unwrap().chars().count(), d.b.as_ref().unwrap().chars().count(), "both summaries are cut alike");
+        assert_eq!(d.fields.len(), 1, "{:?}", d.fields);
+        assert_eq!(d.fields[0].field, "reason");
+        assert!(d.fields[0].a.as_deref().unwrap().ends_with("A\""), "{:?}", d.fields[0].a);
+        assert!(render(&r, 10).contains("  in reason: A \""), "{}", render(&r, 10));
+        // One side ended, or has another kind of event: the summaries name both, no field list.
+        let r = diff_events("main", "branch", &a, &[], &World::new(), &World::new());
+        let text = render(&r, 10);
+        assert!(text.contains("B: (ends)") && !text.contains("  in reason:"), "{text}");
+        let r = diff_events("main", "branch", &a, &[reward(0, "u1", 7, 0.5)], &World::new(), &World::new());
+        assert!(r.first_divergence.as_ref().unwrap().fields.is_empty());
     }
 
     #[test]

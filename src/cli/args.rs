@@ -374,7 +374,7 @@ pub(crate) enum Command {
         /// The router's new relevance threshold.
         #[arg(long, value_name = "X", requires = "router")]
         tau: Option<f64>,
-        /// Config knobs for the rest of the run, e.g. `--set filter.enabled=false`.
+        /// Config knobs for the rest of the run, e.g. `--set filter.enabled=false` (knobs read only when the world was made, such as `routers.tau`, are refused: use `--router`, `--agent --rules` or a new run).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
         /// The branch session to write (`-`: standard output).

@@ -5,6 +5,26 @@ use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/default-config.toml");
 
+/// Knobs read once, when the world is made (communities, embeddings, memories, each router's and
+/// client's starting strategy and rules), with what to do instead once it exists: a fork or a
+/// resumed run that changes them would silently change nothing.
+pub const SET_AT_SETUP: &[(&str, &str)] = &[
+    ("embedding.dim", "record a new session with it (`recnet run … --set`)"),
+    ("evidence.memory", "record a new session with it (`recnet run … --set`)"),
+    ("filter.default_rules", "replace an agent's rules instead (`--agent ID --rules FILE`)"),
+    ("routers.count", "record a new session with it (`recnet run … --set`)"),
+    ("routers.kmeans_iterations", "record a new session with it (`recnet run … --set`)"),
+    ("routers.cooccurrence_weight", "record a new session with it (`recnet run … --set`)"),
+    ("routers.fan_out", "edit a router instead (`--router ID --fan-out N`)"),
+    ("routers.tau", "edit a router instead (`--router ID --tau X`)"),
+];
+
+/// What to do instead, when `set` (`key=value`) changes a knob read only when the world is made.
+pub fn set_at_setup(set: &str) -> Option<(&'static str, &'static str)> {
+    let key = set.split_once('=').map_or(set, |(k, _)| k).trim();
+    SET_AT_SETUP.iter().find(|(k, _)| *k == key).copied()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {

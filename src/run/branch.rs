@@ -150,6 +150,9 @@ pub fn fork_streamed(
             Some(EventBody::RouterEdited { router: router.clone(), fan_out: fan_out.unwrap_or(r.fan_out), tau, reason: "analyst edit (fork)".into() })
         }
         ForkEdit::Config { sets } => {
+            if let Some((key, instead)) = sets.iter().find_map(|s| crate::engine::config::set_at_setup(s)) {
+                refuse!("fork --set {key}: read once, when the world was made; a branch from step {point} would keep the parent's. To change it, {instead}");
+            }
             let current: toml::Table = toml::Table::try_from(&config).map_err(RunError::ConfigTable)?;
             config = Config::from_layers(&[current], sets)?;
             None
@@ -245,6 +248,28 @@ mod tests {
         tb.remember(shared);
         let after = crate::analysis::diff::diff_sessions_after("a", "b", &mut tl, &mut tb, point).unwrap();
         assert_eq!(serde_json::to_string(&after).unwrap(), serde_json::to_string(&expected).unwrap());
+    }
+
+    /// A knob read only when the world was made cannot change in a branch: the fork is refused,
+    /// naming the key and what does change it, rather than re-running an identical branch.
+    #[test]
+    fn a_fork_refuses_a_knob_read_only_at_setup_and_says_what_to_do_instead() {
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
+        let config = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+        let events = Engine::new(&sc.spec, config.clone(), 7, 1).run_to_end(&mut crate::reasoner::offline::Offline::new());
+        let source = SourceRef { kind: "scenario".into(), name: "demo".into(), path: "builtin:demo".into(), digest: String::new() };
+        let header = Header::new(source, 7, 1, config);
+        let run = |sets: &[&str]| {
+            let mut tl = Timeline::new(EventStore::memory(events.clone()), 0);
+            let edit = ForkEdit::Config { sets: sets.iter().map(|s| s.to_string()).collect() };
+            fork(&header, Path::new("p.jsonl"), &mut tl, 200, &edit, false, &mut crate::reasoner::offline::Offline::new())
+        };
+        let e = run(&["filter.enabled=false", " routers.tau = 0.3"]).unwrap_err().to_string();
+        assert!(e.contains("fork --set routers.tau: read once, when the world was made") && e.contains("--router ID --tau X"), "{e}");
+        let e = run(&["filter.default_rules=\"default reject\""]).unwrap_err().to_string();
+        assert!(e.contains("filter.default_rules") && e.contains("--agent ID --rules FILE"), "{e}");
+        // A knob the engine reads as it runs still forks.
+        assert!(run(&["routers.behaviour_weight=0.2"]).is_ok());
     }
 
     /// A fork whose source is gone says so, and why, in the words the CLI prints.
