@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/default-config.toml");
 
 /// Knobs read once, when the world is made (communities, embeddings, memories, each router's and
-/// client's starting strategy and rules), with what to do instead once it exists: a fork or a
-/// resumed run that changes them would silently change nothing.
+/// client's starting strategy and rules), with what to do instead once it exists: a fork (which
+/// re-runs from a time step, never the setup) that changed them would silently change nothing.
 pub const SET_AT_SETUP: &[(&str, &str)] = &[
     ("embedding.dim", "record a new session with it (`recnet run … --set`)"),
     ("evidence.memory", "record a new session with it (`recnet run … --set`)"),
