@@ -250,15 +250,20 @@ mod tests {
         assert_eq!(serde_json::to_string(&after).unwrap(), serde_json::to_string(&expected).unwrap());
     }
 
+    /// One round of the demo, recorded as if from the source `name` at `path`.
+    fn one_demo_round(name: &str, path: &str) -> (Header, Vec<Event>) {
+        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
+        let config = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
+        let events = Engine::new(&sc.spec, config.clone(), 7, 1).run_to_end(&mut crate::reasoner::offline::Offline::new());
+        let source = SourceRef { kind: "scenario".into(), name: name.into(), path: path.into(), digest: String::new() };
+        (Header::new(source, 7, 1, config), events)
+    }
+
     /// A knob read only when the world was made cannot change in a branch: the fork is refused,
     /// naming the key and what does change it, rather than re-running an identical branch.
     #[test]
     fn a_fork_refuses_a_knob_read_only_at_setup_and_says_what_to_do_instead() {
-        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
-        let config = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
-        let events = Engine::new(&sc.spec, config.clone(), 7, 1).run_to_end(&mut crate::reasoner::offline::Offline::new());
-        let source = SourceRef { kind: "scenario".into(), name: "demo".into(), path: "builtin:demo".into(), digest: String::new() };
-        let header = Header::new(source, 7, 1, config);
+        let (header, events) = one_demo_round("demo", "builtin:demo");
         let run = |sets: &[&str]| {
             let mut tl = Timeline::new(EventStore::memory(events.clone()), 0);
             let edit = ForkEdit::Config { sets: sets.iter().map(|s| s.to_string()).collect() };
@@ -275,11 +280,7 @@ mod tests {
     /// A fork whose source is gone says so, and why, in the words the CLI prints.
     #[test]
     fn a_fork_without_its_source_names_it() {
-        let sc = crate::inputs::scenario::load_scenario("demo", 7).unwrap();
-        let config = Config::from_layers(std::slice::from_ref(&sc.config), &[]).unwrap();
-        let events = Engine::new(&sc.spec, config.clone(), 7, 1).run_to_end(&mut crate::reasoner::offline::Offline::new());
-        let source = SourceRef { kind: "scenario".into(), name: "gone".into(), path: "/nonexistent/gone.toml".into(), digest: String::new() };
-        let header = Header::new(source, 7, 1, config);
+        let (header, events) = one_demo_round("gone", "/nonexistent/gone.toml");
         let mut tl = Timeline::new(EventStore::memory(events), 0);
         let edit = ForkEdit::Config { sets: vec!["filter.enabled=false".into()] };
         let e = fork(&header, Path::new("p.jsonl"), &mut tl, 5, &edit, false, &mut crate::reasoner::offline::Offline::new()).unwrap_err();
