@@ -420,7 +420,7 @@ fn a_far_jump_replays_a_slice_per_tick_and_esc_stops_it() {
     assert_eq!(app.cursor.pos, len);
     assert_eq!(app.status, format!("arrived at step {}", len - 1), "the progress line outlived the jump");
     assert!(ticks >= (len / 20).saturating_sub(2), "{ticks} ticks for {len} events in slices of 20");
-    assert!(screen(&app, 120, 40).contains(&format!("step {} of {len}", len - 1)));
+    assert!(screen(&app, 120, 40).contains(&format!("step {} of {}", len - 1, len - 1)));
 
     let mut app = replay_demo(dir.path(), 2);
     app.far_seek_events = 40;
@@ -1653,7 +1653,7 @@ fn a_corrupt_line_leaves_everything_before_it_readable() {
     assert_eq!(app.cursor.pos, intact.cursor.pos, "it did not open where the intact session opens");
     assert!(!app.cursor.world.clients().is_empty());
     let shown = screen(&app, 200, 50);
-    assert!(shown.contains(&format!("of {len}, line 100 unreadable")), "{shown}");
+    assert!(shown.contains(&format!("of {}, line 100 unreadable", len - 1)), "{shown}");
     type_line(&mut app, ":97");
     assert_eq!(app.cursor.pos, 98, "{}", app.status);
     press(&mut app, "2");
@@ -1876,4 +1876,85 @@ fn a_pane_with_no_room_says_its_lines_are_not_shown() {
     press(&mut app, &".".repeat(16));
     let s = screen(&app, 60, 16);
     assert!(!s.contains("1–0 of") && s.contains("Buffer 3/6 · 3 not shown"), "{s}");
+}
+
+#[test]
+fn a_breakpoint_set_before_the_setup_ends_knows_the_agents_it_will_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = replay_demo(dir.path(), 1);
+    app.goto(0);
+    app.add_breakpoint("kind == filter_decision and agent == u7 and decision == reject").unwrap();
+    let e = app.add_breakpoint("agent == u99").unwrap_err().to_string();
+    assert!(e.contains("no agent u99"), "{e}");
+}
+
+#[test]
+fn a_session_cut_mid_line_says_so_in_the_footer_and_at_its_end() {
+    use recnet::tui::keymap::Action;
+    let dir = tempfile::tempdir().unwrap();
+    let len = replay_demo(dir.path(), 1).len();
+    let path = dir.path().join("demo.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Cut in the middle of the last line: a write that did not finish.
+    std::fs::write(&path, &text[..text.len() - 20]).unwrap();
+    let line = len + 1; // the header is line 1, step s is line s + 2
+    let mut app = recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
+    assert!(screen(&app, 120, 40).contains(&format!("of {}, line {line} cut short", len - 2)), "{}", screen(&app, 120, 40));
+    app.update(Action::Last);
+    app.step(1);
+    assert!(app.status.contains(&format!("line {line}, cut short")), "{}", app.status);
+}
+
+#[test]
+fn an_event_the_world_refuses_is_named_by_file_and_line_and_stays_in_the_footer() {
+    use recnet::tui::keymap::Action;
+    let dir = tempfile::tempdir().unwrap();
+    replay_demo(dir.path(), 1);
+    let path = dir.path().join("demo.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text.lines().position(|l| l.contains("\"kind\":\"profile_updated\"")).unwrap();
+    let line = at + 1;
+    let bad: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i != at {
+                return l.to_string();
+            }
+            // The first change's weight, out of range: the line parses, the world refuses it.
+            let from = l.find("\"to\":").unwrap() + 5;
+            let end = from + l[from..].find([',', '}']).unwrap();
+            format!("{}1e308{}", &l[..from], &l[end..])
+        })
+        .collect();
+    std::fs::write(&path, bad.join("\n") + "\n").unwrap();
+    let mut app = recnet::tui::replay_app(&path, UiOptions { keymap: Keymap::default_map(), mono: true }).unwrap();
+    app.update(Action::Last);
+    assert!(app.status.contains(&format!("demo.jsonl:{line}:")), "{}", app.status);
+    assert_eq!(app.cursor.pos, line as u64 - 2, "not as far as the lines before it allow");
+    assert!(screen(&app, 120, 40).contains(&format!("line {line} unreadable")), "{}", screen(&app, 120, 40));
+}
+
+#[test]
+fn the_last_key_in_a_live_run_follows_the_engine_to_the_end() {
+    use recnet::tui::keymap::Action;
+    use std::time::{Duration, Instant};
+    // A run longer than the engine is asked for at a time (4096 events).
+    let mut app = large_app();
+    app.update(Action::Last);
+    assert!(app.to_the_end && app.status.contains("Esc stops"), "{}", app.status);
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while app.to_the_end && Instant::now() < give_up {
+        app.on_tick(Instant::now());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(app.live_done(), "the run did not end");
+    assert_eq!(app.cursor.pos, app.len(), "not at the end");
+    assert!(app.status.contains("at the end of the run"), "{}", app.status);
+    assert!(app.len() > 4096 * 3, "{}", app.len());
+    // Esc stops the following where it is.
+    let mut app = large_app();
+    app.update(Action::Last);
+    app.update(Action::Close);
+    assert!(!app.to_the_end && app.status.contains("stopped running to the end"), "{}", app.status);
 }

@@ -382,18 +382,9 @@ pub fn diff_steps(name: &str, tl: &mut Timeline, from: u64, to: u64) -> Result<D
     })
 }
 
-/// The human summary.
+/// The human summary. Each side's rules are listed one to a line, whole: joined on one line and
+/// cut, they hid the very rule that differed.
 pub fn render(r: &DiffReport, limit: usize) -> String {
-    render_as(r, limit, false)
-}
-
-/// The human summary with each side's rules one to a line and whole (the inspector's diff view,
-/// which wraps and scrolls), rather than joined by ` | ` on one line cut at 200 characters.
-pub fn render_rules_whole(r: &DiffReport, limit: usize) -> String {
-    render_as(r, limit, true)
-}
-
-fn render_as(r: &DiffReport, limit: usize, rules_whole: bool) -> String {
     use std::fmt::Write;
     let s = |t: &str| crate::util::text::sanitize(t, 200);
     let mut o = String::new();
@@ -420,7 +411,8 @@ fn render_as(r: &DiffReport, limit: usize, rules_whole: bool) -> String {
         let _ = writeln!(o, "  … {} more (--format json for all)", r.decisions.len() - limit);
     }
     let _ = writeln!(o, "assimilations after the divergence: A {} / B {}", r.assimilations.0, r.assimilations.1);
-    let _ = writeln!(o, "profiles that differ: {}", r.profiles.len());
+    // As ranking sees them: a profile weight plus the updates kept beside it can pass 1.
+    let _ = writeln!(o, "profiles that differ (weights as ranked: profile + updates beside): {}", r.profiles.len());
     for p in r.profiles.iter().take(limit) {
         let parts: Vec<String> = p.attrs.iter().take(4).map(|a| format!("{} {}", s(&a.attr), apart(a.a, a.b))).collect();
         let _ = writeln!(o, "  {}: {}{}", s(&p.agent), parts.join(", "), if p.attrs.len() > 4 { ", …" } else { "" });
@@ -429,16 +421,12 @@ fn render_as(r: &DiffReport, limit: usize, rules_whole: bool) -> String {
         let _ = writeln!(o, "  … {} more", r.profiles.len() - limit);
     }
     for d in &r.rules {
-        if rules_whole {
-            let _ = writeln!(o, "rules of {} differ:", s(&d.agent));
-            for (side, text) in [("A", &d.a), ("B", &d.b)] {
-                let _ = writeln!(o, "  {side}:");
-                for (i, rule) in text.lines().enumerate() {
-                    let _ = writeln!(o, "    {:<3}{}", i + 1, crate::util::text::sanitize(rule, 0));
-                }
+        let _ = writeln!(o, "rules of {} differ:", s(&d.agent));
+        for (side, text) in [("A", &d.a), ("B", &d.b)] {
+            let _ = writeln!(o, "  {side}:");
+            for (i, rule) in text.lines().enumerate() {
+                let _ = writeln!(o, "    {:<3}{}", i + 1, crate::util::text::sanitize(rule, 0));
             }
-        } else {
-            let _ = writeln!(o, "rules of {} differ:\n  A: {}\n  B: {}", s(&d.agent), s(&d.a.replace('\n', " | ")), s(&d.b.replace('\n', " | ")));
         }
     }
     for d in &r.routers {
@@ -573,6 +561,15 @@ mod tests {
         assert!(text.contains("B: (ends)") && !text.contains("  in reason:"), "{text}");
         let r = diff_events("main", "branch", &a, &[reward(0, "u1", 7, 0.5)], &World::new(), &World::new());
         assert!(r.first_divergence.as_ref().unwrap().fields.is_empty());
+    }
+
+    #[test]
+    fn rules_that_differ_are_listed_whole_one_to_a_line() {
+        let mut r = diff_events("main", "branch", &[], &[], &World::new(), &World::new());
+        let long = format!("accept 0.5 when topic == \"{}\"", "x".repeat(300));
+        r.rules.push(RulesDiff { agent: "u1".into(), a: format!("{long}\ndefault reject"), b: "default reject".into() });
+        let text = render(&r, 10);
+        assert!(text.contains(&format!("  A:\n    1  {long}\n    2  default reject\n  B:\n    1  default reject\n")), "{text}");
     }
 
     #[test]

@@ -158,13 +158,25 @@ pub fn narrate(ev: &Event) -> String {
             format!("Router {router}'s {gate} {how} {to:.3} (was {from:.3}): {what} {verdict} {agent}'s real choice {item} against the negatives{after}")
         }
         EventBody::Reward { agent, message, decision, item, negative, with, without, reward, .. } => {
-            let what = if *decision == Decision::Accept { "accepting" } else { "rejecting" };
             let over = negative.as_ref().map(|n| format!(" over {n}")).unwrap_or_default();
             // An item's reward comes when it is the one chosen: it did not choose itself.
             let outcome = if agent == item { format!("{agent} was chosen{over}") } else { format!("{agent} chose {item}{over}") };
-            format!(
-                "{outcome}: {what} message {message} is worth {reward:+.3} (margin {with:.3} with it, {without:.3} without)."
-            )
+            let margins = format!("margin {with:.3} with it, {without:.3} without");
+            if *decision == Decision::Accept {
+                format!("{outcome}: accepting message {message} was worth {reward:+.3} ({margins}).")
+            } else {
+                // The reward is what the message would have been worth taken in: declining it
+                // cost that much when it is positive and spared it when negative.
+                let what = if *decision == Decision::Hold { "holding" } else { "rejecting" };
+                let verdict = if *reward > 0.0 {
+                    format!("{what} it lost {:.3}", reward)
+                } else if *reward < 0.0 {
+                    format!("{what} it spared {:.3}", -reward)
+                } else {
+                    format!("{what} it changed nothing")
+                };
+                format!("{outcome}: message {message}, taken in, would have been worth {reward:+.3} ({margins}); {verdict}.")
+            }
         }
         EventBody::CreditAssigned { message, shares, reason, .. } => format!(
             "Credit for message {message}: {} ({reason}).",
@@ -236,10 +248,28 @@ mod tests {
     #[test]
     fn an_item_rewarded_at_its_choice_was_chosen_not_met_itself() {
         let s = narrate(&ev(reward("i5", "i5")));
-        assert!(s.starts_with("i5 was chosen over i9: rejecting message 3"), "{s}");
+        assert!(s.starts_with("i5 was chosen over i9: message 3"), "{s}");
         assert!(!s.contains("i5 met i5"), "{s}");
         let s = narrate(&ev(reward("u2", "i5")));
-        assert!(s.starts_with("u2 chose i5 over i9: rejecting message 3"), "{s}");
+        assert!(s.starts_with("u2 chose i5 over i9: message 3"), "{s}");
+    }
+
+    #[test]
+    fn a_reward_says_what_declining_a_message_cost_or_spared() {
+        // Rejected, worth +0.1 had it been taken in: rejecting it lost that (it was not "worth" +0.1).
+        let lost = narrate(&ev(reward("u2", "i5")));
+        assert!(lost.contains("would have been worth +0.100") && lost.contains("rejecting it lost 0.100"), "{lost}");
+        let decided = |how: Decision, worth: f64| {
+            let mut r = reward("u2", "i5");
+            if let EventBody::Reward { decision, with, reward, .. } = &mut r {
+                (*decision, *with, *reward) = (how, 0.4 + worth, worth);
+            }
+            narrate(&ev(r))
+        };
+        let spared = decided(Decision::Hold, -0.1);
+        assert!(spared.contains("holding it spared 0.100"), "{spared}");
+        let accepted = decided(Decision::Accept, 0.1);
+        assert!(accepted.contains("accepting message 3 was worth +0.100 (margin 0.500 with it, 0.400 without)"), "{accepted}");
     }
 
     #[test]

@@ -50,6 +50,7 @@ impl Engine {
                     evidence: m.evidence.len(),
                     text: m.text.clone(),
                     held_by: b.held.as_ref().map(|h| (h.rule, h.steps)),
+                    held_for: b.held.as_ref().map_or(0, |h| tick.saturating_sub(h.since_tick)),
                 })
             })
             .collect();

@@ -58,6 +58,10 @@ pub struct FilterItem {
     pub text: String,
     /// Rule (1-based) and its hold length, if a hold rule holds it.
     pub held_by: Option<(usize, u32)>,
+    /// Time steps since that hold began (0 when not held): a hold counts from when it was
+    /// decided, not from the message's arrival.
+    #[serde(default)]
+    pub held_for: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

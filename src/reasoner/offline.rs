@@ -182,14 +182,14 @@ pub fn filter_one(rules: &[Rule], attrs: &BTreeMap<String, f64>, like_threshold:
                 },
                 Action::Hold { steps } => {
                     // A hold that has waited its full length expires as a rejection.
-                    let expired = m.held_by == Some((ix + 1, steps)) && m.age >= steps as u64;
+                    let expired = m.held_by == Some((ix + 1, steps)) && m.held_for >= steps as u64;
                     FilterVerdict {
                         message: m.message,
                         rule,
                         decision: if expired { Decision::Reject } else { Decision::Hold },
                         weight: 0.0,
                         reason: if expired {
-                            format!("held {} steps by rule {} without corroboration: dropped", m.age, ix + 1)
+                            format!("held {} step{} by rule {} without corroboration: dropped", m.held_for, if m.held_for == 1 { "" } else { "s" }, ix + 1)
                         } else {
                             format!(
                                 "rule {} holds it (up to {steps} step{}): relevance {:.2}, support {}",
@@ -250,9 +250,9 @@ mod tests {
         pairs.iter().map(|(a, v)| (a.to_string(), *v)).collect()
     }
 
-    #[test]
-    fn a_hold_says_how_long_it_waits_in_words_that_agree() {
-        let item = FilterItem {
+    /// A Jazz update from u2 through R1, unheld, just arrived.
+    fn jazz_message() -> FilterItem {
+        FilterItem {
             message: 1,
             router: "R1".into(),
             router_credit: 0.0,
@@ -268,10 +268,28 @@ mod tests {
             evidence: 0,
             text: String::new(),
             held_by: None,
-        };
+            held_for: 0,
+        }
+    }
+
+    #[test]
+    fn a_hold_says_how_long_it_waits_in_words_that_agree() {
+        let item = jazz_message();
         let reason = |rules: &str| filter_one(&crate::rules::parse_rules(rules).unwrap(), &BTreeMap::new(), 0.1, &item).reason;
         assert!(reason("hold 1 when support < 1\ndefault reject\n").contains("(up to 1 step)"));
         assert!(reason("hold 3 when support < 1\ndefault reject\n").contains("(up to 3 steps)"));
+    }
+
+    #[test]
+    fn a_hold_counts_its_steps_from_when_it_began_not_from_arrival() {
+        let rules = crate::rules::parse_rules("hold 2 when support < 1\ndefault reject\n").unwrap();
+        // Waited five steps unread before rule 1 held it, one step ago: it still waits.
+        let mut item = FilterItem { age: 6, held_by: Some((1, 2)), held_for: 1, ..jazz_message() };
+        assert_eq!(filter_one(&rules, &BTreeMap::new(), 0.1, &item).decision, Decision::Hold);
+        item.held_for = 2;
+        let dropped = filter_one(&rules, &BTreeMap::new(), 0.1, &item);
+        assert_eq!(dropped.decision, Decision::Reject);
+        assert!(dropped.reason.starts_with("held 2 steps by rule 1"), "{}", dropped.reason);
     }
 
     #[test]

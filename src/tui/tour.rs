@@ -115,8 +115,9 @@ pub const STOPS: &[Stop] = &[
         matches: |e| matches!(e.body, EventBody::Reward { .. }),
         lines: &[
             "The backward phase: at the receiver's next real interaction, RecNet compares",
-            "how well the profile ranks the real choice with and without the message. The",
-            "difference is the reward of the decision to accept or reject it.",
+            "how well the profile ranks the real choice with and without the message (a",
+            "declined one imagined taken in). The difference is what it was worth: gained",
+            "if accepted; if declined, lost when positive, spared when negative.",
         ],
     },
     Stop {

@@ -74,6 +74,7 @@ fn filter_request() -> ReasonRequest {
         evidence: 0,
         text: "R1: Jazz +0.10".into(),
         held_by: None,
+        held_for: 0,
     };
     ReasonRequest::Filter {
         agent: "u1".into(),

@@ -37,6 +37,13 @@ impl EventStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The line number of a session file's last line cut short, which is not read.
+    pub fn torn_line(&self) -> Option<u64> {
+        match self {
+            EventStore::File(f) => f.torn_line(),
+            EventStore::Memory(_) => None,
+        }
+    }
     /// Another handle on the same events, for a thread of its own: a session file reopened
     /// (sharing its index), a log in memory sharing its chunks (what it holds now).
     pub fn handle(&self) -> Result<EventStore, StoreError> {

@@ -267,6 +267,6 @@ fn spawn_compare(c: Comparison) -> Job<Option<String>> {
         parent.stop_when(ctl.cancel_flag());
         branch.stop_when(ctl.cancel_flag());
         let report = crate::analysis::diff::diff_sessions_after(&parent_name, &branch_name, &mut parent, &mut branch, point).ok()?;
-        (!ctl.cancelled()).then(|| crate::analysis::diff::render_rules_whole(&report, 40))
+        (!ctl.cancelled()).then(|| crate::analysis::diff::render(&report, 40))
     })
 }

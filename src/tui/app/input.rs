@@ -57,6 +57,13 @@ impl App {
         if action == Action::Close && matches!(self.popup, Popup::None) && self.cancel_newest_job() {
             return;
         }
+        if self.to_the_end && (action == Action::Close || is_motion(action)) {
+            self.to_the_end = false;
+            if action == Action::Close {
+                self.status = format!("stopped running to the end; at step {}", self.cursor.pos.saturating_sub(1));
+                return;
+            }
+        }
         if let Some(target) = self.far_seek {
             if action == Action::Close || is_motion(action) {
                 // Stopped, or overridden by another move; the state reached so far stays.
@@ -92,7 +99,9 @@ impl App {
             Action::Last => {
                 self.jump(self.len());
                 if !self.live_done() {
-                    self.status = "the run goes on: the engine is producing more".into();
+                    // The engine runs only as far ahead as asked: keep asking until the run ends.
+                    self.to_the_end = true;
+                    self.status = "running to the end of the run… (Esc stops)".into();
                 }
             }
             Action::RunPause if !self.running && self.cursor.pos >= self.len() && self.live_done() => {
@@ -421,10 +430,27 @@ impl App {
     pub fn add_breakpoint(&mut self, expr: &str) -> anyhow::Result<()> {
         // Checked against the event format and this world: a misspelt field, kind or id would
         // otherwise be a breakpoint that never stops.
-        let cond = breakpoint::parse_in(expr, &self.cursor.world).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let cond = match breakpoint::parse_in(expr, &self.cursor.world) {
+            Ok(cond) => cond,
+            // Agents and routers are made during the setup: before its end, ask the world after it.
+            Err(e) => match self.world_after_setup() {
+                Some(after) => breakpoint::parse_in(expr, &after).map_err(|e| anyhow::anyhow!("{e}"))?,
+                None => return Err(anyhow::anyhow!("{e}")),
+            },
+        };
         self.breakpoints.push(Breakpoint { expr: expr.to_string(), cond, enabled: true });
         self.status = format!("breakpoint {} set: {}", self.breakpoints.len(), crate::util::text::sanitize(expr, 80));
         Ok(())
+    }
+
+    /// The world once the setup's agents and routers are made, when the cursor is still before
+    /// that (`None` past it, or when no event after the setup is known yet).
+    fn world_after_setup(&mut self) -> Option<crate::world::World> {
+        use crate::world::event::EventBody;
+        let end = self.find_forward(self.cursor.pos, |e| {
+            !matches!(e.body, EventBody::WorldCreated { .. } | EventBody::AgentCreated { .. } | EventBody::RouterCreated { .. })
+        })?;
+        (end > self.cursor.pos).then(|| self.branch_mut().timeline.state(end).ok()).flatten()
     }
 
     pub(super) fn open_rule_editor(&mut self) {

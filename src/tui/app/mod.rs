@@ -265,6 +265,8 @@ pub struct App {
     /// The target of a jump far from any known state, replayed a slice per tick so the inspector
     /// stays live (the shown step does not move until it arrives).
     pub far_seek: Option<u64>,
+    /// `G` in a live run: keep asking the engine for more and following it until the run ends.
+    pub to_the_end: bool,
     /// A far jump's state so far, and its branch (over a session file: its keyframes are laid
     /// afterwards, in the background).
     far_world: Option<(usize, World)>,
@@ -340,6 +342,7 @@ impl App {
             status: String::new(),
             status_seen: None,
             far_seek: None,
+            to_the_end: false,
             far_world: None,
             far_tick_start: None,
             far_seek_events: FAR_SEEK_EVENTS,

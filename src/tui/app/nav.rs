@@ -21,10 +21,12 @@ pub(super) fn readable_range(store: &EventStore, from: u64, to: u64) -> (Vec<Eve
     }
 }
 
-/// The step whose line a read error names (the header is line 1).
+/// The step whose line a read error names (the header is line 1), or whose event the world
+/// refused: either way the steps before it are all that can be shown.
 fn unreadable_step(e: &StoreError) -> Option<u64> {
     match e {
         StoreError::Line { line, .. } => line.checked_sub(2),
+        StoreError::Apply { step, .. } => Some(*step),
         _ => None,
     }
 }
@@ -139,7 +141,12 @@ impl App {
     /// A move met a line that cannot be read (or failed otherwise): go as far as the lines before
     /// it allow, and say which line stopped it.
     fn stop_at_unreadable(&mut self, e: StoreError) {
-        let said = crate::util::text::sanitize(&format!("{e}"), 200);
+        let said = match (&e, &self.branch().timeline.store) {
+            // An event the world refuses is named by its file and line, as a line unread is.
+            (StoreError::Apply { step, .. }, EventStore::File(f)) => format!("{}:{}: {e}", f.path.display(), step + 2),
+            _ => format!("{e}"),
+        };
+        let said = crate::util::text::sanitize(&said, 200);
         self.dirty = true;
         let Some(bad) = unreadable_step(&e) else {
             self.status = said;
@@ -187,6 +194,7 @@ impl App {
         if n == self.cursor.pos && self.cursor.world.steps() == n && n != 0 {
             return;
         }
+        let mut refused = None;
         if n > self.cursor.pos && n - self.cursor.pos <= 4096 && self.cursor.world.steps() == self.cursor.pos {
             // A line that cannot be read is shown (FILE:LINE), not taken for "no events".
             let evs = match self.branch().timeline.store.range(self.cursor.pos, n) {
@@ -194,8 +202,8 @@ impl App {
                 Err(e) => return self.stop_at_unreadable(e),
             };
             for e in &evs {
-                if let Err(err) = self.cursor.world.apply(e) {
-                    self.status = crate::util::text::sanitize(&format!("step {}: {err}", e.step), 200);
+                if let Err(error) = self.cursor.world.apply(e) {
+                    refused = Some(StoreError::Apply { step: e.step, error });
                     break;
                 }
             }
@@ -227,6 +235,10 @@ impl App {
             self.prepare_diff();
         }
         self.dirty = true;
+        // Shown where it stopped, like a line that cannot be read (the world kept what came before).
+        if let Some(e) = refused {
+            self.stop_at_unreadable(e);
+        }
     }
 
     pub(super) fn refresh_tick_start(&mut self) {
@@ -328,7 +340,7 @@ impl App {
             }
             None => {
                 self.goto(self.len());
-                self.status = "at the end of the run".into();
+                self.status = self.end_status("at the end of the run");
             }
         }
     }
@@ -347,13 +359,39 @@ impl App {
         self.goto(target.map(|i| i + 1).unwrap_or(1));
     }
 
+    /// One look while `G` follows a live run: show what arrived, ask for more, stop at the end.
+    fn follow_to_the_end(&mut self) {
+        if self.cursor.pos < self.len() {
+            self.jump(self.len());
+        }
+        if self.far_seek.is_some() {
+            return;
+        }
+        if self.live_done() {
+            self.to_the_end = false;
+            self.status = self.end_status("at the end of the run");
+        } else {
+            self.ensure_events(1, false);
+            self.status = format!("running to the end of the run: step {}… (Esc stops)", self.cursor.pos.saturating_sub(1));
+        }
+        self.dirty = true;
+    }
+
+    /// `said`, and for a session file whose last write did not finish, that its events end there.
+    fn end_status(&self, said: &str) -> String {
+        match self.branch().timeline.store.torn_line() {
+            Some(line) => format!("{said}: the file ends at line {line}, cut short (a write that did not finish)"),
+            None => said.to_string(),
+        }
+    }
+
     pub fn step(&mut self, n: i64) {
         if n >= 0 {
             let target = self.cursor.pos + n as u64;
             if target > self.len() {
                 if self.live_done() {
                     self.goto(self.len());
-                    self.status = "at the end of the run".into();
+                    self.status = self.end_status("at the end of the run");
                 } else {
                     self.pending_forward += target - self.len();
                     self.ensure_events(1, false);
@@ -485,6 +523,10 @@ impl App {
             self.continue_far_seek();
             return Some(Duration::ZERO);
         }
+        if self.to_the_end {
+            self.follow_to_the_end();
+            return Some(Duration::from_millis(50));
+        }
         if self.waiting() || self.pending_forward > 0 {
             self.spinner = self.spinner.wrapping_add(1);
             self.dirty = true;
@@ -537,7 +579,7 @@ impl App {
         if self.cursor.pos >= self.len() {
             if self.live_done() {
                 self.running = false;
-                self.status = "paused at the end of the run".into();
+                self.status = self.end_status("paused at the end of the run");
                 // Nothing moved, so nothing else asks for a frame: without this the screen
                 // kept "▶ running" and the old message.
                 self.dirty = true;

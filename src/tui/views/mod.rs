@@ -270,11 +270,17 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     } else {
         "⏸ paused".into()
     };
+    // Steps count from 0: "of" names the last, as `:` does.
+    let last = app.len().saturating_sub(1);
     let total = match app.branch().unreadable.get() {
-        // The events past a line that cannot be read are counted, but out of reach.
-        Some(bad) => format!("{}, line {} unreadable", app.len(), bad + 2),
-        None if app.live_done() => format!("{}", app.len()),
-        None => format!("{}+", app.len()),
+        // The steps past a line that cannot be read are counted, but out of reach.
+        Some(bad) => format!("{last}, line {} unreadable", bad + 2),
+        // A file whose last write did not finish: its events end before that line.
+        None if app.live_done() => match app.branch().timeline.store.torn_line() {
+            Some(line) => format!("{last}, line {line} cut short"),
+            None => format!("{last}"),
+        },
+        None => format!("{last}+"),
     };
     // Whether it runs and where it is first: at 80 columns the line runs past the edge, and
     // `…` then hides only the breakpoints (which `x` lists) and whether the selection follows.
