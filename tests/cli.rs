@@ -599,3 +599,19 @@ fn a_torn_last_line_is_warned_of_by_every_reader() {
     let o = bin().arg("export").arg(&s).output().unwrap();
     assert!(o.stderr.is_empty(), "a whole session gets no warning");
 }
+
+#[test]
+fn a_session_given_where_a_scenario_goes_says_to_replay_it() {
+    let d = tempfile::tempdir().unwrap();
+    let s = run_demo(d.path());
+    for args in [
+        vec!["inspect".to_string(), s.display().to_string()],
+        vec!["run".into(), "--scenario".into(), s.display().to_string(), "--out".into(), d.path().join("x.jsonl").display().to_string()],
+    ] {
+        let out = bin().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&format!("recnet replay {}", s.display())), "{args:?}: {err}");
+    }
+    assert!(!d.path().join("x.jsonl").exists());
+}

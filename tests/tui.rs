@@ -248,6 +248,23 @@ fn editing_rules_rejects_bad_text_and_forks_on_good() {
     assert!(shown.contains("line 1:1:") && shown.contains("nothing changed"));
     assert_eq!(app.cursor.world.client("u1").unwrap().rules_text, rules_before);
     assert_eq!(app.branches.len(), 1);
+    // A rule after the default is never reached: the first Ctrl+S says so, as check-rules would.
+    app.popup = Popup::None;
+    press(&mut app, "e");
+    for _ in 0..20 {
+        app.on_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+    }
+    app.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE));
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    for c in "accept 1.0 when relevance >= 0.9".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    match &app.popup {
+        Popup::Rules { error: Some(e), .. } => assert!(e.contains("is never reached") && e.contains("Ctrl+S again"), "{e}"),
+        _ => panic!("no warning shown"),
+    }
+    assert_eq!(app.branches.len(), 1, "forked without a second Ctrl+S");
     // Replace everything with a strict rule and apply.
     app.popup = Popup::None;
     app.fork_with_rules("u1", "default reject\n").unwrap();

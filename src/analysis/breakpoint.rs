@@ -400,7 +400,8 @@ fn parse_known(s: &str, is_agent: &dyn Fn(&str) -> bool, is_router: &dyn Fn(&str
         }
         let known = FIELDS.contains(&path.as_str()) || MAP_FIELDS.iter().any(|m| path.strip_prefix(m).is_some_and(|r| r.starts_with('.')));
         if !known {
-            return Err(BreakError { col: path_col, message: format!("unknown field {}", crate::util::text::sanitize(&path, 40)) });
+            let hint = crate::util::text::nearest(&path, FIELDS).map(|f| format!(" (did you mean {f}?)")).unwrap_or_default();
+            return Err(BreakError { col: path_col, message: format!("unknown field {}{hint}", crate::util::text::sanitize(&path, 40)) });
         }
         let allowed = if path == "kind" { Some(KINDS) } else { VALUES.iter().find(|(f, _)| *f == path).map(|(_, v)| *v) };
         if let (Some(allowed), Lit::Text(t)) = (allowed, &value) {

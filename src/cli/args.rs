@@ -356,7 +356,8 @@ pub(crate) enum Command {
     Fork {
         /// The parent session (a file: the branch refers to it by path).
         file: PathBuf,
-        /// The step to branch from: the branch shares the parent's events before it.
+        /// The step to branch from: the branch re-runs from the start of its time step (the
+        /// step it says) and shares the parent's events before that.
         #[arg(long, value_name = "STEP")]
         at: u64,
         /// The agent whose rules --rules replaces.

@@ -486,6 +486,7 @@ pub fn parse() -> Cli {
         _ if ColorWhen::Auto.mono() => clap::ColorChoice::Never,
         _ => clap::ColorChoice::Auto,
     };
+    let args_seen = args.clone();
     let matches = Cli::command().color(choice).try_get_matches_from(args).unwrap_or_else(|e| {
         // Help and version go to stdout, which can fail (a full disk): clap would exit 0 anyway.
         if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
@@ -498,9 +499,26 @@ pub fn parse() -> Cli {
             }
             std::process::exit(0);
         }
+        if let Some(hint) = replay_hint(&args_seen) {
+            eprintln!("{hint}");
+            std::process::exit(2);
+        }
         e.exit()
     });
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// `recnet inspect FILE` (a bare file, which clap refuses): what to type instead, with `replay`
+/// for a recorded session.
+fn replay_hint(args: &[std::ffi::OsString]) -> Option<String> {
+    if args.get(1).is_none_or(|a| a != "inspect") {
+        return None;
+    }
+    let file = args.iter().skip(2).map(|a| a.to_string_lossy()).find(|a| !a.starts_with('-') && std::path::Path::new(a.as_ref()).is_file())?;
+    let shown = recnet::util::text::sanitize(&file, 200);
+    Some(format!(
+        "recnet: inspect runs a world live: `recnet inspect --scenario FILE|demo` or `--dataset DIR`; a recorded session opens with `recnet replay {shown}`"
+    ))
 }
 
 /// Runs one parsed command line. Exit codes: 0 ok, 1 problems found, 2 a usage or I/O error

@@ -90,6 +90,10 @@ pub fn load_scenario(arg: &str, seed: u64) -> Result<Scenario> {
     if arg == "demo" && !Path::new(arg).exists() {
         return parse_scenario(DEMO, "builtin:demo", true, seed);
     }
+    if is_session(Path::new(arg)) {
+        let shown = crate::util::text::sanitize(arg, 200);
+        return Err(ScenarioError::Invalid(format!("{shown}:1: a recorded session, not a scenario: open it with `recnet replay {shown}`")));
+    }
     let bytes = crate::util::read_file_limited(std::path::Path::new(arg), crate::util::DATA_LIMIT)
         .map_err(|source| ScenarioError::Read { path: arg.to_string(), source })?;
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -99,6 +103,15 @@ pub fn load_scenario(arg: &str, seed: u64) -> Result<Scenario> {
     // JSON by extension or by content (generated scenarios may have no extension).
     let is_toml = !(arg.ends_with(".json") || text.trim_start().starts_with('{'));
     parse_scenario(&text, arg, is_toml, seed)
+}
+
+/// Whether `path` starts as a session file does (its header's first field), read from its first
+/// bytes only: a session may be gigabytes.
+fn is_session(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 40];
+    let Ok(n) = std::fs::File::open(path).and_then(|f| f.take(head.len() as u64).read(&mut head)) else { return false };
+    head[..n].starts_with(br#"{"format":"recnet-session""#)
 }
 
 pub fn parse_scenario(text: &str, source: &str, is_toml: bool, seed: u64) -> Result<Scenario> {

@@ -257,17 +257,26 @@ pub fn parse_event(line: &[u8], expect_step: u64) -> Result<Event, SessionError>
         Ok(text) => serde_json::from_str(text),
         Err(_) => serde_json::from_slice(line),
     };
-    checked(ev, expect_step)
+    checked(ev, line, expect_step)
 }
 
 /// `parse_event` for a first pass, which only applies events: the strings `World::apply` never
 /// reads are left empty (`Event::from_line_lean`); a bad line is the same error.
 pub fn parse_event_lean(line: &[u8], expect_step: u64) -> Result<Event, SessionError> {
-    checked(Event::from_line_lean(line), expect_step)
+    checked(Event::from_line_lean(line), line, expect_step)
 }
 
-fn checked(ev: Result<Event, serde_json::Error>, expect_step: u64) -> Result<Event, SessionError> {
-    let ev = ev.map_err(|e| SessionError::BadEvent(crate::util::text::sanitize(&e.to_string(), 200)))?;
+fn checked(ev: Result<Event, serde_json::Error>, line: &[u8], expect_step: u64) -> Result<Event, SessionError> {
+    let ev = ev.map_err(|e| {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return SessionError::BadEvent("an empty line (a session holds one event per line)".into());
+        }
+        // serde counts lines within the one it was given: "at line 1 column 9" read as a second
+        // line number beside the file's own.
+        let said = e.to_string();
+        let said = said.strip_suffix(&format!(" at line {} column {}", e.line(), e.column())).map(|m| format!("{m} (column {})", e.column())).unwrap_or(said);
+        SessionError::BadEvent(crate::util::text::sanitize(&said, 200))
+    })?;
     if ev.step != expect_step {
         return Err(SessionError::WrongStep { found: ev.step, expected: expect_step });
     }

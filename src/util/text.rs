@@ -1,7 +1,5 @@
 //! Making text from data or a model safe to draw or print.
 
-/// Escape control characters, escape sequences, bidi overrides and zero-width characters so they
-/// are visible instead of acting on the terminal, and cut to `max_chars` (0 = no limit) with `…`.
 /// A number as an error shows it: huge ones in scientific notation (a crafted 1e308 is not 309
 /// digits of error).
 pub fn number(x: f64) -> String {
@@ -12,6 +10,13 @@ pub fn number(x: f64) -> String {
     }
 }
 
+/// `n` with its noun in the number it takes: "1 interaction", "3 interactions".
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Escape control characters, escape sequences, bidi overrides and zero-width characters so they
+/// are visible instead of acting on the terminal, and cut to `max_chars` (0 = no limit) with `…`.
 pub fn sanitize(s: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars.max(16) * 4));
     let mut chars = s.chars().enumerate().peekable();

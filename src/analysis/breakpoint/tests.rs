@@ -32,6 +32,8 @@ fn checked_queries_name_the_column_of_an_unknown_name() {
     assert!(parse_checked("kind == filter_decision and decision == reject and values.ndcg > 0").is_ok());
     let e = parse_checked("foo > 3").unwrap_err();
     assert_eq!((e.col, e.message.as_str()), (1, "unknown field foo"));
+    let e = parse_checked("relevence > 0.3").unwrap_err();
+    assert_eq!(e.message, "unknown field relevence (did you mean relevance?)");
     let e = parse_checked("kind == filter_decison").unwrap_err();
     assert_eq!(e.col, 9);
     assert!(e.message.contains("no value filter_decison"), "{}", e.message);

@@ -107,3 +107,13 @@ fn a_misspelt_kind_is_named_with_the_kind_meant() {
     assert_eq!(whole, lean);
     assert!(whole.contains("s.jsonl:4: unknown variant `round_startd` (did you mean `round_started`?)"), "{whole}");
 }
+
+#[test]
+fn a_bad_line_is_told_by_its_column_and_an_empty_one_as_empty() {
+    let e = parse_event(b"", 0).unwrap_err().to_string();
+    assert!(e.starts_with("an empty line"), "{e}");
+    let e = parse_event(b"{\"step\": oops", 0).unwrap_err().to_string();
+    assert!(e.ends_with("(column 10)") && !e.contains("line 1"), "{e}");
+    let e = parse_event_lean(b"   ", 0).unwrap_err().to_string();
+    assert!(e.starts_with("an empty line"), "{e}");
+}

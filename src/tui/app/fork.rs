@@ -225,7 +225,10 @@ impl App {
         let Forked { header, timeline, compare } = result?;
         let fork_step = header.parent.as_ref().map(|p| p.fork_step).unwrap_or(0);
         let parent_path = self.branches[parent].parent_path.clone();
-        let name = format!("branch {} ({} edited at step {at})", self.branches.len(), agent);
+        // A fork re-runs whole time steps: the edit takes effect from the start of the one it
+        // was made in, which the name says when that is earlier.
+        let from = if fork_step < at { format!(", re-run from step {fork_step}, its time step's start") } else { String::new() };
+        let name = format!("branch {} ({} edited at step {at}{from})", self.branches.len(), agent);
         let branch = self.branches.push(Branch {
             name: name.clone(),
             timeline,

@@ -480,8 +480,9 @@ impl App {
                 let text = editor.lines().join("\n") + "\n";
                 match crate::rules::parse_rules(&text) {
                     Err(e) => *error = Some(format!("line {}:{}: {}", e.line, e.col, e.message)),
-                    // A warning, not an error: the first Ctrl+S says what it means, the second forks.
-                    Ok(rules) if rules.is_empty() && error.as_deref() != Some(EMPTY_RULES) => *error = Some(EMPTY_RULES.into()),
+                    // A warning (no rules, a rule never reached), not an error: the first Ctrl+S
+                    // says what it means, the second forks.
+                    Ok(rules) if lint_warning(&rules).is_some_and(|w| error.as_deref() != Some(w.as_str())) => *error = lint_warning(&rules),
                     // Said here, with the edit kept: the footer shows the running fork, not the status.
                     Ok(_) if self.fork_job.is_some() => *error = Some(FORK_RUNNING.into()),
                     Ok(_) => {
@@ -504,6 +505,14 @@ impl App {
 const DISCARD_EDIT: &str = "warning: Esc again discards your edit; Ctrl+S forks with it";
 const FORK_RUNNING: &str = "a fork is still being made: Ctrl+S again once it is done";
 const EMPTY_RULES: &str = "warning: no rules: every message would be rejected; Ctrl+S again forks anyway";
+
+/// What `check-rules` would warn of first, as the editor says it.
+fn lint_warning(rules: &[crate::rules::Rule]) -> Option<String> {
+    if rules.is_empty() {
+        return Some(EMPTY_RULES.into());
+    }
+    crate::rules::lint(rules).into_iter().next().map(|(_, w)| format!("warning: {w}; Ctrl+S again forks anyway"))
+}
 
 fn is_motion(a: Action) -> bool {
     use Action::*;

@@ -186,7 +186,7 @@ pub(super) fn rules_panel(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         lines.push(Line::from(vec![
             Span::styled(format!(" {:<3}{}", i + 1, pad(&first, tw)), style),
             Span::raw(format!("{hits:>6}")),
-            Span::styled(format!("{credit:>+8.3}"), if credit < 0.0 { st(app, Role::Reject) } else { Style::new() }),
+            Span::styled(format!("{:>8}", signed_small(credit)), if credit < 0.0 { st(app, Role::Reject) } else { Style::new() }),
         ]));
         if wrap {
             lines.extend(wrapped[i].iter().skip(1).map(|row| Line::from(Span::styled(format!("    {}", pad(row, tw)), style))));
@@ -213,11 +213,18 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
     pane_lines(f, app, inbox, &format!("Inbox {} · buffer: none", r.inbox.len()), ib, &app.scroll.buffer, app.focus == Focus::Buffer);
     // A bounded list: a router of a huge world must not cost a frame per member.
     const SHOWN: usize = 40;
-    let members: Vec<&str> = r.members.iter().map(|s| s.as_str()).take(SHOWN).collect();
+    // In the order the world made them (u2 before u10), not as text sorts them.
+    let clients = app.cursor.world.clients();
+    let members: Vec<&str> = if r.member_ix.len() == r.members.len() {
+        r.member_ix.iter().filter_map(|&ix| clients.get(ix)).map(|c| c.id.as_str()).take(SHOWN).collect()
+    } else {
+        // A state read back from a keyframe file keeps the names only.
+        r.members.iter().map(|s| s.as_str()).take(SHOWN).collect()
+    };
     let plain = Style::new();
     let mut rows = vec![
         (format!(" sends to the top {} members above τ {:.2}", r.fan_out, r.tau), plain),
-        (format!(" credit {:+.3} · {} messages sent", r.credit, r.messages_sent), plain),
+        (format!(" credit {} · {} messages sent", signed_small(r.credit), r.messages_sent), plain),
         (format!(" gate {:.2}: its evidence counts ×{:.2} in receivers' scores · {} recent choice(s) to pass on", r.gate, r.gate, r.choices.len()), plain),
         (format!(" update gate {:.2}: {:.0}% of what its accepted updates added to profiles counts in ranking", r.update_gate, 100.0 * r.update_gate), plain),
         (cut(&format!(" {} members: {}{}", r.members.len(), members.join(" "), if r.members.len() > SHOWN { " …" } else { "" }), 0), plain),
@@ -230,4 +237,25 @@ pub(super) fn router_detail(f: &mut Frame, app: &App, r: &Router, detail: Rect, 
         rows.insert(4, (line, plain));
     }
     pane_text(f, app, strategy, "Strategy (rules: none)", rows.iter().map(|(t, st)| (t.as_str(), *st)), &app.scroll.rules, app.focus == Focus::Rules);
+}
+
+/// A signed figure with three decimals, or in scientific notation when those would round a
+/// credit that is not zero to `+0.000` (R1's 0.0004 read as nothing).
+fn signed_small(x: f64) -> String {
+    if x != 0.0 && x.abs() < 0.0005 {
+        format!("{x:+.1e}")
+    } else {
+        format!("{x:+.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_small_credit_is_not_shown_as_nothing() {
+        assert_eq!(super::signed_small(0.0004), "+4.0e-4");
+        assert_eq!(super::signed_small(-0.00012), "-1.2e-4");
+        assert_eq!(super::signed_small(0.0), "+0.000");
+        assert_eq!(super::signed_small(0.25), "+0.250");
+    }
 }

@@ -100,9 +100,16 @@ pub(super) fn metrics_view(f: &mut Frame, app: &App, area: Rect) {
 /// What the session has counted up to the current step, and its last evaluation metrics.
 fn totals_lines(app: &App) -> Vec<Line<'static>> {
     let c = &app.cursor.world.counters();
+    use crate::util::text::counted;
     let mut lines = vec![Line::from(format!(
-        " so far: {} interactions · {} messages sent · {} accepted · {} held · {} rejected · {} rule edits · {} router edits",
-        c.interactions, c.messages_sent, c.accepted, c.held, c.rejected, c.rule_edits, c.router_edits
+        " so far: {} · {} sent · {} accepted · {} held · {} rejected · {} · {}",
+        counted(c.interactions, "interaction", "interactions"),
+        counted(c.messages_sent, "message", "messages"),
+        c.accepted,
+        c.held,
+        c.rejected,
+        counted(c.rule_edits, "rule edit", "rule edits"),
+        counted(c.router_edits, "router edit", "router edits")
     ))];
     if c.model_calls > 0 || c.tokens_in > 0 {
         lines.push(Line::from(format!(" model: {} calls · {} tokens in · {} out · {} failures", c.model_calls, c.tokens_in, c.tokens_out, c.model_failures)));
