@@ -159,7 +159,15 @@ fn diff_exit_code_says_whether_sessions_differ() {
     let differ = bin().arg("diff").arg(&s).arg(&other).arg("--exit-code").output().unwrap();
     assert_eq!(differ.status.code(), Some(1));
     // Without the flag, differences are a report, not a failure.
-    assert!(bin().arg("diff").arg(&s).arg(&other).output().unwrap().status.success());
+    let branch = bin().arg("diff").arg(&s).arg(&other).output().unwrap();
+    assert!(branch.status.success());
+    assert!(!String::from_utf8_lossy(&branch.stderr).contains("different worlds"), "a branch is of the same world");
+    // Another seed is another world: said, and still compared.
+    let seed2 = d.path().join("seed2.jsonl");
+    assert!(bin().args(["run", "--scenario", "demo", "--rounds", "1", "--seed", "2", "--out"]).arg(&seed2).status().unwrap().success());
+    let unrelated = bin().arg("diff").arg(&s).arg(&seed2).output().unwrap();
+    let err = String::from_utf8_lossy(&unrelated.stderr);
+    assert!(unrelated.status.success() && err.contains("recorded from different worlds") && err.contains("(seed 2)"), "{err}");
 }
 
 #[test]

@@ -1150,6 +1150,11 @@ fn the_tour_pauses_at_each_mechanism_once_and_space_goes_on() {
         let i = app.tour.as_ref().unwrap().showing.expect("stopped without a panel");
         assert!(!shown.contains(&i), "{} shown twice", recnet::tui::tour::STOPS[i].name);
         assert!((recnet::tui::tour::STOPS[i].matches)(&app.current_event().unwrap()));
+        // A stop about the buffer or the rules leaves them in view at 80×24.
+        if recnet::tui::tour::STOPS[i].low && app.cursor.selected.as_deref().is_some_and(|a| app.cursor.world.client(a).is_some()) {
+            let small = screen(&app, 80, 24);
+            assert!(small.contains("Rules (") && small.contains("Buffer "), "{}:\n{small}", recnet::tui::tour::STOPS[i].name);
+        }
         shown.push(i);
     }
     assert_eq!(shown.len(), recnet::tui::tour::STOPS.len());

@@ -397,8 +397,19 @@ fn diff(a: &Path, b: Option<&Path>, steps: Option<Vec<u64>>, format: DiffFormat)
     let report = match (b, steps) {
         (Some(b), None) => {
             let ib = input_file(b)?;
-            let (_, mut ta) = open_timeline(&ia.path, every)?;
-            let (_, mut tb) = open_timeline(&ib.path, every)?;
+            let (ha, mut ta) = open_timeline(&ia.path, every)?;
+            let (hb, mut tb) = open_timeline(&ib.path, every)?;
+            // A branch and its parent, or runs of one world, line up step by step; others do not.
+            if (&ha.source.digest, &ha.source.name, ha.seed) != (&hb.source.digest, &hb.source.name, hb.seed) {
+                let world = |h: &recnet::store::session::Header| format!("{} (seed {})", recnet::util::text::sanitize(&h.source.name, 80), h.seed);
+                eprintln!(
+                    "recnet: warning: {} and {} were recorded from different worlds, {} and {}: their steps do not line up",
+                    display_name(a),
+                    display_name(b),
+                    world(&ha),
+                    world(&hb)
+                );
+            }
             recnet::analysis::diff::diff_sessions(&display_name(a), &display_name(b), &mut ta, &mut tb)?
         }
         (None, Some(s)) => {

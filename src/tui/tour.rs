@@ -8,6 +8,9 @@ pub struct Stop {
     pub name: &'static str,
     pub matches: fn(&Event) -> bool,
     pub lines: &'static [&'static str],
+    /// What it points at is low on the screen (the buffer, the rules): its panel goes at the
+    /// top, where at 80×24 it would otherwise cover them.
+    pub low: bool,
 }
 
 fn decision(e: &Event, d: Decision) -> bool {
@@ -18,6 +21,7 @@ fn decision(e: &Event, d: Decision) -> bool {
 pub const STOPS: &[Stop] = &[
     Stop {
         name: "Reflection",
+        low: false,
         matches: |e| matches!(e.body, EventBody::ProfileUpdated { .. }),
         lines: &[
             "After a real interaction the user's and the item's agents reflect on it and",
@@ -28,6 +32,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Attribute extraction",
+        low: false,
         matches: |e| matches!(e.body, EventBody::AttributesExtracted { .. }),
         lines: &[
             "Only attributes whose weight moved by more than a small ε leave the agent.",
@@ -37,6 +42,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Routing",
+        low: false,
         matches: |e| matches!(e.body, EventBody::AttributeRouted { .. }),
         lines: &[
             "Each changed attribute goes to a router: the one whose community it belongs",
@@ -46,6 +52,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Router integration",
+        low: false,
         matches: |e| matches!(e.body, EventBody::RouterIntegrated { .. }),
         lines: &[
             "A router folds the changes it received into its community profile and",
@@ -56,6 +63,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Propagation",
+        low: false,
         matches: |e| matches!(e.body, EventBody::MessageSent { .. }),
         lines: &[
             "The router sends a message to the members it is most relevant to: this is",
@@ -65,6 +73,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Buffering",
+        low: true,
         matches: |e| matches!(e.body, EventBody::MessageBuffered { .. }),
         lines: &[
             "A message does not change its receiver at once: it waits in the receiver's",
@@ -74,6 +83,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Filter: accept",
+        low: true,
         matches: |e| decision(e, Decision::Accept),
         lines: &[
             "When active, the receiver reads its buffer through its own rules, first",
@@ -84,6 +94,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Filter: hold",
+        low: true,
         matches: |e| decision(e, Decision::Hold),
         lines: &[
             "A hold (yellow) keeps the message in the buffer for a few more steps,",
@@ -93,6 +104,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Filter: reject",
+        low: true,
         matches: |e| decision(e, Decision::Reject),
         lines: &[
             "A reject (red) drops the message: the receiver's profile stays as it is.",
@@ -102,6 +114,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Assimilation",
+        low: false,
         matches: |e| matches!(e.body, EventBody::Assimilated { .. }),
         lines: &[
             "An accepted message is taken in: its attribute changes, scaled by the rule's",
@@ -112,6 +125,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Reward",
+        low: true,
         matches: |e| matches!(e.body, EventBody::Reward { .. }),
         lines: &[
             "The backward phase: at the receiver's next real interaction, RecNet compares",
@@ -122,6 +136,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Credit",
+        low: true,
         matches: |e| matches!(e.body, EventBody::CreditAssigned { .. }),
         lines: &[
             "The reward is shared out along the message's path: the receiver's rule that",
@@ -131,6 +146,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Gradient",
+        low: true,
         matches: |e| matches!(e.body, EventBody::Gradient { .. }),
         lines: &[
             "With enough credit gathered, a module gets a textual gradient: what should",
@@ -140,6 +156,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Rule edit",
+        low: true,
         matches: |e| matches!(e.body, EventBody::RuleEdited { .. }),
         lines: &[
             "The gradient is applied: the receiver's rule is rewritten, within bounds,",
@@ -149,6 +166,7 @@ pub const STOPS: &[Stop] = &[
     },
     Stop {
         name: "Router edit",
+        low: false,
         matches: |e| matches!(e.body, EventBody::RouterStrategyEdited { .. }),
         lines: &[
             "Routers evolve too: a router whose messages helped reaches more members (or",
@@ -199,7 +217,7 @@ mod tests {
 
     #[test]
     fn every_stop_says_three_to_five_lines_that_fit_80_columns() {
-        for s in STOPS.iter().map(|s| (s.name, s.lines)).chain([("intro", INTRO)]).map(|(name, lines)| Stop { name, matches: |_| false, lines }) {
+        for s in STOPS.iter().map(|s| (s.name, s.lines)).chain([("intro", INTRO)]).map(|(name, lines)| Stop { name, matches: |_| false, lines, low: false }) {
             assert!((3..=5).contains(&s.lines.len()), "{}", s.name);
             for l in s.lines {
                 assert!(l.chars().count() <= 76, "{}: {l}", s.name);

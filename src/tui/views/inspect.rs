@@ -69,7 +69,7 @@ pub(super) fn client_detail(f: &mut Frame, app: &App, c: &Client, area: Rect) {
         Line::from(vec![
             Span::styled("routers ", st(app, Role::Dim)),
             Span::raw(if c.routers.is_empty() { "none".into() } else { c.routers.iter().cloned().collect::<Vec<_>>().join(", ") }),
-            Span::styled(format!(" · {} interactions", c.interactions), st(app, Role::Dim)),
+            Span::styled(format!(" · {}", crate::util::text::counted(c.interactions, "interaction", "interactions")), st(app, Role::Dim)),
         ]),
         Line::from(cut(&crate::world::profile_text(&c.attrs, 4), 300)),
     ];

@@ -472,16 +472,18 @@ fn popup(f: &mut Frame, app: &App, area: Rect) {
         }
         Popup::Tour => {
             let Some(tour) = &app.tour else { return };
-            let (name, lines) = match tour.showing {
-                Some(i) if !tour.intro => (crate::tui::tour::STOPS[i].name, crate::tui::tour::STOPS[i].lines),
-                _ => ("RecNet, step by step", crate::tui::tour::INTRO),
+            let (name, lines, low) = match tour.showing {
+                Some(i) if !tour.intro => (crate::tui::tour::STOPS[i].name, crate::tui::tour::STOPS[i].lines, crate::tui::tour::STOPS[i].low),
+                _ => ("RecNet, step by step", crate::tui::tour::INTRO, false),
             };
             let seen = tour.seen.iter().filter(|s| **s).count();
-            // Along the bottom of the panes, above the footer: the graph and the agent stay in view.
+            // Along the bottom of the panes, above the footer, so the graph and the agent stay in
+            // view; at the top when the stop points at the buffer or the rules, low on screen.
             let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(6));
             // As wide as its lines need (they are wrapped for 80 columns), centred.
             let w = area.width.min(82);
-            let r = Rect { x: area.x + (area.width - w) / 2, y: area.bottom().saturating_sub(5 + h), width: w, height: h };
+            let y = if low { area.y + 2 } else { area.bottom().saturating_sub(5 + h) };
+            let r = Rect { x: area.x + (area.width - w) / 2, y, width: w, height: h };
             f.render_widget(Clear, r);
             let title = format!(
                 " Tour · {name} · {seen} of {} — {} goes on · Esc closes ",
