@@ -1980,3 +1980,14 @@ fn the_last_key_in_a_live_run_follows_the_engine_to_the_end() {
     app.update(Action::Close);
     assert!(!app.to_the_end && app.status.contains("stopped running to the end"), "{}", app.status);
 }
+
+#[test]
+fn a_round_that_begins_names_no_time_step_of_the_last() {
+    use recnet::world::event::EventBody;
+    let mut app = demo_app(2);
+    app.ensure_events(100_000, true);
+    let at = app.find_forward(0, |e| matches!(e.body, EventBody::RoundStarted { index: 1 })).expect("a second round");
+    app.goto(at + 1);
+    let shown = screen(&app, 200, 50);
+    assert!(shown.contains("round 2/2 · time step – (the round begins)"), "{shown}");
+}

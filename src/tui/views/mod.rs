@@ -257,7 +257,8 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     f.render_widget(Paragraph::new(lines), narr);
-    let stage = app.current_event().map(|e| e.body.stage()).unwrap_or(crate::world::event::Stage::Setup);
+    let current = app.current_event();
+    let stage = current.as_ref().map(|e| e.body.stage()).unwrap_or(crate::world::event::Stage::Setup);
     let rounds = app.branch().header.as_ref().map(|h| h.rounds.to_string()).unwrap_or_else(|| "?".into());
     let mode = if app.running {
         if app.tick_pace {
@@ -289,7 +290,11 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         // Before the first event there is no step to name (step 0 is the first event's).
         app.cursor.pos.checked_sub(1).map(|p| format!("step {p}")).unwrap_or_else(|| "no event yet".into()),
         app.cursor.world.cursor().round + 1,
-        app.cursor.world.cursor().tick,
+        // A round begins before its first time step: the one the world still names ended the last.
+        match current.as_ref().map(|e| &e.body) {
+            Some(EventBody::RoundStarted { index }) if *index > 0 => "– (the round begins)".to_string(),
+            _ => app.cursor.world.cursor().tick.to_string(),
+        },
         stage.phase(),
         stage.name(),
         app.breakpoints.iter().filter(|b| b.enabled).count(),
