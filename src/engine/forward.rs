@@ -328,9 +328,16 @@ impl Engine {
             self.placebo_members(r, self.world.next_message_id(), keep, rank)
         } else {
             let table = self.member_terms.get(rix).and_then(Option::as_ref).filter(|_| pruned);
-            self.top_members(r, &behaviour, has_content.then_some(&content_key), table, keep, rank)
+            let seeds = self.last_receivers.get(rix).filter(|_| pruned).map_or(&[][..], Vec::as_slice);
+            self.top_members(r, &behaviour, has_content.then_some(&content_key), table, seeds, keep, rank)
         };
         scored.truncate(r.fan_out);
+        if pruned {
+            if self.last_receivers.len() <= rix {
+                self.last_receivers.resize(rix + 1, Vec::new());
+            }
+            self.last_receivers[rix] = scored.iter().map(|(_, ix)| *ix).collect();
+        }
         let candidates: Vec<(String, f64)> = scored.into_iter().map(|(rel, ix)| (self.world.clients()[ix].id.clone(), rel)).collect();
         if candidates.is_empty() {
             return;

@@ -105,6 +105,9 @@ pub struct Engine {
     full_scan: bool,
     /// Per router (by index), its members' terms laid out for bounding, made at its first message.
     member_terms: Vec<Option<crate::world::MemberTerms>>,
+    /// Per router (by index), the receivers of its last message with content: likely receivers
+    /// of its next, scored first to raise the bar of its bound scan.
+    last_receivers: Vec<Vec<usize>>,
     /// The first event of its own that the world refused: nothing is emitted after it.
     fault: Option<String>,
 }
@@ -156,6 +159,7 @@ impl Engine {
             setup: VecDeque::new(),
             full_scan: false,
             member_terms: Vec::new(),
+            last_receivers: Vec::new(),
             fault: None,
         }
     }

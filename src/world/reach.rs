@@ -189,18 +189,33 @@ impl RelevanceBound<'_> {
     /// reading the table's row. The division by the member's norm, done once per row, rounds each
     /// term by at most 2⁻²⁴ of itself, far inside the error allowed for.
     pub fn upper_at(&mut self, table: &MemberTerms, at: usize) -> f64 {
-        let row = table.rows[at];
-        let key_norm = self.key.norm;
-        if key_norm == 0.0 {
+        if self.key.norm == 0.0 {
             return 0.0;
         }
+        self.upper_of_row(table, table.rows[at])
+    }
+
+    /// `upper_at` of every member of `table`, in member order: `each(at, bound)`. One pass over the
+    /// table with the key's constants in hand (a call per member was a sixth of a large run).
+    pub fn each_upper_at(&mut self, table: &MemberTerms, mut each: impl FnMut(usize, f64)) {
+        if self.key.norm == 0.0 {
+            (0..table.rows.len()).for_each(|at| each(at, 0.0));
+            return;
+        }
+        for (at, row) in table.rows.iter().enumerate() {
+            each(at, self.upper_of_row(table, *row));
+        }
+    }
+
+    #[inline(always)]
+    fn upper_of_row(&mut self, table: &MemberTerms, row: Row) -> f64 {
         let mut s = 0.0f32;
         for &(b, u) in &table.terms[row.start as usize..(row.start + row.len) as usize] {
             s += u * self.fold(b);
         }
         let terms = (self.key.terms.len() * (row.len as usize + 1) + row.len as usize + 4) as f64;
         let err = 4e-7 * terms * self.key_sum * row.spread as f64 * 1.01;
-        let x = (s as f64 + err) / key_norm as f64;
+        let x = (s as f64 + err) / self.key.norm as f64;
         x + 1e-6 * x.abs() + 1e-5
     }
 }
