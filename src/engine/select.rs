@@ -195,6 +195,9 @@ impl Engine {
         let mut likely: Vec<(f64, usize)> = Vec::new();
         let mut next_near = near.iter().peekable();
         let mut consider = |ix: usize, upper: f64| {
+            // Members come in index order, but not all of them (those surely under the floor
+            // are left out): the near ones passed over meanwhile are skipped.
+            while next_near.next_if(|near| **near < ix).is_some() {}
             if next_near.peek() == Some(&&ix) {
                 next_near.next();
                 return;
@@ -205,7 +208,11 @@ impl Engine {
             }
         };
         match table {
-            Some(t) => bound.each_upper_at(t, |at, upper| consider(members[at], upper)),
+            Some(t) => {
+                // What a bound must reach, in the bound's own units (all reach it without content).
+                let least = if w < 1.0 { floor / (1.0 - w) } else { f64::NEG_INFINITY };
+                bound.each_upper_at(t, least, |at, upper| consider(members[at], upper))
+            }
             None => members.iter().for_each(|&ix| consider(ix, bound.upper(ix))),
         }
         if likely.len() > k {
