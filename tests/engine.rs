@@ -244,6 +244,16 @@ fn the_relevance_bound_holds_and_rules_members_out() {
             assert!(at_table >= rel - 1e-6 && (at_table - up).abs() < 1e-5, "{a}: client {ix}'s table bound {at_table}, {up} from the world");
             ruled_out += usize::from(up < best - 1e-3);
         }
+        // The one-pass scan gives the same bounds, leaving out only members under what they
+        // must reach.
+        for least in [f64::NEG_INFINITY, 0.0, 1e-5, 0.3 * best, best - 1e-3, best] {
+            let mut given = Vec::new();
+            bound.each_upper_at(&table, least, |at, up| given.push((at, up)));
+            let reaching: Vec<usize> = (0..n).filter(|at| bound.upper_at(&table, *at) >= least).collect();
+            assert!(given.iter().all(|(at, up)| *up == bound.upper_at(&table, *at)), "{a}: a bound of the scan differs");
+            assert!(reaching.iter().all(|at| given.iter().any(|(g, _)| g == at)), "{a}: the scan left out a member reaching {least}");
+            assert!(least < best - 1e-3 || given.len() < n / 2, "{a}: the scan cut too few at {least}: {} of {n}", given.len());
+        }
     }
     assert!(ruled_out * 2 > attrs.len() * n, "the bound rules out {ruled_out} of {} member checks", attrs.len() * n);
 }

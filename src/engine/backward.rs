@@ -94,7 +94,7 @@ impl Engine {
         if !items.is_empty() {
             self.pending_credit = items.clone();
             let req = ReasonRequest::Credit { items, router_share: self.cfg.backward.router_share };
-            self.awaiting = Some((Task::Rewards(k), vec![req]));
+            self.awaiting = Some((Task::Rewards(k), std::sync::Arc::new(vec![req])));
         }
     }
 
@@ -185,7 +185,7 @@ impl Engine {
         }
         if !reqs.is_empty() {
             self.optimise_queue = rule_edits;
-            self.awaiting = Some((Task::Backward, reqs));
+            self.awaiting = Some((Task::Backward, std::sync::Arc::new(reqs)));
         } else {
             self.request_optimise(rule_edits);
         }
@@ -214,7 +214,7 @@ impl Engine {
             reqs.push(ReasonRequest::Optimise { agent, rules: c.rules_text.clone(), edit, step: self.cfg.backward.step });
         }
         if !reqs.is_empty() {
-            self.awaiting = Some((Task::Optimise, reqs));
+            self.awaiting = Some((Task::Optimise, std::sync::Arc::new(reqs)));
         }
     }
 

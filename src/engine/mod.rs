@@ -34,7 +34,9 @@ use std::sync::Arc;
 
 pub enum Poll {
     Events(Vec<Event>),
-    Reason(Vec<ReasonRequest>),
+    /// Shared with the engine, which keeps them until they are answered (a copy per poll cost
+    /// a fiftieth of a large run).
+    Reason(Arc<Vec<ReasonRequest>>),
     Done,
     /// The engine made an event its own world refused (a defect, not an input's fault): it stops
     /// there, after handing out every event before it, and says which event and why.
@@ -73,7 +75,7 @@ pub struct Engine {
     schedule: Arc<Vec<Scheduled>>,
     rounds: u32,
     tasks: VecDeque<Task>,
-    awaiting: Option<(Task, Vec<ReasonRequest>)>,
+    awaiting: Option<(Task, Arc<Vec<ReasonRequest>>)>,
     out: Vec<Event>,
     tick_changes: Vec<(String, Vec<AttrDelta>)>,
     /// This step's real choices (user, item), routed as evidence.
@@ -105,6 +107,9 @@ pub struct Engine {
     full_scan: bool,
     /// Per router (by index), its members' terms laid out for bounding, made at its first message.
     member_terms: Vec<Option<crate::world::MemberTerms>>,
+    /// Per router (by index), the receivers of its last message with content: likely receivers
+    /// of its next, scored first to raise the bar of its bound scan.
+    last_receivers: Vec<Vec<usize>>,
     /// The first event of its own that the world refused: nothing is emitted after it.
     fault: Option<String>,
 }
@@ -156,6 +161,7 @@ impl Engine {
             setup: VecDeque::new(),
             full_scan: false,
             member_terms: Vec::new(),
+            last_receivers: Vec::new(),
             fault: None,
         }
     }
@@ -365,7 +371,7 @@ impl Engine {
                 self.emit(EventBody::Activated { agent: agent.clone(), reason: reason.into(), buffered });
                 let req = self.filter_request(&agent);
                 if self.cfg.filter.enabled {
-                    self.awaiting = Some((task, vec![req]));
+                    self.awaiting = Some((task, Arc::new(vec![req])));
                 } else {
                     let ReasonRequest::Filter { messages, .. } = &req else { unreachable!() };
                     let verdicts: Vec<FilterVerdict> = messages
@@ -395,7 +401,7 @@ impl Engine {
                     item_rate: self.cfg.reflection.item_rate,
                     margin: self.cfg.reflection.margin,
                 };
-                self.awaiting = Some((task, vec![req]));
+                self.awaiting = Some((task, Arc::new(vec![req])));
             }
             Task::Route => {
                 self.route();
@@ -416,7 +422,7 @@ impl Engine {
                     })
                     .collect();
                 if !reqs.is_empty() {
-                    self.awaiting = Some((task, reqs));
+                    self.awaiting = Some((task, Arc::new(reqs)));
                 } else {
                     self.integrate_choices_only();
                     self.tasks.push_back(Task::Backward);

@@ -103,7 +103,8 @@ impl Engine {
     /// The receivers of a message of router `r`: `keep` says who may receive it, `rank` a member's
     /// relevance, `behaviour` the members sharing behaviour with its choosers (everyone else has
     /// behaviour 0), `key` its content (none for a message of choices alone), `table` its
-    /// members' terms (`sync_member_terms`) if made.
+    /// members' terms (`sync_member_terms`) if made, `seeds` members likely to be chosen (scored
+    /// first to raise the bar; who they are never changes the result, only how fast it is found).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn top_members(
         &self,
@@ -111,6 +112,7 @@ impl Engine {
         behaviour: &IxMap<f64>,
         key: Option<&ContentKey>,
         table: Option<&MemberTerms>,
+        seeds: &[usize],
         keep: impl Fn(usize) -> bool,
         rank: impl Fn(usize) -> f64,
     ) -> Vec<(f64, usize)> {
@@ -178,29 +180,52 @@ impl Engine {
         // Bounds of all the others first (cheap, and close to their relevance); then the k with
         // the highest are scored, which sets the bar about where it ends, and of the rest only
         // those whose bound still reaches it. The order of offers does not change the result.
-        let floor = top.bar() - MARGIN;
+        // The seeds, scored now, give a bar the k-th best can only be over (they are k members
+        // who may receive it, none of them near), so the bound scan keeps far fewer members.
+        let mut seeded = TopK { k, tau, best: top.best.clone() };
+        let mut seed_scores: Vec<(f64, usize)> = Vec::with_capacity(seeds.len());
+        for &ix in seeds {
+            if members.binary_search(&ix).is_ok() && near.binary_search(&ix).is_err() && keep(ix) {
+                let rel = rank(ix);
+                seed_scores.push((rel, ix));
+                seeded.offer(rel, ix);
+            }
+        }
+        let floor = seeded.bar() - MARGIN;
         let mut likely: Vec<(f64, usize)> = Vec::new();
         let mut next_near = near.iter().peekable();
-        for (at, &ix) in members.iter().enumerate() {
+        let mut consider = |ix: usize, upper: f64| {
+            // Members come in index order, but not all of them (those surely under the floor
+            // are left out): the near ones passed over meanwhile are skipped.
+            while next_near.next_if(|near| **near < ix).is_some() {}
             if next_near.peek() == Some(&&ix) {
                 next_near.next();
-                continue;
+                return;
             }
-            let up = (1.0 - w)
-                * match table {
-                    Some(t) => bound.upper_at(t, at),
-                    None => bound.upper(ix),
-                };
+            let up = (1.0 - w) * upper;
             if reaches(up, floor) {
                 likely.push((up, ix));
             }
+        };
+        match table {
+            Some(t) => {
+                // What a bound must reach, in the bound's own units (all reach it without content).
+                let least = if w < 1.0 { floor / (1.0 - w) } else { f64::NEG_INFINITY };
+                bound.each_upper_at(t, least, |at, upper| consider(members[at], upper))
+            }
+            None => members.iter().for_each(|&ix| consider(ix, bound.upper(ix))),
         }
         if likely.len() > k {
             likely.select_nth_unstable_by(k - 1, by_relevance);
         }
         for (i, &(up, ix)) in likely.iter().enumerate() {
-            if (i < k || reaches(up, top.bar() - MARGIN)) && keep(ix) {
-                top.offer(rank(ix), ix);
+            if i < k || reaches(up, top.bar() - MARGIN) {
+                // A seed was kept and scored already (one not kept is not among the scores).
+                match seed_scores.iter().find(|(_, seed)| *seed == ix) {
+                    Some(&(rel, _)) => top.offer(rel, ix),
+                    None if keep(ix) => top.offer(rank(ix), ix),
+                    None => {}
+                }
             }
         }
         top.best

@@ -519,8 +519,18 @@ impl World {
         for b in &mut c.buffer {
             b.held = None;
         }
+        // The agent's rules' evidence, found where its keys sort (a retain walked every module's).
         let prefix = format!("{agent}#");
-        self.evidence.retain(|m, _| !m.starts_with(&prefix));
+        let stale: Vec<String> = self
+            .evidence
+            .range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
+            .map(|(m, _)| m)
+            .take_while(|m| m.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for m in stale {
+            self.evidence.remove(&m);
+        }
     }
 
     /// The parsed rule list for `text`, parsed once per distinct text and shared.

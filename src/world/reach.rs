@@ -189,18 +189,57 @@ impl RelevanceBound<'_> {
     /// reading the table's row. The division by the member's norm, done once per row, rounds each
     /// term by at most 2⁻²⁴ of itself, far inside the error allowed for.
     pub fn upper_at(&mut self, table: &MemberTerms, at: usize) -> f64 {
-        let row = table.rows[at];
-        let key_norm = self.key.norm;
-        if key_norm == 0.0 {
+        if self.key.norm == 0.0 {
             return 0.0;
         }
+        self.upper_of_row(table, table.rows[at])
+    }
+
+    /// `upper_at` of the members of `table` whose bound may reach `least`, in member order:
+    /// `each(at, bound)`. One pass over the table with the key's constants in hand (a call per
+    /// member was a sixth of a large run); a member surely under `least` is left out before the
+    /// division that gives its bound.
+    pub fn each_upper_at(&mut self, table: &MemberTerms, least: f64, mut each: impl FnMut(usize, f64)) {
+        let key_norm = self.key.norm as f64;
+        if key_norm == 0.0 {
+            (0..table.rows.len()).for_each(|at| each(at, 0.0));
+            return;
+        }
+        // Under `cut`, s + err gives a bound under `least` (`upper_from` inverted), with margins
+        // (relative and absolute) far wider than the rounding of the few steps between. A bar
+        // this low cuts nobody.
+        let under = (least - 1e-5) / (1.0 + 1e-6) * (1.0 - 1e-7) - 1e-12;
+        let cut = if under > 0.0 { under * key_norm } else { f64::NEG_INFINITY };
+        for (at, row) in table.rows.iter().enumerate() {
+            let (s, err) = self.row_sum(table, *row);
+            // A NaN sum is never cut: a NaN bound rules nobody out.
+            if s as f64 + err < cut {
+                continue;
+            }
+            each(at, Self::upper_from(s, err, key_norm));
+        }
+    }
+
+    #[inline(always)]
+    fn upper_of_row(&mut self, table: &MemberTerms, row: Row) -> f64 {
+        let (s, err) = self.row_sum(table, row);
+        Self::upper_from(s, err, self.key.norm as f64)
+    }
+
+    /// The row's Σ u·fold, and the float error allowed for it.
+    #[inline(always)]
+    fn row_sum(&mut self, table: &MemberTerms, row: Row) -> (f32, f64) {
         let mut s = 0.0f32;
         for &(b, u) in &table.terms[row.start as usize..(row.start + row.len) as usize] {
             s += u * self.fold(b);
         }
         let terms = (self.key.terms.len() * (row.len as usize + 1) + row.len as usize + 4) as f64;
-        let err = 4e-7 * terms * self.key_sum * row.spread as f64 * 1.01;
-        let x = (s as f64 + err) / key_norm as f64;
+        (s, 4e-7 * terms * self.key_sum * row.spread as f64 * 1.01)
+    }
+
+    #[inline(always)]
+    fn upper_from(s: f32, err: f64, key_norm: f64) -> f64 {
+        let x = (s as f64 + err) / key_norm;
         x + 1e-6 * x.abs() + 1e-5
     }
 }
