@@ -484,6 +484,32 @@ impl App {
         }
     }
 
+    /// One look while `G` follows a live run: show what arrived, ask for more, stop at the end.
+    pub(super) fn follow_to_the_end(&mut self) {
+        if self.cursor.pos < self.len() {
+            self.jump(self.len());
+        }
+        if self.far_seek.is_some() {
+            return;
+        }
+        if self.live_done() {
+            self.to_the_end = false;
+            self.status = self.end_status("at the end of the run");
+        } else {
+            self.ensure_events(1, false);
+            self.status = format!("running to the end of the run: step {}… (Esc stops)", self.cursor.pos.saturating_sub(1));
+        }
+        self.dirty = true;
+    }
+
+    /// `said`, and for a session file whose last write did not finish, that its events end there.
+    pub(super) fn end_status(&self, said: &str) -> String {
+        match self.branch().timeline.store.torn_line() {
+            Some(line) => format!("{said}: the file ends at line {line}, cut short (a write that did not finish)"),
+            None => said.to_string(),
+        }
+    }
+
     /// Clear the status once it has been shown for `STATUS_TTL` (the timer calls this).
     fn expire_status(&mut self, now: Instant) {
         if self.status.is_empty() {

@@ -359,32 +359,6 @@ impl App {
         self.goto(target.map(|i| i + 1).unwrap_or(1));
     }
 
-    /// One look while `G` follows a live run: show what arrived, ask for more, stop at the end.
-    fn follow_to_the_end(&mut self) {
-        if self.cursor.pos < self.len() {
-            self.jump(self.len());
-        }
-        if self.far_seek.is_some() {
-            return;
-        }
-        if self.live_done() {
-            self.to_the_end = false;
-            self.status = self.end_status("at the end of the run");
-        } else {
-            self.ensure_events(1, false);
-            self.status = format!("running to the end of the run: step {}… (Esc stops)", self.cursor.pos.saturating_sub(1));
-        }
-        self.dirty = true;
-    }
-
-    /// `said`, and for a session file whose last write did not finish, that its events end there.
-    fn end_status(&self, said: &str) -> String {
-        match self.branch().timeline.store.torn_line() {
-            Some(line) => format!("{said}: the file ends at line {line}, cut short (a write that did not finish)"),
-            None => said.to_string(),
-        }
-    }
-
     pub fn step(&mut self, n: i64) {
         if n >= 0 {
             let target = self.cursor.pos + n as u64;
