@@ -109,6 +109,10 @@ pub fn load_scenario(arg: &str, seed: u64) -> Result<Scenario> {
 /// bytes only: a session may be gigabytes.
 fn is_session(path: &Path) -> bool {
     use std::io::Read;
+    // Only a regular file is peeked at: reading a pipe's first bytes would take them from the parse.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut head = [0u8; 40];
     let Ok(n) = std::fs::File::open(path).and_then(|f| f.take(head.len() as u64).read(&mut head)) else { return false };
     head[..n].starts_with(br#"{"format":"recnet-session""#)
