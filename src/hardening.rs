@@ -101,12 +101,12 @@ pub fn fuzz_scenario(data: &[u8]) {
 fn demo_session() -> &'static [u8] {
     static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     BYTES.get_or_init(|| {
-        let src = crate::run::driver::resolve_source(Some("demo"), None, 7).expect("demo");
+        let mut src = crate::run::driver::resolve_source(Some("demo"), None, 7).expect("demo");
         let config = crate::engine::config::Config::from_layers(&src.config_tables, &[]).expect("demo config");
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("demo.jsonl");
         let mut offline = crate::reasoner::offline::Offline::new();
-        crate::run::driver::record(&src, config, 7, 1, &path, &mut offline, Default::default()).expect("demo run");
+        crate::run::driver::record(&mut src, config, 7, 1, &path, &mut offline, Default::default()).expect("demo run");
         std::fs::read(&path).expect("read demo")
     })
 }

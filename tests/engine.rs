@@ -11,9 +11,9 @@ use recnet::world::World;
 use std::path::Path;
 
 fn record_demo(out: &Path, seed: u64, rounds: u32) -> Engine {
-    let src = resolve_source(Some("demo"), None, seed).unwrap();
+    let mut src = resolve_source(Some("demo"), None, seed).unwrap();
     let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
-    record(&src, cfg, seed, rounds, out, &mut Offline::new(), RecordHooks::default()).unwrap().0
+    record(&mut src, cfg, seed, rounds, out, &mut Offline::new(), RecordHooks::default()).unwrap().0
 }
 
 #[test]
@@ -93,12 +93,12 @@ fn the_demo_shows_every_mechanism_early() {
 #[test]
 fn dataset_runs_contain_the_forward_kinds() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tiny-cds");
-    let src = resolve_source(None, Some(&dir), 1).unwrap();
+    let mut src = resolve_source(None, Some(&dir), 1).unwrap();
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("t.jsonl");
     let metrics = src.dataset.as_ref().and_then(recnet::analysis::validation_metrics).unwrap();
     let hooks = RecordHooks { round_metrics: Some(Box::new(metrics)), ..RecordHooks::default() };
-    record(&src, Config::default(), 1, 1, &path, &mut Offline::new(), hooks).unwrap();
+    record(&mut src, Config::default(), 1, 1, &path, &mut Offline::new(), hooks).unwrap();
     let (_, events) = read_session(&path).unwrap();
     for k in ["interaction", "attribute_routed", "message_sent", "filter_decision", "assimilated"] {
         assert!(events.iter().any(|e| e.body.kind() == k), "no {k}");

@@ -111,7 +111,7 @@ pub fn world_dot(w: &World) -> String {
         for b in &c.buffer {
             let Some(m) = w.messages().get(&b.message) else { continue };
             let fate = if b.held.is_some() { "held" } else { "buffered" };
-            *flows.entry((m.router.as_str(), c.id.as_str(), fate)).or_default() += 1;
+            *flows.entry((&*m.router, c.id.as_str(), fate)).or_default() += 1;
         }
     }
     for ((router, to, fate), n) in flows {

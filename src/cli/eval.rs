@@ -95,7 +95,7 @@ pub(super) fn eval_llm(dataset: &Path, format: EvalFormat, sets: &[String], o: &
     let (offline, _) = eval::train_recnet(&tested, &config, &[], o.rounds, o.seed, "recnet")?;
     // The model's run starts from exactly the world the offline one trained on.
     let cfg = eval::variant_config(&config, &[])?;
-    let src = recnet::run::driver::Source {
+    let mut src = recnet::run::driver::Source {
         spec: tested.world_spec(o.seed),
         source: recnet::store::session::SourceRef {
             kind: "dataset".into(),
@@ -124,12 +124,12 @@ pub(super) fn eval_llm(dataset: &Path, format: EvalFormat, sets: &[String], o: &
     let started = std::time::Instant::now();
     let mut routed = recnet::reasoner::subset::Subset::new(&mut model, agents);
     let result = match o.out {
-        Some(out) => record(&src, cfg, o.seed, o.rounds, out, &mut routed, hooks),
+        Some(out) => record(&mut src, cfg, o.seed, o.rounds, out, &mut routed, hooks),
         None => {
             // Nowhere to keep the session: it is written to nothing.
             let header = recnet::run::driver::header_for(&src, o.seed, o.rounds, &cfg);
             let writer = recnet::store::session::SessionWriter::to_writer(Path::new("-"), Box::new(std::io::sink()), &header)?;
-            recnet::run::driver::record_to(&src, cfg, o.seed, o.rounds, writer, &mut routed, hooks)
+            recnet::run::driver::record_to(&mut src, cfg, o.seed, o.rounds, writer, &mut routed, hooks)
         }
     };
     if let Some(b) = bar {

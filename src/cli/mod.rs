@@ -60,7 +60,7 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
     let scenario = source.origin.scenario.as_deref().map(Path::new);
     let inputs: Vec<&Path> = scenario.into_iter().chain(source.origin.dataset.as_deref()).chain(source.config.as_deref()).collect();
     refuse_overwriting_inputs(out, &inputs)?;
-    let src = resolve_source(source.origin.scenario.as_deref(), source.origin.dataset.as_deref(), source.seed)?;
+    let mut src = resolve_source(source.origin.scenario.as_deref(), source.origin.dataset.as_deref(), source.seed)?;
     let config = build_config(src.config_tables.clone(), &source)?;
     let total = src.spec.schedule.len() as u64 * rounds as u64;
     let bar = if std::io::stderr().is_terminal() {
@@ -95,9 +95,9 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
     let result = if to_stdout {
         let header = recnet::run::driver::header_for(&src, source.seed, rounds, &config);
         let writer = recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), &header)?;
-        recnet::run::driver::record_to(&src, config, source.seed, rounds, writer, reasoner, hooks)
+        recnet::run::driver::record_to(&mut src, config, source.seed, rounds, writer, reasoner, hooks)
     } else {
-        record(&src, config, source.seed, rounds, out, reasoner, hooks)
+        record(&mut src, config, source.seed, rounds, out, reasoner, hooks)
     };
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -52,7 +52,7 @@ impl Engine {
                     EventBody::Reward {
                         agent: agent.clone(),
                         message: p.message,
-                        router: p.router.clone(),
+                        router: p.router.to_string(),
                         rule: p.rule,
                         decision: p.decision,
                         item: s.item.clone(),
@@ -64,7 +64,7 @@ impl Engine {
                     crate::engine::protocol::CreditItem {
                         agent: agent.clone(),
                         message: p.message,
-                        router: p.router.clone(),
+                        router: p.router.to_string(),
                         rule: p.rule,
                         rule_text,
                         decision: p.decision,

@@ -209,7 +209,7 @@ impl Engine {
         }
         // Also when nothing was new: the receiver knew every choice, and the message has no outcome
         // left to score (`apply` settles it).
-        let router = m.router.clone();
+        let router = m.router.to_string();
         self.emit(EventBody::EvidenceStored { agent: agent.to_string(), message, router, entries });
     }
 

@@ -36,11 +36,11 @@ impl Engine {
                 let router_credit = self.world.router(&m.router).map(|r| r.credit).unwrap_or(0.0);
                 Some(FilterItem {
                     message: m.id,
-                    router: m.router.clone(),
+                    router: m.router.to_string(),
                     router_credit,
                     source: m.sources.first().cloned().unwrap_or_default(),
                     source_kind: m.source_kind.name().into(),
-                    content: m.content.clone(),
+                    content: m.content.to_vec(),
                     topic: m.topic.clone(),
                     polarity: m.polarity,
                     strength: m.strength(),

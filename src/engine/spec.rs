@@ -24,7 +24,7 @@ pub struct ClientSpec {
 }
 
 /// Everything needed to start a run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct WorldSpec {
     pub name: String,
     pub clients: Vec<ClientSpec>,

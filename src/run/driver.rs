@@ -217,7 +217,17 @@ impl Hooks for Recorder<'_> {
 }
 
 /// Run and record a whole session to `out`.
-pub fn record(source: &Source, config: Config, seed: u64, rounds: u32, out: &Path, reasoner: &mut dyn Reasoner, hooks: RecordHooks) -> Result<(Engine, u64)> {
+/// The run takes `source.spec` (left empty): the engine holds the schedule and makes the agents,
+/// so neither is held twice.
+pub fn record(
+    source: &mut Source,
+    config: Config,
+    seed: u64,
+    rounds: u32,
+    out: &Path,
+    reasoner: &mut dyn Reasoner,
+    hooks: RecordHooks,
+) -> Result<(Engine, u64)> {
     let header = header_for(source, seed, rounds, &config);
     let writer = SessionWriter::create_atomic(out, &header)?;
     record_to(source, config, seed, rounds, writer, reasoner, hooks)
@@ -226,7 +236,7 @@ pub fn record(source: &Source, config: Config, seed: u64, rounds: u32, out: &Pat
 /// `record` into a writer already holding the header (`header_for` makes it): standard output,
 /// for one.
 pub fn record_to(
-    source: &Source,
+    source: &mut Source,
     config: Config,
     seed: u64,
     rounds: u32,
@@ -237,7 +247,8 @@ pub fn record_to(
     // The recorder polls the flag at every stage boundary and keeps the prefix written so far,
     // up to and including putting the session in place.
     let _polled = super::signals::cooperate();
-    let Some(mut engine) = Engine::new_unless(&source.spec, config, seed, rounds, &interrupted) else {
+    let spec = std::mem::take(&mut source.spec);
+    let Some(mut engine) = Engine::from_spec_unless(spec, config, seed, rounds, &interrupted) else {
         // Nothing but the header was written.
         let kept = abandon(writer).map(|dest| format!("; {dest} is as it was")).unwrap_or_default();
         return Err(RunError::Interrupted(format!("interrupted while the world was set up, before any event was written{kept}")));

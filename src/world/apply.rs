@@ -305,10 +305,10 @@ impl World {
                     *message,
                     Arc::new(Message {
                         id: *message,
-                        router: router.clone(),
+                        router: Arc::from(router.as_str()),
                         sources: sources.clone(),
                         source_kind: *source_kind,
-                        content: content.clone(),
+                        content: Arc::from(content.as_slice()),
                         topic: topic.clone(),
                         polarity: *polarity,
                         text: text.clone(),
@@ -362,7 +362,7 @@ impl World {
                 if *decision != Decision::Hold {
                     // Deltas of an acceptance are filled in by the assimilation that follows. The
                     // buffer entry's reference passes to the pending reward.
-                    let deltas = if *decision == Decision::Reject { content } else { Vec::new() };
+                    let deltas = if *decision == Decision::Reject { content } else { Arc::from([]) };
                     c.feedback.push(Arc::new(Pending { message: *message, router, rule: *rule, decision: *decision, relevance, deltas, evidence: Vec::new() }));
                     if c.feedback.len() > FEEDBACK_CAP {
                         evicted = Some(c.feedback.remove(0).message);
@@ -397,7 +397,7 @@ impl World {
                 if changes.iter().any(|ch| !(ch.to.is_finite() && ch.to.abs() <= 1.0)) {
                     return Err(ApplyError(format!("{kind}: a weight outside [-1, 1]")));
                 }
-                let router = self.messages[message].router.clone();
+                let router = self.messages[message].router.to_string();
                 let c = self.client_mut(agent, kind)?;
                 match into {
                     AssimilatedInto::Profile => check_from(kind, agent, Some(&c.attrs), changes)?,

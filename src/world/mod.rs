@@ -79,12 +79,13 @@ pub struct Buffered {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
     pub message: u64,
-    pub router: String,
+    pub router: Arc<str>,
     pub rule: Option<usize>,
     pub decision: Decision,
     pub relevance: f64,
-    /// Accepted: what assimilation changed. Rejected: the message's content.
-    pub deltas: Vec<AttrDelta>,
+    /// Accepted: what assimilation changed. Rejected: the message's content, shared with the
+    /// message (three in four pending decisions are rejections, up to 64 a client).
+    pub deltas: Arc<[AttrDelta]>,
     /// Accepted: the evidence weight it added, per item (for the counterfactual without it).
     #[serde(default)]
     pub evidence: Vec<(String, f64)>,
@@ -152,10 +153,10 @@ pub struct Router {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Message {
     pub id: u64,
-    pub router: String,
+    pub router: Arc<str>,
     pub sources: Vec<String>,
     pub source_kind: ClientKind,
-    pub content: Vec<AttrDelta>,
+    pub content: Arc<[AttrDelta]>,
     pub topic: String,
     pub polarity: Polarity,
     pub text: String,

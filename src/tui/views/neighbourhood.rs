@@ -45,7 +45,7 @@ impl<'a> Builder<'a> {
 fn messages_between(world: &World, tick: &TickMessages, router: &str, agent: &str) -> usize {
     let now = tick.deliveries().iter().filter(|d| d.router == router && d.agent == agent).count();
     let waiting =
-        world.client(agent).map(|c| c.buffer.iter().filter(|b| world.messages().get(&b.message).is_some_and(|m| m.router == router)).count()).unwrap_or(0);
+        world.client(agent).map(|c| c.buffer.iter().filter(|b| world.messages().get(&b.message).is_some_and(|m| &*m.router == router)).count()).unwrap_or(0);
     now + waiting
 }
 

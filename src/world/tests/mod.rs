@@ -225,7 +225,7 @@ fn a_message_lives_while_a_buffer_or_a_pending_reward_holds_it() {
     assert_eq!(w.client("u1").feedback.len(), 1, "the buffer's reference passed to the pending reward");
     w.ok(EventBody::Assimilated { agent: "u1".into(), message: 1, weight: 0.8, changes: vec![change("Bebop", 0.0, 0.24)], into: AssimilatedInto::Profile });
     assert_eq!(w.client("u1").attrs.get("Bebop"), Some(&0.24));
-    assert_eq!(w.client("u1").feedback[0].deltas, vec![AttrDelta { attr: "Bebop".into(), delta: 0.24 }]);
+    assert_eq!(w.client("u1").feedback[0].deltas[..], [AttrDelta { attr: "Bebop".into(), delta: 0.24 }]);
     w.ok(EventBody::Reward {
         agent: "u1".into(),
         message: 1,
@@ -253,7 +253,7 @@ fn held_messages_stay_and_rejected_ones_keep_their_content_for_the_reward() {
     assert_eq!((held.rule, held.steps), (2, 2));
     w.decide("u1", 1, 3, Decision::Reject);
     assert!(w.client("u1").buffer.is_empty());
-    assert_eq!(w.client("u1").feedback[0].deltas, vec![AttrDelta { attr: "Bebop".into(), delta: 0.3 }]);
+    assert_eq!(w.client("u1").feedback[0].deltas[..], [AttrDelta { attr: "Bebop".into(), delta: 0.3 }]);
     assert_eq!((w.world.counters().held, w.world.counters().rejected), (1, 1));
     assert!(w
         .refused(EventBody::Assimilated { agent: "u1".into(), message: 9, weight: 1.0, changes: vec![], into: AssimilatedInto::Profile })
