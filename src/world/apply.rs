@@ -312,7 +312,6 @@ impl World {
                         topic: topic.clone(),
                         polarity: *polarity,
                         text: text.clone(),
-                        recipients: recipients.clone(),
                         evidence: evidence.clone(),
                         tick: ev.tick,
                         // One reference per delivery still to happen: each passes to the buffer

@@ -92,7 +92,6 @@ impl HeapSize for Message {
             + deltas_bytes(&self.content)
             + self.topic.len()
             + self.text.len()
-            + self.recipients.iter().map(|r| 8 + str_bytes(&r.agent)).sum::<usize>()
             + self.evidence.iter().map(|c| 8 + str_bytes(&c.user) + str_bytes(&c.item)).sum::<usize>()
     }
 }

@@ -24,7 +24,7 @@ use relevance::{AttrSpace, Terms};
 
 use crate::rules::{Polarity, Rule};
 use crate::world::embed::Embedder;
-use crate::world::event::{AttrDelta, ClientKind, Decision, Evidence, Recipient};
+use crate::world::event::{AttrDelta, ClientKind, Decision, Evidence};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -150,6 +150,9 @@ pub struct Router {
     pub member_ix: Vec<usize>,
 }
 
+/// A message still referred to. Whom it went to is told by its `message_sent` event and each
+/// delivery: nothing in the world reads it, and a list per message was a sixth of a 100k-user
+/// run's memory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Message {
     pub id: u64,
@@ -160,7 +163,6 @@ pub struct Message {
     pub topic: String,
     pub polarity: Polarity,
     pub text: String,
-    pub recipients: Vec<Recipient>,
     #[serde(default)]
     pub evidence: Vec<event::Choice>,
     pub tick: u64,

@@ -254,6 +254,10 @@ fn held_messages_stay_and_rejected_ones_keep_their_content_for_the_reward() {
     w.decide("u1", 1, 3, Decision::Reject);
     assert!(w.client("u1").buffer.is_empty());
     assert_eq!(w.client("u1").feedback[0].deltas[..], [AttrDelta { attr: "Bebop".into(), delta: 0.3 }]);
+    // Shared with the message it keeps alive, not copied: most pending decisions are rejections.
+    let pending = &w.client("u1").feedback[0];
+    let message = &w.world.messages()[&1];
+    assert!(Arc::ptr_eq(&pending.deltas, &message.content) && Arc::ptr_eq(&pending.router, &message.router));
     assert_eq!((w.world.counters().held, w.world.counters().rejected), (1, 1));
     assert!(w
         .refused(EventBody::Assimilated { agent: "u1".into(), message: 9, weight: 1.0, changes: vec![], into: AssimilatedInto::Profile })
