@@ -106,7 +106,8 @@ fn demo_session() -> &'static [u8] {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("demo.jsonl");
         let mut offline = crate::reasoner::offline::Offline::new();
-        crate::run::driver::record(&mut src, config, 7, 1, &path, &mut offline, Default::default()).expect("demo run");
+        let spec = std::mem::take(&mut src.spec);
+        crate::run::driver::record(&src, spec, config, 7, 1, &path, &mut offline, Default::default()).expect("demo run");
         std::fs::read(&path).expect("read demo")
     })
 }

@@ -13,7 +13,8 @@ use std::path::Path;
 fn record_demo(out: &Path, seed: u64, rounds: u32) -> Engine {
     let mut src = resolve_source(Some("demo"), None, seed).unwrap();
     let cfg = Config::from_layers(&src.config_tables, &[]).unwrap();
-    record(&mut src, cfg, seed, rounds, out, &mut Offline::new(), RecordHooks::default()).unwrap().0
+    let spec = std::mem::take(&mut src.spec);
+    record(&src, spec, cfg, seed, rounds, out, &mut Offline::new(), RecordHooks::default()).unwrap().0
 }
 
 #[test]
@@ -98,7 +99,8 @@ fn dataset_runs_contain_the_forward_kinds() {
     let path = d.path().join("t.jsonl");
     let metrics = src.dataset.as_ref().and_then(recnet::analysis::validation_metrics).unwrap();
     let hooks = RecordHooks { round_metrics: Some(Box::new(metrics)), ..RecordHooks::default() };
-    record(&mut src, Config::default(), 1, 1, &path, &mut Offline::new(), hooks).unwrap();
+    let spec = std::mem::take(&mut src.spec);
+    record(&src, spec, Config::default(), 1, 1, &path, &mut Offline::new(), hooks).unwrap();
     let (_, events) = read_session(&path).unwrap();
     for k in ["interaction", "attribute_routed", "message_sent", "filter_decision", "assimilated"] {
         assert!(events.iter().any(|e| e.body.kind() == k), "no {k}");

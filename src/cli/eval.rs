@@ -123,13 +123,15 @@ pub(super) fn eval_llm(dataset: &Path, format: EvalFormat, sets: &[String], o: &
     let agents = chosen.iter().map(|c| Dataset::user_agent(&c.user)).collect();
     let started = std::time::Instant::now();
     let mut routed = recnet::reasoner::subset::Subset::new(&mut model, agents);
+    // The run takes the agents and schedule (not held twice).
+    let spec = std::mem::take(&mut src.spec);
     let result = match o.out {
-        Some(out) => record(&mut src, cfg, o.seed, o.rounds, out, &mut routed, hooks),
+        Some(out) => record(&src, spec, cfg, o.seed, o.rounds, out, &mut routed, hooks),
         None => {
             // Nowhere to keep the session: it is written to nothing.
             let header = recnet::run::driver::header_for(&src, o.seed, o.rounds, &cfg);
             let writer = recnet::store::session::SessionWriter::to_writer(Path::new("-"), Box::new(std::io::sink()), &header)?;
-            recnet::run::driver::record_to(&mut src, cfg, o.seed, o.rounds, writer, &mut routed, hooks)
+            recnet::run::driver::record_to(spec, cfg, o.seed, o.rounds, writer, &mut routed, hooks)
         }
     };
     if let Some(b) = bar {

@@ -92,12 +92,14 @@ fn run(source: SourceArgs, rounds: u32, out: &Path, llm: &LlmArgs) -> Result<()>
             None => None,
         },
     };
+    // The run takes the agents and schedule (not held twice).
+    let spec = std::mem::take(&mut src.spec);
     let result = if to_stdout {
         let header = recnet::run::driver::header_for(&src, source.seed, rounds, &config);
         let writer = recnet::store::session::SessionWriter::to_writer(out, Box::new(std::io::stdout()), &header)?;
-        recnet::run::driver::record_to(&mut src, config, source.seed, rounds, writer, reasoner, hooks)
+        recnet::run::driver::record_to(spec, config, source.seed, rounds, writer, reasoner, hooks)
     } else {
-        record(&mut src, config, source.seed, rounds, out, reasoner, hooks)
+        record(&src, spec, config, source.seed, rounds, out, reasoner, hooks)
     };
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -216,11 +216,12 @@ impl Hooks for Recorder<'_> {
     }
 }
 
-/// Run and record a whole session to `out`.
-/// The run takes `source.spec` (left empty): the engine holds the schedule and makes the agents,
-/// so neither is held twice.
+/// Run and record a whole session to `out`. The run takes `spec` (`source.spec`, taken out by the
+/// caller): the engine holds its schedule and makes its agents, so neither is held twice.
+#[allow(clippy::too_many_arguments)]
 pub fn record(
-    source: &mut Source,
+    source: &Source,
+    spec: WorldSpec,
     config: Config,
     seed: u64,
     rounds: u32,
@@ -230,13 +231,13 @@ pub fn record(
 ) -> Result<(Engine, u64)> {
     let header = header_for(source, seed, rounds, &config);
     let writer = SessionWriter::create_atomic(out, &header)?;
-    record_to(source, config, seed, rounds, writer, reasoner, hooks)
+    record_to(spec, config, seed, rounds, writer, reasoner, hooks)
 }
 
 /// `record` into a writer already holding the header (`header_for` makes it): standard output,
-/// for one.
+/// for one. The run takes `spec`, as `record` does.
 pub fn record_to(
-    source: &mut Source,
+    spec: WorldSpec,
     config: Config,
     seed: u64,
     rounds: u32,
@@ -247,7 +248,6 @@ pub fn record_to(
     // The recorder polls the flag at every stage boundary and keeps the prefix written so far,
     // up to and including putting the session in place.
     let _polled = super::signals::cooperate();
-    let spec = std::mem::take(&mut source.spec);
     let Some(mut engine) = Engine::from_spec_unless(spec, config, seed, rounds, &interrupted) else {
         // Nothing but the header was written.
         let kept = abandon(writer).map(|dest| format!("; {dest} is as it was")).unwrap_or_default();
